@@ -1,0 +1,37 @@
+// A loaded model: configuration, weights, tokenizer and the record of edits.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "model/tokenizer.h"
+#include "model/weights.h"
+
+namespace mwb {
+
+// One applied edit, as stored in /edits/{n} (spec/model-format.md). For a rank-one
+// edit of mlp/down: ΔW = left · rightᵀ with left [dModel], right [dFf]. MEMIT edits
+// store one factor pair per layer (left: [dModel x r], right: [dFf x r]).
+struct EditRecord {
+    std::string method;          // "rome", "memit", ...
+    std::vector<int> layers;     // one entry for ROME
+    std::string subject;
+    std::string prompt;
+    std::string targetNew;
+    std::string targetTrue;
+    std::string created;         // ISO 8601
+    std::vector<Matrix> left;    // per layer: [dModel x r]
+    std::vector<Matrix> right;   // per layer: [dFf x r]
+};
+
+struct Model {
+    ModelConfig config;
+    Weights weights;
+    Tokenizer tokenizer;
+    std::vector<EditRecord> edits;
+    std::filesystem::path path;  // where it was loaded from; empty for a model made in memory
+};
+
+}  // namespace mwb

@@ -1,0 +1,27 @@
+// Reading and writing model files (spec/model-format.md). The only part of the
+// project that talks to HDF5.
+#pragma once
+
+#include <filesystem>
+
+#include "model/model.h"
+
+namespace mwb {
+
+// Throws ModelFormatError naming the file and the HDF5 path for anything wrong:
+// not HDF5, truncated, missing attribute or dataset, wrong shape or type, NaN/Inf,
+// inconsistent sizes. Never allocates more than a declared shape that was checked.
+Model loadModel(const std::filesystem::path& file);
+
+// Only the root attributes (fast; for `mwb info` and file dialogs).
+ModelConfig loadConfig(const std::filesystem::path& file);
+
+enum class StorageType { Float32, Float16, Float64 };
+
+// Writes to a temporary file in the same folder and renames it into place, so a
+// crash never leaves a half-written model. Refuses to overwrite an existing file
+// unless `overwrite` is true.
+void saveModel(const Model& model, const std::filesystem::path& file,
+               StorageType storage = StorageType::Float32, bool overwrite = false);
+
+}  // namespace mwb

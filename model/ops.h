@@ -1,0 +1,113 @@
+// Elementwise building blocks shared by the inference forward pass
+// (transformer.cpp) and the differentiable one (backprop.cpp). Shapes follow the
+// layout rule of tensor.h: x is [nTokens x dModel], one token per row.
+#pragma once
+
+#include <cmath>
+
+#include "model/config.h"
+#include "model/tensor.h"
+#include "model/weights.h"
+
+namespace mwb::ops {
+
+// y = x W^T + b  (x: [n x in], W: [out x in], y: [n x out])
+template <typename T>
+void linear(const Eigen::Ref<const MatrixT<T>>& x, const LinearT<T>& l, Eigen::Ref<MatrixT<T>> y) {
+    y.noalias() = x * l.weight.transpose();
+    if (l.bias.size()) y.rowwise() += l.bias.transpose();
+}
+
+// LayerNorm (GPT-2) or RMSNorm (Llama) of every row, in place into y.
+template <typename T>
+void norm(const Eigen::Ref<const MatrixT<T>>& x, const NormT<T>& n, bool rms, T eps,
+          Eigen::Ref<MatrixT<T>> y) {
+    const auto d = x.cols();
+    for (Eigen::Index r = 0; r < x.rows(); ++r) {
+        auto xr = x.row(r);
+        if (rms) {
+            const T ms = xr.squaredNorm() / T(d);
+            const T inv = T(1) / std::sqrt(ms + eps);
+            y.row(r) = (xr * inv).cwiseProduct(n.weight.transpose());
+        } else {
+            const T mean = xr.mean();
+            const T var = (xr.array() - mean).square().sum() / T(d);
+            const T inv = T(1) / std::sqrt(var + eps);
+            y.row(r) = ((xr.array() - mean) * inv).matrix().cwiseProduct(n.weight.transpose()) +
+                       n.bias.transpose();
+        }
+    }
+}
+
+template <typename T>
+T activate(Activation a, T x) {
+    switch (a) {
+        case Activation::GeluTanh: {
+            const T c = T(0.7978845608028654);  // sqrt(2/pi)
+            return T(0.5) * x * (T(1) + std::tanh(c * (x + T(0.044715) * x * x * x)));
+        }
+        case Activation::Gelu: return T(0.5) * x * (T(1) + std::erf(x * T(0.7071067811865476)));
+        case Activation::Relu: return x > T(0) ? x : T(0);
+        case Activation::Silu: return x / (T(1) + std::exp(-x));
+    }
+    return x;
+}
+
+// d activate(x) / dx
+template <typename T>
+T activateGrad(Activation a, T x) {
+    switch (a) {
+        case Activation::GeluTanh: {
+            const T c = T(0.7978845608028654);
+            const T u = c * (x + T(0.044715) * x * x * x);
+            const T t = std::tanh(u);
+            const T du = c * (T(1) + T(3) * T(0.044715) * x * x);
+            return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * du;
+        }
+        case Activation::Gelu: {
+            const T cdf = T(0.5) * (T(1) + std::erf(x * T(0.7071067811865476)));
+            const T pdf = std::exp(T(-0.5) * x * x) * T(0.3989422804014327);
+            return cdf + x * pdf;
+        }
+        case Activation::Relu: return x > T(0) ? T(1) : T(0);
+        case Activation::Silu: {
+            const T s = T(1) / (T(1) + std::exp(-x));
+            return s * (T(1) + x * (T(1) - s));
+        }
+    }
+    return T(1);
+}
+
+// Rotary embedding, Hugging Face "rotate_half" convention: for each head, the pair
+// (x[i], x[i + dHead/2]) is rotated by angle pos * theta^(-2i/dHead).
+// `x` holds nHeads heads of dHead side by side in each row; row r has position firstPos + r.
+// sign = -1 applies the inverse rotation (used by the backward pass).
+template <typename T>
+void rope(Eigen::Ref<MatrixT<T>> x, int nHeads, int dHead, int firstPos, float theta, T sign = T(1)) {
+    const int half = dHead / 2;
+    for (Eigen::Index r = 0; r < x.rows(); ++r) {
+        const double pos = double(firstPos + r);
+        for (int i = 0; i < half; ++i) {
+            const double invFreq = std::pow(double(theta), -2.0 * i / dHead);
+            const T c = T(std::cos(pos * invFreq));
+            const T s = sign * T(std::sin(pos * invFreq));
+            for (int h = 0; h < nHeads; ++h) {
+                T& a = x(r, h * dHead + i);
+                T& b = x(r, h * dHead + i + half);
+                const T a0 = a, b0 = b;
+                a = a0 * c - b0 * s;
+                b = b0 * c + a0 * s;
+            }
+        }
+    }
+}
+
+// Numerically stable softmax of a row vector in place.
+template <typename Row>
+void softmaxInPlace(Row&& v) {
+    const auto m = v.maxCoeff();
+    v = (v.array() - m).exp();
+    v /= v.sum();
+}
+
+}  // namespace mwb::ops
