@@ -1,0 +1,56 @@
+#include <iostream>
+
+#include "app/cli/commands.h"
+#include "app/cli/common.h"
+
+namespace mwb::cli {
+
+void registerInfo(CLI::App& app) {
+    struct Opts { std::string model; bool json = false; };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand("info", "Shape, parameter count, tokenizer and recorded edits of a model");
+    cmd->add_option("model", o->model, "Model file (.h5)")->required();
+    cmd->add_flag("--json", o->json, "Print JSON");
+    cmd->callback([o] {
+        const Model m = openModel(o->model);
+        const auto& c = m.config;
+        const auto& t = m.tokenizer.spec();
+        nlohmann::json edits = nlohmann::json::array();
+        for (const auto& e : m.edits)
+            edits.push_back({{"method", e.method}, {"layers", e.layers}, {"subject", e.subject},
+                             {"prompt", e.prompt}, {"target_new", e.targetNew},
+                             {"target_true", e.targetTrue}, {"created", e.created}});
+        const std::string kind = t.kind == TokenizerKind::ByteBpe ? "byte_bpe" : "sentencepiece_bpe";
+        if (o->json) {
+            printJson({{"name", c.name}, {"architecture", toString(c.architecture)},
+                       {"n_layer", c.nLayers}, {"n_head", c.nHeads}, {"n_kv_head", c.nKvHeads},
+                       {"d_model", c.dModel}, {"d_ff", c.dFf}, {"vocab_size", c.vocabSize},
+                       {"n_ctx", c.nCtx}, {"norm_eps", c.normEps}, {"activation", toString(c.activation)},
+                       {"rope_theta", c.ropeTheta}, {"tie_embeddings", c.tieEmbeddings},
+                       {"parameters", c.parameterCount()},
+                       {"tokenizer", {{"kind", kind}, {"vocab_size", t.vocab.size()},
+                                      {"merges", t.merges.size()}, {"bos_id", t.bosId},
+                                      {"eos_id", t.eosId}, {"add_bos", t.addBos}}},
+                       {"edits", edits}});
+            return;
+        }
+        std::cout << o->model << (c.name.empty() ? "" : " (" + c.name + ")") << "\n"
+                  << "  architecture  " << toString(c.architecture) << ", " << toString(c.activation)
+                  << (c.tieEmbeddings ? ", tied embeddings" : "") << "\n"
+                  << "  shape         " << c.nLayers << " layers, d_model " << c.dModel << ", "
+                  << c.nHeads << " heads (" << c.nKvHeads << " key/value), d_ff " << c.dFf << "\n"
+                  << "  vocabulary    " << c.vocabSize << ", context " << c.nCtx << "\n"
+                  << "  parameters    " << c.parameterCount() << "\n"
+                  << "  tokenizer     " << kind << ", " << t.vocab.size() << " tokens"
+                  << (t.merges.empty() ? "" : ", " + std::to_string(t.merges.size()) + " merges")
+                  << (t.addBos ? ", adds BOS" : "") << "\n"
+                  << "  edits         " << m.edits.size() << "\n";
+        for (size_t i = 0; i < m.edits.size(); ++i) {
+            const auto& e = m.edits[i];
+            std::cout << "    " << i << ": " << e.method << " \"" << e.subject << "\": " << e.targetTrue
+                      << " -> " << e.targetNew << " (" << e.created << ")\n";
+        }
+    });
+}
+
+}  // namespace mwb::cli

@@ -1,0 +1,34 @@
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "app/cli/commands.h"
+#include "app/cli/common.h"
+#include "model/errors.h"
+#include "model/tokenizer.h"
+
+namespace mwb::cli {
+
+void registerTokenizerTrain(CLI::App& app) {
+    struct Opts { std::string text, out; int vocab = 4096; };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand("tokenizer-train", "Learn a byte-level BPE vocabulary from a text file");
+    cmd->add_option("--text", o->text, "UTF-8 text file")->required();
+    cmd->add_option("--vocab", o->vocab, "Vocabulary size")->capture_default_str();
+    cmd->add_option("--out", o->out, "Output JSON ({\"vocab\": [...], \"merges\": [...]})")->required();
+    cmd->callback([o] {
+        std::ifstream in(o->text, std::ios::binary);
+        if (!in) throw InvalidInput("cannot read " + o->text);
+        std::stringstream buf;
+        buf << in.rdbuf();
+        if (buf.str().empty()) throw InvalidInput(o->text + " is empty");
+        if (o->vocab < 257) throw InvalidInput("--vocab must be at least 257 (256 bytes and <|endoftext|>)");
+        const TokenizerSpec spec = trainByteBpe(buf.str(), o->vocab, progressBar());
+        std::ofstream out(o->out);
+        if (!out) throw InvalidInput("cannot write " + o->out);
+        out << nlohmann::json({{"vocab", spec.vocab}, {"merges", spec.merges}}).dump(1) << "\n";
+        std::cerr << "learned " << spec.merges.size() << " merges, " << spec.vocab.size() << " tokens\n";
+    });
+}
+
+}  // namespace mwb::cli

@@ -1,0 +1,18 @@
+// The subcommands of `mwb`. Each lives in its own cmd_<name>.cpp and registers
+// itself on the CLI11 app; main.cpp only assembles them and is the one place where
+// errors become a sentence on stderr and a non-zero exit.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace mwb::cli {
+
+void registerInfo(CLI::App& app);
+void registerInit(CLI::App& app);
+void registerTokenize(CLI::App& app);
+void registerPredict(CLI::App& app);
+void registerGenerate(CLI::App& app);
+void registerTrain(CLI::App& app);
+void registerTokenizerTrain(CLI::App& app);
+
+}  // namespace mwb::cli

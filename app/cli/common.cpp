@@ -1,0 +1,92 @@
+#include "app/cli/common.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "model/errors.h"
+#include "model/model_file.h"
+
+namespace mwb::cli {
+
+namespace {
+std::atomic<bool> g_interrupted{false};
+void onInterrupt(int) { g_interrupted = true; }
+}  // namespace
+
+void installInterruptHandler() { std::signal(SIGINT, onInterrupt); }
+
+Model openModel(const std::string& path) { return loadModel(path); }
+
+std::vector<int> parseIds(const std::string& text) {
+    std::vector<int> ids;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+        size_t used = 0;
+        int id = 0;
+        try {
+            id = std::stoi(item, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used == 0 || used != item.size())
+            throw InvalidInput("'" + item + "' in --ids is not a token id (expected e.g. --ids 464,3290)");
+        ids.push_back(id);
+    }
+    if (ids.empty()) throw InvalidInput("--ids is empty");
+    return ids;
+}
+
+std::vector<int> promptIds(const Model& model, const std::string& prompt) {
+    if (prompt.empty()) throw InvalidInput("the prompt is empty");
+    return model.tokenizer.encodeIds(prompt);
+}
+
+void printJson(const nlohmann::json& j) {
+    // Invalid UTF-8 in partial byte tokens is replaced rather than thrown.
+    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+ProgressFn progressBar() {
+    const bool tty = isatty(STDERR_FILENO);
+    auto start = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+    auto lastDraw = std::make_shared<std::chrono::steady_clock::time_point>();
+    auto lastStage = std::make_shared<std::string>();
+    return [=](const Progress& p) {
+        if (g_interrupted) {
+            if (tty) std::fputs("\n", stderr);
+            return false;
+        }
+        const auto now = std::chrono::steady_clock::now();
+        const bool newStage = *lastStage != p.stage;
+        if (newStage) {
+            *lastStage = std::string(p.stage);
+            *start = now;
+        }
+        const bool finished = p.total > 0 && p.done >= p.total;
+        if (!tty) {
+            if (newStage) std::fprintf(stderr, "%s...\n", std::string(p.stage).c_str());
+            return true;
+        }
+        if (!finished && !newStage && now - *lastDraw < std::chrono::milliseconds(100)) return true;
+        *lastDraw = now;
+        const double secs = std::chrono::duration<double>(now - *start).count();
+        const double frac = p.total > 0 ? double(p.done) / double(p.total) : 0.0;
+        const double eta = frac > 0 ? secs * (1 - frac) / frac : 0.0;
+        const int width = 30;
+        std::string bar(static_cast<size_t>(frac * width), '#');
+        bar.resize(width, '.');
+        std::fprintf(stderr, "\r%-12s [%s] %ld/%ld %5.1f%%  %.0fs elapsed, ETA %.0fs  ",
+                     std::string(p.stage).c_str(), bar.c_str(), p.done, p.total, 100 * frac, secs, eta);
+        if (finished) std::fputs("\n", stderr);
+        return true;
+    };
+}
+
+}  // namespace mwb::cli

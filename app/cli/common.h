@@ -1,0 +1,35 @@
+// Helpers shared by the subcommands: loading a model named on the command line,
+// printing JSON, the progress bar on stderr with Ctrl-C cancellation.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/model.h"
+#include "model/progress.h"
+
+namespace mwb::cli {
+
+// Loads and checks a model file (errors name the file and the HDF5 path).
+Model openModel(const std::string& path);
+
+// "1,2,3" -> {1,2,3}; throws InvalidInput on anything else.
+std::vector<int> parseIds(const std::string& text);
+
+// Encodes a prompt, refusing an empty one.
+std::vector<int> promptIds(const Model& model, const std::string& prompt);
+
+void printJson(const nlohmann::json& j);
+
+// A progress bar on stderr (redrawn at most ~10 times a second, only when stderr is
+// a terminal, else one line per stage); returns false once Ctrl-C was pressed, which
+// cancels the work.
+ProgressFn progressBar();
+
+// Called by main() before running a command.
+void installInterruptHandler();
+
+}  // namespace mwb::cli

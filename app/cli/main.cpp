@@ -1,0 +1,39 @@
+// mwb — the workbench's command line. Every subcommand is a thin shell over the
+// libraries; this is the one place where errors become a sentence and an exit code.
+#include <iostream>
+
+#include "app/cli/commands.h"
+#include "app/cli/common.h"
+#include "model/errors.h"
+
+int main(int argc, char** argv) {
+    CLI::App app{"mwb: look inside transformer language models and rewrite what they know"};
+    app.require_subcommand(1);
+    app.set_help_all_flag("--help-all", "Help for every subcommand");
+    mwb::cli::registerInfo(app);
+    mwb::cli::registerInit(app);
+    mwb::cli::registerTokenize(app);
+    mwb::cli::registerPredict(app);
+    mwb::cli::registerGenerate(app);
+    mwb::cli::registerTokenizerTrain(app);
+    mwb::cli::registerTrain(app);
+    mwb::cli::installInterruptHandler();
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    } catch (const mwb::Error& e) {
+        std::cerr << "mwb: " << e.what() << "\n";
+        return 1;
+    } catch (const mwb::Cancelled&) {
+        std::cerr << "mwb: cancelled\n";
+        return 130;
+    } catch (const std::bad_alloc&) {
+        std::cerr << "mwb: out of memory\n";
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "mwb: " << e.what() << "\n";
+        return 2;
+    }
+    return 0;
+}

@@ -1,0 +1,93 @@
+// The inference forward pass of both architectures, with hooks and prefix reuse.
+//
+// A RunState keeps everything a later run can reuse: the residual stream at every
+// block boundary and the attention keys/values of every layer. `rerun` recomputes
+// only layers >= fromLayer at positions >= fromPos, which is exact because of the
+// causal mask (earlier positions never see later ones) and because a block only
+// reads the residual below it. Causal tracing, generation and editing build on it.
+#pragma once
+
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "model/hooks.h"
+#include "model/model.h"
+
+namespace mwb {
+
+enum class LogitsMode { Last, All, None };
+
+struct RunState {
+    std::vector<int> tokens;
+    int nTokens = 0;
+    // resid[l]: input of block l ([capacity x dModel], first nTokens rows valid);
+    // resid[nLayers]: output of the last block (before the final norm).
+    std::vector<Matrix> resid;
+    std::vector<Matrix> keys;    // per layer [capacity x nKvHeads*dHead], after RoPE
+    std::vector<Matrix> values;  // per layer [capacity x nKvHeads*dHead]
+    // Logits of the rows computed by the last run: with LogitsMode::Last one row
+    // (the last position), with All rows [logitsFirstPos, nTokens).
+    Matrix logits;
+    int logitsFirstPos = 0;
+    std::map<std::pair<HookSite, int>, Matrix> captured;  // full [nTokens x dim]
+
+    RowVector lastLogits() const { return logits.row(logits.rows() - 1); }
+};
+
+class Transformer {
+public:
+    // Keeps references: the model must outlive the Transformer. Weights may be
+    // changed between runs (edits, ablations); nothing is precomputed from them.
+    explicit Transformer(const Model& model);
+
+    // Full forward pass of `tokens` (validated: non-empty, ids in range, <= nCtx).
+    RunState run(const std::vector<int>& tokens, const Hooks& hooks = {},
+                 LogitsMode logits = LogitsMode::Last) const;
+
+    // Recompute layers >= fromLayer at positions >= fromPos, taking
+    // state.resid[fromLayer] rows >= fromPos as the input (the caller may have
+    // changed them) and reusing cached keys/values of positions < fromPos.
+    // Patches must lie in the recomputed region.
+    void rerun(RunState& state, int fromLayer, int fromPos, const Hooks& hooks = {},
+               LogitsMode logits = LogitsMode::Last) const;
+
+    // Append tokens to a state (decoding with the key/value cache).
+    void extend(RunState& state, const std::vector<int>& newTokens, const Hooks& hooks = {},
+                LogitsMode logits = LogitsMode::Last) const;
+
+    // Many prompts in one call, spread over the cores.
+    std::vector<RunState> runBatch(const std::vector<std::vector<int>>& prompts,
+                                   const Hooks& hooks = {},
+                                   LogitsMode logits = LogitsMode::Last) const;
+
+    // The final norm and unembedding of residual rows x: [n x dModel] -> [n x vocab]
+    // (also the logit lens).
+    Matrix unembed(const Eigen::Ref<const Matrix>& x) const;
+
+    // The token embedding (plus position embedding for GPT-2) of tokens at positions
+    // firstPos...: [n x dModel] — resid_pre of layer 0.
+    Matrix embed(const std::vector<int>& tokens, int firstPos = 0) const;
+
+    const Model& model() const { return m_model; }
+    const ModelConfig& config() const { return m_model.config; }
+
+    // Throws InvalidInput unless tokens is non-empty, ids are in range and
+    // firstPos + size <= nCtx.
+    void validateTokens(const std::vector<int>& tokens, int firstPos = 0) const;
+
+private:
+    void runBlocks(RunState& state, int fromLayer, int fromPos, const Hooks& hooks,
+                   LogitsMode logits) const;
+    void block(RunState& state, int layer, int fromPos, Matrix& x, const Hooks& hooks) const;
+    void attention(RunState& state, int layer, int fromPos, const Matrix& h, Matrix& out,
+                   const Hooks& hooks) const;
+    void ensureCapacity(RunState& state, int nTokens) const;
+
+    const Model& m_model;
+};
+
+// Softmax of a logit row, in double for stable small probabilities.
+Vector softmax(const Eigen::Ref<const RowVector>& logits);
+
+}  // namespace mwb
