@@ -1,0 +1,123 @@
+// Tensor shapes by HDF5 path, zero-filled weights and scalar conversion
+// (spec/model-format.md, "Datasets").
+#include "model/weights.h"
+
+#include <string_view>
+
+#include "model/errors.h"
+
+namespace mwb {
+
+namespace {
+
+[[noreturn]] void unknownPath(const ModelConfig& c, const std::string& path) {
+    throw InvalidInput("'" + path + "' is not a tensor of a " + toString(c.architecture) +
+                       " model with " + std::to_string(c.nLayers) + " layers");
+}
+
+// Parses a block index written in decimal without padding; -1 when malformed.
+int parseLayer(std::string_view digits) {
+    if (digits.empty() || digits.size() > 9) return -1;
+    if (digits.size() > 1 && digits[0] == '0') return -1;
+    int value = 0;
+    for (char ch : digits) {
+        if (ch < '0' || ch > '9') return -1;
+        value = value * 10 + (ch - '0');
+    }
+    return value;
+}
+
+// Shape of a tensor inside /blocks/{i}/ given the rest of the path ("attn/q/weight").
+std::pair<long, long> blockTensorShape(const ModelConfig& c, std::string_view rest) {
+    const bool gpt2 = c.architecture == Architecture::Gpt2;
+    const long d = c.dModel, f = c.dFf;
+    const long qRows = long(c.nHeads) * c.dHead(), kvRows = long(c.nKvHeads) * c.dHead();
+    if (rest == "norm1/weight" || rest == "norm2/weight") return {d, 1};
+    if (rest == "attn/q/weight") return {qRows, d};
+    if (rest == "attn/k/weight" || rest == "attn/v/weight") return {kvRows, d};
+    if (rest == "attn/o/weight") return {d, qRows};
+    if (rest == "mlp/up/weight") return {f, d};
+    if (rest == "mlp/down/weight") return {d, f};
+    if (!gpt2 && rest == "mlp/gate/weight") return {f, d};
+    if (gpt2) {
+        if (rest == "norm1/bias" || rest == "norm2/bias") return {d, 1};
+        if (rest == "attn/q/bias") return {qRows, 1};
+        if (rest == "attn/k/bias" || rest == "attn/v/bias") return {kvRows, 1};
+        if (rest == "attn/o/bias") return {d, 1};
+        if (rest == "mlp/up/bias") return {f, 1};
+        if (rest == "mlp/down/bias") return {d, 1};
+    }
+    return {-1, -1};
+}
+
+}  // namespace
+
+std::pair<long, long> expectedShape(const ModelConfig& c, const std::string& path) {
+    const bool gpt2 = c.architecture == Architecture::Gpt2;
+    const long d = c.dModel;
+    if (path == "/embed/token") return {c.vocabSize, d};
+    if (gpt2 && path == "/embed/position") return {c.nCtx, d};
+    if (path == "/final_norm/weight" || (gpt2 && path == "/final_norm/bias")) return {d, 1};
+    if (!c.tieEmbeddings && path == "/lm_head/weight") return {c.vocabSize, d};
+
+    const std::string_view prefix = "/blocks/";
+    std::string_view p = path;
+    if (p.substr(0, prefix.size()) == prefix) {
+        p.remove_prefix(prefix.size());
+        const auto slash = p.find('/');
+        if (slash != std::string_view::npos) {
+            const int layer = parseLayer(p.substr(0, slash));
+            if (layer >= 0 && layer < c.nLayers) {
+                const auto shape = blockTensorShape(c, p.substr(slash + 1));
+                if (shape.first >= 0) return shape;
+            }
+        }
+    }
+    unknownPath(c, path);
+}
+
+template <typename T>
+WeightsT<T> zeroWeights(const ModelConfig& config) {
+    WeightsT<T> w;
+    w.blocks.resize(config.nLayers);
+    forEachTensor(config, w, [&](const std::string& path, auto& tensor) {
+        const auto [rows, cols] = expectedShape(config, path);
+        using Tensor = std::decay_t<decltype(tensor)>;
+        if constexpr (Tensor::ColsAtCompileTime == 1) {
+            tensor.setZero(rows);
+        } else {
+            tensor.setZero(rows, cols);
+        }
+    });
+    return w;
+}
+
+template <typename To, typename From>
+WeightsT<To> castWeights(const WeightsT<From>& w) {
+    auto linear = [](const LinearT<From>& l) {
+        return LinearT<To>{l.weight.template cast<To>(), l.bias.template cast<To>()};
+    };
+    auto norm = [](const NormT<From>& n) {
+        return NormT<To>{n.weight.template cast<To>(), n.bias.template cast<To>()};
+    };
+    WeightsT<To> out;
+    out.tokenEmbedding = w.tokenEmbedding.template cast<To>();
+    out.positionEmbedding = w.positionEmbedding.template cast<To>();
+    out.blocks.reserve(w.blocks.size());
+    for (const auto& b : w.blocks) {
+        out.blocks.push_back({norm(b.norm1), linear(b.q), linear(b.k), linear(b.v), linear(b.o),
+                              norm(b.norm2), linear(b.up), linear(b.gate), linear(b.down)});
+    }
+    out.finalNorm = norm(w.finalNorm);
+    out.lmHead = w.lmHead.template cast<To>();
+    return out;
+}
+
+template WeightsT<float> zeroWeights<float>(const ModelConfig&);
+template WeightsT<double> zeroWeights<double>(const ModelConfig&);
+template WeightsT<float> castWeights<float, float>(const WeightsT<float>&);
+template WeightsT<double> castWeights<double, float>(const WeightsT<float>&);
+template WeightsT<float> castWeights<float, double>(const WeightsT<double>&);
+template WeightsT<double> castWeights<double, double>(const WeightsT<double>&);
+
+}  // namespace mwb
