@@ -140,7 +140,7 @@ RunState Transformer::run(const std::vector<int>& tokens, const Hooks& hooks, Lo
     ensureCapacity(state, static_cast<int>(tokens.size()));
     state.nTokens = static_cast<int>(tokens.size());
     state.resid[0].topRows(state.nTokens) = embed(tokens);
-    runBlocks(state, 0, 0, hooks, logits);
+    runBlocks({&state}, 0, 0, {&hooks}, logits);
     return state;
 }
 
@@ -152,15 +152,31 @@ void Transformer::extend(RunState& state, const std::vector<int>& newTokens, con
     state.tokens.insert(state.tokens.end(), newTokens.begin(), newTokens.end());
     state.nTokens = static_cast<int>(state.tokens.size());
     state.resid[0].middleRows(from, newTokens.size()) = embed(newTokens, from);
-    runBlocks(state, 0, from, hooks, logits);
+    runBlocks({&state}, 0, from, {&hooks}, logits);
 }
 
 void Transformer::rerun(RunState& state, int fromLayer, int fromPos, const Hooks& hooks,
                         LogitsMode logits) const {
-    if (fromLayer < 0 || fromLayer > config().nLayers || fromPos < 0 || fromPos >= state.nTokens)
+    std::vector<RunState*> states = {&state};
+    rerunMany(states, fromLayer, fromPos, {&hooks}, logits);
+}
+
+void Transformer::rerunMany(std::vector<RunState*>& states, int fromLayer, int fromPos,
+                            const std::vector<const Hooks*>& hooks, LogitsMode logits) const {
+    if (states.empty()) return;
+    const int nTokens = states[0]->nTokens;
+    for (const RunState* s : states)
+        if (s->nTokens != nTokens || static_cast<int>(s->resid.size()) != config().nLayers + 1)
+            throw InvalidInput("states rerun together must come from runs of the same length");
+    if (fromLayer < 0 || fromLayer > config().nLayers || fromPos < 0 || fromPos >= nTokens)
         throw InvalidInput("rerun from layer " + std::to_string(fromLayer) + ", position " +
                            std::to_string(fromPos) + " is outside the cached run");
-    runBlocks(state, fromLayer, fromPos, hooks, logits);
+    if (hooks.size() > 1 && hooks.size() != states.size())
+        throw InvalidInput("rerunMany needs no hooks, one set for all states, or one per state");
+    std::vector<const Hooks*> perState(states.size(), nullptr);
+    for (size_t i = 0; i < states.size(); ++i)
+        perState[i] = hooks.empty() ? nullptr : hooks[hooks.size() == 1 ? 0 : i];
+    runBlocks(states, fromLayer, fromPos, perState, logits);
 }
 
 std::vector<RunState> Transformer::runBatch(const std::vector<std::vector<int>>& prompts,
@@ -174,145 +190,155 @@ std::vector<RunState> Transformer::runBatch(const std::vector<std::vector<int>>&
     return out;
 }
 
-void Transformer::runBlocks(RunState& state, int fromLayer, int fromPos, const Hooks& hooks,
-                            LogitsMode logits) const {
+void Transformer::runBlocks(const std::vector<RunState*>& states, int fromLayer, int fromPos,
+                            const std::vector<const Hooks*>& hooks, LogitsMode logits) const {
     const auto& c = config();
-    const int n = state.nTokens - fromPos;
-    Matrix x = state.resid[fromLayer].middleRows(fromPos, n);
+    const int n = states[0]->nTokens - fromPos;
+    const int count = static_cast<int>(states.size());
+    Matrix x(static_cast<long>(count) * n, c.dModel);
+    for (int s = 0; s < count; ++s) x.middleRows(s * n, n) = states[s]->resid[fromLayer].middleRows(fromPos, n);
     for (int layer = fromLayer; layer < c.nLayers; ++layer) {
-        block(state, layer, fromPos, x, hooks);
-        state.resid[layer + 1].middleRows(fromPos, n) = x;
+        block(states, layer, fromPos, x, hooks);
+        for (int s = 0; s < count; ++s) states[s]->resid[layer + 1].middleRows(fromPos, n) = x.middleRows(s * n, n);
     }
-    switch (logits) {
-        case LogitsMode::None: state.logits.resize(0, 0); break;
-        case LogitsMode::Last:
-            state.logits = unembed(x.bottomRows(1));
-            state.logitsFirstPos = state.nTokens - 1;
-            break;
-        case LogitsMode::All:
-            state.logits = unembed(x);
-            state.logitsFirstPos = fromPos;
-            break;
+    if (logits == LogitsMode::None) {
+        for (RunState* s : states) s->logits.resize(0, 0);
+        return;
+    }
+    // One unembedding product for all states.
+    const int rowsEach = logits == LogitsMode::Last ? 1 : n;
+    Matrix rows(static_cast<long>(count) * rowsEach, c.dModel);
+    for (int s = 0; s < count; ++s) rows.middleRows(s * rowsEach, rowsEach) = x.middleRows(s * n + n - rowsEach, rowsEach);
+    const Matrix all = unembed(rows);
+    for (int s = 0; s < count; ++s) {
+        states[s]->logits = all.middleRows(s * rowsEach, rowsEach);
+        states[s]->logitsFirstPos = states[s]->nTokens - rowsEach;
     }
 }
 
-// One pre-norm block: x += attn(norm1(x)); x += mlp(norm2(x)).  x: [n x dModel]
-void Transformer::block(RunState& state, int layer, int fromPos, Matrix& x, const Hooks& hooks) const {
+// One pre-norm block: x += attn(norm1(x)); x += mlp(norm2(x)).
+// x: [nStates * n x dModel], the rows of state s at s*n ... (s+1)*n.
+void Transformer::block(const std::vector<RunState*>& states, int layer, int fromPos, Matrix& x,
+                        const std::vector<const Hooks*>& hooks) const {
     const auto& c = config();
     const auto& b = m_model.weights.blocks[layer];
     const bool llama = c.isLlama();
-    const int n = static_cast<int>(x.rows());
-    const bool anyHooks = !hooks.empty();
+    const int rows = static_cast<int>(x.rows());
+    const int n = rows / static_cast<int>(states.size());
+    // Apply the hooks of every state that wants this site to its rows.
+    auto hook = [&](HookSite site, Matrix& m, bool storeResidPre = false) {
+        for (size_t s = 0; s < states.size(); ++s) {
+            const Hooks* h = hooks[s];
+            if (!h || h->empty() || !hookWanted(*h, site, layer)) continue;
+            auto block = m.middleRows(s * n, n);
+            applyHooks(*h, *states[s], site, layer, fromPos, block);
+            if (storeResidPre) states[s]->resid[layer].middleRows(fromPos, n) = block;
+        }
+    };
 
-    if (anyHooks && hookWanted(hooks, HookSite::ResidPre, layer)) {
-        applyHooks(hooks, state, HookSite::ResidPre, layer, fromPos, x);
-        state.resid[layer].middleRows(fromPos, n) = x;
-    }
-
-    Matrix h(n, c.dModel);
+    hook(HookSite::ResidPre, x, true);
+    Matrix h(rows, c.dModel);
     ops::norm<float>(x, b.norm1, llama, c.normEps, h);
-    Matrix attnOut(n, c.dModel);
-    attention(state, layer, fromPos, h, attnOut, hooks);
-    if (anyHooks && hookWanted(hooks, HookSite::AttnOut, layer))
-        applyHooks(hooks, state, HookSite::AttnOut, layer, fromPos, attnOut);
+    Matrix attnOut(rows, c.dModel);
+    attention(states, layer, fromPos, h, attnOut, hooks);
+    hook(HookSite::AttnOut, attnOut);
     x += attnOut;
 
     ops::norm<float>(x, b.norm2, llama, c.normEps, h);
-    Matrix hidden(n, c.dFf);
+    Matrix hidden(rows, c.dFf);
     ops::linear<float>(h, b.up, hidden);
     if (llama) {
         // SwiGLU: silu(gate x) * up x
-        Matrix gate(n, c.dFf);
+        Matrix gate(rows, c.dFf);
         ops::linear<float>(h, b.gate, gate);
         hidden.array() *= gate.unaryExpr([&](float v) { return ops::activate(c.activation, v); }).array();
     } else {
         hidden = hidden.unaryExpr([&](float v) { return ops::activate(c.activation, v); });
     }
-    if (anyHooks && hookWanted(hooks, HookSite::MlpIn, layer))
-        applyHooks(hooks, state, HookSite::MlpIn, layer, fromPos, hidden);
-    Matrix mlpOut(n, c.dModel);
+    hook(HookSite::MlpIn, hidden);
+    Matrix mlpOut(rows, c.dModel);
     ops::linear<float>(hidden, b.down, mlpOut);
-    if (anyHooks && hookWanted(hooks, HookSite::MlpOut, layer))
-        applyHooks(hooks, state, HookSite::MlpOut, layer, fromPos, mlpOut);
+    hook(HookSite::MlpOut, mlpOut);
     x += mlpOut;
-    if (anyHooks && hookWanted(hooks, HookSite::ResidPost, layer))
-        applyHooks(hooks, state, HookSite::ResidPost, layer, fromPos, x);
+    hook(HookSite::ResidPost, x);
 }
 
-// Causal multi-head (grouped-query) attention of rows [fromPos, nTokens) over all
-// cached keys. h: [n x dModel] normed input, out: [n x dModel].
-void Transformer::attention(RunState& state, int layer, int fromPos, const Matrix& h, Matrix& out,
-                            const Hooks& hooks) const {
+// Causal multi-head (grouped-query) attention of rows [fromPos, nTokens) of every
+// state over its cached keys. h: normed input, out: attention output, both
+// [nStates * n x dModel].
+void Transformer::attention(const std::vector<RunState*>& states, int layer, int fromPos,
+                            const Matrix& h, Matrix& out, const std::vector<const Hooks*>& hooks) const {
     const auto& c = config();
     const auto& b = m_model.weights.blocks[layer];
-    const int n = static_cast<int>(h.rows());
-    const int nTok = state.nTokens;
+    const int count = static_cast<int>(states.size());
+    const int rows = static_cast<int>(h.rows());
+    const int n = rows / count;
+    const int nTok = states[0]->nTokens;
     const int dHead = c.dHead();
     const int groups = c.nHeads / c.nKvHeads;
     const int kvDim = c.nKvHeads * dHead;
 
-    Matrix q(n, c.nHeads * dHead);
+    Matrix q(rows, c.nHeads * dHead), kNew(rows, kvDim), vNew(rows, kvDim);
     ops::linear<float>(h, b.q, q);
-    auto k = state.keys[layer].middleRows(fromPos, n);
-    auto v = state.values[layer].middleRows(fromPos, n);
-    {
-        Matrix kNew(n, kvDim), vNew(n, kvDim);
-        ops::linear<float>(h, b.k, kNew);
-        ops::linear<float>(h, b.v, vNew);
+    ops::linear<float>(h, b.k, kNew);
+    ops::linear<float>(h, b.v, vNew);
+    for (int s = 0; s < count; ++s) {
         if (c.isLlama()) {
-            ops::rope<float>(q, c.nHeads, dHead, fromPos, c.ropeTheta);
-            ops::rope<float>(kNew, c.nKvHeads, dHead, fromPos, c.ropeTheta);
+            ops::rope<float>(q.middleRows(s * n, n), c.nHeads, dHead, fromPos, c.ropeTheta);
+            ops::rope<float>(kNew.middleRows(s * n, n), c.nKvHeads, dHead, fromPos, c.ropeTheta);
         }
-        k = kNew;
-        v = vNew;
+        states[s]->keys[layer].middleRows(fromPos, n) = kNew.middleRows(s * n, n);
+        states[s]->values[layer].middleRows(fromPos, n) = vNew.middleRows(s * n, n);
     }
-    const auto keys = state.keys[layer].topRows(nTok);
-    const auto values = state.values[layer].topRows(nTok);
 
-    const bool wantPattern = !hooks.empty() && hookWanted(hooks, HookSite::AttnPattern, layer);
-    Matrix pattern;
-    if (wantPattern) pattern.setZero(static_cast<long>(c.nHeads) * n, nTok);
-    Matrix context(n, c.nHeads * dHead);
+    std::vector<char> wantPattern(count, 0);
+    bool anyPattern = false;
+    for (int s = 0; s < count; ++s) {
+        wantPattern[s] = hooks[s] && !hooks[s]->empty() && hookWanted(*hooks[s], HookSite::AttnPattern, layer);
+        anyPattern |= wantPattern[s] != 0;
+    }
     const float scale = 1.0f / std::sqrt(static_cast<float>(dHead));
+    Matrix context(rows, c.nHeads * dHead);
 
-    auto scoresOf = [&](int head, Matrix& s) {
-        const int kvHead = head / groups;
-        s.noalias() = q.middleCols(head * dHead, dHead) *
-                      keys.middleCols(kvHead * dHead, dHead).transpose();
-        s *= scale;
+    // Scores of one (state, head): softmax(q kᵀ / sqrt(dHead)) over visible keys.
+    auto scoresOf = [&](int s, int head, Matrix& p) {
+        const auto keys = states[s]->keys[layer].topRows(nTok);
+        p.noalias() = q.block(s * n, head * dHead, n, dHead) *
+                      keys.middleCols((head / groups) * dHead, dHead).transpose();
+        p *= scale;
         for (int i = 0; i < n; ++i) {
             const int visible = fromPos + i + 1;  // causal: keys 0..fromPos+i
-            auto row = s.row(i).head(visible);
+            auto row = p.row(i).head(visible);
             ops::softmaxInPlace(row);
-            if (visible < nTok) s.row(i).tail(nTok - visible).setZero();
+            if (visible < nTok) p.row(i).tail(nTok - visible).setZero();
         }
     };
-    auto contextOf = [&](int head, const Matrix& s) {
-        const int kvHead = head / groups;
-        context.middleCols(head * dHead, dHead).noalias() =
-            s * values.middleCols(kvHead * dHead, dHead);
+    auto contextOf = [&](int s, int head, const Matrix& p) {
+        const auto values = states[s]->values[layer].topRows(nTok);
+        context.block(s * n, head * dHead, n, dHead).noalias() =
+            p * values.middleCols((head / groups) * dHead, dHead);
     };
 
-    const bool parallel = !omp_in_parallel() && c.nHeads > 1 && static_cast<long>(n) * nTok >= 4096;
-    if (!wantPattern) {
+    const int jobs = count * c.nHeads;
+    const bool parallel = !omp_in_parallel() && jobs > 1 && static_cast<long>(rows) * nTok >= 4096;
+    std::vector<Matrix> patterns(anyPattern ? count : 0);
+    for (int s = 0; s < count; ++s)
+        if (wantPattern[s]) patterns[s].setZero(static_cast<long>(c.nHeads) * n, nTok);
 #pragma omp parallel for if (parallel)
-        for (int head = 0; head < c.nHeads; ++head) {
-            Matrix s(n, nTok);
-            scoresOf(head, s);
-            contextOf(head, s);
-        }
-    } else {
-#pragma omp parallel for if (parallel)
-        for (int head = 0; head < c.nHeads; ++head) {
-            Matrix s(n, nTok);
-            scoresOf(head, s);
-            pattern.middleRows(static_cast<long>(head) * n, n) = s;
-        }
-        applyHooks(hooks, state, HookSite::AttnPattern, layer, fromPos, pattern);
-        for (int head = 0; head < c.nHeads; ++head) {
-            Matrix s = pattern.middleRows(static_cast<long>(head) * n, n);
-            contextOf(head, s);
-        }
+    for (int job = 0; job < jobs; ++job) {
+        const int s = job / c.nHeads, head = job % c.nHeads;
+        Matrix p(n, nTok);
+        scoresOf(s, head, p);
+        if (wantPattern[s])
+            patterns[s].middleRows(static_cast<long>(head) * n, n) = p;
+        else
+            contextOf(s, head, p);
+    }
+    for (int s = 0; s < count; ++s) {
+        if (!wantPattern[s]) continue;
+        applyHooks(*hooks[s], *states[s], HookSite::AttnPattern, layer, fromPos, patterns[s]);
+        for (int head = 0; head < c.nHeads; ++head)
+            contextOf(s, head, patterns[s].middleRows(static_cast<long>(head) * n, n));
     }
     ops::linear<float>(context, b.o, out);
 }

@@ -56,6 +56,14 @@ public:
     void extend(RunState& state, const std::vector<int>& newTokens, const Hooks& hooks = {},
                 LogitsMode logits = LogitsMode::Last) const;
 
+    // rerun on several states of equal length at once: their rows are stacked so
+    // that the matrix products run on [states x rows] at a time (far more efficient
+    // than one short sequence after another). `hooks` is empty, one Hooks shared by
+    // all states, or one per state.
+    void rerunMany(std::vector<RunState*>& states, int fromLayer, int fromPos,
+                   const std::vector<const Hooks*>& hooks = {},
+                   LogitsMode logits = LogitsMode::Last) const;
+
     // Many prompts in one call, spread over the cores.
     std::vector<RunState> runBatch(const std::vector<std::vector<int>>& prompts,
                                    const Hooks& hooks = {},
@@ -77,11 +85,13 @@ public:
     void validateTokens(const std::vector<int>& tokens, int firstPos = 0) const;
 
 private:
-    void runBlocks(RunState& state, int fromLayer, int fromPos, const Hooks& hooks,
-                   LogitsMode logits) const;
-    void block(RunState& state, int layer, int fromPos, Matrix& x, const Hooks& hooks) const;
-    void attention(RunState& state, int layer, int fromPos, const Matrix& h, Matrix& out,
-                   const Hooks& hooks) const;
+    // The states share nTokens; hooks[i] belongs to states[i] (may be null).
+    void runBlocks(const std::vector<RunState*>& states, int fromLayer, int fromPos,
+                   const std::vector<const Hooks*>& hooks, LogitsMode logits) const;
+    void block(const std::vector<RunState*>& states, int layer, int fromPos, Matrix& x,
+               const std::vector<const Hooks*>& hooks) const;
+    void attention(const std::vector<RunState*>& states, int layer, int fromPos, const Matrix& h,
+                   Matrix& out, const std::vector<const Hooks*>& hooks) const;
     void ensureCapacity(RunState& state, int nTokens) const;
 
     const Model& m_model;

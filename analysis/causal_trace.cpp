@@ -1,0 +1,413 @@
+#include "analysis/causal_trace.h"
+
+#include <algorithm>
+#include <memory>
+#include <cmath>
+#include <random>
+
+#include "model/continuation.h"
+#include "model/errors.h"
+#include "model/transformer.h"
+
+namespace mwb {
+
+namespace {
+
+constexpr const char* kKindNames[] = {"hidden", "mlp", "attn"};
+
+double probabilityOf(const RowVector& logits, int id) { return softmax(logits)[id]; }
+
+// Mean over the noise samples of the answer's probability at the last position.
+double meanProbability(const std::vector<RunState*>& states, int answerId) {
+    double sum = 0.0;
+    for (const RunState* s : states) sum += probabilityOf(s->lastLogits(), answerId);
+    return sum / states.size();
+}
+
+// The reference code's window: layers [l - w/2, l - floor(-w/2)) clipped to the model.
+std::pair<int, int> windowOf(int layer, int window, int nLayers) {
+    const int lo = std::max(0, layer - window / 2);
+    const int hi = std::min(nLayers, layer + (window + 1) / 2);
+    return {lo, hi};
+}
+
+HookSite moduleSite(TraceKind k) { return k == TraceKind::Mlp ? HookSite::MlpOut : HookSite::AttnOut; }
+
+// Everything one trace needs, computed once.
+struct TraceSetup {
+    const Transformer& transformer;
+    CausalTraceParams params;
+    int nTokens, nLayers, subjectBegin, subjectEnd, answerId;
+    RunState clean;                  // with MlpOut and AttnOut captured at every layer
+    std::vector<Matrix> noise;       // per sample [subject tokens x dModel]
+};
+
+// The corrupted runs: clean prefix reused, noise added to the subject's embeddings.
+std::vector<RunState> corruptedRuns(const TraceSetup& t, const Hooks& hooks) {
+    std::vector<RunState> runs(t.params.samples, t.clean);
+    std::vector<RunState*> ptrs;
+    for (int s = 0; s < t.params.samples; ++s) {
+        runs[s].resid[0].middleRows(t.subjectBegin, t.subjectEnd - t.subjectBegin) += t.noise[s];
+        // Captures of the clean run stay valid before the subject, where nothing changed.
+        ptrs.push_back(&runs[s]);
+    }
+    t.transformer.rerunMany(ptrs, 0, t.subjectBegin, {&hooks});
+    return runs;
+}
+
+// Patches that restore the clean value of `kind` at (token, layer) — for mlp/attn
+// over the window — and, for the severed variant, freeze the same token's module
+// at its corrupted value in every later layer.
+Hooks restorationHooks(const TraceSetup& t, TraceKind kind, int token, int layer,
+                       const RunState* corrupted) {
+    Hooks h;
+    if (kind == TraceKind::Hidden) {
+        h.patches.push_back({HookSite::ResidPost, layer, token,
+                             t.clean.resid[layer + 1].row(token).transpose(), PatchMode::Replace});
+        if (t.params.severed != Severed::None && corrupted) {
+            const HookSite site = t.params.severed == Severed::Mlp ? HookSite::MlpOut : HookSite::AttnOut;
+            for (int l = layer + 1; l < t.nLayers; ++l)
+                h.patches.push_back({site, l, token, corrupted->captured.at({site, l}).row(token).transpose(),
+                                     PatchMode::Replace});
+        }
+    } else {
+        const auto [lo, hi] = windowOf(layer, t.params.window, t.nLayers);
+        const HookSite site = moduleSite(kind);
+        for (int l = lo; l < hi; ++l)
+            h.patches.push_back({site, l, token, t.clean.captured.at({site, l}).row(token).transpose(),
+                                 PatchMode::Replace});
+    }
+    return h;
+}
+
+Hooks severedCaptures(const TraceSetup& t) {
+    Hooks h;
+    if (t.params.severed == Severed::None) return h;
+    const HookSite site = t.params.severed == Severed::Mlp ? HookSite::MlpOut : HookSite::AttnOut;
+    for (int l = 0; l < t.nLayers; ++l) h.captures.push_back({site, l});
+    return h;
+}
+
+// Reference behaviour: every restoration is a full run of every sample.
+MatrixD traceKindNaive(const TraceSetup& t, TraceKind kind, const std::vector<RunState>& corrupted,
+                       const ProgressFn& progress, long& done, long total) {
+    MatrixD grid(t.nTokens, t.nLayers);
+    for (int token = 0; token < t.nTokens; ++token) {
+        for (int layer = 0; layer < t.nLayers; ++layer) {
+            std::vector<RunState> runs(t.params.samples, t.clean);
+            std::vector<Hooks> hooks(t.params.samples);
+            std::vector<RunState*> ptrs;
+            std::vector<const Hooks*> hookPtrs;
+            for (int s = 0; s < t.params.samples; ++s) {
+                runs[s].resid[0].topRows(t.nTokens) = t.transformer.embed(t.clean.tokens);
+                runs[s].resid[0].middleRows(t.subjectBegin, t.subjectEnd - t.subjectBegin) += t.noise[s];
+                hooks[s] = restorationHooks(t, kind, token, layer, &corrupted[s]);
+                ptrs.push_back(&runs[s]);
+                hookPtrs.push_back(&hooks[s]);
+            }
+            t.transformer.rerunMany(ptrs, 0, 0, hookPtrs);
+            grid(token, layer) = meanProbability(ptrs, t.answerId);
+        }
+        report(progress, {++done, total, "trace"});
+    }
+    return grid;
+}
+
+// Fast path. Exact because of what a restoration can change:
+//  - positions before the subject are the same in the clean and corrupted runs,
+//    so restoring there changes nothing;
+//  - a restoration at (token, layer) changes nothing below `layer` and nothing
+//    before `token`, so the run restarts from the corrupted state at that layer and
+//    token, reusing the cached keys/values of earlier positions. Tokens go from
+//    last to first so that rows a run overwrote are never read by a later run.
+MatrixD traceKindFast(const TraceSetup& t, TraceKind kind, const std::vector<RunState>& corrupted,
+                      double probCorrupted, double probClean, const ProgressFn& progress, long& done,
+                      long total) {
+    MatrixD grid = MatrixD::Constant(t.nTokens, t.nLayers, probCorrupted);
+    std::vector<RunState> scratch = corrupted;
+    std::vector<RunState*> ptrs;
+    for (auto& s : scratch) ptrs.push_back(&s);
+    for (int token = t.nTokens - 1; token >= t.subjectBegin; --token) {
+        for (int layer = 0; layer < t.nLayers; ++layer) {
+            int fromLayer;
+            if (kind == TraceKind::Hidden) {
+                if (layer == t.nLayers - 1) {
+                    // After the last block only the last position's own residual
+                    // reaches its logits: restoring it gives back the clean output.
+                    if (token == t.nTokens - 1) grid(token, layer) = probClean;
+                    continue;
+                }
+                fromLayer = layer + 1;
+            } else {
+                fromLayer = windowOf(layer, t.params.window, t.nLayers).first;
+            }
+            std::vector<Hooks> hooks(t.params.samples);
+            std::vector<const Hooks*> hookPtrs;
+            for (int s = 0; s < t.params.samples; ++s) {
+                auto rows = scratch[s].resid[fromLayer].middleRows(token, t.nTokens - token);
+                rows = corrupted[s].resid[fromLayer].middleRows(token, t.nTokens - token);
+                if (kind == TraceKind::Hidden) {
+                    // The restored residual is the input of the next block.
+                    rows.row(0) = t.clean.resid[fromLayer].row(token);
+                    hooks[s] = restorationHooks(t, kind, token, layer, &corrupted[s]);
+                    hooks[s].patches.erase(hooks[s].patches.begin());
+                } else {
+                    hooks[s] = restorationHooks(t, kind, token, layer, nullptr);
+                }
+                hookPtrs.push_back(&hooks[s]);
+            }
+            t.transformer.rerunMany(ptrs, fromLayer, token, hookPtrs);
+            grid(token, layer) = meanProbability(ptrs, t.answerId);
+        }
+        report(progress, {++done, total, "trace"});
+    }
+    done += t.subjectBegin;
+    return grid;
+}
+
+std::vector<std::string> tokenTexts(const Tokenizer& tok, const std::vector<int>& ids) {
+    std::vector<std::string> out;
+    for (int id : ids) out.push_back(tok.tokenDisplay(id));
+    return out;
+}
+
+}  // namespace
+
+std::string toString(TraceKind k) { return kKindNames[static_cast<int>(k)]; }
+
+TraceKind parseTraceKind(const std::string& s) {
+    for (int i = 0; i < 3; ++i)
+        if (s == kKindNames[i]) return static_cast<TraceKind>(i);
+    throw InvalidInput("unknown trace kind '" + s + "' (expected hidden, mlp or attn)");
+}
+
+NoiseLevel defaultNoise(const Model& model, const std::vector<std::string>& subjects) {
+    const Matrix& emb = model.weights.tokenEmbedding;
+    double sum = 0.0, sumSq = 0.0;
+    long count = 0;
+    auto add = [&](const auto& row) {
+        for (Eigen::Index j = 0; j < row.size(); ++j) {
+            sum += row[j];
+            sumSq += double(row[j]) * row[j];
+        }
+        count += row.size();
+    };
+    if (subjects.empty()) {
+        for (Eigen::Index i = 0; i < emb.rows(); ++i) add(emb.row(i));
+    } else {
+        for (const auto& s : subjects)
+            for (int id : model.tokenizer.encodeIds(s, false)) add(emb.row(id));
+    }
+    if (count < 2) throw InvalidInput("no subject tokens to measure the embedding spread on");
+    // Unbiased standard deviation over all entries, as torch.std() in the reference.
+    const double var = (sumSq - sum * sum / count) / (count - 1);
+    NoiseLevel n;
+    n.sigma = 3.0 * std::sqrt(std::max(var, 0.0));
+    n.source = subjects.empty()
+                   ? "3 x std of the token-embedding matrix"
+                   : "3 x std of the embeddings of " + std::to_string(subjects.size()) + " subjects";
+    return n;
+}
+
+namespace {
+
+struct Prepared {
+    CausalTraceResult result;  // without grids
+    std::unique_ptr<Transformer> transformer;
+    std::unique_ptr<TraceSetup> setup;
+    std::vector<RunState> corrupted;
+};
+
+Prepared prepare(const Model& model, const std::string& prompt, const std::string& subject,
+                 const std::string& answer, const CausalTraceParams& params) {
+    if (params.samples < 1) throw InvalidInput("the number of noise samples must be at least 1");
+    if (params.window < 1) throw InvalidInput("the window must be at least 1 layer");
+    if (params.noise && (*params.noise < 0 || !std::isfinite(*params.noise)))
+        throw InvalidInput("the noise level must be a finite number >= 0");
+    if (prompt.empty()) throw InvalidInput("the prompt is empty");
+    Prepared p;
+    p.transformer = std::make_unique<Transformer>(model);
+    const Transformer& transformer = *p.transformer;
+    const Encoding enc = model.tokenizer.encode(prompt);
+    transformer.validateTokens(enc.ids);
+    const auto [subjectBegin, subjectEnd] = findSubjectTokens(enc, prompt, subject);
+
+    CausalTraceResult& r = p.result;
+    r.ids = enc.ids;
+    r.tokens = tokenTexts(model.tokenizer, enc.ids);
+    r.subjectBegin = subjectBegin;
+    r.subjectEnd = subjectEnd;
+    r.params = params;
+    r.noise = params.noise ? NoiseLevel{*params.noise, "given"} : defaultNoise(model);
+
+    p.setup.reset(new TraceSetup{transformer, r.params, static_cast<int>(enc.ids.size()),
+                                 model.config.nLayers, subjectBegin, subjectEnd, -1, {}, {}});
+    TraceSetup& t = *p.setup;
+    Hooks captureModules;
+    for (int l = 0; l < t.nLayers; ++l) {
+        captureModules.captures.push_back({HookSite::MlpOut, l});
+        captureModules.captures.push_back({HookSite::AttnOut, l});
+    }
+    t.clean = transformer.run(enc.ids, captureModules);
+    Eigen::Index top;
+    t.clean.lastLogits().maxCoeff(&top);
+    t.answerId = answer.empty() ? static_cast<int>(top) : continuationIds(model.tokenizer, prompt, answer)[0];
+    r.answerId = t.answerId;
+    r.answer = model.tokenizer.tokenDisplay(t.answerId);
+    r.answerIsTopPrediction = t.answerId == top;
+    r.probClean = probabilityOf(t.clean.lastLogits(), t.answerId);
+
+    // One set of noise samples for every run, as in the reference (fixed seed).
+    std::mt19937_64 rng(params.seed);
+    std::normal_distribution<double> normal(0.0, 1.0);
+    for (int s = 0; s < params.samples; ++s) {
+        Matrix n(subjectEnd - subjectBegin, model.config.dModel);
+        for (Eigen::Index i = 0; i < n.size(); ++i) n.data()[i] = static_cast<float>(r.noise.sigma * normal(rng));
+        t.noise.push_back(std::move(n));
+    }
+    p.corrupted = corruptedRuns(t, severedCaptures(t));
+    std::vector<RunState*> ptrs;
+    for (auto& c : p.corrupted) ptrs.push_back(&c);
+    r.probCorrupted = meanProbability(ptrs, t.answerId);
+    return p;
+}
+
+}  // namespace
+
+CausalTraceResult traceFact(const Model& model, const std::string& prompt, const std::string& subject,
+                            const std::string& answer, const CausalTraceParams& params,
+                            const ProgressFn& progress) {
+    if (params.kinds.empty()) throw InvalidInput("no trace kind chosen");
+    for (TraceKind kind : params.kinds)
+        if (kind != TraceKind::Hidden && params.severed != Severed::None)
+            throw InvalidInput("the severed variant applies to the hidden-state trace only");
+    Prepared p = prepare(model, prompt, subject, answer, params);
+    CausalTraceResult& r = p.result;
+    const TraceSetup& t = *p.setup;
+    long done = 0;
+    const long total = static_cast<long>(params.kinds.size()) * t.nTokens;
+    report(progress, {0, total, "trace"});
+    for (TraceKind kind : params.kinds)
+        r.probRestored[kind] = params.naive
+            ? traceKindNaive(t, kind, p.corrupted, progress, done, total)
+            : traceKindFast(t, kind, p.corrupted, r.probCorrupted, r.probClean, progress, done, total);
+    return std::move(p.result);
+}
+
+double restoredProbability(const Model& model, const std::string& prompt, const std::string& subject,
+                           const std::string& answer, const CausalTraceParams& params,
+                           const std::vector<std::pair<int, int>>& hiddenStates) {
+    CausalTraceParams plain = params;
+    plain.severed = Severed::None;
+    Prepared p = prepare(model, prompt, subject, answer, plain);
+    const TraceSetup& t = *p.setup;
+    Hooks hooks;
+    for (const auto& [token, layer] : hiddenStates) {
+        if (token < 0 || token >= t.nTokens || layer < 0 || layer >= t.nLayers)
+            throw InvalidInput("restored state (token " + std::to_string(token) + ", layer " +
+                               std::to_string(layer) + ") is outside the prompt or the model");
+        hooks.patches.push_back({HookSite::ResidPost, layer, token,
+                                 t.clean.resid[layer + 1].row(token).transpose(), PatchMode::Replace});
+    }
+    std::vector<RunState*> ptrs;
+    for (auto& c : p.corrupted) ptrs.push_back(&c);
+    t.transformer.rerunMany(ptrs, 0, 0, {&hooks});
+    return meanProbability(ptrs, t.answerId);
+}
+
+AverageTraceResult traceFacts(const Model& model, const std::vector<KnownFact>& facts,
+                              const CausalTraceParams& params, bool skipWrong, const ProgressFn& progress) {
+    if (facts.empty()) throw InvalidInput("the facts file holds no facts");
+    AverageTraceResult avg;
+    avg.params = params;
+    std::vector<std::string> subjects;
+    for (const auto& f : facts) subjects.push_back(f.subject);
+    avg.noise = params.noise ? NoiseLevel{*params.noise, "given"} : defaultNoise(model, subjects);
+    CausalTraceParams p = params;
+    p.noise = avg.noise.sigma;
+    const int nLayers = model.config.nLayers;
+    std::map<TraceKind, MatrixD> sums;
+    std::array<long, 6> counts{};
+    for (TraceKind k : params.kinds) sums[k] = MatrixD::Zero(6, nLayers);
+    for (size_t i = 0; i < facts.size(); ++i) {
+        report(progress, {static_cast<long>(i), static_cast<long>(facts.size()), "facts"});
+        const auto& f = facts[i];
+        const CausalTraceResult r = traceFact(model, f.prompt, f.subject, f.attribute, p);
+        if (skipWrong && !r.answerIsTopPrediction) {
+            ++avg.factsSkipped;
+            continue;
+        }
+        ++avg.factsUsed;
+        avg.meanProbClean += r.probClean;
+        avg.meanProbCorrupted += r.probCorrupted;
+        // Token categories as in the paper's Figure 2 (and its summarising code):
+        // every middle-subject and further token counts as one sample of its category.
+        const int b = r.subjectBegin, e = r.subjectEnd, last = static_cast<int>(r.ids.size()) - 1;
+        std::vector<std::pair<int, int>> rowsOf = {{0, b}, {2, e - 1}, {5, last}};
+        for (int tok = b + 1; tok < e - 1; ++tok) rowsOf.push_back({1, tok});
+        if (e <= last) rowsOf.push_back({3, e});
+        for (int tok = e + 1; tok < last; ++tok) rowsOf.push_back({4, tok});
+        for (const auto& [cat, tok] : rowsOf) {
+            ++counts[cat];
+            for (TraceKind k : params.kinds) sums[k].row(cat) += r.probRestored.at(k).row(tok);
+        }
+    }
+    report(progress, {static_cast<long>(facts.size()), static_cast<long>(facts.size()), "facts"});
+    if (avg.factsUsed == 0) throw InvalidInput("the model predicts none of the facts correctly; nothing to average");
+    avg.meanProbClean /= avg.factsUsed;
+    avg.meanProbCorrupted /= avg.factsUsed;
+    for (TraceKind k : params.kinds) {
+        MatrixD m = sums[k];
+        for (int cat = 0; cat < 6; ++cat) m.row(cat) /= std::max<long>(counts[cat], 1);
+        avg.probRestored[k] = m;
+        avg.indirectEffect[k] = m.array() - avg.meanProbCorrupted;
+        for (int cat = 0; cat < 6; ++cat)
+            if (counts[cat] == 0) avg.indirectEffect[k].row(cat).setZero();
+    }
+    return avg;
+}
+
+namespace {
+nlohmann::json gridJson(const MatrixD& m) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (Eigen::Index i = 0; i < m.rows(); ++i) {
+        std::vector<double> row(m.cols());
+        for (Eigen::Index j = 0; j < m.cols(); ++j) row[j] = m(i, j);
+        rows.push_back(row);
+    }
+    return rows;
+}
+
+nlohmann::json paramsJson(const CausalTraceParams& p, const NoiseLevel& n) {
+    std::vector<std::string> kinds;
+    for (auto k : p.kinds) kinds.push_back(toString(k));
+    const char* severed[] = {"none", "mlp", "attn"};
+    return {{"kinds", kinds}, {"samples", p.samples}, {"window", p.window}, {"noise", n.sigma},
+            {"noise_source", n.source}, {"seed", p.seed}, {"severed", severed[static_cast<int>(p.severed)]},
+            {"naive", p.naive}};
+}
+}  // namespace
+
+nlohmann::json toJson(const CausalTraceResult& r) {
+    nlohmann::json kinds = nlohmann::json::object(), effects = nlohmann::json::object();
+    for (const auto& [k, grid] : r.probRestored) {
+        kinds[toString(k)] = gridJson(grid);
+        effects[toString(k)] = gridJson(r.indirectEffect(k));
+    }
+    return {{"tokens", r.tokens}, {"ids", r.ids}, {"subject_range", {r.subjectBegin, r.subjectEnd}},
+            {"answer", r.answer}, {"answer_id", r.answerId}, {"answer_is_top_prediction", r.answerIsTopPrediction},
+            {"p_clean", r.probClean}, {"p_corrupted", r.probCorrupted}, {"kinds", kinds},
+            {"indirect_effect", effects}, {"params", paramsJson(r.params, r.noise)}};
+}
+
+nlohmann::json toJson(const AverageTraceResult& r) {
+    nlohmann::json kinds = nlohmann::json::object(), effects = nlohmann::json::object();
+    for (const auto& [k, grid] : r.probRestored) kinds[toString(k)] = gridJson(grid);
+    for (const auto& [k, grid] : r.indirectEffect) effects[toString(k)] = gridJson(grid);
+    return {{"categories", AverageTraceResult::kCategories}, {"facts_used", r.factsUsed},
+            {"facts_skipped", r.factsSkipped}, {"p_clean", r.meanProbClean},
+            {"p_corrupted", r.meanProbCorrupted}, {"kinds", kinds}, {"indirect_effect", effects},
+            {"params", paramsJson(r.params, r.noise)}};
+}
+
+}  // namespace mwb

@@ -1,0 +1,108 @@
+// Causal tracing (Meng et al. 2022, "Locating and Editing Factual Associations in
+// GPT", section 2): corrupt the subject's token embeddings with Gaussian noise,
+// restore clean activations at one (token, layer) and measure how much of the
+// answer's probability comes back.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/datasets.h"
+#include "model/model.h"
+#include "model/progress.h"
+#include "model/tensor.h"
+
+namespace mwb {
+
+// hidden: the residual stream after one block (single layer); mlp / attn: the
+// module's output over a window of layers centred on the layer.
+enum class TraceKind { Hidden, Mlp, Attn };
+std::string toString(TraceKind k);
+TraceKind parseTraceKind(const std::string& s);
+
+// The paper's "severed" variant (Figure 3): restore the hidden state while the
+// MLP (or attention) of the same token in later layers stays at its corrupted value.
+enum class Severed { None, Mlp, Attn };
+
+struct NoiseLevel {
+    double sigma = 0.0;
+    std::string source;  // how sigma was chosen, for the report
+};
+
+struct CausalTraceParams {
+    std::vector<TraceKind> kinds = {TraceKind::Hidden, TraceKind::Mlp, TraceKind::Attn};
+    int samples = 10;
+    int window = 10;
+    std::optional<double> noise;  // absolute sigma; default 3 x embedding std
+    uint64_t seed = 1;
+    Severed severed = Severed::None;
+    bool naive = false;  // recompute every run in full, as the reference code does
+};
+
+struct CausalTraceResult {
+    std::vector<int> ids;
+    std::vector<std::string> tokens;
+    int subjectBegin = 0, subjectEnd = 0;  // token range [begin, end)
+    std::string answer;                    // the measured token's text
+    int answerId = -1;
+    bool answerIsTopPrediction = true;     // the clean model's top-1 is the answer
+    double probClean = 0.0;
+    double probCorrupted = 0.0;
+    NoiseLevel noise;
+    CausalTraceParams params;
+    // Per kind: probability of the answer with the restoration at [token, layer]
+    // (the reference code's "scores"); the indirect effect is that minus probCorrupted.
+    std::map<TraceKind, MatrixD> probRestored;
+
+    MatrixD indirectEffect(TraceKind k) const {
+        return probRestored.at(k).array() - probCorrupted;
+    }
+};
+
+// sigma = 3 x the standard deviation of the token embeddings of `subjects` (each
+// tokenized on its own, as the reference code does), or of the whole embedding
+// matrix when `subjects` is empty.
+NoiseLevel defaultNoise(const Model& model, const std::vector<std::string>& subjects = {});
+
+// `answer`: the expected attribute (its first token is measured); empty means the
+// model's own top-1 prediction on the clean prompt.
+CausalTraceResult traceFact(const Model& model, const std::string& prompt, const std::string& subject,
+                            const std::string& answer, const CausalTraceParams& params,
+                            const ProgressFn& progress = {});
+
+// One corrupted run (mean over the noise samples) with the clean hidden state
+// (resid_post) restored at every listed (token, layer) — the reference code's
+// trace_with_patch. Restoring nothing gives probCorrupted.
+double restoredProbability(const Model& model, const std::string& prompt, const std::string& subject,
+                           const std::string& answer, const CausalTraceParams& params,
+                           const std::vector<std::pair<int, int>>& hiddenStates);
+
+// Average over a facts file, grids reduced to the paper's token categories.
+struct AverageTraceResult {
+    static constexpr std::array<const char*, 6> kCategories = {
+        "first subject token", "middle subject tokens", "last subject token",
+        "first subsequent token", "further tokens", "last token"};
+    int factsUsed = 0;
+    int factsSkipped = 0;  // the model's top-1 was not the attribute (when skipping)
+    double meanProbClean = 0.0;
+    double meanProbCorrupted = 0.0;
+    NoiseLevel noise;
+    CausalTraceParams params;
+    std::map<TraceKind, MatrixD> probRestored;  // [6 categories x nLayers]
+    std::map<TraceKind, MatrixD> indirectEffect;
+};
+
+AverageTraceResult traceFacts(const Model& model, const std::vector<KnownFact>& facts,
+                              const CausalTraceParams& params, bool skipWrong,
+                              const ProgressFn& progress = {});
+
+nlohmann::json toJson(const CausalTraceResult& r);
+nlohmann::json toJson(const AverageTraceResult& r);
+
+}  // namespace mwb

@@ -1,0 +1,46 @@
+// The data-set formats of spec/datasets.md: known facts (known_1000.json schema)
+// and CounterFact edit cases, plus plain-text corpora.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace mwb {
+
+struct KnownFact {
+    int knownId = 0;
+    std::string subject;
+    std::string attribute;
+    std::string templ;  // "{} is located in the city of"
+    std::string prompt;
+    std::string relationId;
+};
+
+struct CounterFactCase {
+    int caseId = 0;
+    std::string prompt;  // with "{}" for the subject
+    std::string relationId;
+    std::string subject;
+    std::string targetNew;
+    std::string targetTrue;
+    std::vector<std::string> paraphrasePrompts;
+    std::vector<std::string> neighborhoodPrompts;
+    std::vector<std::string> attributePrompts;
+    std::vector<std::string> generationPrompts;
+
+    std::string rewritePrompt() const;  // prompt with the subject filled in
+};
+
+// Throw InvalidInput naming the file and the record for malformed data (not JSON,
+// missing keys, a prompt that does not contain its subject, ...).
+std::vector<KnownFact> loadKnownFacts(const std::filesystem::path& file);
+std::vector<CounterFactCase> loadCounterFact(const std::filesystem::path& file);
+
+// Whole file as a string (UTF-8 text corpora); throws InvalidInput if unreadable.
+std::string readTextFile(const std::filesystem::path& file);
+
+// Documents of a corpus: one per line, blank lines ignored.
+std::vector<std::string> splitDocuments(const std::string& text);
+
+}  // namespace mwb

@@ -1,0 +1,185 @@
+// Causal tracing invariants that fail if the method is implemented wrongly.
+#include <gtest/gtest.h>
+
+#include "analysis/causal_trace.h"
+#include "model/continuation.h"
+#include "model/errors.h"
+#include "model/model_file.h"
+#include "model/transformer.h"
+
+namespace mwb {
+namespace {
+
+const std::string kFixtures = std::string(MWB_SOURCE_DIR) + "/tests/fixtures/";
+// The fixtures' tokenizer has no merges: one token per byte.
+const std::string kPrompt = "The cat sat on a mat";
+const std::string kSubject = "cat sat";  // tokens 4..11
+
+Model fixture(const char* name = "golden_gpt2_untied.h5") { return loadModel(kFixtures + name); }
+
+CausalTraceParams params(int samples = 3) {
+    CausalTraceParams p;
+    p.samples = samples;
+    p.window = 2;
+    p.noise = 1.0;
+    p.seed = 7;
+    return p;
+}
+
+TEST(CausalTrace, SubjectRangeComesFromOffsets) {
+    const Model m = fixture();
+    const auto r = traceFact(m, kPrompt, kSubject, "", params(1));
+    EXPECT_EQ(r.subjectBegin, 4);
+    EXPECT_EQ(r.subjectEnd, 11);
+    EXPECT_EQ(r.probRestored.at(TraceKind::Hidden).rows(), 20);
+    EXPECT_EQ(r.probRestored.at(TraceKind::Hidden).cols(), m.config.nLayers);
+}
+
+TEST(CausalTrace, ZeroNoiseGivesZeroEffectEverywhere) {
+    const Model m = fixture();
+    auto p = params();
+    p.noise = 0.0;
+    const auto r = traceFact(m, kPrompt, kSubject, "", p);
+    EXPECT_NEAR(r.probCorrupted, r.probClean, 1e-6);
+    for (auto k : p.kinds) EXPECT_LT(r.indirectEffect(k).cwiseAbs().maxCoeff(), 1e-6) << toString(k);
+}
+
+TEST(CausalTrace, CorruptionChangesTheAnswerProbability) {
+    const Model m = fixture();
+    auto p = params();
+    p.noise = 3.0;
+    const auto r = traceFact(m, kPrompt, kSubject, "", p);
+    EXPECT_GT(std::abs(r.probClean - r.probCorrupted), 1e-3);
+}
+
+TEST(CausalTrace, RestoringEveryPositionOfLayerZeroRecoversCleanExactly) {
+    const Model m = fixture();
+    std::vector<std::pair<int, int>> all;
+    for (int t = 0; t < 20; ++t) all.push_back({t, 0});
+    const auto r = traceFact(m, kPrompt, kSubject, "", params());
+    EXPECT_NEAR(restoredProbability(m, kPrompt, kSubject, "", params(), all), r.probClean, 1e-6);
+    EXPECT_NEAR(restoredProbability(m, kPrompt, kSubject, "", params(), {}), r.probCorrupted, 1e-6);
+}
+
+TEST(CausalTrace, RestoringLastTokenAtLastLayerRecoversClean) {
+    const Model m = fixture();
+    for (bool naive : {false, true}) {
+        auto p = params();
+        p.naive = naive;
+        const auto r = traceFact(m, kPrompt, kSubject, "", p);
+        EXPECT_NEAR(r.probRestored.at(TraceKind::Hidden)(19, m.config.nLayers - 1), r.probClean, 1e-6);
+        // Tokens before the subject are untouched by the noise: no effect there.
+        EXPECT_LT(r.indirectEffect(TraceKind::Hidden).topRows(4).cwiseAbs().maxCoeff(), 1e-6);
+    }
+}
+
+TEST(CausalTrace, FastPathEqualsNaivePath) {
+    for (const char* name : {"golden_gpt2_untied.h5", "golden_llama_untied.h5"}) {
+        const Model m = fixture(name);
+        for (Severed severed : {Severed::None, Severed::Mlp, Severed::Attn}) {
+            auto p = params();
+            p.noise = 2.0;
+            p.window = 1;
+            p.severed = severed;
+            if (severed != Severed::None) p.kinds = {TraceKind::Hidden};
+            const auto fast = traceFact(m, kPrompt, kSubject, "", p);
+            p.naive = true;
+            const auto naive = traceFact(m, kPrompt, kSubject, "", p);
+            EXPECT_EQ(fast.probCorrupted, naive.probCorrupted);
+            for (auto k : p.kinds)
+                EXPECT_LT((fast.probRestored.at(k) - naive.probRestored.at(k)).cwiseAbs().maxCoeff(), 1e-6)
+                    << name << " " << toString(k);
+        }
+    }
+}
+
+TEST(CausalTrace, SeveringChangesTheHiddenTrace) {
+    const Model m = fixture();
+    auto p = params();
+    p.noise = 2.0;
+    p.kinds = {TraceKind::Hidden};
+    const auto plain = traceFact(m, kPrompt, kSubject, "", p);
+    p.severed = Severed::Mlp;
+    const auto severed = traceFact(m, kPrompt, kSubject, "", p);
+    EXPECT_GT((plain.probRestored.at(TraceKind::Hidden) - severed.probRestored.at(TraceKind::Hidden))
+                  .cwiseAbs().maxCoeff(), 1e-4);
+}
+
+TEST(CausalTrace, WindowIsClippedAtTheModelsEnds) {
+    // Two layers: a window of 10 around either layer covers both layers, so both
+    // columns restore the same modules and must be equal; a window of 1 differs.
+    const Model m = fixture();
+    auto p = params();
+    p.noise = 2.0;
+    p.kinds = {TraceKind::Mlp, TraceKind::Attn};
+    p.window = 10;
+    const auto wide = traceFact(m, kPrompt, kSubject, "", p);
+    for (auto k : p.kinds) {
+        const MatrixD& g = wide.probRestored.at(k);
+        EXPECT_LT((g.col(0) - g.col(1)).cwiseAbs().maxCoeff(), 1e-7);
+    }
+    p.window = 1;
+    const auto narrow = traceFact(m, kPrompt, kSubject, "", p);
+    const MatrixD& g = narrow.probRestored.at(TraceKind::Mlp);
+    EXPECT_GT((g.col(0) - g.col(1)).cwiseAbs().maxCoeff(), 1e-5);
+    // Window 3 around layer 0 is [0, 2): the same as the wide window.
+    p.window = 3;
+    const auto three = traceFact(m, kPrompt, kSubject, "", p);
+    EXPECT_LT((three.probRestored.at(TraceKind::Mlp).col(0) - wide.probRestored.at(TraceKind::Mlp).col(0))
+                  .cwiseAbs().maxCoeff(), 1e-7);
+}
+
+TEST(CausalTrace, MultiTokenAnswerUsesItsFirstToken) {
+    const Model m = fixture();
+    const auto r = traceFact(m, kPrompt, kSubject, "xyz", params(1));
+    const auto ids = continuationIds(m.tokenizer, kPrompt, "xyz");
+    ASSERT_GT(ids.size(), 1u);
+    EXPECT_EQ(r.answerId, ids[0]);
+    const Transformer t(m);
+    const Vector p = softmax(t.run(m.tokenizer.encodeIds(kPrompt)).lastLogits());
+    EXPECT_NEAR(r.probClean, p[ids[0]], 1e-6);
+}
+
+TEST(CausalTrace, BadInputIsRefused) {
+    const Model m = fixture();
+    EXPECT_THROW(traceFact(m, kPrompt, "dog", "", params()), InvalidInput);
+    EXPECT_THROW(traceFact(m, kPrompt, "", "", params()), InvalidInput);
+    EXPECT_THROW(traceFact(m, "", "cat", "", params()), InvalidInput);
+    EXPECT_THROW(traceFact(m, std::string(30, 'a'), "aa", "", params()), InvalidInput);  // > n_ctx 24
+    auto p = params();
+    p.samples = 0;
+    EXPECT_THROW(traceFact(m, kPrompt, kSubject, "", p), InvalidInput);
+    p = params();
+    p.noise = -1.0;
+    EXPECT_THROW(traceFact(m, kPrompt, kSubject, "", p), InvalidInput);
+}
+
+TEST(CausalTrace, NoiseLevelDefaultsToThreeEmbeddingStds) {
+    const Model m = fixture();
+    const NoiseLevel all = defaultNoise(m);
+    // The fixture's embeddings are N(0, 0.3) float32 samples: 3 x 0.3 within sampling error.
+    EXPECT_NEAR(all.sigma, 0.9, 0.03);
+    const NoiseLevel subj = defaultNoise(m, {"cat", "mat"});
+    EXPECT_NE(subj.sigma, all.sigma);
+    EXPECT_NE(subj.source.find("2 subjects"), std::string::npos);
+}
+
+TEST(CausalTrace, AverageOverFactsUsesTheTokenCategories) {
+    const Model m = fixture();
+    std::vector<KnownFact> facts = {{0, "cat sat", "x", "", "The cat sat on a mat", ""},
+                                    {1, "on", "y", "", "The cat sat on a mat", ""}};
+    auto p = params(2);
+    p.kinds = {TraceKind::Hidden};
+    const auto avg = traceFacts(m, facts, p, false);
+    EXPECT_EQ(avg.factsUsed, 2);
+    const MatrixD& g = avg.probRestored.at(TraceKind::Hidden);
+    EXPECT_EQ(g.rows(), 6);
+    // The last-token row at the last layer restores the clean output of each fact.
+    const auto r0 = traceFact(m, facts[0].prompt, facts[0].subject, "x", [&] { auto q = p; q.noise = avg.noise.sigma; return q; }());
+    const auto r1 = traceFact(m, facts[1].prompt, facts[1].subject, "y", [&] { auto q = p; q.noise = avg.noise.sigma; return q; }());
+    EXPECT_NEAR(g(5, m.config.nLayers - 1), (r0.probClean + r1.probClean) / 2, 1e-9);
+    EXPECT_NEAR(g(0, 0), (r0.probRestored.at(TraceKind::Hidden)(4, 0) + r1.probRestored.at(TraceKind::Hidden)(12, 0)) / 2, 1e-9);
+}
+
+}  // namespace
+}  // namespace mwb
