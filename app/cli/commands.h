@@ -14,5 +14,6 @@ void registerPredict(CLI::App& app);
 void registerGenerate(CLI::App& app);
 void registerTrain(CLI::App& app);
 void registerTokenizerTrain(CLI::App& app);
+void registerTrace(CLI::App& app);
 
 }  // namespace mwb::cli

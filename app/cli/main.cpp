@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
     mwb::cli::registerGenerate(app);
     mwb::cli::registerTokenizerTrain(app);
     mwb::cli::registerTrain(app);
+    mwb::cli::registerTrace(app);
     mwb::cli::installInterruptHandler();
     try {
         app.parse(argc, argv);

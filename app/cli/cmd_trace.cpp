@@ -1,0 +1,129 @@
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "analysis/causal_trace.h"
+#include "app/cli/commands.h"
+#include "app/cli/common.h"
+#include "model/errors.h"
+
+namespace mwb::cli {
+
+namespace {
+
+struct TraceOpts {
+    std::string model, prompt, subject, answer, facts, out, kinds = "hidden,mlp,attn", severed = "none";
+    int samples = 10, window = 10, limit = 0;
+    double noise = -1.0;
+    uint64_t seed = 1;
+    bool json = false, naive = false, keepWrong = false;
+};
+
+CausalTraceParams paramsFrom(const TraceOpts& o) {
+    CausalTraceParams p;
+    p.kinds.clear();
+    std::stringstream in(o.kinds);
+    std::string k;
+    while (std::getline(in, k, ','))
+        if (!k.empty()) p.kinds.push_back(parseTraceKind(k));
+    p.samples = o.samples;
+    p.window = o.window;
+    if (o.noise >= 0) p.noise = o.noise;
+    p.seed = o.seed;
+    p.naive = o.naive;
+    if (o.severed == "mlp") p.severed = Severed::Mlp;
+    else if (o.severed == "attn") p.severed = Severed::Attn;
+    else if (o.severed != "none") throw InvalidInput("--severed must be none, mlp or attn");
+    return p;
+}
+
+// A text heatmap: one row per token, one column per layer, shaded by the value.
+void printGrid(const CausalTraceResult& r, TraceKind kind) {
+    const MatrixD& g = r.probRestored.at(kind);
+    const char* shades = " .:-=+*#%@";
+    const double lo = r.probCorrupted, hi = std::max(r.probClean, g.maxCoeff());
+    std::printf("\n%s: p(%s) after restoring %s (columns: layers 0..%ld; ' ' = corrupted %.3f, '@' = %.3f)\n",
+                toString(kind).c_str(), r.answer.c_str(),
+                kind == TraceKind::Hidden ? "one layer's hidden state"
+                                          : ("a window of " + std::to_string(r.params.window) + " " +
+                                             toString(kind) + " layers").c_str(),
+                static_cast<long>(g.cols()) - 1, lo, hi);
+    for (Eigen::Index t = 0; t < g.rows(); ++t) {
+        const bool subject = t >= r.subjectBegin && t < r.subjectEnd;
+        std::string label = nlohmann::json(r.tokens[t]).dump() + (subject ? "*" : "");
+        std::printf("%16.16s |", label.c_str());
+        Eigen::Index best;
+        g.row(t).maxCoeff(&best);
+        for (Eigen::Index l = 0; l < g.cols(); ++l) {
+            const double f = hi > lo ? (g(t, l) - lo) / (hi - lo) : 0.0;
+            std::putchar(shades[std::clamp(static_cast<int>(f * 9.999), 0, 9)]);
+        }
+        std::printf("| max %.3f at layer %ld\n", g.row(t).maxCoeff(), static_cast<long>(best));
+    }
+}
+
+}  // namespace
+
+void registerTrace(CLI::App& app) {
+    auto o = std::make_shared<TraceOpts>();
+    auto* cmd = app.add_subcommand("trace", "Causal tracing (ROME section 2): where does the model recall a fact?");
+    cmd->add_option("model", o->model, "Model file (.h5)")->required();
+    auto* prompt = cmd->add_option("--prompt", o->prompt, "Prompt that ends where the answer starts");
+    cmd->add_option("--subject", o->subject, "Subject in the prompt whose tokens are corrupted");
+    cmd->add_option("--answer", o->answer, "Expected answer (default: the model's own top prediction)");
+    auto* facts = cmd->add_option("--facts", o->facts, "Average over a known-facts JSON file instead");
+    facts->excludes(prompt);
+    cmd->add_option("--out", o->out, "With --facts: write the averaged result as JSON here");
+    cmd->add_option("--limit", o->limit, "With --facts: use only the first N facts");
+    cmd->add_flag("--keep-wrong", o->keepWrong, "With --facts: also average facts the model gets wrong");
+    cmd->add_option("--kind", o->kinds, "Comma-separated kinds: hidden, mlp, attn")->capture_default_str();
+    cmd->add_option("--samples", o->samples, "Noise samples")->capture_default_str();
+    cmd->add_option("--window", o->window, "Layers restored together for mlp/attn")->capture_default_str();
+    cmd->add_option("--noise", o->noise, "Absolute noise sigma (default: 3 x embedding std)");
+    cmd->add_option("--seed", o->seed, "Noise seed")->capture_default_str();
+    cmd->add_option("--severed", o->severed, "Freeze later mlp or attn of the token: none, mlp, attn")
+        ->capture_default_str();
+    cmd->add_flag("--naive", o->naive, "Recompute every run in full (reference behaviour, slow)");
+    cmd->add_flag("--json", o->json, "Print JSON");
+    cmd->callback([o, prompt] {
+        const CausalTraceParams params = paramsFrom(*o);
+        const Model m = openModel(o->model);
+        if (!o->facts.empty()) {
+            auto list = loadKnownFacts(o->facts);
+            if (o->limit > 0 && static_cast<size_t>(o->limit) < list.size()) list.resize(o->limit);
+            const AverageTraceResult avg = traceFacts(m, list, params, !o->keepWrong, progressBar());
+            const auto j = toJson(avg);
+            if (!o->out.empty()) {
+                std::ofstream out(o->out);
+                if (!out) throw InvalidInput("cannot write " + o->out);
+                out << j.dump(1) << "\n";
+            }
+            if (o->json) { printJson(j); return; }
+            std::printf("%d facts averaged (%d skipped: the model's top-1 was not the attribute); noise %.4f (%s)\n",
+                        avg.factsUsed, avg.factsSkipped, avg.noise.sigma, avg.noise.source.c_str());
+            std::printf("mean p(answer): clean %.4f, corrupted %.4f\n", avg.meanProbClean, avg.meanProbCorrupted);
+            for (const auto& [kind, grid] : avg.indirectEffect) {
+                std::printf("\naverage indirect effect, %s (rows: token categories; columns: layers)\n",
+                            toString(kind).c_str());
+                for (int c = 0; c < 6; ++c) {
+                    std::printf("%24s", AverageTraceResult::kCategories[c]);
+                    for (Eigen::Index l = 0; l < grid.cols(); ++l) std::printf(" %6.3f", grid(c, l));
+                    std::printf("\n");
+                }
+            }
+            return;
+        }
+        if (!*prompt) throw InvalidInput("give --prompt and --subject, or --facts FILE");
+        if (o->subject.empty()) throw InvalidInput("--subject is required with --prompt");
+        const CausalTraceResult r = traceFact(m, o->prompt, o->subject, o->answer, params, progressBar());
+        if (o->json) { printJson(toJson(r)); return; }
+        std::printf("answer %s: p clean %.4f, p corrupted %.4f (noise %.4f, %s; %d samples)\n",
+                    nlohmann::json(r.answer).dump().c_str(), r.probClean, r.probCorrupted, r.noise.sigma,
+                    r.noise.source.c_str(), r.params.samples);
+        if (!r.answerIsTopPrediction) std::printf("note: the model's top prediction is not this answer\n");
+        for (const auto& [kind, grid] : r.probRestored) printGrid(r, kind);
+    });
+}
+
+}  // namespace mwb::cli
