@@ -24,6 +24,10 @@ struct EditRecord {
     std::string created;         // ISO 8601
     std::vector<Matrix> left;    // per layer: [dModel x r]
     std::vector<Matrix> right;   // per layer: [dFf x r]
+    // The exact mlp/down weights of each layer before the edit, so that undo is
+    // bit-for-bit (W + ΔW − ΔW is not W in floating point). Stored as
+    // /edits/{n}/before/{i} when present.
+    std::vector<Matrix> before;
 };
 
 struct Model {

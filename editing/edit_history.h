@@ -1,0 +1,27 @@
+// Applying, recording and undoing edits of mlp/down weights. Every edit lands in
+// Model::edits (the file's /edits group) with its factors ΔW = left · rightᵀ and the
+// exact weights it replaced, so that undo restores them bit-for-bit.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+
+namespace mwb {
+
+// Adds left[i] · right[i]ᵀ to mlp/down of layers[i], keeping the weights it
+// replaces in the record, and appends the record to model.edits. Fills `created`
+// when empty. Throws InvalidInput on a layer out of range or factors of the wrong shape.
+void applyEdit(Model& model, EditRecord record);
+
+// Restores the weights from before the last edit and removes its record. With the
+// exact weights kept this is bit-for-bit; a record without them (written by another
+// tool) is undone by subtracting its factors (exact up to float rounding).
+// Throws InvalidInput when there is no edit to undo.
+EditRecord undoLastEdit(Model& model);
+
+// The current time in ISO 8601 (UTC).
+std::string isoTimestamp();
+
+}  // namespace mwb

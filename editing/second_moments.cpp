@@ -1,0 +1,208 @@
+#include "editing/second_moments.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "model/datasets.h"
+#include "model/errors.h"
+#include "model/transformer.h"
+
+namespace mwb {
+
+namespace {
+
+// A simple, fast 64-bit hash (splitmix-style mixing of 8-byte words).
+struct Hasher {
+    uint64_t h = 0x9E3779B97F4A7C15ull;
+    void mix(uint64_t v) {
+        v += 0x9E3779B97F4A7C15ull;
+        v = (v ^ (v >> 30)) * 0xBF58476D1CE4E5B9ull;
+        v = (v ^ (v >> 27)) * 0x94D049BB133111EBull;
+        h = (h ^ v ^ (v >> 31)) * 0x100000001B3ull;
+    }
+    void bytes(const void* data, size_t n) {
+        const auto* p = static_cast<const unsigned char*>(data);
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            uint64_t w;
+            std::memcpy(&w, p + i, 8);
+            mix(w);
+        }
+        uint64_t tail = n;
+        for (; i < n; ++i) tail = (tail << 8) | p[i];
+        mix(tail);
+    }
+};
+
+std::filesystem::path userCacheDir() {
+    if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::filesystem::path(xdg) / "mwb";
+    if (const char* home = std::getenv("HOME"); home && *home) return std::filesystem::path(home) / ".cache" / "mwb";
+    return std::filesystem::temp_directory_path() / "mwb-cache";
+}
+
+bool writableDir(const std::filesystem::path& dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return false;
+    const auto probe = dir / ".write-test";
+    std::ofstream out(probe);
+    const bool ok = static_cast<bool>(out);
+    out.close();
+    std::filesystem::remove(probe, ec);
+    return ok;
+}
+
+std::filesystem::path cacheDirFor(const Model& model, const SecondMomentOptions& o) {
+    if (!o.cacheDir.empty()) return o.cacheDir;
+    if (!model.path.empty()) {
+        auto beside = model.path;
+        beside += ".mwbstats";
+        if (writableDir(beside)) return beside;
+    }
+    return userCacheDir();
+}
+
+std::filesystem::path cacheFile(const std::filesystem::path& dir, int layer, uint64_t key) {
+    std::ostringstream name;
+    name << "mom2-layer" << layer << "-" << std::hex << key << ".bin";
+    return dir / name.str();
+}
+
+constexpr uint64_t kMagic = 0x32304D4F4D42574Dull;  // "MWBMOM02"
+
+bool readCache(const std::filesystem::path& file, SecondMoment& out, int dFf) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return false;
+    uint64_t magic = 0;
+    int64_t dim = 0, tokens = 0;
+    in.read(reinterpret_cast<char*>(&magic), 8);
+    in.read(reinterpret_cast<char*>(&dim), 8);
+    in.read(reinterpret_cast<char*>(&tokens), 8);
+    if (!in || magic != kMagic || dim != dFf) return false;
+    out.moment.resize(dim, dim);
+    in.read(reinterpret_cast<char*>(out.moment.data()), sizeof(double) * dim * dim);
+    if (!in) return false;
+    out.tokens = tokens;
+    out.fromCache = true;
+    return true;
+}
+
+void writeCache(const std::filesystem::path& file, const SecondMoment& m) {
+    // Temporary file and rename: a reader never sees half a file.
+    auto tmp = file;
+    tmp += ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary);
+        if (!out) return;  // caching is an optimisation; a read-only place is not an error
+        const int64_t dim = m.moment.rows(), tokens = m.tokens;
+        out.write(reinterpret_cast<const char*>(&kMagic), 8);
+        out.write(reinterpret_cast<const char*>(&dim), 8);
+        out.write(reinterpret_cast<const char*>(&tokens), 8);
+        out.write(reinterpret_cast<const char*>(m.moment.data()), sizeof(double) * dim * dim);
+        if (!out) return;
+    }
+    std::error_code ec;
+    std::filesystem::rename(tmp, file, ec);
+}
+
+uint64_t optionsFingerprint(uint64_t weights, const std::string& corpus, long maxTokens) {
+    Hasher h;
+    h.mix(weights);
+    h.bytes(corpus.data(), corpus.size());
+    h.mix(static_cast<uint64_t>(maxTokens));
+    return h.h;
+}
+
+}  // namespace
+
+uint64_t keyFingerprint(const Model& model, int layer) {
+    const auto& c = model.config;
+    if (layer < 0 || layer >= c.nLayers)
+        throw InvalidInput("layer " + std::to_string(layer) + " is out of range (the model has " +
+                           std::to_string(c.nLayers) + " layers)");
+    Hasher h;
+    const std::string limit = "/blocks/" + std::to_string(layer) + "/";
+    const std::string down = limit + "mlp/down/";
+    forEachTensor(c, model.weights, [&](const std::string& path, const auto& t) {
+        if (path.rfind("/blocks/", 0) == 0) {
+            const int block = std::stoi(path.substr(8));
+            if (block > layer || path.rfind(down, 0) == 0) return;
+        } else if (path.rfind("/embed/", 0) != 0) {
+            return;  // final norm and head do not shape the keys
+        }
+        h.bytes(path.data(), path.size());
+        h.bytes(t.data(), sizeof(float) * t.size());
+    });
+    h.mix(static_cast<uint64_t>(c.architecture == Architecture::Llama));
+    h.mix(static_cast<uint64_t>(c.activation));
+    return h.h;
+}
+
+std::map<int, SecondMoment> secondMoments(const Model& model, const std::vector<int>& layers,
+                                          const std::string& corpusText, const SecondMomentOptions& o,
+                                          const ProgressFn& progress) {
+    const auto& c = model.config;
+    if (o.maxTokens < 1) throw InvalidInput("the number of tokens for the statistics must be positive");
+    std::map<int, SecondMoment> result;
+    std::map<int, uint64_t> keys;
+    const auto dir = o.useCache ? cacheDirFor(model, o) : std::filesystem::path();
+    std::vector<int> todo;
+    for (int layer : layers) {
+        keys[layer] = optionsFingerprint(keyFingerprint(model, layer), corpusText, o.maxTokens);
+        SecondMoment m;
+        m.layer = layer;
+        if (o.useCache && readCache(cacheFile(dir, layer, keys[layer]), m, c.dFf)) {
+            result[layer] = std::move(m);
+        } else if (!result.count(layer) &&
+                   std::find(todo.begin(), todo.end(), layer) == todo.end()) {
+            todo.push_back(layer);
+        }
+    }
+    if (todo.empty()) return result;
+
+    const auto docs = splitDocuments(corpusText);
+    if (docs.empty()) throw InvalidInput("the corpus for the second-moment statistics is empty");
+    const Transformer transformer(model);
+    Hooks hooks;
+    for (int layer : todo) hooks.captures.push_back({HookSite::MlpIn, layer});
+    std::map<int, MatrixD> sums;
+    for (int layer : todo) sums[layer] = MatrixD::Zero(c.dFf, c.dFf);
+    long tokens = 0;
+    for (size_t d = 0; d < docs.size() && tokens < o.maxTokens; ++d) {
+        const auto ids = model.tokenizer.encodeIds(docs[d]);
+        for (size_t start = 0; start < ids.size() && tokens < o.maxTokens; start += c.nCtx) {
+            const size_t len = std::min<size_t>({ids.size() - start, static_cast<size_t>(c.nCtx),
+                                                 static_cast<size_t>(o.maxTokens - tokens)});
+            const std::vector<int> chunk(ids.begin() + start, ids.begin() + start + len);
+            const RunState s = transformer.run(chunk, hooks, LogitsMode::None);
+            for (int layer : todo) {
+                // Kᵀ K of the chunk in float (a short sum), accumulated in double.
+                const Matrix& k = s.captured.at({HookSite::MlpIn, layer});
+                Matrix kk(c.dFf, c.dFf);
+                kk.noalias() = k.transpose() * k;
+                sums[layer] += kk.cast<double>();
+            }
+            tokens += static_cast<long>(len);
+            report(progress, {tokens, o.maxTokens, "statistics"});
+        }
+    }
+    for (int layer : todo) {
+        SecondMoment m;
+        m.layer = layer;
+        m.tokens = tokens;
+        m.moment = sums[layer] / static_cast<double>(tokens);
+        if (o.useCache) writeCache(cacheFile(dir, layer, keys[layer]), m);
+        result[layer] = std::move(m);
+    }
+    return result;
+}
+
+SecondMoment secondMoment(const Model& model, int layer, const std::string& corpusText,
+                          const SecondMomentOptions& options, const ProgressFn& progress) {
+    return secondMoments(model, {layer}, corpusText, options, progress).at(layer);
+}
+
+}  // namespace mwb

@@ -1,0 +1,50 @@
+// Second moments C = E[k kᵀ] of the MLP keys (mlp_in, the input of mlp/down) over
+// a text corpus — the statistic ROME and MEMIT use to spread an edit so that other
+// keys are disturbed least (Meng et al. 2022, §3.1, eq. 2). Cached on disk, keyed
+// by everything that determines the keys, so an edited model never reuses stale
+// statistics while a second edit of an unchanged layer is instant.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+#include "model/progress.h"
+#include "model/tensor.h"
+
+namespace mwb {
+
+struct SecondMomentOptions {
+    long maxTokens = 100000;  // the reference's mom2_n_samples
+    // Where cached statistics live; empty: "<model file>.mwbstats/" beside the model
+    // when that folder is writable, else $XDG_CACHE_HOME/mwb (or ~/.cache/mwb).
+    std::filesystem::path cacheDir;
+    bool useCache = true;
+};
+
+struct SecondMoment {
+    int layer = -1;
+    long tokens = 0;  // keys averaged
+    MatrixD moment;   // [dFf x dFf], E[k kᵀ]
+    bool fromCache = false;
+};
+
+// A 64-bit fingerprint of everything that determines the keys of `layer`: the
+// embeddings, every block below it, the layer's attention, norms and mlp/up (and
+// gate) — but not its mlp/down, which an edit of that layer changes.
+uint64_t keyFingerprint(const Model& model, int layer);
+
+// Statistics of several layers from one pass over the corpus (documents: one per
+// line, split into chunks of at most nCtx tokens). Accumulated in double.
+std::map<int, SecondMoment> secondMoments(const Model& model, const std::vector<int>& layers,
+                                          const std::string& corpusText,
+                                          const SecondMomentOptions& options = {},
+                                          const ProgressFn& progress = {});
+
+SecondMoment secondMoment(const Model& model, int layer, const std::string& corpusText,
+                          const SecondMomentOptions& options = {}, const ProgressFn& progress = {});
+
+}  // namespace mwb

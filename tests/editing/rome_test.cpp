@@ -1,0 +1,120 @@
+// ROME on tiny models: the closed-form update's algebra, the value optimisation,
+// undo, and bad input.
+#include <gtest/gtest.h>
+
+#include "editing/edit_history.h"
+#include "editing/rome.h"
+#include "editing/second_moments.h"
+#include "model/continuation.h"
+#include "model/errors.h"
+#include "model/model_file.h"
+#include "model/transformer.h"
+
+namespace mwb {
+namespace {
+
+const std::string kFixtures = std::string(MWB_SOURCE_DIR) + "/tests/fixtures/";
+// Byte-level fixtures (one token per byte, n_ctx 24): keep every text short.
+const std::string kCorpus =
+    "the cat is in the house\nthe dog is on the mat\na bird sat in a tree\n"
+    "it is a sunny day\nthe sea is blue and deep\nwe go to the shop\n"
+    "my hat is red\nthe sun is up\nten men ran far\nall of us eat rice\n";
+
+RomeParams tinyParams(int layer = 0) {
+    RomeParams p;
+    p.layer = layer;
+    p.templates.lengths = {{2, 3}};
+    p.templates.seed = 3;
+    return p;
+}
+
+EditRequest request() { return {"{} is in", "cat", "dog", ""}; }
+
+MatrixD moment(const Model& m, int layer) {
+    SecondMomentOptions o;
+    o.useCache = false;
+    return secondMoment(m, layer, kCorpus, o).moment;
+}
+
+double probOf(const Model& m, const std::string& prompt, const std::string& target) {
+    const Transformer t(m);
+    const auto ids = continuationIds(m.tokenizer, prompt, target);
+    return softmax(t.run(m.tokenizer.encodeIds(prompt)).lastLogits())[ids[0]];
+}
+
+TEST(Rome, UpdateMapsTheKeyToItsNewValueAndLeavesOrthogonalKeys) {
+    Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    const MatrixD c = moment(m, 1);
+    const RomeResult r = computeRome(m, request(), tinyParams(1), c);
+    const Matrix w0 = m.weights.blocks[1].down.weight;
+    applyRankOne(m, 1, r.left, r.right);
+    const Matrix& w1 = m.weights.blocks[1].down.weight;
+    // W' k* = W k* + δ  (consistent key)
+    const Vector got = w1 * r.keyStar, want = w0 * r.keyStar + r.delta;
+    EXPECT_LT((got - want).norm(), 1e-4 * (1 + want.norm()));
+    // Keys orthogonal to the update direction C⁻¹k* (= right) are untouched.
+    Vector k = Vector::Random(m.config.dFf);
+    k -= r.right * r.right.dot(k);
+    EXPECT_LT((w1 * k - w0 * k).norm(), 1e-5 * (1 + (w0 * k).norm()));
+    // right ∝ C⁻¹ k*: C right ∥ k*.
+    const VectorD cr = c * r.right.cast<double>();
+    EXPECT_GT(std::abs(cr.normalized().dot(r.keyStar.cast<double>().normalized())), 1 - 1e-6);
+}
+
+TEST(Rome, OriginalKeyModeSolvesForTheBarePromptsKey) {
+    Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    RomeParams p = tinyParams(1);
+    p.keyMode = KeyMode::Original;
+    const RomeResult r = computeRome(m, request(), p, moment(m, 1));
+    const Matrix w0 = m.weights.blocks[1].down.weight;
+    applyRankOne(m, 1, r.left, r.right);
+    const Vector got = m.weights.blocks[1].down.weight * r.keyBare, want = w0 * r.keyBare + r.delta;
+    EXPECT_LT((got - want).norm(), 1e-4 * (1 + want.norm()));
+}
+
+TEST(Rome, ValueOptimisationRaisesTheTargetAndTheEditCarriesIt) {
+    for (const char* name : {"golden_gpt2_untied.h5", "golden_llama_untied.h5"}) {
+        Model m = loadModel(kFixtures + name);
+        const RomeResult r = computeRome(m, request(), tinyParams(0), moment(m, 0));
+        EXPECT_GT(r.probTargetFinal, r.probTargetInit + 0.2) << name;
+        EXPECT_LT(r.loss.back(), r.loss.front()) << name;
+        EXPECT_LE(r.delta.norm(), 4.0 * r.valueInit.norm() * (1 + 1e-5)) << name;  // clamp
+        const double before = probOf(m, "cat is in", "dog");
+        applyRankOne(m, 0, r.left, r.right);
+        EXPECT_GT(probOf(m, "cat is in", "dog"), before + 0.1) << name;
+    }
+}
+
+TEST(Rome, UndoRestoresWeightsBitForBit) {
+    Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    const Weights original = m.weights;
+    const RomeResult r = computeRome(m, request(), tinyParams(1), moment(m, 1));
+    EditRecord rec;
+    rec.method = "rome";
+    rec.layers = {1};
+    rec.left = {r.left};
+    rec.right = {r.right};
+    applyEdit(m, rec);
+    applyEdit(m, rec);
+    ASSERT_EQ(m.edits.size(), 2u);
+    EXPECT_NE(m.weights.blocks[1].down.weight, original.blocks[1].down.weight);
+    undoLastEdit(m);
+    undoLastEdit(m);
+    EXPECT_TRUE(m.edits.empty());
+    EXPECT_EQ(m.weights.blocks[1].down.weight, original.blocks[1].down.weight);
+    EXPECT_THROW(undoLastEdit(m), InvalidInput);
+}
+
+TEST(Rome, BadRequestsAreRefused) {
+    const Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    const MatrixD c = moment(m, 0);
+    EXPECT_THROW(computeRome(m, {"cat is in", "cat", "dog", ""}, tinyParams(), c), InvalidInput);  // no {}
+    EXPECT_THROW(computeRome(m, {"{} is in", "", "dog", ""}, tinyParams(), c), InvalidInput);
+    EXPECT_THROW(computeRome(m, {"{} is in", "cat", "", ""}, tinyParams(), c), InvalidInput);
+    EXPECT_THROW(computeRome(m, request(), tinyParams(2), c), InvalidInput);
+    EXPECT_THROW(computeRome(m, request(), tinyParams(-1), c), InvalidInput);
+    EXPECT_THROW(computeRome(m, request(), tinyParams(0), MatrixD::Identity(3, 3)), InvalidInput);
+}
+
+}  // namespace
+}  // namespace mwb

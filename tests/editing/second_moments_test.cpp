@@ -1,0 +1,73 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "editing/second_moments.h"
+#include "model/errors.h"
+#include "model/model_file.h"
+#include "model/transformer.h"
+
+namespace mwb {
+namespace {
+
+const std::string kFixtures = std::string(MWB_SOURCE_DIR) + "/tests/fixtures/";
+
+TEST(SecondMoments, EqualTheMeanOuterProductOfTheKeys) {
+    const Model m = loadModel(kFixtures + "golden_llama_untied.h5");
+    const std::string corpus = "hello world\n\nsecond line here\n";
+    SecondMomentOptions o;
+    o.useCache = false;
+    const SecondMoment s = secondMoment(m, 1, corpus, o);
+    // By hand: capture the keys of each document and average k kᵀ.
+    const Transformer t(m);
+    Hooks h;
+    h.captures = {{HookSite::MlpIn, 1}};
+    MatrixD sum = MatrixD::Zero(m.config.dFf, m.config.dFf);
+    long n = 0;
+    for (const char* doc : {"hello world", "second line here"}) {
+        const Matrix k = t.run(m.tokenizer.encodeIds(doc), h).captured.at({HookSite::MlpIn, 1});
+        for (int i = 0; i < k.rows(); ++i) sum += k.row(i).transpose().cast<double>() * k.row(i).cast<double>();
+        n += k.rows();
+    }
+    EXPECT_EQ(s.tokens, n);
+    EXPECT_LT((s.moment - sum / n).cwiseAbs().maxCoeff(), 1e-5 * sum.cwiseAbs().maxCoeff() / n);
+}
+
+TEST(SecondMoments, MaxTokensAndChunksLongerThanTheContext) {
+    const Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    SecondMomentOptions o;
+    o.useCache = false;
+    o.maxTokens = 30;
+    // One 60-byte document: split into chunks of n_ctx = 24 tokens, cut at 30.
+    EXPECT_EQ(secondMoment(m, 0, std::string(60, 'a'), o).tokens, 30);
+    EXPECT_THROW(secondMoment(m, 0, "\n\n", o), InvalidInput);
+    EXPECT_THROW(secondMoment(m, 5, "abc", o), InvalidInput);
+}
+
+TEST(SecondMoments, CacheIsReusedAndInvalidatedByAWeightChange) {
+    Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    const auto dir = std::filesystem::temp_directory_path() / ("mwb-stats-test-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    SecondMomentOptions o;
+    o.cacheDir = dir;
+    const std::string corpus = "some text to measure\nand more of it\n";
+    const SecondMoment first = secondMoment(m, 1, corpus, o);
+    EXPECT_FALSE(first.fromCache);
+    const SecondMoment again = secondMoment(m, 1, corpus, o);
+    EXPECT_TRUE(again.fromCache);
+    EXPECT_EQ(again.moment, first.moment);
+    // Layer 1's own mlp/down does not shape its keys: still cached.
+    m.weights.blocks[1].down.weight(0, 0) += 1.0f;
+    EXPECT_TRUE(secondMoment(m, 1, corpus, o).fromCache);
+    // Anything below does.
+    m.weights.blocks[0].down.weight(0, 0) += 1.0f;
+    const SecondMoment changed = secondMoment(m, 1, corpus, o);
+    EXPECT_FALSE(changed.fromCache);
+    EXPECT_NE(changed.moment, first.moment);
+    // So does the corpus.
+    EXPECT_FALSE(secondMoment(m, 1, corpus + "x\n", o).fromCache);
+    std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace mwb
