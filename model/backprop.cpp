@@ -1,0 +1,332 @@
+// Batched differentiable forward pass and backward pass (see backprop.h). The
+// pre-norm block is  mid = x + o(attn(norm1(x))),  out = mid + down(mlp(norm2(mid))),
+// logits = finalNorm(x_L) · unembeddingᵀ. Every product over all tokens is one
+// Eigen GEMM with .noalias(); per-(sequence, head) attention runs in kernels.
+#include "model/backprop.h"
+
+#include <cmath>
+#include <string>
+
+#include "model/errors.h"
+
+namespace mwb {
+
+namespace {
+
+using Eigen::Index;
+
+// y = x Wᵀ + b  (x: [n x in], W: [out x in], y resized to [n x out]).
+template <typename T>
+void linearForward(const MatrixT<T>& x, const LinearT<T>& l, MatrixT<T>& y) {
+    y.resize(x.rows(), l.weight.rows());
+    y.noalias() = x * l.weight.transpose();
+    if (l.bias.size()) y.rowwise() += l.bias.transpose();
+}
+
+// Adds the sums of the rows of m (a [n x k] matrix) into acc [k], in row order.
+template <typename T>
+void addRowSum(const MatrixT<T>& m, VectorT<T>& acc) {
+    for (Index r = 0; r < m.rows(); ++r) acc.transpose() += m.row(r);
+}
+
+// Gradient of a linear layer y = x Wᵀ + b given dy: dW += dyᵀ x, db += Σ dy.
+template <typename T>
+void linearWeightGrad(const MatrixT<T>& dy, const MatrixT<T>& x, LinearT<T>& g) {
+    g.weight.noalias() += dy.transpose() * x;
+    if (g.bias.size()) addRowSum(dy, g.bias);
+}
+
+// Gradients are added into `grads`, so it must have the shapes of the weights.
+template <typename T>
+void checkGradShapes(const ModelConfig& c, const WeightsT<T>& w, WeightsT<T>& grads) {
+    MWB_CHECK(grads.blocks.size() == w.blocks.size());
+    std::vector<std::pair<Index, Index>> shapes;
+    forEachTensor(c, w, [&](const std::string&, const auto& t) {
+        shapes.emplace_back(t.rows(), t.cols());
+    });
+    size_t i = 0;
+    forEachTensor(c, grads, [&](const std::string&, auto& t) {
+        MWB_CHECK(shapes[i].first == t.rows() && shapes[i].second == t.cols());
+        ++i;
+    });
+}
+
+}  // namespace
+
+template <typename T>
+double crossEntropy(const MatrixT<T>& logits, std::span<const int> targets, MatrixT<T>& dLogits) {
+    const Index n = logits.rows(), vocab = logits.cols();
+    if (Index(targets.size()) != n)
+        throw InvalidInput("cross-entropy: " + std::to_string(targets.size()) + " targets for " +
+                           std::to_string(n) + " rows of logits");
+    Index count = 0;
+    for (int t : targets) {
+        if (t >= vocab)
+            throw InvalidInput("cross-entropy: target token " + std::to_string(t) +
+                               " is outside the vocabulary of " + std::to_string(vocab));
+        if (t >= 0) ++count;
+    }
+    if (&dLogits != &logits) dLogits.resize(n, vocab);
+    std::vector<double> rowLoss(n, 0.0);
+    const T invCount = count ? T(1) / T(count) : T(0);
+#pragma omp parallel for schedule(static) if (n * vocab > 32768)
+    for (Index r = 0; r < n; ++r) {
+        const int t = targets[r];
+        if (t < 0) {
+            dLogits.row(r).setZero();
+            continue;
+        }
+        const T target = logits(r, t);
+        const T mx = logits.row(r).maxCoeff();
+        dLogits.row(r) = (logits.row(r).array() - mx).exp().matrix();
+        const T sum = dLogits.row(r).sum();
+        rowLoss[r] = std::log(double(sum)) + double(mx) - double(target);
+        dLogits.row(r) *= invCount / sum;
+        dLogits(r, t) -= invCount;
+    }
+    double total = 0;
+    for (double l : rowLoss) total += l;
+    return count ? total / double(count) : 0.0;
+}
+
+template <typename T>
+BackpropT<T>::BackpropT(const ModelConfig& config, const WeightsT<T>& weights)
+    : m_config(config), m_weights(weights) {
+    MWB_CHECK(int(weights.blocks.size()) == config.nLayers);
+    MWB_CHECK(config.nHeads > 0 && config.dModel % config.nHeads == 0);
+    const int nKv = config.nKvHeads > 0 ? config.nKvHeads : config.nHeads;
+    MWB_CHECK(config.nHeads % nKv == 0);
+    MWB_CHECK(!config.isLlama() || config.dHead() % 2 == 0);
+    m_resid.resize(config.nLayers + 1);
+    m_layers.resize(config.nLayers);
+}
+
+template <typename T>
+bp::AttentionShape BackpropT<T>::attentionShape() const {
+    return {.batch = m_batch,
+            .seqLen = m_seqLen,
+            .nHeads = m_config.nHeads,
+            .nKvHeads = m_config.nKvHeads > 0 ? m_config.nKvHeads : m_config.nHeads,
+            .dHead = m_config.dHead()};
+}
+
+template <typename T>
+const MatrixT<T>& BackpropT<T>::forward(std::span<const int> tokens, int batch, int seqLen) {
+    const ModelConfig& c = m_config;
+    if (batch <= 0 || seqLen <= 0 || Index(tokens.size()) != Index(batch) * seqLen)
+        throw InvalidInput("forward pass: " + std::to_string(tokens.size()) +
+                           " tokens do not make " + std::to_string(batch) + " sequences of " +
+                           std::to_string(seqLen));
+    if (seqLen > c.nCtx)
+        throw InvalidInput("forward pass: sequence length " + std::to_string(seqLen) +
+                           " exceeds the model's context of " + std::to_string(c.nCtx));
+    for (int t : tokens)
+        if (t < 0 || t >= c.vocabSize)
+            throw InvalidInput("forward pass: token id " + std::to_string(t) +
+                               " is outside the vocabulary of " + std::to_string(c.vocabSize));
+    m_batch = batch;
+    m_seqLen = seqLen;
+    m_tokens.assign(tokens.begin(), tokens.end());
+    if (c.isLlama()) m_rope.build(seqLen, c.dHead(), c.ropeTheta);
+
+    MatrixT<T>& x = m_resid[0];
+    x.resize(Index(batch) * seqLen, c.dModel);
+    const bool positions = !c.isLlama();
+    for (Index r = 0; r < x.rows(); ++r) {
+        x.row(r) = m_weights.tokenEmbedding.row(m_tokens[r]);
+        if (positions) x.row(r) += m_weights.positionEmbedding.row(r % seqLen);
+    }
+    for (int l = 0; l < c.nLayers; ++l) forwardLayer(l);
+    forwardHead();
+    m_firstDeltaResid = c.nLayers + 1;
+    m_deltaLayer = -1;
+    return m_logits;
+}
+
+template <typename T>
+const MatrixT<T>& BackpropT<T>::forwardWithMlpDelta(int layer, std::span<const int> rows,
+                                                    const Eigen::Ref<const MatrixT<T>>& delta) {
+    const ModelConfig& c = m_config;
+    if (m_batch == 0) throw InvalidInput("delta pass: run forward() first");
+    if (layer < 0 || layer >= c.nLayers)
+        throw InvalidInput("delta pass: layer " + std::to_string(layer) + " is not in [0, " +
+                           std::to_string(c.nLayers) + ")");
+    if (delta.rows() != Index(rows.size()) || delta.cols() != c.dModel)
+        throw InvalidInput("delta pass: delta must be [" + std::to_string(rows.size()) + " x " +
+                           std::to_string(c.dModel) + "]");
+    const Index nRows = Index(m_batch) * m_seqLen;
+    for (int r : rows)
+        if (r < 0 || r >= nRows)
+            throw InvalidInput("delta pass: row " + std::to_string(r) + " is not in [0, " +
+                               std::to_string(nRows) + ")");
+    if (layer != m_deltaLayer) {
+        if (layer + 1 >= m_firstDeltaResid)
+            throw InvalidInput("delta pass: layer " + std::to_string(layer) +
+                               " is above the last delta layer; run forward() again");
+        m_deltaBase = m_resid[layer + 1];
+        m_deltaLayer = layer;
+    }
+    MatrixT<T>& x = m_resid[layer + 1];
+    x = m_deltaBase;
+    for (size_t i = 0; i < rows.size(); ++i) x.row(rows[i]) += delta.row(Index(i));
+    for (int l = layer + 1; l < c.nLayers; ++l) forwardLayer(l);
+    forwardHead();
+    m_firstDeltaResid = std::min(m_firstDeltaResid, layer + 1);
+    return m_logits;
+}
+
+template <typename T>
+void BackpropT<T>::forwardLayer(int layer) {
+    const ModelConfig& c = m_config;
+    const BlockWeightsT<T>& w = m_weights.blocks[layer];
+    LayerCache& a = m_layers[layer];
+    const bool rms = c.isLlama();
+    const T eps = T(c.normEps);
+    const bp::AttentionShape shape = attentionShape();
+
+    bp::normForward(m_resid[layer], w.norm1, rms, eps, a.xhat1, a.rstd1, a.h1);
+    linearForward(a.h1, w.q, a.q);
+    linearForward(a.h1, w.k, a.k);
+    linearForward(a.h1, w.v, a.v);
+    if (rms) {
+        bp::ropeApply(a.q, shape.nHeads, shape.dHead, m_seqLen, m_rope, false);
+        bp::ropeApply(a.k, shape.nKvHeads, shape.dHead, m_seqLen, m_rope, false);
+    }
+    bp::attentionForward(a.q, a.k, a.v, shape, a.probs, a.att);
+
+    MatrixT<T>& x = m_resid[layer + 1];  // resid_mid, then resid_post
+    x = m_resid[layer];
+    x.noalias() += a.att * w.o.weight.transpose();
+    if (w.o.bias.size()) x.rowwise() += w.o.bias.transpose();
+
+    bp::normForward(x, w.norm2, rms, eps, a.xhat2, a.rstd2, a.h2);
+    linearForward(a.h2, w.up, a.u);
+    if (rms) {
+        linearForward(a.h2, w.gate, a.g);
+        bp::gluForward(c.activation, a.g, a.u, a.m);
+    } else {
+        bp::activationForward(c.activation, a.u, a.m);
+    }
+    x.noalias() += a.m * w.down.weight.transpose();
+    if (w.down.bias.size()) x.rowwise() += w.down.bias.transpose();
+}
+
+template <typename T>
+void BackpropT<T>::forwardHead() {
+    const ModelConfig& c = m_config;
+    bp::normForward(m_resid[c.nLayers], m_weights.finalNorm, c.isLlama(), T(c.normEps), m_xhatF,
+                    m_rstdF, m_hF);
+    const MatrixT<T>& u = m_weights.unembedding();
+    m_logits.resize(m_hF.rows(), u.rows());
+    m_logits.noalias() = m_hF * u.transpose();
+}
+
+template <typename T>
+void BackpropT<T>::backwardFrom(const MatrixT<T>& dLogits, int firstLayer, WeightsT<T>* grads) {
+    const ModelConfig& c = m_config;
+    if (m_batch == 0) throw InvalidInput("backward pass: run a forward pass first");
+    if (dLogits.rows() != m_logits.rows() || dLogits.cols() != m_logits.cols())
+        throw InvalidInput("backward pass: d loss / d logits must be [" +
+                           std::to_string(m_logits.rows()) + " x " +
+                           std::to_string(m_logits.cols()) + "]");
+    const MatrixT<T>& u = m_weights.unembedding();
+    m_dh.resize(dLogits.rows(), c.dModel);
+    m_dh.noalias() = dLogits * u;
+    if (grads) checkGradShapes(c, m_weights, *grads);
+    if (grads) {
+        MatrixT<T>& gu = c.tieEmbeddings ? grads->tokenEmbedding : grads->lmHead;
+        gu.noalias() += dLogits.transpose() * m_hF;
+    }
+    m_dx.setZero(m_dh.rows(), c.dModel);
+    bp::normBackward(m_dh, m_xhatF, m_rstdF, m_weights.finalNorm, c.isLlama(),
+                     grads ? &grads->finalNorm : nullptr, m_dx);
+    for (int l = c.nLayers - 1; l >= firstLayer; --l)
+        backwardLayer(l, grads ? &grads->blocks[l] : nullptr);
+}
+
+template <typename T>
+void BackpropT<T>::backwardLayer(int layer, BlockWeightsT<T>* g) {
+    const ModelConfig& c = m_config;
+    const BlockWeightsT<T>& w = m_weights.blocks[layer];
+    const LayerCache& a = m_layers[layer];
+    const bool rms = c.isLlama();
+    const bp::AttentionShape shape = attentionShape();
+
+    // MLP: out = mid + down(m), m = act(u) or act(g) * u.
+    m_dm.resize(m_dx.rows(), c.dFf);
+    m_dm.noalias() = m_dx * w.down.weight;
+    if (g) linearWeightGrad(m_dx, a.m, g->down);
+    if (rms)
+        bp::gluBackward(c.activation, a.g, a.u, m_dm, m_dg, m_du);
+    else
+        bp::activationBackward(c.activation, a.u, m_dm, m_du);
+    m_dh.noalias() = m_du * w.up.weight;
+    if (rms) m_dh.noalias() += m_dg * w.gate.weight;
+    if (g) {
+        linearWeightGrad(m_du, a.h2, g->up);
+        if (rms) linearWeightGrad(m_dg, a.h2, g->gate);
+    }
+    bp::normBackward(m_dh, a.xhat2, a.rstd2, w.norm2, rms, g ? &g->norm2 : nullptr, m_dx);
+
+    // Attention: mid = x + o(att).
+    m_datt.resize(m_dx.rows(), w.o.weight.cols());
+    m_datt.noalias() = m_dx * w.o.weight;
+    if (g) linearWeightGrad(m_dx, a.att, g->o);
+    bp::attentionBackward(a.q, a.k, a.v, a.probs, m_datt, shape, m_dq, m_dk, m_dv);
+    if (rms) {
+        bp::ropeApply(m_dq, shape.nHeads, shape.dHead, m_seqLen, m_rope, true);
+        bp::ropeApply(m_dk, shape.nKvHeads, shape.dHead, m_seqLen, m_rope, true);
+    }
+    m_dh.noalias() = m_dq * w.q.weight;
+    m_dh.noalias() += m_dk * w.k.weight;
+    m_dh.noalias() += m_dv * w.v.weight;
+    if (g) {
+        linearWeightGrad(m_dq, a.h1, g->q);
+        linearWeightGrad(m_dk, a.h1, g->k);
+        linearWeightGrad(m_dv, a.h1, g->v);
+    }
+    bp::normBackward(m_dh, a.xhat1, a.rstd1, w.norm1, rms, g ? &g->norm1 : nullptr, m_dx);
+}
+
+template <typename T>
+void BackpropT<T>::backward(const MatrixT<T>& dLogits, WeightsT<T>& grads) {
+    backwardFrom(dLogits, 0, &grads);
+    // Embeddings: scatter-add in row order (deterministic).
+    const bool positions = !m_config.isLlama();
+    for (Index r = 0; r < m_dx.rows(); ++r) {
+        grads.tokenEmbedding.row(m_tokens[r]) += m_dx.row(r);
+        if (positions) grads.positionEmbedding.row(r % m_seqLen) += m_dx.row(r);
+    }
+}
+
+template <typename T>
+MatrixT<T> BackpropT<T>::backwardToMlpOut(const MatrixT<T>& dLogits, int layer,
+                                          std::span<const int> rows, WeightsT<T>* grads) {
+    if (layer < 0 || layer >= m_config.nLayers)
+        throw InvalidInput("backward pass: layer " + std::to_string(layer) + " is not in [0, " +
+                           std::to_string(m_config.nLayers) + ")");
+    for (int r : rows)
+        if (r < 0 || r >= m_logits.rows())
+            throw InvalidInput("backward pass: row " + std::to_string(r) + " is not in [0, " +
+                               std::to_string(m_logits.rows()) + ")");
+    // mlp_out only feeds resid_post, so d loss / d delta = d loss / d resid_post.
+    backwardFrom(dLogits, layer + 1, grads);
+    MatrixT<T> out(Index(rows.size()), m_config.dModel);
+    for (size_t i = 0; i < rows.size(); ++i) out.row(Index(i)) = m_dx.row(rows[i]);
+    return out;
+}
+
+template <typename T>
+double BackpropT<T>::lossAndBackward(std::span<const int> targets, WeightsT<T>& grads) {
+    const double loss = crossEntropy(m_logits, targets, m_dLogits);
+    backward(m_dLogits, grads);
+    return loss;
+}
+
+template double crossEntropy<float>(const MatrixT<float>&, std::span<const int>, MatrixT<float>&);
+template double crossEntropy<double>(const MatrixT<double>&, std::span<const int>,
+                                     MatrixT<double>&);
+template class BackpropT<float>;
+template class BackpropT<double>;
+
+}  // namespace mwb

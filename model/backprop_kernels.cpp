@@ -1,0 +1,301 @@
+// Kernels of the batched differentiable forward and backward passes. Every parallel
+// loop writes disjoint outputs and every reduction runs in a fixed order, so results
+// depend only on the inputs and the thread count (through Eigen's GEMM blocking).
+#include "model/backprop_kernels.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "model/ops.h"
+
+namespace mwb::bp {
+
+namespace {
+
+using Eigen::Index;
+
+template <typename T>
+using FlatMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <typename T>
+using ConstFlatMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+
+constexpr Index kChunk = 8192;  // elements per task of the elementwise loops
+// Below this many scalar operations a loop runs on one thread: waking the team costs
+// more than it saves for the tiny passes of tests and single-prompt edits.
+constexpr Index kParallelWork = 32768;
+
+// Calls fn(begin, length) on consecutive chunks of [0, total), in parallel.
+template <typename Fn>
+void parallelChunks(Index total, Fn&& fn) {
+    const Index nChunks = (total + kChunk - 1) / kChunk;
+#pragma omp parallel for schedule(static) if (nChunks > 1)
+    for (Index c = 0; c < nChunks; ++c) {
+        const Index begin = c * kChunk;
+        fn(begin, std::min(kChunk, total - begin));
+    }
+}
+
+// y = act(x) on `len` contiguous elements.
+template <typename T>
+void actChunk(Activation a, const T* xp, T* yp, Index len) {
+    ConstFlatMap<T> x(xp, len);
+    FlatMap<T> y(yp, len);
+    const T c = T(0.7978845608028654);  // sqrt(2/pi)
+    const T k = T(0.044715);
+    switch (a) {
+        case Activation::GeluTanh:
+            y = T(0.5) * x * (T(1) + (c * (x + k * x.cube())).tanh());
+            break;
+        case Activation::Gelu:
+            y = x.unaryExpr([](T v) { return ops::activate(Activation::Gelu, v); });
+            break;
+        case Activation::Relu: y = x.max(T(0)); break;
+        case Activation::Silu: y = x / (T(1) + (-x).exp()); break;
+    }
+}
+
+// y = act'(x) on `len` contiguous elements (same formulas as ops::activateGrad).
+template <typename T>
+void actGradChunk(Activation a, const T* xp, T* yp, Index len) {
+    ConstFlatMap<T> x(xp, len);
+    FlatMap<T> y(yp, len);
+    const T c = T(0.7978845608028654);
+    const T k = T(0.044715);
+    switch (a) {
+        case Activation::GeluTanh:
+            y = (c * (x + k * x.cube())).tanh();
+            y = T(0.5) * (T(1) + y) +
+                T(0.5) * x * (T(1) - y.square()) * c * (T(1) + T(3) * k * x.square());
+            break;
+        case Activation::Gelu:
+            y = x.unaryExpr([](T v) { return ops::activateGrad(Activation::Gelu, v); });
+            break;
+        case Activation::Relu: y = (x > T(0)).template cast<T>(); break;
+        case Activation::Silu:
+            y = T(1) / (T(1) + (-x).exp());
+            y = y * (T(1) + x * (T(1) - y));
+            break;
+    }
+}
+
+}  // namespace
+
+template <typename T>
+void normForward(const MatrixT<T>& x, const NormT<T>& norm, bool rms, T eps, MatrixT<T>& xhat,
+                 VectorT<T>& rstd, MatrixT<T>& y) {
+    const Index n = x.rows(), d = x.cols();
+    xhat.resize(n, d);
+    rstd.resize(n);
+    y.resize(n, d);
+    const bool hasBias = !rms && norm.bias.size() > 0;
+#pragma omp parallel for schedule(static) if (n * d > kParallelWork)
+    for (Index r = 0; r < n; ++r) {
+        const auto xr = x.row(r);
+        T inv;
+        if (rms) {
+            inv = T(1) / std::sqrt(xr.squaredNorm() / T(d) + eps);
+            xhat.row(r) = xr * inv;
+        } else {
+            const T mean = xr.mean();
+            const T var = (xr.array() - mean).square().sum() / T(d);
+            inv = T(1) / std::sqrt(var + eps);
+            xhat.row(r) = (xr.array() - mean) * inv;
+        }
+        rstd[r] = inv;
+        y.row(r) = xhat.row(r).cwiseProduct(norm.weight.transpose());
+        if (hasBias) y.row(r) += norm.bias.transpose();
+    }
+}
+
+template <typename T>
+void normBackward(const MatrixT<T>& dy, const MatrixT<T>& xhat, const VectorT<T>& rstd,
+                  const NormT<T>& norm, bool rms, NormT<T>* grad, MatrixT<T>& dx) {
+    const Index n = dy.rows(), d = dy.cols();
+    const auto w = norm.weight.transpose().array();
+    // With g = dy * w:  LayerNorm  dx = rstd (g - mean(g) - xhat mean(g xhat)),
+    //                   RMSNorm    dx = rstd (g - xhat mean(g xhat)).
+#pragma omp parallel for schedule(static) if (n * d > kParallelWork)
+    for (Index r = 0; r < n; ++r) {
+        const auto g = dy.row(r).array() * w;
+        const T meanGx = (g * xhat.row(r).array()).sum() / T(d);
+        const T meanG = rms ? T(0) : g.sum() / T(d);
+        dx.row(r).array() += rstd[r] * (g - meanG - xhat.row(r).array() * meanGx);
+    }
+    if (!grad) return;
+    for (Index r = 0; r < n; ++r) {
+        grad->weight.transpose() += dy.row(r).cwiseProduct(xhat.row(r));
+        if (!rms && grad->bias.size()) grad->bias.transpose() += dy.row(r);
+    }
+}
+
+template <typename T>
+void RopeTable<T>::build(int seqLen, int dHead, float theta) {
+    const int half = dHead / 2;
+    if (cos.rows() == seqLen && cos.cols() == half) return;  // depends only on the shape
+    cos.resize(seqLen, half);
+    sin.resize(seqLen, half);
+    for (int pos = 0; pos < seqLen; ++pos) {
+        for (int i = 0; i < half; ++i) {
+            const double invFreq = std::pow(double(theta), -2.0 * i / dHead);
+            cos(pos, i) = T(std::cos(pos * invFreq));
+            sin(pos, i) = T(std::sin(pos * invFreq));
+        }
+    }
+}
+
+template <typename T>
+void ropeApply(MatrixT<T>& x, int nHeads, int dHead, int seqLen, const RopeTable<T>& table,
+               bool inverse) {
+    const int half = dHead / 2;
+    const T sign = inverse ? T(-1) : T(1);
+#pragma omp parallel for schedule(static) if (x.size() > kParallelWork)
+    for (Index r = 0; r < x.rows(); ++r) {
+        const Index pos = r % seqLen;
+        const T* c = &table.cos(pos, 0);
+        const T* s = &table.sin(pos, 0);
+        T* row = &x(r, 0);
+        for (int h = 0; h < nHeads; ++h) {
+            T* a = row + h * dHead;
+            T* b = a + half;
+            for (int i = 0; i < half; ++i) {
+                const T a0 = a[i], b0 = b[i], si = sign * s[i];
+                a[i] = a0 * c[i] - b0 * si;
+                b[i] = b0 * c[i] + a0 * si;
+            }
+        }
+    }
+}
+
+template <typename T>
+void attentionForward(const MatrixT<T>& q, const MatrixT<T>& k, const MatrixT<T>& v,
+                      const AttentionShape& s, MatrixT<T>& probs, MatrixT<T>& out) {
+    const int len = s.seqLen, dh = s.dHead, group = s.nHeads / s.nKvHeads;
+    const T scale = T(1) / std::sqrt(T(dh));
+    probs.resize(Index(s.batch) * s.nHeads * len, len);
+    out.resize(q.rows(), q.cols());
+    const bool parallel = Index(s.batch) * s.nHeads * len * len * dh > kParallelWork;
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int task = 0; task < s.batch * s.nHeads; ++task) {
+        const int b = task / s.nHeads, h = task % s.nHeads, kvh = h / group;
+        const auto qh = q.block(Index(b) * len, h * dh, len, dh);
+        const auto kh = k.block(Index(b) * len, kvh * dh, len, dh);
+        const auto vh = v.block(Index(b) * len, kvh * dh, len, dh);
+        auto p = probs.block(Index(task) * len, 0, len, len);
+        p.noalias() = qh * kh.transpose();
+        for (int i = 0; i < len; ++i) {
+            auto seg = p.row(i).head(i + 1).array();
+            const T mx = seg.maxCoeff();
+            seg = ((seg - mx) * scale).exp();
+            seg /= seg.sum();
+            p.row(i).tail(len - i - 1).setZero();
+        }
+        out.block(Index(b) * len, h * dh, len, dh).noalias() = p * vh;
+    }
+}
+
+template <typename T>
+void attentionBackward(const MatrixT<T>& q, const MatrixT<T>& k, const MatrixT<T>& v,
+                       const MatrixT<T>& probs, const MatrixT<T>& dOut, const AttentionShape& s,
+                       MatrixT<T>& dq, MatrixT<T>& dk, MatrixT<T>& dv) {
+    const int len = s.seqLen, dh = s.dHead, group = s.nHeads / s.nKvHeads;
+    const T scale = T(1) / std::sqrt(T(dh));
+    dq.resize(q.rows(), q.cols());
+    dk.resize(k.rows(), k.cols());
+    dv.resize(v.rows(), v.cols());
+    // One task per (sequence, key/value head): the query heads sharing a kv head add
+    // into the same dk, dv blocks, so they run in order inside one task.
+    const bool parallel = Index(s.batch) * s.nHeads * len * len * dh > kParallelWork;
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int task = 0; task < s.batch * s.nKvHeads; ++task) {
+        const int b = task / s.nKvHeads, kvh = task % s.nKvHeads;
+        const Index row0 = Index(b) * len;
+        const auto kh = k.block(row0, kvh * dh, len, dh);
+        const auto vh = v.block(row0, kvh * dh, len, dh);
+        auto dkh = dk.block(row0, kvh * dh, len, dh);
+        auto dvh = dv.block(row0, kvh * dh, len, dh);
+        dkh.setZero();
+        dvh.setZero();
+        thread_local MatrixT<T> dp;
+        dp.resize(len, len);
+        for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
+            const auto p = probs.block((Index(b) * s.nHeads + h) * len, 0, len, len);
+            const auto doh = dOut.block(row0, h * dh, len, dh);
+            dvh.noalias() += p.transpose() * doh;
+            dp.noalias() = doh * vh.transpose();
+            // softmax backward: dS = P (dP - rowsum(P dP)), causal part only.
+            for (int i = 0; i < len; ++i) {
+                auto pr = p.row(i).head(i + 1).array();
+                auto dr = dp.row(i).head(i + 1).array();
+                const T dot = (pr * dr).sum();
+                dr = pr * (dr - dot);
+                dp.row(i).tail(len - i - 1).setZero();
+            }
+            const auto qh = q.block(row0, h * dh, len, dh);
+            dq.block(row0, h * dh, len, dh).noalias() = scale * (dp * kh);
+            dkh.noalias() += scale * (dp.transpose() * qh);
+        }
+    }
+}
+
+template <typename T>
+void activationForward(Activation a, const MatrixT<T>& u, MatrixT<T>& m) {
+    m.resize(u.rows(), u.cols());
+    parallelChunks(u.size(), [&](Index b, Index n) { actChunk(a, u.data() + b, m.data() + b, n); });
+}
+
+template <typename T>
+void activationBackward(Activation a, const MatrixT<T>& u, const MatrixT<T>& dm, MatrixT<T>& du) {
+    du.resize(u.rows(), u.cols());
+    parallelChunks(u.size(), [&](Index b, Index n) {
+        actGradChunk(a, u.data() + b, du.data() + b, n);
+        FlatMap<T>(du.data() + b, n) *= ConstFlatMap<T>(dm.data() + b, n);
+    });
+}
+
+template <typename T>
+void gluForward(Activation a, const MatrixT<T>& g, const MatrixT<T>& u, MatrixT<T>& m) {
+    m.resize(u.rows(), u.cols());
+    parallelChunks(u.size(), [&](Index b, Index n) {
+        actChunk(a, g.data() + b, m.data() + b, n);
+        FlatMap<T>(m.data() + b, n) *= ConstFlatMap<T>(u.data() + b, n);
+    });
+}
+
+template <typename T>
+void gluBackward(Activation a, const MatrixT<T>& g, const MatrixT<T>& u, const MatrixT<T>& dm,
+                 MatrixT<T>& dg, MatrixT<T>& du) {
+    dg.resize(u.rows(), u.cols());
+    du.resize(u.rows(), u.cols());
+    parallelChunks(u.size(), [&](Index b, Index n) {
+        const ConstFlatMap<T> dmc(dm.data() + b, n);
+        actGradChunk(a, g.data() + b, dg.data() + b, n);
+        FlatMap<T>(dg.data() + b, n) *= dmc * ConstFlatMap<T>(u.data() + b, n);
+        actChunk(a, g.data() + b, du.data() + b, n);
+        FlatMap<T>(du.data() + b, n) *= dmc;
+    });
+}
+
+#define MWB_INSTANTIATE_KERNELS(T)                                                               \
+    template void normForward<T>(const MatrixT<T>&, const NormT<T>&, bool, T, MatrixT<T>&,      \
+                                 VectorT<T>&, MatrixT<T>&);                                     \
+    template void normBackward<T>(const MatrixT<T>&, const MatrixT<T>&, const VectorT<T>&,      \
+                                  const NormT<T>&, bool, NormT<T>*, MatrixT<T>&);               \
+    template struct RopeTable<T>;                                                               \
+    template void ropeApply<T>(MatrixT<T>&, int, int, int, const RopeTable<T>&, bool);          \
+    template void attentionForward<T>(const MatrixT<T>&, const MatrixT<T>&, const MatrixT<T>&,  \
+                                      const AttentionShape&, MatrixT<T>&, MatrixT<T>&);         \
+    template void attentionBackward<T>(const MatrixT<T>&, const MatrixT<T>&, const MatrixT<T>&, \
+                                       const MatrixT<T>&, const MatrixT<T>&,                    \
+                                       const AttentionShape&, MatrixT<T>&, MatrixT<T>&,         \
+                                       MatrixT<T>&);                                            \
+    template void activationForward<T>(Activation, const MatrixT<T>&, MatrixT<T>&);             \
+    template void activationBackward<T>(Activation, const MatrixT<T>&, const MatrixT<T>&,       \
+                                        MatrixT<T>&);                                           \
+    template void gluForward<T>(Activation, const MatrixT<T>&, const MatrixT<T>&, MatrixT<T>&); \
+    template void gluBackward<T>(Activation, const MatrixT<T>&, const MatrixT<T>&,              \
+                                 const MatrixT<T>&, MatrixT<T>&, MatrixT<T>&);
+
+MWB_INSTANTIATE_KERNELS(float)
+MWB_INSTANTIATE_KERNELS(double)
+
+}  // namespace mwb::bp

@@ -1,0 +1,79 @@
+// Batched building blocks of the differentiable forward pass and of the backward
+// pass (backprop.cpp): norms that record what their gradient needs, causal attention
+// over (sequence, head) pairs, rotary tables and activations. Internal to the model
+// library; row-parallel with OpenMP, results depend only on the thread count.
+#pragma once
+
+#include <utility>  // std::as_const, used by weights.h
+
+#include "model/config.h"
+#include "model/tensor.h"
+#include "model/weights.h"
+
+namespace mwb::bp {
+
+// LayerNorm (rms = false) or RMSNorm of every row of x [n x d] into y [n x d],
+// recording the normalised rows xhat [n x d] and 1/sqrt(var + eps) per row in rstd [n].
+template <typename T>
+void normForward(const MatrixT<T>& x, const NormT<T>& norm, bool rms, T eps, MatrixT<T>& xhat,
+                 VectorT<T>& rstd, MatrixT<T>& y);
+
+// Given dy = d loss / d y, ADDS d loss / d x into dx and, when grad is not null, adds the
+// gradients of the norm's weight (and bias) into *grad.
+template <typename T>
+void normBackward(const MatrixT<T>& dy, const MatrixT<T>& xhat, const VectorT<T>& rstd,
+                  const NormT<T>& norm, bool rms, NormT<T>* grad, MatrixT<T>& dx);
+
+// cos/sin of pos * theta^(-2i/dHead) for pos < seqLen, i < dHead/2, computed exactly as
+// ops::rope does (double precision, then rounded to T).
+template <typename T>
+struct RopeTable {
+    MatrixT<T> cos;  // [seqLen x dHead/2]
+    MatrixT<T> sin;
+    void build(int seqLen, int dHead, float theta);
+};
+
+// Rotates every head of x [batch*seqLen x nHeads*dHead] in place (HF rotate_half);
+// row r has position r % seqLen. inverse = true applies the transpose (backward).
+template <typename T>
+void ropeApply(MatrixT<T>& x, int nHeads, int dHead, int seqLen, const RopeTable<T>& table,
+               bool inverse);
+
+struct AttentionShape {
+    int batch = 0;
+    int seqLen = 0;
+    int nHeads = 0;
+    int nKvHeads = 0;
+    int dHead = 0;
+};
+
+// Causal softmax attention for every (sequence, head). q: [n x nHeads*dHead],
+// k, v: [n x nKvHeads*dHead], n = batch*seqLen. Writes the probabilities of sequence b,
+// head h into rows [(b*nHeads + h)*seqLen, +seqLen) of probs [batch*nHeads*seqLen x seqLen]
+// (zero above the diagonal) and the concatenated head outputs into out [n x nHeads*dHead].
+template <typename T>
+void attentionForward(const MatrixT<T>& q, const MatrixT<T>& k, const MatrixT<T>& v,
+                      const AttentionShape& s, MatrixT<T>& probs, MatrixT<T>& out);
+
+// From dOut = d loss / d out, writes (overwrites) dq, dk, dv, with the shapes of q, k, v.
+template <typename T>
+void attentionBackward(const MatrixT<T>& q, const MatrixT<T>& k, const MatrixT<T>& v,
+                       const MatrixT<T>& probs, const MatrixT<T>& dOut, const AttentionShape& s,
+                       MatrixT<T>& dq, MatrixT<T>& dk, MatrixT<T>& dv);
+
+// m = act(u) elementwise (u, m: [n x dFf]).
+template <typename T>
+void activationForward(Activation a, const MatrixT<T>& u, MatrixT<T>& m);
+// du = dm * act'(u).
+template <typename T>
+void activationBackward(Activation a, const MatrixT<T>& u, const MatrixT<T>& dm, MatrixT<T>& du);
+
+// SwiGLU (Llama): m = act(g) * u.
+template <typename T>
+void gluForward(Activation a, const MatrixT<T>& g, const MatrixT<T>& u, MatrixT<T>& m);
+// dg = dm * u * act'(g), du = dm * act(g).
+template <typename T>
+void gluBackward(Activation a, const MatrixT<T>& g, const MatrixT<T>& u, const MatrixT<T>& dm,
+                 MatrixT<T>& dg, MatrixT<T>& du);
+
+}  // namespace mwb::bp
