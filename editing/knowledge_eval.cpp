@@ -1,0 +1,108 @@
+#include "editing/knowledge_eval.h"
+
+#include <algorithm>
+#include <exception>
+
+#include "model/continuation.h"
+#include "model/errors.h"
+#include "model/transformer.h"
+
+namespace mwb {
+
+namespace {
+
+constexpr int kChunk = 32;  // prompts per batched run: bounds the memory of cached states
+
+int argmax(const Eigen::Ref<const RowVector>& logits) {
+    Eigen::Index best = 0;
+    logits.maxCoeff(&best);
+    return int(best);
+}
+
+}  // namespace
+
+KnowledgeAccuracy evaluateKnowledge(const Model& model, const std::vector<KnownFact>& facts,
+                                    const ProgressFn& progress) {
+    if (facts.empty()) throw InvalidInput("there are no facts to evaluate");
+    const Transformer transformer(model);
+    const Tokenizer& tokenizer = model.tokenizer;
+    const int n = int(facts.size());
+    KnowledgeAccuracy out;
+    out.facts = n;
+    out.predictions.resize(n);
+    std::vector<std::vector<int>> promptIds(n);
+    for (int i = 0; i < n; ++i) {
+        FactPrediction& p = out.predictions[i];
+        p.knownId = facts[i].knownId;
+        p.prompt = facts[i].prompt;
+        p.attribute = facts[i].attribute;
+        promptIds[i] = tokenizer.encodeIds(p.prompt);
+        p.attributeIds = continuationIds(tokenizer, p.prompt, p.attribute);
+        if (promptIds[i].empty()) throw InvalidInput("fact " + std::to_string(p.knownId) + " has an empty prompt");
+        if (promptIds[i].size() + p.attributeIds.size() - 1 > size_t(model.config.nCtx))
+            throw InvalidInput("fact " + std::to_string(p.knownId) + ": the prompt \"" + p.prompt +
+                               "\" with its attribute is longer than the model's context of " +
+                               std::to_string(model.config.nCtx) + " tokens");
+    }
+    for (int first = 0; first < n; first += kChunk) {
+        report(progress, {first, n, "evaluate facts"});
+        const int count = std::min(kChunk, n - first);
+        const std::vector<std::vector<int>> batch(promptIds.begin() + first, promptIds.begin() + first + count);
+        std::vector<RunState> states = transformer.runBatch(batch, {}, LogitsMode::Last);
+        std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic)
+        for (int j = 0; j < count; ++j) {
+            try {
+                FactPrediction& p = out.predictions[first + j];
+                const RowVector logits = states[j].lastLogits();
+                p.predictedId = argmax(logits);
+                p.predicted = tokenizer.decode({p.predictedId});
+                p.probAttribute = softmax(logits)[p.attributeIds[0]];
+                p.firstTokenCorrect = p.predictedId == p.attributeIds[0];
+                p.matchedTokens = p.firstTokenCorrect ? 1 : 0;
+                if (p.firstTokenCorrect && p.attributeIds.size() > 1) {
+                    // Teacher forcing over the attribute: the argmax after each prefix.
+                    RunState& s = states[j];
+                    transformer.extend(s, std::vector<int>(p.attributeIds.begin(), p.attributeIds.end() - 1), {},
+                                       LogitsMode::All);
+                    while (p.matchedTokens < int(p.attributeIds.size()) &&
+                           argmax(s.logits.row(p.matchedTokens - 1)) == p.attributeIds[p.matchedTokens])
+                        ++p.matchedTokens;
+                }
+                p.attributeCorrect = p.matchedTokens == int(p.attributeIds.size());
+            } catch (...) {
+#pragma omp critical(mwb_knowledge_error)
+                if (!error) error = std::current_exception();
+            }
+        }
+        if (error) std::rethrow_exception(error);
+    }
+    report(progress, {n, n, "evaluate facts"});
+    int firstCorrect = 0, attributeCorrect = 0;
+    for (const FactPrediction& p : out.predictions) {
+        firstCorrect += p.firstTokenCorrect;
+        attributeCorrect += p.attributeCorrect;
+    }
+    out.firstTokenAccuracy = 100.0 * firstCorrect / n;
+    out.attributeAccuracy = 100.0 * attributeCorrect / n;
+    return out;
+}
+
+nlohmann::json toJson(const KnowledgeAccuracy& k) {
+    nlohmann::json predictions = nlohmann::json::array();
+    for (const FactPrediction& p : k.predictions)
+        predictions.push_back({{"known_id", p.knownId},
+                               {"prompt", p.prompt},
+                               {"attribute", p.attribute},
+                               {"predicted", p.predicted},
+                               {"prob_attribute", p.probAttribute},
+                               {"first_token_correct", p.firstTokenCorrect},
+                               {"attribute_correct", p.attributeCorrect},
+                               {"matched_tokens", p.matchedTokens}});
+    return {{"facts", k.facts},
+            {"first_token_accuracy", k.firstTokenAccuracy},
+            {"attribute_accuracy", k.attributeAccuracy},
+            {"predictions", predictions}};
+}
+
+}  // namespace mwb

@@ -1,0 +1,54 @@
+// How many facts of a known-facts file (spec/datasets.md, known_1000.json schema) a
+// model knows: before and after edits, "did the edit break other knowledge?".
+//
+// - First-token accuracy: the first token of the attribute, as the continuation of the
+//   prompt (continuationIds: " Paris"), is the argmax at the prompt's last position.
+// - Attribute accuracy: greedy decoding from the prompt reproduces every token of the
+//   attribute. Computed with one teacher-forced pass over prompt + attribute: greedy
+//   decoding yields the attribute exactly when the argmax after the prompt and after
+//   each attribute prefix is the next attribute token, so this equals decoding without
+//   running the model once per token.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/datasets.h"
+#include "model/model.h"
+#include "model/progress.h"
+
+namespace mwb {
+
+struct FactPrediction {
+    int knownId = 0;
+    std::string prompt;
+    std::string attribute;
+    std::vector<int> attributeIds;
+    int predictedId = -1;        // argmax at the prompt's last position
+    std::string predicted;       // its text
+    double probAttribute = 0.0;  // probability of the attribute's first token
+    int matchedTokens = 0;       // leading attribute tokens that greedy decoding reproduces
+    bool firstTokenCorrect = false;
+    bool attributeCorrect = false;
+};
+
+struct KnowledgeAccuracy {
+    int facts = 0;
+    double firstTokenAccuracy = 0.0;  // percent
+    double attributeAccuracy = 0.0;   // percent
+    std::vector<FactPrediction> predictions;
+};
+
+// Throws InvalidInput for an empty list, or a fact whose prompt plus attribute does not
+// fit in the model's context; Cancelled when progress returns false.
+KnowledgeAccuracy evaluateKnowledge(const Model& model, const std::vector<KnownFact>& facts,
+                                    const ProgressFn& progress = {});
+
+// {"facts", "first_token_accuracy", "attribute_accuracy", "predictions": [{"known_id",
+//  "prompt", "attribute", "predicted", "prob_attribute", "first_token_correct",
+//  "attribute_correct", "matched_tokens"}]}
+nlohmann::json toJson(const KnowledgeAccuracy& k);
+
+}  // namespace mwb

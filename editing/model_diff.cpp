@@ -1,0 +1,280 @@
+#include "editing/model_diff.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <sstream>
+
+#include "editing/spectrum.h"
+#include "model/errors.h"
+#include "model/float16.h"
+
+namespace mwb {
+
+namespace {
+
+struct TensorView {
+    const float* data = nullptr;
+    long rows = 0, cols = 0;
+};
+
+using MapF = Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>;
+
+std::string modelName(const Model& m, const char* fallback) {
+    return m.path.empty() ? std::string(fallback) : m.path.filename().string();
+}
+
+std::string shapeText(long rows, long cols) {
+    return cols == 1 ? "[" + std::to_string(rows) + "]"
+                     : "[" + std::to_string(rows) + ", " + std::to_string(cols) + "]";
+}
+
+bool sameRecord(const EditRecord& x, const EditRecord& y) {
+    if (x.method != y.method || x.layers != y.layers || x.subject != y.subject || x.prompt != y.prompt ||
+        x.targetNew != y.targetNew || x.targetTrue != y.targetTrue || x.created != y.created ||
+        x.left.size() != y.left.size() || x.right.size() != y.right.size())
+        return false;
+    auto same = [](const Matrix& p, const Matrix& q) {
+        return p.rows() == q.rows() && p.cols() == q.cols() && (p.array() == q.array()).all();
+    };
+    for (size_t i = 0; i < x.left.size(); ++i)
+        if (!same(x.left[i], y.left[i]) || !same(x.right[i], y.right[i])) return false;
+    return true;
+}
+
+void checkRecord(const EditRecord& e, const ModelConfig& c, const std::string& model, size_t index) {
+    const std::string where = model + "'s /edits/" + std::to_string(index);
+    if (e.left.size() != e.layers.size() || e.right.size() != e.layers.size())
+        throw InvalidInput(where + " does not have one factor pair per layer");
+    for (size_t j = 0; j < e.layers.size(); ++j) {
+        if (e.layers[j] < 0 || e.layers[j] >= c.nLayers)
+            throw InvalidInput(where + " names layer " + std::to_string(e.layers[j]) + ", outside 0.." +
+                               std::to_string(c.nLayers - 1));
+        if (e.left[j].rows() != c.dModel || e.right[j].rows() != c.dFf || e.left[j].cols() != e.right[j].cols())
+            throw InvalidInput(where + " has factors of shape " + shapeText(e.left[j].rows(), e.left[j].cols()) +
+                               " and " + shapeText(e.right[j].rows(), e.right[j].cols()) + ", expected [" +
+                               std::to_string(c.dModel) + ", r] and [" + std::to_string(c.dFf) + ", r]");
+    }
+}
+
+// The records only one model has. Both start with the same history; after the common
+// prefix, records present in both (same content) cancel out.
+void splitRecords(const Model& a, const Model& b, ModelDiff& out) {
+    size_t common = 0;
+    while (common < a.edits.size() && common < b.edits.size() && sameRecord(a.edits[common], b.edits[common]))
+        ++common;
+    std::vector<int> onlyA, onlyB;
+    for (size_t i = common; i < a.edits.size(); ++i) onlyA.push_back(int(i));
+    for (size_t j = common; j < b.edits.size(); ++j) {
+        auto match = std::find_if(onlyA.begin(), onlyA.end(),
+                                  [&](int i) { return sameRecord(a.edits[i], b.edits[j]); });
+        if (match != onlyA.end())
+            onlyA.erase(match);
+        else
+            onlyB.push_back(int(j));
+    }
+    out.newEdits = onlyB;
+    out.removedEdits = onlyA;
+}
+
+// Σ left·rightᵀ over the records' factors for `layer`, with `sign`; adds the indices of
+// the records that touch the layer to `touching`.
+void addRecordedChange(const std::vector<EditRecord>& edits, const std::vector<int>& which, int layer,
+                       double sign, MatrixD& change, std::vector<int>& touching) {
+    for (int i : which) {
+        const EditRecord& e = edits[i];
+        for (size_t j = 0; j < e.layers.size(); ++j) {
+            if (e.layers[j] != layer) continue;
+            change.noalias() += sign * (e.left[j].cast<double>() * e.right[j].cast<double>().transpose());
+            touching.push_back(i);
+        }
+    }
+}
+
+bool touches(const std::vector<EditRecord>& edits, const std::vector<int>& which, int layer) {
+    return std::any_of(which.begin(), which.end(), [&](int i) {
+        return std::find(edits[i].layers.begin(), edits[i].layers.end(), layer) != edits[i].layers.end();
+    });
+}
+
+bool isHalfValue(float x) { return halfToFloat(floatToHalf(x)) == x; }
+
+// Layer of "/blocks/{L}/mlp/down/weight", else -1.
+int downLayer(const std::string& path) {
+    const std::string prefix = "/blocks/", suffix = "/mlp/down/weight";
+    if (path.size() <= prefix.size() + suffix.size() || path.compare(0, prefix.size(), prefix) != 0 ||
+        path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0)
+        return -1;
+    return std::stoi(path.substr(prefix.size(), path.size() - prefix.size() - suffix.size()));
+}
+
+struct Comparer {
+    const Model& a;
+    const Model& b;
+    const DiffOptions& options;
+    ModelDiff& out;
+
+    // Compares one tensor; `layer` >= 0 for mlp/down, whose recorded change is checked.
+    void compare(const std::string& path, const MapF& x, const MapF& y, int layer) {
+        std::vector<int> newTouching, removedTouching;
+        MatrixD recorded;
+        if (layer >= 0 && (touches(b.edits, out.newEdits, layer) || touches(a.edits, out.removedEdits, layer))) {
+            recorded = MatrixD::Zero(x.rows(), x.cols());
+            addRecordedChange(b.edits, out.newEdits, layer, 1.0, recorded, newTouching);
+            addRecordedChange(a.edits, out.removedEdits, layer, -1.0, recorded, removedTouching);
+        }
+        const long nRecords = long(newTouching.size() + removedTouching.size());
+        const bool differs = (x.array() != y.array()).any();
+        if (!differs) {
+            if (nRecords > 0) noteUnseenRecords(path, y, recorded, newTouching, removedTouching);
+            return;
+        }
+        TensorDiff t;
+        t.path = path;
+        t.rows = x.rows();
+        t.cols = x.cols();
+        const MatrixD d = y.cast<double>() - x.cast<double>();
+        t.norm = d.norm();
+        const double normA = x.cast<double>().norm();
+        t.relativeNorm = normA > 0 ? t.norm / normA : std::numeric_limits<double>::infinity();
+        t.maxAbs = d.cwiseAbs().maxCoeff();
+        // Rounding floor over the changed elements (see the header).
+        double changedSq = 0.0;
+        bool half = true;
+        for (Eigen::Index i = 0; i < d.size(); ++i) {
+            if (d.data()[i] == 0.0) continue;
+            ++t.changedElements;
+            const double v = y.data()[i];
+            changedSq += v * v;
+            half = half && isHalfValue(x.data()[i]) && isHalfValue(y.data()[i]);
+        }
+        const double unitRoundoff = half ? 0x1p-11 : 0x1p-24;
+        const double floor = unitRoundoff * std::sqrt(changedSq) * double(std::max<long>(1, nRecords));
+
+        SpectrumOptions so;
+        so.top = options.topSingularValues;
+        so.relTol = options.rankTol;
+        so.absTol = floor;
+        so.exact = options.exactSpectrum;
+        const Spectrum s = spectrum(d, so);
+        t.rank = s.rank;
+        t.rankIsLowerBound = s.rankIsLowerBound;
+        t.singularValues = s.singularValues;
+
+        if (nRecords > 0) {
+            t.residual = t.norm > 0 ? (d - recorded).norm() / t.norm : 0.0;
+            t.explained = t.residual * t.norm <= options.explainTol * t.norm + 2.0 * floor;
+            t.edits = newTouching;
+            t.removedEdits = removedTouching;
+        }
+        if (!t.explained) out.unexplained.push_back(path);
+        out.tensors.push_back(std::move(t));
+    }
+
+    void noteUnseenRecords(const std::string& path, const MapF& y, const MatrixD& recorded,
+                           const std::vector<int>& newTouching, const std::vector<int>& removedTouching) {
+        const double floor = 2.0 * 0x1p-11 * y.cast<double>().norm();  // generous: any storage type
+        if (recorded.norm() <= floor) return;
+        for (int i : newTouching)
+            out.editsWithoutChange.push_back(modelName(b, "the second model") + "'s /edits/" + std::to_string(i) +
+                                             " is not reflected in " + path);
+        for (int i : removedTouching)
+            out.editsWithoutChange.push_back(modelName(a, "the first model") + "'s /edits/" + std::to_string(i) +
+                                             " (absent from the other) is not reflected in " + path);
+    }
+};
+
+}  // namespace
+
+ModelDiff diffModels(const Model& a, const Model& b, const DiffOptions& options, const ProgressFn& progress) {
+    const std::string nameA = modelName(a, "the first model"), nameB = modelName(b, "the second model");
+    const ModelConfig& ca = a.config;
+    const ModelConfig& cb = b.config;
+    auto differentShapes = [&](const std::string& what) {
+        return InvalidInput(nameA + " and " + nameB + " have different shapes (" + what + "), so they cannot be compared");
+    };
+    if (ca.architecture != cb.architecture)
+        throw differentShapes(toString(ca.architecture) + " vs " + toString(cb.architecture));
+    if (ca.nLayers != cb.nLayers)
+        throw differentShapes(std::to_string(ca.nLayers) + " vs " + std::to_string(cb.nLayers) + " layers");
+    if (ca.tieEmbeddings != cb.tieEmbeddings)
+        throw differentShapes(std::string("tied embeddings in ") + (ca.tieEmbeddings ? nameA : nameB) + " only");
+    if (int(a.weights.blocks.size()) != ca.nLayers || int(b.weights.blocks.size()) != cb.nLayers)
+        throw InvalidInput("a model's weights do not match its configuration (number of blocks)");
+    for (size_t i = 0; i < a.edits.size(); ++i) checkRecord(a.edits[i], ca, nameA, i);
+    for (size_t i = 0; i < b.edits.size(); ++i) checkRecord(b.edits[i], cb, nameB, i);
+
+    std::map<std::string, TensorView> viewsB;
+    forEachTensor(cb, b.weights, [&](const std::string& path, const auto& t) {
+        viewsB[path] = {t.data(), long(t.rows()), long(t.cols())};
+    });
+
+    ModelDiff out;
+    out.config = diffConfigs(ca, cb);
+    out.tokenizer = diffTokenizers(a.tokenizer.spec(), b.tokenizer.spec());
+    splitRecords(a, b, out);
+
+    // Shapes first, so that a mismatch is reported before any work.
+    std::vector<std::pair<std::string, TensorView>> viewsA;
+    forEachTensor(ca, a.weights, [&](const std::string& path, const auto& t) {
+        const TensorView va{t.data(), long(t.rows()), long(t.cols())};
+        const auto it = viewsB.find(path);
+        if (it == viewsB.end()) throw differentShapes(path + " exists only in " + nameA);
+        if (it->second.rows != va.rows || it->second.cols != va.cols)
+            throw differentShapes(path + " is " + shapeText(va.rows, va.cols) + " in " + nameA + " but " +
+                                  shapeText(it->second.rows, it->second.cols) + " in " + nameB);
+        viewsA.emplace_back(path, va);
+    });
+
+    Comparer comparer{a, b, options, out};
+    for (size_t i = 0; i < viewsA.size(); ++i) {
+        report(progress, {long(i), long(viewsA.size()), "compare"});
+        const auto& [path, va] = viewsA[i];
+        const TensorView vb = viewsB.at(path);
+        comparer.compare(path, MapF(va.data, va.rows, va.cols), MapF(vb.data, vb.rows, vb.cols), downLayer(path));
+    }
+    report(progress, {long(viewsA.size()), long(viewsA.size()), "compare"});
+
+    out.identical = out.tensors.empty() && out.config.empty() && out.tokenizer.empty() &&
+                    out.newEdits.empty() && out.removedEdits.empty();
+    return out;
+}
+
+nlohmann::json toJson(const ModelDiff& d) {
+    auto finiteOrNull = [](double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(nullptr); };
+    nlohmann::json tensors = nlohmann::json::array();
+    for (const TensorDiff& t : d.tensors) {
+        nlohmann::json j;
+        j["path"] = t.path;
+        j["shape"] = t.cols == 1 ? nlohmann::json::array({t.rows}) : nlohmann::json::array({t.rows, t.cols});
+        j["norm"] = t.norm;
+        j["relative_norm"] = finiteOrNull(t.relativeNorm);
+        j["max_abs"] = t.maxAbs;
+        j["changed_elements"] = t.changedElements;
+        j["rank"] = t.rank;
+        j["rank_is_lower_bound"] = t.rankIsLowerBound;
+        j["singular_values"] = t.singularValues;
+        j["edit"] = t.edits.empty() || !t.explained ? nlohmann::json(nullptr) : nlohmann::json(t.edits.front());
+        j["edits"] = t.edits;
+        j["removed_edits"] = t.removedEdits;
+        j["explained"] = t.explained;
+        j["residual"] = t.residual;
+        if (!t.explained) j["problem"] = kUnrecordedChange;
+        tensors.push_back(std::move(j));
+    }
+    auto fields = [](const std::vector<FieldDiff>& list) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const FieldDiff& f : list) out.push_back({{"field", f.field}, {"a", f.a}, {"b", f.b}});
+        return out;
+    };
+    return {{"identical", d.identical},
+            {"tensors", tensors},
+            {"unexplained", d.unexplained},
+            {"config", fields(d.config)},
+            {"tokenizer", fields(d.tokenizer)},
+            {"edits",
+             {{"new", d.newEdits}, {"removed", d.removedEdits}, {"without_change", d.editsWithoutChange}}}};
+}
+
+}  // namespace mwb
