@@ -94,6 +94,8 @@ void writeCache(const std::filesystem::path& file, const SecondMoment& m) {
     // Temporary file and rename: a reader never sees half a file.
     auto tmp = file;
     tmp += ".tmp";
+    std::error_code ec;
+    std::filesystem::create_directories(file.parent_path(), ec);
     {
         std::ofstream out(tmp, std::ios::binary);
         if (!out) return;  // caching is an optimisation; a read-only place is not an error
@@ -104,7 +106,6 @@ void writeCache(const std::filesystem::path& file, const SecondMoment& m) {
         out.write(reinterpret_cast<const char*>(m.moment.data()), sizeof(double) * dim * dim);
         if (!out) return;
     }
-    std::error_code ec;
     std::filesystem::rename(tmp, file, ec);
 }
 
