@@ -69,7 +69,7 @@ double crossEntropy(const MatrixT<T>& logits, std::span<const int> targets, Matr
     if (&dLogits != &logits) dLogits.resize(n, vocab);
     std::vector<double> rowLoss(n, 0.0);
     const T invCount = count ? T(1) / T(count) : T(0);
-#pragma omp parallel for schedule(static) if (n * vocab > 32768)
+#pragma omp parallel for schedule(static) if (n * vocab > (Index(1) << 18))
     for (Index r = 0; r < n; ++r) {
         const int t = targets[r];
         if (t < 0) {

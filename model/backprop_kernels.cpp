@@ -22,7 +22,7 @@ using ConstFlatMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 constexpr Index kChunk = 8192;  // elements per task of the elementwise loops
 // Below this many scalar operations a loop runs on one thread: waking the team costs
 // more than it saves for the tiny passes of tests and single-prompt edits.
-constexpr Index kParallelWork = 32768;
+constexpr Index kParallelWork = Index(1) << 18;
 
 // Calls fn(begin, length) on consecutive chunks of [0, total), in parallel.
 template <typename Fn>

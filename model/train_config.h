@@ -1,0 +1,82 @@
+// What `mwb train --config train.json` reads: the model shape, the corpus, the
+// tokenizer, and the optimisation settings. See parseTrainConfig for the JSON keys.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "model/config.h"
+
+namespace mwb {
+
+struct TrainConfig {
+    // Shape of the model; vocabSize is taken from the tokenizer.
+    ModelConfig model;
+
+    // Text the model learns from, concatenated in order. With a non-empty
+    // documentSeparator every file is split at it; each document (or each file) is
+    // followed by the tokenizer's end-of-text token.
+    std::vector<std::filesystem::path> corpus;
+    std::string documentSeparator;
+
+    // Either learn a byte-level BPE of tokenizerVocab tokens from the corpus (its first
+    // tokenizerTrainBytes bytes when that is > 0), or reuse the tokenizer of a model file.
+    int tokenizerVocab = 0;
+    int64_t tokenizerTrainBytes = 0;
+    std::filesystem::path tokenizerFrom;
+
+    // Held-out text for the evaluation loss: evalText files, or else the last
+    // evalFraction of the corpus tokens (excluded from training). evalEvery = 0: only
+    // at the end; evalBatches batches of batchSize windows are scored.
+    std::vector<std::filesystem::path> evalText;
+    double evalFraction = 0.0;
+    int evalEvery = 0;
+    int evalBatches = 4;
+
+    // Optimisation: steps of batchSize * gradAccum packed windows of seqLen tokens.
+    int seqLen = 128;
+    int batchSize = 16;
+    int gradAccum = 1;
+    int steps = 1000;
+    double lr = 1e-3;       // peak learning rate after warm-up
+    double minLr = 1e-4;    // end of the cosine decay
+    int warmup = 100;       // steps of linear warm-up
+    double weightDecay = 0.1;
+    double beta1 = 0.9;
+    double beta2 = 0.95;
+    double adamEps = 1e-8;
+    double gradClip = 1.0;  // global L2 norm; 0 disables clipping
+    uint64_t seed = 1;
+
+    // Output: the final model, and checkpoints every checkpointEvery steps (0: none
+    // except on interruption and at the end) as `<checkpoint>.h5` (the model) and
+    // `<checkpoint>.state` (optimiser, step and sampler state). The default
+    // checkpoint prefix is `out` without its extension plus ".ckpt".
+    std::filesystem::path out;
+    std::filesystem::path checkpoint;
+    int checkpointEvery = 0;
+    int logEvery = 10;  // steps between status reports
+};
+
+// Reads a training configuration. Relative paths are taken relative to baseDir (the
+// folder of the config file). Keys (all optional unless marked):
+//   model: {architecture*, n_layer*, n_head*, n_kv_head, d_model*, d_ff*, n_ctx*,
+//           activation, norm_eps, rope_theta, tie_embeddings, name}
+//   tokenizer: {vocab_size, train_bytes} or {from: "model.h5"}   (*)
+//   corpus*: path or [paths], document_separator,
+//   eval_text: path or [paths], eval_fraction, eval_every, eval_batches,
+//   seq_len, batch_size, grad_accum, steps, lr, min_lr, warmup, weight_decay,
+//   beta1, beta2, adam_eps, grad_clip, seed, out*, checkpoint, checkpoint_every, log_every.
+// Throws InvalidInput naming `source` and the key for unknown keys, wrong types,
+// missing required keys and out-of-range values.
+TrainConfig parseTrainConfig(const nlohmann::json& j, const std::filesystem::path& baseDir,
+                             const std::string& source = "train config");
+
+// parseTrainConfig of a JSON file; throws InvalidInput when it cannot be read or parsed.
+TrainConfig loadTrainConfig(const std::filesystem::path& file);
+
+}  // namespace mwb

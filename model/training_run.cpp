@@ -1,0 +1,152 @@
+// `mwb train` end to end: corpus -> tokenizer -> token streams -> Trainer -> model file.
+#include <fstream>
+#include <sstream>
+
+#include "model/errors.h"
+#include "model/model_file.h"
+#include "model/random_init.h"
+#include "model/trainer.h"
+
+namespace mwb {
+
+namespace {
+
+std::string readText(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw InvalidInput("cannot read the text file " + file.string());
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    return buf.str();
+}
+
+std::vector<std::string> readTexts(const std::vector<std::filesystem::path>& files) {
+    std::vector<std::string> texts;
+    for (const auto& f : files) {
+        texts.push_back(readText(f));
+        if (texts.back().empty()) throw InvalidInput("the text file " + f.string() + " is empty");
+    }
+    return texts;
+}
+
+// The shape fields of two configs agree (vocabulary and name aside).
+bool sameShape(const ModelConfig& a, const ModelConfig& b) {
+    return a.architecture == b.architecture && a.nLayers == b.nLayers && a.nHeads == b.nHeads &&
+           a.nKvHeads == b.nKvHeads && a.dModel == b.dModel && a.dFf == b.dFf &&
+           a.nCtx == b.nCtx && a.activation == b.activation &&
+           a.tieEmbeddings == b.tieEmbeddings && a.normEps == b.normEps &&
+           (!a.isLlama() || a.ropeTheta == b.ropeTheta);
+}
+
+Tokenizer makeTokenizer(const TrainConfig& config, const std::vector<std::string>& corpus,
+                        const TrainCallbacks& cb) {
+    if (!config.tokenizerFrom.empty()) return loadModel(config.tokenizerFrom).tokenizer;
+    std::string text;
+    for (const std::string& t : corpus) {
+        if (config.tokenizerTrainBytes > 0 && int64_t(text.size()) >= config.tokenizerTrainBytes)
+            break;
+        text += t;
+    }
+    if (config.tokenizerTrainBytes > 0 && int64_t(text.size()) > config.tokenizerTrainBytes)
+        text.resize(size_t(config.tokenizerTrainBytes));
+    if (cb.onMessage)
+        cb.onMessage("learning a " + std::to_string(config.tokenizerVocab) +
+                     "-token byte-level BPE vocabulary from " + std::to_string(text.size()) +
+                     " bytes");
+    return Tokenizer(trainByteBpe(text, config.tokenizerVocab, cb.progress));
+}
+
+}  // namespace
+
+std::vector<int> tokenizeDocuments(const Tokenizer& tokenizer, const std::vector<std::string>& texts,
+                                   const std::string& separator, const ProgressFn& progress) {
+    int eos = tokenizer.spec().eosId;
+    if (eos < 0) eos = tokenizer.pieceId("<|endoftext|>");
+    std::vector<std::string_view> docs;
+    for (const std::string& text : texts) {
+        if (separator.empty()) {
+            docs.push_back(text);
+            continue;
+        }
+        size_t begin = 0;
+        while (begin <= text.size()) {
+            size_t end = text.find(separator, begin);
+            if (end == std::string::npos) end = text.size();
+            if (end > begin) docs.emplace_back(text.data() + begin, end - begin);
+            begin = end + separator.size();
+        }
+    }
+    std::vector<int> tokens;
+    for (size_t i = 0; i < docs.size(); ++i) {
+        if (i % 64 == 0) report(progress, {long(i), long(docs.size()), "tokenize"});
+        const std::vector<int> ids = tokenizer.encodeIds(docs[i], /*allowBos=*/false);
+        tokens.insert(tokens.end(), ids.begin(), ids.end());
+        if (eos >= 0) tokens.push_back(eos);
+    }
+    report(progress, {long(docs.size()), long(docs.size()), "tokenize"});
+    return tokens;
+}
+
+TrainResult runTraining(const TrainConfig& config, bool resume, const TrainCallbacks& cb) {
+    auto message = [&](const std::string& m) {
+        if (cb.onMessage) cb.onMessage(m);
+    };
+    const std::vector<std::string> corpus = readTexts(config.corpus);
+    const std::vector<std::string> evalTexts = readTexts(config.evalText);
+
+    Model model;
+    if (resume) {
+        const auto modelPath = Trainer::checkpointModelPath(config);
+        if (!std::filesystem::exists(modelPath) ||
+            !std::filesystem::exists(Trainer::checkpointStatePath(config)))
+            throw InvalidInput("there is no checkpoint to resume from at " +
+                               config.checkpoint.string() + ".{h5,state}");
+        model = loadModel(modelPath);  // tokenizer and shape; weights come from the state
+        if (!sameShape(model.config, config.model))
+            throw InvalidInput("the checkpoint " + modelPath.string() +
+                               " has another model shape than the training configuration");
+    } else {
+        model.tokenizer = makeTokenizer(config, corpus, cb);
+        model.config = config.model;
+        model.config.vocabSize = model.tokenizer.vocabSize();
+        if (model.config.name.empty()) model.config.name = config.out.stem().string();
+        model.weights = randomWeights(model.config, config.seed);
+    }
+
+    std::vector<int> train = tokenizeDocuments(model.tokenizer, corpus, config.documentSeparator, cb.progress);
+    std::vector<int> eval;
+    if (!evalTexts.empty()) {
+        eval = tokenizeDocuments(model.tokenizer, evalTexts, config.documentSeparator, cb.progress);
+    } else if (config.evalFraction > 0) {
+        const size_t keep = train.size() - size_t(double(train.size()) * config.evalFraction);
+        eval.assign(train.begin() + keep, train.end());
+        train.resize(keep);
+    }
+    message(std::to_string(train.size()) + " training tokens, " + std::to_string(eval.size()) +
+            " held-out tokens, vocabulary " + std::to_string(model.config.vocabSize) + ", " +
+            std::to_string(model.config.parameterCount()) + " parameters");
+
+    TrainResult result;
+    result.trainTokens = int64_t(train.size());
+    result.vocabSize = model.config.vocabSize;
+    Trainer trainer(config, std::move(model), std::move(train), std::move(eval));
+    if (resume)
+        for (const std::string& note : trainer.loadCheckpoint()) message(note);
+
+    TrainStatus last;
+    TrainCallbacks inner = cb;
+    inner.onStatus = [&](const TrainStatus& s) {
+        last = s;
+        if (cb.onStatus) cb.onStatus(s);
+    };
+    trainer.run(inner);
+
+    if (config.out.has_parent_path()) std::filesystem::create_directories(config.out.parent_path());
+    saveModel(trainer.model(), config.out, StorageType::Float32, /*overwrite=*/true);
+    result.out = config.out;
+    result.steps = trainer.stepsDone();
+    result.finalLoss = last.loss;
+    result.evalLoss = last.step > 0 ? last.evalLoss : trainer.evalLoss();
+    return result;
+}
+
+}  // namespace mwb
