@@ -6,48 +6,25 @@
 //   W' = W + (v* − W k*) (C⁻¹ k*)ᵀ / ((C⁻¹ k*)ᵀ k*).
 #pragma once
 
-#include <cstdint>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "editing/context_templates.h"
-#include "model/model.h"
-#include "model/progress.h"
-#include "model/tensor.h"
+#include "editing/value_optimization.h"
 
 namespace mwb {
-
-// Which token of the prompt the fact is read from and written to (the reference
-// code's fact_token).
-enum class FactToken { SubjectLast, SubjectFirst, Last };
-std::string toString(FactToken f);
-FactToken parseFactToken(const std::string& s);
 
 // Which key the update is solved for. The reference code builds the update
 // direction from the prefix-averaged key k* but divides by the bare prompt's key,
 // which makes some edits blow up ("disabling edits", Gupta et al. 2024, r-ROME).
 enum class KeyMode { Consistent, Original };
 
-struct EditRequest {
-    std::string prompt;  // "{} is located in the city of"
-    std::string subject;
-    std::string targetNew;
-    std::string targetTrue;  // optional, recorded with the edit
-};
-
 struct RomeParams {
-    int layer = -1;  // required (>= 0) by computeRome
+    int layer = -1;  // required (>= 0)
     FactToken factToken = FactToken::SubjectLast;
     KeyMode keyMode = KeyMode::Consistent;
-    // Value optimisation (the reference's GPT-2 XL hyper-parameters).
-    int steps = 20;
-    double learningRate = 0.5;
-    double klFactor = 0.0625;
-    double weightDecay = 0.5;
-    double clampNormFactor = 4.0;
-    double stopLoss = 5e-2;
+    ValueParams value;  // the reference's GPT-2 XL hyper-parameters by default
     ContextTemplateOptions templates;
     // Ridge added to C before solving, relative to its mean diagonal (0: none).
     double ridge = 1e-6;
@@ -59,7 +36,7 @@ struct RomeResult {
     Vector right;  // [dFf]     = C⁻¹k* / ||C⁻¹k*||
     Vector keyStar;   // [dFf] k*, averaged over the context templates
     Vector keyBare;   // [dFf] the key in the bare prompt
-    Vector delta;     // [dModel] optimised change of the MLP output
+    Vector delta;     // [dModel] optimised change of the MLP output (v* − W k*)
     Vector valueInit; // [dModel] MLP output at the lookup token of the bare prompt
     std::vector<std::string> contextTemplates;
     std::vector<double> loss;  // per optimisation step
@@ -73,7 +50,7 @@ struct RomeResult {
 RomeResult computeRome(const Model& model, const EditRequest& request, const RomeParams& params,
                        const MatrixD& secondMoment, const ProgressFn& progress = {});
 
-// The rank-one update applied to W (the edit record keeps left/right).
+// W += left · rightᵀ on mlp/down of `layer` (without a record; see edit_history.h).
 void applyRankOne(Model& model, int layer, const Vector& left, const Vector& right);
 
 nlohmann::json toJson(const RomeResult& r);

@@ -1,0 +1,201 @@
+#include "editing/value_optimization.h"
+
+#include <cmath>
+
+#include "model/backprop.h"
+#include "model/continuation.h"
+#include "model/errors.h"
+#include "model/transformer.h"
+
+namespace mwb {
+
+namespace {
+
+constexpr const char* kFactTokenNames[] = {"subject_last", "subject_first", "last"};
+
+// Token index of the fact lookup (the reference's find_fact_lookup_idx) in `enc`,
+// the encoding of a text whose subject starts at byte `subjectAt`.
+int lookupIndex(const Encoding& enc, const std::string& text, size_t subjectAt, size_t subjectLen,
+                FactToken f) {
+    if (f == FactToken::Last) return static_cast<int>(enc.ids.size()) - 1;
+    const int begin = static_cast<int>(subjectAt), end = static_cast<int>(subjectAt + subjectLen);
+    int first = -1, last = -1;
+    for (size_t i = 0; i < enc.ids.size(); ++i) {
+        const auto [b, e] = enc.offsets[i];
+        if (e > b && e > begin && b < end) {
+            if (first < 0) first = static_cast<int>(i);
+            last = static_cast<int>(i);
+        }
+    }
+    if (first < 0) throw InvalidInput("the subject covers no token of \"" + text + "\"");
+    return f == FactToken::SubjectFirst ? first : last;
+}
+
+// The templated text and its lookup index.
+std::pair<std::vector<int>, int> placeOne(const Model& model, const std::string& templ,
+                                          const std::string& prompt, const std::string& subject,
+                                          FactToken f) {
+    const std::string text = fillTemplate(templ, fillTemplate(prompt, subject));
+    const size_t subjectAt = templ.find("{}") + prompt.find("{}");
+    const Encoding enc = model.tokenizer.encode(text);
+    return {enc.ids, lookupIndex(enc, text, subjectAt, subject.size(), f)};
+}
+
+RowVector logSoftmax(const Eigen::Ref<const RowVector>& z) {
+    const float m = z.maxCoeff();
+    const double lse = m + std::log((z.array() - m).exp().cast<double>().sum());
+    return (z.array() - static_cast<float>(lse)).matrix();
+}
+
+}  // namespace
+
+std::string toString(FactToken f) { return kFactTokenNames[static_cast<int>(f)]; }
+
+FactToken parseFactToken(const std::string& s) {
+    for (int i = 0; i < 3; ++i)
+        if (s == kFactTokenNames[i]) return static_cast<FactToken>(i);
+    throw InvalidInput("unknown fact token '" + s + "' (expected subject_last, subject_first or last)");
+}
+
+void validateRequest(const EditRequest& r) {
+    if (r.prompt.find("{}") == std::string::npos)
+        throw InvalidInput("the prompt \"" + r.prompt + "\" has no {} where the subject goes");
+    if (r.subject.empty()) throw InvalidInput("the subject is empty");
+    if (r.subject.find("{}") != std::string::npos) throw InvalidInput("the subject must not contain {}");
+    if (r.targetNew.find_first_not_of(' ') == std::string::npos) throw InvalidInput("the new target is empty");
+}
+
+PlacedRequest placeRequest(const Model& model, const EditRequest& request,
+                           const std::vector<std::string>& templates, FactToken factToken) {
+    const Transformer transformer(model);
+    PlacedRequest p;
+    for (const auto& templ : templates) {
+        auto [ids, idx] = placeOne(model, templ, request.prompt, request.subject, factToken);
+        transformer.validateTokens(ids);
+        p.ids.push_back(std::move(ids));
+        p.lookup.push_back(idx);
+    }
+    return p;
+}
+
+RequestKeys requestKeys(const Model& model, const PlacedRequest& placed, int layer) {
+    const Transformer transformer(model);
+    Hooks capture;
+    capture.captures = {{HookSite::MlpIn, layer}, {HookSite::MlpOut, layer}};
+    RequestKeys k;
+    k.keyStar = Vector::Zero(model.config.dFf);
+    for (size_t j = 0; j < placed.ids.size(); ++j) {
+        const RunState s = transformer.run(placed.ids[j], capture, LogitsMode::None);
+        const int idx = placed.lookup[j];
+        const Vector key = s.captured.at({HookSite::MlpIn, layer}).row(idx).transpose();
+        k.keyStar += key;
+        if (j == 0) {
+            k.keyBare = key;
+            k.mlpOutBare = s.captured.at({HookSite::MlpOut, layer}).row(idx).transpose();
+            k.residBare = s.resid[layer + 1].row(idx).transpose();
+        }
+    }
+    k.keyStar /= static_cast<float>(placed.ids.size());
+    return k;
+}
+
+ValueTarget optimizeValue(const Model& model, const EditRequest& request, const PlacedRequest& placed,
+                          FactToken factToken, int layer, double initNorm, const ValueParams& params,
+                          const ProgressFn& progress) {
+    const auto& c = model.config;
+    if (params.steps < 1) throw InvalidInput("the number of optimisation steps must be at least 1");
+    if (!(params.learningRate > 0)) throw InvalidInput("the learning rate must be positive");
+    const std::string barePrompt = fillTemplate(request.prompt, request.subject);
+    const std::vector<int> targetIds = continuationIds(model.tokenizer, barePrompt, request.targetNew);
+
+    // The batch: every template followed by each prefix of the target (predicting
+    // the next target token), then the "{subject} is a" essence prompt whose
+    // next-token distribution at the lookup token the KL term keeps.
+    std::vector<std::vector<int>> seqs;
+    std::vector<int> lookups, targets;
+    for (size_t j = 0; j < placed.ids.size(); ++j)
+        for (size_t i = 0; i < targetIds.size(); ++i) {
+            std::vector<int> ids = placed.ids[j];
+            ids.insert(ids.end(), targetIds.begin(), targetIds.begin() + i);
+            lookups.push_back(factToken == FactToken::Last ? static_cast<int>(ids.size()) - 1 : placed.lookup[j]);
+            targets.push_back(targetIds[i]);
+            seqs.push_back(std::move(ids));
+        }
+    const int nRewrite = static_cast<int>(seqs.size());
+    {
+        auto [ids, idx] = placeOne(model, "{}", "{} is a", request.subject, factToken);
+        lookups.push_back(idx);
+        seqs.push_back(std::move(ids));
+    }
+    const int batch = static_cast<int>(seqs.size());
+    int seqLen = 0;
+    for (const auto& s : seqs) seqLen = std::max(seqLen, static_cast<int>(s.size()));
+    if (seqLen > c.nCtx)
+        throw InvalidInput("a context template with the prompt and target has " + std::to_string(seqLen) +
+                           " tokens, more than the model's context of " + std::to_string(c.nCtx));
+    // Padding goes at the end; the causal mask keeps it from reaching real tokens.
+    std::vector<int> tokens(static_cast<size_t>(batch) * seqLen, 0);
+    std::vector<int> rows(batch), lastRows(nRewrite);
+    for (int b = 0; b < batch; ++b) {
+        std::copy(seqs[b].begin(), seqs[b].end(), tokens.begin() + static_cast<long>(b) * seqLen);
+        rows[b] = b * seqLen + lookups[b];
+        if (b < nRewrite) lastRows[b] = b * seqLen + static_cast<int>(seqs[b].size()) - 1;
+    }
+    const int klRow = (batch - 1) * seqLen + lookups[batch - 1];
+
+    Backprop bp(c, model.weights);
+    bp.forward(tokens, batch, seqLen);
+    const double maxNorm = params.clampNormFactor * initNorm;
+    ValueTarget out;
+    Vector delta = Vector::Zero(c.dModel);
+    VectorD m1 = VectorD::Zero(c.dModel), m2 = VectorD::Zero(c.dModel);  // Adam, torch defaults
+    RowVector klInit;
+    for (int it = 0; it < params.steps; ++it) {
+        report(progress, {it, params.steps, "optimise value"});
+        const Matrix deltas = delta.transpose().replicate(batch, 1);
+        const Matrix& logits = bp.forwardWithMlpDelta(layer, rows, deltas);
+        Matrix dLogits = Matrix::Zero(logits.rows(), logits.cols());
+        double nll = 0.0, probSum = 0.0;
+        for (int b = 0; b < nRewrite; ++b) {
+            const RowVector logp = logSoftmax(logits.row(lastRows[b]));
+            nll -= logp[targets[b]];
+            probSum += std::exp(logp[targets[b]]);
+            dLogits.row(lastRows[b]) = logp.array().exp().matrix() / nRewrite;
+            dLogits(lastRows[b], targets[b]) -= 1.0f / nRewrite;
+        }
+        nll /= nRewrite;
+        const RowVector logq = logSoftmax(logits.row(klRow));
+        if (it == 0) {
+            klInit = logq;
+            out.probTargetInit = probSum / nRewrite;
+        }
+        // KL(current || initial), as torch's kl_div(initial, current, log_target=True).
+        const RowVector q = logq.array().exp().matrix();
+        const double kl = (q.array() * (logq - klInit).array()).cast<double>().sum();
+        const double deltaNorm = delta.norm();
+        const double decay = initNorm > 0 ? params.weightDecay * deltaNorm / (initNorm * initNorm) : 0.0;
+        const double loss = nll + params.klFactor * kl + decay;
+        out.loss.push_back(loss);
+        out.probTargetFinal = probSum / nRewrite;
+        if (loss < params.stopLoss || it == params.steps - 1) break;
+        // d KL / d logits = q ⊙ (log q − log q0 − KL)
+        dLogits.row(klRow) = static_cast<float>(params.klFactor) *
+                             (q.array() * ((logq - klInit).array() - static_cast<float>(kl))).matrix();
+        const Matrix g = bp.backwardToMlpOut(dLogits, layer, rows);
+        VectorD grad = g.colwise().sum().transpose().cast<double>();
+        if (deltaNorm > 0 && initNorm > 0)
+            grad += params.weightDecay * delta.cast<double>() / (deltaNorm * initNorm * initNorm);
+        const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+        m1 = b1 * m1 + (1 - b1) * grad;
+        m2 = b2 * m2 + (1 - b2) * grad.cwiseAbs2();
+        const double c1 = 1 - std::pow(b1, it + 1), c2 = 1 - std::pow(b2, it + 1);
+        const VectorD step = params.learningRate * (m1 / c1).array() / ((m2 / c2).array().sqrt() + eps);
+        delta -= step.cast<float>();
+        if (delta.norm() > maxNorm) delta *= static_cast<float>(maxNorm / delta.norm());
+    }
+    report(progress, {params.steps, params.steps, "optimise value"});
+    out.delta = delta;
+    return out;
+}
+
+}  // namespace mwb

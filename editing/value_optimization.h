@@ -1,0 +1,73 @@
+// The part ROME and MEMIT share: place an edit request in the context templates,
+// read the subject's keys there, and find by gradient descent the change δ of a
+// layer's output at the subject that makes the model say the new target
+// (Meng et al. 2022 §3.1, "v*"; Meng et al. 2023 §4.2, "z_i"):
+//   minimise  mean NLL(target | templated prompt, δ) + λ_KL · KL(essence prompt)
+//             + wd · ||δ|| / ||v_init||²,   with ||δ|| <= clamp · ||v_init||.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "editing/context_templates.h"
+#include "model/model.h"
+#include "model/progress.h"
+#include "model/tensor.h"
+
+namespace mwb {
+
+// Which token of the prompt the fact is read from and written to (the reference
+// code's fact_token).
+enum class FactToken { SubjectLast, SubjectFirst, Last };
+std::string toString(FactToken f);
+FactToken parseFactToken(const std::string& s);
+
+struct EditRequest {
+    std::string prompt;  // "{} is located in the city of"
+    std::string subject;
+    std::string targetNew;
+    std::string targetTrue;  // optional, recorded with the edit
+};
+
+// Throws InvalidInput unless the prompt has "{}", the subject and target are not
+// empty and the subject does not contain "{}".
+void validateRequest(const EditRequest& request);
+
+struct ValueParams {
+    int steps = 20;
+    double learningRate = 0.5;
+    double klFactor = 0.0625;
+    double weightDecay = 0.5;
+    double clampNormFactor = 4.0;
+    double stopLoss = 5e-2;
+};
+
+// The request's prompt in every context template: token ids and the lookup index.
+struct PlacedRequest {
+    std::vector<std::vector<int>> ids;  // [0] is the bare prompt ("{}" template)
+    std::vector<int> lookup;
+};
+PlacedRequest placeRequest(const Model& model, const EditRequest& request,
+                           const std::vector<std::string>& templates, FactToken factToken);
+
+struct RequestKeys {
+    Vector keyStar;    // [dFf] mlp_in at the lookup, averaged over the templates
+    Vector keyBare;    // [dFf] the same in the bare prompt
+    Vector mlpOutBare; // [dModel] mlp_out at the lookup of the bare prompt
+    Vector residBare;  // [dModel] resid_post at the lookup of the bare prompt
+};
+RequestKeys requestKeys(const Model& model, const PlacedRequest& placed, int layer);
+
+struct ValueTarget {
+    Vector delta;  // [dModel], added to the output of `layer` at the lookup token
+    std::vector<double> loss;
+    double probTargetInit = 0.0, probTargetFinal = 0.0;  // mean over the rewriting prompts
+};
+
+// δ added to the MLP output of `layer` (equivalently to its resid_post) at the
+// lookup token. `initNorm` is ||v_init|| for the decay and the clamp.
+ValueTarget optimizeValue(const Model& model, const EditRequest& request, const PlacedRequest& placed,
+                          FactToken factToken, int layer, double initNorm, const ValueParams& params,
+                          const ProgressFn& progress = {});
+
+}  // namespace mwb
