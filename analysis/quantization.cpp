@@ -65,8 +65,9 @@ Matrix quantizeBlockwise(const Matrix& w, const QuantizationConfig& config, cons
             if (!held[i]) absmax = std::max(absmax, std::min<double>(std::abs(src[i]), clipAt));
         const double scale = absmax / qmax;
         for (long i = b; i < e; ++i) {
-            if (held[i]) {
+            if (held[i]) {  // exact: no error, but part of the matrix's norm
                 ++error.heldOut;
+                error.squaredNorm += double(src[i]) * src[i];
                 continue;
             }
             double v = src[i];

@@ -33,9 +33,9 @@ std::string label(const QuantizationConfig& c);  // e.g. "int4/128 clip z=3 +SW"
 void validateConfig(const QuantizationConfig& c);
 
 struct QuantizationError {
-    double squaredError = 0.0;  // sum over quantised weights of (w - q(w))^2
-    double squaredNorm = 0.0;   // sum of w^2
-    long weights = 0;
+    double squaredError = 0.0;  // sum of (w - q(w))^2 (held-out weights add 0)
+    double squaredNorm = 0.0;   // sum of w^2 over all weights of the matrices
+    long weights = 0;           // weights quantised (held-out ones not counted)
     long clipped = 0;
     long heldOut = 0;
 
