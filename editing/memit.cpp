@@ -1,0 +1,117 @@
+#include "editing/memit.h"
+
+#include <Eigen/Cholesky>
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+
+#include "model/errors.h"
+
+namespace mwb {
+
+namespace {
+
+void validate(const Model& model, const std::vector<EditRequest>& requests, const MemitParams& p,
+              const std::map<int, MatrixD>& moments) {
+    if (requests.empty()) throw InvalidInput("MEMIT needs at least one edit request");
+    if (p.layers.empty()) throw InvalidInput("MEMIT needs at least one layer to edit");
+    for (size_t i = 0; i < p.layers.size(); ++i) {
+        const int l = p.layers[i];
+        if (l < 0 || l >= model.config.nLayers)
+            throw InvalidInput("layer " + std::to_string(l) + " is out of range (the model has " +
+                               std::to_string(model.config.nLayers) + " layers)");
+        if (i > 0 && l <= p.layers[i - 1]) throw InvalidInput("MEMIT's layers must be given in ascending order");
+        const auto it = moments.find(l);
+        if (it == moments.end() || it->second.rows() != model.config.dFf)
+            throw InvalidInput("no second-moment statistics for layer " + std::to_string(l));
+    }
+    for (const auto& r : requests) validateRequest(r);
+}
+
+// Projection onto the span of C's eigenvectors with small eigenvalues: keys of
+// preserved knowledge (which C summarises) are left untouched by P-projected updates.
+MatrixD nullSpaceProjection(const MatrixD& c, double threshold) {
+    const Eigen::SelfAdjointEigenSolver<MatrixD> eig(c);
+    const double top = eig.eigenvalues().maxCoeff();
+    MatrixD p = MatrixD::Zero(c.rows(), c.cols());
+    for (Eigen::Index i = 0; i < c.rows(); ++i)
+        if (eig.eigenvalues()[i] < threshold * top) p += eig.eigenvectors().col(i) * eig.eigenvectors().col(i).transpose();
+    return p;
+}
+
+}  // namespace
+
+MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, const MemitParams& params,
+                       const std::map<int, MatrixD>& moments, const ProgressFn& progress) {
+    validate(model, requests, params, moments);
+    const int n = static_cast<int>(requests.size());
+    const int lastLayer = params.layers.back();
+    MemitResult result;
+    result.contextTemplates = contextTemplates(model, params.templates);
+    std::vector<PlacedRequest> placed;
+    for (const auto& r : requests) placed.push_back(placeRequest(model, r, result.contextTemplates, params.factToken));
+
+    // Target hidden states z_i = h_i + δ_i at the last edited layer (Algorithm 1, step 1).
+    MatrixD z(model.config.dModel, n);
+    for (int i = 0; i < n; ++i) {
+        report(progress, {i, n + static_cast<long>(params.layers.size()), "targets"});
+        const RequestKeys k = requestKeys(model, placed[i], lastLayer);
+        ValueTarget t = optimizeValue(model, requests[i], placed[i], params.factToken, lastLayer,
+                                      k.residBare.norm(), params.value);
+        z.col(i) = (k.residBare + t.delta).cast<double>();
+        result.targets.push_back(std::move(t));
+    }
+
+    for (size_t li = 0; li < params.layers.size(); ++li) {
+        const int layer = params.layers[li];
+        report(progress, {n + static_cast<long>(li), n + static_cast<long>(params.layers.size()), "layers"});
+        // Keys at this layer and the current hidden state at the last layer, with the
+        // updates of the earlier layers already in place.
+        MatrixD keys(model.config.dFf, n), residual(model.config.dModel, n);
+        for (int i = 0; i < n; ++i) {
+            keys.col(i) = requestKeys(model, placed[i], layer).keyStar.cast<double>();
+            residual.col(i) = z.col(i) - requestKeys(model, placed[i], lastLayer).residBare.cast<double>();
+        }
+        // Spread what is left over the layers still to edit (eq. 15).
+        residual /= static_cast<double>(params.layers.size() - li);
+        MatrixD a = params.momentWeight * moments.at(layer) + keys * keys.transpose();
+        MatrixD rhs = keys;
+        MatrixD projection;
+        if (params.nullSpace) {
+            // AlphaEdit (eq. 9 without earlier edits): ΔW = R Kᵀ P (K Kᵀ P + I)⁻¹.
+            projection = nullSpaceProjection(moments.at(layer), params.nullSpaceThreshold);
+            a = (keys * keys.transpose() * projection).transpose();
+            a.diagonal().array() += 1.0;
+            rhs = (keys.transpose() * projection).transpose();
+            const Eigen::PartialPivLU<MatrixD> lu(a);
+            rhs = lu.solve(rhs);
+        } else {
+            const Eigen::LLT<MatrixD> llt(a);
+            if (llt.info() != Eigen::Success)
+                throw Error("MEMIT's system for layer " + std::to_string(layer) + " is not positive definite");
+            rhs = llt.solve(rhs);
+        }
+        // ΔW = R · (A⁻¹ K)ᵀ: factors left = R [dModel x n], right = A⁻¹K [dFf x n].
+        MemitLayerUpdate u;
+        u.layer = layer;
+        u.left = residual.cast<float>();
+        u.right = rhs.cast<float>();
+        auto& w = model.weights.blocks[layer].down.weight;
+        const Matrix delta = u.left * u.right.transpose();
+        u.weightChange = delta.norm() / w.norm();
+        w += delta;
+        result.updates.push_back(std::move(u));
+    }
+    report(progress, {n + static_cast<long>(params.layers.size()), n + static_cast<long>(params.layers.size()), "layers"});
+    return result;
+}
+
+nlohmann::json toJson(const MemitResult& r) {
+    nlohmann::json layers = nlohmann::json::array(), targets = nlohmann::json::array();
+    for (const auto& u : r.updates) layers.push_back({{"layer", u.layer}, {"weight_change", u.weightChange}});
+    for (const auto& t : r.targets)
+        targets.push_back({{"delta_norm", t.delta.norm()}, {"prob_target_init", t.probTargetInit},
+                           {"prob_target_final", t.probTargetFinal}});
+    return {{"layers", layers}, {"targets", targets}};
+}
+
+}  // namespace mwb

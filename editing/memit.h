@@ -1,0 +1,54 @@
+// MEMIT: many edits at once, spread over a range of layers (Meng et al. 2023,
+// "Mass-Editing Memory in a Transformer", Algorithm 1). For each fact a target
+// change δ_i of the last edited layer's output is found (as ROME's v*); then, layer
+// by layer from the first, the remaining change is split over the layers still to
+// edit and written with the least-squares update
+//   ΔW_l = R_l K_lᵀ (λ C_l + K_l K_lᵀ)⁻¹      (eq. 14),
+// solved in double with a Cholesky factorisation, never an explicit inverse.
+// Optionally AlphaEdit's null-space projection (Fang et al. 2025) keeps the update
+// off the keys of preserved knowledge.
+#pragma once
+
+#include <map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "editing/value_optimization.h"
+
+namespace mwb {
+
+struct MemitParams {
+    std::vector<int> layers;  // ascending, e.g. {2, 3, 4}
+    FactToken factToken = FactToken::SubjectLast;
+    ValueParams value;
+    ContextTemplateOptions templates;
+    double momentWeight = 15000.0;  // λ, the reference's mom2_update_weight
+    // AlphaEdit: project updates onto the null space of C (eigenvalues below
+    // nullSpaceThreshold × the largest are treated as null).
+    bool nullSpace = false;
+    double nullSpaceThreshold = 1e-2;
+};
+
+struct MemitLayerUpdate {
+    int layer = -1;
+    Matrix left;   // [dModel x n]  ΔW = left · rightᵀ
+    Matrix right;  // [dFf x n]
+    double weightChange = 0.0;  // ||ΔW|| / ||W||
+};
+
+struct MemitResult {
+    std::vector<MemitLayerUpdate> updates;
+    std::vector<ValueTarget> targets;  // per request
+    std::vector<std::string> contextTemplates;
+};
+
+// Computes and applies the update to `model` (MEMIT's layers depend on the earlier
+// layers' updates). `secondMoments` holds C for every layer in params.layers.
+// The caller records the edit (edit_history.h) from the result.
+MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, const MemitParams& params,
+                       const std::map<int, MatrixD>& secondMoments, const ProgressFn& progress = {});
+
+nlohmann::json toJson(const MemitResult& r);
+
+}  // namespace mwb

@@ -1,0 +1,109 @@
+#include <gtest/gtest.h>
+
+#include <Eigen/Eigenvalues>
+
+#include "editing/memit.h"
+#include "editing/second_moments.h"
+#include "model/continuation.h"
+#include "model/errors.h"
+#include "model/model_file.h"
+#include "model/transformer.h"
+
+namespace mwb {
+namespace {
+
+const std::string kFixtures = std::string(MWB_SOURCE_DIR) + "/tests/fixtures/";
+const std::string kCorpus =
+    "the cat is in the house\nthe dog is on the mat\na bird sat in a tree\n"
+    "it is a sunny day\nthe sea is blue and deep\nwe go to the shop\n"
+    "my hat is red\nthe sun is up\nten men ran far\nall of us eat rice\n";
+
+std::map<int, MatrixD> moments(const Model& m, const std::vector<int>& layers) {
+    SecondMomentOptions o;
+    o.useCache = false;
+    std::map<int, MatrixD> out;
+    for (auto& [l, s] : secondMoments(m, layers, kCorpus, o)) out[l] = s.moment;
+    return out;
+}
+
+Vector lastLayerResid(const Model& m, const std::string& text, int layer, int idx) {
+    const Transformer t(m);
+    return t.run(m.tokenizer.encodeIds(text)).resid[layer + 1].row(idx).transpose();
+}
+
+TEST(Memit, WithLittleRegularisationTheLastLayerReachesTheTargets) {
+    Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    const Model original = m;
+    MemitParams p;
+    p.layers = {0, 1};
+    p.factToken = FactToken::Last;
+    p.templates.lengths = {};  // bare prompts only: k* is the prompt's own key
+    p.momentWeight = 1e-4;
+    const std::vector<EditRequest> reqs = {{"{} is in ", "cat", "d", ""}, {"{} is on ", "dog", "x", ""}};
+    const MemitResult r = applyMemit(m, reqs, p, moments(m, {0, 1}));
+    ASSERT_EQ(r.updates.size(), 2u);
+    EXPECT_EQ(r.updates[0].left.cols(), 2);
+    for (int i = 0; i < 2; ++i) {
+        const std::string text = fillTemplate(reqs[i].prompt, reqs[i].subject);
+        const int last = static_cast<int>(m.tokenizer.encodeIds(text).size()) - 1;
+        const Vector z = lastLayerResid(original, text, 1, last) + r.targets[i].delta;
+        const Vector got = lastLayerResid(m, text, 1, last);
+        EXPECT_LT((got - z).norm(), 1e-2 * z.norm()) << i;
+    }
+}
+
+TEST(Memit, RaisesTheTargetsAndKeepsWeightsOfOtherLayers) {
+    Model m = loadModel(kFixtures + "golden_llama_untied.h5");
+    const Model original = m;
+    MemitParams p;
+    p.layers = {0};
+    p.factToken = FactToken::Last;
+    p.templates.lengths = {{2, 2}};
+    p.momentWeight = 1.0;
+    const std::vector<EditRequest> reqs = {{"{} is in ", "cat", "d", ""}, {"{} is on ", "dog", "x", ""}};
+    auto prob = [](const Model& model, const EditRequest& r) {
+        const Transformer t(model);
+        const std::string text = fillTemplate(r.prompt, r.subject);
+        return softmax(t.run(model.tokenizer.encodeIds(text)).lastLogits())[continuationIds(model.tokenizer, text, r.targetNew)[0]];
+    };
+    applyMemit(m, reqs, p, moments(m, {0}));
+    for (const auto& r : reqs) EXPECT_GT(prob(m, r), 10 * prob(original, r) + 0.01) << r.subject;
+    EXPECT_EQ(m.weights.blocks[1].down.weight, original.weights.blocks[1].down.weight);
+    EXPECT_EQ(m.weights.blocks[0].up.weight, original.weights.blocks[0].up.weight);
+}
+
+TEST(Memit, NullSpaceProjectionLeavesPreservedKeysAlone) {
+    Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    const Model original = m;
+    const auto mom = moments(m, {0});
+    MemitParams p;
+    p.layers = {0};
+    p.factToken = FactToken::Last;
+    p.templates.lengths = {};
+    p.nullSpace = true;
+    p.nullSpaceThreshold = 0.5;
+    applyMemit(m, {{"{} is in ", "cat", "d", ""}}, p, mom);
+    // The update ΔW annihilates the top eigenvectors of C (the preserved keys' span).
+    const Eigen::SelfAdjointEigenSolver<MatrixD> eig(mom.at(0));
+    const VectorD top = eig.eigenvectors().col(eig.eigenvalues().size() - 1);
+    const MatrixD delta = (m.weights.blocks[0].down.weight - original.weights.blocks[0].down.weight).cast<double>();
+    EXPECT_GT(delta.norm(), 1e-3);
+    EXPECT_LT((delta * top).norm(), 1e-4 * delta.norm());
+}
+
+TEST(Memit, BadInputIsRefused) {
+    Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    const auto mom = moments(m, {0});
+    MemitParams p;
+    p.layers = {0};
+    EXPECT_THROW(applyMemit(m, {}, p, mom), InvalidInput);
+    p.layers = {1};
+    EXPECT_THROW(applyMemit(m, {{"{} is", "cat", "d", ""}}, p, mom), InvalidInput);  // no statistics
+    p.layers = {1, 0};
+    EXPECT_THROW(applyMemit(m, {{"{} is", "cat", "d", ""}}, p, mom), InvalidInput);
+    p.layers = {0};
+    EXPECT_THROW(applyMemit(m, {{"{} is", "cat", "", ""}}, p, mom), InvalidInput);
+}
+
+}  // namespace
+}  // namespace mwb
