@@ -103,8 +103,8 @@ std::string configProblem(const ModelConfig& c) {
     if (c.isLlama() && c.dHead() % 2 != 0)
         return "head_dim (" + std::to_string(c.dHead()) +
                ") is odd, but llama rotary embeddings need an even head_dim";
-    if (!std::isfinite(c.normEps) || c.normEps <= 0.0f)
-        return "norm_eps (" + formatNumber(c.normEps) + ") must be a positive number";
+    if (!std::isfinite(c.normEps) || c.normEps < 0.0f)  // 0 is fine for hand-made test models
+        return "norm_eps (" + formatNumber(c.normEps) + ") must be zero or a positive number";
     if (c.isLlama() && (!std::isfinite(c.ropeTheta) || c.ropeTheta <= 0.0f))
         return "rope_theta (" + formatNumber(c.ropeTheta) + ") must be a positive number";
     const double count = countParameters<double>(c);
