@@ -78,24 +78,45 @@ void splitRecords(const Model& a, const Model& b, ModelDiff& out) {
     out.removedEdits = onlyA;
 }
 
-// Σ left·rightᵀ over the records' factors for `layer`, with `sign`; adds the indices of
-// the records that touch the layer to `touching`.
-void addRecordedChange(const std::vector<EditRecord>& edits, const std::vector<int>& which, int layer,
-                       double sign, MatrixD& change, std::vector<int>& touching) {
+// The change the records predict for one layer's mlp/down, E = left · rightᵀ, kept as
+// factors (new records' columns, then removed records' columns with a minus sign) so
+// that no [dModel x dFf] matrix is built for it.
+struct RecordedChange {
+    Eigen::MatrixXd left;   // [dModel x r]
+    Eigen::MatrixXd right;  // [dFf x r]
+    std::vector<int> newTouching, removedTouching;
+
+    long records() const { return long(newTouching.size() + removedTouching.size()); }
+    // ||E||_F² = trace(leftᵀleft · rightᵀright).
+    double normSquared() const {
+        return ((left.transpose() * left).cwiseProduct(right.transpose() * right)).sum();
+    }
+    // ||d − E||_F, in blocks of rows.
+    double residualNorm(const MatrixD& d) const {
+        double sq = 0.0;
+        for (Eigen::Index r = 0; r < d.rows(); r += 64) {
+            const Eigen::Index n = std::min<Eigen::Index>(64, d.rows() - r);
+            const Eigen::MatrixXd block = d.middleRows(r, n) - left.middleRows(r, n) * right.transpose();
+            sq += block.squaredNorm();
+        }
+        return std::sqrt(sq);
+    }
+};
+
+void addColumns(const std::vector<EditRecord>& edits, const std::vector<int>& which, int layer, double sign,
+                RecordedChange& change, std::vector<int>& touching) {
     for (int i : which) {
         const EditRecord& e = edits[i];
         for (size_t j = 0; j < e.layers.size(); ++j) {
             if (e.layers[j] != layer) continue;
-            change.noalias() += sign * (e.left[j].cast<double>() * e.right[j].cast<double>().transpose());
+            const Eigen::Index at = change.left.cols(), r = e.left[j].cols();
+            change.left.conservativeResize(e.left[j].rows(), at + r);
+            change.right.conservativeResize(e.right[j].rows(), at + r);
+            change.left.rightCols(r) = sign * e.left[j].cast<double>();
+            change.right.rightCols(r) = e.right[j].cast<double>();
             touching.push_back(i);
         }
     }
-}
-
-bool touches(const std::vector<EditRecord>& edits, const std::vector<int>& which, int layer) {
-    return std::any_of(which.begin(), which.end(), [&](int i) {
-        return std::find(edits[i].layers.begin(), edits[i].layers.end(), layer) != edits[i].layers.end();
-    });
 }
 
 bool isHalfValue(float x) { return halfToFloat(floatToHalf(x)) == x; }
@@ -117,17 +138,16 @@ struct Comparer {
 
     // Compares one tensor; `layer` >= 0 for mlp/down, whose recorded change is checked.
     void compare(const std::string& path, const MapF& x, const MapF& y, int layer) {
-        std::vector<int> newTouching, removedTouching;
-        MatrixD recorded;
-        if (layer >= 0 && (touches(b.edits, out.newEdits, layer) || touches(a.edits, out.removedEdits, layer))) {
-            recorded = MatrixD::Zero(x.rows(), x.cols());
-            addRecordedChange(b.edits, out.newEdits, layer, 1.0, recorded, newTouching);
-            addRecordedChange(a.edits, out.removedEdits, layer, -1.0, recorded, removedTouching);
+        RecordedChange recorded;
+        if (layer >= 0) {
+            addColumns(b.edits, out.newEdits, layer, 1.0, recorded, recorded.newTouching);
+            addColumns(a.edits, out.removedEdits, layer, -1.0, recorded, recorded.removedTouching);
         }
-        const long nRecords = long(newTouching.size() + removedTouching.size());
-        const bool differs = (x.array() != y.array()).any();
+        const long nRecords = recorded.records();
+        // A linear scan (Eigen's any() walks a row-major matrix column by column).
+        const bool differs = !std::equal(x.data(), x.data() + x.size(), y.data());
         if (!differs) {
-            if (nRecords > 0) noteUnseenRecords(path, y, recorded, newTouching, removedTouching);
+            if (nRecords > 0) noteUnseenRecords(path, y, recorded);
             return;
         }
         TensorDiff t;
@@ -163,23 +183,22 @@ struct Comparer {
         t.singularValues = s.singularValues;
 
         if (nRecords > 0) {
-            t.residual = t.norm > 0 ? (d - recorded).norm() / t.norm : 0.0;
+            t.residual = t.norm > 0 ? recorded.residualNorm(d) / t.norm : 0.0;
             t.explained = t.residual * t.norm <= options.explainTol * t.norm + 2.0 * floor;
-            t.edits = newTouching;
-            t.removedEdits = removedTouching;
+            t.edits = recorded.newTouching;
+            t.removedEdits = recorded.removedTouching;
         }
         if (!t.explained) out.unexplained.push_back(path);
         out.tensors.push_back(std::move(t));
     }
 
-    void noteUnseenRecords(const std::string& path, const MapF& y, const MatrixD& recorded,
-                           const std::vector<int>& newTouching, const std::vector<int>& removedTouching) {
+    void noteUnseenRecords(const std::string& path, const MapF& y, const RecordedChange& recorded) {
         const double floor = 2.0 * 0x1p-11 * y.cast<double>().norm();  // generous: any storage type
-        if (recorded.norm() <= floor) return;
-        for (int i : newTouching)
+        if (recorded.normSquared() <= floor * floor) return;
+        for (int i : recorded.newTouching)
             out.editsWithoutChange.push_back(modelName(b, "the second model") + "'s /edits/" + std::to_string(i) +
                                              " is not reflected in " + path);
-        for (int i : removedTouching)
+        for (int i : recorded.removedTouching)
             out.editsWithoutChange.push_back(modelName(a, "the first model") + "'s /edits/" + std::to_string(i) +
                                              " (absent from the other) is not reflected in " + path);
     }
