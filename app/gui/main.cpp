@@ -1,0 +1,80 @@
+// workbench — the Qt6 GUI. Opens the model named on the command line, else the last
+// model used, else the bundled demo model.
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QDir>
+#include <QFileInfo>
+#include <QTimer>
+
+#include "app/gui/jobs/job_status.h"
+#include "app/gui/main_window.h"
+#include "app/gui/panels/trace_panel.h"
+#include "app/gui/screenshot_tour.h"
+#include "app/gui/workspace.h"
+
+#include <QLineEdit>
+#include <cstdio>
+
+namespace {
+
+// The demo model next to the executable (installed layout) or in the source tree.
+QString demoModel() {
+    const QString exeDir = QCoreApplication::applicationDirPath();
+    for (const QString& candidate : {exeDir + QStringLiteral("/resources/models/demo.h5"),
+                                     exeDir + QStringLiteral("/../resources/models/demo.h5"),
+                                     QStringLiteral(MWB_DEMO_MODEL)})
+        if (QFileInfo::exists(candidate)) return QFileInfo(candidate).absoluteFilePath();
+    return {};
+}
+
+QString startupModel(const QStringList& args, const mwb::gui::Workspace& workspace) {
+    if (!args.isEmpty()) return args.front();
+    const QStringList recent = workspace.recentFiles();
+    if (!recent.isEmpty() && QFileInfo::exists(recent.front())) return recent.front();
+    return demoModel();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName(QStringLiteral("mwb"));
+    QApplication::setApplicationName(QStringLiteral("workbench"));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("Look inside transformer language models and rewrite what they know."));
+    parser.addHelpOption();
+    parser.addPositionalArgument(QStringLiteral("model"), QStringLiteral("Model file (.h5) to open"));
+    const QCommandLineOption prompt(QStringLiteral("prompt"), QStringLiteral("Initial prompt"), QStringLiteral("text"),
+                                    QStringLiteral("The Eiffel Tower is located in the city of"));
+    const QCommandLineOption subject(QStringLiteral("subject"), QStringLiteral("Initial subject for the Trace tab"),
+                                     QStringLiteral("text"), QStringLiteral("The Eiffel Tower"));
+    const QCommandLineOption tour(QStringLiteral("screenshot-tour"),
+                                  QStringLiteral("Run every tab, save screenshots to DIR and quit"), QStringLiteral("DIR"));
+    parser.addOptions({prompt, subject, tour});
+    parser.process(app);
+
+    mwb::gui::MainWindow window;
+    window.workspace()->setPrompt(parser.value(prompt));
+    if (auto* trace = window.panel<mwb::gui::TracePanel>()) trace->subjectEdit()->setText(parser.value(subject));
+    const QString model = startupModel(parser.positionalArguments(), *window.workspace());
+    if (model.isEmpty())
+        window.jobStatus()->showMessage(QObject::tr("Open a model with File > Open (Ctrl+O) or drop an .h5 file here."));
+    else
+        window.workspace()->openModel(model);
+    window.show();
+
+    if (parser.isSet(tour)) {
+        if (model.isEmpty()) {
+            std::fprintf(stderr, "workbench: no model to tour; give one on the command line\n");
+            return 1;
+        }
+        auto* run = new mwb::gui::ScreenshotTour(&window, parser.value(tour), &app);
+        QObject::connect(run, &mwb::gui::ScreenshotTour::finished, &app, [run](bool ok) {
+            for (const QString& file : run->saved()) std::printf("%s\n", qPrintable(file));
+            QCoreApplication::exit(ok ? 0 : 1);
+        });
+        QTimer::singleShot(0, run, &mwb::gui::ScreenshotTour::start);
+    }
+    return app.exec();
+}

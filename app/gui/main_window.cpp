@@ -1,0 +1,148 @@
+// Window assembly, menus, drag and drop.
+#include "app/gui/main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QVBoxLayout>
+
+#include "app/gui/jobs/job_status.h"
+#include "app/gui/panels/predict_panel.h"
+#include "app/gui/panels/trace_panel.h"
+#include "app/gui/widgets/prompt_bar.h"
+#include "app/gui/workspace.h"
+
+namespace mwb::gui {
+namespace {
+
+QString droppedModel(const QMimeData* mime) {
+    if (!mime->hasUrls() || mime->urls().size() != 1) return {};
+    const QString file = mime->urls().front().toLocalFile();
+    return file.endsWith(QStringLiteral(".h5"), Qt::CaseInsensitive) ? file : QString();
+}
+
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent),
+      m_workspace(new Workspace(this)),
+      m_promptBar(new PromptBar(m_workspace, this)),
+      m_tabs(new QTabWidget(this)),
+      m_jobs(new JobStatus(this)) {
+    auto* central = new QWidget(this);
+    auto* layout = new QVBoxLayout(central);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(m_promptBar);
+    layout->addWidget(m_tabs, 1);
+    setCentralWidget(central);
+    statusBar()->addWidget(m_jobs, 1);
+    statusBar()->setSizeGripEnabled(true);
+    setAcceptDrops(true);
+
+    addPanel(new PredictPanel(m_workspace, this));
+    addPanel(new TracePanel(m_workspace, this));
+
+    connect(m_workspace, &Workspace::jobStarted, m_jobs, &JobStatus::track);
+    connect(m_workspace, &Workspace::loadFailed, m_jobs, &JobStatus::showError);
+    connect(m_workspace, &Workspace::saveFailed, m_jobs, &JobStatus::showError);
+    connect(m_workspace, &Workspace::saved, this,
+            [this](const QString& path) { m_jobs->showMessage(tr("Saved %1").arg(path)); });
+    connect(m_workspace, &Workspace::modelChanged, this, [this] {
+        updateTitle();
+        fillRecentMenu();
+        m_jobs->showMessage(tr("Opened %1").arg(m_workspace->modelPath()));
+    });
+    buildMenus();
+    updateTitle();
+    resize(1400, 860);
+}
+
+void MainWindow::addPanel(ToolPanel* panel) {
+    m_panels.push_back(panel);
+    m_tabs->addTab(panel, panel->title());
+    connect(panel, &ToolPanel::jobStarted, m_jobs, &JobStatus::track);
+    connect(panel, &ToolPanel::statusMessage, m_jobs, &JobStatus::showMessage);
+    connect(panel, &ToolPanel::errorMessage, m_jobs, &JobStatus::showError);
+}
+
+void MainWindow::buildMenus() {
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    file->addAction(tr("&Open model\u2026"), QKeySequence::Open, this, &MainWindow::openDialog);
+    m_recent = file->addMenu(tr("Open &recent"));
+    fillRecentMenu();
+    file->addAction(tr("&Save model as\u2026"), QKeySequence::Save, this, &MainWindow::saveAsDialog);
+    file->addSeparator();
+    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+    QMenu* run = menuBar()->addMenu(tr("&Run"));
+    run->addAction(tr("Run the current tab"), QKeySequence(Qt::CTRL | Qt::Key_Return), this,
+                   &MainWindow::runCurrentTab);
+    auto* enter = new QAction(this);  // the keypad's Enter too
+    enter->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Enter));
+    connect(enter, &QAction::triggered, this, &MainWindow::runCurrentTab);
+    addAction(enter);
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About"), this, [this] {
+        QMessageBox::about(this, tr("About the workbench"),
+                           tr("<b>Model workbench</b><p>Look inside GPT-2 and Llama models: next-token "
+                              "predictions and causal tracing (Meng et al. 2022). Every figure can be "
+                              "reproduced with the <tt>mwb</tt> command line.</p>"));
+    });
+}
+
+void MainWindow::fillRecentMenu() {
+    if (!m_recent) return;
+    m_recent->clear();
+    for (const QString& path : m_workspace->recentFiles())
+        m_recent->addAction(path, this, [this, path] { m_workspace->openModel(path); });
+    m_recent->setEnabled(!m_recent->isEmpty());
+}
+
+void MainWindow::runCurrentTab() {
+    if (auto* panel = qobject_cast<ToolPanel*>(m_tabs->currentWidget())) panel->runAction();
+}
+
+void MainWindow::openDialog() {
+    const QString file = QFileDialog::getOpenFileName(this, tr("Open model"), QFileInfo(m_workspace->modelPath()).path(),
+                                                      tr("Model files (*.h5)"));
+    if (!file.isEmpty()) m_workspace->openModel(file);
+}
+
+void MainWindow::saveAsDialog() {
+    if (!m_workspace->model()) {
+        m_jobs->showError(tr("There is no model to save."));
+        return;
+    }
+    const QString file = QFileDialog::getSaveFileName(this, tr("Save model as"), QFileInfo(m_workspace->modelPath()).path(),
+                                                      tr("Model files (*.h5)"));
+    if (file.isEmpty()) return;
+    m_workspace->saveAs(file.endsWith(QStringLiteral(".h5")) ? file : file + QStringLiteral(".h5"));
+}
+
+void MainWindow::updateTitle() {
+    const QString path = m_workspace->modelPath();
+    setWindowTitle(path.isEmpty() ? tr("Model workbench")
+                                  : tr("%1 \u2014 Model workbench").arg(QFileInfo(path).fileName()));
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+    if (!droppedModel(event->mimeData()).isEmpty()) event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+    const QString file = droppedModel(event->mimeData());
+    if (file.isEmpty()) return;
+    m_workspace->openModel(file);
+    event->acceptProposedAction();
+}
+
+}  // namespace mwb::gui

@@ -1,0 +1,57 @@
+// The workbench window: prompt bar on top, one tab per tool, the job status in the
+// status bar, and the menus. It only assembles panels and routes their signals.
+#pragma once
+
+#include <QMainWindow>
+#include <vector>
+
+class QMenu;
+class QTabWidget;
+
+namespace mwb::gui {
+
+class JobStatus;
+class PromptBar;
+class ToolPanel;
+class Workspace;
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    explicit MainWindow(QWidget* parent = nullptr);
+
+    Workspace* workspace() const { return m_workspace; }
+    JobStatus* jobStatus() const { return m_jobs; }
+    PromptBar* promptBar() const { return m_promptBar; }
+    QTabWidget* tabs() const { return m_tabs; }
+    const std::vector<ToolPanel*>& panels() const { return m_panels; }
+    // The panel of type P, or null.
+    template <class P>
+    P* panel() const {
+        for (auto* p : m_panels)
+            if (auto* cast = qobject_cast<P*>(p)) return cast;
+        return nullptr;
+    }
+    void runCurrentTab();
+
+protected:
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+
+private:
+    void addPanel(ToolPanel* panel);
+    void buildMenus();
+    void fillRecentMenu();
+    void openDialog();
+    void saveAsDialog();
+    void updateTitle();
+
+    Workspace* m_workspace;
+    PromptBar* m_promptBar;
+    QTabWidget* m_tabs;
+    JobStatus* m_jobs;
+    QMenu* m_recent = nullptr;
+    std::vector<ToolPanel*> m_panels;
+};
+
+}  // namespace mwb::gui

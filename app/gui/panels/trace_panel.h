@@ -1,0 +1,79 @@
+// The Trace tab: causal tracing of the prompt (three heatmaps: hidden, MLP,
+// attention) or the average indirect effect over a facts file, with the tracing
+// parameters in a side panel.
+#pragma once
+
+#include <optional>
+
+#include "analysis/causal_trace.h"
+#include "app/gui/jobs/run_job.h"
+#include "app/gui/panels/tool_panel.h"
+
+class QCheckBox;
+class QDoubleSpinBox;
+class QLabel;
+class QLineEdit;
+class QPushButton;
+class QRadioButton;
+class QSpinBox;
+
+namespace mwb::gui {
+
+class FigureView;
+
+class TracePanel : public ToolPanel {
+    Q_OBJECT
+public:
+    explicit TracePanel(Workspace* workspace, QWidget* parent = nullptr);
+
+    QString title() const override { return tr("Trace"); }
+    void runAction() override;
+    bool isRunning() const override { return m_trace.isRunning() || m_average.isRunning(); }
+    void cancel();
+
+    // The parameters as the side panel sets them.
+    CausalTraceParams params() const;
+
+    QLineEdit* subjectEdit() const { return m_subject; }
+    QLineEdit* answerEdit() const { return m_answer; }
+    QSpinBox* samplesBox() const { return m_samples; }
+    QRadioButton* averageMode() const { return m_averageMode; }
+    QLineEdit* factsFileEdit() const { return m_factsFile; }
+    QSpinBox* maxFactsBox() const { return m_maxFacts; }
+    FigureView* figure() const { return m_figure; }
+    const std::optional<CausalTraceResult>& lastTrace() const { return m_last; }
+
+signals:
+    // The layer where restoring the MLP output helps most in the last trace.
+    void peakMlpLayer(int layer);
+
+private:
+    void modelChanged();
+    void updateMode();
+    void chooseFactsFile();
+    void runSingle();
+    void runAverage();
+    void traceFinished();
+    void averageFinished();
+
+    QRadioButton* m_singleMode;
+    QRadioButton* m_averageMode;
+    QLineEdit* m_subject;
+    QLineEdit* m_answer;
+    QLineEdit* m_factsFile;
+    QPushButton* m_browse;
+    QSpinBox* m_maxFacts;
+    QCheckBox* m_skipWrong;
+    QSpinBox* m_samples;
+    QSpinBox* m_window;
+    QDoubleSpinBox* m_noise;
+    QSpinBox* m_seed;
+    QPushButton* m_run;
+    QLabel* m_summary;
+    FigureView* m_figure;
+    std::optional<CausalTraceResult> m_last;
+    Job<CausalTraceResult> m_trace;
+    Job<AverageTraceResult> m_average;
+};
+
+}  // namespace mwb::gui

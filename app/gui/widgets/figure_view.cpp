@@ -1,0 +1,113 @@
+// Figure widget with hover values and export.
+#include "app/gui/widgets/figure_view.h"
+
+#include <stdexcept>
+
+#include <QFileDialog>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QMouseEvent>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QStackedWidget>
+#include <QToolTip>
+#include <QVBoxLayout>
+#include <qcustomplot.h>
+
+#include "app/plots/figure_export.h"
+
+namespace mwb::gui {
+
+FigureView::FigureView(const QString& placeholder, QWidget* parent)
+    : QWidget(parent),
+      m_stack(new QStackedWidget(this)),
+      m_placeholder(new QLabel(placeholder, this)),
+      m_plot(new QCustomPlot) {
+    auto* buttons = new QHBoxLayout;
+    buttons->addStretch(1);
+    const struct { const char* text; const char* filter; const char* suffix; } kinds[] = {
+        {"Export PNG\u2026", "PNG image (*.png)", ".png"},
+        {"Export PDF\u2026", "PDF document (*.pdf)", ".pdf"},
+        {"Export JSON\u2026", "JSON data (*.json)", ".json"}};
+    for (const auto& k : kinds) {
+        auto* b = new QPushButton(tr(k.text), this);
+        b->setEnabled(false);
+        const QString filter = tr(k.filter), suffix = QString::fromLatin1(k.suffix);
+        connect(b, &QPushButton::clicked, this, [this, filter, suffix] { chooseAndExport(filter, suffix); });
+        buttons->addWidget(b);
+        m_exportButtons.append(b);
+    }
+    m_placeholder->setAlignment(Qt::AlignCenter);
+    m_placeholder->setWordWrap(true);
+    m_placeholder->setStyleSheet(QStringLiteral("color: palette(mid); font-size: 13pt;"));
+    auto* scroll = new QScrollArea(this);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setWidget(m_plot);
+    m_plot->setMouseTracking(true);
+    m_plot->installEventFilter(this);
+    m_stack->addWidget(m_placeholder);
+    m_stack->addWidget(scroll);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(m_stack, 1);
+    layout->addLayout(buttons);
+}
+
+void FigureView::setFigure(plots::FigureSpec figure) {
+    m_figure = std::move(figure);
+    const QSize size = plots::figureSize(*m_figure);
+    // Shrinks to fit moderately, scrolls beyond that so labels never overlap.
+    m_plot->setMinimumSize(size.width() * 3 / 4, size.height() * 3 / 4);
+    m_rendered = plots::renderFigure(*m_figure, *m_plot);
+    m_stack->setCurrentIndex(1);
+    for (auto* b : m_exportButtons) b->setEnabled(true);
+}
+
+void FigureView::clear() {
+    m_figure.reset();
+    m_rendered = {};
+    m_plot->clearPlottables();
+    m_plot->clearItems();
+    m_stack->setCurrentIndex(0);
+    for (auto* b : m_exportButtons) b->setEnabled(false);
+}
+
+void FigureView::exportTo(const QString& file) const {
+    if (!m_figure) throw std::runtime_error("there is no figure to export yet");
+    const std::filesystem::path path = file.toStdString();
+    if (path.extension() == ".json")
+        plots::saveFigureJson(*m_figure, path);
+    else
+        plots::savePlot(*m_plot, *m_figure, path);
+}
+
+QString FigureView::describeAt(const QPointF& pixel) const {
+    return m_figure ? plots::describeAt(*m_figure, m_rendered, pixel) : QString();
+}
+
+void FigureView::chooseAndExport(const QString& filter, const QString& suffix) {
+    QString file = QFileDialog::getSaveFileName(this, tr("Export figure"), QString(), filter);
+    if (file.isEmpty()) return;
+    if (!file.endsWith(suffix, Qt::CaseInsensitive)) file += suffix;
+    try {
+        exportTo(file);
+        emit exported(file);
+    } catch (const std::exception& e) {
+        emit exportFailed(QString::fromUtf8(e.what()));
+    }
+}
+
+bool FigureView::eventFilter(QObject* watched, QEvent* event) {
+    if (watched == m_plot && event->type() == QEvent::MouseMove) {
+        const auto* mouse = static_cast<QMouseEvent*>(event);
+        const QString text = describeAt(mouse->position());
+        if (text.isEmpty())
+            QToolTip::hideText();
+        else
+            QToolTip::showText(mouse->globalPosition().toPoint(), text, m_plot);
+    }
+    return QWidget::eventFilter(watched, event);
+}
+
+}  // namespace mwb::gui

@@ -1,0 +1,70 @@
+// What the panels share: the open model (immutable once loaded; replaced, never
+// mutated, so running jobs can keep reading their copy), the prompt, recent files.
+#pragma once
+
+#include <memory>
+
+#include <QObject>
+#include <QString>
+#include <QStringList>
+
+#include "app/gui/jobs/run_job.h"
+#include "model/model.h"
+
+class QFutureWatcherBase;
+
+namespace mwb::gui {
+
+class Workspace : public QObject {
+    Q_OBJECT
+public:
+    explicit Workspace(QObject* parent = nullptr);
+    ~Workspace() override;
+
+    // The model, or null before one is open. Jobs take this pointer by value.
+    std::shared_ptr<const Model> model() const { return m_model; }
+    QString modelPath() const { return m_path; }
+    // "demo — gpt2, 6 layers, d_model 256, 4 heads, vocab 4096, ctx 256"
+    QString modelSummary() const;
+
+    QString prompt() const { return m_prompt; }
+    void setPrompt(const QString& prompt);
+
+    // Loads in the background; on success replaces the model and emits modelChanged,
+    // on failure emits loadFailed with one sentence and keeps the current model.
+    void openModel(const QString& path);
+    bool isLoading() const { return m_load.isRunning(); }
+    // Replaces the model (an edited version); the previous one stays valid for jobs.
+    void setModel(std::shared_ptr<const Model> model, const QString& path);
+
+    // Writes the model to `path` in the background (temporary file renamed into
+    // place); emits saved or saveFailed. Overwrites: the caller has asked the user.
+    void saveAs(const QString& path);
+    bool isSaving() const { return m_save.isRunning(); }
+
+    QStringList recentFiles() const;
+
+signals:
+    void modelChanged();
+    void loadFailed(const QString& sentence);
+    void promptChanged(const QString& prompt);
+    // Text selected in the prompt field (the Trace tab takes it as the subject).
+    void promptSelection(const QString& text);
+    void saved(const QString& path);
+    void saveFailed(const QString& sentence);
+    void jobStarted(const QString& operation, QFutureWatcherBase* watcher);
+
+private:
+    void loadFinished();
+    void saveFinished();
+    void remember(const QString& path);
+
+    std::shared_ptr<const Model> m_model;
+    QString m_path;
+    QString m_loadingPath;
+    QString m_prompt;
+    Job<std::shared_ptr<const Model>> m_load;
+    Job<QString> m_save;
+};
+
+}  // namespace mwb::gui

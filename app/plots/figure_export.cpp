@@ -1,0 +1,63 @@
+// PNG, PDF and JSON export of figures, in a window or headless.
+#include "app/plots/figure_export.h"
+
+#include <cstdlib>
+#include <stdexcept>
+
+#include <QApplication>
+#include <qcustomplot.h>
+
+#include "app/plots/figure_render.h"
+
+namespace mwb::plots {
+namespace {
+
+std::string lowerExtension(const std::filesystem::path& file) {
+    std::string ext = file.extension().string();
+    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return ext;
+}
+
+// A QApplication for headless rendering, created on first use and kept until exit.
+void ensureApplication() {
+    if (QApplication::instance()) return;
+    const bool haveDisplay = std::getenv("DISPLAY") || std::getenv("WAYLAND_DISPLAY");
+    if (!haveDisplay && !std::getenv("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+    static int argc = 1;
+    static char name[] = "mwb";
+    static char* argv[] = {name, nullptr};
+    // Deliberately never destroyed: tearing Qt down during static destruction is unsafe.
+    static QApplication* app = new QApplication(argc, argv);
+    (void)app;
+}
+
+}  // namespace
+
+void savePlot(QCustomPlot& plot, const FigureSpec& figure, const std::filesystem::path& file) {
+    const QSize size = figureSize(figure);
+    const QString name = QString::fromStdString(file.string());
+    const std::string ext = lowerExtension(file);
+    bool ok = false;
+    if (ext == ".png")
+        ok = plot.savePng(name, size.width(), size.height(), 2.0);
+    else if (ext == ".pdf")
+        ok = plot.savePdf(name, size.width(), size.height());
+    else
+        throw std::runtime_error(file.string() + ": unknown figure format '" + ext +
+                                 "' (use .png or .pdf)");
+    if (!ok) throw std::runtime_error(file.string() + ": could not write the figure");
+}
+
+void exportFigure(const FigureSpec& figure, const std::filesystem::path& file) {
+    if (lowerExtension(file) == ".json") {
+        saveFigureJson(figure, file);
+        return;
+    }
+    ensureApplication();
+    QCustomPlot plot;
+    plot.resize(figureSize(figure));
+    renderFigure(figure, plot);
+    savePlot(plot, figure, file);
+}
+
+}  // namespace mwb::plots

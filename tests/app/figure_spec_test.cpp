@@ -1,0 +1,124 @@
+// Pure figure builders: the specs hold exactly the library's numbers (no QApplication).
+#include <QtTest>
+
+#include "app/plots/figure_spec.h"
+#include "app/plots/prediction_figure.h"
+#include "app/plots/trace_figure.h"
+
+using namespace mwb;
+using namespace mwb::plots;
+
+namespace {
+
+CausalTraceResult fakeTrace() {
+    CausalTraceResult r;
+    r.tokens = {"The", " Eiff", "el", " Tower", " is", " in"};
+    r.subjectBegin = 1;
+    r.subjectEnd = 4;
+    r.answer = " Paris";
+    r.probClean = 0.8;
+    r.probCorrupted = 0.1;
+    r.params.window = 3;
+    int k = 0;
+    for (TraceKind kind : {TraceKind::Hidden, TraceKind::Mlp, TraceKind::Attn}) {
+        MatrixD grid(6, 4);
+        for (int t = 0; t < 6; ++t)
+            for (int l = 0; l < 4; ++l) grid(t, l) = 0.1 + 0.01 * (t * 4 + l) + 0.2 * k;
+        r.probRestored[kind] = grid;
+        ++k;
+    }
+    return r;
+}
+
+}  // namespace
+
+class FigureSpecTest : public QObject {
+    Q_OBJECT
+private slots:
+    void traceFigureHoldsTheGrids() {
+        const CausalTraceResult r = fakeTrace();
+        const FigureSpec fig = traceFigure(r, "gpt2-test");
+        QCOMPARE(fig.panels.size(), size_t(3));
+        QCOMPARE(fig.columns, 3);
+        int i = 0;
+        for (TraceKind kind : {TraceKind::Hidden, TraceKind::Mlp, TraceKind::Attn}) {
+            const auto& h = std::get<HeatmapSpec>(fig.panels[i++]);
+            QCOMPARE(h.rows, 6);
+            QCOMPARE(h.cols, 4);
+            for (int t = 0; t < 6; ++t)
+                for (int l = 0; l < 4; ++l) QCOMPARE(h.at(t, l), r.probRestored.at(kind)(t, l));
+            QCOMPARE(h.zMin, r.probCorrupted);
+            QCOMPARE(h.zMax, r.probRestored.at(kind).maxCoeff());
+            QCOMPARE(h.zLabel, std::string("p(Paris)"));
+            QCOMPARE(h.palette, tracePalette(kind));
+        }
+        QCOMPARE(fig.source["p_clean"].get<double>(), 0.8);
+    }
+
+    void subjectTokensAreMarked() {
+        const auto labels = traceTokenLabels(fakeTrace());
+        const std::vector<std::string> expected = {"The", " Eiff*", "el*", " Tower*", " is", " in"};
+        QCOMPARE(labels, expected);
+    }
+
+    void coloursFollowThePaper() {
+        QCOMPARE(tracePalette(TraceKind::Hidden), Palette::Purples);
+        QCOMPARE(tracePalette(TraceKind::Mlp), Palette::Greens);
+        QCOMPARE(tracePalette(TraceKind::Attn), Palette::Reds);
+    }
+
+    void axisTitlesNameTheWindow() {
+        const FigureSpec fig = traceFigure(fakeTrace(), "gpt2-test");
+        QCOMPARE(std::get<HeatmapSpec>(fig.panels[0]).xTitle, std::string("single restored layer within gpt2-test"));
+        QCOMPARE(std::get<HeatmapSpec>(fig.panels[1]).xTitle,
+                 std::string("center of interval of 3 restored MLP layers"));
+    }
+
+    void averageFigureUsesTheCategories() {
+        AverageTraceResult avg;
+        avg.factsUsed = 2;
+        avg.indirectEffect[TraceKind::Mlp] = MatrixD::Constant(6, 3, 0.25);
+        avg.probRestored[TraceKind::Mlp] = MatrixD::Constant(6, 3, 0.5);
+        const FigureSpec fig = averageTraceFigure(avg);
+        QCOMPARE(fig.panels.size(), size_t(1));
+        const auto& h = std::get<HeatmapSpec>(fig.panels[0]);
+        QCOMPARE(h.yLabels.front(), std::string("first subject token"));
+        QCOMPARE(h.at(5, 2), 0.25);
+        QCOMPARE(h.zLabel, std::string("AIE"));
+    }
+
+    void topTokensAreBars() {
+        const FigureSpec fig = topTokensFigure({{5, " Paris", 0.6, 3.0}, {7, " Rome", 0.3, 2.0}}, "next");
+        const auto& b = std::get<BarSpec>(fig.panels[0]);
+        QCOMPARE(b.labels, (std::vector<std::string>{"' Paris'", "' Rome'"}));
+        QCOMPARE(b.values, (std::vector<double>{0.6, 0.3}));
+        QCOMPARE(toJson(fig)["panels"][0]["values"][1].get<double>(), 0.3);
+    }
+
+    void validateRejectsMismatchedSizes() {
+        HeatmapSpec h;
+        h.rows = 2;
+        h.cols = 2;
+        h.values = {1, 2, 3};
+        FigureSpec fig;
+        fig.panels.push_back(h);
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, validate(fig));
+    }
+
+    void jsonHasTheValuesRowByRow() {
+        const FigureSpec fig = traceFigure(fakeTrace());
+        const auto j = toJson(fig);
+        QCOMPARE(j["panels"].size(), size_t(3));
+        QCOMPARE(j["panels"][1]["values"][2][3].get<double>(), fakeTrace().probRestored.at(TraceKind::Mlp)(2, 3));
+        QVERIFY(j.contains("source"));
+    }
+
+    void labelStrideKeepsAxesReadable() {
+        QCOMPARE(labelStride(12, 12), 1);
+        QCOMPARE(labelStride(48, 12), 4);
+        QCOMPARE(labelStride(13, 12), 2);
+    }
+};
+
+QTEST_APPLESS_MAIN(FigureSpecTest)
+#include "figure_spec_test.moc"

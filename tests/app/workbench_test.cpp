@@ -1,0 +1,206 @@
+// The real window on the offscreen platform: open a model, predict, trace (the
+// heatmaps hold the library's numbers), cancel, stay responsive, report errors.
+#include <QtTest>
+
+#include <QElapsedTimer>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QTableWidget>
+#include <qcustomplot.h>
+
+#include "app/gui/jobs/job_status.h"
+#include "app/gui/main_window.h"
+#include "app/gui/panels/predict_panel.h"
+#include "app/gui/panels/trace_panel.h"
+#include "app/gui/widgets/figure_view.h"
+#include "app/gui/workspace.h"
+#include "app_test_util.h"
+
+using namespace mwb;
+using namespace mwb::gui;
+
+namespace {
+
+const QString kFixture = QStringLiteral(MWB_SOURCE_DIR "/tests/fixtures/golden_gpt2_untied.h5");
+
+bool waitFor(QSignalSpy& spy, int timeoutMs = 60000) { return !spy.isEmpty() || spy.wait(timeoutMs); }
+
+}  // namespace
+
+class WorkbenchTest : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
+
+    void init() {
+        m_window = std::make_unique<MainWindow>();
+        m_window->show();
+    }
+    void cleanup() { m_window.reset(); }
+
+    void opensAModelFile() {
+        QSignalSpy changed(m_window->workspace(), &Workspace::modelChanged);
+        m_window->workspace()->openModel(kFixture);
+        QVERIFY(waitFor(changed));
+        QVERIFY(m_window->workspace()->model());
+        QVERIFY(m_window->workspace()->modelSummary().contains(QStringLiteral("gpt2")));
+        QCOMPARE(m_window->workspace()->recentFiles().front(), QFileInfo(kFixture).absoluteFilePath());
+    }
+
+    void aBadFileLeavesTheModelAsItWas() {
+        auto model = test::randomGpt2();
+        m_window->workspace()->setModel(model, QString());
+        QSignalSpy failed(m_window->workspace(), &Workspace::loadFailed);
+        m_window->workspace()->openModel(QStringLiteral(MWB_SOURCE_DIR "/README.md"));
+        QVERIFY(waitFor(failed));
+        QVERIFY(!failed.front().front().toString().isEmpty());
+        QCOMPARE(m_window->workspace()->model(), model);
+    }
+
+    void predictShowsTheLibrarysTopTokens() {
+        auto model = test::randomGpt2();
+        m_window->workspace()->setModel(model, QString());
+        m_window->workspace()->setPrompt(QStringLiteral("The Eiffel Tower is located in"));
+        auto* panel = m_window->panel<PredictPanel>();
+        QSignalSpy done(panel, &ToolPanel::actionFinished);
+        m_window->tabs()->setCurrentWidget(panel);
+        m_window->runCurrentTab();
+        QVERIFY(waitFor(done));
+        QCOMPARE(done.front().front().toBool(), true);
+        const Prediction expected = predictNext(*model, "The Eiffel Tower is located in", 10);
+        QCOMPARE(panel->table()->rowCount(), 10);
+        QCOMPARE(panel->lastPrediction().top.front().id, expected.top.front().id);
+        QVERIFY(panel->figure()->hasFigure());
+        const auto& bars = std::get<plots::BarSpec>(panel->figure()->figure().panels[0]);
+        for (int i = 0; i < 10; ++i) QCOMPARE(bars.values[i], expected.top[i].prob);
+    }
+
+    void generateWritesAContinuation() {
+        m_window->workspace()->setModel(test::randomGpt2(), QString());
+        m_window->workspace()->setPrompt(QStringLiteral("The quick brown"));
+        auto* panel = m_window->panel<PredictPanel>();
+        QSignalSpy done(panel, &PredictPanel::generationFinished);
+        panel->generate();
+        QVERIFY(waitFor(done));
+        QCOMPARE(done.front().front().toBool(), true);
+        QVERIFY(panel->output()->toPlainText().startsWith(QStringLiteral("The quick brown")));
+    }
+
+    void traceHeatmapsHoldTheLibrarysNumbers() {
+        auto model = test::randomGpt2(3);
+        m_window->workspace()->setModel(model, QString());
+        m_window->workspace()->setPrompt(QStringLiteral("The Eiffel Tower is in"));
+        auto* panel = m_window->panel<TracePanel>();
+        panel->subjectEdit()->setText(QStringLiteral("The Eiffel Tower"));
+        panel->samplesBox()->setValue(3);
+        QSignalSpy done(panel, &ToolPanel::actionFinished);
+        m_window->tabs()->setCurrentWidget(panel);
+        m_window->runCurrentTab();
+        QVERIFY(waitFor(done));
+        QCOMPARE(done.front().front().toBool(), true);
+
+        const CausalTraceResult expected =
+            traceFact(*model, "The Eiffel Tower is in", "The Eiffel Tower", "", panel->params());
+        const plots::RenderedFigure& drawn = panel->figure()->rendered();
+        QCOMPARE(drawn.maps.size(), size_t(3));
+        int i = 0;
+        for (TraceKind kind : {TraceKind::Hidden, TraceKind::Mlp, TraceKind::Attn}) {
+            const MatrixD& grid = expected.probRestored.at(kind);
+            QCPColorMapData* data = drawn.maps[i++]->data();
+            QCOMPARE(data->valueSize(), static_cast<int>(grid.rows()));
+            QCOMPARE(data->keySize(), static_cast<int>(grid.cols()));
+            for (int t = 0; t < grid.rows(); ++t)
+                for (int l = 0; l < grid.cols(); ++l) QCOMPARE(data->cell(l, t), grid(t, l));
+        }
+    }
+
+    void selectingThePromptFillsTheSubject() {
+        m_window->workspace()->setPrompt(QStringLiteral("Paris is the capital of"));
+        QLineEdit* prompt = m_window->findChild<QLineEdit*>();
+        QVERIFY(prompt);
+        prompt->setSelection(0, 5);
+        QCOMPARE(m_window->panel<TracePanel>()->subjectEdit()->text(), QStringLiteral("Paris"));
+    }
+
+    void aSubjectNotInThePromptIsOneSentence() {
+        auto model = test::randomGpt2();
+        m_window->workspace()->setModel(model, QString());
+        m_window->workspace()->setPrompt(QStringLiteral("The Eiffel Tower is in"));
+        auto* panel = m_window->panel<TracePanel>();
+        panel->subjectEdit()->setText(QStringLiteral("Colosseum"));
+        QSignalSpy errors(m_window->jobStatus(), &JobStatus::errorShown);
+        QSignalSpy done(panel, &ToolPanel::actionFinished);
+        panel->runAction();
+        QVERIFY(waitFor(done));
+        QCOMPARE(done.front().front().toBool(), false);
+        QCOMPARE(errors.size(), 1);
+        QVERIFY(!errors.front().front().toString().isEmpty());
+        QCOMPARE(m_window->workspace()->model(), model);
+    }
+
+    void cancellingStopsARunningTrace() {
+        startLongTrace();
+        auto* panel = m_window->panel<TracePanel>();
+        QSignalSpy done(panel, &ToolPanel::actionFinished);
+        QTest::qWait(300);
+        QVERIFY(panel->isRunning());
+        auto* cancel = m_window->findChild<QPushButton*>(QStringLiteral("cancelJob"));
+        QVERIFY(cancel && cancel->isVisible());
+        QElapsedTimer clock;
+        clock.start();
+        QTest::mouseClick(cancel, Qt::LeftButton);
+        QVERIFY(waitFor(done, 20000));
+        QCOMPARE(done.front().front().toBool(), false);
+        qInfo("cancelled after %lld ms", clock.elapsed());
+        QVERIFY2(clock.elapsed() < 5000, qPrintable(QString::number(clock.elapsed())));
+        QVERIFY(m_window->jobStatus()->currentText().contains(QStringLiteral("cancelled")));
+        QVERIFY(!panel->figure()->hasFigure());
+    }
+
+    void theEventLoopStaysResponsiveDuringATrace() {
+        startLongTrace();
+        auto* panel = m_window->panel<TracePanel>();
+        QElapsedTimer clock;
+        clock.start();
+        qint64 last = 0, worst = 0;
+        int ticks = 0;
+        QTimer timer;
+        timer.setInterval(10);
+        connect(&timer, &QTimer::timeout, this, [&] {
+            const qint64 now = clock.elapsed();
+            worst = std::max(worst, now - last);
+            last = now;
+            ++ticks;
+        });
+        timer.start();
+        QTest::qWait(1500);
+        timer.stop();
+        const bool stillRunning = panel->isRunning();
+        panel->cancel();
+        QSignalSpy done(panel, &ToolPanel::actionFinished);
+        if (panel->isRunning()) QVERIFY(waitFor(done, 20000));
+        QVERIFY2(stillRunning, "the trace finished too early to measure anything");
+        qInfo("event loop: %d ticks in 1.5 s, longest gap %lld ms", ticks, worst);
+        QVERIFY2(worst < 250, qPrintable(QStringLiteral("longest gap %1 ms").arg(worst)));
+    }
+
+private:
+    // A trace that takes several seconds in many short steps (the library checks for
+    // cancellation once per token): a long prompt on a wider model.
+    void startLongTrace() {
+        m_window->workspace()->setModel(test::randomGpt2(8, 128), QString());
+        m_window->workspace()->setPrompt(QStringLiteral(
+            "The Eiffel Tower is located in the city of Paris, and the quick brown fox jumps over the "
+            "lazy dog in the city of"));
+        auto* panel = m_window->panel<TracePanel>();
+        panel->subjectEdit()->setText(QStringLiteral("The Eiffel Tower"));
+        panel->samplesBox()->setValue(16);
+        panel->runAction();
+        QVERIFY(panel->isRunning());
+    }
+
+    std::unique_ptr<MainWindow> m_window;
+};
+
+QTEST_MAIN(WorkbenchTest)
+#include "workbench_test.moc"
