@@ -56,7 +56,7 @@ KnowledgeAccuracy evaluateKnowledge(const Model& model, const std::vector<KnownF
                 FactPrediction& p = out.predictions[first + j];
                 const RowVector logits = states[j].lastLogits();
                 p.predictedId = argmax(logits);
-                p.predicted = tokenizer.decode({p.predictedId});
+                p.predicted = tokenizer.tokenDisplay(p.predictedId);
                 p.probAttribute = softmax(logits)[p.attributeIds[0]];
                 p.firstTokenCorrect = p.predictedId == p.attributeIds[0];
                 p.matchedTokens = p.firstTokenCorrect ? 1 : 0;

@@ -27,7 +27,7 @@ struct FactPrediction {
     std::string attribute;
     std::vector<int> attributeIds;
     int predictedId = -1;        // argmax at the prompt's last position
-    std::string predicted;       // its text
+    std::string predicted;       // its printable text (tokenDisplay)
     double probAttribute = 0.0;  // probability of the attribute's first token
     int matchedTokens = 0;       // leading attribute tokens that greedy decoding reproduces
     bool firstTokenCorrect = false;

@@ -161,16 +161,19 @@ struct Comparer {
         t.maxAbs = d.cwiseAbs().maxCoeff();
         // Rounding floor over the changed elements (see the header).
         double changedSq = 0.0;
-        bool half = true;
+        bool halfA = true, halfB = true;
         for (Eigen::Index i = 0; i < d.size(); ++i) {
             if (d.data()[i] == 0.0) continue;
             ++t.changedElements;
             const double v = y.data()[i];
             changedSq += v * v;
-            half = half && isHalfValue(x.data()[i]) && isHalfValue(y.data()[i]);
+            halfA = halfA && isHalfValue(x.data()[i]);
+            halfB = halfB && isHalfValue(y.data()[i]);
         }
-        const double unitRoundoff = half ? 0x1p-11 : 0x1p-24;
-        const double floor = unitRoundoff * std::sqrt(changedSq) * double(std::max<long>(1, nRecords));
+        // B's values were rounded to B's storage precision.
+        const double unitRoundoff = halfB ? 0x1p-11 : 0x1p-24;
+        const double roundingOfB = unitRoundoff * std::sqrt(changedSq);
+        const double floor = roundingOfB * double(std::max<long>(1, nRecords));
 
         SpectrumOptions so;
         so.top = options.topSingularValues;
@@ -188,7 +191,16 @@ struct Comparer {
             t.edits = recorded.newTouching;
             t.removedEdits = recorded.removedTouching;
         }
-        if (!t.explained) out.unexplained.push_back(path);
+        // A float32 model saved as float16: B is A rounded, and records that predict a
+        // change here are not reflected in the weights.
+        if (!t.explained && halfB && !halfA && t.norm <= 2.0 * roundingOfB) {
+            t.float16Rounding = true;
+            if (nRecords > 0) noteUnseenRecords(path, y, recorded);
+            t.edits.clear();
+            t.removedEdits.clear();
+            t.residual = 1.0;
+        }
+        if (!t.explained && !t.float16Rounding) out.unexplained.push_back(path);
         out.tensors.push_back(std::move(t));
     }
 
@@ -278,8 +290,10 @@ nlohmann::json toJson(const ModelDiff& d) {
         j["edits"] = t.edits;
         j["removed_edits"] = t.removedEdits;
         j["explained"] = t.explained;
+        j["cause"] = t.explained ? nlohmann::json("edit")
+                     : t.float16Rounding ? nlohmann::json("float16 rounding") : nlohmann::json(nullptr);
         j["residual"] = t.residual;
-        if (!t.explained) j["problem"] = kUnrecordedChange;
+        if (!t.explained && !t.float16Rounding) j["problem"] = kUnrecordedChange;
         tensors.push_back(std::move(j));
     }
     auto fields = [](const std::vector<FieldDiff>& list) {

@@ -9,8 +9,11 @@
 //     E_L = Σ_new left·rightᵀ − Σ_removed left·rightᵀ   of /blocks/L/mlp/down/weight.
 // A difference is explained when ||D − E||_F <= explainTol·||D||_F + 2·floor, where
 // floor = u·||B||_F over the changed elements bounds the float rounding of B = A + ΔW
-// (u = 2⁻²⁴, or 2⁻¹¹ when every value of A and B is a float16 value, as in a model
-// stored in float16). Any other difference is "weights changed without an edit record".
+// (u = 2⁻²⁴, or 2⁻¹¹ when every changed value of B is a float16 value, as in a model
+// stored in float16), times the number of records concerned (sequential edits round
+// once each). A difference that is only float16 rounding (a float32 model
+// saved in float16) is reported as such. Any other difference is "weights changed
+// without an edit record".
 // The same floor is the rank's absolute tolerance (editing/spectrum.h), so rounding
 // noise does not count as rank.
 #pragma once
@@ -50,6 +53,10 @@ struct TensorDiff {
     bool explained = false;
     // ||D − E||_F / ||D||_F for the recorded change E (1 when no record concerns it).
     double residual = 1.0;
+    // Not explained by records, but B holds float16 values and A does not, and the
+    // difference is within float16 rounding of B: a float32 model saved as float16.
+    // Reported, not flagged as unexplained.
+    bool float16Rounding = false;
 };
 
 // A configuration or tokenizer field that differs: values as text.

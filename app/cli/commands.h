@@ -15,5 +15,7 @@ void registerGenerate(CLI::App& app);
 void registerTrain(CLI::App& app);
 void registerTokenizerTrain(CLI::App& app);
 void registerTrace(CLI::App& app);
+void registerDiff(CLI::App& app);
+void registerEvalKnowledge(CLI::App& app);
 
 }  // namespace mwb::cli

@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
     mwb::cli::registerTokenizerTrain(app);
     mwb::cli::registerTrain(app);
     mwb::cli::registerTrace(app);
+    mwb::cli::registerDiff(app);
+    mwb::cli::registerEvalKnowledge(app);
     mwb::cli::installInterruptHandler();
     try {
         app.parse(argc, argv);

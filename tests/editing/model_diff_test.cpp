@@ -186,6 +186,24 @@ TEST(ModelDiff, Float16ModelsUseTheFloat16RoundingFloor) {
     EXPECT_EQ(d.tensors[0].rank, 1);
 }
 
+TEST(ModelDiff, Float32ModelSavedAsFloat16IsRoundingNotAnEdit) {
+    const Model a = makeTinyModel(Architecture::Gpt2, 3);
+    Model b = a;
+    forEachTensor(b.config, b.weights, [](const std::string&, auto& t) {
+        for (long i = 0; i < t.size(); ++i) t.data()[i] = halfToFloat(floatToHalf(t.data()[i]));
+    });
+    b.weights.blocks[0].up.weight(1, 2) += 0.5f;  // a real change on top
+    const ModelDiff d = diffModels(a, b);
+    EXPECT_FALSE(d.identical);
+    EXPECT_EQ(d.unexplained, std::vector<std::string>{"/blocks/0/mlp/up/weight"});
+    int rounded = 0;
+    for (const TensorDiff& t : d.tensors) {
+        rounded += t.float16Rounding;
+        if (t.float16Rounding) EXPECT_EQ(t.rank, 0) << t.path;
+    }
+    EXPECT_EQ(rounded, int(d.tensors.size()) - 1);
+}
+
 TEST(ModelDiff, ConfigAndTokenizerDifferences) {
     const Model a = makeTinyModel(Architecture::Gpt2, 3);
     Model b = a;

@@ -1,0 +1,44 @@
+// mwb eval-knowledge MODEL --facts F: how many known facts the model gets right
+// (first token of the attribute, and the whole attribute by greedy decoding).
+#include <cstdio>
+#include <iostream>
+
+#include "app/cli/commands.h"
+#include "app/cli/common.h"
+#include "editing/knowledge_eval.h"
+#include "model/datasets.h"
+#include "model/errors.h"
+
+namespace mwb::cli {
+
+void registerEvalKnowledge(CLI::App& app) {
+    struct Opts { std::string model, facts; int limit = 0; bool json = false, verbose = false; };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand("eval-knowledge", "Top-1 accuracy of a model on a known-facts file");
+    cmd->add_option("model", o->model, "Model file (.h5)")->required();
+    cmd->add_option("--facts", o->facts, "Known facts (known_1000.json schema)")->required();
+    cmd->add_option("--limit", o->limit, "Use only the first N facts (0: all)")->capture_default_str();
+    cmd->add_flag("--verbose,-v", o->verbose, "List every fact");
+    cmd->add_flag("--json", o->json, "Print JSON");
+    cmd->callback([o] {
+        if (o->limit < 0) throw InvalidInput("--limit must not be negative");
+        std::vector<KnownFact> facts = loadKnownFacts(o->facts);
+        if (o->limit > 0 && int(facts.size()) > o->limit) facts.resize(o->limit);
+        const Model m = openModel(o->model);
+        const KnowledgeAccuracy k = evaluateKnowledge(m, facts, progressBar());
+        if (o->json) {
+            printJson(toJson(k));
+            return;
+        }
+        if (o->verbose)
+            for (const FactPrediction& p : k.predictions)
+                std::printf("%s %s  %-40s -> %-16s (expected %s, p=%.3f)\n", p.firstTokenCorrect ? "ok " : "   ",
+                            p.attributeCorrect ? "all" : "   ", p.prompt.c_str(),
+                            nlohmann::json(p.predicted).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str(),
+                            nlohmann::json(p.attribute).dump().c_str(), p.probAttribute);
+        std::printf("%d facts: first-token accuracy %.2f%%, whole-attribute accuracy (greedy) %.2f%%\n", k.facts,
+                    k.firstTokenAccuracy, k.attributeAccuracy);
+    });
+}
+
+}  // namespace mwb::cli
