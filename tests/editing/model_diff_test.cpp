@@ -264,6 +264,22 @@ TEST(Spectrum, LowRankSketchMatchesKnownSingularValues) {
     EXPECT_NEAR(s.singularValues[2], 0.5, 1e-9);
 }
 
+TEST(Spectrum, ExactGramPathAgreesWithKnownValues) {
+    // Big enough for the Gram-matrix route (more than 512 x 512 elements).
+    const MatrixD l = randomMatrix(600, 2, 5).cast<double>(), r = randomMatrix(700, 2, 6).cast<double>();
+    const MatrixD d = l * r.transpose();
+    SpectrumOptions o;
+    o.exact = true;
+    const Spectrum exact = spectrum(d, o);
+    const Spectrum sketch = spectrum(d);
+    EXPECT_TRUE(exact.exactMethod);
+    EXPECT_FALSE(sketch.exactMethod);
+    EXPECT_EQ(exact.rank, 2);
+    EXPECT_EQ(sketch.rank, 2);
+    EXPECT_NEAR(exact.singularValues[0], sketch.singularValues[0], 1e-9 * sketch.singularValues[0]);
+    EXPECT_NEAR(exact.singularValues[1], sketch.singularValues[1], 1e-9 * sketch.singularValues[0]);
+}
+
 TEST(Spectrum, FullRankFallsBackToExactOrLowerBound) {
     const MatrixD d = randomMatrix(80, 200, 3).cast<double>();
     const Spectrum exact = spectrum(d);
