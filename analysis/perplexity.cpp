@@ -86,20 +86,27 @@ CorpusScore variantPerplexity(ModelVariant& variant, const std::vector<std::vect
     return acc.score();
 }
 
-CorpusComparison compareOnCorpus(ModelVariant& variant, const std::vector<std::vector<int>>& chunks,
-                                 const ProgressFn& progress) {
+namespace {
+
+// Compares chunk by chunk; original(c) gives the original's final residual stream
+// of chunk c ([chunk size x dModel]).
+template <typename OriginalFn>
+CorpusComparison compareChunks(ModelVariant& variant, const std::vector<std::vector<int>>& chunks,
+                               OriginalFn original, const ProgressFn& progress) {
+    const Transformer& t = variant.transformer();
+    const int nLayers = t.config().nLayers;
     NllSum orig, var;
     double klSum = 0.0, klMax = 0.0;
     for (size_t c = 0; c < chunks.size(); ++c) {
         report(progress, {static_cast<long>(c), static_cast<long>(chunks.size()), "compare on corpus"});
         const auto& chunk = chunks[c];
-        const RunState a = variant.runOriginal(chunk, LogitsMode::None);
+        const Matrix a = original(c);
         const RunState b = variant.runVariant(chunk, LogitsMode::None);
         const int n = static_cast<int>(chunk.size()) - 1;
         for (int first = 0; first < n; first += kRowBlock) {
             const int rows = std::min(kRowBlock, n - first);
-            const Matrix la = logitsOf(variant.transformer(), a, first, rows);
-            const Matrix lb = logitsOf(variant.transformer(), b, first, rows);
+            const Matrix la = t.unembed(a.middleRows(first, rows));
+            const Matrix lb = t.unembed(b.resid[nLayers].middleRows(first, rows));
             for (int i = 0; i < rows; ++i) {
                 const VectorD pa = logSoftmax(la.row(i)), pb = logSoftmax(lb.row(i));
                 const int next = chunk[first + i + 1];
@@ -119,6 +126,43 @@ CorpusComparison compareOnCorpus(ModelVariant& variant, const std::vector<std::v
     out.variant = var.score();
     out.meanKl = orig.count ? klSum / orig.count : 0.0;
     out.maxKl = klMax;
+    return out;
+}
+
+}  // namespace
+
+CorpusComparison compareOnCorpus(ModelVariant& variant, const std::vector<std::vector<int>>& chunks,
+                                 const ProgressFn& progress) {
+    const int nLayers = variant.model().config.nLayers;
+    return compareChunks(
+        variant, chunks,
+        [&](size_t c) -> Matrix {
+            const RunState s = variant.runOriginal(chunks[c], LogitsMode::None);
+            return s.resid[nLayers].topRows(s.nTokens);
+        },
+        progress);
+}
+
+CorpusComparison compareOnCorpus(ModelVariant& variant, const std::vector<std::vector<int>>& chunks,
+                                 const std::vector<Matrix>& originalFinal, const ProgressFn& progress) {
+    if (originalFinal.size() != chunks.size())
+        throw InvalidInput("the cached original states do not match the corpus chunks");
+    for (size_t c = 0; c < chunks.size(); ++c)
+        if (originalFinal[c].rows() != static_cast<long>(chunks[c].size()) ||
+            originalFinal[c].cols() != variant.model().config.dModel)
+            throw InvalidInput("the cached original states do not match the corpus chunks");
+    return compareChunks(variant, chunks, [&](size_t c) -> Matrix { return originalFinal[c]; }, progress);
+}
+
+std::vector<Matrix> finalStates(const Model& model, const std::vector<std::vector<int>>& chunks,
+                                const ProgressFn& progress) {
+    const Transformer t(model);
+    std::vector<Matrix> out;
+    for (size_t c = 0; c < chunks.size(); ++c) {
+        report(progress, {static_cast<long>(c), static_cast<long>(chunks.size()), "original"});
+        const RunState s = t.run(chunks[c], {}, LogitsMode::None);
+        out.push_back(s.resid[model.config.nLayers].topRows(s.nTokens));
+    }
     return out;
 }
 

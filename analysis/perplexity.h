@@ -41,6 +41,15 @@ CorpusScore variantPerplexity(ModelVariant& variant, const std::vector<std::vect
 CorpusComparison compareOnCorpus(ModelVariant& variant, const std::vector<std::vector<int>>& chunks,
                                  const ProgressFn& progress = {});
 
+// The original model's last residual stream (before the final norm) per chunk,
+// [chunk size x dModel]: lets several comparisons on the same corpus skip the
+// original's blocks (quantisation tables).
+std::vector<Matrix> finalStates(const Model& model, const std::vector<std::vector<int>>& chunks,
+                                const ProgressFn& progress = {});
+// As above with the original's finalStates() of the same chunks.
+CorpusComparison compareOnCorpus(ModelVariant& variant, const std::vector<std::vector<int>>& chunks,
+                                 const std::vector<Matrix>& originalFinal, const ProgressFn& progress = {});
+
 nlohmann::json toJson(const CorpusScore& s);
 nlohmann::json toJson(const CorpusComparison& c);
 

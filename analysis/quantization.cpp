@@ -126,14 +126,21 @@ QuantizationTable evaluateQuantization(Model& model, const std::vector<Quantizat
     for (const auto& w : superWeights) validateCoord(model.config, w);
     QuantizationTable table;
     table.superWeights = superWeights;
-    const long total = static_cast<long>(configs.size());
-    for (long i = 0; i < total; ++i) {
+    const long total = static_cast<long>(configs.size()) + 1;
+    report(progress, {0, total, "quantise"});
+    // Cancellation is checked per chunk, progress shown per row.
+    auto within = [&](long i) -> ProgressFn {
+        if (!progress) return {};
+        return [&progress, i, total](const Progress&) { return progress({i, total, "quantise"}); };
+    };
+    const std::vector<Matrix> original = finalStates(model, corpus, within(0));  // shared by every row
+    for (long i = 1; i < total; ++i) {
         report(progress, {i, total, "quantise"});
         QuantizationRow row;
-        row.config = configs[i];
-        row.label = label(configs[i]);
-        ModelVariant variant(model, quantizationToggle(model, configs[i], superWeights, row.error));
-        row.corpus = compareOnCorpus(variant, corpus);
+        row.config = configs[i - 1];
+        row.label = label(row.config);
+        ModelVariant variant(model, quantizationToggle(model, row.config, superWeights, row.error));
+        row.corpus = compareOnCorpus(variant, corpus, original, within(i));
         table.original = row.corpus.original;
         table.rows.push_back(std::move(row));
     }

@@ -17,5 +17,10 @@ void registerTokenizerTrain(CLI::App& app);
 void registerTrace(CLI::App& app);
 void registerDiff(CLI::App& app);
 void registerEvalKnowledge(CLI::App& app);
+void registerSuperWeights(CLI::App& app);
+void registerAblate(CLI::App& app);
+void registerQuantizeEval(CLI::App& app);
+void registerAttention(CLI::App& app);
+void registerLens(CLI::App& app);
 
 }  // namespace mwb::cli

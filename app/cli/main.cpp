@@ -20,6 +20,11 @@ int main(int argc, char** argv) {
     mwb::cli::registerTrace(app);
     mwb::cli::registerDiff(app);
     mwb::cli::registerEvalKnowledge(app);
+    mwb::cli::registerSuperWeights(app);
+    mwb::cli::registerAblate(app);
+    mwb::cli::registerQuantizeEval(app);
+    mwb::cli::registerAttention(app);
+    mwb::cli::registerLens(app);
     mwb::cli::installInterruptHandler();
     try {
         app.parse(argc, argv);

@@ -89,6 +89,20 @@ TEST(Quantization, HoldingOutThePlantedSuperWeightLowersTheError) {
     }
 }
 
+TEST(Quantization, CachedOriginalStatesGiveTheSameComparison) {
+    Model m = plantedTinyGpt2();
+    const auto chunks = corpusChunks(m, kCorpus);
+    QuantizationError e;
+    ModelVariant v(m, quantizationToggle(m, config(4, 64), {}, e));
+    const CorpusComparison a = compareOnCorpus(v, chunks);
+    const CorpusComparison b = compareOnCorpus(v, chunks, finalStates(m, chunks));
+    EXPECT_DOUBLE_EQ(a.original.perplexity, b.original.perplexity);
+    EXPECT_DOUBLE_EQ(a.variant.perplexity, b.variant.perplexity);
+    EXPECT_DOUBLE_EQ(a.meanKl, b.meanKl);
+    EXPECT_GT(a.meanKl, 0.0);
+    EXPECT_THROW(compareOnCorpus(v, chunks, std::vector<Matrix>{}), InvalidInput);
+}
+
 TEST(Quantization, ModelIsRestoredBitForBit) {
     Model m = plantedTinyGpt2();
     const Model copy = m;

@@ -1,0 +1,147 @@
+// mwb ablate: zero or scale mlp/down weights and compare against the original
+// (Yu et al. 2024): KL, top tokens, stop-word mass, perplexity, generations; the
+// paper's restore-the-super-activation variant, its control and the scale sweep.
+#include <cmath>
+#include <cstdio>
+#include <optional>
+
+#include "analysis/ablation.h"
+#include "analysis/stop_words.h"
+#include "analysis/super_weights.h"
+#include "analysis/superweight_experiments.h"
+#include "app/cli/commands.h"
+#include "app/cli/common.h"
+#include "app/cli/superweight_options.h"
+#include "model/datasets.h"
+#include "model/errors.h"
+
+namespace mwb::cli {
+
+namespace {
+
+struct AblateOpts {
+    std::string model, text, stopwords, factors;
+    std::vector<std::string> prompts, zero, scale;
+    int top = 5, generate = 0, control = 0;
+    long maxTokens = 0;
+    bool json = false, restore = false, sweep = false, detect = false;
+};
+
+void printTop(const char* label, const std::vector<TokenProb>& top) {
+    std::printf("    %-9s", label);
+    for (const auto& t : top) std::printf(" %s %.1f%%", quoted(t.token).c_str(), 100.0 * t.prob);
+    std::printf("\n");
+}
+
+void printAblation(const AblationResult& r, int topK) {
+    std::printf("%s%s: %zu change(s):", r.name.c_str(), r.activationRestored ? " (super activation restored)" : "",
+                r.changes.size());
+    for (size_t i = 0; i < r.changes.size() && i < 12; ++i) {
+        std::printf(" %s", toString(r.changes[i]).c_str());
+        if (!std::isnan(r.originalValues[i])) std::printf(" (was %.4g)", r.originalValues[i]);
+    }
+    std::printf("%s\n", r.changes.size() > 12 ? " ..." : "");
+    for (const auto& p : r.prompts) {
+        std::printf("  prompt %s: KL %.4g, top-%d overlap %d, stop-word mass %.1f%% -> %.1f%%\n", quoted(printableBytes(p.prompt)).c_str(),
+                    p.kl, topK, p.topOverlap, 100 * p.stopWordMassOriginal, 100 * p.stopWordMassAblated);
+        printTop("original", p.topOriginal);
+        printTop("ablated", p.topAblated);
+        if (!p.generationOriginal.empty() || !p.generationAblated.empty()) {
+            std::printf("    original generates %s\n", quoted(printableBytes(p.generationOriginal)).c_str());
+            std::printf("    ablated generates  %s\n", quoted(printableBytes(p.generationAblated)).c_str());
+        }
+    }
+    std::printf("  mean KL %.4g, mean stop-word mass %.1f%% -> %.1f%%\n", r.meanKl, 100 * r.meanStopWordMassOriginal,
+                100 * r.meanStopWordMassAblated);
+    if (r.corpus)
+        std::printf("  perplexity on %ld tokens: %.4g -> %.4g, mean KL %.4g\n", r.corpus->original.tokens,
+                    r.corpus->original.perplexity, r.corpus->variant.perplexity, r.corpus->meanKl);
+}
+
+void printSweep(const ScaleSweep& s) {
+    std::printf("scale sweep of %zu weight(s); original: stop-word mass %.1f%%", s.weights.size(),
+                100 * s.stopWordMassOriginal);
+    if (s.perplexityOriginal) std::printf(", perplexity %.4g", *s.perplexityOriginal);
+    std::printf("\n%8s %12s %14s %10s  %s\n", "factor", "perplexity", "stop-word mass", "KL", "top tokens");
+    for (const auto& p : s.points) {
+        char ppl[32] = "-";
+        if (p.perplexity) std::snprintf(ppl, sizeof ppl, "%.5g", *p.perplexity);
+        std::printf("%8.2f %12s %13.1f%% %10.4g ", p.factor, ppl, 100 * p.stopWordMass, p.meanKl);
+        for (size_t k = 0; k < p.top.size() && k < 3; ++k) std::printf(" %s", quoted(p.top[k].token).c_str());
+        std::printf("\n");
+    }
+}
+
+}  // namespace
+
+void registerAblate(CLI::App& app) {
+    auto o = std::make_shared<AblateOpts>();
+    auto* cmd = app.add_subcommand("ablate", "Zero or scale mlp/down weights and compare with the original model");
+    cmd->add_option("model", o->model, "Model file (.h5)")->required();
+    cmd->add_option("--zero", o->zero, "Weights to zero: layer:row:col, layer:row:* or layer:*:col (repeatable)");
+    cmd->add_option("--scale", o->scale, "Weights to scale: layer:row:col=factor (repeatable)");
+    cmd->add_flag("--detect", o->detect, "Zero the super weights detected on the first prompt");
+    cmd->add_option("--prompt", o->prompts, "Prompt to compare next-token distributions on (repeatable)")->required();
+    cmd->add_option("--text", o->text, "Text file to measure perplexity on (chunks of the model's context)");
+    cmd->add_option("--max-tokens", o->maxTokens, "Use only the first N tokens of --text (0: all)");
+    cmd->add_option("--top", o->top, "Top tokens to show and compare")->capture_default_str();
+    cmd->add_option("--generate", o->generate, "Greedy tokens to generate side by side")->capture_default_str();
+    cmd->add_flag("--restore-activation", o->restore,
+                  "Patch the original super activation back in (the paper's 'remove SW, restore SA')");
+    cmd->add_option("--control", o->control, "Also zero the N largest other weights of the same matrices instead");
+    cmd->add_flag("--sweep", o->sweep, "Scale the weights by each of --factors and report perplexity and stop-word mass");
+    cmd->add_option("--factors", o->factors, "Factors for --sweep (default 0,0.25,...,3)");
+    cmd->add_option("--stopwords", o->stopwords, "Stop-word list, one word per line (default resources/stopwords.txt)");
+    cmd->add_flag("--json", o->json, "Print JSON");
+    cmd->callback([o] {
+        if (o->top < 1) throw InvalidInput("--top must be at least 1");
+        if (o->generate < 0 || o->control < 0 || o->maxTokens < 0)
+            throw InvalidInput("--generate, --control and --max-tokens must not be negative");
+        Model m = openModel(o->model);
+        AblationInputs in;
+        for (const auto& p : o->prompts) in.prompts.push_back(promptIds(m, p));
+        in.topK = o->top;
+        in.generateTokens = o->generate;
+        in.stopWords = stopWordsFor(m, o->stopwords);
+        if (!o->text.empty()) in.corpus = corpusChunks(m, readTextFile(o->text), o->maxTokens);
+        std::vector<WeightChange> changes = parseChanges(o->zero, 0.0f);
+        for (const auto& c : parseChanges(o->scale, 1.0f)) changes.push_back(c);
+        if (o->detect) {
+            const auto found = detectSuperWeights(m, in.prompts.front());
+            if (found.superWeights.empty()) throw InvalidInput("--detect found no super weight on the first prompt");
+            for (const auto& c : zeroChanges(found.coords())) changes.push_back(c);
+        }
+        if (changes.empty()) throw InvalidInput("name the weights to change with --zero, --scale or --detect");
+        for (const auto& c : changes) validateChange(m.config, c);
+
+        if (o->sweep) {
+            std::vector<WeightCoord> coords;
+            for (const auto& c : changes) {
+                if (!c.isSingleWeight()) throw InvalidInput("--sweep scales single weights; " + toString(c) + " is a row or column");
+                coords.push_back({c.layer, c.row, c.col});
+            }
+            const auto factors = o->factors.empty() ? defaultScaleFactors() : parseNumbers(o->factors, "--factors");
+            const ScaleSweep s = runScaleSweep(m, coords, factors, in, progressBar());
+            if (o->json) printJson(toJson(s));
+            else printSweep(s);
+            return;
+        }
+        const AblationResult r = runAblation(m, changes, in, o->restore, o->restore ? "restore" : "ablation", progressBar());
+        std::optional<AblationResult> control;
+        if (o->control > 0)
+            control = runAblation(m, largestOtherWeights(m, changes, o->control), in, false, "control", progressBar());
+        if (o->json) {
+            nlohmann::json j = toJson(r);
+            if (control) j["control"] = toJson(*control);
+            printJson(j);
+            return;
+        }
+        printAblation(r, o->top);
+        if (control) {
+            std::printf("\n");
+            printAblation(*control, o->top);
+        }
+    });
+}
+
+}  // namespace mwb::cli

@@ -1,0 +1,57 @@
+#include "app/cli/superweight_options.h"
+
+#include <sstream>
+
+#include "analysis/stop_words.h"
+#include "model/errors.h"
+
+namespace mwb::cli {
+
+std::vector<int> detectionIds(const Model& model, const std::string& prompt) {
+    if (!prompt.empty()) return model.tokenizer.encodeIds(prompt);
+    std::vector<int> ids = model.tokenizer.encodeIds(kDefaultDetectionPrompt);
+    if (static_cast<int>(ids.size()) > model.config.nCtx) ids.resize(model.config.nCtx);
+    return ids;
+}
+
+std::vector<WeightChange> parseChanges(const std::vector<std::string>& items, float defaultFactor) {
+    std::vector<WeightChange> out;
+    for (const auto& item : items) {
+        std::stringstream in(item);
+        std::string one;
+        while (std::getline(in, one, ','))
+            if (!one.empty()) out.push_back(parseWeightChange(one, defaultFactor));
+    }
+    return out;
+}
+
+std::vector<double> parseNumbers(const std::string& text, const std::string& option) {
+    std::vector<double> out;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+        size_t used = 0;
+        double v = 0;
+        try {
+            v = std::stod(item, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (item.empty() || used != item.size())
+            throw InvalidInput("'" + item + "' in " + option + " is not a number (expected e.g. 0,0.5,1)");
+        out.push_back(v);
+    }
+    if (out.empty()) throw InvalidInput(option + " is empty");
+    return out;
+}
+
+std::vector<char> stopWordsFor(const Model& model, const std::string& file) {
+    return stopWordMask(model.tokenizer,
+                        loadStopWords(file.empty() ? defaultStopWordsFile() : std::filesystem::path(file)));
+}
+
+std::string quoted(const std::string& token) {
+    return "\"" + token + "\"";
+}
+
+}  // namespace mwb::cli

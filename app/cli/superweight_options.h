@@ -1,0 +1,32 @@
+// Option handling shared by the super-weight commands (superweights, ablate,
+// quantize-eval): the default detection prompt, weight lists, stop words.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "analysis/weight_selection.h"
+#include "model/model.h"
+
+namespace mwb::cli {
+
+// The prompt the super-weight paper detects with.
+inline constexpr const char* kDefaultDetectionPrompt = "Apple Inc. is a worldwide tech company.";
+
+// The ids of `prompt`; when it is empty, the default detection prompt cut to the
+// model's context.
+std::vector<int> detectionIds(const Model& model, const std::string& prompt);
+
+// Every item may itself be a comma-separated list ("0:1:2,0:1:3").
+std::vector<WeightChange> parseChanges(const std::vector<std::string>& items, float defaultFactor);
+
+// "1,2,3" or "0.5,1,2" -> numbers; throws InvalidInput naming the option.
+std::vector<double> parseNumbers(const std::string& text, const std::string& option);
+
+// The stop-word mask of the model's vocabulary from `file` (default list when empty).
+std::vector<char> stopWordsFor(const Model& model, const std::string& file);
+
+// A token (already in display form) in double quotes.
+std::string quoted(const std::string& token);
+
+}  // namespace mwb::cli
