@@ -18,6 +18,10 @@ int main(int argc, char** argv) {
     mwb::cli::registerTokenizerTrain(app);
     mwb::cli::registerTrain(app);
     mwb::cli::registerTrace(app);
+    mwb::cli::registerEdit(app);
+    mwb::cli::registerEval(app);
+    mwb::cli::registerUndo(app);
+    mwb::cli::registerStats(app);
     mwb::cli::registerDiff(app);
     mwb::cli::registerEvalKnowledge(app);
     mwb::cli::registerSuperWeights(app);

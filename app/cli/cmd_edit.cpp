@@ -1,0 +1,98 @@
+#include <cstdio>
+#include <iostream>
+
+#include "app/cli/commands.h"
+#include "app/cli/common.h"
+#include "app/cli/edit_support.h"
+#include "editing/context_templates.h"
+#include "model/errors.h"
+#include "model/model_file.h"
+#include "model/transformer.h"
+
+namespace mwb::cli {
+
+namespace {
+
+nlohmann::json topTokens(const Model& m, const std::string& prompt, int k) {
+    const Transformer t(m);
+    const Vector p = softmax(t.run(promptIds(m, prompt)).lastLogits());
+    std::vector<int> order(p.size());
+    for (int i = 0; i < p.size(); ++i) order[i] = i;
+    std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int a, int b) { return p[a] > p[b]; });
+    nlohmann::json out = nlohmann::json::array();
+    for (int i = 0; i < k; ++i) out.push_back({{"token", m.tokenizer.tokenDisplay(order[i])}, {"prob", p[order[i]]}});
+    return out;
+}
+
+void printSideBySide(const nlohmann::json& before, const nlohmann::json& after) {
+    std::printf("%-32s %s\n", "before", "after");
+    for (size_t i = 0; i < before.size(); ++i) {
+        char l[64], r[64];
+        std::snprintf(l, sizeof l, "%-20s %6.2f%%", before[i]["token"].dump().c_str(), 100 * before[i]["prob"].get<double>());
+        std::snprintf(r, sizeof r, "%-20s %6.2f%%", after[i]["token"].dump().c_str(), 100 * after[i]["prob"].get<double>());
+        std::printf("%-32s %s\n", l, r);
+    }
+}
+
+}  // namespace
+
+void registerEdit(CLI::App& app) {
+    struct Opts {
+        std::string model, prompt, subject, target, targetTrue, cases, out;
+        int limit = 0;
+        bool inPlace = false, force = false, json = false;
+        EditOptions edit;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand("edit", "Rewrite a fact with ROME, or many with MEMIT, and save the edited model");
+    cmd->add_option("model", o->model, "Model file (.h5)")->required();
+    cmd->add_option("--prompt", o->prompt, "Relation prompt with {} for the subject, e.g. \"{} is located in the city of\"");
+    cmd->add_option("--subject", o->subject, "Subject, e.g. \"Eiffel Tower\"");
+    cmd->add_option("--target", o->target, "New target, e.g. Rome");
+    cmd->add_option("--target-true", o->targetTrue, "The current answer (recorded with the edit)");
+    cmd->add_option("--cases", o->cases, "A CounterFact file: edit all its cases at once (MEMIT)");
+    cmd->add_option("--limit", o->limit, "With --cases: only the first N");
+    cmd->add_option("--out", o->out, "Where to write the edited model");
+    cmd->add_flag("--in-place", o->inPlace, "Overwrite the source model");
+    cmd->add_flag("--force", o->force, "Overwrite --out if it exists");
+    cmd->add_flag("--json", o->json, "Print JSON");
+    addEditOptions(cmd, o->edit);
+    cmd->callback([o] {
+        if (o->out.empty() && !o->inPlace) throw InvalidInput("give --out FILE for the edited model (or --in-place)");
+        if (!o->out.empty() && o->inPlace) throw InvalidInput("--out and --in-place exclude each other");
+        std::vector<EditRequest> requests;
+        if (!o->cases.empty()) {
+            auto cases = loadCounterFact(o->cases);
+            if (o->limit > 0 && static_cast<size_t>(o->limit) < cases.size()) cases.resize(o->limit);
+            for (const auto& c : cases) requests.push_back({c.prompt, c.subject, c.targetNew, c.targetTrue});
+            if (o->edit.method == "rome" && requests.size() > 1) o->edit.method = "memit";
+        } else {
+            if (o->prompt.empty() || o->subject.empty() || o->target.empty())
+                throw InvalidInput("give --prompt, --subject and --target (or --cases FILE)");
+            requests.push_back({o->prompt, o->subject, o->target, o->targetTrue});
+        }
+        Model m = openModel(o->model);
+        const std::string shown = fillTemplate(requests[0].prompt, requests[0].subject);
+        const auto before = topTokens(m, shown, 5);
+        const EditOutcome outcome = runEdit(m, requests, o->edit, true, o->json);
+        const auto after = topTokens(m, shown, 5);
+        const std::string dest = o->inPlace ? o->model : o->out;
+        saveModel(m, dest, StorageType::Float32, o->inPlace || o->force);
+        if (o->json) {
+            printJson({{"prompt", shown}, {"before", before}, {"after", after}, {"layers", outcome.layers},
+                       {"method", o->edit.method}, {"edit", outcome.details}, {"guard", toJson(outcome.guard)},
+                       {"out", dest}, {"edits_recorded", m.edits.size()}});
+        } else {
+            std::printf("%s\n", shown.c_str());
+            printSideBySide(before, after);
+            std::printf("\n%s at layer(s)", o->edit.method.c_str());
+            for (int l : outcome.layers) std::printf(" %d", l);
+            std::printf("; ||ΔW||/||W|| = %.4f; held-out perplexity %.3f -> %.3f\nwrote %s (%zu edit(s) recorded)\n",
+                        outcome.guard.weightChange, outcome.guard.perplexityBefore, outcome.guard.perplexityAfter,
+                        dest.c_str(), m.edits.size());
+        }
+        if (outcome.guard.destructive) std::cerr << "warning: " << outcome.guard.warning << "\n";
+    });
+}
+
+}  // namespace mwb::cli

@@ -1,0 +1,48 @@
+#include <cstdio>
+#include <sstream>
+
+#include "app/cli/commands.h"
+#include "app/cli/common.h"
+#include "app/cli/edit_support.h"
+#include "editing/second_moments.h"
+#include "model/datasets.h"
+#include "model/errors.h"
+
+namespace mwb::cli {
+
+void registerStats(CLI::App& app) {
+    struct Opts { std::string model, layers, corpus; long tokens = 100000; bool json = false; };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand("stats", "Second moments E[k kᵀ] of MLP keys (cached beside the model)");
+    cmd->add_option("model", o->model, "Model file (.h5)")->required();
+    cmd->add_option("--layers", o->layers, "Layers, e.g. 3,4 (default: all)");
+    cmd->add_option("--corpus", o->corpus, "Text file (default: the bundled corpus)");
+    cmd->add_option("--tokens", o->tokens, "Tokens to average over")->capture_default_str();
+    cmd->add_flag("--json", o->json, "Print JSON");
+    cmd->callback([o] {
+        const Model m = openModel(o->model);
+        std::vector<int> layers;
+        std::stringstream in(o->layers);
+        std::string item;
+        while (std::getline(in, item, ','))
+            if (!item.empty()) layers.push_back(std::stoi(item));
+        if (layers.empty())
+            for (int l = 0; l < m.config.nLayers; ++l) layers.push_back(l);
+        const std::string path = o->corpus.empty() ? bundledResource("data/corpus.txt") : o->corpus;
+        if (path.empty()) throw InvalidInput("give a text file with --corpus");
+        SecondMomentOptions so;
+        so.maxTokens = o->tokens;
+        const auto moments = secondMoments(m, layers, readTextFile(path), so, progressBar());
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& [layer, s] : moments) {
+            out.push_back({{"layer", layer}, {"tokens", s.tokens}, {"from_cache", s.fromCache},
+                           {"trace", s.moment.trace()}});
+            if (!o->json)
+                std::printf("layer %d: %ld tokens%s, trace %.4g\n", layer, s.tokens,
+                            s.fromCache ? " (cached)" : "", s.moment.trace());
+        }
+        if (o->json) printJson(out);
+    });
+}
+
+}  // namespace mwb::cli
