@@ -23,6 +23,9 @@ constexpr Index kChunk = 8192;  // elements per task of the elementwise loops
 // Below this many scalar operations a loop runs on one thread: waking the team costs
 // more than it saves for the tiny passes of tests and single-prompt edits.
 constexpr Index kParallelWork = Index(1) << 18;
+// Attention works on blocks of this many query rows, each against the keys up to its
+// last row only, which skips most of the masked half of the score matrix.
+constexpr int kCausalBlock = 32;
 
 // Calls fn(begin, length) on consecutive chunks of [0, total), in parallel.
 template <typename Fn>
@@ -181,7 +184,11 @@ void attentionForward(const MatrixT<T>& q, const MatrixT<T>& k, const MatrixT<T>
         const auto kh = k.block(Index(b) * len, kvh * dh, len, dh);
         const auto vh = v.block(Index(b) * len, kvh * dh, len, dh);
         auto p = probs.block(Index(task) * len, 0, len, len);
-        p.noalias() = qh * kh.transpose();
+        // Scores of row block [i0, i0 + n) only against keys < i0 + n (causal).
+        for (int i0 = 0; i0 < len; i0 += kCausalBlock) {
+            const int n = std::min(kCausalBlock, len - i0);
+            p.block(i0, 0, n, i0 + n).noalias() = qh.middleRows(i0, n) * kh.topRows(i0 + n).transpose();
+        }
         for (int i = 0; i < len; ++i) {
             auto seg = p.row(i).head(i + 1).array();
             const T mx = seg.maxCoeff();
@@ -189,7 +196,11 @@ void attentionForward(const MatrixT<T>& q, const MatrixT<T>& k, const MatrixT<T>
             seg /= seg.sum();
             p.row(i).tail(len - i - 1).setZero();
         }
-        out.block(Index(b) * len, h * dh, len, dh).noalias() = p * vh;
+        for (int i0 = 0; i0 < len; i0 += kCausalBlock) {
+            const int n = std::min(kCausalBlock, len - i0);
+            out.block(Index(b) * len + i0, h * dh, n, dh).noalias() =
+                p.block(i0, 0, n, i0 + n) * vh.topRows(i0 + n);
+        }
     }
 }
 
@@ -220,8 +231,13 @@ void attentionBackward(const MatrixT<T>& q, const MatrixT<T>& k, const MatrixT<T
         for (int h = kvh * group; h < (kvh + 1) * group; ++h) {
             const auto p = probs.block((Index(b) * s.nHeads + h) * len, 0, len, len);
             const auto doh = dOut.block(row0, h * dh, len, dh);
-            dvh.noalias() += p.transpose() * doh;
-            dp.noalias() = doh * vh.transpose();
+            const auto qh = q.block(row0, h * dh, len, dh);
+            for (int i0 = 0; i0 < len; i0 += kCausalBlock) {
+                const int n = std::min(kCausalBlock, len - i0);
+                const auto pb = p.block(i0, 0, n, i0 + n);
+                dvh.topRows(i0 + n).noalias() += pb.transpose() * doh.middleRows(i0, n);
+                dp.block(i0, 0, n, i0 + n).noalias() = doh.middleRows(i0, n) * vh.topRows(i0 + n).transpose();
+            }
             // softmax backward: dS = P (dP - rowsum(P dP)), causal part only.
             for (int i = 0; i < len; ++i) {
                 auto pr = p.row(i).head(i + 1).array();
@@ -230,9 +246,12 @@ void attentionBackward(const MatrixT<T>& q, const MatrixT<T>& k, const MatrixT<T
                 dr = pr * (dr - dot);
                 dp.row(i).tail(len - i - 1).setZero();
             }
-            const auto qh = q.block(row0, h * dh, len, dh);
-            dq.block(row0, h * dh, len, dh).noalias() = scale * (dp * kh);
-            dkh.noalias() += scale * (dp.transpose() * qh);
+            for (int i0 = 0; i0 < len; i0 += kCausalBlock) {
+                const int n = std::min(kCausalBlock, len - i0);
+                const auto db = dp.block(i0, 0, n, i0 + n);
+                dq.block(row0 + i0, h * dh, n, dh).noalias() = scale * (db * kh.topRows(i0 + n));
+                dkh.topRows(i0 + n).noalias() += scale * (db.transpose() * qh.middleRows(i0, n));
+            }
         }
     }
 }

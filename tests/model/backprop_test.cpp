@@ -7,6 +7,7 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "model/backprop.h"
@@ -23,6 +24,8 @@ struct Case {
     bool tied;
     int nKvHeads;
 };
+
+void PrintTo(const Case& k, std::ostream* os) { *os << k.name; }
 
 ModelConfig tinyConfig(const Case& k) {
     ModelConfig c;
@@ -218,6 +221,56 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"llama_gelutanh_mqa_untied", Architecture::Llama, Activation::GeluTanh,
                            false, 1}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
+
+// Sequences longer than the attention's causal block (32 rows) take the blocked path:
+// logits still equal the inference pass and attention gradients still match.
+TEST(Backprop, LongSequencesMatchInferenceAndFiniteDifferences) {
+    for (const Case& k : {Case{"", Architecture::Gpt2, Activation::GeluTanh, false, 0},
+                          Case{"", Architecture::Llama, Activation::Silu, false, 2}}) {
+        ModelConfig c = tinyConfig(k);
+        c.nCtx = 80;
+        const int batch = 2, len = 70;
+        WeightsT<double> w = randomWeights(c, 61);
+        const std::vector<int> tokens = randomTokens(batch * len, c.vocabSize, 67);
+        Model model;
+        model.config = c;
+        model.weights = castWeights<float>(w);
+        Backprop bpf(c, model.weights);
+        const Matrix logits = bpf.forward(tokens, batch, len);
+        const Transformer transformer(model);
+        for (int b = 0; b < batch; ++b) {
+            const std::vector<int> seq(tokens.begin() + b * len, tokens.begin() + (b + 1) * len);
+            const RunState s = transformer.run(seq, {}, LogitsMode::All);
+            EXPECT_LT((s.logits - logits.middleRows(b * len, len)).cwiseAbs().maxCoeff(), 1e-4);
+        }
+
+        const MatrixD r = randomMatrix(batch * len, c.vocabSize, 71);
+        BackpropD bp(c, w);
+        auto loss = [&] { return (bp.forward(tokens, batch, len).array() * r.array()).sum(); };
+        WeightsT<double> grads = zeroWeights<double>(c);
+        loss();
+        bp.backward(r, grads);
+        GradCheck check;
+        const double h = 1e-5;
+        auto& block = w.blocks[1];
+        auto& gblock = grads.blocks[1];
+        for (auto [t, g, name] : {std::tuple{&block.q.weight, &gblock.q.weight, "q"},
+                                  std::tuple{&block.k.weight, &gblock.k.weight, "k"},
+                                  std::tuple{&block.v.weight, &gblock.v.weight, "v"}}) {
+            for (Eigen::Index i = 0; i < t->size(); i += 7) {
+                double& x = t->data()[i];
+                const double saved = x;
+                x = saved + h;
+                const double plus = loss();
+                x = saved - h;
+                const double minus = loss();
+                x = saved;
+                check.add(g->data()[i], (plus - minus) / (2 * h), std::string(name) + "[" + std::to_string(i) + "]");
+            }
+        }
+        EXPECT_LE(check.worst, 1.0) << check.where;
+    }
+}
 
 TEST(Backprop, CrossEntropyLossAndGradient) {
     const MatrixD logits = randomMatrix(4, 7, 37) * 3.0;
