@@ -105,6 +105,9 @@ TrainResult runTraining(const TrainConfig& config, bool resume, const TrainCallb
             throw InvalidInput("the checkpoint " + modelPath.string() +
                                " has another model shape than the training configuration");
     } else {
+        if (std::filesystem::exists(Trainer::checkpointStatePath(config)))
+            message("starting from scratch: the checkpoint " + config.checkpoint.string() +
+                    ".{h5,state} will be overwritten (--resume continues from it)");
         model.tokenizer = makeTokenizer(config, corpus, cb);
         model.config = config.model;
         model.config.vocabSize = model.tokenizer.vocabSize();
