@@ -181,14 +181,14 @@ TEST(TransformerPrefixReuse, RerunManyEqualsSeparateReruns) {
     std::vector<RunState> together(3, t.run(ids));
     std::vector<Hooks> hooks(3);
     for (int i = 0; i < 3; ++i) {
-        hooks[i].patches = {{HookSite::MlpOut, 1, 5, Vector::Constant(m.config.dModel, 0.3f * i), PatchMode::Add}};
+        hooks[i].patches = {{HookSite::MlpOut, 0, 5, Vector::Constant(m.config.dModel, 0.3f * i), PatchMode::Add}};
         hooks[i].captures = {{HookSite::AttnPattern, 1}};
     }
     std::vector<RunState*> ptrs = {&together[0], &together[1], &together[2]};
-    t.rerunMany(ptrs, 1, 4, {&hooks[0], &hooks[1], &hooks[2]});
+    t.rerunMany(ptrs, 0, 4, {&hooks[0], &hooks[1], &hooks[2]});
     for (int i = 0; i < 3; ++i) {
         RunState alone = t.run(ids);
-        t.rerun(alone, 1, 4, hooks[i]);
+        t.rerun(alone, 0, 4, hooks[i]);
         EXPECT_LT((alone.lastLogits() - together[i].lastLogits()).cwiseAbs().maxCoeff(), 1e-5);
         EXPECT_LT((alone.captured.at({HookSite::AttnPattern, 1}) -
                    together[i].captured.at({HookSite::AttnPattern, 1})).cwiseAbs().maxCoeff(), 1e-6);
