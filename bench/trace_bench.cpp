@@ -1,0 +1,57 @@
+// Causal tracing: the fast path (prefix reuse, batched samples) against the naive
+// path that recomputes every run in full, as the reference implementation does.
+// gpt2-small shape with random weights, a 12-token prompt, all three kinds, 10
+// samples; and the bundled demo model when present.
+//
+//   build/bench/trace_bench
+#include <benchmark/benchmark.h>
+
+#include <filesystem>
+
+#include "analysis/causal_trace.h"
+#include "model/model_file.h"
+#include "model/random_init.h"
+
+namespace {
+
+using namespace mwb;
+
+const Model& gpt2Small() {
+    static const Model m = [] {
+        Model model;
+        model.config = namedShape("gpt2-small");
+        model.weights = randomWeights(model.config, 1);
+        model.tokenizer = Tokenizer(defaultTokenizer(model.config.architecture, model.config.vocabSize));
+        return model;
+    }();
+    return m;
+}
+
+void traceBench(benchmark::State& state, const Model& m, const std::string& prompt, const std::string& subject) {
+    CausalTraceParams p;
+    p.naive = state.range(0) != 0;
+    p.samples = 10;
+    for (auto _ : state) benchmark::DoNotOptimize(traceFact(m, prompt, subject, "", p).probClean);
+    state.SetLabel(p.naive ? "naive" : "fast");
+}
+
+void BM_TraceGpt2Small(benchmark::State& state) {
+    // 12 tokens with the default tokenizer of `mwb init`.
+    traceBench(state, gpt2Small(), "The Eiffel Tower is located in the city of Paris and", "Eiffel Tower");
+}
+BENCHMARK(BM_TraceGpt2Small)->Arg(0)->Arg(1)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
+
+void BM_TraceDemo(benchmark::State& state) {
+    const std::string path = std::string(MWB_SOURCE_DIR) + "/resources/models/demo.h5";
+    if (!std::filesystem::exists(path)) {
+        state.SkipWithError("resources/models/demo.h5 is missing");
+        return;
+    }
+    static const Model m = loadModel(path);
+    traceBench(state, m, "The Eiffel Tower is located in the city of", "Eiffel Tower");
+}
+BENCHMARK(BM_TraceDemo)->Arg(0)->Arg(1)->Unit(benchmark::kSecond)->Iterations(3)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();
