@@ -67,7 +67,6 @@ struct PromptMeasurement {
     std::vector<TokenProb> top;
     double stopWordMass = 0.0;
 };
-class ModelVariant;
 std::vector<PromptMeasurement> measureOriginal(const ModelVariant& variant, const AblationInputs& inputs);
 std::vector<PromptMeasurement> measureVariant(ModelVariant& variant, const AblationInputs& inputs);
 

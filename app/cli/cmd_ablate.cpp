@@ -29,7 +29,7 @@ struct AblateOpts {
 
 void printTop(const char* label, const std::vector<TokenProb>& top) {
     std::printf("    %-9s", label);
-    for (const auto& t : top) std::printf(" %s %.1f%%", quoted(t.token).c_str(), 100.0 * t.prob);
+    for (const auto& t : top) std::printf(" %s %.3g%%", quoted(t.token).c_str(), 100.0 * t.prob);
     std::printf("\n");
 }
 
