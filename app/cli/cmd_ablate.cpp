@@ -97,6 +97,9 @@ void registerAblate(CLI::App& app) {
         if (o->top < 1) throw InvalidInput("--top must be at least 1");
         if (o->generate < 0 || o->control < 0 || o->maxTokens < 0)
             throw InvalidInput("--generate, --control and --max-tokens must not be negative");
+        std::vector<WeightChange> changes = parseChanges(o->zero, "--zero", false);
+        for (const auto& c : parseChanges(o->scale, "--scale", true)) changes.push_back(c);
+        if (changes.empty() && !o->detect) throw InvalidInput("name the weights to change with --zero, --scale or --detect");
         Model m = openModel(o->model);
         AblationInputs in;
         for (const auto& p : o->prompts) in.prompts.push_back(promptIds(m, p));
@@ -104,14 +107,11 @@ void registerAblate(CLI::App& app) {
         in.generateTokens = o->generate;
         in.stopWords = stopWordsFor(m, o->stopwords);
         if (!o->text.empty()) in.corpus = corpusChunks(m, readTextFile(o->text), o->maxTokens);
-        std::vector<WeightChange> changes = parseChanges(o->zero, 0.0f);
-        for (const auto& c : parseChanges(o->scale, 1.0f)) changes.push_back(c);
         if (o->detect) {
             const auto found = detectSuperWeights(m, in.prompts.front());
             if (found.superWeights.empty()) throw InvalidInput("--detect found no super weight on the first prompt");
             for (const auto& c : zeroChanges(found.coords())) changes.push_back(c);
         }
-        if (changes.empty()) throw InvalidInput("name the weights to change with --zero, --scale or --detect");
         for (const auto& c : changes) validateChange(m.config, c);
 
         if (o->sweep) {

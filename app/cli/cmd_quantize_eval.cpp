@@ -62,10 +62,11 @@ void registerQuantizeEval(CLI::App& app) {
         }
         if (o->maxTokens < 0) throw InvalidInput("--max-tokens must not be negative");
         const auto configs = tableConfigs(bits, o->block, o->keep, o->clip);
+        const auto named = parseChanges(o->superWeights, "--superweight", false);
         Model m = openModel(o->model);
         const auto corpus = corpusChunks(m, readTextFile(o->text), o->maxTokens);
         std::vector<WeightCoord> superWeights;
-        for (const auto& c : parseChanges(o->superWeights, 0.0f)) {
+        for (const auto& c : named) {
             if (!c.isSingleWeight()) throw InvalidInput("--superweight takes single weights layer:row:col");
             validateChange(m.config, c);
             superWeights.push_back({c.layer, c.row, c.col});

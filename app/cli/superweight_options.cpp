@@ -14,13 +14,20 @@ std::vector<int> detectionIds(const Model& model, const std::string& prompt) {
     return ids;
 }
 
-std::vector<WeightChange> parseChanges(const std::vector<std::string>& items, float defaultFactor) {
+std::vector<WeightChange> parseChanges(const std::vector<std::string>& items, const std::string& option,
+                                       bool withFactor) {
     std::vector<WeightChange> out;
     for (const auto& item : items) {
         std::stringstream in(item);
         std::string one;
-        while (std::getline(in, one, ','))
-            if (!one.empty()) out.push_back(parseWeightChange(one, defaultFactor));
+        while (std::getline(in, one, ',')) {
+            if (one.empty()) continue;
+            const bool hasFactor = one.find('=') != std::string::npos;
+            if (withFactor && !hasFactor)
+                throw InvalidInput(option + " " + one + " needs a factor, e.g. " + one + "=0.5");
+            if (!withFactor && hasFactor) throw InvalidInput(option + " takes layer:row:col without a factor, got " + one);
+            out.push_back(parseWeightChange(one, 0.0f));
+        }
     }
     return out;
 }

@@ -17,8 +17,10 @@ inline constexpr const char* kDefaultDetectionPrompt = "Apple Inc. is a worldwid
 // model's context.
 std::vector<int> detectionIds(const Model& model, const std::string& prompt);
 
-// Every item may itself be a comma-separated list ("0:1:2,0:1:3").
-std::vector<WeightChange> parseChanges(const std::vector<std::string>& items, float defaultFactor);
+// Every item may itself be a comma-separated list ("0:1:2,0:1:3"). `option` names the
+// flag in errors; withFactor: every weight must carry "=factor", else none may.
+std::vector<WeightChange> parseChanges(const std::vector<std::string>& items, const std::string& option,
+                                       bool withFactor);
 
 // "1,2,3" or "0.5,1,2" -> numbers; throws InvalidInput naming the option.
 std::vector<double> parseNumbers(const std::string& text, const std::string& option);
