@@ -105,7 +105,11 @@ AblationResult runAblation(Model& model, const std::vector<WeightChange>& change
     r.meanStopWordMassAblated /= n;
     if (!inputs.corpus.empty()) {
         report(progress, {total - 1, total, name});
-        r.corpus = compareOnCorpus(variant, inputs.corpus);
+        // Cancellation is checked per chunk.
+        const ProgressFn perChunk = progress ? ProgressFn([&](const Progress&) {
+            return progress({total - 1, total, name});
+        }) : ProgressFn{};
+        r.corpus = compareOnCorpus(variant, inputs.corpus, perChunk);
     }
     report(progress, {total, total, name});
     return r;

@@ -59,7 +59,12 @@ ScaleSweep runScaleSweep(Model& model, const std::vector<WeightCoord>& weights, 
     const ModelVariant original(model, WeightToggle{});
     const auto base = measureOriginal(original, inputs);
     for (const auto& m : base) sweep.stopWordMassOriginal += m.stopWordMass / base.size();
-    if (!inputs.corpus.empty()) sweep.perplexityOriginal = corpusPerplexity(model, inputs.corpus).perplexity;
+    // Cancellation is checked per corpus chunk, progress shown per factor.
+    auto step = [&](long i) -> ProgressFn {
+        if (!progress) return {};
+        return [&progress, i, total](const Progress&) { return progress({i, total, "scale sweep"}); };
+    };
+    if (!inputs.corpus.empty()) sweep.perplexityOriginal = corpusPerplexity(model, inputs.corpus, step(0)).perplexity;
     for (size_t i = 0; i < factors.size(); ++i) {
         report(progress, {static_cast<long>(i) + 1, total, "scale sweep"});
         std::vector<WeightChange> changes;
@@ -73,7 +78,8 @@ ScaleSweep runScaleSweep(Model& model, const std::vector<WeightCoord>& weights, 
             p.meanKl += klDivergence(base[k].logProbs, measured[k].logProbs) / measured.size();
         }
         p.top = measured.front().top;
-        if (!inputs.corpus.empty()) p.perplexity = variantPerplexity(variant, inputs.corpus).perplexity;
+        if (!inputs.corpus.empty())
+            p.perplexity = variantPerplexity(variant, inputs.corpus, step(static_cast<long>(i) + 1)).perplexity;
         sweep.points.push_back(std::move(p));
     }
     report(progress, {total, total, "scale sweep"});

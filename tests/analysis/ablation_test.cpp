@@ -90,6 +90,12 @@ TEST(Ablation, WeightsAreRestoredBitForBit) {
     const ProgressFn cancel = [&calls](const Progress&) { return ++calls < 3; };
     EXPECT_THROW(runAblation(m, changes, in, false, "x", cancel), Cancelled);
     EXPECT_TRUE(identical(before, snapshot(m)));
+    calls = 0;  // 4 prompts, then the corpus: the 6th report comes from inside its comparison
+    const ProgressFn cancelInCorpus = [&calls](const Progress&) { return ++calls < 6; };
+    const std::vector<WeightChange> rows = {kSuperWeight, {1, 2, WeightChange::kAll, 0.0f}, {1, 4, 4, -1.0f}};
+    EXPECT_THROW(runAblation(m, rows, withCorpus, true, "x", cancelInCorpus), Cancelled);
+    EXPECT_EQ(calls, 6);
+    EXPECT_TRUE(identical(before, snapshot(m)));
 }
 
 TEST(Ablation, ResultsReportTheChangesAndOriginalValues) {
