@@ -6,6 +6,8 @@
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
 #include "app/cli/superweight_options.h"
+#include "app/plots/attention_figure.h"
+#include "app/plots/figure_export.h"
 #include "model/errors.h"
 
 namespace mwb::cli {
@@ -50,7 +52,7 @@ void printSummary(const AttentionMaps& a, std::optional<int> layer, std::optiona
 
 void registerAttention(CLI::App& app) {
     struct Opts {
-        std::string model, prompt;
+        std::string model, prompt, png, pdf;
         int layer = -1, head = -1;
         bool json = false;
     };
@@ -61,12 +63,19 @@ void registerAttention(CLI::App& app) {
     auto* layer = cmd->add_option("--layer", o->layer, "Only this layer");
     auto* head = cmd->add_option("--head", o->head, "Only this head");
     cmd->add_flag("--json", o->json, "Print JSON: tokens and maps [{layer, head, weights[query][key]}]");
+    cmd->add_option("--png", o->png, "Draw the --layer's heads (or the --head) into this PNG file");
+    cmd->add_option("--pdf", o->pdf, "Draw the --layer's heads (or the --head) into this PDF file");
     cmd->callback([o, layer, head] {
         const Model m = openModel(o->model);
         const AttentionMaps a = attentionMaps(m, promptIds(m, o->prompt));
         const std::optional<int> l = *layer ? std::optional<int>(o->layer) : std::nullopt;
         const std::optional<int> h = *head ? std::optional<int>(o->head) : std::nullopt;
         validateSelection(a, l, h);
+        if (!o->png.empty() || !o->pdf.empty()) {
+            if (!l) throw InvalidInput("--png and --pdf draw one layer: give --layer (and --head for one head)");
+            plots::exportFigures(h ? plots::attentionHeadFigure(a, *l, *h) : plots::attentionLayerFigure(a, *l),
+                                 o->png, o->pdf);
+        }
         if (o->json) {
             printJson(toJson(a, l, h));
             return;

@@ -6,6 +6,8 @@
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
 #include "app/cli/superweight_options.h"
+#include "app/plots/figure_export.h"
+#include "app/plots/lens_figure.h"
 #include "model/continuation.h"
 #include "model/errors.h"
 
@@ -40,7 +42,7 @@ void printLens(const LogitLensResult& r) {
 
 void registerLens(CLI::App& app) {
     struct Opts {
-        std::string model, prompt, target;
+        std::string model, prompt, target, png, pdf;
         int top = 5, targetId = -1;
         bool json = false;
     };
@@ -55,12 +57,15 @@ void registerLens(CLI::App& app) {
     auto* targetId = cmd->add_option("--target-id", o->targetId, "Target token id instead of --target");
     target->excludes(targetId);
     cmd->add_flag("--json", o->json, "Print JSON: top[layer][pos][k] and target.prob[layer][pos]");
+    cmd->add_option("--png", o->png, "Draw the grid into this PNG file (coloured by the target when given)");
+    cmd->add_option("--pdf", o->pdf, "Draw the grid into this PDF file");
     cmd->callback([o, target] {
         const Model m = openModel(o->model);
         const std::vector<int> ids = promptIds(m, o->prompt);
         int id = o->targetId;
         if (*target) id = continuationIds(m.tokenizer, o->prompt, o->target).front();
         const LogitLensResult r = logitLens(m, ids, o->top, id);
+        plots::exportFigures(plots::lensFigure(r, id >= 0), o->png, o->pdf);
         if (o->json) {
             printJson(toJson(r));
             return;

@@ -6,6 +6,8 @@
 #include "analysis/causal_trace.h"
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
+#include "app/plots/figure_export.h"
+#include "app/plots/trace_figure.h"
 #include "model/errors.h"
 
 namespace mwb::cli {
@@ -13,7 +15,7 @@ namespace mwb::cli {
 namespace {
 
 struct TraceOpts {
-    std::string model, prompt, subject, answer, facts, out, kinds = "hidden,mlp,attn", severed = "none";
+    std::string model, prompt, subject, answer, facts, out, kinds = "hidden,mlp,attn", severed = "none", png, pdf;
     int samples = 10, window = 10, limit = 0;
     double noise = -1.0;
     uint64_t seed = 1;
@@ -86,6 +88,8 @@ void registerTrace(CLI::App& app) {
         ->capture_default_str();
     cmd->add_flag("--naive", o->naive, "Recompute every run in full (reference behaviour, slow)");
     cmd->add_flag("--json", o->json, "Print JSON");
+    cmd->add_option("--png", o->png, "Also draw the heatmaps into this PNG file");
+    cmd->add_option("--pdf", o->pdf, "Also draw the heatmaps into this PDF file");
     cmd->callback([o, prompt] {
         const CausalTraceParams params = paramsFrom(*o);
         const Model m = openModel(o->model);
@@ -94,6 +98,7 @@ void registerTrace(CLI::App& app) {
             if (o->limit > 0 && static_cast<size_t>(o->limit) < list.size()) list.resize(o->limit);
             const AverageTraceResult avg = traceFacts(m, list, params, !o->keepWrong, progressBar());
             const auto j = toJson(avg);
+            plots::exportFigures(plots::averageTraceFigure(avg, m.config.name), o->png, o->pdf);
             if (!o->out.empty()) {
                 std::ofstream out(o->out);
                 if (!out) throw InvalidInput("cannot write " + o->out);
@@ -117,6 +122,7 @@ void registerTrace(CLI::App& app) {
         if (!*prompt) throw InvalidInput("give --prompt and --subject, or --facts FILE");
         if (o->subject.empty()) throw InvalidInput("--subject is required with --prompt");
         const CausalTraceResult r = traceFact(m, o->prompt, o->subject, o->answer, params, progressBar());
+        plots::exportFigures(plots::traceFigure(r, m.config.name), o->png, o->pdf);
         if (o->json) { printJson(toJson(r)); return; }
         std::printf("answer %s: p clean %.4f, p corrupted %.4f (noise %.4f, %s; %d samples)\n",
                     nlohmann::json(r.answer).dump().c_str(), r.probClean, r.probCorrupted, r.noise.sigma,

@@ -1,37 +1,27 @@
 // workbench — the Qt6 GUI. Opens the model named on the command line, else the last
 // model used, else the bundled demo model.
+#include <cstdio>
+
 #include <QApplication>
 #include <QCommandLineParser>
-#include <QDir>
 #include <QFileInfo>
+#include <QLineEdit>
 #include <QTimer>
 
 #include "app/gui/jobs/job_status.h"
 #include "app/gui/main_window.h"
 #include "app/gui/panels/trace_panel.h"
+#include "app/gui/resources.h"
 #include "app/gui/screenshot_tour.h"
 #include "app/gui/workspace.h"
 
-#include <QLineEdit>
-#include <cstdio>
-
 namespace {
-
-// The demo model next to the executable (installed layout) or in the source tree.
-QString demoModel() {
-    const QString exeDir = QCoreApplication::applicationDirPath();
-    for (const QString& candidate : {exeDir + QStringLiteral("/resources/models/demo.h5"),
-                                     exeDir + QStringLiteral("/../resources/models/demo.h5"),
-                                     QStringLiteral(MWB_DEMO_MODEL)})
-        if (QFileInfo::exists(candidate)) return QFileInfo(candidate).absoluteFilePath();
-    return {};
-}
 
 QString startupModel(const QStringList& args, const mwb::gui::Workspace& workspace) {
     if (!args.isEmpty()) return args.front();
     const QStringList recent = workspace.recentFiles();
     if (!recent.isEmpty() && QFileInfo::exists(recent.front())) return recent.front();
-    return demoModel();
+    return mwb::gui::demoModelFile();
 }
 
 }  // namespace
@@ -48,7 +38,7 @@ int main(int argc, char** argv) {
     const QCommandLineOption prompt(QStringLiteral("prompt"), QStringLiteral("Initial prompt"), QStringLiteral("text"),
                                     QStringLiteral("The Eiffel Tower is located in the city of"));
     const QCommandLineOption subject(QStringLiteral("subject"), QStringLiteral("Initial subject for the Trace tab"),
-                                     QStringLiteral("text"), QStringLiteral("The Eiffel Tower"));
+                                     QStringLiteral("text"), QStringLiteral("Eiffel Tower"));
     const QCommandLineOption tour(QStringLiteral("screenshot-tour"),
                                   QStringLiteral("Run every tab, save screenshots to DIR and quit"), QStringLiteral("DIR"));
     parser.addOptions({prompt, subject, tour});

@@ -2,6 +2,7 @@
 #include "app/gui/main_window.h"
 
 #include <QAction>
+#include <QCloseEvent>
 #include <QApplication>
 #include <QDragEnterEvent>
 #include <QDropEvent>
@@ -15,7 +16,11 @@
 #include <QVBoxLayout>
 
 #include "app/gui/jobs/job_status.h"
+#include "app/gui/panels/attention_panel.h"
+#include "app/gui/panels/edit_panel.h"
+#include "app/gui/panels/lens_panel.h"
 #include "app/gui/panels/predict_panel.h"
+#include "app/gui/panels/super_weights_panel.h"
 #include "app/gui/panels/trace_panel.h"
 #include "app/gui/widgets/prompt_bar.h"
 #include "app/gui/workspace.h"
@@ -47,18 +52,29 @@ MainWindow::MainWindow(QWidget* parent)
     statusBar()->setSizeGripEnabled(true);
     setAcceptDrops(true);
 
+    // The order: Predict, Trace, Edit, Super weights, Attention, Lens.
+    auto* trace = new TracePanel(m_workspace, this);
+    auto* edit = new EditPanel(m_workspace, this);
     addPanel(new PredictPanel(m_workspace, this));
-    addPanel(new TracePanel(m_workspace, this));
+    addPanel(trace);
+    addPanel(edit);
+    addPanel(new SuperWeightsPanel(m_workspace, this));
+    addPanel(new AttentionPanel(m_workspace, this));
+    addPanel(new LensPanel(m_workspace, this));
+    connect(trace, &TracePanel::traced, edit, &EditPanel::suggestFromTrace);
 
     connect(m_workspace, &Workspace::jobStarted, m_jobs, &JobStatus::track);
     connect(m_workspace, &Workspace::loadFailed, m_jobs, &JobStatus::showError);
     connect(m_workspace, &Workspace::saveFailed, m_jobs, &JobStatus::showError);
-    connect(m_workspace, &Workspace::saved, this,
-            [this](const QString& path) { m_jobs->showMessage(tr("Saved %1").arg(path)); });
+    connect(m_workspace, &Workspace::saved, this, [this](const QString& path) {
+        m_jobs->showMessage(tr("Saved %1").arg(path));
+        updateTitle();
+        fillRecentMenu();
+    });
     connect(m_workspace, &Workspace::modelChanged, this, [this] {
         updateTitle();
         fillRecentMenu();
-        m_jobs->showMessage(tr("Opened %1").arg(m_workspace->modelPath()));
+        if (!m_workspace->hasUnsavedEdits()) m_jobs->showMessage(tr("Opened %1").arg(m_workspace->modelPath()));
     });
     buildMenus();
     updateTitle();
@@ -81,6 +97,11 @@ void MainWindow::buildMenus() {
     file->addAction(tr("&Save model as\u2026"), QKeySequence::Save, this, &MainWindow::saveAsDialog);
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+    QMenu* editMenu = menuBar()->addMenu(tr("&Edit"));
+    editMenu->addAction(tr("&Undo last edit"), QKeySequence::Undo, this, [this] {
+        if (auto* edit = panel<EditPanel>()) edit->undo();
+    });
 
     QMenu* run = menuBar()->addMenu(tr("&Run"));
     run->addAction(tr("Run the current tab"), QKeySequence(Qt::CTRL | Qt::Key_Return), this,
@@ -130,8 +151,21 @@ void MainWindow::saveAsDialog() {
 
 void MainWindow::updateTitle() {
     const QString path = m_workspace->modelPath();
-    setWindowTitle(path.isEmpty() ? tr("Model workbench")
-                                  : tr("%1 \u2014 Model workbench").arg(QFileInfo(path).fileName()));
+    const QString name = path.isEmpty() ? tr("untitled") : QFileInfo(path).fileName();
+    setWindowTitle(tr("%1%2 \u2014 Model workbench").arg(name, m_workspace->hasUnsavedEdits() ? "*" : ""));
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    if (!m_workspace->hasUnsavedEdits() || m_closeWithoutAsking) return event->accept();
+    const auto answer = QMessageBox::question(
+        this, tr("Unsaved edits"), tr("The model has edits that are not saved. Save it before closing?"),
+        QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Save);
+    if (answer == QMessageBox::Discard) return event->accept();
+    event->ignore();
+    if (answer == QMessageBox::Save) {
+        connect(m_workspace, &Workspace::saved, this, &QWidget::close, Qt::SingleShotConnection);
+        saveAsDialog();
+    }
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {

@@ -33,10 +33,14 @@ public:
         return nullptr;
     }
     void runCurrentTab();
+    // Close without the unsaved-edits question (tests, screenshot tour).
+    void setCloseWithoutAsking(bool on) { m_closeWithoutAsking = on; }
 
 protected:
     void dragEnterEvent(QDragEnterEvent* event) override;
     void dropEvent(QDropEvent* event) override;
+    // Asks whether to save unsaved edits (Save / Discard / Cancel).
+    void closeEvent(QCloseEvent* event) override;
 
 private:
     void addPanel(ToolPanel* panel);
@@ -52,6 +56,7 @@ private:
     JobStatus* m_jobs;
     QMenu* m_recent = nullptr;
     std::vector<ToolPanel*> m_panels;
+    bool m_closeWithoutAsking = false;
 };
 
 }  // namespace mwb::gui

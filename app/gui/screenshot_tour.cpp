@@ -2,25 +2,45 @@
 #include "app/gui/screenshot_tour.h"
 
 #include <QDir>
+#include <QLineEdit>
+#include <QPlainTextEdit>
 #include <QTabWidget>
+#include <QTableWidget>
 #include <QTimer>
 
 #include "app/gui/jobs/job_status.h"
 #include "app/gui/main_window.h"
+#include "app/gui/panels/edit_panel.h"
 #include "app/gui/panels/predict_panel.h"
+#include "app/gui/panels/super_weights_panel.h"
 #include "app/gui/panels/tool_panel.h"
 #include "app/gui/workspace.h"
 
 namespace mwb::gui {
 namespace {
+
 constexpr int kSettleMs = 400;  // let the last repaint and status text land
+
+// The tour's sample edit when the form is still empty after the trace filled it.
+void fillSampleEdit(EditPanel* edit) {
+    if (edit->targetEdit()->text().isEmpty()) edit->targetEdit()->setText(QStringLiteral("Rome"));
+    if (edit->trueEdit()->text().isEmpty()) edit->trueEdit()->setText(QStringLiteral("Paris"));
+    if (edit->paraphrasesEdit()->toPlainText().isEmpty() && edit->neighboursEdit()->toPlainText().isEmpty()) {
+        edit->paraphrasesEdit()->setPlainText(QStringLiteral("The Eiffel Tower is in the city of\n"
+                                                             "The Eiffel Tower can be found in the city of"));
+        edit->neighboursEdit()->setPlainText(QStringLiteral("The Louvre is located in the city of\n"
+                                                            "Big Ben is located in the city of"));
+    }
 }
+
+}  // namespace
 
 ScreenshotTour::ScreenshotTour(MainWindow* window, QString dir, QObject* parent)
     : QObject(parent), m_window(window), m_dir(std::move(dir)) {}
 
 void ScreenshotTour::start() {
     QDir().mkpath(m_dir);
+    m_window->setCloseWithoutAsking(true);
     Workspace* w = m_window->workspace();
     if (w->model() && !w->isLoading()) {
         visit(0);
@@ -38,16 +58,30 @@ void ScreenshotTour::visit(int index) {
     }
     ToolPanel* panel = panels[index];
     m_window->tabs()->setCurrentWidget(panel);
-    const QString name = QStringLiteral("%1_%2").arg(index + 1, 2, 10, QLatin1Char('0')).arg(panel->title().toLower());
-    connect(panel, &ToolPanel::actionFinished, this, [this, index, name](bool ok) {
+    QString name = panel->title().toLower();
+    name.replace(QLatin1Char(' '), QLatin1Char('_'));
+    name = QStringLiteral("%1_%2").arg(index + 1, 2, 10, QLatin1Char('0')).arg(name);
+    auto shoot = [this, index, name](bool ok) {
         if (!ok) m_ok = false;
         QTimer::singleShot(kSettleMs, this, [this, index, name] { grab(index, name); });
-    }, Qt::SingleShotConnection);
+    };
     if (auto* predict = qobject_cast<PredictPanel*>(panel)) {
+        // Generate first, then predict: the screenshot shows both.
         connect(predict, &PredictPanel::generationFinished, predict, [predict] { predict->runAction(); },
                 Qt::SingleShotConnection);
+        connect(panel, &ToolPanel::actionFinished, this, shoot, Qt::SingleShotConnection);
         predict->generate();
+    } else if (auto* weights = qobject_cast<SuperWeightsPanel*>(panel)) {
+        // Detect, make sure one weight is checked, then compare with it zeroed.
+        connect(panel, &ToolPanel::actionFinished, weights, [weights](bool ok) {
+            if (ok && weights->table()->rowCount() == 0) weights->addStrongestSpike();
+            weights->compare();
+        }, Qt::SingleShotConnection);
+        connect(weights, &SuperWeightsPanel::compareFinished, this, shoot, Qt::SingleShotConnection);
+        weights->runAction();
     } else {
+        if (auto* edit = qobject_cast<EditPanel*>(panel)) fillSampleEdit(edit);
+        connect(panel, &ToolPanel::actionFinished, this, shoot, Qt::SingleShotConnection);
         panel->runAction();
     }
 }

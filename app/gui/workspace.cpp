@@ -56,10 +56,11 @@ void Workspace::loadFinished() {
     setModel(*outcome->value, m_loadingPath);
 }
 
-void Workspace::setModel(std::shared_ptr<const Model> model, const QString& path) {
+void Workspace::setModel(std::shared_ptr<const Model> model, const QString& path, bool edited) {
     m_model = std::move(model);
+    m_unsaved = edited;
+    if (!edited && !path.isEmpty()) remember(path);
     m_path = path;
-    if (!path.isEmpty()) remember(path);
     emit modelChanged();
 }
 
@@ -84,6 +85,8 @@ void Workspace::saveFinished() {
         return;
     }
     remember(*outcome->value);
+    m_path = *outcome->value;
+    m_unsaved = false;
     emit saved(*outcome->value);
 }
 

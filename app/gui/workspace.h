@@ -34,8 +34,10 @@ public:
     // on failure emits loadFailed with one sentence and keeps the current model.
     void openModel(const QString& path);
     bool isLoading() const { return m_load.isRunning(); }
-    // Replaces the model (an edited version); the previous one stays valid for jobs.
-    void setModel(std::shared_ptr<const Model> model, const QString& path);
+    // Replaces the model; the previous one stays valid for jobs that hold it. `edited`:
+    // the new model has changes not in any file (until saveAs).
+    void setModel(std::shared_ptr<const Model> model, const QString& path, bool edited = false);
+    bool hasUnsavedEdits() const { return m_unsaved; }
 
     // Writes the model to `path` in the background (temporary file renamed into
     // place); emits saved or saveFailed. Overwrites: the caller has asked the user.
@@ -63,6 +65,7 @@ private:
     QString m_path;
     QString m_loadingPath;
     QString m_prompt;
+    bool m_unsaved = false;
     Job<std::shared_ptr<const Model>> m_load;
     Job<QString> m_save;
 };

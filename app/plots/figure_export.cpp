@@ -4,7 +4,11 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include <unistd.h>
+
 #include <QApplication>
+#include <QDir>
+#include <QFile>
 #include <qcustomplot.h>
 
 #include "app/plots/figure_render.h"
@@ -23,6 +27,12 @@ void ensureApplication() {
     if (QApplication::instance()) return;
     const bool haveDisplay = std::getenv("DISPLAY") || std::getenv("WAYLAND_DISPLAY");
     if (!haveDisplay && !std::getenv("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
+    if (!std::getenv("XDG_RUNTIME_DIR")) {
+        // Qt wants a private runtime folder and warns on stderr without one.
+        const QString dir = QDir::tempPath() + QStringLiteral("/mwb-runtime-") + QString::number(getuid());
+        if (QDir().mkpath(dir) && QFile::setPermissions(dir, QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner))
+            qputenv("XDG_RUNTIME_DIR", dir.toLocal8Bit());
+    }
     static int argc = 1;
     static char name[] = "mwb";
     static char* argv[] = {name, nullptr};
@@ -58,6 +68,11 @@ void exportFigure(const FigureSpec& figure, const std::filesystem::path& file) {
     plot.resize(figureSize(figure));
     renderFigure(figure, plot);
     savePlot(plot, figure, file);
+}
+
+void exportFigures(const FigureSpec& figure, const std::string& png, const std::string& pdf) {
+    if (!png.empty()) exportFigure(figure, png);
+    if (!pdf.empty()) exportFigure(figure, pdf);
 }
 
 }  // namespace mwb::plots

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 
 #include "app/plots/figure_spec.h"
 
@@ -18,5 +19,8 @@ void savePlot(QCustomPlot& plot, const FigureSpec& figure, const std::filesystem
 // .json writes the numbers). Creates a QApplication when there is none, on the
 // offscreen platform when no display is available. Not thread-safe.
 void exportFigure(const FigureSpec& figure, const std::filesystem::path& file);
+
+// exportFigure to each non-empty path (the CLI's --png and --pdf).
+void exportFigures(const FigureSpec& figure, const std::string& png, const std::string& pdf);
 
 }  // namespace mwb::plots

@@ -118,7 +118,8 @@ void drawBars(const BarSpec& b, QCustomPlot& plot, QCPAxisRect* rect) {
     setTextTicks(key, b.labels, 1);
     key->setRange(-0.5, static_cast<double>(b.values.size()) - 0.5);
     key->setRangeReversed(true);
-    value->setRange(0, top > 0 ? top * 1.2 : 1.0);
+    const double end = b.valueMax > 0 ? b.valueMax : top;
+    value->setRange(0, end > 0 ? end * 1.2 : 1.0);
 }
 
 void drawLines(const LineSpec& l, QCPAxisRect* rect) {

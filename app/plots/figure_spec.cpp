@@ -79,6 +79,13 @@ void saveFigureJson(const FigureSpec& figure, const std::filesystem::path& file)
     if (!out) throw std::runtime_error(file.string() + ": write failed");
 }
 
+std::string tokenLabel(const std::string& token) {
+    if (token.find_first_not_of(' ') != std::string::npos) return token;
+    std::string out;
+    for (size_t i = 0; i < token.size(); ++i) out += "\u2423";
+    return out.empty() ? "\u2205" : out;
+}
+
 int labelStride(int count, int maxLabels) {
     if (maxLabels < 1 || count <= maxLabels) return 1;
     return (count + maxLabels - 1) / maxLabels;

@@ -37,6 +37,7 @@ struct BarSpec {
     std::string valueTitle;              // axis title of the values
     std::vector<std::string> labels;     // one per bar, drawn top to bottom
     std::vector<double> values;
+    double valueMax = 0.0;               // end of the value axis; 0: fit the values
     Palette palette = Palette::Blues;
 };
 
@@ -71,6 +72,10 @@ nlohmann::json toJson(const FigureSpec& figure);
 
 // toJson(figure), pretty-printed. Throws std::runtime_error naming the file on failure.
 void saveFigureJson(const FigureSpec& figure, const std::filesystem::path& file);
+
+// A token as an axis or cell label: a token of only spaces shows them as '␣' so
+// that it does not vanish; anything else is returned as is.
+std::string tokenLabel(const std::string& token);
 
 // Every n-th label so that about `maxLabels` fit on an axis (at least 1).
 int labelStride(int count, int maxLabels);

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/next_token_metrics.h"
 #include "app/plots/figure_spec.h"
 
 namespace mwb::plots {
@@ -18,6 +19,12 @@ struct TokenProbability {
 // Horizontal bars, most likely first, labelled with the quoted tokens; values are
 // probabilities.
 FigureSpec topTokensFigure(const std::vector<TokenProbability>& top, const std::string& title);
+
+// Two top-token bar charts side by side on one value scale (before / after an edit or
+// an ablation). source: both lists.
+FigureSpec beforeAfterFigure(const std::vector<TokenProb>& before, const std::vector<TokenProb>& after,
+                             const std::string& beforeTitle, const std::string& afterTitle,
+                             const std::string& title = {});
 
 // Quote a token for axis labels so that leading spaces stay visible: ' Paris'.
 std::string quotedToken(const std::string& token);

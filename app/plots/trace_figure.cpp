@@ -9,9 +9,9 @@ namespace {
 
 std::string kindTitle(TraceKind kind) {
     switch (kind) {
-        case TraceKind::Hidden: return "Impact of restoring state after corrupted input";
-        case TraceKind::Mlp: return "Impact of restoring MLP after corrupted input";
-        case TraceKind::Attn: return "Impact of restoring Attn after corrupted input";
+        case TraceKind::Hidden: return "Impact of restoring state\nafter corrupted input";
+        case TraceKind::Mlp: return "Impact of restoring MLP\nafter corrupted input";
+        case TraceKind::Attn: return "Impact of restoring Attn\nafter corrupted input";
     }
     return {};
 }
@@ -71,7 +71,7 @@ std::vector<std::string> traceTokenLabels(const CausalTraceResult& r) {
     std::vector<std::string> labels;
     for (int i = 0; i < static_cast<int>(r.tokens.size()); ++i) {
         const bool subject = i >= r.subjectBegin && i < r.subjectEnd;
-        labels.push_back(r.tokens[i] + (subject ? "*" : ""));
+        labels.push_back(tokenLabel(r.tokens[i]) + (subject ? "*" : ""));
     }
     return labels;
 }

@@ -59,10 +59,13 @@ PredictPanel::PredictPanel(Workspace* workspace, QWidget* parent)
     m_topK->setValue(10);
     m_table->setHorizontalHeaderLabels({tr("Token"), tr("Probability"), tr("Logit"), tr("Id")});
     m_table->verticalHeader()->setVisible(true);
+    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_table->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    m_table->setWordWrap(false);
+    m_table->setTextElideMode(Qt::ElideMiddle);
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
-    m_table->setMinimumWidth(330);
+    m_table->setMinimumWidth(400);
 
     auto* left = new QWidget(this);
     auto* leftLayout = new QVBoxLayout(left);
@@ -78,6 +81,7 @@ PredictPanel::PredictPanel(Workspace* workspace, QWidget* parent)
     split->addWidget(left);
     split->addWidget(m_figure);
     split->setStretchFactor(1, 1);
+    split->setSizes({420, 900});
 
     m_maxTokens->setRange(1, 4096);
     m_maxTokens->setValue(24);

@@ -222,12 +222,10 @@ void TracePanel::traceFinished() {
                        .arg(r.noise.sigma, 0, 'g', 4)
                        .arg(QString::fromStdString(r.noise.source).toHtmlEscaped());
     if (auto it = r.probRestored.find(TraceKind::Mlp); it != r.probRestored.end() && it->second.size()) {
-        Eigen::Index row = 0, col = 0;
-        const double best = it->second.maxCoeff(&row, &col);
-        text += tr("<br><b>Strongest MLP effect</b> at layer %1, token '%2': %3")
-                    .arg(col)
-                    .arg(QString::fromStdString(r.tokens[row]).toHtmlEscaped(), percent(best));
-        emit peakMlpLayer(static_cast<int>(col));
+        Eigen::Index layer = 0;
+        const double best = it->second.row(r.subjectEnd - 1).maxCoeff(&layer);
+        text += tr("<br><b>MLP peak</b> at the subject's last token: layer %1 (%2)").arg(layer).arg(percent(best));
+        emit traced(m_workspace->prompt(), m_subject->text(), static_cast<int>(layer));
     }
     m_summary->setText(text);
     emit statusMessage(tr("Trace done: p(%1) %2 clean, %3 corrupted")

@@ -44,8 +44,9 @@ public:
     const std::optional<CausalTraceResult>& lastTrace() const { return m_last; }
 
 signals:
-    // The layer where restoring the MLP output helps most in the last trace.
-    void peakMlpLayer(int layer);
+    // After a trace: its prompt and subject, and the layer where restoring the MLP
+    // output at the subject's last token helps most (where ROME would edit).
+    void traced(const QString& prompt, const QString& subject, int peakMlpLayer);
 
 private:
     void modelChanged();

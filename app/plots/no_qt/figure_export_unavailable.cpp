@@ -15,4 +15,9 @@ void exportFigure(const FigureSpec& figure, const std::filesystem::path& file) {
                              ": this build has no Qt (MWB_BUILD_GUI=OFF), so it cannot draw figures");
 }
 
+void exportFigures(const FigureSpec& figure, const std::string& png, const std::string& pdf) {
+    if (!png.empty()) exportFigure(figure, png);
+    if (!pdf.empty()) exportFigure(figure, pdf);
+}
+
 }  // namespace mwb::plots

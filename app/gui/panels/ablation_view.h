@@ -1,0 +1,33 @@
+// The result of an ablation side by side: next-token distributions before and after,
+// KL divergence, stop-word mass, perplexity and greedy generations.
+#pragma once
+
+#include <QWidget>
+
+#include "analysis/ablation.h"
+
+class QLabel;
+class QPlainTextEdit;
+
+namespace mwb::gui {
+
+class FigureView;
+
+class AblationView : public QWidget {
+    Q_OBJECT
+public:
+    explicit AblationView(QWidget* parent = nullptr);
+
+    void show(const AblationResult& result);
+    void clear();
+    FigureView* figure() const { return m_figure; }
+    QString metricsText() const;
+
+private:
+    FigureView* m_figure;
+    QLabel* m_metrics;
+    QPlainTextEdit* m_before;
+    QPlainTextEdit* m_after;
+};
+
+}  // namespace mwb::gui

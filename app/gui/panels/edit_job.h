@@ -1,0 +1,59 @@
+// The Edit tab's background work: one ROME or MEMIT edit applied to a copy of the
+// model and recorded in its edit list, the undo of the last edit, and the before /
+// after measurements (top next tokens, target probabilities on the rewrite,
+// paraphrase and neighbourhood prompts).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "analysis/next_token_metrics.h"
+#include "editing/value_optimization.h"
+#include "model/model.h"
+#include "model/progress.h"
+
+namespace mwb::gui {
+
+enum class EditMethod { Rome, Memit };
+
+struct EditSettings {
+    EditRequest request;
+    EditMethod method = EditMethod::Rome;
+    int layer = 0;        // ROME's layer; MEMIT's last layer
+    int memitLayers = 3;  // MEMIT edits layers [layer - memitLayers + 1, layer]
+    std::string corpusFile;  // text for the second-moment statistics (cached beside the model)
+    long statsTokens = 100000;
+    std::vector<std::string> paraphrases, neighbours;  // evaluation prompts
+};
+
+struct PromptProbs {
+    std::string prompt;
+    std::string kind;  // "rewrite", "paraphrase", "neighbourhood"
+    // Per-token geometric-mean probability of each target (exp(-mean NLL)).
+    double newBefore = 0.0, newAfter = 0.0, trueBefore = 0.0, trueAfter = 0.0;
+};
+
+struct EditMeasurement {
+    std::vector<TokenProb> topBefore, topAfter;  // after the rewrite prompt
+    std::vector<PromptProbs> prompts;
+};
+
+struct EditOutcomeData {
+    std::shared_ptr<const Model> edited;
+    std::vector<int> layers;
+    double weightChange = 0.0;  // ||ΔW|| / ||W|| summed over layers
+    EditMeasurement measurement;
+};
+
+// Throws InvalidInput for a bad request or layer, Cancelled when progress says stop.
+EditOutcomeData applyEditJob(std::shared_ptr<const Model> model, const EditSettings& settings,
+                             const ProgressFn& progress);
+
+// The model without its last edit (bit-for-bit); throws InvalidInput without edits.
+std::shared_ptr<const Model> undoEditJob(std::shared_ptr<const Model> model);
+
+// Top tokens and target probabilities on both models.
+EditMeasurement measureEdit(const Model& before, const Model& after, const EditSettings& settings);
+
+}  // namespace mwb::gui

@@ -1,0 +1,320 @@
+// Edit tab: ROME / MEMIT with before/after comparison and undo.
+#include "app/gui/panels/edit_panel.h"
+
+#include <cmath>
+
+#include <QComboBox>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+#include "app/gui/resources.h"
+#include "app/gui/widgets/figure_view.h"
+#include "app/plots/prediction_figure.h"
+
+namespace mwb::gui {
+namespace {
+
+std::vector<std::string> lines(const QPlainTextEdit* edit) {
+    std::vector<std::string> out;
+    for (const QString& line : edit->toPlainText().split(QLatin1Char('\n')))
+        if (!line.trimmed().isEmpty()) out.push_back(line.trimmed().toStdString());
+    return out;
+}
+
+QString probText(double p) { return std::isnan(p) ? QStringLiteral("\u2013") : QString::number(100.0 * p, 'f', 2) + " %"; }
+
+QString describe(const EditRecord& e, int index) {
+    QStringList layers;
+    for (int l : e.layers) layers << QString::number(l);
+    return QStringLiteral("%1. %2, layer %3: %4 \u2014 \u201c%5\u201d %6\u2192 %7")
+        .arg(index + 1)
+        .arg(QString::fromStdString(e.method).toUpper(), layers.join(QLatin1Char(',')),
+             QString::fromStdString(e.subject), QString::fromStdString(e.prompt),
+             e.targetTrue.empty() ? QString() : QString::fromStdString(e.targetTrue) + QLatin1Char(' '),
+             QString::fromStdString(e.targetNew));
+}
+
+}  // namespace
+
+EditPanel::EditPanel(Workspace* workspace, QWidget* parent)
+    : ToolPanel(workspace, parent),
+      m_cases(new QComboBox(this)),
+      m_subject(new QLineEdit(this)),
+      m_prompt(new QLineEdit(this)),
+      m_targetNew(new QLineEdit(this)),
+      m_targetTrue(new QLineEdit(this)),
+      m_method(new QComboBox(this)),
+      m_layer(new QSpinBox(this)),
+      m_memitLayers(new QSpinBox(this)),
+      m_corpus(new QLineEdit(resourceFile(QStringLiteral("data/corpus.txt")), this)),
+      m_statsTokens(new QSpinBox(this)),
+      m_paraphrases(new QPlainTextEdit(this)),
+      m_neighbours(new QPlainTextEdit(this)),
+      m_apply(new QPushButton(tr("Apply edit"), this)),
+      m_undoButton(new QPushButton(tr("Undo last edit"), this)),
+      m_edits(new QListWidget(this)),
+      m_figure(new FigureView(tr("Apply an edit to compare the predictions before and after."), this)),
+      m_table(new QTableWidget(0, 6, this)),
+      m_edit(this),
+      m_undo(this),
+      m_load(this) {
+    m_table->setHorizontalHeaderLabels({tr("Prompt"), tr("Kind"), tr("p(new) before"), tr("p(new) after"),
+                                        tr("p(true) before"), tr("p(true) after")});
+    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_table->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    m_table->verticalHeader()->setVisible(false);
+    m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_table->setWordWrap(false);
+    m_table->setToolTip(tr("Per-token geometric-mean probability of each target after the prompt"));
+
+    auto* editsBox = new QGroupBox(tr("Applied edits"), this);
+    auto* el = new QHBoxLayout(editsBox);
+    el->addWidget(m_edits, 1);
+    el->addWidget(m_undoButton, 0, Qt::AlignTop);
+    m_edits->setMaximumHeight(110);
+
+    auto* right = new QSplitter(Qt::Vertical, this);
+    right->addWidget(m_figure);
+    right->addWidget(m_table);
+    right->addWidget(editsBox);
+    right->setSizes({380, 220, 120});
+    auto* scroll = new QScrollArea(this);
+    scroll->setWidgetResizable(true);
+    scroll->setWidget(buildForm());
+    scroll->setFixedWidth(400);
+    auto* layout = new QHBoxLayout(this);
+    layout->addWidget(scroll);
+    layout->addWidget(right, 1);
+
+    connect(m_apply, &QPushButton::clicked, this, &EditPanel::runAction);
+    connect(m_undoButton, &QPushButton::clicked, this, &EditPanel::undo);
+    connect(m_layer, &QSpinBox::valueChanged, this, [this] { m_layerChosen = m_layer->hasFocus() || m_layerChosen; });
+    connect(m_cases, &QComboBox::activated, this, &EditPanel::useCase);
+    connect(workspace, &Workspace::modelChanged, this, &EditPanel::modelChanged);
+    connect(m_edit.watcher(), &QFutureWatcherBase::finished, this, &EditPanel::editFinished);
+    connect(m_undo.watcher(), &QFutureWatcherBase::finished, this, &EditPanel::undoDone);
+    connect(m_load.watcher(), &QFutureWatcherBase::finished, this, [this] {
+        const auto outcome = m_load.outcome();
+        if (!outcome || !outcome->value) {
+            if (outcome) emit errorMessage(outcome->error);
+            return;
+        }
+        m_caseList = std::move(*outcome->value);
+        m_cases->clear();
+        for (const auto& c : m_caseList)
+            m_cases->addItem(QStringLiteral("%1: %2 \u2192 %3")
+                                 .arg(c.caseId)
+                                 .arg(QString::fromStdString(c.rewritePrompt()), QString::fromStdString(c.targetNew)));
+        emit casesLoaded(static_cast<int>(m_caseList.size()));
+    });
+    modelChanged();
+}
+
+QWidget* EditPanel::buildForm() {
+    auto* form = new QWidget(this);
+    auto* layout = new QVBoxLayout(form);
+
+    auto* caseBox = new QGroupBox(tr("CounterFact case (optional)"), form);
+    auto* cl = new QHBoxLayout(caseBox);
+    auto* browse = new QPushButton(tr("Load\u2026"), form);
+    m_cases->setPlaceholderText(tr("no file loaded"));
+    m_cases->setMinimumContentsLength(18);
+    m_cases->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+    cl->addWidget(m_cases, 1);
+    cl->addWidget(browse);
+    connect(browse, &QPushButton::clicked, this, [this] {
+        const QString file = QFileDialog::getOpenFileName(this, tr("CounterFact file"),
+                                                          resourceFile(QStringLiteral("data")), tr("JSON (*.json)"));
+        if (!file.isEmpty()) loadCases(file);
+    });
+
+    auto* fact = new QGroupBox(tr("New fact"), form);
+    auto* ff = new QFormLayout(fact);
+    m_subject->setPlaceholderText(tr("Eiffel Tower"));
+    m_prompt->setPlaceholderText(tr("The {} is located in the city of"));
+    m_prompt->setToolTip(tr("The relation, with {} where the subject goes"));
+    m_targetNew->setPlaceholderText(tr("Rome"));
+    m_targetTrue->setPlaceholderText(tr("optional: Paris"));
+    ff->addRow(tr("Subject"), m_subject);
+    ff->addRow(tr("Prompt"), m_prompt);
+    ff->addRow(tr("New target"), m_targetNew);
+    ff->addRow(tr("True target"), m_targetTrue);
+
+    auto* method = new QGroupBox(tr("Method"), form);
+    auto* mf = new QFormLayout(method);
+    m_method->addItem(tr("ROME (one layer)"));
+    m_method->addItem(tr("MEMIT (several layers)"));
+    m_layer->setToolTip(tr("Defaults to the layer where the last trace's MLP effect peaks"));
+    m_memitLayers->setRange(1, 64);
+    m_memitLayers->setValue(3);
+    m_memitLayers->setToolTip(tr("MEMIT edits this many layers ending at the layer above"));
+    m_statsTokens->setRange(1000, 10000000);
+    m_statsTokens->setSingleStep(10000);
+    m_statsTokens->setValue(100000);
+    m_statsTokens->setToolTip(tr("Tokens of the corpus for the key statistics (cached beside the model)"));
+    mf->addRow(tr("Method"), m_method);
+    mf->addRow(tr("Layer"), m_layer);
+    mf->addRow(tr("MEMIT layers"), m_memitLayers);
+    mf->addRow(tr("Corpus"), m_corpus);
+    mf->addRow(tr("Statistics tokens"), m_statsTokens);
+    connect(m_method, &QComboBox::currentIndexChanged, this,
+            [this](int i) { m_memitLayers->setEnabled(i == 1); });
+    m_memitLayers->setEnabled(false);
+
+    auto* prompts = new QGroupBox(tr("Check on these prompts (one per line)"), form);
+    auto* pf = new QFormLayout(prompts);
+    m_paraphrases->setPlaceholderText(tr("Paraphrases of the fact"));
+    m_neighbours->setPlaceholderText(tr("Other subjects, same relation"));
+    for (auto* e : {m_paraphrases, m_neighbours}) e->setFixedHeight(80);
+    pf->addRow(tr("Paraphrases"), m_paraphrases);
+    pf->addRow(tr("Neighbours"), m_neighbours);
+
+    layout->addWidget(caseBox);
+    layout->addWidget(fact);
+    layout->addWidget(method);
+    layout->addWidget(prompts);
+    layout->addWidget(m_apply);
+    layout->addStretch(1);
+    return form;
+}
+
+void EditPanel::modelChanged() {
+    const auto model = m_workspace->model();
+    const int nLayers = model ? model->config.nLayers : 1;
+    m_layer->setRange(0, std::max(0, nLayers - 1));
+    if (!m_layerChosen) m_layer->setValue(nLayers / 2);
+    m_edits->clear();
+    if (model)
+        for (int i = 0; i < static_cast<int>(model->edits.size()); ++i) m_edits->addItem(describe(model->edits[i], i));
+    m_undoButton->setEnabled(model && !model->edits.empty());
+}
+
+void EditPanel::suggestFromTrace(const QString& prompt, const QString& subject, int layer) {
+    if (!m_layerChosen) m_layer->setValue(layer);
+    if (!m_subject->text().isEmpty() || !prompt.contains(subject) || subject.isEmpty()) return;
+    m_subject->setText(subject);
+    QString templ = prompt;
+    templ.replace(templ.indexOf(subject), subject.size(), QStringLiteral("{}"));
+    m_prompt->setText(templ);
+}
+
+void EditPanel::loadCases(const QString& file) {
+    m_load.start([path = file.toStdString()](const ProgressFn&) { return loadCounterFact(path); });
+    emit jobStarted(tr("Loading CounterFact cases"), m_load.watcher());
+}
+
+void EditPanel::useCase(int index) {
+    if (index < 0 || index >= static_cast<int>(m_caseList.size())) return;
+    const CounterFactCase& c = m_caseList[index];
+    m_subject->setText(QString::fromStdString(c.subject));
+    m_prompt->setText(QString::fromStdString(c.prompt));
+    m_targetNew->setText(QString::fromStdString(c.targetNew));
+    m_targetTrue->setText(QString::fromStdString(c.targetTrue));
+    auto join = [](const std::vector<std::string>& v) {
+        QStringList out;
+        for (const auto& s : v) out << QString::fromStdString(s);
+        return out.join(QLatin1Char('\n'));
+    };
+    m_paraphrases->setPlainText(join(c.paraphrasePrompts));
+    m_neighbours->setPlainText(join(c.neighborhoodPrompts));
+}
+
+EditSettings EditPanel::settings() const {
+    EditSettings s;
+    s.request = {m_prompt->text().trimmed().toStdString(), m_subject->text().trimmed().toStdString(),
+                 m_targetNew->text().trimmed().toStdString(), m_targetTrue->text().trimmed().toStdString()};
+    s.method = m_method->currentIndex() == 1 ? EditMethod::Memit : EditMethod::Rome;
+    s.layer = m_layer->value();
+    s.memitLayers = m_memitLayers->value();
+    s.corpusFile = m_corpus->text().trimmed().toStdString();
+    s.statsTokens = m_statsTokens->value();
+    s.paraphrases = lines(m_paraphrases);
+    s.neighbours = lines(m_neighbours);
+    return s;
+}
+
+void EditPanel::runAction() {
+    if (!m_workspace->model()) {
+        emit errorMessage(tr("Open a model first (File > Open)."));
+        emit actionFinished(false);
+        return;
+    }
+    const EditSettings s = settings();
+    m_edit.start([model = m_workspace->model(), s](const ProgressFn& progress) {
+        return applyEditJob(model, s, progress);
+    });
+    emit jobStarted(s.method == EditMethod::Rome ? tr("Editing with ROME") : tr("Editing with MEMIT"),
+                    m_edit.watcher());
+}
+
+void EditPanel::editFinished() {
+    const auto outcome = m_edit.outcome();
+    if (!accept(outcome)) return;
+    const EditOutcomeData& r = *outcome->value;
+    m_workspace->setModel(r.edited, m_workspace->modelPath(), /*edited=*/true);
+    showMeasurement(r.measurement);
+    const auto& rewrite = r.measurement.prompts.front();
+    emit statusMessage(tr("Edited: p(%1) %2 \u2192 %3, ||\u0394W||/||W|| %4")
+                           .arg(m_targetNew->text(), probText(rewrite.newBefore), probText(rewrite.newAfter))
+                           .arg(r.weightChange, 0, 'g', 3));
+    emit actionFinished(true);
+}
+
+void EditPanel::showMeasurement(const EditMeasurement& m) {
+    m_measurement = m;
+    m_figure->setFigure(plots::beforeAfterFigure(m.topBefore, m.topAfter, "Before the edit", "After the edit",
+                                                 m.prompts.empty() ? std::string() : m.prompts.front().prompt));
+    m_table->setRowCount(static_cast<int>(m.prompts.size()));
+    for (int i = 0; i < static_cast<int>(m.prompts.size()); ++i) {
+        const PromptProbs& p = m.prompts[i];
+        const QString cells[] = {QString::fromStdString(p.prompt), QString::fromStdString(p.kind),
+                                 probText(p.newBefore), probText(p.newAfter), probText(p.trueBefore),
+                                 probText(p.trueAfter)};
+        for (int c = 0; c < 6; ++c) {
+            auto* item = new QTableWidgetItem(cells[c]);
+            if (c >= 2) item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+            m_table->setItem(i, c, item);
+        }
+    }
+}
+
+void EditPanel::undo() {
+    const auto model = m_workspace->model();
+    if (!model || model->edits.empty()) {
+        emit errorMessage(tr("There is no edit to undo."));
+        emit undoFinished(false);
+        return;
+    }
+    m_undo.start([model](const ProgressFn&) { return undoEditJob(model); });
+    emit jobStarted(tr("Undoing the last edit"), m_undo.watcher());
+}
+
+void EditPanel::undoDone() {
+    const auto outcome = m_undo.outcome();
+    if (!outcome || !outcome->value) {
+        if (outcome) emit errorMessage(outcome->error);
+        emit undoFinished(false);
+        return;
+    }
+    m_workspace->setModel(*outcome->value, m_workspace->modelPath(), /*edited=*/true);
+    m_figure->clear();
+    m_table->setRowCount(0);
+    m_measurement.reset();
+    emit statusMessage(tr("Last edit undone"));
+    emit undoFinished(true);
+}
+
+}  // namespace mwb::gui

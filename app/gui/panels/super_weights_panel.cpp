@@ -1,0 +1,247 @@
+// Super-weight detection and ablation tab.
+#include "app/gui/panels/super_weights_panel.h"
+
+#include <algorithm>
+
+#include <QCheckBox>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSlider>
+#include <QSplitter>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+#include "analysis/perplexity.h"
+#include "analysis/stop_words.h"
+#include "app/gui/panels/ablation_view.h"
+#include "app/gui/resources.h"
+#include "app/gui/widgets/figure_view.h"
+#include "app/plots/superweight_figure.h"
+#include "model/datasets.h"
+
+namespace mwb::gui {
+namespace {
+
+enum Column { kUse, kLayer, kRow, kCol, kWeight, kInput, kOutput, kPos, kColumns };
+constexpr int kScaleSteps = 4;           // slider ticks per unit of the factor
+constexpr long kPerplexityTokens = 4000;  // held-out tokens for the perplexity comparison
+constexpr int kGenerateTokens = 16;
+
+AblationInputs ablationInputs(const Model& model, const std::string& prompt, const std::string& heldout) {
+    AblationInputs in;
+    in.prompts = {model.tokenizer.encodeIds(prompt)};
+    if (!heldout.empty()) in.corpus = corpusChunks(model, readTextFile(heldout), kPerplexityTokens);
+    try {
+        in.stopWords = stopWordMask(model.tokenizer, loadStopWords(defaultStopWordsFile()));
+    } catch (const InvalidInput&) {
+        // no stop-word list installed: the mass is reported as 0
+    }
+    in.generateTokens = kGenerateTokens;
+    return in;
+}
+
+}  // namespace
+
+SuperWeightsPanel::SuperWeightsPanel(Workspace* workspace, QWidget* parent)
+    : ToolPanel(workspace, parent),
+      m_detectButton(new QPushButton(tr("Detect super weights"), this)),
+      m_table(new QTableWidget(0, kColumns, this)),
+      m_addEdit(new QLineEdit(this)),
+      m_scale(new QSlider(Qt::Horizontal, this)),
+      m_scaleLabel(new QLabel(this)),
+      m_compareButton(new QPushButton(tr("Compare with the original"), this)),
+      m_spikes(new FigureView(tr("Detect super weights to see the per-layer activations."), this)),
+      m_view(new AblationView(this)),
+      m_detect(this),
+      m_compare(this) {
+    m_table->setHorizontalHeaderLabels({tr("Change"), tr("Layer"), tr("Row"), tr("Col"), tr("Weight"),
+                                        tr("Input act."), tr("Output act."), tr("Pos")});
+    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_table->horizontalHeader()->setStretchLastSection(true);
+    m_table->verticalHeader()->setVisible(false);
+    m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_table->setToolTip(tr("Rows are output channels (d_model), columns input channels (d_ff) of mlp/down"));
+    m_addEdit->setPlaceholderText(tr("layer:row:col"));
+    auto* add = new QPushButton(tr("Add"), this);
+    auto* addSpike = new QPushButton(tr("Add strongest spike"), this);
+    addSpike->setToolTip(tr("The weight joining the largest mlp/down input and output of the layer with the "
+                            "strongest output spike"));
+    m_scale->setRange(0, 3 * kScaleSteps);
+    m_scale->setTickPosition(QSlider::TicksBelow);
+    m_scale->setTickInterval(kScaleSteps);
+    m_scale->setValue(0);
+
+    auto* weights = new QGroupBox(tr("Weights"), this);
+    auto* wl = new QVBoxLayout(weights);
+    wl->addWidget(m_detectButton);
+    wl->addWidget(m_table, 1);
+    auto* addRow = new QHBoxLayout;
+    addRow->addWidget(m_addEdit, 1);
+    addRow->addWidget(add);
+    addRow->addWidget(addSpike);
+    wl->addLayout(addRow);
+    auto* scaleRow = new QHBoxLayout;
+    scaleRow->addWidget(new QLabel(tr("Scale checked weights"), this));
+    scaleRow->addWidget(m_scale, 1);
+    scaleRow->addWidget(m_scaleLabel);
+    wl->addLayout(scaleRow);
+    wl->addWidget(m_compareButton);
+
+    auto* right = new QSplitter(Qt::Vertical, this);
+    right->addWidget(m_spikes);
+    right->addWidget(m_view);
+    right->setSizes({300, 500});
+    auto* split = new QSplitter(Qt::Horizontal, this);
+    split->addWidget(weights);
+    split->addWidget(right);
+    split->setStretchFactor(1, 1);
+    split->setSizes({460, 900});
+    auto* layout = new QVBoxLayout(this);
+    layout->addWidget(split);
+
+    connect(m_detectButton, &QPushButton::clicked, this, &SuperWeightsPanel::runAction);
+    connect(m_compareButton, &QPushButton::clicked, this, &SuperWeightsPanel::compare);
+    connect(add, &QPushButton::clicked, this, [this] { addWeight(m_addEdit->text()); });
+    connect(addSpike, &QPushButton::clicked, this, &SuperWeightsPanel::addStrongestSpike);
+    connect(m_addEdit, &QLineEdit::returnPressed, this, [this] { addWeight(m_addEdit->text()); });
+    connect(m_scale, &QSlider::valueChanged, this, &SuperWeightsPanel::updateScaleLabel);
+    connect(workspace, &Workspace::modelChanged, this, &SuperWeightsPanel::modelChanged);
+    connect(m_detect.watcher(), &QFutureWatcherBase::finished, this, &SuperWeightsPanel::detectFinished);
+    connect(m_compare.watcher(), &QFutureWatcherBase::finished, this, &SuperWeightsPanel::compareDone);
+    updateScaleLabel();
+}
+
+void SuperWeightsPanel::modelChanged() {
+    m_table->setRowCount(0);
+    m_spikes->clear();
+    m_view->clear();
+    m_ablation.reset();
+    m_detection.reset();
+}
+
+void SuperWeightsPanel::updateScaleLabel() {
+    const double f = static_cast<double>(m_scale->value()) / kScaleSteps;
+    m_scaleLabel->setText(f == 0.0 ? tr("\u00d7 0 (zero)") : tr("\u00d7 %1").arg(f, 0, 'f', 2));
+}
+
+void SuperWeightsPanel::setScale(double factor) { m_scale->setValue(static_cast<int>(std::lround(factor * kScaleSteps))); }
+
+void SuperWeightsPanel::runAction() {
+    if (!requireModelAndPrompt()) return;
+    const auto model = m_workspace->model();
+    const std::string prompt = m_workspace->prompt().toStdString();
+    m_detect.start([model, prompt](const ProgressFn& progress) {
+        return detectSuperWeights(*model, model->tokenizer.encodeIds(prompt), {}, progress);
+    });
+    emit jobStarted(tr("Detecting super weights"), m_detect.watcher());
+}
+
+void SuperWeightsPanel::detectFinished() {
+    const auto outcome = m_detect.outcome();
+    if (!accept(outcome)) return;
+    m_detection = std::move(*outcome->value);
+    const SuperWeightResult& r = *m_detection;
+    m_table->setRowCount(0);
+    for (const SuperWeight& s : r.superWeights) addRow(s.coord(), &s);
+    m_spikes->setFigure(plots::spikesFigure(r));
+    emit statusMessage(r.superWeights.empty()
+                           ? tr("No super weight found on this prompt; type one in to ablate it anyway")
+                           : tr("%n super weight(s) found", nullptr, static_cast<int>(r.superWeights.size())));
+    emit actionFinished(true);
+}
+
+void SuperWeightsPanel::addRow(const WeightCoord& w, const SuperWeight* found) {
+    const int row = m_table->rowCount();
+    m_table->insertRow(row);
+    auto* use = new QTableWidgetItem;
+    use->setFlags(Qt::ItemIsUserCheckable | Qt::ItemIsEnabled);
+    use->setCheckState(Qt::Checked);
+    m_table->setItem(row, kUse, use);
+    auto number = [&](int col, const QString& text) {
+        auto* item = new QTableWidgetItem(text);
+        item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+        m_table->setItem(row, col, item);
+    };
+    number(kLayer, QString::number(w.layer));
+    number(kRow, QString::number(w.row));
+    number(kCol, QString::number(w.col));
+    if (!found) return;
+    number(kWeight, QString::number(found->weight, 'g', 4));
+    number(kInput, QString::number(found->inputActivation, 'g', 4));
+    number(kOutput, QString::number(found->outputActivation, 'g', 4));
+    number(kPos, QString::number(found->pos));
+}
+
+bool SuperWeightsPanel::addStrongestSpike() {
+    if (!m_detection || m_detection->layers.empty()) {
+        emit errorMessage(tr("Detect first: the spikes come from the detection pass."));
+        return false;
+    }
+    const auto& layers = m_detection->layers;
+    const auto best = std::max_element(layers.begin(), layers.end(), [](const LayerSpikes& a, const LayerSpikes& b) {
+        return a.outputRatio < b.outputRatio;
+    });
+    addRow({best->layer, best->outputChannel, best->inputChannel}, nullptr);
+    return true;
+}
+
+bool SuperWeightsPanel::addWeight(const QString& text) {
+    try {
+        const WeightChange c = parseWeightChange(text.trimmed().toStdString());
+        if (!c.isSingleWeight()) throw InvalidInput("give one weight as layer:row:col");
+        if (auto model = m_workspace->model()) validateChange(model->config, c);
+        addRow({c.layer, c.row, c.col}, nullptr);
+        m_addEdit->clear();
+        return true;
+    } catch (const std::exception& e) {
+        emit errorMessage(QString::fromUtf8(e.what()));
+        return false;
+    }
+}
+
+std::vector<WeightChange> SuperWeightsPanel::selectedChanges() const {
+    std::vector<WeightChange> changes;
+    const float factor = static_cast<float>(m_scale->value()) / kScaleSteps;
+    for (int r = 0; r < m_table->rowCount(); ++r)
+        if (m_table->item(r, kUse)->checkState() == Qt::Checked)
+            changes.push_back({m_table->item(r, kLayer)->text().toInt(), m_table->item(r, kRow)->text().toInt(),
+                               m_table->item(r, kCol)->text().toInt(), factor});
+    return changes;
+}
+
+void SuperWeightsPanel::compare() {
+    const std::vector<WeightChange> changes = selectedChanges();
+    if (!m_workspace->model() || m_workspace->prompt().trimmed().isEmpty() || changes.empty()) {
+        emit errorMessage(changes.empty() ? tr("Check at least one weight to change.")
+                                          : tr("Open a model and type a prompt first."));
+        emit compareFinished(false);
+        return;
+    }
+    const auto model = m_workspace->model();
+    const std::string prompt = m_workspace->prompt().toStdString();
+    const std::string heldout = resourceFile(QStringLiteral("data/heldout.txt")).toStdString();
+    m_compare.start([model, prompt, heldout, changes](const ProgressFn& progress) {
+        Model copy = *model;  // runAblation changes weights while it runs; the shared model stays untouched
+        return runAblation(copy, changes, ablationInputs(copy, prompt, heldout), false, "gui", progress);
+    });
+    emit jobStarted(tr("Comparing with the original"), m_compare.watcher());
+}
+
+void SuperWeightsPanel::compareDone() {
+    const auto outcome = m_compare.outcome();
+    if (!outcome || !outcome->value) {
+        if (outcome) emit errorMessage(outcome->error);
+        emit compareFinished(false);
+        return;
+    }
+    m_ablation = std::move(*outcome->value);
+    m_view->show(*m_ablation);
+    emit statusMessage(tr("Compared: KL %1 nats").arg(m_ablation->meanKl, 0, 'g', 3));
+    emit compareFinished(true);
+}
+
+}  // namespace mwb::gui

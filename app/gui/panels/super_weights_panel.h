@@ -1,0 +1,74 @@
+// The Super weights tab: detect super weights on the prompt (table and per-layer
+// activation plot), choose weights to zero or scale (check boxes, a scale slider,
+// or any "layer:row:col" typed in), and compare the changed model with the original.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "analysis/ablation.h"
+#include "analysis/super_weights.h"
+#include "app/gui/jobs/run_job.h"
+#include "app/gui/panels/tool_panel.h"
+
+class QLabel;
+class QLineEdit;
+class QPushButton;
+class QSlider;
+class QTableWidget;
+
+namespace mwb::gui {
+
+class AblationView;
+class FigureView;
+
+class SuperWeightsPanel : public ToolPanel {
+    Q_OBJECT
+public:
+    explicit SuperWeightsPanel(Workspace* workspace, QWidget* parent = nullptr);
+
+    QString title() const override { return tr("Super weights"); }
+    void runAction() override;  // detect
+    bool isRunning() const override { return m_detect.isRunning() || m_compare.isRunning(); }
+    // Runs the ablation of the checked weights; compareFinished follows.
+    void compare();
+
+    // The checked weights with the slider's factor.
+    std::vector<WeightChange> selectedChanges() const;
+    // Adds a weight row (checked); false with an error message when the text is bad.
+    bool addWeight(const QString& text);
+    void setScale(double factor);
+    // Adds W[output channel, input channel] of the layer with the largest output spike
+    // of the last detection (a candidate when no super weight passes the thresholds).
+    bool addStrongestSpike();
+
+    QTableWidget* table() const { return m_table; }
+    FigureView* spikes() const { return m_spikes; }
+    AblationView* comparison() const { return m_view; }
+    const std::optional<AblationResult>& lastAblation() const { return m_ablation; }
+
+signals:
+    void compareFinished(bool ok);
+
+private:
+    void modelChanged();
+    void detectFinished();
+    void compareDone();
+    void addRow(const WeightCoord& w, const SuperWeight* found);
+    void updateScaleLabel();
+
+    QPushButton* m_detectButton;
+    QTableWidget* m_table;
+    QLineEdit* m_addEdit;
+    QSlider* m_scale;
+    QLabel* m_scaleLabel;
+    QPushButton* m_compareButton;
+    FigureView* m_spikes;
+    AblationView* m_view;
+    std::optional<AblationResult> m_ablation;
+    std::optional<SuperWeightResult> m_detection;
+    Job<SuperWeightResult> m_detect;
+    Job<AblationResult> m_compare;
+};
+
+}  // namespace mwb::gui

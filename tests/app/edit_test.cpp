@@ -1,0 +1,147 @@
+// The Edit tab: a ROME edit replaces the workspace's model with an edited copy that
+// records the edit and raises the new target; undo restores the weights bit for bit.
+#include <QtTest>
+
+#include <QComboBox>
+#include <QLineEdit>
+#include <QListWidget>
+#include <QPlainTextEdit>
+#include <QSpinBox>
+#include <QTableWidget>
+#include <QTemporaryDir>
+
+#include "app/gui/jobs/job_status.h"
+#include "app/gui/main_window.h"
+#include "app/gui/panels/edit_panel.h"
+#include "app/gui/widgets/figure_view.h"
+#include "app/gui/workspace.h"
+#include "app_test_util.h"
+#include "model/model_file.h"
+
+using namespace mwb;
+using namespace mwb::gui;
+
+namespace {
+bool waitFor(QSignalSpy& spy, int timeoutMs = 300000) { return !spy.isEmpty() || spy.wait(timeoutMs); }
+}  // namespace
+
+class EditTest : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase() {
+        QVERIFY(m_dir.isValid());
+        QFile corpus(m_dir.filePath(QStringLiteral("corpus.txt")));
+        QVERIFY(corpus.open(QIODevice::WriteOnly));
+        for (int i = 0; i < 20; ++i)
+            corpus.write("the cat is in the house\nthe dog is on the mat\na bird sat in a tree\n"
+                         "it is a sunny day\nthe sea is blue and deep\nwe go to the shop\n");
+    }
+
+    void init() {
+        m_window = std::make_unique<MainWindow>();
+        m_window->setCloseWithoutAsking(true);
+        m_window->show();
+    }
+    void cleanup() { m_window.reset(); }
+
+    void romeEditThenUndo() {
+        // The byte-level fixture (n_ctx 24): keep prompts short.
+        auto model = std::make_shared<const Model>(loadModel(MWB_SOURCE_DIR "/tests/fixtures/golden_gpt2_untied.h5"));
+        m_window->workspace()->setModel(model, m_dir.filePath(QStringLiteral("tiny.h5")));
+        auto* panel = m_window->panel<EditPanel>();
+        fillForm(panel);
+        QSignalSpy done(panel, &ToolPanel::actionFinished);
+        m_window->tabs()->setCurrentWidget(panel);
+        m_window->runCurrentTab();
+        QVERIFY(waitFor(done));
+        QVERIFY2(done.front().front().toBool(), qPrintable(m_window->findChild<JobStatus*>()->currentText()));
+
+        const auto edited = m_window->workspace()->model();
+        QVERIFY(edited != model);
+        QCOMPARE(edited->edits.size(), size_t(1));
+        QCOMPARE(edited->edits[0].method, std::string("rome"));
+        QCOMPARE(edited->edits[0].layers, std::vector<int>{0});
+        QVERIFY(model->edits.empty());  // the original is untouched
+        QVERIFY(m_window->workspace()->hasUnsavedEdits());
+        QCOMPARE(panel->editList()->count(), 1);
+        QCOMPARE(panel->probabilities()->rowCount(), 4);  // rewrite, 2 paraphrases, 1 neighbour
+        QVERIFY(panel->figure()->hasFigure());
+        const PromptProbs& rewrite = panel->lastMeasurement()->prompts.front();
+        QCOMPARE(rewrite.kind, std::string("rewrite"));
+        QVERIFY2(rewrite.newAfter > 1.5 * rewrite.newBefore,
+                 qPrintable(QStringLiteral("p(new) %1 -> %2").arg(rewrite.newBefore).arg(rewrite.newAfter)));
+
+        QSignalSpy undone(panel, &EditPanel::undoFinished);
+        panel->undo();
+        QVERIFY(waitFor(undone));
+        QVERIFY(undone.front().front().toBool());
+        const auto restored = m_window->workspace()->model();
+        QVERIFY(restored->edits.empty());
+        QCOMPARE(panel->editList()->count(), 0);
+        for (int l = 0; l < model->config.nLayers; ++l)
+            QVERIFY(restored->weights.blocks[l].down.weight == model->weights.blocks[l].down.weight);
+    }
+
+    void memitEditsSeveralLayers() {
+        auto model = std::make_shared<const Model>(loadModel(MWB_SOURCE_DIR "/tests/fixtures/golden_gpt2_untied.h5"));
+        m_window->workspace()->setModel(model, QString());
+        auto* panel = m_window->panel<EditPanel>();
+        fillForm(panel);
+        panel->methodBox()->setCurrentIndex(1);
+        panel->layerBox()->setValue(1);
+        QSignalSpy done(panel, &ToolPanel::actionFinished);
+        panel->runAction();
+        QVERIFY(waitFor(done));
+        QVERIFY2(done.front().front().toBool(), qPrintable(m_window->findChild<JobStatus*>()->currentText()));
+        const auto edited = m_window->workspace()->model();
+        QCOMPARE(edited->edits.size(), size_t(1));
+        QCOMPARE(edited->edits[0].method, std::string("memit"));
+        QCOMPARE(edited->edits[0].layers, (std::vector<int>{0, 1}));
+    }
+
+    void savingClearsTheUnsavedMark() {
+        auto model = test::randomGpt2(2, 64);
+        m_window->workspace()->setModel(model, QString(), /*edited=*/true);
+        QVERIFY(m_window->workspace()->hasUnsavedEdits());
+        const QString file = m_dir.filePath(QStringLiteral("saved.h5"));
+        QSignalSpy saved(m_window->workspace(), &Workspace::saved);
+        m_window->workspace()->saveAs(file);
+        QVERIFY(waitFor(saved));
+        QVERIFY(!m_window->workspace()->hasUnsavedEdits());
+        QCOMPARE(m_window->workspace()->modelPath(), file);
+        QCOMPARE(loadConfig(file.toStdString()).nLayers, 2);
+    }
+
+    void aBadRequestIsOneSentence() {
+        m_window->workspace()->setModel(test::randomGpt2(2, 64), QString());
+        auto* panel = m_window->panel<EditPanel>();
+        fillForm(panel);
+        panel->promptEdit()->setText(QStringLiteral("no placeholder here"));
+        QSignalSpy errors(panel, &ToolPanel::errorMessage);
+        QSignalSpy done(panel, &ToolPanel::actionFinished);
+        panel->runAction();
+        QVERIFY(waitFor(done));
+        QCOMPARE(done.front().front().toBool(), false);
+        QCOMPARE(errors.size(), 1);
+        QVERIFY(m_window->workspace()->model()->edits.empty());
+    }
+
+private:
+    void fillForm(EditPanel* panel) {
+        panel->subjectEdit()->setText(QStringLiteral("cat"));
+        panel->promptEdit()->setText(QStringLiteral("{} is in"));
+        panel->targetEdit()->setText(QStringLiteral("dog"));
+        panel->trueEdit()->setText(QStringLiteral("the"));
+        panel->layerBox()->setValue(0);
+        panel->statsTokensBox()->setValue(2000);
+        panel->paraphrasesEdit()->setPlainText(QStringLiteral("a cat is in\nmy cat is in"));
+        panel->neighboursEdit()->setPlainText(QStringLiteral("the sun is in"));
+        panel->corpusEdit()->setText(m_dir.filePath(QStringLiteral("corpus.txt")));
+    }
+
+    QTemporaryDir m_dir;
+    std::unique_ptr<MainWindow> m_window;
+};
+
+QTEST_MAIN(EditTest)
+#include "edit_test.moc"
