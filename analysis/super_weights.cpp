@@ -70,7 +70,9 @@ std::vector<SuperWeight> layerCandidates(int layer, const Eigen::Ref<const Matri
         // every spiking row of the column is checked, not just the largest.
         for (int c = 0; c < x.cols(); ++c) {
             if (std::abs(x(p, c)) <= thrX) continue;
+            const double weightFloor = params.minWeightRatio * medianAbs(w.col(c));
             for (int r : spikeRows) {
+                if (std::abs(w(r, c)) <= weightFloor) continue;
                 const double contribution = double(w(r, c)) * x(p, c);
                 const double share = contribution / y(p, r);
                 if (share < params.minShare) continue;
@@ -214,6 +216,7 @@ nlohmann::json toJson(const SuperWeightResult& r) {
               {"min_output_magnitude", p.minOutputMagnitude},
               {"min_input_magnitude", p.minInputMagnitude},
               {"min_share", p.minShare},
+              {"min_weight_ratio", p.minWeightRatio},
               {"max_iterations", p.maxIterations}}},
             {"massive_activations", toJson(r.massive)}};
 }

@@ -7,7 +7,9 @@
 // appears. Two pitfalls of the reference code are avoided: the input and the output
 // spike must be in the same layer (late layers show output spikes without an input
 // spike, which are not super weights), and the whole column is scanned, because
-// several super weights can share one input channel (Phi-3, Llama-3-8B).
+// several super weights can share one input channel (Phi-3, Llama-3-8B). Scanning the
+// column needs one more condition: the weight must stand out among its column's
+// weights, since a massive input times an ordinary weight is already an output spike.
 #pragma once
 
 #include <string>
@@ -28,6 +30,9 @@ struct SuperWeightParams {
     double minOutputMagnitude = 0.0;  // and |output| at least this
     double minInputMagnitude = 0.0;   // and |input| at least this
     double minShare = 0.25;           // W[r, c] * x[c] must make up this share of the output spike
+    // |W[r, c]| over the median |W[:, c]| of its column: without it, a large enough
+    // input spike makes every ordinary weight of the column produce an output spike.
+    double minWeightRatio = 10.0;
     int maxIterations = 8;            // zero-and-look-again passes
     MassiveActivationParams massive;  // for the residual-stream report
 };

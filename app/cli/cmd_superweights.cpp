@@ -80,11 +80,14 @@ void registerSuperWeights(CLI::App& app) {
         ->capture_default_str();
     cmd->add_option("--min-input-ratio", o->params.minInputRatio, "Input spike: times the layer's median |input|")
         ->capture_default_str();
+    cmd->add_option("--min-weight-ratio", o->params.minWeightRatio,
+                    "The weight's magnitude over the median of its column")
+        ->capture_default_str();
     cmd->add_option("--iterations", o->params.maxIterations, "Zero-and-look-again passes")->capture_default_str();
     cmd->add_flag("--json", o->json, "Print JSON");
     cmd->callback([o, prompt] {
-        if (o->params.minOutputRatio <= 0 || o->params.minInputRatio <= 0)
-            throw InvalidInput("--min-ratio and --min-input-ratio must be positive");
+        if (o->params.minOutputRatio <= 0 || o->params.minInputRatio <= 0 || o->params.minWeightRatio < 0)
+            throw InvalidInput("--min-ratio and --min-input-ratio must be positive, --min-weight-ratio not negative");
         if (o->params.maxIterations < 1) throw InvalidInput("--iterations must be at least 1");
         const Model m = openModel(o->model);
         const std::vector<int> ids = *prompt ? promptIds(m, o->prompt) : detectionIds(m, "");

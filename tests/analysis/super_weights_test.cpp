@@ -40,6 +40,31 @@ TEST(SuperWeights, PlantedSuperWeightIsFoundAtItsCoordinate) {
     EXPECT_FALSE(r.layers[1].outputSpike);
 }
 
+TEST(SuperWeights, PlantedSuperWeightIsFoundInLlamaToo) {
+    // SwiGLU: the BOS token alone has residual dimension 0, so silu(gate) * up of
+    // unit 7 is about 20 * 20 at position 0 and exactly 0 elsewhere. That input is so
+    // large that every ordinary weight of column 7 gives an output spike too; only
+    // the planted weight stands out in its column.
+    Model m = makeTinyModel(Architecture::Llama, 5, {.nLayers = 2, .sentencePiece = true});
+    auto& w = m.weights;
+    w.tokenEmbedding.col(0).setZero();
+    w.tokenEmbedding(m.tokenizer.spec().bosId, 0) = 10.0f;
+    auto& b = w.blocks[0];
+    b.o.weight.row(0).setZero();
+    b.norm2.weight(0) = 1.0f;
+    b.gate.weight.row(7).setZero();
+    b.up.weight.row(7).setZero();
+    b.gate.weight(7, 0) = 5.0f;
+    b.up.weight(7, 0) = 5.0f;
+    b.down.weight(2, 7) = -10.0f;
+    const auto r = detectSuperWeights(m, m.tokenizer.encodeIds("The cat sat on the mat."));
+    ASSERT_EQ(r.superWeights.size(), 1u);
+    EXPECT_EQ(r.superWeights[0].coord(), (WeightCoord{0, 2, 7}));
+    EXPECT_EQ(r.superWeights[0].pos, 0);
+    EXPECT_LT(r.superWeights[0].outputActivation, -1000.0f);
+    EXPECT_TRUE(r.superWeights[0].rowIsMassiveDim);
+}
+
 TEST(SuperWeights, MassiveActivationIsInTheSuperWeightsRow) {
     const Model m = plantedTinyGpt2();
     const auto r = findMassiveActivations(m, prompt(m));
