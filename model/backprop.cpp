@@ -1,8 +1,10 @@
 // Batched differentiable forward pass and backward pass (see backprop.h). The
 // pre-norm block is  mid = x + o(attn(norm1(x))),  out = mid + down(mlp(norm2(mid))),
 // logits = finalNorm(x_L) · unembeddingᵀ. Every product over all tokens is one
-// Eigen GEMM with .noalias(); per-(sequence, head) attention runs in kernels.
+// Eigen GEMM with .noalias() (sliced over threads); attention runs in kernels.
 #include "model/backprop.h"
+
+#include <omp.h>
 
 #include <cmath>
 #include <string>
@@ -15,11 +17,45 @@ namespace {
 
 using Eigen::Index;
 
+// Products over all tokens are split by rows of the result between the OpenMP
+// threads, each running a single-threaded Eigen GEMM on its slice. Eigen's own
+// parallel GEMM synchronises its threads by spinning, which wastes the CPU when the
+// machine is busy; slices only meet at the end of the region. Slices depend only on
+// the thread count, so results are deterministic for it. Below kGemmParallelWork
+// multiply-adds the product runs on one thread.
+constexpr double kGemmParallelWork = 1e5;
+
+Index sliceBegin(Index n, int part, int parts) {
+    if (part >= parts) return n;
+    return (n * part / parts) / 16 * 16;
+}
+
+// out (=, or += when accumulate) a * b, with a and b any Eigen expressions.
+template <typename Out, typename A, typename B>
+void gemm(Out& out, const A& a, const B& b, bool accumulate) {
+    const double work = double(a.rows()) * double(a.cols()) * double(b.cols());
+    if (work < kGemmParallelWork) {
+        if (accumulate) out.noalias() += a * b;
+        else out.noalias() = a * b;
+        return;
+    }
+#pragma omp parallel
+    {
+        const int parts = omp_get_num_threads(), part = omp_get_thread_num();
+        const Index r0 = sliceBegin(out.rows(), part, parts);
+        const Index n = sliceBegin(out.rows(), part + 1, parts) - r0;
+        if (n > 0) {
+            if (accumulate) out.middleRows(r0, n).noalias() += a.middleRows(r0, n) * b;
+            else out.middleRows(r0, n).noalias() = a.middleRows(r0, n) * b;
+        }
+    }
+}
+
 // y = x Wᵀ + b  (x: [n x in], W: [out x in], y resized to [n x out]).
 template <typename T>
 void linearForward(const MatrixT<T>& x, const LinearT<T>& l, MatrixT<T>& y) {
     y.resize(x.rows(), l.weight.rows());
-    y.noalias() = x * l.weight.transpose();
+    gemm(y, x, l.weight.transpose(), false);
     if (l.bias.size()) y.rowwise() += l.bias.transpose();
 }
 
@@ -32,7 +68,7 @@ void addRowSum(const MatrixT<T>& m, VectorT<T>& acc) {
 // Gradient of a linear layer y = x Wᵀ + b given dy: dW += dyᵀ x, db += Σ dy.
 template <typename T>
 void linearWeightGrad(const MatrixT<T>& dy, const MatrixT<T>& x, LinearT<T>& g) {
-    g.weight.noalias() += dy.transpose() * x;
+    gemm(g.weight, dy.transpose(), x, true);
     if (g.bias.size()) addRowSum(dy, g.bias);
 }
 
@@ -196,7 +232,7 @@ void BackpropT<T>::forwardLayer(int layer) {
 
     MatrixT<T>& x = m_resid[layer + 1];  // resid_mid, then resid_post
     x = m_resid[layer];
-    x.noalias() += a.att * w.o.weight.transpose();
+    gemm(x, a.att, w.o.weight.transpose(), true);
     if (w.o.bias.size()) x.rowwise() += w.o.bias.transpose();
 
     bp::normForward(x, w.norm2, rms, eps, a.xhat2, a.rstd2, a.h2);
@@ -207,7 +243,7 @@ void BackpropT<T>::forwardLayer(int layer) {
     } else {
         bp::activationForward(c.activation, a.u, a.m);
     }
-    x.noalias() += a.m * w.down.weight.transpose();
+    gemm(x, a.m, w.down.weight.transpose(), true);
     if (w.down.bias.size()) x.rowwise() += w.down.bias.transpose();
 }
 
@@ -218,7 +254,7 @@ void BackpropT<T>::forwardHead() {
                     m_rstdF, m_hF);
     const MatrixT<T>& u = m_weights.unembedding();
     m_logits.resize(m_hF.rows(), u.rows());
-    m_logits.noalias() = m_hF * u.transpose();
+    gemm(m_logits, m_hF, u.transpose(), false);
 }
 
 template <typename T>
@@ -231,11 +267,11 @@ void BackpropT<T>::backwardFrom(const MatrixT<T>& dLogits, int firstLayer, Weigh
                            std::to_string(m_logits.cols()) + "]");
     const MatrixT<T>& u = m_weights.unembedding();
     m_dh.resize(dLogits.rows(), c.dModel);
-    m_dh.noalias() = dLogits * u;
+    gemm(m_dh, dLogits, u, false);
     if (grads) checkGradShapes(c, m_weights, *grads);
     if (grads) {
         MatrixT<T>& gu = c.tieEmbeddings ? grads->tokenEmbedding : grads->lmHead;
-        gu.noalias() += dLogits.transpose() * m_hF;
+        gemm(gu, dLogits.transpose(), m_hF, true);
     }
     m_dx.setZero(m_dh.rows(), c.dModel);
     bp::normBackward(m_dh, m_xhatF, m_rstdF, m_weights.finalNorm, c.isLlama(),
@@ -254,14 +290,14 @@ void BackpropT<T>::backwardLayer(int layer, BlockWeightsT<T>* g) {
 
     // MLP: out = mid + down(m), m = act(u) or act(g) * u.
     m_dm.resize(m_dx.rows(), c.dFf);
-    m_dm.noalias() = m_dx * w.down.weight;
+    gemm(m_dm, m_dx, w.down.weight, false);
     if (g) linearWeightGrad(m_dx, a.m, g->down);
     if (rms)
         bp::gluBackward(c.activation, a.g, a.u, m_dm, m_dg, m_du);
     else
         bp::activationBackward(c.activation, a.u, m_dm, m_du);
-    m_dh.noalias() = m_du * w.up.weight;
-    if (rms) m_dh.noalias() += m_dg * w.gate.weight;
+    gemm(m_dh, m_du, w.up.weight, false);
+    if (rms) gemm(m_dh, m_dg, w.gate.weight, true);
     if (g) {
         linearWeightGrad(m_du, a.h2, g->up);
         if (rms) linearWeightGrad(m_dg, a.h2, g->gate);
@@ -270,16 +306,16 @@ void BackpropT<T>::backwardLayer(int layer, BlockWeightsT<T>* g) {
 
     // Attention: mid = x + o(att).
     m_datt.resize(m_dx.rows(), w.o.weight.cols());
-    m_datt.noalias() = m_dx * w.o.weight;
+    gemm(m_datt, m_dx, w.o.weight, false);
     if (g) linearWeightGrad(m_dx, a.att, g->o);
     bp::attentionBackward(a.q, a.k, a.v, a.probs, m_datt, shape, m_dq, m_dk, m_dv);
     if (rms) {
         bp::ropeApply(m_dq, shape.nHeads, shape.dHead, m_seqLen, m_rope, true);
         bp::ropeApply(m_dk, shape.nKvHeads, shape.dHead, m_seqLen, m_rope, true);
     }
-    m_dh.noalias() = m_dq * w.q.weight;
-    m_dh.noalias() += m_dk * w.k.weight;
-    m_dh.noalias() += m_dv * w.v.weight;
+    gemm(m_dh, m_dq, w.q.weight, false);
+    gemm(m_dh, m_dk, w.k.weight, true);
+    gemm(m_dh, m_dv, w.v.weight, true);
     if (g) {
         linearWeightGrad(m_dq, a.h1, g->q);
         linearWeightGrad(m_dk, a.h1, g->k);
