@@ -11,7 +11,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 model=${1:-$root/resources/models/demo.h5}
 out=${2:-$root/docs/screenshots}
 prompt=${PROMPT:-The Eiffel Tower is located in the city of}
-subject=${SUBJECT:-The Eiffel Tower}
+subject=${SUBJECT:-Eiffel Tower}
 
 if [ -z "${WORKBENCH:-}" ]; then
     WORKBENCH=$(ls -t "$root"/build*/app/gui/workbench 2>/dev/null | head -n 1 || true)

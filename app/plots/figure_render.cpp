@@ -64,7 +64,7 @@ QCPColorMap* drawHeatmap(const HeatmapSpec& h, QCustomPlot& plot, QCPAxisRect* r
     y->setTicks(!h.yLabels.empty());
     x->setTicks(!h.xLabels.empty());
     if (!h.cellText.empty()) {
-        const int points = h.rows * h.cols > 200 ? 6 : 7;
+        const int points = h.rows * h.cols > 200 ? 6 : (h.rows * h.cols > 80 ? 7 : 8);
         for (int r = 0; r < h.rows; ++r)
             for (int c = 0; c < h.cols; ++c) {
                 auto* text = new QCPItemText(&plot);
@@ -208,6 +208,7 @@ RenderedFigure renderFigure(const FigureSpec& figure, QCustomPlot& plot) {
     validate(figure);
     plot.clearPlottables();
     plot.clearItems();
+    plot.setAutoAddPlottableToLegend(false);  // each line plot fills its own legend
     plot.plotLayout()->clear();
     plot.plotLayout()->setRowSpacing(0);
     int row = 0;

@@ -40,7 +40,7 @@ FigureSpec lensFigure(const LogitLensResult& r, bool showTarget) {
         for (int pos = 0; pos < nPos; ++pos) {
             const auto& top = r.top[layer][pos];
             h.values.push_back(target ? r.targetProb[layer][pos] : (top.empty() ? 0.0 : top.front().prob));
-            h.cellText.push_back(top.empty() ? "" : shortToken(tokenLabel(top.front().token)));
+            h.cellText.push_back(top.empty() ? "" : shortToken(tokenLabel(top.front().token), nPos > 16 ? 7 : 10));
         }
     }
     h.zLabel = target ? "p(" + r.target + ")" : "p(top token)";

@@ -3,7 +3,11 @@
 #include <QtTest>
 
 #include <QElapsedTimer>
+#include <QCheckBox>
 #include <QLineEdit>
+#include <QRadioButton>
+#include <QSpinBox>
+#include <QTemporaryDir>
 #include <QPushButton>
 #include <QTableWidget>
 #include <qcustomplot.h>
@@ -112,6 +116,36 @@ private slots:
             for (int t = 0; t < grid.rows(); ++t)
                 for (int l = 0; l < grid.cols(); ++l) QCOMPARE(data->cell(l, t), grid(t, l));
         }
+    }
+
+    void averageOverAFactsFile() {
+        QTemporaryDir dir;
+        const QString file = dir.filePath(QStringLiteral("facts.json"));
+        QFile out(file);
+        QVERIFY(out.open(QIODevice::WriteOnly));
+        out.write(R"([{"known_id": 0, "subject": "France", "attribute": "Paris", "template": "The capital of {} is",
+                       "prompt": "The capital of France is", "relation_id": "P36"},
+                      {"known_id": 1, "subject": "Big Ben", "attribute": "London",
+                       "template": "{} is located in the city of", "prompt": "Big Ben is located in the city of",
+                       "relation_id": "P131"}])");
+        out.close();
+        auto model = test::randomGpt2(3);
+        m_window->workspace()->setModel(model, QString());
+        auto* panel = m_window->panel<TracePanel>();
+        panel->averageMode()->setChecked(true);
+        panel->factsFileEdit()->setText(file);
+        panel->skipWrongBox()->setChecked(false);
+        panel->samplesBox()->setValue(2);
+        QSignalSpy done(panel, &ToolPanel::actionFinished);
+        panel->runAction();
+        QVERIFY(waitFor(done));
+        QVERIFY(done.front().front().toBool());
+        const auto& fig = panel->figure()->figure();
+        QCOMPARE(fig.panels.size(), size_t(3));
+        const auto& h = std::get<plots::HeatmapSpec>(fig.panels[1]);
+        QCOMPARE(h.rows, 6);
+        QCOMPARE(h.cols, 3);
+        QCOMPARE(fig.source["facts_used"].get<int>(), 2);
     }
 
     void selectingThePromptFillsTheSubject() {

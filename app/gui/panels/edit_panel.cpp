@@ -194,8 +194,12 @@ QWidget* EditPanel::buildForm() {
 void EditPanel::modelChanged() {
     const auto model = m_workspace->model();
     const int nLayers = model ? model->config.nLayers : 1;
-    m_layer->setRange(0, std::max(0, nLayers - 1));
-    if (!m_layerChosen) m_layer->setValue(nLayers / 2);
+    // A new model (not an edited version of the same one) gets the middle layer.
+    if (m_layer->maximum() != std::max(0, nLayers - 1) || !model) {
+        m_layer->setRange(0, std::max(0, nLayers - 1));
+        m_layer->setValue(nLayers / 2);
+        m_layerChosen = false;
+    }
     m_edits->clear();
     if (model)
         for (int i = 0; i < static_cast<int>(model->edits.size()); ++i) m_edits->addItem(describe(model->edits[i], i));

@@ -16,6 +16,7 @@
 #include <QSpinBox>
 #include <QVBoxLayout>
 
+#include "app/gui/resources.h"
 #include "app/gui/widgets/figure_view.h"
 #include "app/plots/trace_figure.h"
 #include "model/datasets.h"
@@ -69,7 +70,8 @@ TracePanel::TracePanel(Workspace* workspace, QWidget* parent)
     fileRow->addWidget(m_factsFile, 1);
     fileRow->addWidget(m_browse);
     factForm->addRow(tr("Facts file"), fileRow);
-    m_factsFile->setPlaceholderText(tr("known_1000.json"));
+    m_factsFile->setText(resourceFile(QStringLiteral("data/facts.json")));
+    m_factsFile->setPlaceholderText(tr("a known_1000.json style list of facts"));
     m_maxFacts->setRange(1, 100000);
     m_maxFacts->setValue(50);
     factForm->addRow(tr("At most"), m_maxFacts);
@@ -126,7 +128,8 @@ void TracePanel::modelChanged() {
     const auto model = m_workspace->model();
     const int nLayers = model ? model->config.nLayers : 1;
     m_window->setRange(1, std::max(1, nLayers));
-    m_window->setValue(std::min(10, std::max(1, nLayers)));
+    // The paper's window of 10 of GPT-2 XL's 48 layers, scaled to this model (as `mwb edit`).
+    m_window->setValue(std::max(1, (nLayers * 10 + 24) / 48));
 }
 
 void TracePanel::updateMode() {

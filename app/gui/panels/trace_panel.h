@@ -40,6 +40,7 @@ public:
     QRadioButton* averageMode() const { return m_averageMode; }
     QLineEdit* factsFileEdit() const { return m_factsFile; }
     QSpinBox* maxFactsBox() const { return m_maxFacts; }
+    QCheckBox* skipWrongBox() const { return m_skipWrong; }
     FigureView* figure() const { return m_figure; }
     const std::optional<CausalTraceResult>& lastTrace() const { return m_last; }
 
