@@ -5,6 +5,7 @@
 #include <QElapsedTimer>
 #include <QCheckBox>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QRadioButton>
 #include <QSpinBox>
 #include <QTemporaryDir>
@@ -77,6 +78,36 @@ private slots:
         QVERIFY(panel->figure()->hasFigure());
         const auto& bars = std::get<plots::BarSpec>(panel->figure()->figure().panels[0]);
         for (int i = 0; i < 10; ++i) QCOMPARE(bars.values[i], expected.top[i].prob);
+    }
+
+    void ctrlEnterRunsTheCurrentTab() {
+        m_window->workspace()->setModel(test::randomGpt2(), QString());
+        m_window->workspace()->setPrompt(QStringLiteral("The quick brown"));
+        auto* panel = m_window->panel<PredictPanel>();
+        m_window->tabs()->setCurrentWidget(panel);
+        QLineEdit* prompt = m_window->findChild<QLineEdit*>();
+        m_window->activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(m_window.get()));
+        prompt->setFocus();
+        QSignalSpy done(panel, &ToolPanel::actionFinished);
+        QTest::keyClick(prompt, Qt::Key_Return, Qt::ControlModifier);
+        QVERIFY(waitFor(done, 30000));
+        QCOMPARE(done.front().front().toBool(), true);
+    }
+
+    void closingWithUnsavedEditsAsks() {
+        m_window->workspace()->setModel(test::randomGpt2(), QString(), /*edited=*/true);
+        QVERIFY(m_window->windowTitle().contains(QLatin1Char('*')));
+        bool asked = false;
+        QTimer::singleShot(200, this, [&] {
+            auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget());
+            asked = box != nullptr;
+            if (box) box->button(QMessageBox::Cancel)->click();
+        });
+        QVERIFY(!m_window->close());  // cancelled: the window stays
+        QVERIFY(asked);
+        QVERIFY(m_window->isVisible());
+        m_window->setCloseWithoutAsking(true);
     }
 
     void generateWritesAContinuation() {
