@@ -28,3 +28,4 @@ fi
 BUILD_DIR="${MWB_BUILD_DIR:-build}"
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
 cmake --build "$BUILD_DIR" -j"$(nproc)"
+echo "built into $BUILD_DIR" >&2

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# End-to-end checks of the mwb command line: every bad input gives one sentence on
+# stderr and a non-zero exit (never a crash), and the main commands produce the
+# documented JSON. Usage: cli_test.sh path/to/mwb path/to/source
+set -u
+MWB="$1"
+SRC="$2"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+FIX="$SRC/tests/fixtures/golden_gpt2_untied.h5"
+fails=0
+
+# expect_error EXIT_CODE PATTERN -- command...
+expect_error() {
+  local code="$1" pattern="$2"; shift 3
+  local err rc
+  err=$("$@" 2>&1 >/dev/null); rc=$?
+  if [ "$rc" -ne "$code" ] || ! grep -q -- "$pattern" <<<"$err" || [ "$(wc -l <<<"$err")" -gt 3 ]; then
+    echo "FAIL: $* -> exit $rc, stderr: $err (expected exit $code and /$pattern/)"; fails=$((fails+1))
+  fi
+}
+expect_ok() {
+  if ! "$@" >"$TMP/out" 2>"$TMP/err"; then echo "FAIL: $* -> $(cat "$TMP/err")"; fails=$((fails+1)); fi
+}
+
+expect_error 1 "cannot\|not found\|No such\|does not exist" -- "$MWB" info "$TMP/missing.h5"
+echo "not hdf5" > "$TMP/bad.h5"
+expect_error 1 "bad.h5" -- "$MWB" info "$TMP/bad.h5"
+head -c 20000 "$FIX" > "$TMP/trunc.h5"
+expect_error 1 "trunc.h5" -- "$MWB" info "$TMP/trunc.h5"
+expect_error 1 "empty" -- "$MWB" predict "$FIX" --prompt ""
+expect_error 1 "context" -- "$MWB" predict "$FIX" --prompt "this prompt is certainly longer than twenty-four bytes"
+expect_error 1 "out of range" -- "$MWB" predict "$FIX" --ids 1,2,999
+expect_error 1 "not a token id" -- "$MWB" predict "$FIX" --ids 1,x
+expect_error 109 "not expected\|xtrac" -- "$MWB" predict "$FIX" --prompt hi --bogus
+expect_error 1 "not in the prompt" -- "$MWB" trace "$FIX" --prompt "a cat sat" --subject dog
+expect_error 1 "no {}" -- "$MWB" edit "$FIX" --prompt "cat is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$SRC/README.md"
+expect_error 1 "out of range" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 9 --corpus "$SRC/README.md"
+expect_error 1 "empty" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target "" --out "$TMP/e.h5" --layer 0 --corpus "$SRC/README.md"
+expect_error 1 "unknown shape" -- "$MWB" init --shape gpt9 --out "$TMP/x.h5"
+
+expect_ok "$MWB" predict "$FIX" --prompt "a cat" --top 3 --json
+grep -q '"top":\[{"id":' "$TMP/out" || { echo "FAIL: predict --json format: $(cat "$TMP/out")"; fails=$((fails+1)); }
+expect_ok "$MWB" tokenize "$FIX" --text "a cat" --json
+grep -q '"offsets":\[\[0,1\]' "$TMP/out" || { echo "FAIL: tokenize --json format: $(cat "$TMP/out")"; fails=$((fails+1)); }
+expect_ok "$MWB" trace "$FIX" --prompt "a cat sat" --subject cat --samples 2 --json
+grep -q '"subject_range":\[2,5\]' "$TMP/out" || { echo "FAIL: trace --json: $(head -c 300 "$TMP/out")"; fails=$((fails+1)); }
+
+# An edit writes a new file, never the source, and diff finds exactly one rank-one change.
+cp "$FIX" "$TMP/src.h5"
+before=$(md5sum < "$TMP/src.h5")
+expect_ok "$MWB" edit "$TMP/src.h5" --prompt "{} is in " --subject cat --target d --layer 0 --corpus "$SRC/README.md" --stats-tokens 2000 --out "$TMP/edited.h5" --json
+[ "$(md5sum < "$TMP/src.h5")" = "$before" ] || { echo "FAIL: the source model changed"; fails=$((fails+1)); }
+expect_error 1 "exist" -- "$MWB" edit "$TMP/src.h5" --prompt "{} is in " --subject cat --target d --layer 0 --corpus "$SRC/README.md" --stats-tokens 2000 --out "$TMP/edited.h5"
+"$MWB" diff "$TMP/src.h5" "$TMP/edited.h5" --json > "$TMP/diff" 2>"$TMP/err"; rc=$?
+[ "$rc" -eq 3 ] && grep -q '"rank":1' "$TMP/diff" && grep -q '"unexplained":\[\]' "$TMP/diff" \
+  || { echo "FAIL: diff of an edit: exit $rc $(head -c 400 "$TMP/diff")"; fails=$((fails+1)); }
+expect_ok "$MWB" undo "$TMP/edited.h5" --out "$TMP/undone.h5"
+"$MWB" diff "$TMP/src.h5" "$TMP/undone.h5" > /dev/null 2>&1; rc=$?
+[ "$rc" -eq 0 ] || { echo "FAIL: undo did not restore the model (diff exit $rc)"; fails=$((fails+1)); }
+
+if [ "$fails" -ne 0 ]; then echo "$fails CLI check(s) failed"; exit 1; fi
+echo "all CLI checks passed"
