@@ -92,6 +92,13 @@ void ScreenshotTour::grab(int index, const QString& name) {
         m_saved << file;
     else
         m_ok = false;
+    // Undo the sample edit so that the later tabs show the model as it was loaded.
+    auto* edit = qobject_cast<EditPanel*>(m_window->panels()[index]);
+    if (edit && !m_window->workspace()->model()->edits.empty()) {
+        connect(edit, &EditPanel::undoFinished, this, [this, index] { visit(index + 1); }, Qt::SingleShotConnection);
+        edit->undo();
+        return;
+    }
     visit(index + 1);
 }
 

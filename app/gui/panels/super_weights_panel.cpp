@@ -2,6 +2,7 @@
 #include "app/gui/panels/super_weights_panel.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <QCheckBox>
 #include <QGroupBox>
@@ -183,7 +184,7 @@ bool SuperWeightsPanel::addStrongestSpike() {
     }
     const auto& layers = m_detection->layers;
     const auto best = std::max_element(layers.begin(), layers.end(), [](const LayerSpikes& a, const LayerSpikes& b) {
-        return a.outputRatio < b.outputRatio;
+        return std::fabs(a.outputMax) < std::fabs(b.outputMax);
     });
     addRow({best->layer, best->outputChannel, best->inputChannel}, nullptr);
     return true;

@@ -38,7 +38,7 @@ public:
     // Adds a weight row (checked); false with an error message when the text is bad.
     bool addWeight(const QString& text);
     void setScale(double factor);
-    // Adds W[output channel, input channel] of the layer with the largest output spike
+    // Adds W[output channel, input channel] of the layer with the largest |output|
     // of the last detection (a candidate when no super weight passes the thresholds).
     bool addStrongestSpike();
 
