@@ -36,7 +36,7 @@ expect_error 109 "not expected\|xtrac" -- "$MWB" predict "$FIX" --prompt hi --bo
 expect_error 1 "not in the prompt" -- "$MWB" trace "$FIX" --prompt "a cat sat" --subject dog
 expect_error 1 "no {}" -- "$MWB" edit "$FIX" --prompt "cat is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$SRC/README.md"
 expect_error 1 "out of range" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 9 --corpus "$SRC/README.md"
-expect_error 1 "empty" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target "" --out "$TMP/e.h5" --layer 0 --corpus "$SRC/README.md"
+expect_error 1 "target" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target "" --out "$TMP/e.h5" --layer 0 --corpus "$SRC/README.md"
 expect_error 1 "unknown shape" -- "$MWB" init --shape gpt9 --out "$TMP/x.h5"
 
 expect_ok "$MWB" predict "$FIX" --prompt "a cat" --top 3 --json
@@ -47,11 +47,12 @@ expect_ok "$MWB" trace "$FIX" --prompt "a cat sat" --subject cat --samples 2 --j
 grep -q '"subject_range":\[2,5\]' "$TMP/out" || { echo "FAIL: trace --json: $(head -c 300 "$TMP/out")"; fails=$((fails+1)); }
 
 # An edit writes a new file, never the source, and diff finds exactly one rank-one change.
-cp "$FIX" "$TMP/src.h5"
+# (The demo model: its context fits ROME's generated context templates.)
+cp "$SRC/resources/models/demo.h5" "$TMP/src.h5"
 before=$(md5sum < "$TMP/src.h5")
-expect_ok "$MWB" edit "$TMP/src.h5" --prompt "{} is in " --subject cat --target d --layer 0 --corpus "$SRC/README.md" --stats-tokens 2000 --out "$TMP/edited.h5" --json
+expect_ok "$MWB" edit "$TMP/src.h5" --prompt "{} is located in the city of" --subject "Eiffel Tower" --target Rome --layer 2 --stats-tokens 2000 --out "$TMP/edited.h5" --json
 [ "$(md5sum < "$TMP/src.h5")" = "$before" ] || { echo "FAIL: the source model changed"; fails=$((fails+1)); }
-expect_error 1 "exist" -- "$MWB" edit "$TMP/src.h5" --prompt "{} is in " --subject cat --target d --layer 0 --corpus "$SRC/README.md" --stats-tokens 2000 --out "$TMP/edited.h5"
+expect_error 1 "exist" -- "$MWB" edit "$TMP/src.h5" --prompt "{} is located in the city of" --subject "Eiffel Tower" --target Rome --layer 2 --stats-tokens 2000 --out "$TMP/edited.h5"
 "$MWB" diff "$TMP/src.h5" "$TMP/edited.h5" --json > "$TMP/diff" 2>"$TMP/err"; rc=$?
 [ "$rc" -eq 3 ] && grep -q '"rank":1' "$TMP/diff" && grep -q '"unexplained":\[\]' "$TMP/diff" \
   || { echo "FAIL: diff of an edit: exit $rc $(head -c 400 "$TMP/diff")"; fails=$((fails+1)); }
