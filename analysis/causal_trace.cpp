@@ -326,9 +326,12 @@ AverageTraceResult traceFacts(const Model& model, const std::vector<KnownFact>& 
     CausalTraceParams p = params;
     p.noise = avg.noise.sigma;
     const int nLayers = model.config.nLayers;
-    std::map<TraceKind, MatrixD> sums;
+    // Indirect effects are averaged per fact (restored minus that fact's corrupted
+    // probability): categories are filled by different subsets of facts, so
+    // subtracting the overall mean corrupted probability would bias them.
+    std::map<TraceKind, MatrixD> sums, effectSums;
     std::array<long, 6> counts{};
-    for (TraceKind k : params.kinds) sums[k] = MatrixD::Zero(6, nLayers);
+    for (TraceKind k : params.kinds) sums[k] = effectSums[k] = MatrixD::Zero(6, nLayers);
     for (size_t i = 0; i < facts.size(); ++i) {
         report(progress, {static_cast<long>(i), static_cast<long>(facts.size()), "facts"});
         const auto& f = facts[i];
@@ -349,7 +352,11 @@ AverageTraceResult traceFacts(const Model& model, const std::vector<KnownFact>& 
         for (int tok = e + 1; tok < last; ++tok) rowsOf.push_back({4, tok});
         for (const auto& [cat, tok] : rowsOf) {
             ++counts[cat];
-            for (TraceKind k : params.kinds) sums[k].row(cat) += r.probRestored.at(k).row(tok);
+            for (TraceKind k : params.kinds) {
+                sums[k].row(cat) += r.probRestored.at(k).row(tok);
+                effectSums[k].row(cat) += r.probRestored.at(k).row(tok).array().matrix() -
+                                          MatrixD::Constant(1, nLayers, r.probCorrupted);
+            }
         }
     }
     report(progress, {static_cast<long>(facts.size()), static_cast<long>(facts.size()), "facts"});
@@ -357,12 +364,13 @@ AverageTraceResult traceFacts(const Model& model, const std::vector<KnownFact>& 
     avg.meanProbClean /= avg.factsUsed;
     avg.meanProbCorrupted /= avg.factsUsed;
     for (TraceKind k : params.kinds) {
-        MatrixD m = sums[k];
-        for (int cat = 0; cat < 6; ++cat) m.row(cat) /= std::max<long>(counts[cat], 1);
+        MatrixD m = sums[k], e = effectSums[k];
+        for (int cat = 0; cat < 6; ++cat) {
+            m.row(cat) /= std::max<long>(counts[cat], 1);
+            e.row(cat) /= std::max<long>(counts[cat], 1);
+        }
         avg.probRestored[k] = m;
-        avg.indirectEffect[k] = m.array() - avg.meanProbCorrupted;
-        for (int cat = 0; cat < 6; ++cat)
-            if (counts[cat] == 0) avg.indirectEffect[k].row(cat).setZero();
+        avg.indirectEffect[k] = e;
     }
     return avg;
 }

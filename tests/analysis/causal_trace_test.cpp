@@ -179,6 +179,14 @@ TEST(CausalTrace, AverageOverFactsUsesTheTokenCategories) {
     const auto r1 = traceFact(m, facts[1].prompt, facts[1].subject, "y", [&] { auto q = p; q.noise = avg.noise.sigma; return q; }());
     EXPECT_NEAR(g(5, m.config.nLayers - 1), (r0.probClean + r1.probClean) / 2, 1e-9);
     EXPECT_NEAR(g(0, 0), (r0.probRestored.at(TraceKind::Hidden)(4, 0) + r1.probRestored.at(TraceKind::Hidden)(12, 0)) / 2, 1e-9);
+    // Effects are per fact: restored minus that fact's own corrupted probability.
+    const MatrixD& ie = avg.indirectEffect.at(TraceKind::Hidden);
+    EXPECT_NEAR(ie(0, 0), (r0.probRestored.at(TraceKind::Hidden)(4, 0) - r0.probCorrupted +
+                           r1.probRestored.at(TraceKind::Hidden)(12, 0) - r1.probCorrupted) / 2, 1e-9);
+    // Middle subject tokens: only fact 0 ("cat sat", tokens 4..10) has them, rows 5..9.
+    double middle = 0;
+    for (int t = 5; t <= 9; ++t) middle += r0.probRestored.at(TraceKind::Hidden)(t, 1) - r0.probCorrupted;
+    EXPECT_NEAR(ie(1, 1), middle / 5, 1e-9);
 }
 
 }  // namespace
