@@ -7,23 +7,14 @@
 // the GEMM baseline is the figure the README quotes.
 #include <benchmark/benchmark.h>
 
-#include "model/random_init.h"
+#include "bench/bench_models.h"
 #include "model/transformer.h"
 
 namespace {
 
 using namespace mwb;
 
-const Model& gpt2Small() {
-    static const Model m = [] {
-        Model model;
-        model.config = namedShape("gpt2-small");
-        model.weights = randomWeights(model.config, 1);
-        model.tokenizer = Tokenizer(defaultTokenizer(model.config.architecture, model.config.vocabSize));
-        return model;
-    }();
-    return m;
-}
+using bench::gpt2Small;
 
 // Floating-point operations of a forward pass of n tokens (multiply-add = 2),
 // logits for the last position only.

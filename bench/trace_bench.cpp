@@ -10,22 +10,13 @@
 
 #include "analysis/causal_trace.h"
 #include "model/model_file.h"
-#include "model/random_init.h"
+#include "bench/bench_models.h"
 
 namespace {
 
 using namespace mwb;
 
-const Model& gpt2Small() {
-    static const Model m = [] {
-        Model model;
-        model.config = namedShape("gpt2-small");
-        model.weights = randomWeights(model.config, 1);
-        model.tokenizer = Tokenizer(defaultTokenizer(model.config.architecture, model.config.vocabSize));
-        return model;
-    }();
-    return m;
-}
+using bench::gpt2Small;
 
 void traceBench(benchmark::State& state, const Model& m, const std::string& prompt, const std::string& subject) {
     CausalTraceParams p;
