@@ -5,12 +5,6 @@
 
 namespace mwb {
 
-std::string fillTemplate(const std::string& templ, const std::string& text) {
-    const auto at = templ.find("{}");
-    if (at == std::string::npos) throw InvalidInput("the template \"" + templ + "\" has no {}");
-    return templ.substr(0, at) + text + templ.substr(at + 2);
-}
-
 std::vector<std::string> contextTemplates(const Model& model, const ContextTemplateOptions& o) {
     std::vector<std::string> templates = {"{}"};
     const Transformer transformer(model);

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "model/datasets.h"  // fillTemplate
 #include "model/model.h"
 
 namespace mwb {
@@ -23,8 +24,5 @@ struct ContextTemplateOptions {
 // "{}" first, then the generated templates; braces in generated text are blanked
 // so that a template has exactly one "{}".
 std::vector<std::string> contextTemplates(const Model& model, const ContextTemplateOptions& options = {});
-
-// "{}" in `templ` replaced by `text` (the first occurrence).
-std::string fillTemplate(const std::string& templ, const std::string& text);
 
 }  // namespace mwb

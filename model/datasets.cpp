@@ -33,13 +33,13 @@ T field(const nlohmann::json& record, const char* key, const std::filesystem::pa
     }
 }
 
-std::string fillTemplate(const std::string& templ, const std::string& subject) {
-    const auto at = templ.find("{}");
-    if (at == std::string::npos) return templ;
-    return templ.substr(0, at) + subject + templ.substr(at + 2);
-}
-
 }  // namespace
+
+std::string fillTemplate(const std::string& templ, const std::string& text) {
+    const auto at = templ.find("{}");
+    if (at == std::string::npos) throw InvalidInput("the template \"" + templ + "\" has no {}");
+    return templ.substr(0, at) + text + templ.substr(at + 2);
+}
 
 std::string CounterFactCase::rewritePrompt() const { return fillTemplate(prompt, subject); }
 

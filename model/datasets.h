@@ -32,6 +32,10 @@ struct CounterFactCase {
     std::string rewritePrompt() const;  // prompt with the subject filled in
 };
 
+// `templ` with its first "{}" replaced by `text` (the schema's subject placeholder).
+// Throws InvalidInput when the template has no "{}".
+std::string fillTemplate(const std::string& templ, const std::string& text);
+
 // Throw InvalidInput naming the file and the record for malformed data (not JSON,
 // missing keys, a prompt that does not contain its subject, ...).
 std::vector<KnownFact> loadKnownFacts(const std::filesystem::path& file);
