@@ -9,16 +9,13 @@
 #include "model/errors.h"
 #include "model/model_file.h"
 #include "model/transformer.h"
+#include "editing/tiny_corpus.h"
 
 namespace mwb {
 namespace {
 
-const std::string kFixtures = std::string(MWB_SOURCE_DIR) + "/tests/fixtures/";
-// Byte-level fixtures (one token per byte, n_ctx 24): keep every text short.
-const std::string kCorpus =
-    "the cat is in the house\nthe dog is on the mat\na bird sat in a tree\n"
-    "it is a sunny day\nthe sea is blue and deep\nwe go to the shop\n"
-    "my hat is red\nthe sun is up\nten men ran far\nall of us eat rice\n";
+using test_data::kFixtures;
+const std::string& kCorpus = test_data::kTinyCorpus;
 
 RomeParams tinyParams(int layer = 0) {
     RomeParams p;
