@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "model/config.h"
+#include "model/matmul.h"
 #include "model/tensor.h"
 #include "model/weights.h"
 
@@ -15,6 +16,15 @@ namespace mwb::ops {
 template <typename T>
 void linear(const Eigen::Ref<const MatrixT<T>>& x, const LinearT<T>& l, Eigen::Ref<MatrixT<T>> y) {
     y.noalias() = x * l.weight.transpose();
+    if (l.bias.size()) y.rowwise() += l.bias.transpose();
+}
+
+// float, the inference forward pass: the batch-invariant product of matmul.h, so
+// that a row's output does not depend on the other rows computed with it.
+template <>
+inline void linear<float>(const Eigen::Ref<const Matrix>& x, const Linear& l, Eigen::Ref<Matrix> y) {
+    matmulTransposed(x.data(), x.outerStride(), l.weight.data(), l.weight.cols(), y.data(), y.outerStride(),
+                     static_cast<int>(x.rows()), static_cast<int>(l.weight.rows()), static_cast<int>(x.cols()));
     if (l.bias.size()) y.rowwise() += l.bias.transpose();
 }
 

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "model/errors.h"
+#include "model/matmul.h"
 #include "model/ops.h"
 
 namespace mwb {
@@ -107,7 +108,9 @@ Matrix Transformer::unembed(const Eigen::Ref<const Matrix>& x) const {
     Matrix h(x.rows(), x.cols());
     ops::norm<float>(x, m_model.weights.finalNorm, config().isLlama(), config().normEps, h);
     Matrix logits(x.rows(), config().vocabSize);
-    logits.noalias() = h * m_model.weights.unembedding().transpose();
+    const auto& e = m_model.weights.unembedding();
+    matmulTransposed(h.data(), h.cols(), e.data(), e.cols(), logits.data(), logits.cols(),
+                     static_cast<int>(h.rows()), static_cast<int>(e.rows()), static_cast<int>(h.cols()));
     return logits;
 }
 
@@ -302,9 +305,9 @@ void Transformer::attention(const std::vector<RunState*>& states, int layer, int
 
     // Scores of one (state, head): softmax(q kᵀ / sqrt(dHead)) over visible keys.
     auto scoresOf = [&](int s, int head, Matrix& p) {
-        const auto keys = states[s]->keys[layer].topRows(nTok);
-        p.noalias() = q.block(s * n, head * dHead, n, dHead) *
-                      keys.middleCols((head / groups) * dHead, dHead).transpose();
+        const Matrix& keys = states[s]->keys[layer];
+        matmulTransposed(q.data() + static_cast<long>(s) * n * q.cols() + head * dHead, q.cols(),
+                         keys.data() + (head / groups) * dHead, keys.cols(), p.data(), p.cols(), n, nTok, dHead);
         p *= scale;
         for (int i = 0; i < n; ++i) {
             const int visible = fromPos + i + 1;  // causal: keys 0..fromPos+i
@@ -314,9 +317,14 @@ void Transformer::attention(const std::vector<RunState*>& states, int layer, int
         }
     };
     auto contextOf = [&](int s, int head, const Matrix& p) {
-        const auto values = states[s]->values[layer].topRows(nTok);
-        context.block(s * n, head * dHead, n, dHead).noalias() =
-            p * values.middleCols((head / groups) * dHead, dHead);
+        // Summed key by key in order over the visible keys only, so that a row's
+        // context does not depend on how many rows are computed with it.
+        const auto values = states[s]->values[layer].middleCols((head / groups) * dHead, dHead);
+        for (int i = 0; i < n; ++i) {
+            auto dst = context.row(static_cast<long>(s) * n + i).segment(head * dHead, dHead);
+            dst.setZero();
+            for (int j = 0; j <= fromPos + i; ++j) dst.noalias() += p(i, j) * values.row(j);
+        }
     };
 
     const int jobs = count * c.nHeads;
