@@ -26,5 +26,7 @@ void registerAblate(CLI::App& app);
 void registerQuantizeEval(CLI::App& app);
 void registerAttention(CLI::App& app);
 void registerLens(CLI::App& app);
+void registerImport(CLI::App& app);
+void registerExport(CLI::App& app);
 
 }  // namespace mwb::cli

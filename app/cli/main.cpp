@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
     mwb::cli::registerQuantizeEval(app);
     mwb::cli::registerAttention(app);
     mwb::cli::registerLens(app);
+    mwb::cli::registerImport(app);
+    mwb::cli::registerExport(app);
     mwb::cli::installInterruptHandler();
     try {
         app.parse(argc, argv);

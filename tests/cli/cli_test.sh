@@ -60,5 +60,17 @@ expect_ok "$MWB" undo "$TMP/edited.h5" --out "$TMP/undone.h5"
 "$MWB" diff "$TMP/src.h5" "$TMP/undone.h5" > /dev/null 2>&1; rc=$?
 [ "$rc" -eq 0 ] || { echo "FAIL: undo did not restore the model (diff exit $rc)"; fails=$((fails+1)); }
 
+# Hugging Face export then import gives back the same model; a folder in use is refused;
+# a file that is not a llama2.c checkpoint gives one sentence naming it.
+expect_ok "$MWB" export hf "$FIX" "$TMP/hf"
+expect_ok "$MWB" import hf "$TMP/hf" --out "$TMP/imported.h5"
+"$MWB" diff "$FIX" "$TMP/imported.h5" > "$TMP/diff" 2>&1; rc=$?
+[ "$rc" -eq 0 ] || { echo "FAIL: export/import round trip changed the model (diff exit $rc): $(head -c 400 "$TMP/diff")"; fails=$((fails+1)); }
+expect_error 1 "not empty" -- "$MWB" export hf "$FIX" "$TMP/hf"
+expect_error 1 "dtype" -- "$MWB" import hf "$TMP/hf" --out "$TMP/x16.h5" --dtype float8
+echo "not a llama2.c checkpoint" > "$TMP/bad.bin"
+expect_error 1 "bad.bin" -- "$MWB" import llama2c "$TMP/bad.bin" --out "$TMP/l2c.h5"
+[ ! -e "$TMP/l2c.h5" ] || { echo "FAIL: a failed import left $TMP/l2c.h5"; fails=$((fails+1)); }
+
 if [ "$fails" -ne 0 ]; then echo "$fails CLI check(s) failed"; exit 1; fi
 echo "all CLI checks passed"

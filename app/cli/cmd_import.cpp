@@ -1,0 +1,74 @@
+// `mwb import hf DIR` and `mwb import llama2c FILE`: convert a Hugging Face folder or a
+// llama2.c checkpoint into a model file.
+#include <iostream>
+
+#include "app/cli/commands.h"
+#include "app/cli/common.h"
+#include "model/errors.h"
+#include "model/import_hf.h"
+#include "model/import_llama2c.h"
+#include "model/model_file.h"
+
+namespace mwb::cli {
+
+namespace {
+
+struct ImportOpts {
+    std::string source, tokenizer, out, dtype = "float32";
+    bool force = false;
+};
+
+void addOutputOptions(CLI::App* cmd, ImportOpts& o) {
+    cmd->add_option("--out", o.out, "Output model file (.h5)")->required();
+    cmd->add_option("--dtype", o.dtype, "Storage type of the weights: float32 or float16")
+        ->capture_default_str();
+    cmd->add_flag("--force", o.force, "Overwrite an existing output file");
+}
+
+// Checked before the (possibly long) conversion starts.
+StorageType storageType(const std::string& dtype) {
+    if (dtype == "float32") return StorageType::Float32;
+    if (dtype == "float16") return StorageType::Float16;
+    throw InvalidInput("unknown --dtype '" + dtype + "' (float32 or float16)");
+}
+
+void save(const ImportedModel& imported, const ImportOpts& o, StorageType storage) {
+    for (const std::string& w : imported.warnings) std::cerr << "warning: " << w << "\n";
+    saveModel(imported.model, o.out, storage, o.force);
+    const ModelConfig& c = imported.model.config;
+    std::cerr << "wrote " << o.out << ": " << toString(c.architecture) << ", " << c.nLayers
+              << " layers, d_model " << c.dModel << ", vocabulary " << c.vocabSize << ", "
+              << c.parameterCount() << " parameters\n";
+}
+
+}  // namespace
+
+void registerImport(CLI::App& app) {
+    auto* cmd = app.add_subcommand(
+        "import", "Convert a Hugging Face folder or a llama2.c checkpoint into a model file");
+    cmd->require_subcommand(1);
+
+    auto hfOpts = std::make_shared<ImportOpts>();
+    auto* hf = cmd->add_subcommand(
+        "hf", "Import a Hugging Face GPT-2 or Llama folder (config.json, safetensors, tokenizer)");
+    hf->add_option("dir", hfOpts->source, "Model folder")->required();
+    addOutputOptions(hf, *hfOpts);
+    hf->callback([hfOpts] {
+        const StorageType storage = storageType(hfOpts->dtype);
+        save(importHf(hfOpts->source, progressBar()), *hfOpts, storage);
+    });
+
+    auto l2cOpts = std::make_shared<ImportOpts>();
+    auto* l2c = cmd->add_subcommand(
+        "llama2c", "Import a llama2.c checkpoint (legacy format) and its tokenizer.bin");
+    l2c->add_option("checkpoint", l2cOpts->source, "llama2.c model.bin")->required();
+    l2c->add_option("--tokenizer", l2cOpts->tokenizer,
+                    "llama2.c tokenizer.bin (else byte pieces and placeholders)");
+    addOutputOptions(l2c, *l2cOpts);
+    l2c->callback([l2cOpts] {
+        const StorageType storage = storageType(l2cOpts->dtype);
+        save(importLlama2c(l2cOpts->source, l2cOpts->tokenizer, progressBar()), *l2cOpts, storage);
+    });
+}
+
+}  // namespace mwb::cli

@@ -1,0 +1,22 @@
+// Writing a file through a temporary file in the same folder that is renamed into
+// place, so that a crash or an error never leaves a half-written file behind.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <ostream>
+#include <string_view>
+
+namespace mwb {
+
+// Calls write(stream) on a temporary file next to `file`, then renames it to `file`
+// (replacing an existing file). Throws Error naming the file when it cannot be written
+// or renamed; the temporary file is removed on any failure, including an exception
+// thrown by `write`.
+void writeFileAtomically(const std::filesystem::path& file,
+                         const std::function<void(std::ostream&)>& write);
+
+// The same for a file whose whole content is at hand.
+void writeFileAtomically(const std::filesystem::path& file, std::string_view content);
+
+}  // namespace mwb
