@@ -1,8 +1,11 @@
 #include "analysis/causal_trace.h"
 
 #include <algorithm>
-#include <memory>
+#include <atomic>
 #include <cmath>
+#include <exception>
+#include <map>
+#include <memory>
 #include <random>
 
 #include "model/continuation.h"
@@ -113,54 +116,135 @@ MatrixD traceKindNaive(const TraceSetup& t, TraceKind kind, const std::vector<Ru
     return grid;
 }
 
-// Fast path. Exact because of what a restoration can change:
+// Fast path. Exact, bit for bit (the forward pass is batch invariant,
+// model/matmul.h), because of what a restoration can change:
 //  - positions before the subject are the same in the clean and corrupted runs,
 //    so restoring there changes nothing;
-//  - a restoration at (token, layer) changes nothing below `layer` and nothing
-//    before `token`, so the run restarts from the corrupted state at that layer and
-//    token, reusing the cached keys/values of earlier positions. Tokens go from
-//    last to first so that rows a run overwrote are never read by a later run.
+//  - a restoration at (token, layer) changes nothing below the first restored
+//    layer and nothing before `token`, so the run restarts from the corrupted state
+//    at that layer and token, reusing the cached keys/values of earlier positions;
+//  - module restorations at one token whose windows start at the same layer patch
+//    the same clean values up to the end of the shorter window, so they share that
+//    part of the run (restoreWindowsAt).
+// Tokens are spread over the threads, each with its own scratch copy of the
+// corrupted runs; a thread takes tokens from last to first, so that rows an
+// earlier run of that thread overwrote (positions >= its token) are never read.
+class FastTrace {
+public:
+    FastTrace(const TraceSetup& t, TraceKind kind, const std::vector<RunState>& corrupted, double probClean,
+              MatrixD& grid)
+        : m_t(t), m_kind(kind), m_corrupted(corrupted), m_probClean(probClean), m_grid(grid), m_scratch(corrupted) {
+        for (auto& s : m_scratch) m_ptrs.push_back(&s);
+    }
+
+    void token(int token) {
+        if (m_kind == TraceKind::Hidden)
+            restoreHiddenAt(token);
+        else
+            restoreWindowsAt(token);
+    }
+
+private:
+    // The scratch runs take the corrupted residual rows >= token at `layer`.
+    void resetRows(int layer, int token) {
+        const int rows = m_t.nTokens - token;
+        for (size_t s = 0; s < m_scratch.size(); ++s)
+            m_scratch[s].resid[layer].middleRows(token, rows) = m_corrupted[s].resid[layer].middleRows(token, rows);
+    }
+
+    double run(int fromLayer, int token, const std::vector<Hooks>& hooks, int toLayer = -1) {
+        std::vector<const Hooks*> ptrs;
+        for (const Hooks& h : hooks) ptrs.push_back(&h);
+        m_t.transformer.rerunMany(m_ptrs, fromLayer, token, ptrs, LogitsMode::Last, toLayer);
+        return toLayer < 0 || toLayer == m_t.nLayers ? meanProbability(m_ptrs, m_t.answerId) : 0.0;
+    }
+
+    void restoreHiddenAt(int token) {
+        for (int layer = 0; layer + 1 < m_t.nLayers; ++layer) {
+            // The restored residual is the input of the next block.
+            const int from = layer + 1;
+            resetRows(from, token);
+            std::vector<Hooks> hooks(m_scratch.size());
+            for (size_t s = 0; s < m_scratch.size(); ++s) {
+                m_scratch[s].resid[from].row(token) = m_t.clean.resid[from].row(token);
+                hooks[s] = restorationHooks(m_t, m_kind, token, layer, &m_corrupted[s]);
+                hooks[s].patches.erase(hooks[s].patches.begin());
+            }
+            m_grid(token, layer) = run(from, token, hooks);
+        }
+        // After the last block only the last position's own residual reaches its
+        // logits: restoring it there gives back the clean output (the mean of equal
+        // float probabilities in double is that probability exactly).
+        if (token == m_t.nTokens - 1) m_grid(token, m_t.nLayers - 1) = m_probClean;
+    }
+
+    // Windows [lo, hi) with the same lo form a chain: run [lo, h1) with its
+    // patches, branch off to the end without patches (the window [lo, h1)), go on
+    // from h1 with the patches of [h1, h2), branch again, and so on. The branch
+    // runs only layers >= h_i, so the chain's resid[h_i] is still there after it.
+    void restoreWindowsAt(int token) {
+        std::map<int, std::map<int, std::vector<int>>> windows;  // lo -> hi -> layers
+        for (int layer = 0; layer < m_t.nLayers; ++layer) {
+            const auto [lo, hi] = windowOf(layer, m_t.params.window, m_t.nLayers);
+            windows[lo][hi].push_back(layer);
+        }
+        const HookSite site = moduleSite(m_kind);
+        for (const auto& [lo, byHi] : windows) {
+            resetRows(lo, token);
+            int at = lo;
+            for (const auto& [hi, layers] : byHi) {
+                Hooks patches;
+                for (int l = at; l < hi; ++l)
+                    patches.patches.push_back({site, l, token, m_t.clean.captured.at({site, l}).row(token).transpose(),
+                                               PatchMode::Replace});
+                double p;
+                if (hi == m_t.nLayers) {
+                    p = run(at, token, {patches});
+                } else {
+                    run(at, token, {patches}, hi);
+                    p = run(hi, token, {});
+                }
+                for (int layer : layers) m_grid(token, layer) = p;
+                at = hi;
+            }
+        }
+    }
+
+    const TraceSetup& m_t;
+    TraceKind m_kind;
+    const std::vector<RunState>& m_corrupted;
+    double m_probClean;
+    MatrixD& m_grid;
+    std::vector<RunState> m_scratch;
+    std::vector<RunState*> m_ptrs;
+};
+
 MatrixD traceKindFast(const TraceSetup& t, TraceKind kind, const std::vector<RunState>& corrupted,
                       double probCorrupted, double probClean, const ProgressFn& progress, long& done,
                       long total) {
     MatrixD grid = MatrixD::Constant(t.nTokens, t.nLayers, probCorrupted);
-    std::vector<RunState> scratch = corrupted;
-    std::vector<RunState*> ptrs;
-    for (auto& s : scratch) ptrs.push_back(&s);
-    for (int token = t.nTokens - 1; token >= t.subjectBegin; --token) {
-        for (int layer = 0; layer < t.nLayers; ++layer) {
-            int fromLayer;
-            if (kind == TraceKind::Hidden) {
-                if (layer == t.nLayers - 1) {
-                    // After the last block only the last position's own residual
-                    // reaches its logits: restoring it gives back the clean output.
-                    if (token == t.nTokens - 1) grid(token, layer) = probClean;
-                    continue;
-                }
-                fromLayer = layer + 1;
-            } else {
-                fromLayer = windowOf(layer, t.params.window, t.nLayers).first;
+    const int count = t.nTokens - t.subjectBegin;
+    std::atomic<bool> stop = false;
+    std::exception_ptr error;
+#pragma omp parallel if (count > 1)
+    {
+        FastTrace trace(t, kind, corrupted, probClean, grid);
+        // Each thread takes tokens from the last to the first.
+#pragma omp for schedule(dynamic, 1)
+        for (int i = 0; i < count; ++i) {
+            if (stop) continue;
+            try {
+                trace.token(t.nTokens - 1 - i);
+#pragma omp critical(trace_progress)
+                report(progress, {++done, total, "trace"});
+            } catch (...) {
+#pragma omp critical(trace_error)
+                if (!error) error = std::current_exception();
+                stop = true;
             }
-            std::vector<Hooks> hooks(t.params.samples);
-            std::vector<const Hooks*> hookPtrs;
-            for (int s = 0; s < t.params.samples; ++s) {
-                auto rows = scratch[s].resid[fromLayer].middleRows(token, t.nTokens - token);
-                rows = corrupted[s].resid[fromLayer].middleRows(token, t.nTokens - token);
-                if (kind == TraceKind::Hidden) {
-                    // The restored residual is the input of the next block.
-                    rows.row(0) = t.clean.resid[fromLayer].row(token);
-                    hooks[s] = restorationHooks(t, kind, token, layer, &corrupted[s]);
-                    hooks[s].patches.erase(hooks[s].patches.begin());
-                } else {
-                    hooks[s] = restorationHooks(t, kind, token, layer, nullptr);
-                }
-                hookPtrs.push_back(&hooks[s]);
-            }
-            t.transformer.rerunMany(ptrs, fromLayer, token, hookPtrs);
-            grid(token, layer) = meanProbability(ptrs, t.answerId);
         }
-        report(progress, {++done, total, "trace"});
     }
+    if (error) std::rethrow_exception(error);
     done += t.subjectBegin;
     return grid;
 }
@@ -292,6 +376,16 @@ CausalTraceResult traceFact(const Model& model, const std::string& prompt, const
             ? traceKindNaive(t, kind, p.corrupted, progress, done, total)
             : traceKindFast(t, kind, p.corrupted, r.probCorrupted, r.probClean, progress, done, total);
     return std::move(p.result);
+}
+
+int mlpPeakLayer(const Model& model, const std::string& prompt, const std::string& subject) {
+    CausalTraceParams p;
+    p.kinds = {TraceKind::Mlp};
+    p.window = std::max(1, (model.config.nLayers * 10 + 24) / 48);
+    const auto r = traceFact(model, prompt, subject, "", p);
+    Eigen::Index best;
+    r.probRestored.at(TraceKind::Mlp).row(r.subjectEnd - 1).maxCoeff(&best);
+    return static_cast<int>(best);
 }
 
 double restoredProbability(const Model& model, const std::string& prompt, const std::string& subject,

@@ -76,6 +76,11 @@ CausalTraceResult traceFact(const Model& model, const std::string& prompt, const
                             const std::string& answer, const CausalTraceParams& params,
                             const ProgressFn& progress = {});
 
+// The layer where restoring the MLP output at the subject's last token recovers the
+// most of the answer (ROME's choice of the layer to edit), with the paper's window of
+// 10 of GPT-2 XL's 48 layers scaled to the model.
+int mlpPeakLayer(const Model& model, const std::string& prompt, const std::string& subject);
+
 // One corrupted run (mean over the noise samples) with the clean hidden state
 // (resid_post) restored at every listed (token, layer) — the reference code's
 // trace_with_patch. Restoring nothing gives probCorrupted.

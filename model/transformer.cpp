@@ -165,21 +165,22 @@ void Transformer::rerun(RunState& state, int fromLayer, int fromPos, const Hooks
 }
 
 void Transformer::rerunMany(std::vector<RunState*>& states, int fromLayer, int fromPos,
-                            const std::vector<const Hooks*>& hooks, LogitsMode logits) const {
+                            const std::vector<const Hooks*>& hooks, LogitsMode logits, int toLayer) const {
     if (states.empty()) return;
     const int nTokens = states[0]->nTokens;
     for (const RunState* s : states)
         if (s->nTokens != nTokens || static_cast<int>(s->resid.size()) != config().nLayers + 1)
             throw InvalidInput("states rerun together must come from runs of the same length");
-    if (fromLayer < 0 || fromLayer > config().nLayers || fromPos < 0 || fromPos >= nTokens)
-        throw InvalidInput("rerun from layer " + std::to_string(fromLayer) + ", position " +
-                           std::to_string(fromPos) + " is outside the cached run");
+    if (toLayer < 0) toLayer = config().nLayers;
+    if (fromLayer < 0 || fromLayer > toLayer || toLayer > config().nLayers || fromPos < 0 || fromPos >= nTokens)
+        throw InvalidInput("rerun of layers " + std::to_string(fromLayer) + " to " + std::to_string(toLayer) +
+                           " from position " + std::to_string(fromPos) + " is outside the cached run");
     if (hooks.size() > 1 && hooks.size() != states.size())
         throw InvalidInput("rerunMany needs no hooks, one set for all states, or one per state");
     std::vector<const Hooks*> perState(states.size(), nullptr);
     for (size_t i = 0; i < states.size(); ++i)
         perState[i] = hooks.empty() ? nullptr : hooks[hooks.size() == 1 ? 0 : i];
-    runBlocks(states, fromLayer, fromPos, perState, logits);
+    runBlocks(states, fromLayer, fromPos, perState, logits, toLayer);
 }
 
 std::vector<RunState> Transformer::runBatch(const std::vector<std::vector<int>>& prompts,
@@ -194,13 +195,15 @@ std::vector<RunState> Transformer::runBatch(const std::vector<std::vector<int>>&
 }
 
 void Transformer::runBlocks(const std::vector<RunState*>& states, int fromLayer, int fromPos,
-                            const std::vector<const Hooks*>& hooks, LogitsMode logits) const {
+                            const std::vector<const Hooks*>& hooks, LogitsMode logits, int toLayer) const {
     const auto& c = config();
+    if (toLayer < 0) toLayer = c.nLayers;
+    if (toLayer < c.nLayers) logits = LogitsMode::None;
     const int n = states[0]->nTokens - fromPos;
     const int count = static_cast<int>(states.size());
     Matrix x(static_cast<long>(count) * n, c.dModel);
     for (int s = 0; s < count; ++s) x.middleRows(s * n, n) = states[s]->resid[fromLayer].middleRows(fromPos, n);
-    for (int layer = fromLayer; layer < c.nLayers; ++layer) {
+    for (int layer = fromLayer; layer < toLayer; ++layer) {
         block(states, layer, fromPos, x, hooks);
         for (int s = 0; s < count; ++s) states[s]->resid[layer + 1].middleRows(fromPos, n) = x.middleRows(s * n, n);
     }

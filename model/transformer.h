@@ -59,10 +59,11 @@ public:
     // rerun on several states of equal length at once: their rows are stacked so
     // that the matrix products run on [states x rows] at a time (far more efficient
     // than one short sequence after another). `hooks` is empty, one Hooks shared by
-    // all states, or one per state.
+    // all states, or one per state. With toLayer < nLayers only layers
+    // [fromLayer, toLayer) run: resid[toLayer] is updated, there are no logits.
     void rerunMany(std::vector<RunState*>& states, int fromLayer, int fromPos,
                    const std::vector<const Hooks*>& hooks = {},
-                   LogitsMode logits = LogitsMode::Last) const;
+                   LogitsMode logits = LogitsMode::Last, int toLayer = -1) const;
 
     // Many prompts in one call, spread over the cores.
     std::vector<RunState> runBatch(const std::vector<std::vector<int>>& prompts,
@@ -87,7 +88,7 @@ public:
 private:
     // The states share nTokens; hooks[i] belongs to states[i] (may be null).
     void runBlocks(const std::vector<RunState*>& states, int fromLayer, int fromPos,
-                   const std::vector<const Hooks*>& hooks, LogitsMode logits) const;
+                   const std::vector<const Hooks*>& hooks, LogitsMode logits, int toLayer = -1) const;
     void block(const std::vector<RunState*>& states, int layer, int fromPos, Matrix& x,
                const std::vector<const Hooks*>& hooks) const;
     void attention(const std::vector<RunState*>& states, int layer, int fromPos, const Matrix& h,

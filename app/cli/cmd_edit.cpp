@@ -3,8 +3,8 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
+#include "analysis/edit_guard.h"
 #include "app/cli/edit_support.h"
-#include "editing/context_templates.h"
 #include "model/errors.h"
 #include "model/model_file.h"
 #include "model/transformer.h"
@@ -74,24 +74,28 @@ void registerEdit(CLI::App& app) {
         Model m = openModel(o->model);
         const std::string shown = fillTemplate(requests[0].prompt, requests[0].subject);
         const auto before = topTokens(m, shown, 5);
-        const EditOutcome outcome = runEdit(m, requests, o->edit, true, o->json);
+        const EditSpec spec = editSpec(m, requests, o->edit, o->json);
+        const std::string sample = guardSample();
+        const double perplexityBefore = samplePerplexity(m, sample);
+        const EditRun run = runEdit(m, requests, spec, statisticsCorpus(o->edit), o->json ? ProgressFn{} : progressBar());
+        const EditGuard guard = judgeEdit(run.weightChange, perplexityBefore, samplePerplexity(m, sample));
         const auto after = topTokens(m, shown, 5);
         const std::string dest = o->inPlace ? o->model : o->out;
         saveModel(m, dest, StorageType::Float32, o->inPlace || o->force);
         if (o->json) {
-            printJson({{"prompt", shown}, {"before", before}, {"after", after}, {"layers", outcome.layers},
-                       {"method", o->edit.method}, {"edit", outcome.details}, {"guard", toJson(outcome.guard)},
+            printJson({{"prompt", shown}, {"before", before}, {"after", after}, {"layers", run.record.layers},
+                       {"method", o->edit.method}, {"edit", run.details}, {"guard", toJson(guard)},
                        {"out", dest}, {"edits_recorded", m.edits.size()}});
         } else {
             std::printf("%s\n", shown.c_str());
             printSideBySide(before, after);
             std::printf("\n%s at layer(s)", o->edit.method.c_str());
-            for (int l : outcome.layers) std::printf(" %d", l);
+            for (int l : run.record.layers) std::printf(" %d", l);
             std::printf("; ||ΔW||/||W|| = %.4f; held-out perplexity %.3f -> %.3f\nwrote %s (%zu edit(s) recorded)\n",
-                        outcome.guard.weightChange, outcome.guard.perplexityBefore, outcome.guard.perplexityAfter,
+                        guard.weightChange, guard.perplexityBefore, guard.perplexityAfter,
                         dest.c_str(), m.edits.size());
         }
-        if (outcome.guard.destructive) std::cerr << "warning: " << outcome.guard.warning << "\n";
+        if (guard.destructive) std::cerr << "warning: " << guard.warning << "\n";
     });
 }
 

@@ -50,17 +50,16 @@ void registerEval(CLI::App& app) {
         const auto progress = progressBar();
         const std::vector<CaseMetrics> unedited = evaluateCases(m, cases, eo, progress);
         std::vector<CaseMetrics> edited;
-        nlohmann::json guards = nlohmann::json::array();
         const size_t group = o->batch > 0 ? static_cast<size_t>(o->batch) : 1;
         if (group > 1) o->edit.method = "memit";
+        const std::string corpus = statisticsCorpus(o->edit);
         for (size_t start = 0; start < cases.size(); start += group) {
             report(progress, {static_cast<long>(start), static_cast<long>(cases.size()), "edit and evaluate"});
             const size_t end = std::min(cases.size(), start + group);
             std::vector<EditRequest> requests;
             for (size_t i = start; i < end; ++i)
                 requests.push_back({cases[i].prompt, cases[i].subject, cases[i].targetNew, cases[i].targetTrue});
-            const EditOutcome outcome = runEdit(m, requests, o->edit, false, true);
-            guards.push_back(toJson(outcome.guard));
+            runEdit(m, requests, editSpec(m, requests, o->edit, true), corpus);
             for (size_t i = start; i < end; ++i) edited.push_back(evaluateCase(m, cases[i], eo));
             if (!o->sequential) undoLastEdit(m);
         }

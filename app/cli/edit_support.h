@@ -1,18 +1,14 @@
-// What `mwb edit` and `mwb eval` share: the editing options on the command line,
-// choosing the layer from a causal trace, loading statistics, and running one
-// ROME or MEMIT edit with its guard (weight change and perplexity change).
+// What `mwb edit` and `mwb eval` share: the editing options on the command line and
+// their translation into an EditSpec (editing/edit_run.h), with the layer chosen
+// by causal tracing when asked.
 #pragma once
 
-#include <optional>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
-#include "editing/memit.h"
-#include "editing/rome.h"
-#include "model/datasets.h"
+#include "editing/edit_run.h"
 #include "model/model.h"
 
 namespace mwb::cli {
@@ -36,26 +32,13 @@ void addEditOptions(CLI::App* cmd, EditOptions& o);
 // The bundled file resources/<relative>, or empty when not installed.
 std::string bundledResource(const std::string& relative);
 
-// The layer where restoring the MLP at the subject's last token helps most.
-int tracePeakLayer(const Model& model, const EditRequest& request);
+// The spec for these requests; "--layer auto" traces the first request.
+EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, const EditOptions& o,
+                  bool quiet);
 
-struct GuardReport {
-    double weightChange = 0.0;  // ||ΔW|| / ||W|| summed over layers
-    double perplexityBefore = 0.0, perplexityAfter = 0.0;
-    bool destructive = false;
-    std::string warning;
-};
-
-// Applies one edit (ROME for one request, MEMIT for any number) to `model`, records
-// it in model.edits, and measures the guard on a small text sample.
-struct EditOutcome {
-    nlohmann::json details;
-    GuardReport guard;
-    std::vector<int> layers;
-};
-EditOutcome runEdit(Model& model, const std::vector<EditRequest>& requests, const EditOptions& o,
-                    bool guard, bool quiet = false);
-
-nlohmann::json toJson(const GuardReport& g);
+// The statistics corpus (--corpus, else the bundled one) and the guard's sample text
+// (the bundled held-out text, empty when not installed).
+std::string statisticsCorpus(const EditOptions& o);
+std::string guardSample();
 
 }  // namespace mwb::cli

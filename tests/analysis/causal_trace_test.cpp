@@ -76,10 +76,13 @@ TEST(CausalTrace, RestoringLastTokenAtLastLayerRecoversClean) {
 TEST(CausalTrace, FastPathEqualsNaivePath) {
     for (const char* name : {"golden_gpt2_untied.h5", "golden_llama_untied.h5"}) {
         const Model m = fixture(name);
-        for (Severed severed : {Severed::None, Severed::Mlp, Severed::Attn}) {
+        // Windows of 1 (each layer alone), 2 and 10 (wider than the model: windows
+        // share their first layer, and the fast path shares their runs).
+        for (auto [severed, window] : {std::pair{Severed::None, 1}, {Severed::None, 2}, {Severed::None, 10},
+                                       {Severed::Mlp, 1}, {Severed::Attn, 1}}) {
             auto p = params();
             p.noise = 2.0;
-            p.window = 1;
+            p.window = window;
             p.severed = severed;
             if (severed != Severed::None) p.kinds = {TraceKind::Hidden};
             const auto fast = traceFact(m, kPrompt, kSubject, "", p);
@@ -90,6 +93,25 @@ TEST(CausalTrace, FastPathEqualsNaivePath) {
             for (auto k : p.kinds)
                 EXPECT_TRUE(fast.probRestored.at(k) == naive.probRestored.at(k)) << name << " " << toString(k);
         }
+    }
+}
+
+// Seven layers: windows of 4 start at layers 0, 0, 0, 1, 2, 3, 4 and end at 2, 3,
+// 4, 5, 6, 7, 7; the fast path chains the first three and shares the last two.
+TEST(CausalTrace, FastPathEqualsNaivePathOnADeeperModel) {
+    Model m = fixture();  // its two trained-looking blocks, repeated
+    m.config.nLayers = 7;
+    for (int l = 2; l < 7; ++l) m.weights.blocks.push_back(m.weights.blocks[l % 2]);
+    auto p = params(2);
+    p.noise = 3.0;
+    p.window = 4;
+    p.kinds = {TraceKind::Mlp, TraceKind::Attn};
+    const auto fast = traceFact(m, kPrompt, kSubject, "", p);
+    p.naive = true;
+    const auto naive = traceFact(m, kPrompt, kSubject, "", p);
+    for (auto k : p.kinds) {
+        EXPECT_TRUE(fast.probRestored.at(k) == naive.probRestored.at(k)) << toString(k);
+        EXPECT_GT(fast.indirectEffect(k).cwiseAbs().maxCoeff(), 1e-4);  // not trivially equal
     }
 }
 

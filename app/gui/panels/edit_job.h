@@ -8,14 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "analysis/edit_guard.h"
 #include "analysis/next_token_metrics.h"
-#include "editing/value_optimization.h"
+#include "editing/edit_run.h"
 #include "model/model.h"
 #include "model/progress.h"
 
 namespace mwb::gui {
-
-enum class EditMethod { Rome, Memit };
 
 struct EditSettings {
     EditRequest request;
@@ -24,6 +23,7 @@ struct EditSettings {
     int memitLayers = 3;  // MEMIT edits layers [layer - memitLayers + 1, layer]
     std::string corpusFile;  // text for the second-moment statistics (cached beside the model)
     long statsTokens = 100000;
+    std::string guardFile;   // held-out text for the perplexity guard (empty: weight change only)
     std::vector<std::string> paraphrases, neighbours;  // evaluation prompts
 };
 
@@ -42,7 +42,7 @@ struct EditMeasurement {
 struct EditOutcomeData {
     std::shared_ptr<const Model> edited;
     std::vector<int> layers;
-    double weightChange = 0.0;  // ||ΔW|| / ||W|| summed over layers
+    EditGuard guard;  // weight change, perplexity change, and whether the edit looks destructive
     EditMeasurement measurement;
 };
 

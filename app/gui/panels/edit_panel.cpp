@@ -245,6 +245,7 @@ EditSettings EditPanel::settings() const {
     s.memitLayers = m_memitLayers->value();
     s.corpusFile = m_corpus->text().trimmed().toStdString();
     s.statsTokens = m_statsTokens->value();
+    s.guardFile = resourceFile(QStringLiteral("data/heldout.txt")).toStdString();
     s.paraphrases = lines(m_paraphrases);
     s.neighbours = lines(m_neighbours);
     return s;
@@ -273,7 +274,9 @@ void EditPanel::editFinished() {
     const auto& rewrite = r.measurement.prompts.front();
     emit statusMessage(tr("Edited: p(%1) %2 \u2192 %3, ||\u0394W||/||W|| %4")
                            .arg(m_targetNew->text(), probText(rewrite.newBefore), probText(rewrite.newAfter))
-                           .arg(r.weightChange, 0, 'g', 3));
+                           .arg(r.guard.weightChange, 0, 'g', 3));
+    // Shown in red in the status bar: the edit is kept (it can be undone).
+    if (r.guard.destructive) emit errorMessage(tr("Warning: %1.").arg(QString::fromStdString(r.guard.warning)));
     emit actionFinished(true);
 }
 

@@ -1,0 +1,118 @@
+#include "editing/edit_run.h"
+
+#include <algorithm>
+#include <map>
+
+#include "editing/edit_history.h"
+#include "editing/memit.h"
+#include "model/errors.h"
+
+namespace mwb {
+
+std::string toString(EditMethod m) { return m == EditMethod::Rome ? "rome" : "memit"; }
+
+EditMethod parseEditMethod(const std::string& s) {
+    if (s == "rome") return EditMethod::Rome;
+    if (s == "memit") return EditMethod::Memit;
+    throw InvalidInput("the editing method must be rome or memit, not '" + s + "'");
+}
+
+std::vector<int> memitLayersEndingAt(int last, int count) {
+    std::vector<int> layers;
+    for (int l = std::max(0, last - count + 1); l <= last; ++l) layers.push_back(l);
+    return layers;
+}
+
+namespace {
+
+// The reference's prefixes (5 and 10 generated tokens) shortened for models with a
+// small context, so that prefix, prompt and target still fit.
+ContextTemplateOptions fitted(ContextTemplateOptions o, const ModelConfig& config) {
+    for (auto& [length, count] : o.lengths) length = std::max(1, std::min(length, config.nCtx / 6));
+    return o;
+}
+
+void checkLayer(int layer, const Model& model) {
+    if (layer < 0 || layer >= model.config.nLayers)
+        throw InvalidInput("layer " + std::to_string(layer) + " is out of range (the model has " +
+                           std::to_string(model.config.nLayers) + " layers)");
+}
+
+}  // namespace
+
+EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const EditSpec& spec,
+                const std::string& corpus, const ProgressFn& progress) {
+    if (requests.empty()) throw InvalidInput("no edit requests");
+    if (spec.layers.empty()) throw InvalidInput("no layer to edit");
+    for (int l : spec.layers) checkLayer(l, model);
+    for (const auto& r : requests) validateRequest(r);
+    EditRun out;
+    EditRecord& record = out.record;
+    record.method = toString(spec.method);
+    if (requests.size() == 1) {
+        record.subject = requests[0].subject;
+        record.prompt = requests[0].prompt;
+        record.targetNew = requests[0].targetNew;
+        record.targetTrue = requests[0].targetTrue;
+    } else {
+        record.subject = std::to_string(requests.size()) + " subjects";
+        record.prompt = "(batch)";
+    }
+    const ContextTemplateOptions templates = fitted(spec.templates, model.config);
+    if (spec.method == EditMethod::Rome) {
+        if (requests.size() != 1) throw InvalidInput("ROME edits one fact at a time; use MEMIT for a batch");
+        if (spec.layers.size() != 1) throw InvalidInput("ROME edits one layer; use MEMIT for several");
+        RomeParams p;
+        p.layer = spec.layers[0];
+        p.factToken = spec.factToken;
+        p.keyMode = spec.keyMode;
+        p.value = spec.value;
+        p.templates = templates;
+        const SecondMoment c = secondMoment(model, p.layer, corpus, spec.stats, progress);
+        const RomeResult r = computeRome(model, requests[0], p, c.moment, progress);
+        record.layers = {p.layer};
+        record.left = {Matrix(r.left)};
+        record.right = {Matrix(r.right)};
+        out.weightChange = r.weightChange;
+        out.details = toJson(r);
+    } else {
+        MemitParams p;
+        p.layers = spec.layers;
+        std::sort(p.layers.begin(), p.layers.end());
+        p.layers.erase(std::unique(p.layers.begin(), p.layers.end()), p.layers.end());
+        p.factToken = spec.factToken;
+        p.value = spec.value;
+        p.templates = templates;
+        p.momentWeight = spec.momentWeight;
+        p.nullSpace = spec.nullSpace;
+        std::map<int, MatrixD> moments;
+        for (auto& [l, m] : secondMoments(model, p.layers, corpus, spec.stats, progress))
+            moments[l] = std::move(m.moment);
+        // applyMemit writes the update as it goes; put the weights back afterwards (or
+        // on cancellation) so that applyEdit records exactly what it replaces.
+        std::vector<Matrix> before;
+        for (int l : p.layers) before.push_back(model.weights.blocks[l].down.weight);
+        auto restore = [&] {
+            for (size_t i = 0; i < p.layers.size(); ++i) model.weights.blocks[p.layers[i]].down.weight = before[i];
+        };
+        MemitResult r;
+        try {
+            r = applyMemit(model, requests, p, moments, progress);
+        } catch (...) {
+            restore();
+            throw;
+        }
+        restore();
+        record.layers = p.layers;
+        for (const auto& u : r.updates) {
+            record.left.push_back(u.left);
+            record.right.push_back(u.right);
+            out.weightChange += u.weightChange;
+        }
+        out.details = toJson(r);
+    }
+    applyEdit(model, record);
+    return out;
+}
+
+}  // namespace mwb

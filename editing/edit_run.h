@@ -1,0 +1,53 @@
+// One edit from request to record: the second-moment statistics of the edited
+// layers, ROME (one fact, one layer) or MEMIT (any number of facts over several
+// layers), and the record in model.edits (edit_history.h) that makes it undoable.
+// The command line and the workbench both edit through here.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "editing/context_templates.h"
+#include "editing/rome.h"
+#include "editing/second_moments.h"
+#include "editing/value_optimization.h"
+#include "model/model.h"
+#include "model/progress.h"
+
+namespace mwb {
+
+enum class EditMethod { Rome, Memit };
+std::string toString(EditMethod m);
+EditMethod parseEditMethod(const std::string& s);  // "rome" or "memit"
+
+struct EditSpec {
+    EditMethod method = EditMethod::Rome;
+    std::vector<int> layers;  // ROME: exactly one; MEMIT: ascending, one or more
+    FactToken factToken = FactToken::SubjectLast;
+    KeyMode keyMode = KeyMode::Consistent;  // ROME
+    ValueParams value;
+    ContextTemplateOptions templates;  // prefix lengths are shortened to fit small contexts
+    double momentWeight = 15000.0;     // MEMIT's λ
+    bool nullSpace = false;            // MEMIT: AlphaEdit's projection
+    SecondMomentOptions stats;
+};
+
+struct EditRun {
+    EditRecord record;          // as appended to model.edits
+    double weightChange = 0.0;  // ||ΔW|| / ||W||, summed over the edited layers
+    nlohmann::json details;     // the method's result (toJson of RomeResult / MemitResult)
+};
+
+// MEMIT's default layers: `last` and the two below it (clipped at 0).
+std::vector<int> memitLayersEndingAt(int last, int count = 3);
+
+// Edits `model` in place and records the edit. `corpus` is the text for the
+// statistics (cached on disk, see second_moments.h). Throws InvalidInput for bad
+// requests or layers, Cancelled when progress says stop (the model is unchanged
+// then).
+EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const EditSpec& spec,
+                const std::string& corpus, const ProgressFn& progress = {});
+
+}  // namespace mwb

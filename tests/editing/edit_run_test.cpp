@@ -1,0 +1,89 @@
+// runEdit, the path from request to recorded edit that the CLI and GUI share.
+#include <gtest/gtest.h>
+
+#include "editing/edit_history.h"
+#include "editing/edit_run.h"
+#include "model/errors.h"
+#include "model/model_file.h"
+#include "editing/tiny_corpus.h"
+
+namespace mwb {
+namespace {
+
+using test_data::kFixtures;
+
+EditSpec tinySpec(EditMethod method, std::vector<int> layers) {
+    EditSpec s;
+    s.method = method;
+    s.layers = std::move(layers);
+    s.templates.lengths = {{2, 3}};
+    s.templates.seed = 3;
+    s.stats.useCache = false;
+    return s;
+}
+
+const std::vector<EditRequest> kCat = {{"{} is in", "cat", "dog", ""}};
+
+TEST(EditRun, RomeRecordExplainsTheWeightChangeAndUndoRestoresIt) {
+    Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    const Model original = m;
+    // Layer 0: in a 2-layer model the last layer's MLP at the subject reaches no logit.
+    const EditRun run = runEdit(m, kCat, tinySpec(EditMethod::Rome, {0}), test_data::kTinyCorpus);
+    ASSERT_EQ(m.edits.size(), 1u);
+    EXPECT_EQ(run.record.method, "rome");
+    EXPECT_EQ(run.record.subject, "cat");
+    ASSERT_EQ(run.record.layers, std::vector<int>{0});
+    // The only change is the recorded rank-one product at layer 0.
+    const Matrix delta = m.weights.blocks[0].down.weight - original.weights.blocks[0].down.weight;
+    const Matrix recorded = run.record.left[0] * run.record.right[0].transpose();
+    EXPECT_LT((delta - recorded).cwiseAbs().maxCoeff(), 1e-6 * (1 + recorded.cwiseAbs().maxCoeff()));
+    EXPECT_GT(recorded.norm(), 0.0);
+    EXPECT_TRUE(m.weights.blocks[1].down.weight == original.weights.blocks[1].down.weight);
+    EXPECT_NEAR(run.weightChange, recorded.norm() / original.weights.blocks[0].down.weight.norm(), 1e-4);
+    undoLastEdit(m);
+    EXPECT_TRUE(m.weights.blocks[0].down.weight == original.weights.blocks[0].down.weight);
+}
+
+TEST(EditRun, MemitRecordsOneFactorPairPerLayer) {
+    Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    const Model original = m;
+    const std::vector<EditRequest> two = {kCat[0], {"{} is", "mat", "hat", ""}};
+    const EditRun run = runEdit(m, two, tinySpec(EditMethod::Memit, {1, 0}), test_data::kTinyCorpus);
+    EXPECT_EQ(run.record.subject, "2 subjects");
+    ASSERT_EQ(run.record.layers, (std::vector<int>{0, 1}));  // sorted
+    for (int i = 0; i < 2; ++i) {
+        const Matrix delta = m.weights.blocks[i].down.weight - original.weights.blocks[i].down.weight;
+        const Matrix recorded = run.record.left[i] * run.record.right[i].transpose();
+        EXPECT_LT((delta - recorded).cwiseAbs().maxCoeff(), 1e-5 * (1 + recorded.cwiseAbs().maxCoeff())) << i;
+    }
+    undoLastEdit(m);
+    for (int i = 0; i < 2; ++i) EXPECT_TRUE(m.weights.blocks[i].down.weight == original.weights.blocks[i].down.weight);
+}
+
+TEST(EditRun, CancelledMemitLeavesTheModelUnchanged) {
+    Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    const Model original = m;
+    // Stop before the second layer's update, after the first layer's was written
+    // (MEMIT reports "layers" as done = requests + layers finished).
+    const ProgressFn stopLate = [](const Progress& p) { return !(p.stage == "layers" && p.done >= 2); };
+    EXPECT_THROW(runEdit(m, kCat, tinySpec(EditMethod::Memit, {0, 1}), test_data::kTinyCorpus, stopLate), Cancelled);
+    EXPECT_TRUE(m.edits.empty());
+    for (int i = 0; i < 2; ++i) EXPECT_TRUE(m.weights.blocks[i].down.weight == original.weights.blocks[i].down.weight);
+}
+
+TEST(EditRun, BadSpecsAreRefused) {
+    Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    const auto& corpus = test_data::kTinyCorpus;
+    EXPECT_THROW(runEdit(m, kCat, tinySpec(EditMethod::Rome, {2}), corpus), InvalidInput);     // 2 layers only
+    EXPECT_THROW(runEdit(m, kCat, tinySpec(EditMethod::Rome, {0, 1}), corpus), InvalidInput);  // ROME: one layer
+    EXPECT_THROW(runEdit(m, {kCat[0], kCat[0]}, tinySpec(EditMethod::Rome, {0}), corpus), InvalidInput);
+    EXPECT_THROW(runEdit(m, {}, tinySpec(EditMethod::Rome, {0}), corpus), InvalidInput);
+    EXPECT_THROW(runEdit(m, {{"{} is in", "cat", "", ""}}, tinySpec(EditMethod::Rome, {0}), corpus), InvalidInput);
+    EXPECT_THROW(parseEditMethod("lora"), InvalidInput);
+    EXPECT_TRUE(m.edits.empty());
+    EXPECT_EQ(memitLayersEndingAt(1), (std::vector<int>{0, 1}));
+    EXPECT_EQ(memitLayersEndingAt(5, 2), (std::vector<int>{4, 5}));
+}
+
+}  // namespace
+}  // namespace mwb
