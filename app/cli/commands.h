@@ -28,5 +28,6 @@ void registerAttention(CLI::App& app);
 void registerLens(CLI::App& app);
 void registerImport(CLI::App& app);
 void registerExport(CLI::App& app);
+void registerSubjectCheck(CLI::App& app);
 
 }  // namespace mwb::cli

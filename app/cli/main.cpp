@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
     mwb::cli::registerLens(app);
     mwb::cli::registerImport(app);
     mwb::cli::registerExport(app);
+    mwb::cli::registerSubjectCheck(app);
     mwb::cli::installInterruptHandler();
     try {
         app.parse(argc, argv);

@@ -1,0 +1,112 @@
+#include "analysis/subject_corruption.h"
+
+#include <cmath>
+#include <random>
+
+#include "model/continuation.h"
+#include "model/errors.h"
+#include "model/transformer.h"
+
+namespace mwb {
+
+SubjectCorruptionResult corruptSubjects(const Model& model, const std::vector<KnownFact>& facts,
+                                        const SubjectCorruptionParams& params, const ProgressFn& progress) {
+    if (facts.empty()) throw InvalidInput("no facts to check");
+    if (params.samples < 1) throw InvalidInput("the number of noise samples must be at least 1");
+    for (int l : params.layers)
+        if (l < 0 || l >= model.config.nLayers)
+            throw InvalidInput("layer " + std::to_string(l) + " is out of range (the model has " +
+                               std::to_string(model.config.nLayers) + " layers)");
+    SubjectCorruptionResult r;
+    r.params = params;
+    const Transformer t(model);
+    const size_t nLayers = params.layers.size();
+
+    // Pass 1: which facts the model knows, and the residual's spread per layer.
+    struct Checked { const KnownFact* fact; std::vector<int> ids; int subjectLast, answer; double pClean; };
+    std::vector<Checked> checked;
+    std::vector<double> sum(nLayers, 0.0), sumSq(nLayers, 0.0);
+    long count = 0;
+    for (size_t i = 0; i < facts.size(); ++i) {
+        report(progress, {long(i), long(2 * facts.size()), "clean runs"});
+        const KnownFact& f = facts[i];
+        const Encoding enc = model.tokenizer.encode(f.prompt);
+        const int subjectLast = findSubjectTokens(enc, f.prompt, f.subject).second - 1;
+        const int answer = continuationIds(model.tokenizer, f.prompt, f.attribute)[0];
+        const RunState clean = t.run(enc.ids);
+        const Vector pClean = softmax(clean.lastLogits());
+        Eigen::Index top;
+        pClean.maxCoeff(&top);
+        if (params.skipWrong && top != answer) {
+            ++r.skipped;
+            continue;
+        }
+        checked.push_back({&f, enc.ids, subjectLast, answer, pClean[answer]});
+        for (size_t l = 0; l < nLayers; ++l) {
+            const auto row = clean.resid[params.layers[l]].row(subjectLast).cast<double>();
+            sum[l] += row.sum();
+            sumSq[l] += row.squaredNorm();
+        }
+        count += model.config.dModel;
+    }
+    if (checked.empty()) throw InvalidInput("the model gets none of the facts right: nothing to check");
+    for (size_t l = 0; l < nLayers; ++l) {
+        const double var = (sumSq[l] - sum[l] * sum[l] / count) / std::max(count - 1, 1L);
+        r.sigma.push_back(params.noise ? *params.noise : 3.0 * std::sqrt(std::max(var, 0.0)));
+    }
+    r.noiseSource = params.noise ? "given" : "3 x std of the residual entering each layer at the subjects' last tokens";
+
+    // Pass 2: the corrupted runs, each restarted at its layer and token.
+    std::mt19937_64 rng(params.seed);
+    std::normal_distribution<float> gauss(0.0f, 1.0f);
+    r.fractionRemoved.assign(nLayers, 0.0);
+    r.meanKept.assign(nLayers, 0.0);
+    for (size_t i = 0; i < checked.size(); ++i) {
+        report(progress, {long(facts.size() + i * facts.size() / checked.size()), long(2 * facts.size()),
+                          "corrupted runs"});
+        const Checked& c = checked[i];
+        const RunState clean = t.run(c.ids);
+        FactCorruption fc{c.fact->prompt, c.fact->subject, c.fact->attribute, c.pClean, {}};
+        for (size_t l = 0; l < nLayers; ++l) {
+            const int layer = params.layers[l];
+            std::vector<RunState> runs(params.samples, clean);
+            std::vector<RunState*> ptrs;
+            for (auto& run : runs) {
+                for (int j = 0; j < model.config.dModel; ++j)
+                    run.resid[layer](c.subjectLast, j) += static_cast<float>(r.sigma[l]) * gauss(rng);
+                ptrs.push_back(&run);
+            }
+            t.rerunMany(ptrs, layer, c.subjectLast);
+            double total = 0.0;
+            for (const RunState* run : ptrs) total += softmax(run->lastLogits())[c.answer];
+            fc.pCorrupted.push_back(total / params.samples);
+        }
+        r.facts.push_back(std::move(fc));
+    }
+    report(progress, {long(2 * facts.size()), long(2 * facts.size()), "corrupted runs"});
+    for (const auto& fc : r.facts)
+        for (size_t l = 0; l < nLayers; ++l) {
+            const double kept = fc.pCorrupted[l] / fc.pClean;
+            r.meanKept[l] += kept / r.facts.size();
+            if (kept < 1.0 - params.removedFraction) r.fractionRemoved[l] += 1.0 / r.facts.size();
+        }
+    return r;
+}
+
+nlohmann::json toJson(const SubjectCorruptionResult& r) {
+    nlohmann::json facts = nlohmann::json::array();
+    for (const auto& f : r.facts)
+        facts.push_back({{"prompt", f.prompt}, {"subject", f.subject}, {"answer", f.answer}, {"p_clean", f.pClean},
+                         {"p_corrupted", f.pCorrupted}});
+    return {{"layers", r.params.layers},
+            {"samples", r.params.samples},
+            {"noise", r.sigma},
+            {"noise_source", r.noiseSource},
+            {"removed_fraction", r.params.removedFraction},
+            {"skipped", r.skipped},
+            {"fraction_removed", r.fractionRemoved},
+            {"mean_kept", r.meanKept},
+            {"facts", facts}};
+}
+
+}  // namespace mwb
