@@ -40,6 +40,18 @@ void checkLayer(int layer, const Model& model) {
 
 }  // namespace
 
+void accumulateKeys(std::map<int, MatrixD>& keys, const EditRun& run) {
+    for (const auto& [layer, k] : run.keys) {
+        MatrixD& all = keys[layer];
+        if (all.size() == 0) {
+            all = k;
+            continue;
+        }
+        all.conservativeResize(Eigen::NoChange, all.cols() + k.cols());
+        all.rightCols(k.cols()) = k;
+    }
+}
+
 EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const EditSpec& spec,
                 const std::string& corpus, const ProgressFn& progress) {
     if (requests.empty()) throw InvalidInput("no edit requests");
@@ -85,6 +97,7 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
         p.templates = templates;
         p.momentWeight = spec.momentWeight;
         p.nullSpace = spec.nullSpace;
+        p.previousKeys = spec.previousKeys;
         std::map<int, MatrixD> moments;
         for (auto& [l, m] : secondMoments(model, p.layers, corpus, spec.stats, progress))
             moments[l] = std::move(m.moment);
@@ -108,6 +121,7 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
             record.left.push_back(u.left);
             record.right.push_back(u.right);
             out.weightChange += u.weightChange;
+            out.keys[u.layer] = u.keys;
         }
         out.details = toJson(r);
     }

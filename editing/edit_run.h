@@ -4,6 +4,7 @@
 // The command line and the workbench both edit through here.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,7 @@ struct EditSpec {
     ContextTemplateOptions templates;  // prefix lengths are shortened to fit small contexts
     double momentWeight = 15000.0;     // MEMIT's λ
     bool nullSpace = false;            // MEMIT: AlphaEdit's projection
+    std::map<int, MatrixD> previousKeys;  // MEMIT + nullSpace: keys of earlier edits per layer
     SecondMomentOptions stats;
 };
 
@@ -38,7 +40,12 @@ struct EditRun {
     EditRecord record;          // as appended to model.edits
     double weightChange = 0.0;  // ||ΔW|| / ||W||, summed over the edited layers
     nlohmann::json details;     // the method's result (toJson of RomeResult / MemitResult)
+    std::map<int, MatrixD> keys;  // MEMIT: the requests' keys per layer (for later AlphaEdit edits)
 };
+
+// Appends the keys of `run` to `keys` (per layer, as columns): the K_p of AlphaEdit
+// for the next sequential edit.
+void accumulateKeys(std::map<int, MatrixD>& keys, const EditRun& run);
 
 // MEMIT's default layers: `last` and the two below it (clipped at 0).
 std::vector<int> memitLayersEndingAt(int last, int count = 3);

@@ -77,9 +77,18 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
         MatrixD rhs = keys;
         MatrixD projection;
         if (params.nullSpace) {
-            // AlphaEdit (eq. 9 without earlier edits): ΔW = R Kᵀ P (K Kᵀ P + I)⁻¹.
+            // AlphaEdit (eq. 9): ΔW = R Kᵀ P (K Kᵀ P + K_p K_pᵀ P + I)⁻¹, K_p the keys
+            // of earlier edits.
             projection = nullSpaceProjection(moments.at(layer), params.nullSpaceThreshold);
-            a = (keys * keys.transpose() * projection).transpose();
+            MatrixD kkt = keys * keys.transpose();
+            if (auto it = params.previousKeys.find(layer); it != params.previousKeys.end() && it->second.size()) {
+                if (it->second.rows() != keys.rows())
+                    throw InvalidInput("earlier edits' keys for layer " + std::to_string(layer) + " have " +
+                                       std::to_string(it->second.rows()) + " rows, expected " +
+                                       std::to_string(keys.rows()));
+                kkt += it->second * it->second.transpose();
+            }
+            a = (kkt * projection).transpose();
             a.diagonal().array() += 1.0;
             rhs = (keys.transpose() * projection).transpose();
             const Eigen::PartialPivLU<MatrixD> lu(a);
@@ -93,6 +102,7 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
         // ΔW = R · (A⁻¹ K)ᵀ: factors left = R [dModel x n], right = A⁻¹K [dFf x n].
         MemitLayerUpdate u;
         u.layer = layer;
+        u.keys = keys;
         u.left = residual.cast<float>();
         u.right = rhs.cast<float>();
         auto& w = model.weights.blocks[layer].down.weight;

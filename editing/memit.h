@@ -28,10 +28,15 @@ struct MemitParams {
     // nullSpaceThreshold × the largest are treated as null).
     bool nullSpace = false;
     double nullSpaceThreshold = 1e-2;
+    // AlphaEdit for sequential editing: per layer, the keys [dFf x m] of earlier
+    // edits, which the new update must leave in place (the K_p term of eq. 9).
+    std::map<int, MatrixD> previousKeys;
 };
 
 struct MemitLayerUpdate {
     int layer = -1;
+    MatrixD keys;  // [dFf x n] the requests' keys k* at this layer
+
     Matrix left;   // [dModel x n]  ΔW = left · rightᵀ
     Matrix right;  // [dFf x n]
     double weightChange = 0.0;  // ||ΔW|| / ||W||

@@ -53,13 +53,16 @@ void registerEval(CLI::App& app) {
         const size_t group = o->batch > 0 ? static_cast<size_t>(o->batch) : 1;
         if (group > 1) o->edit.method = "memit";
         const std::string corpus = statisticsCorpus(o->edit);
+        std::map<int, MatrixD> earlierKeys;
         for (size_t start = 0; start < cases.size(); start += group) {
             report(progress, {static_cast<long>(start), static_cast<long>(cases.size()), "edit and evaluate"});
             const size_t end = std::min(cases.size(), start + group);
             std::vector<EditRequest> requests;
             for (size_t i = start; i < end; ++i)
                 requests.push_back({cases[i].prompt, cases[i].subject, cases[i].targetNew, cases[i].targetTrue});
-            runEdit(m, requests, editSpec(m, requests, o->edit, true), corpus);
+            EditSpec spec = editSpec(m, requests, o->edit, true);
+            if (o->sequential) spec.previousKeys = earlierKeys;  // AlphaEdit's K_p
+            accumulateKeys(earlierKeys, runEdit(m, requests, spec, corpus));
             for (size_t i = start; i < end; ++i) edited.push_back(evaluateCase(m, cases[i], eo));
             if (!o->sequential) undoLastEdit(m);
         }

@@ -89,6 +89,40 @@ TEST(Memit, NullSpaceProjectionLeavesPreservedKeysAlone) {
     EXPECT_LT((delta * top).norm(), 1e-4 * delta.norm());
 }
 
+// Sequential AlphaEdit: with the first edit's keys as K_p, the second update moves
+// the first edit's keys far less than without them (eq. 9's K_p K_pᵀ P term).
+TEST(Memit, EarlierEditKeysAreKeptBySequentialNullSpaceEdits) {
+    const Model original = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    const auto mom = moments(original, {0});
+    MemitParams p;
+    p.layers = {0};
+    p.factToken = FactToken::Last;
+    p.templates.lengths = {};
+    p.nullSpace = true;
+    p.nullSpaceThreshold = 1e-3;
+    Model first = original;
+    const MemitResult r1 = applyMemit(first, {{"{} is in ", "cat", "d", ""}}, p, mom);
+    const MatrixD kp = r1.updates[0].keys;
+    ASSERT_EQ(kp.cols(), 1);
+    auto secondDelta = [&](const std::map<int, MatrixD>& previous) {
+        Model m = first;
+        MemitParams q = p;
+        q.previousKeys = previous;
+        applyMemit(m, {{"{} sat on ", "mat", "a", ""}}, q, mom);
+        return MatrixD((m.weights.blocks[0].down.weight - first.weights.blocks[0].down.weight).cast<double>());
+    };
+    const MatrixD without = secondDelta({}), with = secondDelta({{0, kp}});
+    EXPECT_GT(with.norm(), 1e-3);
+    const double moveWithout = (without * kp).norm(), moveWith = (with * kp).norm();
+    EXPECT_LT(moveWith, 0.9 * moveWithout) << moveWith << " vs " << moveWithout;
+    // The term weighs ||ΔW K_p||² against ||ΔW||²; these tiny keys are short, so the
+    // pull is moderate. Repeating the key 900 times (as 30 k_p) makes it dominate.
+    const MatrixD heavy = secondDelta({{0, 30.0 * kp}});
+    EXPECT_LT((heavy * kp).norm(), 0.05 * moveWithout);
+    EXPECT_GT(heavy.norm(), 1e-3);
+    EXPECT_THROW(secondDelta({{0, MatrixD::Ones(3, 1)}}), InvalidInput);  // wrong key size
+}
+
 TEST(Memit, BadInputIsRefused) {
     Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
     const auto mom = moments(m, {0});
