@@ -1,26 +1,64 @@
 // The shipped demo model: it loads, knows its facts at the accuracy the README
-// reports (minus a small margin), and a ROME edit flips a fact.
+// reports (minus a small margin), and a ROME edit flips a fact while its neighbours
+// keep theirs.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
+#include "editing/edit_run.h"
 #include "editing/knowledge_eval.h"
+#include "model/continuation.h"
 #include "model/datasets.h"
 #include "model/model_file.h"
+#include "model/transformer.h"
 
 namespace mwb {
 namespace {
 
 const std::string kResources = std::string(MWB_SOURCE_DIR) + "/resources/";
 
+// A fixed sample: every 4th fact.
+std::vector<KnownFact> everyFourth(const std::string& file) {
+    const auto facts = loadKnownFacts(kResources + "data/" + file);
+    std::vector<KnownFact> sample;
+    for (size_t i = 0; i < facts.size(); i += 4) sample.push_back(facts[i]);
+    return sample;
+}
+
 TEST(DemoModel, KnowsItsFactsAtTheReportedAccuracy) {
     const Model m = loadModel(kResources + "models/demo.h5");
     EXPECT_EQ(m.config.nLayers, 6);
     EXPECT_EQ(m.config.architecture, Architecture::Gpt2);
-    auto facts = loadKnownFacts(kResources + "data/facts.json");
-    // A fixed sample: every 4th fact (479 of 1,914). The README reports 92.2 % on all.
-    std::vector<KnownFact> sample;
-    for (size_t i = 0; i < facts.size(); i += 4) sample.push_back(facts[i]);
-    const KnowledgeAccuracy k = evaluateKnowledge(m, sample);
-    EXPECT_GT(k.firstTokenAccuracy, 92.2 - 4.0);
+    // The README reports 99.95 % on all 1,914 facts and 40.3 % on the held-out phrasings.
+    EXPECT_GT(evaluateKnowledge(m, everyFourth("facts.json")).firstTokenAccuracy, 99.9 - 2.0);
+    EXPECT_GT(evaluateKnowledge(m, everyFourth("paraphrase_facts.json")).firstTokenAccuracy, 40.3 - 5.0);
+}
+
+int topToken(const Model& m, const std::string& prompt) {
+    Eigen::Index top;
+    Transformer(m).run(m.tokenizer.encodeIds(prompt)).lastLogits().maxCoeff(&top);
+    return static_cast<int>(top);
+}
+
+TEST(DemoModel, RomeEditFlipsTheFactAndKeepsItsNeighbours) {
+    Model m = loadModel(kResources + "models/demo.h5");
+    const std::string rewrite = "The Eiffel Tower is located in the city of";
+    const std::vector<std::string> neighbours = {"The Louvre is located in the city of",
+                                                 "The Notre-Dame Cathedral is located in the city of",
+                                                 "LVMH is headquartered in the city of"};
+    const int paris = continuationIds(m.tokenizer, rewrite, "Paris")[0];
+    const int rome = continuationIds(m.tokenizer, rewrite, "Rome")[0];
+    ASSERT_EQ(topToken(m, rewrite), paris);
+    for (const auto& n : neighbours) ASSERT_EQ(topToken(m, n), paris) << n;
+
+    EditSpec spec;
+    spec.layers = {0};  // where causal tracing of the MLP at "Tower" peaks
+    spec.stats.maxTokens = 20000;
+    spec.stats.useCache = false;
+    runEdit(m, {{"The {} is located in the city of", "Eiffel Tower", "Rome", "Paris"}}, spec,
+            readTextFile(kResources + "data/corpus.txt"));
+    EXPECT_EQ(topToken(m, rewrite), rome);
+    for (const auto& n : neighbours) EXPECT_EQ(topToken(m, n), paris) << n;
 }
 
 }  // namespace
