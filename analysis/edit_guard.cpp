@@ -14,7 +14,7 @@ double samplePerplexity(const Model& model, const std::string& sample, long maxT
 EditGuard judgeEdit(double weightChange, double perplexityBefore, double perplexityAfter) {
     EditGuard g{weightChange, perplexityBefore, perplexityAfter, false, {}};
     const bool perplexityJump = perplexityBefore > 0 && perplexityAfter > 1.1 * perplexityBefore;
-    g.destructive = perplexityJump || weightChange > 0.5;
+    g.destructive = perplexityJump || weightChange > 1.0;
     if (g.destructive) {
         std::ostringstream w;
         w << "this edit looks destructive: ||ΔW||/||W|| = " << weightChange << ", perplexity on held-out text "

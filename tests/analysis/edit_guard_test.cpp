@@ -1,0 +1,35 @@
+#include "analysis/edit_guard.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "model/model_file.h"
+
+namespace mwb {
+namespace {
+
+TEST(EditGuard, FlagsPerplexityJumpsAndOversizedUpdates) {
+    EXPECT_FALSE(judgeEdit(0.6, 3.26, 3.27).destructive);  // an ordinary ROME edit of the demo model
+    EXPECT_FALSE(judgeEdit(0.2, 10.0, 10.9).destructive);  // +9 %
+    const EditGuard jump = judgeEdit(0.2, 10.0, 11.5);     // +15 %
+    EXPECT_TRUE(jump.destructive);
+    EXPECT_NE(jump.warning.find("10 -> 11.5"), std::string::npos) << jump.warning;
+    EXPECT_TRUE(judgeEdit(1.2, 10.0, 10.0).destructive);  // ||ΔW|| > ||W||
+    EXPECT_FALSE(judgeEdit(0.9, 0.0, 0.0).destructive);   // no sample text: weight change only
+    EXPECT_TRUE(judgeEdit(0.9, 0.0, 0.0).warning.empty());
+}
+
+TEST(EditGuard, SamplePerplexityIsZeroWithoutTextAndMeasuresTheModel) {
+    const Model m = loadModel(std::string(MWB_SOURCE_DIR) + "/tests/fixtures/golden_gpt2_untied.h5");
+    EXPECT_EQ(samplePerplexity(m, ""), 0.0);
+    const std::string text = "The cat sat on a mat. The dog sat on a log.";
+    const double p = samplePerplexity(m, text);
+    EXPECT_GT(p, 1.0);
+    EXPECT_TRUE(std::isfinite(p));
+    EXPECT_NE(samplePerplexity(m, text, 8), p);  // only the first 8 tokens
+    EXPECT_EQ(samplePerplexity(m, text, 8), samplePerplexity(m, text.substr(0, 8), 8));  // one byte per token
+}
+
+}  // namespace
+}  // namespace mwb
