@@ -30,7 +30,7 @@ struct EditSpec {
     KeyMode keyMode = KeyMode::Consistent;  // ROME
     ValueParams value;
     ContextTemplateOptions templates;  // prefix lengths are shortened to fit small contexts
-    double momentWeight = 15000.0;     // MEMIT's λ
+    double momentWeight = 0.0;         // MEMIT's λ; <= 0: defaultMomentWeight (memit.h)
     bool nullSpace = false;            // MEMIT: AlphaEdit's projection
     std::map<int, MatrixD> previousKeys;  // MEMIT + nullSpace: keys of earlier edits per layer
     SecondMomentOptions stats;

@@ -40,6 +40,8 @@ MatrixD nullSpaceProjection(const MatrixD& c, double threshold) {
 
 }  // namespace
 
+double defaultMomentWeight(const ModelConfig& config) { return 15000.0 * config.dFf / 16384.0; }
+
 MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, const MemitParams& params,
                        const std::map<int, MatrixD>& moments, const ProgressFn& progress) {
     validate(model, requests, params, moments);
@@ -73,7 +75,8 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
         }
         // Spread what is left over the layers still to edit (eq. 15).
         residual /= static_cast<double>(params.layers.size() - li);
-        MatrixD a = params.momentWeight * moments.at(layer) + keys * keys.transpose();
+        const double lambda = params.momentWeight > 0 ? params.momentWeight : defaultMomentWeight(model.config);
+        MatrixD a = lambda * moments.at(layer) + keys * keys.transpose();
         MatrixD rhs = keys;
         MatrixD projection;
         if (params.nullSpace) {

@@ -62,7 +62,8 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
     cmd->add_option("--kl-factor", o.value.klFactor, "Weight of the essence KL term")->capture_default_str();
     cmd->add_option("--weight-decay", o.value.weightDecay, "Weight decay on v*")->capture_default_str();
     cmd->add_option("--clamp", o.value.clampNormFactor, "Norm clamp factor for v*")->capture_default_str();
-    cmd->add_option("--moment-weight", o.momentWeight, "MEMIT's λ (mom2_update_weight)")->capture_default_str();
+    cmd->add_option("--moment-weight", o.momentWeight,
+                   "MEMIT's λ (mom2_update_weight); default 15000 x d_ff / 16384, the reference's GPT-J value scaled");
     cmd->add_flag("--null-space", o.nullSpace, "MEMIT: AlphaEdit null-space projection");
     cmd->add_option("--seed", o.seed, "Seed for the context templates")->capture_default_str();
 }
@@ -88,8 +89,10 @@ EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, 
     }
     if (spec.method == EditMethod::Rome)
         spec.layers = {layer};
-    else
-        spec.layers = o.layers.empty() ? memitLayersEndingAt(layer) : parseLayerList(o.layers);
+    else if (!o.layers.empty())
+        spec.layers = parseLayerList(o.layers);
+    else  // three layers ending at the trace's peak, shifted up when the peak is below layer 2
+        spec.layers = memitLayersEndingAt(std::min(model.config.nLayers - 1, std::max(layer, 2)));
     spec.factToken = parseFactToken(o.factToken);
     if (o.keyMode == "original") spec.keyMode = KeyMode::Original;
     else if (o.keyMode != "consistent") throw InvalidInput("--key must be consistent or original");

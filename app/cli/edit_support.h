@@ -22,7 +22,7 @@ struct EditOptions {
     std::string corpus;  // for the second moments; default: the bundled corpus
     long statsTokens = 100000;
     ValueParams value;
-    double momentWeight = 15000.0;
+    double momentWeight = 0.0;  // 0: 15,000 x dFf / 16,384 (the reference's, scaled to the MLP width)
     bool nullSpace = false;
     uint64_t seed = 0;
 };

@@ -123,6 +123,27 @@ TEST(Memit, EarlierEditKeysAreKeptBySequentialNullSpaceEdits) {
     EXPECT_THROW(secondDelta({{0, MatrixD::Ones(3, 1)}}), InvalidInput);  // wrong key size
 }
 
+TEST(Memit, DefaultLambdaIsTheReferencesScaledByTheMlpWidth) {
+    ModelConfig c;
+    c.dFf = 16384;  // GPT-J, where the reference tuned λ = 15,000
+    EXPECT_DOUBLE_EQ(defaultMomentWeight(c), 15000.0);
+    c.dFf = 512;
+    EXPECT_DOUBLE_EQ(defaultMomentWeight(c), 468.75);
+    // momentWeight 0 means that default.
+    const Model original = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    const auto mom = moments(original, {0});
+    MemitParams p;
+    p.layers = {0};
+    p.factToken = FactToken::Last;
+    p.templates.lengths = {};
+    Model byDefault = original, explicitly = original;
+    applyMemit(byDefault, {{"{} is in ", "cat", "d", ""}}, p, mom);
+    p.momentWeight = defaultMomentWeight(original.config);
+    applyMemit(explicitly, {{"{} is in ", "cat", "d", ""}}, p, mom);
+    EXPECT_TRUE(byDefault.weights.blocks[0].down.weight == explicitly.weights.blocks[0].down.weight);
+    EXPECT_FALSE(byDefault.weights.blocks[0].down.weight == original.weights.blocks[0].down.weight);
+}
+
 TEST(Memit, BadInputIsRefused) {
     Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
     const auto mom = moments(m, {0});
