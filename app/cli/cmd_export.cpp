@@ -11,7 +11,7 @@ namespace mwb::cli {
 void registerExport(CLI::App& app) {
     struct Opts {
         std::string model, dir, dtype = "float32";
-        bool force = false;
+        bool force = false, json = false;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("export", "Write a model in another format");
@@ -23,6 +23,7 @@ void registerExport(CLI::App& app) {
     hf->add_option("--dtype", o->dtype, "Tensor type: float32 (exact), float16 or bfloat16")
         ->capture_default_str();
     hf->add_flag("--force", o->force, "Write into an existing non-empty folder");
+    hf->add_flag("--json", o->json, "Print what was written as JSON");
     hf->callback([o] {
         ExportOptions options;
         options.force = o->force;
@@ -34,6 +35,10 @@ void registerExport(CLI::App& app) {
             throw InvalidInput("unknown --dtype '" + o->dtype + "' (float32, float16 or bfloat16)");
         const Model m = openModel(o->model);
         exportHf(m, o->dir, options, progressBar());
+        if (o->json) {
+            printJson({{"dir", o->dir}, {"dtype", o->dtype}, {"edits_in_weights", m.edits.size()}});
+            return;
+        }
         if (!m.edits.empty())
             std::cerr << "note: the " << m.edits.size()
                       << " recorded edit(s) are part of the exported weights; "

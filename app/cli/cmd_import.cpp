@@ -15,7 +15,7 @@ namespace {
 
 struct ImportOpts {
     std::string source, tokenizer, out, dtype = "float32";
-    bool force = false;
+    bool force = false, json = false;
 };
 
 void addOutputOptions(CLI::App* cmd, ImportOpts& o) {
@@ -23,6 +23,7 @@ void addOutputOptions(CLI::App* cmd, ImportOpts& o) {
     cmd->add_option("--dtype", o.dtype, "Storage type of the weights: float32 or float16")
         ->capture_default_str();
     cmd->add_flag("--force", o.force, "Overwrite an existing output file");
+    cmd->add_flag("--json", o.json, "Print what was written as JSON");
 }
 
 // Checked before the (possibly long) conversion starts.
@@ -36,6 +37,12 @@ void save(const ImportedModel& imported, const ImportOpts& o, StorageType storag
     for (const std::string& w : imported.warnings) std::cerr << "warning: " << w << "\n";
     saveModel(imported.model, o.out, storage, o.force);
     const ModelConfig& c = imported.model.config;
+    if (o.json) {
+        printJson({{"out", o.out}, {"architecture", toString(c.architecture)}, {"layers", c.nLayers},
+                   {"d_model", c.dModel}, {"vocab_size", c.vocabSize}, {"parameters", c.parameterCount()},
+                   {"warnings", imported.warnings}});
+        return;
+    }
     std::cerr << "wrote " << o.out << ": " << toString(c.architecture) << ", " << c.nLayers
               << " layers, d_model " << c.dModel << ", vocabulary " << c.vocabSize << ", "
               << c.parameterCount() << " parameters\n";
