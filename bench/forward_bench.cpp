@@ -8,6 +8,7 @@
 #include <benchmark/benchmark.h>
 
 #include "bench/bench_models.h"
+#include "model/matmul.h"
 #include "model/transformer.h"
 
 namespace {
@@ -35,7 +36,20 @@ void BM_SgemmBaseline(benchmark::State& state) {
     state.counters["GFLOPs"] = benchmark::Counter(2.0 * m * k * n, benchmark::Counter::kIsIterationInvariantRate,
                                                   benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_SgemmBaseline)->Arg(512)->Arg(64)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_SgemmBaseline)->Arg(512)->Arg(64)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The forward pass's own batch-invariant product (model/matmul.h) on the same shape.
+void BM_BatchInvariantMatmul(benchmark::State& state) {
+    const int m = static_cast<int>(state.range(0)), k = 768, n = 3072;
+    Matrix a = Matrix::Random(m, k), b = Matrix::Random(n, k), c(m, n);
+    for (auto _ : state) {
+        matmulTransposed(a.data(), k, b.data(), k, c.data(), n, m, n, k);
+        benchmark::DoNotOptimize(c.data());
+    }
+    state.counters["GFLOPs"] = benchmark::Counter(2.0 * m * k * n, benchmark::Counter::kIsIterationInvariantRate,
+                                                  benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_BatchInvariantMatmul)->Arg(512)->Arg(64)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_Prefill(benchmark::State& state) {
     const Model& m = gpt2Small();
