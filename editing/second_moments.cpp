@@ -87,7 +87,27 @@ bool readCache(const std::filesystem::path& file, SecondMoment& out, int dFf) {
     if (!in) return false;
     out.tokens = tokens;
     out.fromCache = true;
+    std::error_code ec;  // mark it used, for pruneCache
+    std::filesystem::last_write_time(file, std::filesystem::file_time_type::clock::now(), ec);
     return true;
+}
+
+// Removes the least recently used statistics beyond maxBytes, keeping `keep`.
+void pruneCache(const std::filesystem::path& keep, uintmax_t maxBytes) {
+    struct Entry { std::filesystem::file_time_type time; uintmax_t size; std::filesystem::path path; };
+    std::vector<Entry> entries;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(keep.parent_path(), ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.rfind("mom2-layer", 0) != 0 || e.path().extension() != ".bin") continue;
+        entries.push_back({e.last_write_time(ec), e.file_size(ec), e.path()});
+    }
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.time > b.time; });
+    uintmax_t total = 0;
+    for (const Entry& e : entries) {
+        total += e.size;
+        if (total > maxBytes && e.path != keep) std::filesystem::remove(e.path, ec);
+    }
 }
 
 void writeCache(const std::filesystem::path& file, const SecondMoment& m) {
@@ -195,7 +215,10 @@ std::map<int, SecondMoment> secondMoments(const Model& model, const std::vector<
         m.layer = layer;
         m.tokens = tokens;
         m.moment = sums[layer] / static_cast<double>(tokens);
-        if (o.useCache) writeCache(cacheFile(dir, layer, keys[layer]), m);
+        if (o.useCache) {
+            writeCache(cacheFile(dir, layer, keys[layer]), m);
+            pruneCache(cacheFile(dir, layer, keys[layer]), o.maxCacheBytes);
+        }
         result[layer] = std::move(m);
     }
     return result;

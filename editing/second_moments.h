@@ -23,6 +23,10 @@ struct SecondMomentOptions {
     // when that folder is writable, else $XDG_CACHE_HOME/mwb (or ~/.cache/mwb).
     std::filesystem::path cacheDir;
     bool useCache = true;
+    // Every edit changes a layer's weights and so its key: sequential editing would
+    // fill the folder without bound. After a write, the least recently used files
+    // beyond this many bytes are removed (never the one just written).
+    uintmax_t maxCacheBytes = uintmax_t(2) << 30;
 };
 
 struct SecondMoment {

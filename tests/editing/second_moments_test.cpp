@@ -69,5 +69,30 @@ TEST(SecondMoments, CacheIsReusedAndInvalidatedByAWeightChange) {
     std::filesystem::remove_all(dir);
 }
 
+TEST(SecondMoments, CacheKeepsOnlyTheMostRecentlyUsedWithinItsSize) {
+    Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    const auto dir = std::filesystem::temp_directory_path() / ("mwb-stats-prune-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    SecondMomentOptions o;
+    o.cacheDir = dir;
+    const uintmax_t entry = 24 + sizeof(double) * m.config.dFf * m.config.dFf;
+    o.maxCacheBytes = 2 * entry;  // room for two
+    const std::string corpus = "some text to measure\nand more of it\n";
+    auto files = [&] {
+        int n = 0;
+        for (const auto& e : std::filesystem::directory_iterator(dir)) n += e.path().extension() == ".bin";
+        return n;
+    };
+    secondMoment(m, 0, corpus, o);
+    secondMoment(m, 1, corpus, o);
+    EXPECT_EQ(files(), 2);
+    EXPECT_TRUE(secondMoment(m, 0, corpus, o).fromCache);  // layer 0 is now the most recently used
+    m.weights.blocks[0].up.weight(0, 0) += 1.0f;            // a third key for layer 0 ...
+    EXPECT_FALSE(secondMoment(m, 0, corpus, o).fromCache);
+    EXPECT_EQ(files(), 2);  // ... pushes out the least recently used: layer 1's
+    EXPECT_FALSE(secondMoment(m, 1, corpus, o).fromCache);
+    std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace mwb
