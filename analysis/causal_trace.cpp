@@ -233,14 +233,23 @@ MatrixD traceKindFast(const TraceSetup& t, TraceKind kind, const std::vector<Run
 #pragma omp for schedule(dynamic, 1)
         for (int i = 0; i < count; ++i) {
             if (stop) continue;
+            // An exception must not leave an OpenMP block (GCC terminates): each is
+            // caught where it is thrown, kept, and rethrown after the parallel region.
             try {
                 trace.token(t.nTokens - 1 - i);
-#pragma omp critical(trace_progress)
-                report(progress, {++done, total, "trace"});
             } catch (...) {
-#pragma omp critical(trace_error)
+#pragma omp critical(trace_report)
                 if (!error) error = std::current_exception();
                 stop = true;
+            }
+#pragma omp critical(trace_report)
+            if (!stop) {
+                try {
+                    report(progress, {++done, total, "trace"});  // throws Cancelled when asked to stop
+                } catch (...) {
+                    if (!error) error = std::current_exception();
+                    stop = true;
+                }
             }
         }
     }

@@ -115,6 +115,18 @@ TEST(CausalTrace, FastPathEqualsNaivePathOnADeeperModel) {
     }
 }
 
+// Cancelling from the progress callback, which the fast path calls from its worker
+// threads, ends the trace with Cancelled (an exception escaping an OpenMP region
+// would terminate the program instead).
+TEST(CausalTrace, CancellingTheFastPathThrowsCancelled) {
+    const Model m = fixture();
+    for (int stopAfter : {1, 3, 6}) {
+        int calls = 0;
+        const ProgressFn progress = [&](const Progress&) { return ++calls <= stopAfter; };
+        EXPECT_THROW(traceFact(m, kPrompt, kSubject, "", params(), progress), Cancelled) << stopAfter;
+    }
+}
+
 TEST(CausalTrace, SeveringChangesTheHiddenTrace) {
     const Model m = fixture();
     auto p = params();

@@ -205,6 +205,14 @@ TEST(TransformerBatch, BatchEqualsSingleRuns) {
     for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(batch[i].logits, t.run(prompts[i]).logits);
 }
 
+TEST(TransformerBatch, ABadPatchInAParallelBatchIsAnErrorNotACrash) {
+    const Model m = loadFixture("golden_gpt2_untied.h5");
+    const Transformer t(m);
+    Hooks patch;
+    patch.patches = {{HookSite::MlpOut, 0, 7, Vector::Zero(m.config.dModel), PatchMode::Replace}};  // position 7
+    EXPECT_THROW(t.runBatch({{1, 2, 3}, {4, 5}, {6, 7, 8, 9}}, patch), InvalidInput);
+}
+
 TEST(TransformerErrors, BadTokensAreRefusedWithASentence) {
     const Model m = loadFixture("golden_gpt2_untied.h5");
     const Transformer t(m);
