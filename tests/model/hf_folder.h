@@ -1,5 +1,4 @@
-// Test helpers for the Hugging Face importer and exporter (header-only): a temporary
-// folder, and a writer of Hugging Face model folders whose tensor layout (GPT-2's Conv1D
+// Test helpers for the Hugging Face importer and exporter (header-only): a writer of Hugging Face model folders whose tensor layout (GPT-2's Conv1D
 // transposes and fused c_attn, Llama's names) is written out here independently of
 // model/hf_layout.cpp, so that a mistake there cannot cancel itself out.
 #pragma once
@@ -17,34 +16,11 @@
 #include "model/float16.h"
 #include "model/model.h"
 #include "model/safetensors.h"
+#include "tests/model/temp_dir.h"
 
 namespace mwb::test {
 
 namespace fs = std::filesystem;
-
-// A fresh folder per test, removed afterwards.
-class TempDir {
-public:
-    TempDir() {
-        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        std::string name = std::string(info->test_suite_name()) + "_" + info->name();
-        for (char& ch : name)
-            if (ch == '/') ch = '_';
-        m_path = fs::temp_directory_path() /
-                 ("mwb_hf_test_" + name + "_" + std::to_string(std::random_device{}()));
-        fs::remove_all(m_path);
-        fs::create_directories(m_path);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(m_path, ec);
-    }
-    fs::path operator/(const std::string& name) const { return m_path / name; }
-    const fs::path& path() const { return m_path; }
-
-private:
-    fs::path m_path;
-};
 
 inline void writeText(const fs::path& file, const std::string& text) {
     std::ofstream out(file, std::ios::binary);

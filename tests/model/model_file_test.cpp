@@ -21,6 +21,7 @@
 
 #include "model/errors.h"
 #include "model/float16.h"
+#include "tests/model/temp_dir.h"
 #include "tests/model/test_models.h"
 
 namespace mwb {
@@ -28,29 +29,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh folder per test, removed afterwards.
-class TempFolder {
-public:
-    TempFolder() {
-        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        std::string name = std::string(info->test_suite_name()) + "_" + info->name();
-        for (char& ch : name)
-            if (ch == '/') ch = '_';
-        m_path = fs::temp_directory_path() / ("mwb_model_file_test_" + name + "_" +
-                                              std::to_string(std::random_device{}()));
-        fs::remove_all(m_path);
-        fs::create_directories(m_path);
-    }
-    ~TempFolder() {
-        std::error_code ec;
-        fs::remove_all(m_path, ec);
-    }
-    fs::path operator/(const std::string& name) const { return m_path / name; }
-    const fs::path& path() const { return m_path; }
-
-private:
-    fs::path m_path;
-};
+using TempFolder = test::TempDir;
 
 // ---------------------------------------------------------------------------------------
 // Direct HDF5 edits, to make damaged files.
