@@ -14,6 +14,8 @@
 #include <variant>
 #include <vector>
 
+#include "model/tokenizer.h"
+
 namespace mwb::test {
 
 // One metadata value: integers (any width, and bools) widen to int64, floats to double;
@@ -122,5 +124,21 @@ private:
     std::size_t m_pos = 0;
     std::map<std::string, GgufValue> m_values;
 };
+
+// The tokenizer a GGUF vocabulary file describes (llama.cpp's metadata keys).
+inline TokenizerSpec tokenizerSpecFromGguf(const std::filesystem::path& file) {
+    const GgufMetadata gguf(file);
+    TokenizerSpec spec;
+    const std::string model = gguf.string("tokenizer.ggml.model");
+    spec.kind = model == "llama" ? TokenizerKind::SentencePieceBpe : TokenizerKind::ByteBpe;
+    spec.vocab = gguf.strings("tokenizer.ggml.tokens");
+    if (gguf.has("tokenizer.ggml.merges")) spec.merges = gguf.strings("tokenizer.ggml.merges");
+    if (gguf.has("tokenizer.ggml.scores"))
+        for (double s : gguf.numbers("tokenizer.ggml.scores")) spec.scores.push_back(float(s));
+    spec.bosId = int(gguf.integer("tokenizer.ggml.bos_token_id"));
+    spec.eosId = int(gguf.integer("tokenizer.ggml.eos_token_id"));
+    spec.addBos = gguf.has("tokenizer.ggml.add_bos_token") && gguf.integer("tokenizer.ggml.add_bos_token");
+    return spec;
+}
 
 }  // namespace mwb::test

@@ -316,18 +316,7 @@ TEST(HfTokenizer, BadFilesNameTheFile) {
     } while (0)
 
 TokenizerSpec specFromGguf(const std::string& name) {
-    const test::GgufMetadata gguf(test::sharedData(name));
-    TokenizerSpec spec;
-    spec.kind = gguf.string("tokenizer.ggml.model") == "llama" ? TokenizerKind::SentencePieceBpe
-                                                               : TokenizerKind::ByteBpe;
-    spec.vocab = gguf.strings("tokenizer.ggml.tokens");
-    if (gguf.has("tokenizer.ggml.merges")) spec.merges = gguf.strings("tokenizer.ggml.merges");
-    if (gguf.has("tokenizer.ggml.scores"))
-        for (double s : gguf.numbers("tokenizer.ggml.scores")) spec.scores.push_back(float(s));
-    spec.bosId = int(gguf.integer("tokenizer.ggml.bos_token_id"));
-    spec.eosId = int(gguf.integer("tokenizer.ggml.eos_token_id"));
-    spec.addBos = spec.kind == TokenizerKind::SentencePieceBpe;
-    return spec;
+    return test::tokenizerSpecFromGguf(test::sharedData(name));
 }
 
 void expectReferenceIds(const std::string& gguf, const Tokenizer& tok) {

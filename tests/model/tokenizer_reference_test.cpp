@@ -29,20 +29,7 @@ using test::sharedData;
             GTEST_SKIP() << "reference data " << sharedData(file) << " is not present"; \
     } while (0)
 
-TokenizerSpec specFromGguf(const std::string& name) {
-    const test::GgufMetadata gguf(sharedData(name));
-    TokenizerSpec spec;
-    const std::string model = gguf.string("tokenizer.ggml.model");
-    spec.kind = model == "llama" ? TokenizerKind::SentencePieceBpe : TokenizerKind::ByteBpe;
-    spec.vocab = gguf.strings("tokenizer.ggml.tokens");
-    if (gguf.has("tokenizer.ggml.merges")) spec.merges = gguf.strings("tokenizer.ggml.merges");
-    if (gguf.has("tokenizer.ggml.scores"))
-        for (double s : gguf.numbers("tokenizer.ggml.scores")) spec.scores.push_back(float(s));
-    spec.bosId = int(gguf.integer("tokenizer.ggml.bos_token_id"));
-    spec.eosId = int(gguf.integer("tokenizer.ggml.eos_token_id"));
-    spec.addBos = gguf.has("tokenizer.ggml.add_bos_token") && gguf.integer("tokenizer.ggml.add_bos_token");
-    return spec;
-}
+TokenizerSpec specFromGguf(const std::string& name) { return test::tokenizerSpecFromGguf(sharedData(name)); }
 
 const Tokenizer& gpt2() {
     static const Tokenizer tok(specFromGguf("ggml-vocab-gpt-2.gguf"));
