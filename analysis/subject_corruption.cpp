@@ -56,7 +56,9 @@ SubjectCorruptionResult corruptSubjects(const Model& model, const std::vector<Kn
     }
     r.noiseSource = params.noise ? "given" : "3 x std of the residual entering each layer at the subjects' last tokens";
 
-    // Pass 2: the corrupted runs, each restarted at its layer and token.
+    // Pass 2: the corrupted runs, each restarted at its layer and token. The clean
+    // run is recomputed rather than kept from pass 1: one forward pass per fact is
+    // cheap, keeping every fact's cached run is not (all of facts.json: ~1 GB).
     std::mt19937_64 rng(params.seed);
     std::normal_distribution<float> gauss(0.0f, 1.0f);
     r.fractionRemoved.assign(nLayers, 0.0);
