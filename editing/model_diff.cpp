@@ -222,6 +222,11 @@ ModelDiff diffModels(const Model& a, const Model& b, const DiffOptions& options,
     const std::string nameA = modelName(a, "the first model"), nameB = modelName(b, "the second model");
     const ModelConfig& ca = a.config;
     const ModelConfig& cb = b.config;
+    // The comparison points into float32 tensors (two large models would not fit in
+    // memory together anyway).
+    for (const auto& [m, name] : {std::pair{&a, &nameA}, std::pair{&b, &nameB}})
+        if (hasHalfWeights(m->weights))
+            throw InvalidInput("cannot compare " + *name + ": its weights are kept in float16 in memory (load it with --weights float32)");
     auto differentShapes = [&](const std::string& what) {
         return InvalidInput(nameA + " and " + nameB + " have different shapes (" + what + "), so they cannot be compared");
     };

@@ -52,10 +52,12 @@ void gemm(Out& out, const A& a, const B& b, bool accumulate) {
 }
 
 // y = x Wᵀ + b  (x: [n x in], W: [out x in], y resized to [n x out]).
+// A weight kept in float16 is decoded into `scratch` for the product.
 template <typename T>
-void linearForward(const MatrixT<T>& x, const LinearT<T>& l, MatrixT<T>& y) {
-    y.resize(x.rows(), l.weight.rows());
-    gemm(y, x, l.weight.transpose(), false);
+void linearForward(const MatrixT<T>& x, const LinearT<T>& l, MatrixT<T>& y, MatrixT<T>& scratch) {
+    const MatrixT<T>& weight = l.weightIn(scratch);
+    y.resize(x.rows(), weight.rows());
+    gemm(y, x, weight.transpose(), false);
     if (l.bias.size()) y.rowwise() += l.bias.transpose();
 }
 
@@ -221,9 +223,9 @@ void BackpropT<T>::forwardLayer(int layer) {
     const bp::AttentionShape shape = attentionShape();
 
     bp::normForward(m_resid[layer], w.norm1, rms, eps, a.xhat1, a.rstd1, a.h1);
-    linearForward(a.h1, w.q, a.q);
-    linearForward(a.h1, w.k, a.k);
-    linearForward(a.h1, w.v, a.v);
+    linearForward(a.h1, w.q, a.q, m_scratch);
+    linearForward(a.h1, w.k, a.k, m_scratch);
+    linearForward(a.h1, w.v, a.v, m_scratch);
     if (rms) {
         bp::ropeApply(a.q, shape.nHeads, shape.dHead, m_seqLen, m_rope, false);
         bp::ropeApply(a.k, shape.nKvHeads, shape.dHead, m_seqLen, m_rope, false);
@@ -232,13 +234,13 @@ void BackpropT<T>::forwardLayer(int layer) {
 
     MatrixT<T>& x = m_resid[layer + 1];  // resid_mid, then resid_post
     x = m_resid[layer];
-    gemm(x, a.att, w.o.weight.transpose(), true);
+    gemm(x, a.att, w.o.weightIn(m_scratch).transpose(), true);
     if (w.o.bias.size()) x.rowwise() += w.o.bias.transpose();
 
     bp::normForward(x, w.norm2, rms, eps, a.xhat2, a.rstd2, a.h2);
-    linearForward(a.h2, w.up, a.u);
+    linearForward(a.h2, w.up, a.u, m_scratch);
     if (rms) {
-        linearForward(a.h2, w.gate, a.g);
+        linearForward(a.h2, w.gate, a.g, m_scratch);
         bp::gluForward(c.activation, a.g, a.u, a.m);
     } else {
         bp::activationForward(c.activation, a.u, a.m);
@@ -296,8 +298,8 @@ void BackpropT<T>::backwardLayer(int layer, BlockWeightsT<T>* g) {
         bp::gluBackward(c.activation, a.g, a.u, m_dm, m_dg, m_du);
     else
         bp::activationBackward(c.activation, a.u, m_dm, m_du);
-    gemm(m_dh, m_du, w.up.weight, false);
-    if (rms) gemm(m_dh, m_dg, w.gate.weight, true);
+    gemm(m_dh, m_du, w.up.weightIn(m_scratch), false);
+    if (rms) gemm(m_dh, m_dg, w.gate.weightIn(m_scratch), true);
     if (g) {
         linearWeightGrad(m_du, a.h2, g->up);
         if (rms) linearWeightGrad(m_dg, a.h2, g->gate);
@@ -305,17 +307,17 @@ void BackpropT<T>::backwardLayer(int layer, BlockWeightsT<T>* g) {
     bp::normBackward(m_dh, a.xhat2, a.rstd2, w.norm2, rms, g ? &g->norm2 : nullptr, m_dx);
 
     // Attention: mid = x + o(att).
-    m_datt.resize(m_dx.rows(), w.o.weight.cols());
-    gemm(m_datt, m_dx, w.o.weight, false);
+    m_datt.resize(m_dx.rows(), w.o.inFeatures());
+    gemm(m_datt, m_dx, w.o.weightIn(m_scratch), false);
     if (g) linearWeightGrad(m_dx, a.att, g->o);
     bp::attentionBackward(a.q, a.k, a.v, a.probs, m_datt, shape, m_dq, m_dk, m_dv);
     if (rms) {
         bp::ropeApply(m_dq, shape.nHeads, shape.dHead, m_seqLen, m_rope, true);
         bp::ropeApply(m_dk, shape.nKvHeads, shape.dHead, m_seqLen, m_rope, true);
     }
-    gemm(m_dh, m_dq, w.q.weight, false);
-    gemm(m_dh, m_dk, w.k.weight, true);
-    gemm(m_dh, m_dv, w.v.weight, true);
+    gemm(m_dh, m_dq, w.q.weightIn(m_scratch), false);
+    gemm(m_dh, m_dk, w.k.weightIn(m_scratch), true);
+    gemm(m_dh, m_dv, w.v.weightIn(m_scratch), true);
     if (g) {
         linearWeightGrad(m_dq, a.h1, g->q);
         linearWeightGrad(m_dk, a.h1, g->k);

@@ -104,6 +104,8 @@ private:
 
     // Backward scratch.
     MatrixT<T> m_dLogits, m_dx, m_dh, m_dq, m_dk, m_dv, m_datt, m_dm, m_du, m_dg;
+    // One weight kept in float16, decoded for the product that needs it.
+    MatrixT<T> m_scratch;
 };
 
 using Backprop = BackpropT<float>;

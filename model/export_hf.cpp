@@ -24,6 +24,8 @@ void exportHf(const Model& model, const fs::path& dir, const ExportOptions& opti
         throw InvalidInput(dir.string() +
                            " is a folder that is not empty; writing into it needs --force");
     // Everything that can fail without touching the disk comes first.
+    if (hasHalfWeights(model.weights))  // the writer points into float32 tensors
+        throw InvalidInput("cannot export a model whose weights are kept in float16 in memory (load it with --weights float32)");
     const std::vector<HfTensor> tensors = hfTensors(c);
     const std::vector<TextFile> tokenizerFiles = hfTokenizerFiles(model.tokenizer.spec());
     const TokenizerSpec& spec = model.tokenizer.spec();

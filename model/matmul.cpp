@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <vector>
+
+#include "model/float16.h"
 
 namespace mwb {
 
@@ -85,26 +88,56 @@ constexpr auto kTiles = tileTable(std::make_integer_sequence<int, kTileRows>{});
 
 }  // namespace
 
-void matmulTransposed(const float* x, long ldx, const float* w, long ldw, float* y, long ldy, int n, int out,
-                      int k) {
-    if (n <= 0 || out <= 0) return;
-    if (k <= 0) {
-        for (int i = 0; i < n; ++i) std::fill(y + i * ldy, y + i * ldy + out, 0.0f);
-        return;
+namespace {
+
+// One block of kBlockCols rows of w against all n rows of x.
+void multiplyBlock(const float* x, long ldx, const float* w, long ldw, float* y, long ldy, int n, int rows,
+                   int k) {
+    for (int i = 0; i < n; i += kTileRows) {
+        const int r = std::min(kTileRows, n - i);
+        for (int o = 0; o < rows; o += kTileCols) {
+            const int c = std::min(kTileCols, rows - o);
+            kTiles[r - 1][c - 1](x + i * ldx, ldx, w + o * ldw, ldw, y + i * ldy + o, ldy, k);
+        }
     }
+}
+
+// Splits the output columns into blocks of kBlockCols rows of w, over threads when
+// the product is large; `block(b, o0, o1)` computes one.
+template <typename BlockFn>
+void forEachBlock(int n, int out, int k, BlockFn&& block) {
     const int blocks = (out + kBlockCols - 1) / kBlockCols;
     const bool parallel = !omp_in_parallel() && long(n) * out * k >= kParallelWork && blocks > 1;
 #pragma omp parallel for schedule(static) if (parallel)
-    for (int b = 0; b < blocks; ++b) {
-        const int o0 = b * kBlockCols, o1 = std::min(out, o0 + kBlockCols);
-        for (int i = 0; i < n; i += kTileRows) {
-            const int r = std::min(kTileRows, n - i);
-            for (int o = o0; o < o1; o += kTileCols) {
-                const int c = std::min(kTileCols, o1 - o);
-                kTiles[r - 1][c - 1](x + i * ldx, ldx, w + o * ldw, ldw, y + i * ldy + o, ldy, k);
-            }
-        }
-    }
+    for (int b = 0; b < blocks; ++b) block(b * kBlockCols, std::min(out, (b + 1) * kBlockCols));
+}
+
+bool zeroInner(float* y, long ldy, int n, int out, int k) {
+    if (k > 0) return false;
+    for (int i = 0; i < n; ++i) std::fill(y + i * ldy, y + i * ldy + out, 0.0f);
+    return true;
+}
+
+}  // namespace
+
+void matmulTransposed(const float* x, long ldx, const float* w, long ldw, float* y, long ldy, int n, int out,
+                      int k) {
+    if (n <= 0 || out <= 0 || zeroInner(y, ldy, n, out, k)) return;
+    forEachBlock(n, out, k, [&](int o0, int o1) {
+        multiplyBlock(x, ldx, w + o0 * ldw, ldw, y + o0, ldy, n, o1 - o0, k);
+    });
+}
+
+void matmulTransposed(const float* x, long ldx, const uint16_t* w, long ldw, float* y, long ldy, int n,
+                      int out, int k) {
+    if (n <= 0 || out <= 0 || zeroInner(y, ldy, n, out, k)) return;
+    forEachBlock(n, out, k, [&](int o0, int o1) {
+        thread_local std::vector<float> panel;
+        panel.resize(size_t(o1 - o0) * k);
+        for (int o = o0; o < o1; ++o)
+            for (int p = 0; p < k; ++p) panel[size_t(o - o0) * k + p] = halfToFloat(w[o * ldw + p]);
+        multiplyBlock(x, ldx, panel.data(), k, y + o0, ldy, n, o1 - o0, k);
+    });
 }
 
 float dotInvariant(const float* a, const float* b, int k) {

@@ -11,6 +11,8 @@
 // or how many threads share the work.
 #pragma once
 
+#include <cstdint>
+
 namespace mwb {
 
 // y[i][o] = sum_k x[i][k] * w[o][k]   for i < n, o < out.
@@ -18,6 +20,12 @@ namespace mwb {
 // y: n rows of out floats, stride ldy. Large products are split over OpenMP
 // threads (unless called inside a parallel region); the result does not change.
 void matmulTransposed(const float* x, long ldx, const float* w, long ldw, float* y, long ldy, int n,
+                      int out, int k);
+
+// The same product with w in IEEE half precision (raw bits): w is converted to
+// float a panel of rows at a time and summed exactly as above, so the result is
+// identical, bit for bit, to matmulTransposed on the decoded float matrix.
+void matmulTransposed(const float* x, long ldx, const uint16_t* w, long ldw, float* y, long ldy, int n,
                       int out, int k);
 
 // The same dot product for a single pair of vectors (for callers that need one

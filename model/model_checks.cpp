@@ -55,7 +55,7 @@ std::optional<ModelProblem> weightsProblem(const ModelConfig& c, const Weights& 
         }
     } else {
         for (int i = 0; i < c.nLayers; ++i)
-            if (w.blocks[i].gate.weight.size())
+            if (w.blocks[i].gate.weight.size() || w.blocks[i].gate.isHalf())
                 return ModelProblem{"/blocks/" + str(i) + "/mlp/gate/weight",
                                     "is set, but gpt2 has no gate"};
     }

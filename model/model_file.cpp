@@ -31,6 +31,8 @@
 #include <random>
 #include <utility>
 
+#include <unistd.h>
+
 #include "model/errors.h"
 #include "model/float16.h"
 #include "model/global_heap_check.h"
@@ -230,7 +232,9 @@ public:
     explicit Reader(const fs::path& file);
 
     ModelConfig readConfig();
-    Weights readWeights(const ModelConfig& c);
+    Weights readWeights(const ModelConfig& c, WeightPrecision precision);
+    // True when some linear weight is stored in float16.
+    bool storesFloat16(const ModelConfig& c);
     TokenizerSpec readTokenizer(const ModelConfig& c);
     std::vector<EditRecord> readEdits(const ModelConfig& c);
 
@@ -265,6 +269,9 @@ private:
                        hsize_t count, float* out);
     template <typename Tensor>
     void readTensor(const std::string& path, Tensor& t, long rows, long cols);
+    // A [rows x cols] weight into float16: float16 data as is, other float types
+    // rounded a chunk at a time.
+    void readHalfTensor(const std::string& path, HalfMatrix& t, long rows, long cols);
     std::vector<std::string> readStrings(const std::string& path, hsize_t exactCount,
                                          hsize_t maxCount);
     EditRecord readEdit(const ModelConfig& c, int index);
@@ -615,14 +622,64 @@ ModelConfig Reader::readConfig() {
     return c;
 }
 
-Weights Reader::readWeights(const ModelConfig& c) {
+Weights Reader::readWeights(const ModelConfig& c, WeightPrecision precision) {
     Weights w;
     w.blocks.resize(c.nLayers);
-    forEachTensor(c, w, [&](const std::string& path, auto& tensor) {
+    auto tensor = [&](const std::string& path, auto& t) {
         const auto [rows, cols] = expectedShape(c, path);
-        readTensor(path, tensor, rows, cols);
-    });
+        readTensor(path, t, rows, cols);
+    };
+    auto linear = [&](const std::string& path, Linear& l) {
+        const auto [rows, cols] = expectedShape(c, path);
+        if (precision == WeightPrecision::Float16 && !path.ends_with("/mlp/down/weight"))
+            readHalfTensor(path, l.weightHalf, rows, cols);
+        else
+            readTensor(path, l.weight, rows, cols);
+    };
+    detail::visitTensors(c, w, tensor, linear);
     return w;
+}
+
+bool Reader::storesFloat16(const ModelConfig& c) {
+    const std::string path = "/blocks/0/mlp/up/weight";
+    if (c.nLayers == 0 || objectType(path) != H5I_DATASET) return false;
+    Handle dset = openDataset(path);
+    Handle type(H5Dget_type(dset), H5Tclose);
+    return isIeeeHalf(type);
+}
+
+void Reader::readHalfTensor(const std::string& path, HalfMatrix& t, long rows, long cols) {
+    Handle dset = openDataset(path);
+    const Dims dims = datasetDims(dset, path);
+    requireShape(dims, Dims{hsize_t(rows), hsize_t(cols)}, path);
+    requireFloat(dset, path);
+    allocate(path, 2.0 * rows * cols, [&] {
+        t.rows = rows;
+        t.cols = cols;
+        t.bits.assign(size_t(rows) * cols, 0);
+    });
+    Handle fileType(H5Dget_type(dset), H5Tclose);
+    if (isIeeeHalf(fileType)) {
+        Handle memType = halfType(nativeOrder());
+        if (H5Dread(dset, memType, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.bits.data()) < 0)
+            failHdf5(path, "cannot be read");
+    } else {
+        const hsize_t chunkRows = std::max<hsize_t>(1, kChunkElements / hsize_t(cols));
+        std::vector<float> buffer(std::min<hsize_t>(chunkRows, rows) * cols);
+        for (hsize_t done = 0; done < hsize_t(rows); done += chunkRows) {
+            const hsize_t n = std::min<hsize_t>(chunkRows, rows - done);
+            readFloatRows(dset, path, dims, done, n, buffer.data());
+            const std::vector<int64_t> shape{int64_t(n), cols};
+            if (auto bad = nonFiniteProblem(buffer.data(), shape)) fail(path, *bad + " (rows from " + std::to_string(done) + ")");
+            for (hsize_t i = 0; i < n * cols; ++i) t.bits[done * cols + i] = floatToHalf(buffer[i]);
+        }
+    }
+    // Exponent all ones: Inf or NaN (also a float32 too large for float16).
+    for (size_t i = 0; i < t.bits.size(); ++i)
+        if ((t.bits[i] & 0x7c00u) == 0x7c00u)
+            fail(path, std::string("holds ") + ((t.bits[i] & 0x3ffu) ? "NaN" : "Inf") + " at [" +
+                           std::to_string(long(i) / cols) + ", " + std::to_string(long(i) % cols) +
+                           "] in float16");
 }
 
 TokenizerSpec Reader::readTokenizer(const ModelConfig& c) {
@@ -978,13 +1035,21 @@ fs::path temporaryPath(const fs::path& file) {
 
 }  // namespace
 
-Model loadModel(const fs::path& file) {
+Model loadModel(const fs::path& file, const LoadOptions& options) {
     std::lock_guard lock(hdf5Mutex());
     silenceHdf5();
     Reader reader(file);
     Model model;
     model.config = reader.readConfig();
-    model.weights = reader.readWeights(model.config);
+    WeightPrecision precision = WeightPrecision::Float32;
+    if (options.precision) {
+        precision = *options.precision;
+    } else if (reader.storesFloat16(model.config)) {
+        const double float32Bytes = 4.0 * double(model.config.parameterCount());
+        const double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+        if (memory > 0 && float32Bytes > 0.5 * memory) precision = WeightPrecision::Float16;
+    }
+    model.weights = reader.readWeights(model.config, precision);
     TokenizerSpec spec = reader.readTokenizer(model.config);
     try {
         model.tokenizer = Tokenizer(std::move(spec));

@@ -3,15 +3,23 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 
 #include "model/model.h"
 
 namespace mwb {
 
+struct LoadOptions {
+    // How to keep the linear weights other than mlp/down (weights.h). Unset: in
+    // float16 when the file stores them so and their float32 copy would take more
+    // than half of the physical memory; float32 otherwise.
+    std::optional<WeightPrecision> precision;
+};
+
 // Throws ModelFormatError naming the file and the HDF5 path for anything wrong:
 // not HDF5, truncated, missing attribute or dataset, wrong shape or type, NaN/Inf,
 // inconsistent sizes. Never allocates more than a declared shape that was checked.
-Model loadModel(const std::filesystem::path& file);
+Model loadModel(const std::filesystem::path& file, const LoadOptions& options = {});
 
 // Only the root attributes (fast; for `mwb info` and file dialogs).
 ModelConfig loadConfig(const std::filesystem::path& file);

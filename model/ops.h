@@ -23,8 +23,14 @@ void linear(const Eigen::Ref<const MatrixT<T>>& x, const LinearT<T>& l, Eigen::R
 // that a row's output does not depend on the other rows computed with it.
 template <>
 inline void linear<float>(const Eigen::Ref<const Matrix>& x, const Linear& l, Eigen::Ref<Matrix> y) {
-    matmulTransposed(x.data(), x.outerStride(), l.weight.data(), l.weight.cols(), y.data(), y.outerStride(),
-                     static_cast<int>(x.rows()), static_cast<int>(l.weight.rows()), static_cast<int>(x.cols()));
+    const int n = static_cast<int>(x.rows()), out = static_cast<int>(l.outFeatures()),
+              k = static_cast<int>(x.cols());
+    if (l.isHalf())
+        matmulTransposed(x.data(), x.outerStride(), l.weightHalf.bits.data(), l.weightHalf.cols, y.data(),
+                         y.outerStride(), n, out, k);
+    else
+        matmulTransposed(x.data(), x.outerStride(), l.weight.data(), l.weight.cols(), y.data(), y.outerStride(),
+                         n, out, k);
     if (l.bias.size()) y.rowwise() += l.bias.transpose();
 }
 

@@ -82,24 +82,41 @@ ModelConfig namedShape(const std::string& name) {
     throw InvalidInput("unknown shape '" + name + "' (known shapes: " + known + ")");
 }
 
-Weights randomWeights(const ModelConfig& c, uint64_t seed) {
-    Weights w = zeroWeights<float>(c);
+Weights randomWeights(const ModelConfig& c, uint64_t seed, WeightPrecision precision) {
+    const bool half = precision == WeightPrecision::Float16;
+    Weights w;
+    w.blocks.resize(c.nLayers);
     std::vector<std::pair<std::string, std::function<void(std::mt19937_64&)>>> jobs;
     const float outStd = 0.02f / std::sqrt(2.0f * c.nLayers);
-    forEachTensor(c, w, [&](const std::string& path, auto& t) {
-        const bool isNormWeight = path.find("norm") != std::string::npos && path.ends_with("/weight");
-        const bool isBias = path.ends_with("/bias");
+    auto stddevOf = [&](const std::string& path) {
         const bool isOutput = path.ends_with("/attn/o/weight") || path.ends_with("/mlp/down/weight");
+        return isOutput ? outStd : 0.02f;
+    };
+    auto fillNormal = [](float* data, Eigen::Index n, float stddev, std::mt19937_64& rng) {
+        std::normal_distribution<float> normal(0.0f, stddev);
+        for (Eigen::Index i = 0; i < n; ++i) data[i] = normal(rng);
+    };
+    auto tensor = [&](const std::string& path, auto& t) {
+        const auto [rows, cols] = expectedShape(c, path);
+        using Tensor = std::decay_t<decltype(t)>;
+        if constexpr (Tensor::ColsAtCompileTime == 1) t.resize(rows); else t.resize(rows, cols);
+        const bool isNormWeight = path.find("norm") != std::string::npos && path.ends_with("/weight");
         if (isNormWeight) { t.setOnes(); return; }
-        if (isBias) { t.setZero(); return; }
-        const float stddev = isOutput ? outStd : 0.02f;
-        auto* tensor = &t;
-        jobs.emplace_back(path, [tensor, stddev](std::mt19937_64& rng) {
-            std::normal_distribution<float> normal(0.0f, stddev);
-            float* data = tensor->data();
-            for (Eigen::Index i = 0; i < tensor->size(); ++i) data[i] = normal(rng);
+        if (path.ends_with("/bias")) { t.setZero(); return; }
+        jobs.emplace_back(path, [&t, stddev = stddevOf(path), fillNormal](std::mt19937_64& rng) {
+            fillNormal(t.data(), t.size(), stddev, rng);
         });
-    });
+    };
+    auto linear = [&](const std::string& path, Linear& l) {
+        if (!half || path.ends_with("/mlp/down/weight")) { tensor(path, l.weight); return; }
+        const auto [rows, cols] = expectedShape(c, path);
+        jobs.emplace_back(path, [&l, rows, cols, stddev = stddevOf(path), fillNormal](std::mt19937_64& rng) {
+            Matrix draw(rows, cols);
+            fillNormal(draw.data(), draw.size(), stddev, rng);
+            l.weightHalf = HalfMatrix::fromFloat(draw);
+        });
+    };
+    detail::visitTensors(c, w, tensor, linear);
 #pragma omp parallel for schedule(dynamic)
     for (size_t i = 0; i < jobs.size(); ++i) {
         std::mt19937_64 rng(pathSeed(seed, jobs[i].first));
@@ -169,11 +186,11 @@ TokenizerSpec defaultTokenizer(Architecture architecture, int vocabSize) {
     return sp;
 }
 
-Model randomModel(const ModelConfig& config, uint64_t seed) {
+Model randomModel(const ModelConfig& config, uint64_t seed, WeightPrecision precision) {
     if (auto problem = configProblem(config); !problem.empty()) throw InvalidInput(problem);
     Model m;
     m.config = config;
-    m.weights = randomWeights(config, seed);
+    m.weights = randomWeights(config, seed, precision);
     m.tokenizer = Tokenizer(defaultTokenizer(config.architecture, config.vocabSize));
     return m;
 }

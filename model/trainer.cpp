@@ -123,6 +123,8 @@ Model checkedModel(const TrainConfig& t, Model model) {
         a.nKvHeads != b.nKvHeads || a.dModel != b.dModel || a.dFf != b.dFf || a.nCtx != b.nCtx ||
         a.activation != b.activation || a.tieEmbeddings != b.tieEmbeddings)
         throw InvalidInput("the model to train does not have the shape of the training configuration");
+    if (hasHalfWeights(model.weights))
+        throw InvalidInput("cannot train a model whose weights are kept in float16 in memory (load it with --weights float32)");
     if (const std::string problem = configProblem(b); !problem.empty())
         throw InvalidInput("cannot train this model: " + problem);
     if (int(model.weights.blocks.size()) != b.nLayers)

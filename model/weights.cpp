@@ -95,7 +95,8 @@ WeightsT<T> zeroWeights(const ModelConfig& config) {
 template <typename To, typename From>
 WeightsT<To> castWeights(const WeightsT<From>& w) {
     auto linear = [](const LinearT<From>& l) {
-        return LinearT<To>{l.weight.template cast<To>(), l.bias.template cast<To>()};
+        MatrixT<From> scratch;
+        return LinearT<To>{l.weightIn(scratch).template cast<To>(), l.bias.template cast<To>(), {}};
     };
     auto norm = [](const NormT<From>& n) {
         return NormT<To>{n.weight.template cast<To>(), n.bias.template cast<To>()};

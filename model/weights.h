@@ -4,19 +4,42 @@
 #pragma once
 
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "model/config.h"
+#include "model/errors.h"
+#include "model/half_matrix.h"
 #include "model/tensor.h"
 
 namespace mwb {
+
+// How the linear weights other than mlp/down are kept in memory: float16 halves the
+// memory of a large model (a 7B Llama needs 27 GB in float32, 16 GB so).
+enum class WeightPrecision { Float32, Float16 };
 
 // y = W x + b, W stored [out, in]; bias has size 0 when the module has none.
 template <typename T>
 struct LinearT {
     MatrixT<T> weight;
     VectorT<T> bias;
+    // Large models (WeightPrecision::Float16): the weight kept in
+    // float16 and `weight` empty. Never so for mlp/down, which editing, ablation and
+    // the super-weight tools change in place.
+    HalfMatrix weightHalf;
+
+    bool isHalf() const { return !weightHalf.empty(); }
+    long outFeatures() const { return isHalf() ? weightHalf.rows : long(weight.rows()); }
+    long inFeatures() const { return isHalf() ? weightHalf.cols : long(weight.cols()); }
+    // The weight in the scalar type: a reference to `weight`, or the float16 copy
+    // decoded into `scratch`.
+    const MatrixT<T>& weightIn(MatrixT<T>& scratch) const {
+        if (!isHalf()) return weight;
+        if constexpr (std::is_same_v<T, float>) scratch = weightHalf.toFloat();
+        else scratch = weightHalf.toFloat().template cast<T>();
+        return scratch;
+    }
 };
 
 // LayerNorm (weight and bias) or RMSNorm (weight only).
@@ -58,42 +81,68 @@ WeightsT<T> zeroWeights(const ModelConfig& config);
 template <typename To, typename From>
 WeightsT<To> castWeights(const WeightsT<From>& w);
 
-// Visit every tensor with its HDF5 path, in file order. `fn(path, Eigen matrix or vector&)`.
-// Used by the file writer, the reader, model diff and the optimiser, so that the list
-// of tensors exists once.
-template <typename T, typename Fn>
-void forEachTensor(const ModelConfig& c, WeightsT<T>& w, Fn&& fn) {
+namespace detail {
+// The list of tensors, once. `fn(path, tensor)` gets every Eigen matrix or vector
+// except linear weights, which go to `linearWeight(path, linear)`.
+template <typename W, typename Fn, typename LinearFn>
+void visitTensors(const ModelConfig& c, W& w, Fn&& fn, LinearFn&& linearWeight) {
     fn(std::string("/embed/token"), w.tokenEmbedding);
-    if (c.architecture == Architecture::Gpt2) fn(std::string("/embed/position"), w.positionEmbedding);
     const bool gpt2 = c.architecture == Architecture::Gpt2;
+    if (gpt2) fn(std::string("/embed/position"), w.positionEmbedding);
     for (int i = 0; i < c.nLayers; ++i) {
         auto& b = w.blocks[i];
         const std::string p = "/blocks/" + std::to_string(i);
         fn(p + "/norm1/weight", b.norm1.weight);
         if (gpt2) fn(p + "/norm1/bias", b.norm1.bias);
-        LinearT<T>* attn[] = {&b.q, &b.k, &b.v, &b.o};
+        decltype(&b.q) attn[] = {&b.q, &b.k, &b.v, &b.o};
         const char* attnNames[] = {"q", "k", "v", "o"};
         for (int j = 0; j < 4; ++j) {
-            fn(p + "/attn/" + attnNames[j] + "/weight", attn[j]->weight);
+            linearWeight(p + "/attn/" + attnNames[j] + "/weight", *attn[j]);
             if (gpt2) fn(p + "/attn/" + attnNames[j] + "/bias", attn[j]->bias);
         }
         fn(p + "/norm2/weight", b.norm2.weight);
         if (gpt2) fn(p + "/norm2/bias", b.norm2.bias);
-        fn(p + "/mlp/up/weight", b.up.weight);
+        linearWeight(p + "/mlp/up/weight", b.up);
         if (gpt2) fn(p + "/mlp/up/bias", b.up.bias);
-        if (!gpt2) fn(p + "/mlp/gate/weight", b.gate.weight);
-        fn(p + "/mlp/down/weight", b.down.weight);
+        if (!gpt2) linearWeight(p + "/mlp/gate/weight", b.gate);
+        linearWeight(p + "/mlp/down/weight", b.down);
         if (gpt2) fn(p + "/mlp/down/bias", b.down.bias);
     }
     fn(std::string("/final_norm/weight"), w.finalNorm.weight);
     if (gpt2) fn(std::string("/final_norm/bias"), w.finalNorm.bias);
     if (!c.tieEmbeddings) fn(std::string("/lm_head/weight"), w.lmHead);
 }
+}  // namespace detail
+
+// Visit every tensor with its HDF5 path, in file order. `fn(path, Eigen matrix or vector&)`;
+// the tensor is valid only during the call.
+// Used by the file writer, the reader, model diff and the optimiser, so that the list
+// of tensors exists once. A weight kept in float16 cannot be changed through this
+// (the mutable version throws); the const version passes a float copy made for the
+// call, one matrix at a time.
+template <typename T, typename Fn>
+void forEachTensor(const ModelConfig& c, WeightsT<T>& w, Fn&& fn) {
+    detail::visitTensors(c, w, fn, [&](const std::string& path, LinearT<T>& l) {
+        if (l.isHalf()) throw Error(path + " is kept in float16 and cannot be changed in place");
+        fn(path, l.weight);
+    });
+}
 
 template <typename T, typename Fn>
 void forEachTensor(const ModelConfig& c, const WeightsT<T>& w, Fn&& fn) {
-    forEachTensor(c, const_cast<WeightsT<T>&>(w),
-                  [&](const std::string& path, auto& t) { fn(path, std::as_const(t)); });
+    detail::visitTensors(c, w, fn, [&](const std::string& path, const LinearT<T>& l) {
+        MatrixT<T> scratch;
+        fn(path, l.weightIn(scratch));
+    });
+}
+
+// True when some linear weight is kept in float16.
+template <typename T>
+bool hasHalfWeights(const WeightsT<T>& w) {
+    for (const auto& b : w.blocks)
+        for (const auto* l : {&b.q, &b.k, &b.v, &b.o, &b.up, &b.gate, &b.down})
+            if (l->isHalf()) return true;
+    return false;
 }
 
 // Expected shape {rows, cols} of the tensor at `path` (cols = 1 for vectors).

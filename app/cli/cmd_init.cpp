@@ -55,7 +55,10 @@ void registerInit(CLI::App& app) {
         if (o->dtype == "float16") storage = StorageType::Float16;
         else if (o->dtype == "float64") storage = StorageType::Float64;
         else if (o->dtype != "float32") throw InvalidInput("unknown --dtype '" + o->dtype + "' (float32, float16 or float64)");
-        const Model m = randomModel(c, o->seed);
+        // Drawn in float32 and rounded either way; keeping the rounded weights in float16
+        // from the start lets a 7B model be written without a float32 copy in memory.
+        const Model m = randomModel(c, o->seed,
+                                    storage == StorageType::Float16 ? WeightPrecision::Float16 : WeightPrecision::Float32);
         saveModel(m, o->out, storage, o->force);
         std::cerr << "wrote " << o->out << ": " << c.nLayers << " layers, d_model " << c.dModel
                   << ", " << c.parameterCount() << " parameters\n";

@@ -21,7 +21,25 @@ void onInterrupt(int) { g_interrupted = true; }
 
 void installInterruptHandler() { std::signal(SIGINT, onInterrupt); }
 
-Model openModel(const std::string& path) { return loadModel(path); }
+namespace {
+LoadOptions g_loadOptions;
+}  // namespace
+
+void addWeightsOption(CLI::App& app) {
+    app.add_option_function<std::string>(
+           "--weights",
+           [](const std::string& v) {
+               if (v == "float16") g_loadOptions.precision = WeightPrecision::Float16;
+               else if (v == "float32") g_loadOptions.precision = WeightPrecision::Float32;
+               else g_loadOptions.precision.reset();
+           },
+           "Keep linear weights in memory as float16, float32 or auto (float16 when the file stores "
+           "float16 and float32 would need more than half of the memory)")
+        ->check(CLI::IsMember({"auto", "float16", "float32"}))
+        ->default_str("auto");
+}
+
+Model openModel(const std::string& path) { return loadModel(path, g_loadOptions); }
 
 std::vector<int> parseIds(const std::string& text) {
     std::vector<int> ids;

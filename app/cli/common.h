@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "model/model.h"
@@ -15,6 +16,8 @@ namespace mwb::cli {
 
 // Loads and checks a model file (errors name the file and the HDF5 path).
 Model openModel(const std::string& path);
+// The global --weights option that openModel follows (model_file.h, LoadOptions).
+void addWeightsOption(CLI::App& app);
 
 // "1,2,3" -> {1,2,3}; throws InvalidInput on anything else.
 std::vector<int> parseIds(const std::string& text);

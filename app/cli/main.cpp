@@ -10,6 +10,8 @@ int main(int argc, char** argv) {
     CLI::App app{"mwb: look inside transformer language models and rewrite what they know"};
     app.require_subcommand(1);
     app.set_help_all_flag("--help-all", "Help for every subcommand");
+    app.fallthrough();  // global options may also follow the subcommand
+    mwb::cli::addWeightsOption(app);
     mwb::cli::registerInfo(app);
     mwb::cli::registerInit(app);
     mwb::cli::registerTokenize(app);

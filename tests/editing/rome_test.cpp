@@ -10,6 +10,7 @@
 #include "model/model_file.h"
 #include "model/transformer.h"
 #include "editing/tiny_corpus.h"
+#include "model/temp_dir.h"
 
 namespace mwb {
 namespace {
@@ -117,6 +118,23 @@ TEST(Rome, UndoRestoresWeightsBitForBit) {
     EXPECT_TRUE(m.edits.empty());
     EXPECT_EQ(m.weights.blocks[0].down.weight, original.blocks[0].down.weight);
     EXPECT_THROW(undoLastEdit(m), InvalidInput);
+}
+
+// A large model keeps q, k, v, o, up (and gate) in float16 in memory; the edit must
+// be the one computed on the same weights in float32, and lands in float32 mlp/down.
+TEST(Rome, ModelKeptInFloat16EditsLikeItsFloat32Copy) {
+    test::TempDir dir;
+    saveModel(loadModel(kFixtures + "golden_gpt2_untied.h5"), dir / "half.h5", StorageType::Float16);
+    Model half = loadModel(dir / "half.h5", {WeightPrecision::Float16});
+    Model full = loadModel(dir / "half.h5", {WeightPrecision::Float32});
+    ASSERT_TRUE(half.weights.blocks[1].up.isHalf());
+    const RomeResult a = computeRome(half, request(), tinyParams(1), moment(half, 1));
+    const RomeResult b = computeRome(full, request(), tinyParams(1), moment(full, 1));
+    EXPECT_EQ(a.left, b.left);
+    EXPECT_EQ(a.right, b.right);
+    applyRankOne(half, 1, a.left, a.right);
+    applyRankOne(full, 1, b.left, b.right);
+    EXPECT_EQ(half.weights.blocks[1].down.weight, full.weights.blocks[1].down.weight);
 }
 
 TEST(Rome, BadRequestsAreRefused) {

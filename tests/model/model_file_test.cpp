@@ -170,9 +170,10 @@ private:
 
 // loadModel(file) must throw a ModelFormatError for `hdf5Path` whose message names the
 // file and the path and contains `fragment`.
-void expectLoadError(const fs::path& file, const std::string& hdf5Path, const std::string& fragment) {
+void expectLoadError(const fs::path& file, const std::string& hdf5Path, const std::string& fragment,
+                     const LoadOptions& options = {}) {
     try {
-        loadModel(file);
+        loadModel(file, options);
         ADD_FAILURE() << "loaded " << file << " without error; expected a problem with " << hdf5Path;
     } catch (const ModelFormatError& e) {
         const std::string message = e.what();
@@ -324,6 +325,39 @@ TEST(ModelFile, Float16StorageIsWithinHalfPrecision) {
     const float relative = ((a - b).array().abs() / a.array().abs().max(1e-4f)).maxCoeff();
     EXPECT_LE(relative, 1.0f / 2048.0f);
     EXPECT_GT((a - b).cwiseAbs().maxCoeff(), 0.0f);  // really stored as half
+}
+
+// Large models keep their linear weights in float16 (LoadOptions); mlp/down stays
+// float32 because editing changes it in place.
+TEST(ModelFile, Float16WeightsAreKeptAsStoredAndSavedWithoutLoss) {
+    TempFolder folder;
+    const fs::path file = savedModel(folder, Architecture::Llama, StorageType::Float16);
+    const Model asFloat = loadModel(file);  // a tiny model: float32 by default
+    EXPECT_FALSE(hasHalfWeights(asFloat.weights));
+    const Model half = loadModel(file, {WeightPrecision::Float16});
+    const auto& b = half.weights.blocks[1];
+    ASSERT_TRUE(b.gate.isHalf());
+    EXPECT_EQ(b.gate.weight.size(), 0);
+    EXPECT_FALSE(b.down.isHalf());
+    EXPECT_EQ(b.gate.weightHalf.bits, HalfMatrix::fromFloat(asFloat.weights.blocks[1].gate.weight).bits);
+    expectWeightsEqual(asFloat.config, asFloat.weights, castWeights<float>(half.weights), [](float x) { return x; });
+
+    // Saved again (float16 or float32), the values do not change.
+    for (StorageType storage : {StorageType::Float16, StorageType::Float32}) {
+        const fs::path again = folder / "again.h5";
+        saveModel(half, again, storage, true);
+        const Model back = loadModel(again);
+        expectWeightsEqual(asFloat.config, asFloat.weights, back.weights, [](float x) { return x; });
+    }
+}
+
+TEST(ModelFile, Float32WeightsCanBeKeptInFloat16) {
+    TempFolder folder;
+    const fs::path file = savedModel(folder);
+    const Model full = loadModel(file);
+    const Model half = loadModel(file, {WeightPrecision::Float16});
+    EXPECT_EQ(half.weights.blocks[0].q.weightHalf.bits, HalfMatrix::fromFloat(full.weights.blocks[0].q.weight).bits);
+    EXPECT_EQ(half.weights.blocks[0].down.weight, full.weights.blocks[0].down.weight);
 }
 
 TEST(ModelFile, SentencePieceTokenizerRoundTrip) {
@@ -786,6 +820,23 @@ TEST(ModelFileErrors, NanInWeights) {
     values[3 * 32 + 5] = std::numeric_limits<float>::quiet_NaN();
     H5Edit(file).setFloats("/blocks/0/mlp/down/weight", {16, 32}, values);
     expectLoadError(file, "/blocks/0/mlp/down/weight", "holds NaN at [3, 5]");
+}
+
+TEST(ModelFileErrors, InfInFloat16WeightsKeptInFloat16) {
+    TempFolder folder;
+    const fs::path file = savedModel(folder, Architecture::Llama, StorageType::Float16);
+    H5Edit(file).pokeHalf("/blocks/1/mlp/gate/weight", 7 * 16 + 2, 0x7e00);  // NaN at [7, 2]
+    expectLoadError(file, "/blocks/1/mlp/gate/weight", "holds NaN at [7, 2]", {WeightPrecision::Float16});
+}
+
+TEST(ModelFileErrors, Float32TooLargeForFloat16) {
+    TempFolder folder;
+    const fs::path file = savedModel(folder);
+    std::vector<float> values(16 * 16, 0.5f);
+    values[2 * 16 + 9] = 1e6f;  // finite in float32, infinite in float16
+    H5Edit(file).setFloats("/blocks/0/attn/q/weight", {16, 16}, values);
+    expectLoadError(file, "/blocks/0/attn/q/weight", "holds Inf at [2, 9] in float16", {WeightPrecision::Float16});
+    EXPECT_NO_THROW(loadModel(file));
 }
 
 TEST(ModelFileErrors, InfInFloat16Weights) {
