@@ -106,6 +106,10 @@ WeightToggle quantizationToggle(Model& model, const QuantizationConfig& config,
                                 const std::vector<WeightCoord>& superWeights, QuantizationError& error) {
     validateConfig(config);
     for (const auto& w : superWeights) validateCoord(model.config, w);
+    // Quantised copies replace the float32 matrices in place.
+    if (hasHalfWeights(model.weights))
+        throw InvalidInput("quantisation experiments need the weights in float32; this model keeps them in float16 "
+                           "(load it with --weights float32)");
     WeightToggle toggle;
     for (auto& [path, m] : quantizedMatrices(model)) {
         std::vector<long> held;

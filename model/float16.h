@@ -43,6 +43,10 @@ inline uint16_t floatToHalf(float f) {
     return uint16_t(sign | (magnitude >> 13));
 }
 
+// n halves to floats, exactly like halfToFloat, with the CPU's conversion
+// instruction when it has one (the forward pass of models kept in float16).
+void halvesToFloats(const uint16_t* in, float* out, long n);
+
 // Largest finite half value.
 inline constexpr float kHalfMax = 65504.0f;
 

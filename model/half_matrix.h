@@ -22,8 +22,7 @@ struct HalfMatrix {
     // Exact: every half is a float.
     Matrix toFloat() const {
         Matrix m(rows, cols);
-        float* out = m.data();
-        for (long i = 0; i < size(); ++i) out[i] = halfToFloat(bits[i]);
+        halvesToFloats(bits.data(), m.data(), size());
         return m;
     }
 

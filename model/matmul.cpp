@@ -131,12 +131,18 @@ void matmulTransposed(const float* x, long ldx, const float* w, long ldw, float*
 void matmulTransposed(const float* x, long ldx, const uint16_t* w, long ldw, float* y, long ldy, int n,
                       int out, int k) {
     if (n <= 0 || out <= 0 || zeroInner(y, ldy, n, out, k)) return;
+    // Few rows of x (decoding token by token): decode a tile's worth of w rows at a
+    // time so that they are still in L1 when multiplied; many rows: a whole block,
+    // which the rows of x then share.
+    const int panelRows = n <= kTileRows ? kTileCols : kBlockCols;
     forEachBlock(n, out, k, [&](int o0, int o1) {
         thread_local std::vector<float> panel;
-        panel.resize(size_t(o1 - o0) * k);
-        for (int o = o0; o < o1; ++o)
-            for (int p = 0; p < k; ++p) panel[size_t(o - o0) * k + p] = halfToFloat(w[o * ldw + p]);
-        multiplyBlock(x, ldx, panel.data(), k, y + o0, ldy, n, o1 - o0, k);
+        panel.resize(size_t(panelRows) * k);
+        for (int p0 = o0; p0 < o1; p0 += panelRows) {
+            const int rows = std::min(panelRows, o1 - p0);
+            for (int o = 0; o < rows; ++o) halvesToFloats(w + (p0 + o) * ldw, panel.data() + size_t(o) * k, k);
+            multiplyBlock(x, ldx, panel.data(), k, y + p0, ldy, n, rows, k);
+        }
     });
 }
 

@@ -1005,12 +1005,22 @@ void Writer::writeModel(const Model& m, StorageType storage) {
     writeInt(m_h5, root, "tie_embeddings", c.tieEmbeddings ? 1 : 0);
     if (!c.name.empty()) writeString(m_h5, root, "name", c.name);
 
-    forEachTensor(c, m.weights, [&](const std::string& path, const auto& t) {
+    auto tensor = [&](const std::string& path, const auto& t) {
         using Tensor = std::decay_t<decltype(t)>;
         const Dims dims = Tensor::ColsAtCompileTime == 1 ? Dims{hsize_t(t.rows())}
                                                          : Dims{hsize_t(t.rows()), hsize_t(t.cols())};
         writeFloats(path, t.data(), dims, storage);
-    });
+    };
+    // Weights kept in float16 are written as they are, whatever `storage` says: a
+    // float32 copy would double a large model's file and add nothing.
+    auto linear = [&](const std::string& path, const Linear& l) {
+        if (!l.isHalf()) return tensor(path, l.weight);
+        Handle fileType = halfType(H5T_ORDER_LE);
+        Handle memType = halfType(nativeOrder());
+        Handle dset = createDataset(path, fileType, Dims{hsize_t(l.weightHalf.rows), hsize_t(l.weightHalf.cols)});
+        ok(H5Dwrite(dset, memType, H5S_ALL, H5S_ALL, H5P_DEFAULT, l.weightHalf.bits.data()), path);
+    };
+    detail::visitTensors(c, m.weights, tensor, linear);
     writeTokenizer(m.tokenizer.spec());
     for (size_t i = 0; i < m.edits.size(); ++i) writeEdit(m.edits[i], c, int(i), storage);
 }

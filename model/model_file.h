@@ -28,7 +28,8 @@ enum class StorageType { Float32, Float16, Float64 };
 
 // Writes to a temporary file in the same folder and renames it into place, so a
 // crash never leaves a half-written model. Refuses to overwrite an existing file
-// unless `overwrite` is true.
+// unless `overwrite` is true. Weights kept in float16 in memory are written as
+// float16 whatever `storage` says.
 void saveModel(const Model& model, const std::filesystem::path& file,
                StorageType storage = StorageType::Float32, bool overwrite = false);
 

@@ -133,5 +133,16 @@ TEST(Quantization, TableConfigsAndBadInput) {
     EXPECT_THROW(evaluateQuantization(m, {config(4)}, {}, {}), InvalidInput);
 }
 
+// Quantised copies replace float32 matrices; a model that keeps its weights in
+// float16 (large models) is refused rather than silently left unquantised.
+TEST(Quantization, ModelKeptInFloat16IsRefused) {
+    Model m = plantedTinyGpt2();
+    auto& q = m.weights.blocks[0].q;
+    q.weightHalf = HalfMatrix::fromFloat(q.weight);
+    q.weight.resize(0, 0);
+    QuantizationError error;
+    EXPECT_THROW(quantizationToggle(m, config(4), {}, error), InvalidInput);
+}
+
 }  // namespace
 }  // namespace mwb

@@ -342,7 +342,8 @@ TEST(ModelFile, Float16WeightsAreKeptAsStoredAndSavedWithoutLoss) {
     EXPECT_EQ(b.gate.weightHalf.bits, HalfMatrix::fromFloat(asFloat.weights.blocks[1].gate.weight).bits);
     expectWeightsEqual(asFloat.config, asFloat.weights, castWeights<float>(half.weights), [](float x) { return x; });
 
-    // Saved again (float16 or float32), the values do not change.
+    // Saved again (float16 or float32), the values do not change; the weights kept in
+    // float16 stay float16 in the file (the float32 copy would add nothing).
     for (StorageType storage : {StorageType::Float16, StorageType::Float32}) {
         const fs::path again = folder / "again.h5";
         saveModel(half, again, storage, true);
