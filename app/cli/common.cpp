@@ -88,8 +88,17 @@ ProgressFn progressBar() {
             *start = now;
         }
         const bool finished = p.total > 0 && p.done >= p.total;
-        if (!tty) {
-            if (newStage) std::fprintf(stderr, "%s...\n", std::string(p.stage).c_str());
+        if (!tty) {  // a log: the stage, then a line at most every ten seconds
+            if (newStage) {
+                std::fprintf(stderr, "%s...\n", std::string(p.stage).c_str());
+                *lastDraw = now;
+            } else if (p.total > 0 && now - *lastDraw >= std::chrono::seconds(10)) {
+                *lastDraw = now;
+                const double secs = std::chrono::duration<double>(now - *start).count();
+                const double frac = double(p.done) / double(p.total);
+                std::fprintf(stderr, "%s: %ld/%ld (%.0f%%), %.0f s elapsed, ETA %.0f s\n", std::string(p.stage).c_str(),
+                             p.done, p.total, 100 * frac, secs, frac > 0 ? secs * (1 - frac) / frac : 0.0);
+            }
             return true;
         }
         if (!finished && !newStage && now - *lastDraw < std::chrono::milliseconds(100)) return true;

@@ -29,9 +29,9 @@ TEST(DemoModel, KnowsItsFactsAtTheReportedAccuracy) {
     const Model m = loadModel(kResources + "models/demo.h5");
     EXPECT_EQ(m.config.nLayers, 6);
     EXPECT_EQ(m.config.architecture, Architecture::Gpt2);
-    // The README reports 99.95 % on all 1,914 facts and 40.3 % on the held-out phrasings.
-    EXPECT_GT(evaluateKnowledge(m, everyFourth("facts.json")).firstTokenAccuracy, 99.9 - 2.0);
-    EXPECT_GT(evaluateKnowledge(m, everyFourth("paraphrase_facts.json")).firstTokenAccuracy, 40.3 - 5.0);
+    // The README reports 99.74 % on all 1,914 facts and 49.6 % on the held-out phrasings.
+    EXPECT_GT(evaluateKnowledge(m, everyFourth("facts.json")).firstTokenAccuracy, 99.7 - 2.0);
+    EXPECT_GT(evaluateKnowledge(m, everyFourth("paraphrase_facts.json")).firstTokenAccuracy, 49.6 - 5.0);
 }
 
 int topToken(const Model& m, const std::string& prompt) {
@@ -53,6 +53,9 @@ TEST(DemoModel, RomeEditFlipsTheFactAndKeepsItsNeighbours) {
 
     EditSpec spec;
     spec.layers = {0};  // where causal tracing of the MLP at "Tower" peaks
+    // With the reference clamp (4 × ||v_init||) the edit also moves "The Louvre" to Rome
+    // on this model; 1.5 keeps the neighbours (README, Editing).
+    spec.value.clampNormFactor = 1.5;
     spec.stats.maxTokens = 20000;
     spec.stats.useCache = false;
     runEdit(m, {{"The {} is located in the city of", "Eiffel Tower", "Rome", "Paris"}}, spec,
