@@ -11,6 +11,7 @@
 
 #include "model/datasets.h"  // fillTemplate
 #include "model/model.h"
+#include "model/progress.h"
 
 namespace mwb {
 
@@ -23,6 +24,8 @@ struct ContextTemplateOptions {
 
 // "{}" first, then the generated templates; braces in generated text are blanked
 // so that a template has exactly one "{}".
-std::vector<std::string> contextTemplates(const Model& model, const ContextTemplateOptions& options = {});
+// Reports progress per generated template (slow on a large model: one token at a time).
+std::vector<std::string> contextTemplates(const Model& model, const ContextTemplateOptions& options = {},
+                                          const ProgressFn& progress = {});
 
 }  // namespace mwb

@@ -48,7 +48,7 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
     const int n = static_cast<int>(requests.size());
     const int lastLayer = params.layers.back();
     MemitResult result;
-    result.contextTemplates = contextTemplates(model, params.templates);
+    result.contextTemplates = contextTemplates(model, params.templates, progress);
     std::vector<PlacedRequest> placed;
     for (const auto& r : requests) placed.push_back(placeRequest(model, r, result.contextTemplates, params.factToken));
 

@@ -19,7 +19,7 @@ RomeResult computeRome(const Model& model, const EditRequest& request, const Rom
         throw InvalidInput("the second-moment matrix has the wrong size for this model");
     RomeResult r;
     r.layer = layer;
-    r.contextTemplates = contextTemplates(model, params.templates);
+    r.contextTemplates = contextTemplates(model, params.templates, progress);
     const PlacedRequest placed = placeRequest(model, request, r.contextTemplates, params.factToken);
     const RequestKeys keys = requestKeys(model, placed, layer);
     r.keyStar = keys.keyStar;

@@ -75,10 +75,10 @@ void registerEdit(CLI::App& app) {
         const std::string shown = fillTemplate(requests[0].prompt, requests[0].subject);
         const auto before = topTokens(m, shown, 5);
         const EditSpec spec = editSpec(m, requests, o->edit, o->json);
-        const std::string sample = guardSample();
-        const double perplexityBefore = samplePerplexity(m, sample);
+        const std::string sample = o->edit.guardTokens > 0 ? guardSample() : std::string();
+        const double perplexityBefore = samplePerplexity(m, sample, o->edit.guardTokens);
         const EditRun run = runEdit(m, requests, spec, statisticsCorpus(o->edit), o->json ? ProgressFn{} : progressBar());
-        const EditGuard guard = judgeEdit(run.weightChange, perplexityBefore, samplePerplexity(m, sample));
+        const EditGuard guard = judgeEdit(run.weightChange, perplexityBefore, samplePerplexity(m, sample, o->edit.guardTokens));
         const auto after = topTokens(m, shown, 5);
         const std::string dest = o->inPlace ? o->model : o->out;
         saveModel(m, dest, StorageType::Float32, o->inPlace || o->force);

@@ -57,6 +57,11 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
     cmd->add_option("--key", o.keyMode, "consistent (r-ROME) or original (the reference code's)")->capture_default_str();
     cmd->add_option("--corpus", o.corpus, "Text for the second-moment statistics (default: the bundled corpus)");
     cmd->add_option("--stats-tokens", o.statsTokens, "Tokens for the statistics")->capture_default_str();
+    cmd->add_option("--guard-tokens", o.guardTokens,
+                    "Held-out tokens for the perplexity check before and after the edit (0: skip it; "
+                    "it is two forward passes over them, slow on a large model)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     cmd->add_option("--steps", o.value.steps, "Optimisation steps for v*")->capture_default_str();
     cmd->add_option("--lr", o.value.learningRate, "Learning rate for v*")->capture_default_str();
     cmd->add_option("--kl-factor", o.value.klFactor, "Weight of the essence KL term")->capture_default_str();

@@ -25,6 +25,7 @@ struct EditOptions {
     double momentWeight = 0.0;  // 0: 15,000 x dFf / 16,384 (the reference's, scaled to the MLP width)
     bool nullSpace = false;
     uint64_t seed = 0;
+    long guardTokens = 4000;  // held-out tokens for the perplexity check; 0 skips it
 };
 
 void addEditOptions(CLI::App* cmd, EditOptions& o);

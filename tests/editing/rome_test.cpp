@@ -137,6 +137,23 @@ TEST(Rome, ModelKeptInFloat16EditsLikeItsFloat32Copy) {
     EXPECT_EQ(half.weights.blocks[1].down.weight, full.weights.blocks[1].down.weight);
 }
 
+// Generating the templates is slow on a large model (token by token): it reports
+// progress per template and stops when asked.
+TEST(Rome, ContextTemplatesReportProgressAndCanBeCancelled) {
+    const Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    ContextTemplateOptions o;
+    o.lengths = {{2, 3}};
+    std::vector<long> done;
+    const auto templates = contextTemplates(m, o, [&](const Progress& p) {
+        EXPECT_EQ(p.total, 3);
+        done.push_back(p.done);
+        return true;
+    });
+    EXPECT_EQ(templates.size(), 4u);
+    EXPECT_EQ(done, (std::vector<long>{0, 1, 2, 3}));
+    EXPECT_THROW(contextTemplates(m, o, [](const Progress&) { return false; }), Cancelled);
+}
+
 TEST(Rome, BadRequestsAreRefused) {
     const Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
     const MatrixD c = moment(m, 0);
