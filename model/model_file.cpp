@@ -631,7 +631,7 @@ Weights Reader::readWeights(const ModelConfig& c, WeightPrecision precision) {
     };
     auto linear = [&](const std::string& path, Linear& l) {
         const auto [rows, cols] = expectedShape(c, path);
-        if (precision == WeightPrecision::Float16 && !path.ends_with("/mlp/down/weight"))
+        if (precision == WeightPrecision::Float16 && mayKeepInFloat16(path))
             readHalfTensor(path, l.weightHalf, rows, cols);
         else
             readTensor(path, l.weight, rows, cols);

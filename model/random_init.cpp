@@ -108,7 +108,7 @@ Weights randomWeights(const ModelConfig& c, uint64_t seed, WeightPrecision preci
         });
     };
     auto linear = [&](const std::string& path, Linear& l) {
-        if (!half || path.ends_with("/mlp/down/weight")) { tensor(path, l.weight); return; }
+        if (!half || !mayKeepInFloat16(path)) { tensor(path, l.weight); return; }
         const auto [rows, cols] = expectedShape(c, path);
         jobs.emplace_back(path, [&l, rows, cols, stddev = stddevOf(path), fillNormal](std::mt19937_64& rng) {
             Matrix draw(rows, cols);

@@ -19,14 +19,17 @@ namespace mwb {
 // memory of a large model (a 7B Llama needs 27 GB in float32, 16 GB so).
 enum class WeightPrecision { Float32, Float16 };
 
+// Whether the linear weight at `path` may be kept in float16: every one but mlp/down,
+// which editing, ablation and the super-weight tools change in place.
+inline bool mayKeepInFloat16(const std::string& path) { return !path.ends_with("/mlp/down/weight"); }
+
 // y = W x + b, W stored [out, in]; bias has size 0 when the module has none.
 template <typename T>
 struct LinearT {
     MatrixT<T> weight;
     VectorT<T> bias;
-    // Large models (WeightPrecision::Float16): the weight kept in
-    // float16 and `weight` empty. Never so for mlp/down, which editing, ablation and
-    // the super-weight tools change in place.
+    // Large models (WeightPrecision::Float16): the weight kept in float16 and
+    // `weight` empty (never for mlp/down, see mayKeepInFloat16).
     HalfMatrix weightHalf;
 
     bool isHalf() const { return !weightHalf.empty(); }

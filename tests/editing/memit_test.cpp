@@ -24,6 +24,16 @@ std::map<int, MatrixD> moments(const Model& m, const std::vector<int>& layers) {
     return out;
 }
 
+// Layer 0, the key at the prompt's last token, no context templates: the setting of
+// the tests that compare two updates on the same fixture.
+MemitParams layerZeroAtLastToken() {
+    MemitParams p;
+    p.layers = {0};
+    p.factToken = FactToken::Last;
+    p.templates.lengths = {};
+    return p;
+}
+
 Vector lastLayerResid(const Model& m, const std::string& text, int layer, int idx) {
     const Transformer t(m);
     return t.run(m.tokenizer.encodeIds(text)).resid[layer + 1].row(idx).transpose();
@@ -74,10 +84,7 @@ TEST(Memit, NullSpaceProjectionLeavesPreservedKeysAlone) {
     Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
     const Model original = m;
     const auto mom = moments(m, {0});
-    MemitParams p;
-    p.layers = {0};
-    p.factToken = FactToken::Last;
-    p.templates.lengths = {};
+    MemitParams p = layerZeroAtLastToken();
     p.nullSpace = true;
     p.nullSpaceThreshold = 0.5;
     applyMemit(m, {{"{} is in ", "cat", "d", ""}}, p, mom);
@@ -94,10 +101,7 @@ TEST(Memit, NullSpaceProjectionLeavesPreservedKeysAlone) {
 TEST(Memit, EarlierEditKeysAreKeptBySequentialNullSpaceEdits) {
     const Model original = loadModel(kFixtures + "golden_gpt2_untied.h5");
     const auto mom = moments(original, {0});
-    MemitParams p;
-    p.layers = {0};
-    p.factToken = FactToken::Last;
-    p.templates.lengths = {};
+    MemitParams p = layerZeroAtLastToken();
     p.nullSpace = true;
     p.nullSpaceThreshold = 1e-3;
     Model first = original;
@@ -132,10 +136,7 @@ TEST(Memit, DefaultLambdaIsTheReferencesScaledByTheMlpWidth) {
     // momentWeight 0 means that default.
     const Model original = loadModel(kFixtures + "golden_gpt2_untied.h5");
     const auto mom = moments(original, {0});
-    MemitParams p;
-    p.layers = {0};
-    p.factToken = FactToken::Last;
-    p.templates.lengths = {};
+    MemitParams p = layerZeroAtLastToken();
     Model byDefault = original, explicitly = original;
     applyMemit(byDefault, {{"{} is in ", "cat", "d", ""}}, p, mom);
     p.momentWeight = defaultMomentWeight(original.config);

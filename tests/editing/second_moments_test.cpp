@@ -5,6 +5,7 @@
 #include "editing/second_moments.h"
 #include "model/errors.h"
 #include "model/model_file.h"
+#include "model/temp_dir.h"
 #include "model/transformer.h"
 
 namespace mwb {
@@ -46,10 +47,9 @@ TEST(SecondMoments, MaxTokensAndChunksLongerThanTheContext) {
 
 TEST(SecondMoments, CacheIsReusedAndInvalidatedByAWeightChange) {
     Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
-    const auto dir = std::filesystem::temp_directory_path() / ("mwb-stats-test-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir);
+    const test::TempDir dir;
     SecondMomentOptions o;
-    o.cacheDir = dir;
+    o.cacheDir = dir.path();
     const std::string corpus = "some text to measure\nand more of it\n";
     const SecondMoment first = secondMoment(m, 1, corpus, o);
     EXPECT_FALSE(first.fromCache);
@@ -66,21 +66,19 @@ TEST(SecondMoments, CacheIsReusedAndInvalidatedByAWeightChange) {
     EXPECT_NE(changed.moment, first.moment);
     // So does the corpus.
     EXPECT_FALSE(secondMoment(m, 1, corpus + "x\n", o).fromCache);
-    std::filesystem::remove_all(dir);
 }
 
 TEST(SecondMoments, CacheKeepsOnlyTheMostRecentlyUsedWithinItsSize) {
     Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
-    const auto dir = std::filesystem::temp_directory_path() / ("mwb-stats-prune-" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir);
+    const test::TempDir dir;
     SecondMomentOptions o;
-    o.cacheDir = dir;
+    o.cacheDir = dir.path();
     const uintmax_t entry = 24 + sizeof(double) * m.config.dFf * m.config.dFf;
     o.maxCacheBytes = 2 * entry;  // room for two
     const std::string corpus = "some text to measure\nand more of it\n";
     auto files = [&] {
         int n = 0;
-        for (const auto& e : std::filesystem::directory_iterator(dir)) n += e.path().extension() == ".bin";
+        for (const auto& e : std::filesystem::directory_iterator(dir.path())) n += e.path().extension() == ".bin";
         return n;
     };
     secondMoment(m, 0, corpus, o);
@@ -91,7 +89,6 @@ TEST(SecondMoments, CacheKeepsOnlyTheMostRecentlyUsedWithinItsSize) {
     EXPECT_FALSE(secondMoment(m, 0, corpus, o).fromCache);
     EXPECT_EQ(files(), 2);  // ... pushes out the least recently used: layer 1's
     EXPECT_FALSE(secondMoment(m, 1, corpus, o).fromCache);
-    std::filesystem::remove_all(dir);
 }
 
 }  // namespace
