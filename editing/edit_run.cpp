@@ -80,8 +80,8 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
         p.keyMode = spec.keyMode;
         p.value = spec.value;
         p.templates = templates;
-        const SecondMoment c = secondMoment(model, p.layer, corpus, spec.stats, progress);
-        const RomeResult r = computeRome(model, requests[0], p, c.moment, progress);
+        SecondMoment c = secondMoment(model, p.layer, corpus, spec.stats, progress);
+        const RomeResult r = computeRome(model, requests[0], p, std::move(c.moment), progress);
         record.layers = {p.layer};
         record.left = {Matrix(r.left)};
         record.right = {Matrix(r.right)};

@@ -76,7 +76,6 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
         // Spread what is left over the layers still to edit (eq. 15).
         residual /= static_cast<double>(params.layers.size() - li);
         const double lambda = params.momentWeight > 0 ? params.momentWeight : defaultMomentWeight(model.config);
-        MatrixD a = lambda * moments.at(layer) + keys * keys.transpose();
         MatrixD rhs = keys;
         MatrixD projection;
         if (params.nullSpace) {
@@ -91,13 +90,17 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
                                        std::to_string(keys.rows()));
                 kkt += it->second * it->second.transpose();
             }
-            a = (kkt * projection).transpose();
+            MatrixD a = (kkt * projection).transpose();
             a.diagonal().array() += 1.0;
             rhs = (keys.transpose() * projection).transpose();
             const Eigen::PartialPivLU<MatrixD> lu(a);
             rhs = lu.solve(rhs);
         } else {
-            const Eigen::LLT<MatrixD> llt(a);
+            // A = λC + K Kᵀ (eq. 14), built and factorised in place: on a 7B model every
+            // d_ff x d_ff matrix is a gigabyte. LLT reads only the lower triangle.
+            MatrixD a = lambda * moments.at(layer);
+            a.selfadjointView<Eigen::Lower>().rankUpdate(keys);
+            const Eigen::LLT<Eigen::Ref<MatrixD>> llt(a);
             if (llt.info() != Eigen::Success)
                 throw Error("MEMIT's system for layer " + std::to_string(layer) + " is not positive definite");
             rhs = llt.solve(rhs);

@@ -8,7 +8,7 @@
 namespace mwb {
 
 RomeResult computeRome(const Model& model, const EditRequest& request, const RomeParams& params,
-                       const MatrixD& secondMoment, const ProgressFn& progress) {
+                       MatrixD secondMoment, const ProgressFn& progress) {
     validateRequest(request);
     const auto& c = model.config;
     const int layer = params.layer;
@@ -34,9 +34,9 @@ RomeResult computeRome(const Model& model, const EditRequest& request, const Rom
     r.probTargetFinal = v.probTargetFinal;
 
     // Direction of the update: C⁻¹ k*, normalised (eq. 2), solved, never inverted.
-    MatrixD cov = secondMoment;
-    if (params.ridge > 0) cov.diagonal().array() += params.ridge * cov.diagonal().mean();
-    const Eigen::LDLT<MatrixD> solver(cov);
+    // Factorised in place (C is ours): a 7B model's C is a gigabyte.
+    if (params.ridge > 0) secondMoment.diagonal().array() += params.ridge * secondMoment.diagonal().mean();
+    const Eigen::LDLT<Eigen::Ref<MatrixD>> solver(secondMoment);
     if (solver.info() != Eigen::Success) throw Error("the second-moment matrix could not be factorised");
     VectorD u = solver.solve(r.keyStar.cast<double>());
     if (!u.allFinite() || u.norm() == 0) throw Error("the second-moment matrix is singular for this key");

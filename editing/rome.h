@@ -48,7 +48,7 @@ struct RomeResult {
 // layer's keys, [dFf x dFf]. Throws InvalidInput for a subject not in the prompt, an
 // empty target, a layer out of range, a prompt without "{}".
 RomeResult computeRome(const Model& model, const EditRequest& request, const RomeParams& params,
-                       const MatrixD& secondMoment, const ProgressFn& progress = {});
+                       MatrixD secondMoment, const ProgressFn& progress = {});
 
 // W += left · rightᵀ on mlp/down of `layer` (without a record; see edit_history.h).
 void applyRankOne(Model& model, int layer, const Vector& left, const Vector& right);

@@ -189,6 +189,10 @@ std::map<int, SecondMoment> secondMoments(const Model& model, const std::vector<
     const Transformer transformer(model);
     Hooks hooks;
     for (int layer : todo) hooks.captures.push_back({HookSite::MlpIn, layer});
+    const int toLayer = *std::max_element(todo.begin(), todo.end()) + 1;  // later layers are not needed
+    // Only the lower triangle of each sum is accumulated (Kᵀ K is symmetric); in double,
+    // straight from the keys, so that no d_ff x d_ff temporary exists besides the sum
+    // (a 7B model's d_ff of 11008 makes each such matrix a gigabyte).
     std::map<int, MatrixD> sums;
     for (int layer : todo) sums[layer] = MatrixD::Zero(c.dFf, c.dFf);
     long tokens = 0;
@@ -198,13 +202,10 @@ std::map<int, SecondMoment> secondMoments(const Model& model, const std::vector<
             const size_t len = std::min<size_t>({ids.size() - start, static_cast<size_t>(c.nCtx),
                                                  static_cast<size_t>(o.maxTokens - tokens)});
             const std::vector<int> chunk(ids.begin() + start, ids.begin() + start + len);
-            const RunState s = transformer.run(chunk, hooks, LogitsMode::None);
+            const RunState s = transformer.run(chunk, hooks, LogitsMode::None, toLayer);
             for (int layer : todo) {
-                // Kᵀ K of the chunk in float (a short sum), accumulated in double.
-                const Matrix& k = s.captured.at({HookSite::MlpIn, layer});
-                Matrix kk(c.dFf, c.dFf);
-                kk.noalias() = k.transpose() * k;
-                sums[layer] += kk.cast<double>();
+                const MatrixD kt = s.captured.at({HookSite::MlpIn, layer}).transpose().cast<double>();
+                sums[layer].selfadjointView<Eigen::Lower>().rankUpdate(kt);
             }
             tokens += static_cast<long>(len);
             report(progress, {tokens, o.maxTokens, "statistics"});
@@ -214,7 +215,10 @@ std::map<int, SecondMoment> secondMoments(const Model& model, const std::vector<
         SecondMoment m;
         m.layer = layer;
         m.tokens = tokens;
-        m.moment = sums[layer] / static_cast<double>(tokens);
+        MatrixD& sum = sums[layer];
+        sum.triangularView<Eigen::StrictlyUpper>() = sum.transpose();  // reads only the lower part
+        sum /= static_cast<double>(tokens);
+        m.moment = std::move(sum);
         if (o.useCache) {
             writeCache(cacheFile(dir, layer, keys[layer]), m);
             pruneCache(cacheFile(dir, layer, keys[layer]), o.maxCacheBytes);

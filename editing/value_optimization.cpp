@@ -11,6 +11,8 @@ namespace mwb {
 
 namespace {
 
+constexpr double kActivationBudgetBytes = 1024.0 * 1024 * 1024;
+
 constexpr const char* kFactTokenNames[] = {"subject_last", "subject_first", "last"};
 
 // Token index of the fact lookup (the reference's find_fact_lookup_idx) in `enc`,
@@ -85,7 +87,7 @@ RequestKeys requestKeys(const Model& model, const PlacedRequest& placed, int lay
     RequestKeys k;
     k.keyStar = Vector::Zero(model.config.dFf);
     for (size_t j = 0; j < placed.ids.size(); ++j) {
-        const RunState s = transformer.run(placed.ids[j], capture, LogitsMode::None);
+        const RunState s = transformer.run(placed.ids[j], capture, LogitsMode::None, layer + 1);
         const int idx = placed.lookup[j];
         const Vector key = s.captured.at({HookSite::MlpIn, layer}).row(idx).transpose();
         k.keyStar += key;
@@ -143,7 +145,12 @@ ValueTarget optimizeValue(const Model& model, const EditRequest& request, const 
     }
     const int klRow = (batch - 1) * seqLen + lookups[batch - 1];
 
-    Backprop bp(c, model.weights);
+    // Only the layers above `layer` are run backward. Keeping their activations costs
+    // layerActivationBytes each: a few megabytes on small models, gigabytes on 7B ones,
+    // which then recompute them instead (one more forward pass per step).
+    const double activationBytes = (c.nLayers - layer - 1) * layerActivationBytes(c, batch, seqLen);
+    Backprop bp(c, model.weights,
+                activationBytes > kActivationBudgetBytes ? ActivationMemory::Recompute : ActivationMemory::KeepAll);
     bp.forward(tokens, batch, seqLen);
     const double maxNorm = params.clampNormFactor * initNorm;
     ValueTarget out;

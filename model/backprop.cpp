@@ -128,15 +128,23 @@ double crossEntropy(const MatrixT<T>& logits, std::span<const int> targets, Matr
 }
 
 template <typename T>
-BackpropT<T>::BackpropT(const ModelConfig& config, const WeightsT<T>& weights)
-    : m_config(config), m_weights(weights) {
+BackpropT<T>::BackpropT(const ModelConfig& config, const WeightsT<T>& weights, ActivationMemory memory)
+    : m_config(config), m_weights(weights), m_memory(memory) {
     MWB_CHECK(int(weights.blocks.size()) == config.nLayers);
     MWB_CHECK(config.nHeads > 0 && config.dModel % config.nHeads == 0);
     const int nKv = config.nKvHeads > 0 ? config.nKvHeads : config.nHeads;
     MWB_CHECK(config.nHeads % nKv == 0);
     MWB_CHECK(!config.isLlama() || config.dHead() % 2 == 0);
     m_resid.resize(config.nLayers + 1);
-    m_layers.resize(config.nLayers);
+    m_layers.resize(memory == ActivationMemory::Recompute ? 1 : config.nLayers);
+}
+
+double layerActivationBytes(const ModelConfig& c, int batch, int seqLen) {
+    const double rows = double(batch) * seqLen;
+    const int kvDim = (c.nKvHeads > 0 ? c.nKvHeads : c.nHeads) * c.dHead();
+    // xhat1, h1, q, att, xhat2, h2 of width dModel; k, v; u, m (and g) of width dFf; probs.
+    const double width = 6.0 * c.dModel + 2.0 * kvDim + (c.isLlama() ? 3.0 : 2.0) * c.dFf;
+    return sizeof(float) * (rows * width + double(batch) * c.nHeads * seqLen * seqLen);
 }
 
 template <typename T>
@@ -174,7 +182,7 @@ const MatrixT<T>& BackpropT<T>::forward(std::span<const int> tokens, int batch, 
         x.row(r) = m_weights.tokenEmbedding.row(m_tokens[r]);
         if (positions) x.row(r) += m_weights.positionEmbedding.row(r % seqLen);
     }
-    for (int l = 0; l < c.nLayers; ++l) forwardLayer(l);
+    for (int l = 0; l < c.nLayers; ++l) forwardLayer(l, m_resid[l + 1]);
     forwardHead();
     m_firstDeltaResid = c.nLayers + 1;
     m_deltaLayer = -1;
@@ -207,17 +215,17 @@ const MatrixT<T>& BackpropT<T>::forwardWithMlpDelta(int layer, std::span<const i
     MatrixT<T>& x = m_resid[layer + 1];
     x = m_deltaBase;
     for (size_t i = 0; i < rows.size(); ++i) x.row(rows[i]) += delta.row(Index(i));
-    for (int l = layer + 1; l < c.nLayers; ++l) forwardLayer(l);
+    for (int l = layer + 1; l < c.nLayers; ++l) forwardLayer(l, m_resid[l + 1]);
     forwardHead();
     m_firstDeltaResid = std::min(m_firstDeltaResid, layer + 1);
     return m_logits;
 }
 
 template <typename T>
-void BackpropT<T>::forwardLayer(int layer) {
+void BackpropT<T>::forwardLayer(int layer, MatrixT<T>& out) {
     const ModelConfig& c = m_config;
     const BlockWeightsT<T>& w = m_weights.blocks[layer];
-    LayerCache& a = m_layers[layer];
+    LayerCache& a = cache(layer);
     const bool rms = c.isLlama();
     const T eps = T(c.normEps);
     const bp::AttentionShape shape = attentionShape();
@@ -232,7 +240,7 @@ void BackpropT<T>::forwardLayer(int layer) {
     }
     bp::attentionForward(a.q, a.k, a.v, shape, a.probs, a.att);
 
-    MatrixT<T>& x = m_resid[layer + 1];  // resid_mid, then resid_post
+    MatrixT<T>& x = out;  // resid_mid, then resid_post
     x = m_resid[layer];
     gemm(x, a.att, w.o.weightIn(m_scratch).transpose(), true);
     if (w.o.bias.size()) x.rowwise() += w.o.bias.transpose();
@@ -286,7 +294,8 @@ template <typename T>
 void BackpropT<T>::backwardLayer(int layer, BlockWeightsT<T>* g) {
     const ModelConfig& c = m_config;
     const BlockWeightsT<T>& w = m_weights.blocks[layer];
-    const LayerCache& a = m_layers[layer];
+    if (m_memory == ActivationMemory::Recompute) forwardLayer(layer, m_recomputed);
+    const LayerCache& a = cache(layer);
     const bool rms = c.isLlama();
     const bp::AttentionShape shape = attentionShape();
 

@@ -23,6 +23,20 @@ namespace mwb {
 template <typename T>
 double crossEntropy(const MatrixT<T>& logits, std::span<const int> targets, MatrixT<T>& dLogits);
 
+// What a forward pass keeps for the backward pass.
+enum class ActivationMemory {
+    KeepAll,    // every layer's intermediate activations (fastest)
+    // Only the residual stream entering each layer; a layer's intermediates are
+    // recomputed from it when the backward pass reaches it (activation checkpointing,
+    // Chen et al. 2016, "Training Deep Nets with Sublinear Memory Cost"). Costs one more
+    // forward pass of the layers run backward; the gradients are bit for bit the same.
+    Recompute,
+};
+
+// Bytes of intermediate activations one layer keeps for a batch of `batch` sequences
+// of `seqLen` tokens in float (what ActivationMemory::Recompute saves per layer).
+double layerActivationBytes(const ModelConfig& config, int batch, int seqLen);
+
 // Records the activations of a forward pass and computes gradients from them.
 // Rows are tokens: row b*seqLen + pos is position pos of sequence b. Sequences of
 // different lengths can share a batch by padding at the end (the causal mask keeps
@@ -34,7 +48,8 @@ class BackpropT {
 public:
     // Keeps references: `config` and `weights` must outlive this object, and weights
     // may change between passes (training) but not during one.
-    BackpropT(const ModelConfig& config, const WeightsT<T>& weights);
+    BackpropT(const ModelConfig& config, const WeightsT<T>& weights,
+              ActivationMemory memory = ActivationMemory::KeepAll);
 
     // Forward pass of `batch` sequences of `seqLen` tokens (tokens: [batch*seqLen],
     // row-major). Returns the logits [batch*seqLen x vocab], valid until the next pass.
@@ -76,7 +91,9 @@ private:
         VectorT<T> rstd1, rstd2;
     };
 
-    void forwardLayer(int layer);
+    // Runs block `layer` on m_resid[layer] into `out` (resid_post), filling cache(layer).
+    void forwardLayer(int layer, MatrixT<T>& out);
+    LayerCache& cache(int layer) { return m_layers[m_memory == ActivationMemory::Recompute ? 0 : layer]; }
     void forwardHead();
     // From m_dx = d loss / d resid_post of `layer`, leaves d loss / d resid_pre in m_dx.
     void backwardLayer(int layer, BlockWeightsT<T>* grads);
@@ -91,7 +108,9 @@ private:
     int m_seqLen = 0;
     std::vector<int> m_tokens;
     std::vector<MatrixT<T>> m_resid;  // [nLayers + 1] residual stream entering each layer
-    std::vector<LayerCache> m_layers;
+    ActivationMemory m_memory;
+    std::vector<LayerCache> m_layers;  // one per layer, or a single one when recomputing
+    MatrixT<T> m_recomputed;           // resid_post written while recomputing (discarded)
     MatrixT<T> m_xhatF, m_hF, m_logits;
     VectorT<T> m_rstdF;
     bp::RopeTable<T> m_rope;

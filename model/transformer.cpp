@@ -137,14 +137,15 @@ void Transformer::ensureCapacity(RunState& state, int nTokens) const {
     }
 }
 
-RunState Transformer::run(const std::vector<int>& tokens, const Hooks& hooks, LogitsMode logits) const {
+RunState Transformer::run(const std::vector<int>& tokens, const Hooks& hooks, LogitsMode logits,
+                          int toLayer) const {
     validateTokens(tokens);
     RunState state;
     state.tokens = tokens;
     ensureCapacity(state, static_cast<int>(tokens.size()));
     state.nTokens = static_cast<int>(tokens.size());
     state.resid[0].topRows(state.nTokens) = embed(tokens);
-    runBlocks({&state}, 0, 0, {&hooks}, logits);
+    runBlocks({&state}, 0, 0, {&hooks}, logits, toLayer);
     return state;
 }
 

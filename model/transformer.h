@@ -42,8 +42,10 @@ public:
     explicit Transformer(const Model& model);
 
     // Full forward pass of `tokens` (validated: non-empty, ids in range, <= nCtx).
+    // With toLayer < nLayers only layers [0, toLayer) run (no logits): for callers
+    // that only need what early layers compute.
     RunState run(const std::vector<int>& tokens, const Hooks& hooks = {},
-                 LogitsMode logits = LogitsMode::Last) const;
+                 LogitsMode logits = LogitsMode::Last, int toLayer = -1) const;
 
     // Recompute layers >= fromLayer at positions >= fromPos, taking
     // state.resid[fromLayer] rows >= fromPos as the input (the caller may have

@@ -32,6 +32,7 @@ TEST(SecondMoments, EqualTheMeanOuterProductOfTheKeys) {
     }
     EXPECT_EQ(s.tokens, n);
     EXPECT_LT((s.moment - sum / n).cwiseAbs().maxCoeff(), 1e-5 * sum.cwiseAbs().maxCoeff() / n);
+    EXPECT_TRUE(s.moment == s.moment.transpose());  // accumulated as one triangle, mirrored
 }
 
 TEST(SecondMoments, MaxTokensAndChunksLongerThanTheContext) {

@@ -176,6 +176,36 @@ TEST_P(BackpropGradients, MlpOutDeltaMatchesCentralDifferences) {
     }
 }
 
+// Recomputing each layer's activations during the backward pass (activation
+// checkpointing) gives exactly the gradients of keeping them, for the full backward
+// pass and for the delta pass ROME's value optimisation uses; repeated passes too.
+TEST_P(BackpropGradients, RecomputedActivationsGiveTheSameGradients) {
+    const ModelConfig c = tinyConfig(GetParam());
+    const WeightsT<float> w = castWeights<float>(randomWeights(c, 37));
+    const std::vector<int> tokens = randomTokens(kBatch * kSeqLen, c.vocabSize, 41);
+    const Matrix r = randomMatrix(kBatch * kSeqLen, c.vocabSize, 43).cast<float>();
+    const std::vector<int> rows = {2, kSeqLen + 3};
+    Backprop keep(c, w, ActivationMemory::KeepAll), recompute(c, w, ActivationMemory::Recompute);
+    for (int pass = 0; pass < 2; ++pass) {
+        WeightsT<float> gk = zeroWeights<float>(c), gr = zeroWeights<float>(c);
+        ASSERT_TRUE(keep.forward(tokens, kBatch, kSeqLen) == recompute.forward(tokens, kBatch, kSeqLen));
+        keep.backward(r, gk);
+        recompute.backward(r, gr);
+        std::vector<Matrix> a, b;
+        forEachTensor(c, gk, [&](const std::string&, auto& t) { a.push_back(Eigen::Map<const Matrix>(t.data(), t.size(), 1)); });
+        forEachTensor(c, gr, [&](const std::string&, auto& t) { b.push_back(Eigen::Map<const Matrix>(t.data(), t.size(), 1)); });
+        ASSERT_EQ(a.size(), b.size());
+        for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(a[i] == b[i]) << "tensor " << i << ", pass " << pass;
+
+        const int layer = 0;  // layer 1 is run backward
+        const Matrix delta = randomMatrix(Eigen::Index(rows.size()), c.dModel, 47 + pass).cast<float>();
+        ASSERT_TRUE(keep.forwardWithMlpDelta(layer, rows, delta) == recompute.forwardWithMlpDelta(layer, rows, delta));
+        const Matrix dk = keep.backwardToMlpOut(r, layer, rows), dr = recompute.backwardToMlpOut(r, layer, rows);
+        EXPECT_TRUE(dk == dr) << "pass " << pass;
+        EXPECT_GT(dk.norm(), 0.0f);
+    }
+}
+
 // Float logits of the batched pass equal the inference forward pass (per sequence,
 // and with an added MLP-output patch), and the double pass to float rounding.
 TEST_P(BackpropGradients, LogitsAgreeWithInferenceForwardAndDouble) {
