@@ -11,8 +11,6 @@ namespace mwb {
 
 namespace {
 
-constexpr double kActivationBudgetBytes = 1024.0 * 1024 * 1024;
-
 constexpr const char* kFactTokenNames[] = {"subject_last", "subject_first", "last"};
 
 // Token index of the fact lookup (the reference's find_fact_lookup_idx) in `enc`,
@@ -145,12 +143,11 @@ ValueTarget optimizeValue(const Model& model, const EditRequest& request, const 
     }
     const int klRow = (batch - 1) * seqLen + lookups[batch - 1];
 
-    // Only the layers above `layer` are run backward. Keeping their activations costs
-    // layerActivationBytes each: a few megabytes on small models, gigabytes on 7B ones,
-    // which then recompute them instead (one more forward pass per step).
+    // Only the layers above `layer` are run backward.
     const double activationBytes = (c.nLayers - layer - 1) * layerActivationBytes(c, batch, seqLen);
     Backprop bp(c, model.weights,
-                activationBytes > kActivationBudgetBytes ? ActivationMemory::Recompute : ActivationMemory::KeepAll);
+                activationBytes > params.activationBudgetBytes ? ActivationMemory::Recompute
+                                                               : ActivationMemory::KeepAll);
     bp.forward(tokens, batch, seqLen);
     const double maxNorm = params.clampNormFactor * initNorm;
     ValueTarget out;

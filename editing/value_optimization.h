@@ -40,6 +40,9 @@ struct ValueParams {
     double weightDecay = 0.5;
     double clampNormFactor = 4.0;
     double stopLoss = 5e-2;
+    // Above this many bytes of activations for the layers run backward (gigabytes on a
+    // 7B model), they are recomputed instead of kept: one more forward pass per step.
+    double activationBudgetBytes = 1024.0 * 1024 * 1024;
 };
 
 // The request's prompt in every context template: token ids and the lookup index.

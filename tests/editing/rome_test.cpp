@@ -120,6 +120,21 @@ TEST(Rome, UndoRestoresWeightsBitForBit) {
     EXPECT_THROW(undoLastEdit(m), InvalidInput);
 }
 
+// A large model recomputes the activations of the value optimisation instead of
+// keeping them (over ValueParams::activationBudgetBytes): the edit is the same.
+TEST(Rome, RecomputingActivationsGivesTheSameEdit) {
+    const Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    RomeParams keep = tinyParams(0), recompute = tinyParams(0);
+    recompute.value.activationBudgetBytes = 0;
+    const MatrixD c = moment(m, 0);
+    const RomeResult a = computeRome(m, request(), keep, c);
+    const RomeResult b = computeRome(m, request(), recompute, c);
+    EXPECT_EQ(a.delta, b.delta);
+    EXPECT_EQ(a.left, b.left);
+    EXPECT_EQ(a.right, b.right);
+    EXPECT_GT(a.delta.norm(), 0.0f);
+}
+
 // A large model keeps q, k, v, o, up (and gate) in float16 in memory; the edit must
 // be the one computed on the same weights in float32, and lands in float32 mlp/down.
 TEST(Rome, ModelKeptInFloat16EditsLikeItsFloat32Copy) {
