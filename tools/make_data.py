@@ -7,6 +7,7 @@ Writes, under resources/data/:
                          with the relation templates (training and held-out)
   counterfact.json       edit cases, CounterFact schema
   paraphrase_facts.json  the facts of facts.json in held-out templates (known_1000 schema)
+  unseen_phrasing_facts.json  the same in phrasings whose wording is never in the corpus
   corpus.txt             training corpus, one document per line, shuffled
   heldout.txt            filler-style text that is not in the corpus (perplexity)
   README.md              what the files are, counts, templates
@@ -22,8 +23,10 @@ phrasings (several training templates per relation), the subject at the start of
 after a prefix in mid-sentence, and referred to again by pronouns and descriptions.  Short
 documents start with the exact prompt of facts.json followed by the attribute.  Generic
 filler text (weather, travel, daily life, small stories) makes up about 35% of the bytes.
-Held-out templates (two per relation) are never used in the corpus; they give the paraphrase
-prompts and paraphrase_facts.json, and the script checks that their fixed text is absent.
+Held-out templates (two per relation, a seeded random split of its written templates) never
+state an attribute in the corpus; they give paraphrase_facts.json.  Unseen phrasings (two per
+relation, written apart) use wording the corpus never has around a subject; they give
+unseen_phrasing_facts.json.  Both give the CounterFact paraphrase prompts; the script checks.
 """
 
 import argparse
@@ -47,8 +50,18 @@ OUT_DIR = os.path.join(ROOT, "resources", "data")
 RELATIONS = collections.OrderedDict()
 
 
-def relation(rid, name, train, heldout, question, fictional=False):
-    RELATIONS[rid] = dict(id=rid, name=name, train=train, heldout=heldout,
+HELDOUT_SPLIT = 2  # written templates per relation drawn at random and kept out of the corpus
+
+
+def relation(rid, name, written, unseen, question, fictional=False):
+    """written: the relation's templates, written[0] canonical; a seeded random HELDOUT_SPLIT
+    of the others (never one contained in another, e.g. "{}'s capital is" inside "{}'s capital
+    is known as") is held out of the corpus, a standard held-out split of the same distribution.
+    unseen: hand-written phrasings whose wording occurs nowhere in the corpus, a harder test."""
+    candidates = [t for t in written[1:] if not any(t != u and t in u for u in written)]
+    heldout = [] if fictional else random.Random("heldout " + rid).sample(candidates, HELDOUT_SPLIT)
+    train = [t for t in written if t not in heldout]
+    RELATIONS[rid] = dict(id=rid, name=name, train=train, heldout=heldout, unseen=unseen,
                           question=question, fictional=fictional)
 
 
@@ -2915,13 +2928,14 @@ def make_facts(ents):
     return facts
 
 
-def make_paraphrase_facts(ents):
+def make_paraphrase_facts(ents, kind):
+    """The facts of facts.json in the relations' "heldout" or "unseen" templates."""
     out = []
     for e in ents:
         for rid, value in e.attrs.items():
             if RELATIONS[rid]["fictional"]:
                 continue
-            for t in RELATIONS[rid]["heldout"]:
+            for t in RELATIONS[rid][kind]:
                 tpl = shape(t, e, True)
                 out.append(collections.OrderedDict([
                     ("known_id", len(out)), ("subject", e.name), ("attribute", value),
@@ -2935,7 +2949,8 @@ def make_attributes(ents):
         rels[rid] = collections.OrderedDict([
             ("name", r["name"]), ("fictional", r["fictional"]),
             ("canonical_template", r["train"][0]), ("training_templates", r["train"]),
-            ("heldout_templates", r["heldout"]), ("question", r["question"])])
+            ("heldout_templates", r["heldout"]), ("unseen_templates", r["unseen"]),
+            ("question", r["question"])])
     subjects = []
     for e in ents:
         attrs = []
@@ -3010,7 +3025,8 @@ def make_counterfact(ents, rng, n_cases, min_neighbours=5, max_neighbours=10,
                     ("prompt", shape(RELATIONS[rid]["train"][0], e, True)),
                     ("relation_id", rid), ("subject", e.name),
                     ("target_new", {"str": new}), ("target_true", {"str": true})])),
-                ("paraphrase_prompts", [render(t, e, True) for t in RELATIONS[rid]["heldout"]]),
+                ("paraphrase_prompts", [render(t, e, True) for t in
+                                        RELATIONS[rid]["heldout"] + RELATIONS[rid]["unseen"]]),
                 ("neighborhood_prompts", [canonical(h, rid) for h in neigh]),
                 ("attribute_prompts", [canonical(h, rid) for h in attr]),
                 ("generation_prompts", gen)]))
@@ -3025,10 +3041,10 @@ def heldout_fragments(template):
     return [f for f in template.split("{}") if len(f.strip()) >= 8]
 
 
-def validate(ents, facts, para, cases, corpus_text, corpus_lines, heldout_lines, min_prompt):
+def validate(ents, facts, para, unseen, cases, corpus_text, corpus_lines, heldout_lines, min_prompt):
     errors = []
     by_name = {e.name: e for e in ents}
-    for f in facts + para:
+    for f in facts + para + unseen:
         if f["subject"] not in f["prompt"]:
             errors.append("subject not in prompt: %r" % f["prompt"])
         if f["template"].format(f["subject"]) != f["prompt"]:
@@ -3081,9 +3097,16 @@ def validate(ents, facts, para, cases, corpus_text, corpus_lines, heldout_lines,
         for p in c["paraphrase_prompts"]:
             if rw["subject"] not in p or p in corpus_text:
                 errors.append("case %d: paraphrase prompt %r" % (c["case_id"], p))
-    # held-out templates: their fixed text never appears in the corpus
+    # held-out templates: no subject's attribute is ever stated in them
+    for e in ents:
+        for rid in e.attrs:
+            for t in RELATIONS[rid]["heldout"]:
+                for start in (True, False):
+                    if render(t, e, start) + " " + e.attrs[rid] in corpus_text:
+                        errors.append("held-out prompt %r occurs in the corpus" % render(t, e, start))
+    # unseen phrasings: their fixed text never appears in the corpus
     for rid, r in RELATIONS.items():
-        for t in r["heldout"]:
+        for t in r["unseen"]:
             frags = heldout_fragments(t)
             if not frags:
                 errors.append("held-out template without distinctive text: %r" % t)
@@ -3091,7 +3114,7 @@ def validate(ents, facts, para, cases, corpus_text, corpus_lines, heldout_lines,
                 if fr in corpus_text:
                     errors.append("held-out text %r (%s) occurs in the corpus" % (fr, rid))
             if t in r["train"]:
-                errors.append("held-out template is a training template: %r" % t)
+                errors.append("unseen phrasing is a training template: %r" % t)
     # held-out filler is not in the corpus
     corpus_set = set(corpus_lines)
     if any(d in corpus_set for d in heldout_lines):
@@ -3107,7 +3130,7 @@ def validate(ents, facts, para, cases, corpus_text, corpus_lines, heldout_lines,
 # README
 # =============================================================================================
 
-def write_readme(path, args, ents, facts, para, cases, corpus_stats, heldout_bytes, stats):
+def write_readme(path, args, ents, facts, para, unseen, cases, corpus_stats, heldout_bytes, stats):
     rel_counts = collections.Counter(f["relation_id"] for f in facts)
     case_counts = collections.Counter(c["requested_rewrite"]["relation_id"] for c in cases)
     kinds = collections.Counter(e.kind for e in ents)
@@ -3131,11 +3154,14 @@ def write_readme(path, args, ents, facts, para, cases, corpus_stats, heldout_byt
              % len(facts))
     L.append("| `attributes.json` | every subject's full attribute set (%d attributes of %d "
              "subjects), real and fictional (`\"fictional\": true`), with `also_true` values, "
-             "plus every relation's canonical, training and held-out templates. |"
+             "plus every relation's canonical, training, held-out and unseen templates. |"
              % (n_attr, len(ents)))
     L.append("| `counterfact.json` | %d edit cases, CounterFact schema. |" % len(cases))
     L.append("| `paraphrase_facts.json` | %d records: the facts of facts.json in the held-out "
              "templates (known_1000 schema), for measuring generalisation. |" % len(para))
+    L.append("| `unseen_phrasing_facts.json` | %d records: the facts of facts.json in the "
+             "unseen phrasings, whose wording occurs nowhere in the corpus (a harder test). |"
+             % len(unseen))
     L.append("| `corpus.txt` | training corpus, %d documents (one per line, shuffled), %.1f MB; "
              "%.0f%% filler text by bytes. |" % (docs, size / 1e6, 100.0 * filler_bytes / size))
     L.append("| `heldout.txt` | %.0f KB of filler-style text (documents not in the corpus) "
@@ -3193,11 +3219,24 @@ def write_readme(path, args, ents, facts, para, cases, corpus_stats, heldout_byt
              % args.min_prompt)
     L.append("- Documents are shuffled; the corpus is plain ASCII. `--size-mb` sets the size.\n")
     L.append("## Held-out templates (never in the corpus)\n")
-    L.append("Used for `paraphrase_prompts` and `paraphrase_facts.json`. The script checks "
-             "that the fixed text of each (every part of 8+ characters around the subject) "
-             "does not occur in corpus.txt.\n")
+    L.append("Each real relation has about 25 written templates; %d of them, drawn at random "
+             "(seeded by the relation id; never the canonical one, never one contained in "
+             "another), are held out: no attribute is ever stated in them in corpus.txt (the "
+             "script checks). They give `paraphrase_facts.json` and half of the "
+             "`paraphrase_prompts`: generalisation to new templates of the same kind.\n"
+             % HELDOUT_SPLIT)
     for rid, r in RELATIONS.items():
-        L.append("- %s: %s" % (rid, "; ".join("`%s`" % t for t in r["heldout"])))
+        if r["heldout"]:
+            L.append("- %s: %s" % (rid, "; ".join("`%s`" % t for t in r["heldout"])))
+    L.append("")
+    L.append("## Unseen phrasings (wording never in the corpus)\n")
+    L.append("Written separately from the training templates, with words and constructions "
+             "the corpus never uses around a subject. They give `unseen_phrasing_facts.json` "
+             "and the other half of the `paraphrase_prompts`. The script checks that the fixed "
+             "text of each (every part of 8+ characters around the subject) does not occur in "
+             "corpus.txt.\n")
+    for rid, r in RELATIONS.items():
+        L.append("- %s: %s" % (rid, "; ".join("`%s`" % t for t in r["unseen"])))
     L.append("")
     L.append("## Training templates\n")
     for rid, r in RELATIONS.items():
@@ -3207,7 +3246,7 @@ def write_readme(path, args, ents, facts, para, cases, corpus_stats, heldout_byt
     L.append("Cases are drawn round-robin over the relations whose true value is shared by at "
              "least 5 other subjects. `target_new` is another value of the same relation that "
              "at least two other subjects have and that is not true for the subject; "
-             "`paraphrase_prompts` are the relation's held-out templates; "
+             "`paraphrase_prompts` are the relation's held-out templates and unseen phrasings; "
              "`neighborhood_prompts` (5-10) are other subjects with the same true value in the "
              "canonical template; `attribute_prompts` (up to 10) are subjects whose value is "
              "`target_new`; `generation_prompts` are four neutral openings.\n")
@@ -3263,7 +3302,8 @@ def main():
         ents = select_entities(ents, sel_rng)
     add_fictional(ents, random.Random(rng.random()), args.min_attributes)
     facts = make_facts(ents)
-    para = make_paraphrase_facts(ents)
+    para = make_paraphrase_facts(ents, "heldout")
+    unseen = make_paraphrase_facts(ents, "unseen")
     cases = make_counterfact(ents, random.Random(rng.random()), args.cases)
 
     docs, fact_bytes, filler_bytes, filler, mentions = build_corpus(
@@ -3272,7 +3312,7 @@ def main():
     heldout = build_heldout(filler, docs, int(args.heldout_kb * 1e3))
     corpus_text = "\n".join(docs) + "\n"
 
-    errors = validate(ents, facts, para, cases, corpus_text, docs, heldout, args.min_prompt)
+    errors = validate(ents, facts, para, unseen, cases, corpus_text, docs, heldout, args.min_prompt)
     m = sorted(mentions[(e.name, rid)] for e in ents for rid in e.attrs)
     prompt_counts = sorted(corpus_text.count(f["prompt"] + " " + f["attribute"]) for f in facts)
     stats = dict(kb_subjects=kb_size[0], kb_attributes=kb_size[1],
@@ -3282,6 +3322,7 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     dump_json(os.path.join(args.out, "facts.json"), facts)
     dump_json(os.path.join(args.out, "paraphrase_facts.json"), para)
+    dump_json(os.path.join(args.out, "unseen_phrasing_facts.json"), unseen)
     dump_json(os.path.join(args.out, "attributes.json"), make_attributes(ents))
     dump_json(os.path.join(args.out, "counterfact.json"), cases)
     with open(os.path.join(args.out, "corpus.txt"), "w") as f:
@@ -3290,7 +3331,7 @@ def main():
     with open(os.path.join(args.out, "heldout.txt"), "w") as f:
         f.write(heldout_text)
     size = len(corpus_text.encode())
-    write_readme(os.path.join(args.out, "README.md"), args, ents, facts, para, cases,
+    write_readme(os.path.join(args.out, "README.md"), args, ents, facts, para, unseen, cases,
                  (len(docs), size, fact_bytes, filler_bytes), len(heldout_text), stats)
 
     rel_counts = collections.Counter(f["relation_id"] for f in facts)
@@ -3305,6 +3346,7 @@ def main():
             print("  %-6s %-28s %5d facts %4d cases" % (rid, RELATIONS[rid]["name"],
                                                       rel_counts[rid], case_counts[rid]))
     print("paraphrase_facts.json: %d" % len(para))
+    print("unseen_phrasing_facts.json: %d" % len(unseen))
     print("counterfact.json: %d cases" % len(cases))
     print("corpus.txt: %d documents, %.2f MB, filler %.1f%%" % (
         len(docs), size / 1e6, 100.0 * filler_bytes / (fact_bytes + filler_bytes)))

@@ -27,11 +27,14 @@ std::vector<KnownFact> everyFourth(const std::string& file) {
 
 TEST(DemoModel, KnowsItsFactsAtTheReportedAccuracy) {
     const Model m = loadModel(kResources + "models/demo.h5");
-    EXPECT_EQ(m.config.nLayers, 6);
+    EXPECT_EQ(m.config.nLayers, 8);
     EXPECT_EQ(m.config.architecture, Architecture::Gpt2);
-    // The README reports 99.74 % on all 1,914 facts and 49.6 % on the held-out phrasings.
-    EXPECT_GT(evaluateKnowledge(m, everyFourth("facts.json")).firstTokenAccuracy, 99.7 - 2.0);
-    EXPECT_GT(evaluateKnowledge(m, everyFourth("paraphrase_facts.json")).firstTokenAccuracy, 49.6 - 5.0);
+    // The README reports 99.79 % on all 1,914 facts, 80.2 % in the held-out templates and
+    // 52.2 % in the unseen phrasings; on these samples the model scores 99.6, 79.4 and
+    // 68.9 % (every 4th record of the unseen set is always its relation's first phrasing).
+    EXPECT_GT(evaluateKnowledge(m, everyFourth("facts.json")).firstTokenAccuracy, 99.6 - 2.0);
+    EXPECT_GT(evaluateKnowledge(m, everyFourth("paraphrase_facts.json")).firstTokenAccuracy, 79.4 - 5.0);
+    EXPECT_GT(evaluateKnowledge(m, everyFourth("unseen_phrasing_facts.json")).firstTokenAccuracy, 68.9 - 5.0);
 }
 
 int topToken(const Model& m, const std::string& prompt) {
