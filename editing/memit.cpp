@@ -27,15 +27,39 @@ void validate(const Model& model, const std::vector<EditRequest>& requests, cons
     for (const auto& r : requests) validateRequest(r);
 }
 
-// Projection onto the span of C's eigenvectors with small eigenvalues: keys of
-// preserved knowledge (which C summarises) are left untouched by P-projected updates.
-MatrixD nullSpaceProjection(const MatrixD& c, double threshold) {
-    const Eigen::SelfAdjointEigenSolver<MatrixD> eig(c);
-    const double top = eig.eigenvalues().maxCoeff();
-    MatrixD p = MatrixD::Zero(c.rows(), c.cols());
-    for (Eigen::Index i = 0; i < c.rows(); ++i)
-        if (eig.eigenvalues()[i] < threshold * top) p += eig.eigenvectors().col(i) * eig.eigenvectors().col(i).transpose();
-    return p;
+// AlphaEdit's projection P = V Vᵀ onto the eigenvectors of C with small eigenvalues:
+// keys of preserved knowledge (which C summarises) are left untouched by P-projected
+// updates. Returns the solver; V is the first nullDimension columns of its
+// eigenvectors (Eigen sorts the eigenvalues in ascending order).
+struct NullSpace {
+    Eigen::SelfAdjointEigenSolver<MatrixD> eig;
+    Eigen::Index dimension = 0;
+    auto basis() const { return eig.eigenvectors().leftCols(dimension); }
+};
+
+NullSpace nullSpace(const MatrixD& c, double threshold) {
+    NullSpace ns{Eigen::SelfAdjointEigenSolver<MatrixD>(c)};
+    const double top = ns.eig.eigenvalues().maxCoeff();
+    while (ns.dimension < c.rows() && ns.eig.eigenvalues()[ns.dimension] < threshold * top) ++ns.dimension;
+    return ns;
+}
+
+// AlphaEdit (Fang et al. 2025, eq. 9): ΔW = R Kᵀ P (K Kᵀ P + K_p K_pᵀ P + I)⁻¹, K_p
+// the keys of earlier edits. With U = [K K_p] the bracket is I + U (Uᵀ P), so by the
+// Woodbury identity Kᵀ P M⁻¹ = B − (B U)(I + Uᵀ P U)⁻¹ (Uᵀ P) with B = Kᵀ P: only
+// r × r systems (r = edits + earlier keys), and no d_ff × d_ff matrix besides C's
+// eigenvectors (each is a gigabyte on a 7B model). Returns (Kᵀ P M⁻¹)ᵀ [dFf x n].
+MatrixD alphaEditRight(const MatrixD& keys, const MatrixD& previousKeys, const NullSpace& ns) {
+    const Eigen::Index n = keys.cols();
+    MatrixD u(keys.rows(), n + previousKeys.cols());
+    u << keys, previousKeys;
+    const MatrixD uP = (u.transpose() * ns.basis()) * ns.basis().transpose();  // Uᵀ P [r x dFf]
+    MatrixD inner = uP * u;                                                     // Uᵀ P U, symmetric
+    inner.diagonal().array() += 1.0;
+    const Eigen::LLT<MatrixD> llt(inner);
+    if (llt.info() != Eigen::Success) throw Error("AlphaEdit's system is not positive definite");
+    const MatrixD b = uP.topRows(n);  // Kᵀ P
+    return (b - (b * u) * llt.solve(uP)).transpose();
 }
 
 }  // namespace
@@ -77,24 +101,16 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
         residual /= static_cast<double>(params.layers.size() - li);
         const double lambda = params.momentWeight > 0 ? params.momentWeight : defaultMomentWeight(model.config);
         MatrixD rhs = keys;
-        MatrixD projection;
         if (params.nullSpace) {
-            // AlphaEdit (eq. 9): ΔW = R Kᵀ P (K Kᵀ P + K_p K_pᵀ P + I)⁻¹, K_p the keys
-            // of earlier edits.
-            projection = nullSpaceProjection(moments.at(layer), params.nullSpaceThreshold);
-            MatrixD kkt = keys * keys.transpose();
+            MatrixD previous(keys.rows(), 0);
             if (auto it = params.previousKeys.find(layer); it != params.previousKeys.end() && it->second.size()) {
                 if (it->second.rows() != keys.rows())
                     throw InvalidInput("earlier edits' keys for layer " + std::to_string(layer) + " have " +
                                        std::to_string(it->second.rows()) + " rows, expected " +
                                        std::to_string(keys.rows()));
-                kkt += it->second * it->second.transpose();
+                previous = it->second;
             }
-            MatrixD a = (kkt * projection).transpose();
-            a.diagonal().array() += 1.0;
-            rhs = (keys.transpose() * projection).transpose();
-            const Eigen::PartialPivLU<MatrixD> lu(a);
-            rhs = lu.solve(rhs);
+            rhs = alphaEditRight(keys, previous, nullSpace(moments.at(layer), params.nullSpaceThreshold));
         } else {
             // A = λC + K Kᵀ (eq. 14), built and factorised in place: on a 7B model every
             // d_ff x d_ff matrix is a gigabyte. LLT reads only the lower triangle.

@@ -127,6 +127,41 @@ TEST(Memit, EarlierEditKeysAreKeptBySequentialNullSpaceEdits) {
     EXPECT_THROW(secondDelta({{0, MatrixD::Ones(3, 1)}}), InvalidInput);  // wrong key size
 }
 
+// The update is solved through the Woodbury identity; it must equal eq. 9 written out
+// with dense d_ff x d_ff matrices: ΔW = R Kᵀ P (K Kᵀ P + K_p K_pᵀ P + I)⁻¹.
+TEST(Memit, NullSpaceUpdateEqualsAlphaEditsDenseFormula) {
+    const Model original = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    const auto mom = moments(original, {0});
+    MemitParams p = layerZeroAtLastToken();
+    p.nullSpace = true;
+    p.nullSpaceThreshold = 0.05;
+    Model first = original;
+    p.previousKeys = {{0, applyMemit(first, {{"{} is in ", "cat", "d", ""}}, p, mom).updates[0].keys}};
+    Model m = first;
+    const MemitResult r = applyMemit(m, {{"{} sat on ", "mat", "a", ""}, {"{} is on ", "dog", "x", ""}}, p, mom);
+    const MatrixD& k = r.updates[0].keys;
+    const MatrixD& kp = p.previousKeys.at(0);
+
+    const Eigen::SelfAdjointEigenSolver<MatrixD> eig(mom.at(0));
+    const double top = eig.eigenvalues().maxCoeff();
+    MatrixD projection = MatrixD::Zero(k.rows(), k.rows());
+    int nullDims = 0;
+    for (Eigen::Index i = 0; i < k.rows(); ++i)
+        if (eig.eigenvalues()[i] < p.nullSpaceThreshold * top) {
+            projection += eig.eigenvectors().col(i) * eig.eigenvectors().col(i).transpose();
+            ++nullDims;
+        }
+    ASSERT_GT(nullDims, 0);
+    ASSERT_LT(nullDims, k.rows());
+    MatrixD bracket = (k * k.transpose() + kp * kp.transpose()) * projection;
+    bracket.diagonal().array() += 1.0;
+    const MatrixD r_ = r.updates[0].left.cast<double>();
+    const MatrixD expected = r_ * k.transpose() * projection * bracket.inverse();
+    const MatrixD got = (m.weights.blocks[0].down.weight - first.weights.blocks[0].down.weight).cast<double>();
+    ASSERT_GT(expected.norm(), 1e-3);
+    EXPECT_LT((got - expected).norm(), 1e-4 * expected.norm());
+}
+
 TEST(Memit, DefaultLambdaIsTheReferencesScaledByTheMlpWidth) {
     ModelConfig c;
     c.dFf = 16384;  // GPT-J, where the reference tuned λ = 15,000
