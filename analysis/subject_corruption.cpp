@@ -23,15 +23,17 @@ SubjectCorruptionResult corruptSubjects(const Model& model, const std::vector<Kn
     const size_t nLayers = params.layers.size();
 
     // Pass 1: which facts the model knows, and the residual's spread per layer.
-    struct Checked { const KnownFact* fact; std::vector<int> ids; int subjectLast, answer; double pClean; };
+    struct Checked { const KnownFact* fact; std::vector<int> ids; int subjectFirst, subjectLast, answer; double pClean; };
     std::vector<Checked> checked;
     std::vector<double> sum(nLayers, 0.0), sumSq(nLayers, 0.0);
     long count = 0;
+    double embSum = 0.0, embSumSq = 0.0;  // layer 0 at the subjects' last tokens, for pSubjectUnknown
     for (size_t i = 0; i < facts.size(); ++i) {
         report(progress, {long(i), long(2 * facts.size()), "clean runs"});
         const KnownFact& f = facts[i];
         const Encoding enc = model.tokenizer.encode(f.prompt);
-        const int subjectLast = findSubjectTokens(enc, f.prompt, f.subject).second - 1;
+        const auto [subjectFirst, subjectEnd] = findSubjectTokens(enc, f.prompt, f.subject);
+        const int subjectLast = subjectEnd - 1;
         const int answer = continuationIds(model.tokenizer, f.prompt, f.attribute)[0];
         const RunState clean = t.run(enc.ids);
         const Vector pClean = softmax(clean.lastLogits());
@@ -41,12 +43,15 @@ SubjectCorruptionResult corruptSubjects(const Model& model, const std::vector<Kn
             ++r.skipped;
             continue;
         }
-        checked.push_back({&f, enc.ids, subjectLast, answer, pClean[answer]});
+        checked.push_back({&f, enc.ids, subjectFirst, subjectLast, answer, pClean[answer]});
         for (size_t l = 0; l < nLayers; ++l) {
             const auto row = clean.resid[params.layers[l]].row(subjectLast).cast<double>();
             sum[l] += row.sum();
             sumSq[l] += row.squaredNorm();
         }
+        const auto row0 = clean.resid[0].row(subjectLast).cast<double>();
+        embSum += row0.sum();
+        embSumSq += row0.squaredNorm();
         count += model.config.dModel;
     }
     if (checked.empty()) throw InvalidInput("the model gets none of the facts right: nothing to check");
@@ -54,12 +59,15 @@ SubjectCorruptionResult corruptSubjects(const Model& model, const std::vector<Kn
         const double var = (sumSq[l] - sum[l] * sum[l] / count) / std::max(count - 1, 1L);
         r.sigma.push_back(params.noise ? *params.noise : 3.0 * std::sqrt(std::max(var, 0.0)));
     }
+    const double embVar = (embSumSq - embSum * embSum / count) / std::max(count - 1, 1L);
+    const float sigmaEmbedding =
+        static_cast<float>(params.noise ? *params.noise : 3.0 * std::sqrt(std::max(embVar, 0.0)));
     r.noiseSource = params.noise ? "given" : "3 x std of the residual entering each layer at the subjects' last tokens";
 
     // Pass 2: the corrupted runs, each restarted at its layer and token. The clean
     // run is recomputed rather than kept from pass 1: one forward pass per fact is
     // cheap, keeping every fact's cached run is not (all of facts.json: ~1 GB).
-    std::mt19937_64 rng(params.seed);
+    std::mt19937_64 rng(params.seed), unknownRng(params.seed + 1);
     std::normal_distribution<float> gauss(0.0f, 1.0f);
     r.fractionRemoved.assign(nLayers, 0.0);
     r.meanKept.assign(nLayers, 0.0);
@@ -83,15 +91,38 @@ SubjectCorruptionResult corruptSubjects(const Model& model, const std::vector<Kn
             for (const RunState* run : ptrs) total += softmax(run->lastLogits())[c.answer];
             fc.pCorrupted.push_back(total / params.samples);
         }
+        {  // its own stream, so that the per-layer figures do not depend on it
+            std::vector<RunState> runs(params.samples, clean);
+            std::vector<RunState*> ptrs;
+            for (auto& run : runs) {
+                for (int pos = c.subjectFirst; pos <= c.subjectLast; ++pos)
+                    for (int j = 0; j < model.config.dModel; ++j)
+                        run.resid[0](pos, j) += sigmaEmbedding * gauss(unknownRng);
+                ptrs.push_back(&run);
+            }
+            t.rerunMany(ptrs, 0, c.subjectFirst);
+            double total = 0.0;
+            for (const RunState* run : ptrs) total += softmax(run->lastLogits())[c.answer];
+            fc.pSubjectUnknown = total / params.samples;
+        }
         r.facts.push_back(std::move(fc));
     }
     report(progress, {long(2 * facts.size()), long(2 * facts.size()), "corrupted runs"});
-    for (const auto& fc : r.facts)
+    const double keepLimit = 1.0 - params.removedFraction;
+    r.fractionRemovedDependent.assign(nLayers, 0.0);
+    for (const auto& fc : r.facts) {
+        const bool dependent = fc.pSubjectUnknown < keepLimit * fc.pClean;
+        r.dependentFacts += dependent;
         for (size_t l = 0; l < nLayers; ++l) {
             const double kept = fc.pCorrupted[l] / fc.pClean;
             r.meanKept[l] += kept / r.facts.size();
-            if (kept < 1.0 - params.removedFraction) r.fractionRemoved[l] += 1.0 / r.facts.size();
+            if (kept < keepLimit) {
+                r.fractionRemoved[l] += 1.0 / r.facts.size();
+                if (dependent) r.fractionRemovedDependent[l] += 1.0;
+            }
         }
+    }
+    for (double& f : r.fractionRemovedDependent) f = r.dependentFacts ? f / r.dependentFacts : 0.0;
     return r;
 }
 
@@ -99,7 +130,7 @@ nlohmann::json toJson(const SubjectCorruptionResult& r) {
     nlohmann::json facts = nlohmann::json::array();
     for (const auto& f : r.facts)
         facts.push_back({{"prompt", f.prompt}, {"subject", f.subject}, {"answer", f.answer}, {"p_clean", f.pClean},
-                         {"p_corrupted", f.pCorrupted}});
+                         {"p_corrupted", f.pCorrupted}, {"p_subject_unknown", f.pSubjectUnknown}});
     return {{"layers", r.params.layers},
             {"samples", r.params.samples},
             {"noise", r.sigma},
@@ -108,6 +139,8 @@ nlohmann::json toJson(const SubjectCorruptionResult& r) {
             {"skipped", r.skipped},
             {"fraction_removed", r.fractionRemoved},
             {"mean_kept", r.meanKept},
+            {"dependent_facts", r.dependentFacts},
+            {"fraction_removed_dependent", r.fractionRemovedDependent},
             {"facts", facts}};
 }
 

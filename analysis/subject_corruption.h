@@ -36,6 +36,9 @@ struct FactCorruption {
     std::string prompt, subject, answer;
     double pClean = 0.0;
     std::vector<double> pCorrupted;  // per layer, mean over the samples
+    // Noise on the embeddings of every subject token (causal tracing's corrupted run,
+    // with the layer-0 σ): what is left when the subject is unknown altogether.
+    double pSubjectUnknown = 0.0;
 };
 
 struct SubjectCorruptionResult {
@@ -47,6 +50,13 @@ struct SubjectCorruptionResult {
     // Per layer: the fraction of facts whose answer kept less than (1 − removedFraction)
     // of its clean probability, and the mean of p_corrupted / p_clean.
     std::vector<double> fractionRemoved, meanKept;
+    // The check can only pass for facts whose answer depends on the subject: where
+    // hiding every subject token leaves more than (1 − removedFraction) of p_clean (an
+    // answer the relation alone makes likely, e.g. " English" for a film's language),
+    // no mechanism could. dependentFacts counts the others, and fractionRemovedDependent
+    // is fractionRemoved over them.
+    int dependentFacts = 0;
+    std::vector<double> fractionRemovedDependent;
 };
 
 SubjectCorruptionResult corruptSubjects(const Model& model, const std::vector<KnownFact>& facts,

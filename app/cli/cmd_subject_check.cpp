@@ -48,6 +48,11 @@ void registerSubjectCheck(CLI::App& app) {
             std::printf("layer %d (sigma %.3g): the answer loses more than half its probability in %.1f%% of facts; "
                         "mean kept %.3f\n",
                         r.params.layers[l], r.sigma[l], 100.0 * r.fractionRemoved[l], r.meanKept[l]);
+        std::printf("%d of the %zu facts depend on the subject (noise on all its embeddings removes more than "
+                    "half of p); among them:\n",
+                    r.dependentFacts, r.facts.size());
+        for (size_t l = 0; l < r.params.layers.size(); ++l)
+            std::printf("layer %d: %.1f%%\n", r.params.layers[l], 100.0 * r.fractionRemovedDependent[l]);
     });
 }
 

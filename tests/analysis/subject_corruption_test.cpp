@@ -33,6 +33,9 @@ TEST(SubjectCorruption, ZeroNoiseKeepsEveryProbabilityExactly) {
         for (double p : f.pCorrupted) EXPECT_EQ(p, f.pClean);  // the rerun is bit-exact
     EXPECT_EQ(r.meanKept, (std::vector<double>{1.0, 1.0}));
     EXPECT_EQ(r.fractionRemoved, (std::vector<double>{0.0, 0.0}));
+    for (const auto& f : r.facts) EXPECT_EQ(f.pSubjectUnknown, f.pClean);
+    EXPECT_EQ(r.dependentFacts, 0);  // nothing depends on a subject that is never hidden
+    EXPECT_EQ(r.fractionRemovedDependent, (std::vector<double>{0.0, 0.0}));
 }
 
 TEST(SubjectCorruption, LargeNoiseAtTheSubjectMovesTheAnswerAndIsCounted) {
@@ -53,6 +56,19 @@ TEST(SubjectCorruption, LargeNoiseAtTheSubjectMovesTheAnswerAndIsCounted) {
         EXPECT_DOUBLE_EQ(r.fractionRemoved[l], expected);
         EXPECT_NEAR(r.meanKept[l], kept, 1e-12);
     }
+    // Hiding the whole subject moves the answer too; the "dependent" summary counts
+    // only facts it moves below half, and the share among them.
+    int dependent = 0;
+    std::vector<int> removed(2, 0);
+    for (const auto& f : r.facts) {
+        EXPECT_NE(f.pSubjectUnknown, f.pClean);
+        if (f.pSubjectUnknown >= 0.5 * f.pClean) continue;
+        ++dependent;
+        for (size_t l = 0; l < 2; ++l) removed[l] += f.pCorrupted[l] < 0.5 * f.pClean;
+    }
+    ASSERT_EQ(r.dependentFacts, dependent);
+    for (size_t l = 0; l < 2; ++l)
+        EXPECT_DOUBLE_EQ(r.fractionRemovedDependent[l], dependent ? double(removed[l]) / dependent : 0.0);
 }
 
 TEST(SubjectCorruption, BadInputIsRefused) {
