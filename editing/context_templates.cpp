@@ -20,9 +20,8 @@ std::vector<std::string> contextTemplates(const Model& model, const ContextTempl
             g.maxNewTokens = length;
             g.sampling = {1.0f, o.topK, 1.0f, seed++};
             g.stopAtEos = true;
-            Generation gen = generate(transformer, start, g);
-            if (gen.stoppedAtEos) gen.newIds.pop_back();
-            std::string text = "The" + model.tokenizer.decode(gen.newIds);
+            const Generation gen = generate(transformer, start, g);
+            std::string text = "The" + generatedText(model.tokenizer, gen);
             for (char& ch : text)
                 if (ch == '{' || ch == '}' || ch == '\n') ch = ' ';
             templates.push_back(text + ". {}");

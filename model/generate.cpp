@@ -48,6 +48,12 @@ int sampleToken(const Eigen::Ref<const RowVector>& logits, const SamplingOptions
     return order[p.size() - 1];
 }
 
+std::string generatedText(const Tokenizer& tokenizer, const Generation& generation) {
+    std::vector<int> ids = generation.newIds;
+    if (generation.stoppedAtEos && !ids.empty()) ids.pop_back();
+    return tokenizer.decode(ids);
+}
+
 Generation generate(const Transformer& transformer, const std::vector<int>& promptIds,
                     const GenerateOptions& options, const ProgressFn& progress) {
     if (options.maxNewTokens < 0) throw InvalidInput("the number of new tokens must not be negative");

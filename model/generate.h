@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "model/progress.h"
@@ -33,6 +34,10 @@ struct Generation {
 // Stops early at EOS (when stopAtEos and the tokenizer has one) or when the context is full.
 Generation generate(const Transformer& transformer, const std::vector<int>& promptIds,
                     const GenerateOptions& options, const ProgressFn& progress = {});
+
+// The generated text, without the end-of-text token a generation stopped at (the
+// ids keep it; stoppedAtEos says it was there).
+std::string generatedText(const Tokenizer& tokenizer, const Generation& generation);
 
 // Pick the next token from logits. `uniform` is a number in [0, 1).
 int sampleToken(const Eigen::Ref<const RowVector>& logits, const SamplingOptions& options, double uniform);

@@ -32,7 +32,7 @@ void registerGenerate(CLI::App& app) {
         const Transformer t(m);
         o->gen.maxNewTokens = o->maxNew;
         const Generation g = generate(t, input, o->gen, progressBar());
-        const std::string text = m.tokenizer.decode(g.newIds);
+        const std::string text = generatedText(m.tokenizer, g);
         if (o->json) {
             printJson({{"prompt", o->prompt}, {"ids", g.newIds}, {"text", text},
                        {"stopped_at_eos", g.stoppedAtEos}, {"stopped_at_context", g.stoppedAtContext}});

@@ -27,6 +27,20 @@ TEST(Sampling, GreedyTopKTopPAndTemperature) {
     EXPECT_THROW(sampleToken(logits, {1.0f, 0, 0.0f, 0}, 0.5), InvalidInput);
 }
 
+TEST(Generate, TextLeavesOutTheEndOfTextItStoppedAt) {
+    const Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    const int eos = m.tokenizer.spec().eosId;
+    ASSERT_GE(eos, 0);
+    const std::vector<int> cat = m.tokenizer.encodeIds("cat", false);
+    Generation g;
+    g.newIds = cat;
+    g.newIds.push_back(eos);
+    g.stoppedAtEos = true;
+    EXPECT_EQ(generatedText(m.tokenizer, g), "cat");
+    g.stoppedAtEos = false;  // an end-of-text the generation ran through stays visible
+    EXPECT_EQ(generatedText(m.tokenizer, g), "cat" + m.tokenizer.tokenBytes(eos));
+}
+
 TEST(Generate, GreedyEqualsRepeatedFullRuns) {
     const Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
     const Transformer t(m);

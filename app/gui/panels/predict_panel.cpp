@@ -166,7 +166,7 @@ void PredictPanel::generate() {
     m_generate.start([model, prompt, options](const ProgressFn& progress) {
         const Transformer transformer(*model);
         const Generation g = mwb::generate(transformer, model->tokenizer.encodeIds(prompt), options, progress);
-        return Continuation{prompt, model->tokenizer.decode(g.newIds), static_cast<int>(g.newIds.size()),
+        return Continuation{prompt, generatedText(model->tokenizer, g), static_cast<int>(g.newIds.size()),
                             g.stoppedAtEos, g.stoppedAtContext};
     });
     emit jobStarted(tr("Generating"), m_generate.watcher());
