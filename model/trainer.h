@@ -115,8 +115,7 @@ struct TrainResult {
 TrainResult runTraining(const TrainConfig& config, bool resume, const TrainCallbacks& callbacks);
 
 // Token stream of texts for training: every document encoded without BOS and
-// preceded by the end-of-text token (when the tokenizer has one), which is the BOS
-// of a tokenizer the trainer learns. Documents are the
+// followed by the end-of-text token (when the tokenizer has one). Documents are the
 // texts, each split at `separator` when that is non-empty.
 std::vector<int> tokenizeDocuments(const Tokenizer& tokenizer, const std::vector<std::string>& texts,
                                    const std::string& separator, const ProgressFn& progress = {});

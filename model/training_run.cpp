@@ -52,12 +52,7 @@ Tokenizer makeTokenizer(const TrainConfig& config, const std::vector<std::string
         cb.onMessage("learning a " + std::to_string(config.tokenizerVocab) +
                      "-token byte-level BPE vocabulary from " + std::to_string(text.size()) +
                      " bytes");
-    TokenizerSpec spec = trainByteBpe(text, config.tokenizerVocab, cb.progress);
-    // Every training document starts after "<|endoftext|>" (tokenizeDocuments), so a
-    // prompt must too: without it the prompt's first token sits at position 0 with
-    // nothing to attend to, a state the model never learned a sentence start in.
-    spec.addBos = true;
-    return Tokenizer(std::move(spec));
+    return Tokenizer(trainByteBpe(text, config.tokenizerVocab, cb.progress));
 }
 
 }  // namespace
@@ -83,9 +78,9 @@ std::vector<int> tokenizeDocuments(const Tokenizer& tokenizer, const std::vector
     std::vector<int> tokens;
     for (size_t i = 0; i < docs.size(); ++i) {
         if (i % 64 == 0) report(progress, {long(i), long(docs.size()), "tokenize"});
-        if (eos >= 0) tokens.push_back(eos);
         const std::vector<int> ids = tokenizer.encodeIds(docs[i], /*allowBos=*/false);
         tokens.insert(tokens.end(), ids.begin(), ids.end());
+        if (eos >= 0) tokens.push_back(eos);
     }
     report(progress, {long(docs.size()), long(docs.size()), "tokenize"});
     return tokens;

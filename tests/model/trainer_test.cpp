@@ -371,19 +371,7 @@ TEST(TrainConfig, EndToEndTrainsTokenizerAndModelAndResumesAfterCompletion) {
     const Model m = loadModel(dir.path() / "model.h5");
     EXPECT_EQ(m.config.vocabSize, r.vocabSize);
     EXPECT_LE(m.config.vocabSize, 300);
-    EXPECT_EQ(m.tokenizer.decode(m.tokenizer.encodeIds("The capital of Spain", false)), "The capital of Spain");
-    // Documents are trained after "<|endoftext|>", so prompts start with it too.
-    const int eot = m.tokenizer.pieceId("<|endoftext|>");
-    ASSERT_GE(eot, 0);
-    EXPECT_TRUE(m.tokenizer.spec().addBos);
-    EXPECT_EQ(m.tokenizer.spec().bosId, eot);
-    EXPECT_EQ(m.tokenizer.encodeIds("The capital").front(), eot);
-    const std::vector<int> stream = tokenizeDocuments(m.tokenizer, {"a b\n\nc"}, "\n\n");
-    std::vector<int> expected = {eot};
-    for (int id : m.tokenizer.encodeIds("a b", false)) expected.push_back(id);
-    expected.push_back(eot);
-    for (int id : m.tokenizer.encodeIds("c", false)) expected.push_back(id);
-    EXPECT_EQ(stream, expected);
+    EXPECT_EQ(m.tokenizer.decode(m.tokenizer.encodeIds("The capital of Spain")), "The capital of Spain");
 
     // Resuming a finished run continues from its final checkpoint and changes nothing.
     const TrainResult again = runTraining(t, true, cb);
