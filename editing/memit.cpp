@@ -29,8 +29,8 @@ void validate(const Model& model, const std::vector<EditRequest>& requests, cons
 
 // AlphaEdit's projection P = V Vᵀ onto the eigenvectors of C with small eigenvalues:
 // keys of preserved knowledge (which C summarises) are left untouched by P-projected
-// updates. Returns the solver; V is the first nullDimension columns of its
-// eigenvectors (Eigen sorts the eigenvalues in ascending order).
+// updates. V is the first `dimension` eigenvectors (Eigen sorts the eigenvalues in
+// ascending order); P itself is never formed.
 struct NullSpace {
     Eigen::SelfAdjointEigenSolver<MatrixD> eig;
     Eigen::Index dimension = 0;
