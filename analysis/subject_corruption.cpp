@@ -22,12 +22,14 @@ SubjectCorruptionResult corruptSubjects(const Model& model, const std::vector<Kn
     const Transformer t(model);
     const size_t nLayers = params.layers.size();
 
-    // Pass 1: which facts the model knows, and the residual's spread per layer.
+    // Pass 1: which facts the model knows, and the residual's spread per layer at the
+    // subjects' last tokens; the last entry is layer 0 again, for pSubjectUnknown.
     struct Checked { const KnownFact* fact; std::vector<int> ids; int subjectFirst, subjectLast, answer; double pClean; };
     std::vector<Checked> checked;
-    std::vector<double> sum(nLayers, 0.0), sumSq(nLayers, 0.0);
+    std::vector<int> spreadLayers = params.layers;
+    spreadLayers.push_back(0);
+    std::vector<double> sum(spreadLayers.size(), 0.0), sumSq(spreadLayers.size(), 0.0);
     long count = 0;
-    double embSum = 0.0, embSumSq = 0.0;  // layer 0 at the subjects' last tokens, for pSubjectUnknown
     for (size_t i = 0; i < facts.size(); ++i) {
         report(progress, {long(i), long(2 * facts.size()), "clean runs"});
         const KnownFact& f = facts[i];
@@ -44,24 +46,20 @@ SubjectCorruptionResult corruptSubjects(const Model& model, const std::vector<Kn
             continue;
         }
         checked.push_back({&f, enc.ids, subjectFirst, subjectLast, answer, pClean[answer]});
-        for (size_t l = 0; l < nLayers; ++l) {
-            const auto row = clean.resid[params.layers[l]].row(subjectLast).cast<double>();
+        for (size_t l = 0; l < spreadLayers.size(); ++l) {
+            const auto row = clean.resid[spreadLayers[l]].row(subjectLast).cast<double>();
             sum[l] += row.sum();
             sumSq[l] += row.squaredNorm();
         }
-        const auto row0 = clean.resid[0].row(subjectLast).cast<double>();
-        embSum += row0.sum();
-        embSumSq += row0.squaredNorm();
         count += model.config.dModel;
     }
     if (checked.empty()) throw InvalidInput("the model gets none of the facts right: nothing to check");
-    for (size_t l = 0; l < nLayers; ++l) {
+    for (size_t l = 0; l < spreadLayers.size(); ++l) {
         const double var = (sumSq[l] - sum[l] * sum[l] / count) / std::max(count - 1, 1L);
         r.sigma.push_back(params.noise ? *params.noise : 3.0 * std::sqrt(std::max(var, 0.0)));
     }
-    const double embVar = (embSumSq - embSum * embSum / count) / std::max(count - 1, 1L);
-    const float sigmaEmbedding =
-        static_cast<float>(params.noise ? *params.noise : 3.0 * std::sqrt(std::max(embVar, 0.0)));
+    const float sigmaEmbedding = static_cast<float>(r.sigma.back());
+    r.sigma.pop_back();
     r.noiseSource = params.noise ? "given" : "3 x std of the residual entering each layer at the subjects' last tokens";
 
     // Pass 2: the corrupted runs, each restarted at its layer and token. The clean
@@ -69,6 +67,21 @@ SubjectCorruptionResult corruptSubjects(const Model& model, const std::vector<Kn
     // cheap, keeping every fact's cached run is not (all of facts.json: ~1 GB).
     std::mt19937_64 rng(params.seed), unknownRng(params.seed + 1);
     std::normal_distribution<float> gauss(0.0f, 1.0f);
+    // Mean p(answer) over the samples with noise on positions [first, last] entering `layer`.
+    auto meanCorrupted = [&](const RunState& clean, int answer, int layer, int first, int last, float sd,
+                             std::mt19937_64& stream) {
+        std::vector<RunState> runs(params.samples, clean);
+        std::vector<RunState*> ptrs;
+        for (auto& run : runs) {
+            for (int pos = first; pos <= last; ++pos)
+                for (int j = 0; j < model.config.dModel; ++j) run.resid[layer](pos, j) += sd * gauss(stream);
+            ptrs.push_back(&run);
+        }
+        t.rerunMany(ptrs, layer, first);
+        double total = 0.0;
+        for (const RunState* run : ptrs) total += softmax(run->lastLogits())[answer];
+        return total / params.samples;
+    };
     r.fractionRemoved.assign(nLayers, 0.0);
     r.meanKept.assign(nLayers, 0.0);
     for (size_t i = 0; i < checked.size(); ++i) {
@@ -77,34 +90,12 @@ SubjectCorruptionResult corruptSubjects(const Model& model, const std::vector<Kn
         const Checked& c = checked[i];
         const RunState clean = t.run(c.ids);
         FactCorruption fc{c.fact->prompt, c.fact->subject, c.fact->attribute, c.pClean, {}};
-        for (size_t l = 0; l < nLayers; ++l) {
-            const int layer = params.layers[l];
-            std::vector<RunState> runs(params.samples, clean);
-            std::vector<RunState*> ptrs;
-            for (auto& run : runs) {
-                for (int j = 0; j < model.config.dModel; ++j)
-                    run.resid[layer](c.subjectLast, j) += static_cast<float>(r.sigma[l]) * gauss(rng);
-                ptrs.push_back(&run);
-            }
-            t.rerunMany(ptrs, layer, c.subjectLast);
-            double total = 0.0;
-            for (const RunState* run : ptrs) total += softmax(run->lastLogits())[c.answer];
-            fc.pCorrupted.push_back(total / params.samples);
-        }
-        {  // its own stream, so that the per-layer figures do not depend on it
-            std::vector<RunState> runs(params.samples, clean);
-            std::vector<RunState*> ptrs;
-            for (auto& run : runs) {
-                for (int pos = c.subjectFirst; pos <= c.subjectLast; ++pos)
-                    for (int j = 0; j < model.config.dModel; ++j)
-                        run.resid[0](pos, j) += sigmaEmbedding * gauss(unknownRng);
-                ptrs.push_back(&run);
-            }
-            t.rerunMany(ptrs, 0, c.subjectFirst);
-            double total = 0.0;
-            for (const RunState* run : ptrs) total += softmax(run->lastLogits())[c.answer];
-            fc.pSubjectUnknown = total / params.samples;
-        }
+        for (size_t l = 0; l < nLayers; ++l)
+            fc.pCorrupted.push_back(meanCorrupted(clean, c.answer, params.layers[l], c.subjectLast, c.subjectLast,
+                                                  static_cast<float>(r.sigma[l]), rng));
+        // Its own stream, so that the per-layer figures do not depend on it.
+        fc.pSubjectUnknown =
+            meanCorrupted(clean, c.answer, 0, c.subjectFirst, c.subjectLast, sigmaEmbedding, unknownRng);
         r.facts.push_back(std::move(fc));
     }
     report(progress, {long(2 * facts.size()), long(2 * facts.size()), "corrupted runs"});
