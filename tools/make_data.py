@@ -3037,7 +3037,7 @@ def make_counterfact(ents, rng, n_cases, min_neighbours=5, max_neighbours=10,
 # Validation
 # =============================================================================================
 
-def heldout_fragments(template):
+def distinctive_fragments(template):
     return [f for f in template.split("{}") if len(f.strip()) >= 8]
 
 
@@ -3107,12 +3107,12 @@ def validate(ents, facts, para, unseen, cases, corpus_text, corpus_lines, heldou
     # unseen phrasings: their fixed text never appears in the corpus
     for rid, r in RELATIONS.items():
         for t in r["unseen"]:
-            frags = heldout_fragments(t)
+            frags = distinctive_fragments(t)
             if not frags:
-                errors.append("held-out template without distinctive text: %r" % t)
+                errors.append("unseen phrasing without distinctive text: %r" % t)
             for fr in frags:
                 if fr in corpus_text:
-                    errors.append("held-out text %r (%s) occurs in the corpus" % (fr, rid))
+                    errors.append("unseen phrasing text %r (%s) occurs in the corpus" % (fr, rid))
             if t in r["train"]:
                 errors.append("unseen phrasing is a training template: %r" % t)
     # held-out filler is not in the corpus
