@@ -135,19 +135,22 @@ ValueTarget optimizeValue(const Model& model, const EditRequest& request, const 
                            " tokens, more than the model's context of " + std::to_string(c.nCtx));
     // Padding goes at the end; the causal mask keeps it from reaching real tokens.
     std::vector<int> tokens(static_cast<size_t>(batch) * seqLen, 0);
-    std::vector<int> rows(batch), lastRows(nRewrite);
+    // Logits are needed at each rewriting prompt's last token (row b of the logits) and
+    // at the essence prompt's lookup token (row nRewrite).
+    std::vector<int> rows(batch), logitRows(batch);
     for (int b = 0; b < batch; ++b) {
         std::copy(seqs[b].begin(), seqs[b].end(), tokens.begin() + static_cast<long>(b) * seqLen);
         rows[b] = b * seqLen + lookups[b];
-        if (b < nRewrite) lastRows[b] = b * seqLen + static_cast<int>(seqs[b].size()) - 1;
+        logitRows[b] = b < nRewrite ? b * seqLen + static_cast<int>(seqs[b].size()) - 1 : rows[b];
     }
-    const int klRow = (batch - 1) * seqLen + lookups[batch - 1];
+    const int klRow = nRewrite;
 
     // Only the layers above `layer` are run backward.
     const double activationBytes = (c.nLayers - layer - 1) * layerActivationBytes(c, batch, seqLen);
     Backprop bp(c, model.weights,
                 activationBytes > params.activationBudgetBytes ? ActivationMemory::Recompute
                                                                : ActivationMemory::KeepAll);
+    bp.setLogitRows(std::move(logitRows));
     bp.forward(tokens, batch, seqLen);
     const double maxNorm = params.clampNormFactor * initNorm;
     ValueTarget out;
@@ -161,11 +164,11 @@ ValueTarget optimizeValue(const Model& model, const EditRequest& request, const 
         Matrix dLogits = Matrix::Zero(logits.rows(), logits.cols());
         double nll = 0.0, probSum = 0.0;
         for (int b = 0; b < nRewrite; ++b) {
-            const RowVector logp = logSoftmax(logits.row(lastRows[b]));
+            const RowVector logp = logSoftmax(logits.row(b));
             nll -= logp[targets[b]];
             probSum += std::exp(logp[targets[b]]);
-            dLogits.row(lastRows[b]) = logp.array().exp().matrix() / nRewrite;
-            dLogits(lastRows[b], targets[b]) -= 1.0f / nRewrite;
+            dLogits.row(b) = logp.array().exp().matrix() / nRewrite;
+            dLogits(b, targets[b]) -= 1.0f / nRewrite;
         }
         nll /= nRewrite;
         const RowVector logq = logSoftmax(logits.row(klRow));

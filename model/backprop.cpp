@@ -260,8 +260,19 @@ void BackpropT<T>::forwardLayer(int layer, MatrixT<T>& out) {
 template <typename T>
 void BackpropT<T>::forwardHead() {
     const ModelConfig& c = m_config;
-    bp::normForward(m_resid[c.nLayers], m_weights.finalNorm, c.isLlama(), T(c.normEps), m_xhatF,
-                    m_rstdF, m_hF);
+    const MatrixT<T>* in = &m_resid[c.nLayers];
+    if (!m_logitRows.empty()) {
+        m_headIn.resize(Index(m_logitRows.size()), c.dModel);
+        for (size_t i = 0; i < m_logitRows.size(); ++i) {
+            const int r = m_logitRows[i];
+            if (r < 0 || r >= in->rows())
+                throw InvalidInput("logit row " + std::to_string(r) + " is not in [0, " +
+                                   std::to_string(in->rows()) + ")");
+            m_headIn.row(Index(i)) = in->row(r);
+        }
+        in = &m_headIn;
+    }
+    bp::normForward(*in, m_weights.finalNorm, c.isLlama(), T(c.normEps), m_xhatF, m_rstdF, m_hF);
     const MatrixT<T>& u = m_weights.unembedding();
     m_logits.resize(m_hF.rows(), u.rows());
     gemm(m_logits, m_hF, u.transpose(), false);
@@ -283,9 +294,15 @@ void BackpropT<T>::backwardFrom(const MatrixT<T>& dLogits, int firstLayer, Weigh
         MatrixT<T>& gu = c.tieEmbeddings ? grads->tokenEmbedding : grads->lmHead;
         gemm(gu, dLogits.transpose(), m_hF, true);
     }
-    m_dx.setZero(m_dh.rows(), c.dModel);
+    const bool selected = !m_logitRows.empty();
+    MatrixT<T>& dHeadIn = selected ? m_dxHead : m_dx;
+    dHeadIn.setZero(m_dh.rows(), c.dModel);
     bp::normBackward(m_dh, m_xhatF, m_rstdF, m_weights.finalNorm, c.isLlama(),
-                     grads ? &grads->finalNorm : nullptr, m_dx);
+                     grads ? &grads->finalNorm : nullptr, dHeadIn);
+    if (selected) {  // rows without logits get no gradient from the head
+        m_dx.setZero(Index(m_batch) * m_seqLen, c.dModel);
+        for (size_t i = 0; i < m_logitRows.size(); ++i) m_dx.row(m_logitRows[i]) += m_dxHead.row(Index(i));
+    }
     for (int l = c.nLayers - 1; l >= firstLayer; --l)
         backwardLayer(l, grads ? &grads->blocks[l] : nullptr);
 }
@@ -307,6 +324,7 @@ void BackpropT<T>::backwardLayer(int layer, BlockWeightsT<T>* g) {
         bp::gluBackward(c.activation, a.g, a.u, m_dm, m_dg, m_du);
     else
         bp::activationBackward(c.activation, a.u, m_dm, m_du);
+    m_dh.resize(m_dx.rows(), c.dModel);  // the head may have left it at the logit rows
     gemm(m_dh, m_du, w.up.weightIn(m_scratch), false);
     if (rms) gemm(m_dh, m_dg, w.gate.weightIn(m_scratch), true);
     if (g) {
@@ -352,10 +370,11 @@ MatrixT<T> BackpropT<T>::backwardToMlpOut(const MatrixT<T>& dLogits, int layer,
     if (layer < 0 || layer >= m_config.nLayers)
         throw InvalidInput("backward pass: layer " + std::to_string(layer) + " is not in [0, " +
                            std::to_string(m_config.nLayers) + ")");
+    const Index nRows = Index(m_batch) * m_seqLen;
     for (int r : rows)
-        if (r < 0 || r >= m_logits.rows())
+        if (r < 0 || r >= nRows)
             throw InvalidInput("backward pass: row " + std::to_string(r) + " is not in [0, " +
-                               std::to_string(m_logits.rows()) + ")");
+                               std::to_string(nRows) + ")");
     // mlp_out only feeds resid_post, so d loss / d delta = d loss / d resid_post.
     backwardFrom(dLogits, layer + 1, grads);
     MatrixT<T> out(Index(rows.size()), m_config.dModel);

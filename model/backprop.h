@@ -65,7 +65,7 @@ public:
                                           const Eigen::Ref<const MatrixT<T>>& delta);
 
     // Backward pass of the last forward pass from dLogits = d loss / d logits
-    // [rows x vocab]. ADDS the weight gradients into `grads`, which must have the
+    // [logit rows x vocab]. ADDS the weight gradients into `grads`, which must have the
     // shapes of the weights (e.g. a zeroed copy). Needs a full forward() pass.
     void backward(const MatrixT<T>& dLogits, WeightsT<T>& grads);
 
@@ -77,6 +77,13 @@ public:
 
     // crossEntropy(logits(), targets) followed by backward(); returns the mean loss.
     double lossAndBackward(std::span<const int> targets, WeightsT<T>& grads);
+
+    // The rows (b*seqLen + pos) at which the passes that follow compute logits, in this
+    // order: logits() and dLogits then have one row per entry. Empty (the default):
+    // every row. ROME's loss reads one row per prompt, and the head, a vocabulary-wide
+    // product, was most of each optimisation step over the whole batch. Checked
+    // against the batch at each pass (InvalidInput).
+    void setLogitRows(std::vector<int> rows) { m_logitRows = std::move(rows); }
 
     const MatrixT<T>& logits() const { return m_logits; }
     // The residual stream entering `layer` (resid_pre, [rows x dModel]); layer ==
@@ -111,6 +118,8 @@ private:
     ActivationMemory m_memory;
     std::vector<LayerCache> m_layers;  // one per layer, or a single one when recomputing
     MatrixT<T> m_recomputed;           // resid_post written while recomputing (discarded)
+    std::vector<int> m_logitRows;  // empty: all rows
+    MatrixT<T> m_headIn;           // the residual at m_logitRows
     MatrixT<T> m_xhatF, m_hF, m_logits;
     VectorT<T> m_rstdF;
     bp::RopeTable<T> m_rope;
@@ -122,7 +131,7 @@ private:
     MatrixT<T> m_deltaBase;  // clean resid_post of m_deltaLayer
 
     // Backward scratch.
-    MatrixT<T> m_dLogits, m_dx, m_dh, m_dq, m_dk, m_dv, m_datt, m_dm, m_du, m_dg;
+    MatrixT<T> m_dLogits, m_dxHead, m_dx, m_dh, m_dq, m_dk, m_dv, m_datt, m_dm, m_du, m_dg;
     // One weight kept in float16, decoded for the product that needs it.
     MatrixT<T> m_scratch;
 };

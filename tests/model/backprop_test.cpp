@@ -206,6 +206,50 @@ TEST_P(BackpropGradients, RecomputedActivationsGiveTheSameGradients) {
     }
 }
 
+// Logits at selected rows only (what ROME's value optimisation reads) equal those rows
+// of the full pass, and every gradient equals the full pass's with d loss / d logits
+// zero at the other rows; a selected row outside the batch is refused.
+TEST_P(BackpropGradients, SelectedLogitRowsGiveTheFullPassesRowsAndGradients) {
+    const ModelConfig c = tinyConfig(GetParam());
+    const WeightsT<double> w = randomWeights(c, 61);
+    const std::vector<int> tokens = randomTokens(kBatch * kSeqLen, c.vocabSize, 67);
+    const std::vector<int> logitRows = {kSeqLen + 4, 3, kSeqLen - 1, 3};  // any order, repeats
+    const MatrixD r = randomMatrix(Eigen::Index(logitRows.size()), c.vocabSize, 71);
+    MatrixD rFull = MatrixD::Zero(kBatch * kSeqLen, c.vocabSize);
+    for (size_t i = 0; i < logitRows.size(); ++i) rFull.row(logitRows[i]) += r.row(Eigen::Index(i));
+
+    BackpropD full(c, w), selected(c, w);
+    selected.setLogitRows(logitRows);
+    const MatrixD all = full.forward(tokens, kBatch, kSeqLen);
+    const MatrixD some = selected.forward(tokens, kBatch, kSeqLen);
+    ASSERT_EQ(some.rows(), Eigen::Index(logitRows.size()));
+    for (size_t i = 0; i < logitRows.size(); ++i)
+        EXPECT_LT((some.row(Eigen::Index(i)) - all.row(logitRows[i])).cwiseAbs().maxCoeff(), 1e-12);
+
+    WeightsT<double> gFull = zeroWeights<double>(c), gSome = zeroWeights<double>(c);
+    full.backward(rFull, gFull);
+    selected.backward(r, gSome);
+    std::vector<MatrixD> a, b;
+    forEachTensor(c, gFull, [&](const std::string&, auto& t) { a.push_back(Eigen::Map<const MatrixD>(t.data(), t.size(), 1)); });
+    forEachTensor(c, gSome, [&](const std::string&, auto& t) { b.push_back(Eigen::Map<const MatrixD>(t.data(), t.size(), 1)); });
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+        EXPECT_LT((a[i] - b[i]).cwiseAbs().maxCoeff(), 1e-12) << "tensor " << i;
+        EXPECT_GT(b[i].norm(), 0.0) << "tensor " << i;  // the check is not vacuous
+    }
+
+    const std::vector<int> rows = {2, kSeqLen + 1};
+    const MatrixD delta = randomMatrix(2, c.dModel, 73);
+    full.forwardWithMlpDelta(0, rows, delta);
+    selected.forwardWithMlpDelta(0, rows, delta);
+    const MatrixD dFull = full.backwardToMlpOut(rFull, 0, rows), dSome = selected.backwardToMlpOut(r, 0, rows);
+    EXPECT_LT((dFull - dSome).cwiseAbs().maxCoeff(), 1e-12);
+    EXPECT_GT(dSome.norm(), 0.0);
+
+    selected.setLogitRows({kBatch * kSeqLen});
+    EXPECT_THROW(selected.forward(tokens, kBatch, kSeqLen), InvalidInput);
+}
+
 // Float logits of the batched pass equal the inference forward pass (per sequence,
 // and with an added MLP-output patch), and the double pass to float rounding.
 TEST_P(BackpropGradients, LogitsAgreeWithInferenceForwardAndDouble) {
@@ -364,6 +408,35 @@ TEST(Backprop, DeltaPassesReuseThePrefixAndCheckTheirLayer) {
     EXPECT_EQ(partial.blocks[0].q.weight.cwiseAbs().maxCoeff(), 0.0);
     EXPECT_EQ(again.tokenEmbedding, full.tokenEmbedding);
     EXPECT_EQ(again.blocks[0].q.weight, full.blocks[0].q.weight);
+}
+
+// The same at a width where the backward pass's products are split over row slices
+// (which need their outputs sized to the whole batch, not to the logit rows).
+TEST(Backprop, SelectedLogitRowsAtAWidthThatRunsInParallel) {
+    ModelConfig c = tinyConfig({"", Architecture::Gpt2, Activation::GeluTanh, true, 0});
+    c.dModel = 32;
+    c.nHeads = 4;
+    c.nKvHeads = 4;
+    c.dFf = 128;
+    c.nCtx = 16;
+    const int batch = 4, seqLen = 16;  // 64 rows x 128 x 32: above the parallel threshold
+    const WeightsT<double> w = randomWeights(c, 79);
+    const std::vector<int> tokens = randomTokens(batch * seqLen, c.vocabSize, 83);
+    const std::vector<int> logitRows = {seqLen - 1, 2 * seqLen + 5, 3 * seqLen + 9};
+    const MatrixD r = randomMatrix(3, c.vocabSize, 89);
+    MatrixD rFull = MatrixD::Zero(batch * seqLen, c.vocabSize);
+    for (int i = 0; i < 3; ++i) rFull.row(logitRows[i]) = r.row(i);
+    BackpropD full(c, w), selected(c, w);
+    selected.setLogitRows(logitRows);
+    full.forward(tokens, batch, seqLen);
+    selected.forward(tokens, batch, seqLen);
+    const std::vector<int> rows = {3, seqLen + 3, 2 * seqLen + 3, 3 * seqLen + 3};
+    const MatrixD delta = randomMatrix(4, c.dModel, 97);
+    full.forwardWithMlpDelta(0, rows, delta);
+    selected.forwardWithMlpDelta(0, rows, delta);
+    const MatrixD dFull = full.backwardToMlpOut(rFull, 0, rows), dSome = selected.backwardToMlpOut(r, 0, rows);
+    EXPECT_LT((dFull - dSome).cwiseAbs().maxCoeff(), 1e-12);
+    EXPECT_GT(dSome.norm(), 0.0);
 }
 
 TEST(Backprop, RejectsBadInput) {
