@@ -394,7 +394,16 @@ int mlpPeakLayer(const Model& model, const std::string& prompt, const std::strin
     const auto r = traceFact(model, prompt, subject, "", p);
     Eigen::Index best;
     r.probRestored.at(TraceKind::Mlp).row(r.subjectEnd - 1).maxCoeff(&best);
-    return static_cast<int>(best);
+    if (p.window == 1) return static_cast<int>(best);
+    // Restoring a window cannot tell which of its layers carries the fact, and the peak
+    // window's label sits above its first layer ([l - w/2, l + w/2)): with a window of
+    // 2 a fact held by layer 0's MLP peaks at "layer 1". Single layers decide, within
+    // the peak window only.
+    const auto [lo, hi] = windowOf(static_cast<int>(best), p.window, model.config.nLayers);
+    p.window = 1;
+    const auto single = traceFact(model, prompt, subject, "", p);
+    single.probRestored.at(TraceKind::Mlp).row(single.subjectEnd - 1).segment(lo, hi - lo).maxCoeff(&best);
+    return lo + static_cast<int>(best);
 }
 
 double restoredProbability(const Model& model, const std::string& prompt, const std::string& subject,

@@ -77,8 +77,9 @@ CausalTraceResult traceFact(const Model& model, const std::string& prompt, const
                             const ProgressFn& progress = {});
 
 // The layer where restoring the MLP output at the subject's last token recovers the
-// most of the answer (ROME's choice of the layer to edit), with the paper's window of
-// 10 of GPT-2 XL's 48 layers scaled to the model.
+// most of the answer (ROME's choice of the layer to edit): the peak window, with the
+// paper's window of 10 of GPT-2 XL's 48 layers scaled to the model, then the layer
+// within it whose MLP alone restores the most.
 int mlpPeakLayer(const Model& model, const std::string& prompt, const std::string& subject);
 
 // One corrupted run (mean over the noise samples) with the clean hidden state

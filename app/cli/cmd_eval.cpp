@@ -50,6 +50,7 @@ void registerEval(CLI::App& app) {
         const auto progress = progressBar();
         const std::vector<CaseMetrics> unedited = evaluateCases(m, cases, eo, progress);
         std::vector<CaseMetrics> edited;
+        std::vector<std::vector<int>> editedLayers;  // per case: the layers its edit changed
         const size_t group = o->batch > 0 ? static_cast<size_t>(o->batch) : 1;
         if (group > 1) o->edit.method = "memit";
         const std::string corpus = statisticsCorpus(o->edit);
@@ -63,7 +64,10 @@ void registerEval(CLI::App& app) {
             EditSpec spec = editSpec(m, requests, o->edit, true);
             if (o->sequential) spec.previousKeys = earlierKeys;  // AlphaEdit's K_p
             accumulateKeys(earlierKeys, runEdit(m, requests, spec, corpus));
-            for (size_t i = start; i < end; ++i) edited.push_back(evaluateCase(m, cases[i], eo));
+            for (size_t i = start; i < end; ++i) {
+                edited.push_back(evaluateCase(m, cases[i], eo));
+                editedLayers.push_back(spec.layers);
+            }
             if (!o->sequential) undoLastEdit(m);
         }
         report(progress, {static_cast<long>(cases.size()), static_cast<long>(cases.size()), "edit and evaluate"});
@@ -73,7 +77,8 @@ void registerEval(CLI::App& app) {
         if (o->sequential) j["final"] = toJson(aggregate(evaluateCases(m, cases, eo)));
         nlohmann::json perCase = nlohmann::json::array();
         for (size_t i = 0; i < cases.size(); ++i)
-            perCase.push_back({{"case_id", cases[i].caseId}, {"unedited", toJson(unedited[i])}, {"edited", toJson(edited[i])}});
+            perCase.push_back({{"case_id", cases[i].caseId}, {"layers", editedLayers[i]},
+                               {"unedited", toJson(unedited[i])}, {"edited", toJson(edited[i])}});
         j["cases"] = perCase;
         j["method"] = o->edit.method;
         if (o->json) { printJson(j); return; }

@@ -115,6 +115,33 @@ TEST(CausalTrace, FastPathEqualsNaivePathOnADeeperModel) {
     }
 }
 
+// The edit layer comes from the peak window, then from single layers within it: with
+// a window of 2 (an 8-layer model), restoring MLPs {0, 1} beats restoring {0} alone
+// when layer 1's MLP adds a little, so the window peaks at "layer 1"; but the fact is
+// in layer 0's MLP, and that is the layer to edit.
+TEST(CausalTrace, MlpPeakLayerIsTheStrongestSingleLayerOfThePeakWindow) {
+    Model m = fixture();
+    m.config.nLayers = 8;  // window (8 * 10 + 24) / 48 = 2
+    for (int l = 2; l < 8; ++l) m.weights.blocks.push_back(m.weights.blocks[l % 2]);
+    m.weights.blocks[0].down.weight *= 4.0f;  // the MLP that holds the fact
+    m.weights.blocks[1].down.weight *= 0.3f;  // one that adds a little
+    for (int l = 2; l < 8; ++l) m.weights.blocks[l].down.weight.setZero();
+    const std::string prompt = "The cat sat on a mat", subject = "cat";
+
+    CausalTraceParams p;  // what mlpPeakLayer runs
+    p.kinds = {TraceKind::Mlp};
+    p.window = 2;
+    const auto windowed = traceFact(m, prompt, subject, "", p);
+    Eigen::Index peakWindow;
+    windowed.probRestored.at(TraceKind::Mlp).row(windowed.subjectEnd - 1).maxCoeff(&peakWindow);
+    ASSERT_EQ(peakWindow, 1);  // the window {0, 1}
+    p.window = 1;
+    const auto single = traceFact(m, prompt, subject, "", p);
+    const auto row = single.probRestored.at(TraceKind::Mlp).row(single.subjectEnd - 1);
+    ASSERT_GT(row(0), row(1) + 0.01);
+    EXPECT_EQ(mlpPeakLayer(m, prompt, subject), 0);
+}
+
 // Cancelling from the progress callback, which the fast path calls from its worker
 // threads, ends the trace with Cancelled (an exception escaping an OpenMP region
 // would terminate the program instead).
