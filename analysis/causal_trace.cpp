@@ -387,23 +387,30 @@ CausalTraceResult traceFact(const Model& model, const std::string& prompt, const
     return std::move(p.result);
 }
 
-int mlpPeakLayer(const Model& model, const std::string& prompt, const std::string& subject) {
-    CausalTraceParams p;
-    p.kinds = {TraceKind::Mlp};
-    p.window = std::max(1, (model.config.nLayers * 10 + 24) / 48);
-    const auto r = traceFact(model, prompt, subject, "", p);
+int editLayerFromTraces(const CausalTraceResult& windowed, const CausalTraceResult& single) {
+    if (!windowed.probRestored.count(TraceKind::Mlp) || !single.probRestored.count(TraceKind::Mlp) ||
+        single.params.window != 1)
+        throw InvalidInput("choosing the edit layer needs an MLP trace and a single-layer MLP trace");
+    const int nLayers = static_cast<int>(windowed.probRestored.at(TraceKind::Mlp).cols());
     Eigen::Index best;
-    r.probRestored.at(TraceKind::Mlp).row(r.subjectEnd - 1).maxCoeff(&best);
-    if (p.window == 1) return static_cast<int>(best);
+    windowed.probRestored.at(TraceKind::Mlp).row(windowed.subjectEnd - 1).maxCoeff(&best);
     // Restoring a window cannot tell which of its layers carries the fact, and the peak
     // window's label sits above its first layer ([l - w/2, l + w/2)): with a window of
     // 2 a fact held by layer 0's MLP peaks at "layer 1". Single layers decide, within
     // the peak window only.
-    const auto [lo, hi] = windowOf(static_cast<int>(best), p.window, model.config.nLayers);
-    p.window = 1;
-    const auto single = traceFact(model, prompt, subject, "", p);
+    const auto [lo, hi] = windowOf(static_cast<int>(best), windowed.params.window, nLayers);
     single.probRestored.at(TraceKind::Mlp).row(single.subjectEnd - 1).segment(lo, hi - lo).maxCoeff(&best);
     return lo + static_cast<int>(best);
+}
+
+int mlpPeakLayer(const Model& model, const std::string& prompt, const std::string& subject) {
+    CausalTraceParams p;
+    p.kinds = {TraceKind::Mlp};
+    p.window = std::max(1, (model.config.nLayers * 10 + 24) / 48);
+    const auto windowed = traceFact(model, prompt, subject, "", p);
+    if (p.window == 1) return editLayerFromTraces(windowed, windowed);
+    p.window = 1;
+    return editLayerFromTraces(windowed, traceFact(model, prompt, subject, "", p));
 }
 
 double restoredProbability(const Model& model, const std::string& prompt, const std::string& subject,

@@ -82,6 +82,10 @@ CausalTraceResult traceFact(const Model& model, const std::string& prompt, const
 // within it whose MLP alone restores the most.
 int mlpPeakLayer(const Model& model, const std::string& prompt, const std::string& subject);
 
+// The choice itself, from an MLP trace with a window and one of single layers (window 1)
+// of the same prompt (they may be the same trace). InvalidInput without MLP traces.
+int editLayerFromTraces(const CausalTraceResult& windowed, const CausalTraceResult& single);
+
 // One corrupted run (mean over the noise samples) with the clean hidden state
 // (resid_post) restored at every listed (token, layer) — the reference code's
 // trace_with_patch. Restoring nothing gives probCorrupted.

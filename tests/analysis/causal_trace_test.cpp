@@ -140,6 +140,8 @@ TEST(CausalTrace, MlpPeakLayerIsTheStrongestSingleLayerOfThePeakWindow) {
     const auto row = single.probRestored.at(TraceKind::Mlp).row(single.subjectEnd - 1);
     ASSERT_GT(row(0), row(1) + 0.01);
     EXPECT_EQ(mlpPeakLayer(m, prompt, subject), 0);
+    EXPECT_EQ(editLayerFromTraces(windowed, single), 0);
+    EXPECT_THROW(editLayerFromTraces(windowed, windowed), InvalidInput);  // not single layers
 }
 
 // Cancelling from the progress callback, which the fast path calls from its worker

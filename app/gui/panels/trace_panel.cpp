@@ -182,7 +182,18 @@ void TracePanel::runSingle() {
     const std::string answer = m_answer->text().toStdString();
     const CausalTraceParams p = params();
     m_trace.start([model, prompt, s = subject.toStdString(), answer, p](const ProgressFn& progress) {
-        return traceFact(*model, prompt, s, answer, p, progress);
+        TracedFact t{traceFact(*model, prompt, s, answer, p, progress)};
+        if (t.trace.probRestored.count(TraceKind::Mlp)) {
+            if (p.window == 1) {
+                t.editLayer = editLayerFromTraces(t.trace, t.trace);
+            } else {  // single MLP layers, to choose within the peak window
+                CausalTraceParams single = p;
+                single.window = 1;
+                single.kinds = {TraceKind::Mlp};
+                t.editLayer = editLayerFromTraces(t.trace, traceFact(*model, prompt, s, answer, single, progress));
+            }
+        }
+        return t;
     });
     emit jobStarted(tr("Tracing"), m_trace.watcher());
 }
@@ -214,7 +225,7 @@ void TracePanel::runAverage() {
 void TracePanel::traceFinished() {
     const auto outcome = m_trace.outcome();
     if (!accept(outcome)) return;
-    m_last = *outcome->value;
+    m_last = outcome->value->trace;
     const CausalTraceResult& r = *m_last;
     m_figure->setFigure(plots::traceFigure(r, modelName(*m_workspace)));
     QString text = tr("<b>Answer</b> '%1'%2<br><b>p(clean)</b> %3, <b>p(corrupted)</b> %4<br>"
@@ -227,8 +238,12 @@ void TracePanel::traceFinished() {
     if (auto it = r.probRestored.find(TraceKind::Mlp); it != r.probRestored.end() && it->second.size()) {
         Eigen::Index layer = 0;
         const double best = it->second.row(r.subjectEnd - 1).maxCoeff(&layer);
-        text += tr("<br><b>MLP peak</b> at the subject's last token: layer %1 (%2)").arg(layer).arg(percent(best));
-        emit traced(m_workspace->prompt(), m_subject->text(), static_cast<int>(layer));
+        const int editLayer = outcome->value->editLayer;
+        text += tr("<br><b>MLP peak</b> at the subject's last token: layer %1 (%2); edit layer %3")
+                    .arg(layer)
+                    .arg(percent(best))
+                    .arg(editLayer);
+        emit traced(m_workspace->prompt(), m_subject->text(), editLayer);
     }
     m_summary->setText(text);
     emit statusMessage(tr("Trace done: p(%1) %2 clean, %3 corrupted")

@@ -45,9 +45,10 @@ public:
     const std::optional<CausalTraceResult>& lastTrace() const { return m_last; }
 
 signals:
-    // After a trace: its prompt and subject, and the layer where restoring the MLP
-    // output at the subject's last token helps most (where ROME would edit).
-    void traced(const QString& prompt, const QString& subject, int peakMlpLayer);
+    // After a trace: its prompt and subject, and the layer ROME would edit (the peak
+    // MLP window at the subject's last token, then its strongest single layer:
+    // editLayerFromTraces, as `mwb edit --layer auto`).
+    void traced(const QString& prompt, const QString& subject, int editLayer);
 
 private:
     void modelChanged();
@@ -74,7 +75,11 @@ private:
     QLabel* m_summary;
     FigureView* m_figure;
     std::optional<CausalTraceResult> m_last;
-    Job<CausalTraceResult> m_trace;
+    struct TracedFact {
+        CausalTraceResult trace;
+        int editLayer = -1;  // -1: the trace has no MLP kind
+    };
+    Job<TracedFact> m_trace;
     Job<AverageTraceResult> m_average;
 };
 
