@@ -176,6 +176,21 @@ TEST_P(BackpropGradients, MlpOutDeltaMatchesCentralDifferences) {
     }
 }
 
+// Every gradient tensor of `g` as a column, in forEachTensor's order.
+template <typename T>
+std::vector<MatrixT<T>> tensorColumns(const ModelConfig& c, WeightsT<T>& g) {
+    std::vector<MatrixT<T>> out;
+    forEachTensor(c, g, [&](const std::string&, auto& t) { out.push_back(Eigen::Map<const MatrixT<T>>(t.data(), t.size(), 1)); });
+    return out;
+}
+
+// d loss / d logits over every row of a batch from one given at the selected rows.
+MatrixD scatterRows(const MatrixD& selected, const std::vector<int>& rows, Eigen::Index nRows) {
+    MatrixD full = MatrixD::Zero(nRows, selected.cols());
+    for (size_t i = 0; i < rows.size(); ++i) full.row(rows[i]) += selected.row(Eigen::Index(i));
+    return full;
+}
+
 // Recomputing each layer's activations during the backward pass (activation
 // checkpointing) gives exactly the gradients of keeping them, for the full backward
 // pass and for the delta pass ROME's value optimisation uses; repeated passes too.
@@ -191,9 +206,7 @@ TEST_P(BackpropGradients, RecomputedActivationsGiveTheSameGradients) {
         ASSERT_TRUE(keep.forward(tokens, kBatch, kSeqLen) == recompute.forward(tokens, kBatch, kSeqLen));
         keep.backward(r, gk);
         recompute.backward(r, gr);
-        std::vector<Matrix> a, b;
-        forEachTensor(c, gk, [&](const std::string&, auto& t) { a.push_back(Eigen::Map<const Matrix>(t.data(), t.size(), 1)); });
-        forEachTensor(c, gr, [&](const std::string&, auto& t) { b.push_back(Eigen::Map<const Matrix>(t.data(), t.size(), 1)); });
+        const std::vector<Matrix> a = tensorColumns(c, gk), b = tensorColumns(c, gr);
         ASSERT_EQ(a.size(), b.size());
         for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(a[i] == b[i]) << "tensor " << i << ", pass " << pass;
 
@@ -215,8 +228,7 @@ TEST_P(BackpropGradients, SelectedLogitRowsGiveTheFullPassesRowsAndGradients) {
     const std::vector<int> tokens = randomTokens(kBatch * kSeqLen, c.vocabSize, 67);
     const std::vector<int> logitRows = {kSeqLen + 4, 3, kSeqLen - 1, 3};  // any order, repeats
     const MatrixD r = randomMatrix(Eigen::Index(logitRows.size()), c.vocabSize, 71);
-    MatrixD rFull = MatrixD::Zero(kBatch * kSeqLen, c.vocabSize);
-    for (size_t i = 0; i < logitRows.size(); ++i) rFull.row(logitRows[i]) += r.row(Eigen::Index(i));
+    const MatrixD rFull = scatterRows(r, logitRows, kBatch * kSeqLen);
 
     BackpropD full(c, w), selected(c, w);
     selected.setLogitRows(logitRows);
@@ -229,9 +241,7 @@ TEST_P(BackpropGradients, SelectedLogitRowsGiveTheFullPassesRowsAndGradients) {
     WeightsT<double> gFull = zeroWeights<double>(c), gSome = zeroWeights<double>(c);
     full.backward(rFull, gFull);
     selected.backward(r, gSome);
-    std::vector<MatrixD> a, b;
-    forEachTensor(c, gFull, [&](const std::string&, auto& t) { a.push_back(Eigen::Map<const MatrixD>(t.data(), t.size(), 1)); });
-    forEachTensor(c, gSome, [&](const std::string&, auto& t) { b.push_back(Eigen::Map<const MatrixD>(t.data(), t.size(), 1)); });
+    const std::vector<MatrixD> a = tensorColumns(c, gFull), b = tensorColumns(c, gSome);
     ASSERT_EQ(a.size(), b.size());
     for (size_t i = 0; i < a.size(); ++i) {
         EXPECT_LT((a[i] - b[i]).cwiseAbs().maxCoeff(), 1e-12) << "tensor " << i;
@@ -424,8 +434,7 @@ TEST(Backprop, SelectedLogitRowsAtAWidthThatRunsInParallel) {
     const std::vector<int> tokens = randomTokens(batch * seqLen, c.vocabSize, 83);
     const std::vector<int> logitRows = {seqLen - 1, 2 * seqLen + 5, 3 * seqLen + 9};
     const MatrixD r = randomMatrix(3, c.vocabSize, 89);
-    MatrixD rFull = MatrixD::Zero(batch * seqLen, c.vocabSize);
-    for (int i = 0; i < 3; ++i) rFull.row(logitRows[i]) = r.row(i);
+    const MatrixD rFull = scatterRows(r, logitRows, batch * seqLen);
     BackpropD full(c, w), selected(c, w);
     selected.setLogitRows(logitRows);
     full.forward(tokens, batch, seqLen);
