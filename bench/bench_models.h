@@ -1,6 +1,10 @@
 // Models the benchmarks share.
 #pragma once
 
+#include <filesystem>
+#include <string>
+
+#include "model/model_file.h"
 #include "model/random_init.h"
 
 namespace mwb::bench {
@@ -15,6 +19,15 @@ inline const Model& gpt2Small() {
         return model;
     }();
     return m;
+}
+
+// The bundled demo model (MWB_SOURCE_DIR/resources/models/demo.h5), loaded once;
+// nullptr when the file is missing.
+inline const Model* demoModel() {
+    static const std::string path = std::string(MWB_SOURCE_DIR) + "/resources/models/demo.h5";
+    if (!std::filesystem::exists(path)) return nullptr;
+    static const Model m = loadModel(path);
+    return &m;
 }
 
 }  // namespace mwb::bench

@@ -6,10 +6,7 @@
 //   build/bench/trace_bench
 #include <benchmark/benchmark.h>
 
-#include <filesystem>
-
 #include "analysis/causal_trace.h"
-#include "model/model_file.h"
 #include "bench/bench_models.h"
 
 namespace {
@@ -33,13 +30,12 @@ void BM_TraceGpt2Small(benchmark::State& state) {
 BENCHMARK(BM_TraceGpt2Small)->Arg(0)->Arg(1)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();
 
 void BM_TraceDemo(benchmark::State& state) {
-    const std::string path = std::string(MWB_SOURCE_DIR) + "/resources/models/demo.h5";
-    if (!std::filesystem::exists(path)) {
+    const Model* m = bench::demoModel();
+    if (!m) {
         state.SkipWithError("resources/models/demo.h5 is missing");
         return;
     }
-    static const Model m = loadModel(path);
-    traceBench(state, m, "The Eiffel Tower is located in the city of", "Eiffel Tower");
+    traceBench(state, *m, "The Eiffel Tower is located in the city of", "Eiffel Tower");
 }
 BENCHMARK(BM_TraceDemo)->Arg(0)->Arg(1)->Unit(benchmark::kSecond)->Iterations(3)->UseRealTime();
 

@@ -7,12 +7,10 @@
 //   build/bench/value_step_bench
 #include <benchmark/benchmark.h>
 
-#include <filesystem>
 #include <random>
 
 #include "bench/bench_models.h"
 #include "model/backprop.h"
-#include "model/model_file.h"
 
 namespace {
 
@@ -43,13 +41,12 @@ void valueStep(benchmark::State& state, const Model& m, int layer) {
 }
 
 void BM_ValueStepDemo(benchmark::State& state) {
-    const std::string path = std::string(MWB_SOURCE_DIR) + "/resources/models/demo.h5";
-    if (!std::filesystem::exists(path)) {
+    const Model* m = bench::demoModel();
+    if (!m) {
         state.SkipWithError("resources/models/demo.h5 is missing");
         return;
     }
-    static const Model m = loadModel(path);
-    valueStep(state, m, 1);
+    valueStep(state, *m, 1);
 }
 BENCHMARK(BM_ValueStepDemo)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
