@@ -91,7 +91,8 @@ SubjectCorruptionResult corruptSubjects(const Model& model, const std::vector<Kn
         const RunState clean = t.run(c.ids);
         FactCorruption fc{c.fact->prompt, c.fact->subject, c.fact->attribute, c.pClean, {}};
         for (size_t l = 0; l < nLayers; ++l)
-            fc.pCorrupted.push_back(meanCorrupted(clean, c.answer, params.layers[l], c.subjectLast, c.subjectLast,
+            fc.pCorrupted.push_back(meanCorrupted(clean, c.answer, params.layers[l],
+                                                  params.wholeSubject ? c.subjectFirst : c.subjectLast, c.subjectLast,
                                                   static_cast<float>(r.sigma[l]), rng));
         // Its own stream, so that the per-layer figures do not depend on it.
         fc.pSubjectUnknown =
@@ -123,6 +124,7 @@ nlohmann::json toJson(const SubjectCorruptionResult& r) {
         facts.push_back({{"prompt", f.prompt}, {"subject", f.subject}, {"answer", f.answer}, {"p_clean", f.pClean},
                          {"p_corrupted", f.pCorrupted}, {"p_subject_unknown", f.pSubjectUnknown}});
     return {{"layers", r.params.layers},
+            {"whole_subject", r.params.wholeSubject},
             {"samples", r.params.samples},
             {"noise", r.sigma},
             {"noise_source", r.noiseSource},

@@ -30,6 +30,11 @@ struct SubjectCorruptionParams {
     uint64_t seed = 1;
     double removedFraction = 0.5;  // "most": the answer keeps less than half its probability
     bool skipWrong = true;         // only facts whose top-1 is the attribute's first token
+    // Noise on every subject token instead of the last only: where the last-token check
+    // leaves the answer, did it come from the subject's other tokens (then this removes
+    // it) or from the positions after the subject, which read the subject before the
+    // corrupted layer?
+    bool wholeSubject = false;
 };
 
 struct FactCorruption {

@@ -20,6 +20,9 @@ struct ContextTemplateOptions {
     std::vector<std::pair<int, int>> lengths = {{5, 10}, {10, 10}};
     int topK = 5;  // the reference samples from the 5 most likely tokens
     uint64_t seed = 0;
+    // Join a prefix to a prompt that opens with the subject by a line break where
+    // "<prefix>. " would split the subject into other tokens (placeRequest).
+    bool subjectTokensAsInPrompt = true;
 };
 
 // "{}" first, then the generated templates; braces in generated text are blanked

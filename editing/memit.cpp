@@ -74,7 +74,8 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
     MemitResult result;
     result.contextTemplates = contextTemplates(model, params.templates, progress);
     std::vector<PlacedRequest> placed;
-    for (const auto& r : requests) placed.push_back(placeRequest(model, r, result.contextTemplates, params.factToken));
+    for (const auto& r : requests) placed.push_back(placeRequest(model, r, result.contextTemplates, params.factToken,
+                                                    params.templates.subjectTokensAsInPrompt));
 
     // Target hidden states z_i = h_i + δ_i at the last edited layer (Algorithm 1, step 1).
     MatrixD z(model.config.dModel, n);

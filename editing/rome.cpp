@@ -20,7 +20,8 @@ RomeResult computeRome(const Model& model, const EditRequest& request, const Rom
     RomeResult r;
     r.layer = layer;
     r.contextTemplates = contextTemplates(model, params.templates, progress);
-    const PlacedRequest placed = placeRequest(model, request, r.contextTemplates, params.factToken);
+    const PlacedRequest placed = placeRequest(model, request, r.contextTemplates, params.factToken,
+                                                    params.templates.subjectTokensAsInPrompt);
     const RequestKeys keys = requestKeys(model, placed, layer);
     r.keyStar = keys.keyStar;
     r.keyBare = keys.keyBare;

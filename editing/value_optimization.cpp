@@ -13,11 +13,10 @@ namespace {
 
 constexpr const char* kFactTokenNames[] = {"subject_last", "subject_first", "last"};
 
-// Token index of the fact lookup (the reference's find_fact_lookup_idx) in `enc`,
-// the encoding of a text whose subject starts at byte `subjectAt`.
-int lookupIndex(const Encoding& enc, const std::string& text, size_t subjectAt, size_t subjectLen,
-                FactToken f) {
-    if (f == FactToken::Last) return static_cast<int>(enc.ids.size()) - 1;
+// First and last token of `enc` (the encoding of `text`) that overlap the subject,
+// which starts at byte `subjectAt`.
+std::pair<int, int> subjectTokens(const Encoding& enc, const std::string& text, size_t subjectAt,
+                                  size_t subjectLen) {
     const int begin = static_cast<int>(subjectAt), end = static_cast<int>(subjectAt + subjectLen);
     int first = -1, last = -1;
     for (size_t i = 0; i < enc.ids.size(); ++i) {
@@ -28,17 +27,28 @@ int lookupIndex(const Encoding& enc, const std::string& text, size_t subjectAt, 
         }
     }
     if (first < 0) throw InvalidInput("the subject covers no token of \"" + text + "\"");
-    return f == FactToken::SubjectFirst ? first : last;
+    return {first, last};
 }
 
-// The templated text and its lookup index.
-std::pair<std::vector<int>, int> placeOne(const Model& model, const std::string& templ,
-                                          const std::string& prompt, const std::string& subject,
-                                          FactToken f) {
+// The prompt in one template: token ids, the lookup index (the reference's
+// find_fact_lookup_idx) and the subject's tokens.
+struct Placed {
+    std::vector<int> ids;
+    int lookup = 0;
+    std::vector<int> subjectIds;
+};
+
+Placed placeOne(const Model& model, const std::string& templ, const std::string& prompt,
+                const std::string& subject, FactToken f) {
     const std::string text = fillTemplate(templ, fillTemplate(prompt, subject));
     const size_t subjectAt = templ.find("{}") + prompt.find("{}");
-    const Encoding enc = model.tokenizer.encode(text);
-    return {enc.ids, lookupIndex(enc, text, subjectAt, subject.size(), f)};
+    Encoding enc = model.tokenizer.encode(text);
+    const auto [first, last] = subjectTokens(enc, text, subjectAt, subject.size());
+    Placed p;
+    p.lookup = f == FactToken::Last ? static_cast<int>(enc.ids.size()) - 1 : f == FactToken::SubjectFirst ? first : last;
+    p.subjectIds.assign(enc.ids.begin() + first, enc.ids.begin() + last + 1);
+    p.ids = std::move(enc.ids);
+    return p;
 }
 
 RowVector logSoftmax(const Eigen::Ref<const RowVector>& z) {
@@ -66,14 +76,26 @@ void validateRequest(const EditRequest& r) {
 }
 
 PlacedRequest placeRequest(const Model& model, const EditRequest& request,
-                           const std::vector<std::string>& templates, FactToken factToken) {
+                           const std::vector<std::string>& templates, FactToken factToken,
+                           bool subjectTokensAsInPrompt) {
     const Transformer transformer(model);
     PlacedRequest p;
+    std::vector<int> promptSubject;
     for (const auto& templ : templates) {
-        auto [ids, idx] = placeOne(model, templ, request.prompt, request.subject, factToken);
-        transformer.validateTokens(ids);
-        p.ids.push_back(std::move(ids));
-        p.lookup.push_back(idx);
+        Placed one = placeOne(model, templ, request.prompt, request.subject, factToken);
+        if (promptSubject.empty()) promptSubject = one.subjectIds;
+        // "<prefix>. {}" puts a space before a subject that opens the prompt, and a
+        // byte-level BPE splits " Norway" and "Norway" differently: try a line break.
+        const size_t at = templ.find("{}");
+        if (subjectTokensAsInPrompt && one.subjectIds != promptSubject && at > 0 && templ[at - 1] == ' ') {
+            std::string joined = templ;
+            joined[at - 1] = '\n';
+            Placed other = placeOne(model, joined, request.prompt, request.subject, factToken);
+            if (other.subjectIds == promptSubject) one = std::move(other);
+        }
+        transformer.validateTokens(one.ids);
+        p.ids.push_back(std::move(one.ids));
+        p.lookup.push_back(one.lookup);
     }
     return p;
 }
@@ -123,9 +145,9 @@ ValueTarget optimizeValue(const Model& model, const EditRequest& request, const 
         }
     const int nRewrite = static_cast<int>(seqs.size());
     {
-        auto [ids, idx] = placeOne(model, "{}", "{} is a", request.subject, factToken);
-        lookups.push_back(idx);
-        seqs.push_back(std::move(ids));
+        Placed essence = placeOne(model, "{}", "{} is a", request.subject, factToken);
+        lookups.push_back(essence.lookup);
+        seqs.push_back(std::move(essence.ids));
     }
     const int batch = static_cast<int>(seqs.size());
     int seqLen = 0;

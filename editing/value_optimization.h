@@ -46,12 +46,18 @@ struct ValueParams {
 };
 
 // The request's prompt in every context template: token ids and the lookup index.
+// The first template must be the bare "{}". With `subjectTokensAsInPrompt`, a
+// template whose prefix would change how the subject is split into tokens (a
+// subject opening the prompt gets a leading space after "<prefix>. ") is joined to
+// the prompt with a line break instead, so that k* averages keys of the same tokens
+// the prompt has; the reference code always joins with the space.
 struct PlacedRequest {
     std::vector<std::vector<int>> ids;  // [0] is the bare prompt ("{}" template)
     std::vector<int> lookup;
 };
 PlacedRequest placeRequest(const Model& model, const EditRequest& request,
-                           const std::vector<std::string>& templates, FactToken factToken);
+                           const std::vector<std::string>& templates, FactToken factToken,
+                           bool subjectTokensAsInPrompt = true);
 
 struct RequestKeys {
     Vector keyStar;    // [dFf] mlp_in at the lookup, averaged over the templates

@@ -29,6 +29,8 @@ void registerSubjectCheck(CLI::App& app) {
     cmd->add_option("--seed", o->p.seed, "Noise seed")->capture_default_str();
     cmd->add_option("--limit", o->limit, "Use only the first N facts (0: all)")->capture_default_str();
     cmd->add_flag("--keep-wrong", [o](int64_t) { o->p.skipWrong = false; }, "Also check facts the model gets wrong");
+    cmd->add_flag("--whole-subject", o->p.wholeSubject,
+                  "Noise on every subject token, not only the last (where does what survives come from?)");
     cmd->add_flag("--json", o->json, "Print JSON");
     cmd->callback([o] {
         if (o->limit < 0) throw InvalidInput("--limit must not be negative");
@@ -42,7 +44,8 @@ void registerSubjectCheck(CLI::App& app) {
             printJson(toJson(r));
             return;
         }
-        std::printf("%zu facts (%d skipped: wrong top-1), noise: %s, %d samples\n", r.facts.size(), r.skipped,
+        std::printf("%zu facts (%d skipped: wrong top-1), noise on %s: %s, %d samples\n", r.facts.size(),
+                    r.skipped, r.params.wholeSubject ? "every subject token" : "the subject's last token",
                     r.noiseSource.c_str(), r.params.samples);
         for (size_t l = 0; l < r.params.layers.size(); ++l)
             std::printf("layer %d (sigma %.3g): the answer loses more than half its probability in %.1f%% of facts; "

@@ -55,6 +55,10 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
     cmd->add_option("--layers", o.layers, "MEMIT's layers, e.g. 2,3,4 (default: the auto layer and two below)");
     cmd->add_option("--fact-token", o.factToken, "subject_last, subject_first or last")->capture_default_str();
     cmd->add_option("--key", o.keyMode, "consistent (r-ROME) or original (the reference code's)")->capture_default_str();
+    cmd->add_option("--context-join", o.contextJoin,
+                    "auto (a line break where \"<prefix>. \" would split a subject opening the prompt into "
+                    "other tokens) or space (always, as the reference code)")
+        ->capture_default_str();
     cmd->add_option("--corpus", o.corpus, "Text for the second-moment statistics (default: the bundled corpus)");
     cmd->add_option("--stats-tokens", o.statsTokens, "Tokens for the statistics")->capture_default_str();
     cmd->add_option("--guard-tokens", o.guardTokens,
@@ -103,6 +107,8 @@ EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, 
     else if (o.keyMode != "consistent") throw InvalidInput("--key must be consistent or original");
     spec.value = o.value;
     spec.templates.seed = o.seed;
+    if (o.contextJoin != "auto" && o.contextJoin != "space") throw InvalidInput("--context-join must be auto or space");
+    spec.templates.subjectTokensAsInPrompt = o.contextJoin == "auto";
     spec.momentWeight = o.momentWeight;
     spec.nullSpace = o.nullSpace;
     spec.stats.maxTokens = o.statsTokens;

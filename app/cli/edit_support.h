@@ -19,6 +19,7 @@ struct EditOptions {
     std::string layers;          // MEMIT: "a,b,c"; default: the auto layer and the two below
     std::string factToken = "subject_last";
     std::string keyMode = "consistent";
+    std::string contextJoin = "auto";
     std::string corpus;  // for the second moments; default: the bundled corpus
     long statsTokens = 100000;
     ValueParams value;

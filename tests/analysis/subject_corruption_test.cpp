@@ -71,6 +71,29 @@ TEST(SubjectCorruption, LargeNoiseAtTheSubjectMovesTheAnswerAndIsCounted) {
         EXPECT_DOUBLE_EQ(r.fractionRemovedDependent[l], dependent ? double(removed[l]) / dependent : 0.0);
 }
 
+TEST(SubjectCorruption, WholeSubjectNoiseCoversEverySubjectToken) {
+    const Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    const std::vector<KnownFact> one = {facts()[0]};  // "cat sat": seven tokens
+    // Entering layer 0, noise on every subject token is the "subject unknown" run,
+    // which draws from the stream seeded seed + 1: the same draws, the same p.
+    auto whole = params(2.0);
+    whole.layers = {0};
+    whole.wholeSubject = true;
+    whole.seed = 5;
+    auto lastOnly = whole;
+    lastOnly.wholeSubject = false;
+    lastOnly.seed = 4;
+    const double pWhole = corruptSubjects(m, one, whole).facts[0].pCorrupted[0];
+    EXPECT_EQ(pWhole, corruptSubjects(m, one, lastOnly).facts[0].pSubjectUnknown);
+    lastOnly.seed = 5;
+    EXPECT_NE(pWhole, corruptSubjects(m, one, lastOnly).facts[0].pCorrupted[0]);
+    // A one-token subject: both are the same noise on the same token.
+    const std::vector<KnownFact> single = {{0, "c", "at", "The {}at sat", "The cat sat", "P0"}};
+    whole.layers = lastOnly.layers = {1};
+    EXPECT_EQ(corruptSubjects(m, single, whole).facts[0].pCorrupted[0],
+              corruptSubjects(m, single, lastOnly).facts[0].pCorrupted[0]);
+}
+
 TEST(SubjectCorruption, BadInputIsRefused) {
     const Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
     auto p = params(1.0);
