@@ -70,7 +70,15 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
         record.subject = std::to_string(requests.size()) + " subjects";
         record.prompt = "(batch)";
     }
-    const ContextTemplateOptions templates = fitted(spec.templates, model.config);
+    ContextTemplateOptions chosen;
+    if (spec.templates) {
+        chosen = *spec.templates;
+    } else {
+        if (spec.method == EditMethod::Memit) chosen = memitContextTemplates();
+        chosen.seed = spec.templateSeed;
+        chosen.subjectTokensAsInPrompt = spec.subjectTokensAsInPrompt;
+    }
+    const ContextTemplateOptions templates = fitted(chosen, model.config);
     if (spec.method == EditMethod::Rome) {
         if (requests.size() != 1) throw InvalidInput("ROME edits one fact at a time; use MEMIT for a batch");
         if (spec.layers.size() != 1) throw InvalidInput("ROME edits one layer; use MEMIT for several");

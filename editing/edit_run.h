@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,12 @@ struct EditSpec {
     FactToken factToken = FactToken::SubjectLast;
     KeyMode keyMode = KeyMode::Consistent;  // ROME
     ValueParams value;
-    ContextTemplateOptions templates;  // prefix lengths are shortened to fit small contexts
+    // Context templates (prefix lengths are shortened to fit small contexts). Unset:
+    // the method's reference settings (ROME's defaults, memitContextTemplates()) with
+    // the two fields below.
+    std::optional<ContextTemplateOptions> templates;
+    uint64_t templateSeed = 0;
+    bool subjectTokensAsInPrompt = true;
     double momentWeight = 0.0;         // MEMIT's λ; <= 0: defaultMomentWeight (memit.h)
     bool nullSpace = false;            // MEMIT: AlphaEdit's projection
     std::map<int, MatrixD> previousKeys;  // MEMIT + nullSpace: keys of earlier edits per layer

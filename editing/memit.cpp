@@ -77,6 +77,7 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
     for (const auto& r : requests) placed.push_back(placeRequest(model, r, result.contextTemplates, params.factToken,
                                                     params.templates.subjectTokensAsInPrompt));
 
+    const std::vector<double> weights = keyWeights(params.templates);
     // Target hidden states z_i = h_i + δ_i at the last edited layer (Algorithm 1, step 1).
     MatrixD z(model.config.dModel, n);
     for (int i = 0; i < n; ++i) {
@@ -95,7 +96,7 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
         // updates of the earlier layers already in place.
         MatrixD keys(model.config.dFf, n), residual(model.config.dModel, n);
         for (int i = 0; i < n; ++i) {
-            keys.col(i) = requestKeys(model, placed[i], layer).keyStar.cast<double>();
+            keys.col(i) = requestKeys(model, placed[i], layer, weights).keyStar.cast<double>();
             residual.col(i) = z.col(i) - requestKeys(model, placed[i], lastLayer).residBare.cast<double>();
         }
         // Spread what is left over the layers still to edit (eq. 15).

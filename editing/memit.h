@@ -22,7 +22,7 @@ struct MemitParams {
     std::vector<int> layers;  // ascending, e.g. {2, 3, 4}
     FactToken factToken = FactToken::SubjectLast;
     ValueParams value;
-    ContextTemplateOptions templates;
+    ContextTemplateOptions templates = memitContextTemplates();
     // λ, the reference's mom2_update_weight; <= 0: defaultMomentWeight(model).
     double momentWeight = 0.0;
     // AlphaEdit: project updates onto the null space of C (eigenvalues below

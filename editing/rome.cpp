@@ -22,7 +22,7 @@ RomeResult computeRome(const Model& model, const EditRequest& request, const Rom
     r.contextTemplates = contextTemplates(model, params.templates, progress);
     const PlacedRequest placed = placeRequest(model, request, r.contextTemplates, params.factToken,
                                                     params.templates.subjectTokensAsInPrompt);
-    const RequestKeys keys = requestKeys(model, placed, layer);
+    const RequestKeys keys = requestKeys(model, placed, layer, keyWeights(params.templates));
     r.keyStar = keys.keyStar;
     r.keyBare = keys.keyBare;
     r.valueInit = keys.mlpOutBare;

@@ -45,7 +45,9 @@ Placed placeOne(const Model& model, const std::string& templ, const std::string&
     Encoding enc = model.tokenizer.encode(text);
     const auto [first, last] = subjectTokens(enc, text, subjectAt, subject.size());
     Placed p;
-    p.lookup = f == FactToken::Last ? static_cast<int>(enc.ids.size()) - 1 : f == FactToken::SubjectFirst ? first : last;
+    p.lookup = f == FactToken::Last           ? static_cast<int>(enc.ids.size()) - 1
+               : f == FactToken::SubjectFirst ? first
+                                              : last;
     p.subjectIds.assign(enc.ids.begin() + first, enc.ids.begin() + last + 1);
     p.ids = std::move(enc.ids);
     return p;
@@ -100,7 +102,10 @@ PlacedRequest placeRequest(const Model& model, const EditRequest& request,
     return p;
 }
 
-RequestKeys requestKeys(const Model& model, const PlacedRequest& placed, int layer) {
+RequestKeys requestKeys(const Model& model, const PlacedRequest& placed, int layer,
+                        const std::vector<double>& weights) {
+    if (!weights.empty() && weights.size() != placed.ids.size())
+        throw InvalidInput("one key weight per context template is needed");
     const Transformer transformer(model);
     Hooks capture;
     capture.captures = {{HookSite::MlpIn, layer}, {HookSite::MlpOut, layer}};
@@ -110,14 +115,13 @@ RequestKeys requestKeys(const Model& model, const PlacedRequest& placed, int lay
         const RunState s = transformer.run(placed.ids[j], capture, LogitsMode::None, layer + 1);
         const int idx = placed.lookup[j];
         const Vector key = s.captured.at({HookSite::MlpIn, layer}).row(idx).transpose();
-        k.keyStar += key;
+        k.keyStar += key * static_cast<float>(weights.empty() ? 1.0 / placed.ids.size() : weights[j]);
         if (j == 0) {
             k.keyBare = key;
             k.mlpOutBare = s.captured.at({HookSite::MlpOut, layer}).row(idx).transpose();
             k.residBare = s.resid[layer + 1].row(idx).transpose();
         }
     }
-    k.keyStar /= static_cast<float>(placed.ids.size());
     return k;
 }
 

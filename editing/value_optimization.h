@@ -60,12 +60,14 @@ PlacedRequest placeRequest(const Model& model, const EditRequest& request,
                            bool subjectTokensAsInPrompt = true);
 
 struct RequestKeys {
-    Vector keyStar;    // [dFf] mlp_in at the lookup, averaged over the templates
+    Vector keyStar;    // [dFf] mlp_in at the lookup, averaged over the templates (weighted)
     Vector keyBare;    // [dFf] the same in the bare prompt
     Vector mlpOutBare; // [dModel] mlp_out at the lookup of the bare prompt
     Vector residBare;  // [dModel] resid_post at the lookup of the bare prompt
 };
-RequestKeys requestKeys(const Model& model, const PlacedRequest& placed, int layer);
+// `weights`: per template, its share of k* (keyWeights); empty: the plain mean.
+RequestKeys requestKeys(const Model& model, const PlacedRequest& placed, int layer,
+                        const std::vector<double>& weights = {});
 
 struct ValueTarget {
     Vector delta;  // [dModel], added to the output of `layer` at the lookup token

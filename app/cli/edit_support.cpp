@@ -106,9 +106,9 @@ EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, 
     if (o.keyMode == "original") spec.keyMode = KeyMode::Original;
     else if (o.keyMode != "consistent") throw InvalidInput("--key must be consistent or original");
     spec.value = o.value;
-    spec.templates.seed = o.seed;
+    spec.templateSeed = o.seed;
     if (o.contextJoin != "auto" && o.contextJoin != "space") throw InvalidInput("--context-join must be auto or space");
-    spec.templates.subjectTokensAsInPrompt = o.contextJoin == "auto";
+    spec.subjectTokensAsInPrompt = o.contextJoin == "auto";
     spec.momentWeight = o.momentWeight;
     spec.nullSpace = o.nullSpace;
     spec.stats.maxTokens = o.statsTokens;

@@ -16,8 +16,9 @@ EditSpec tinySpec(EditMethod method, std::vector<int> layers) {
     EditSpec s;
     s.method = method;
     s.layers = std::move(layers);
-    s.templates.lengths = {{2, 3}};
-    s.templates.seed = 3;
+    s.templates = ContextTemplateOptions{};
+    s.templates->lengths = {{2, 3}};
+    s.templates->seed = 3;
     s.stats.useCache = false;
     return s;
 }

@@ -5,7 +5,9 @@
 #include <gtest/gtest.h>
 
 #include "editing/value_optimization.h"
+#include "model/errors.h"
 #include "model/model_file.h"
+#include "model/transformer.h"
 
 namespace mwb {
 namespace {
@@ -59,6 +61,49 @@ TEST_F(PlaceRequest, SubjectInsideThePromptIsJoinedAsInThePaper) {
         EXPECT_EQ(p.ids[j][p.lookup[j]], ids(" Norway")[0]);
         EXPECT_EQ(p.lookup[j] + 2, static_cast<int>(p.ids[j].size()));  // " Norway" " is"
     }
+}
+
+TEST(KeyWeights, RomeAveragesEveryTemplateMemitTheBarePromptAndEachLength) {
+    const std::vector<double> rome = keyWeights(ContextTemplateOptions{});
+    ASSERT_EQ(rome.size(), 21u);
+    for (double w : rome) EXPECT_DOUBLE_EQ(w, 1.0 / 21);
+    const std::vector<double> memit = keyWeights(memitContextTemplates());
+    ASSERT_EQ(memit.size(), 6u);
+    EXPECT_DOUBLE_EQ(memit[0], 0.5);
+    for (size_t j = 1; j < 6; ++j) EXPECT_DOUBLE_EQ(memit[j], 0.1);
+    ContextTemplateOptions two;
+    two.lengths = {{5, 2}, {10, 4}};
+    two.averagePerLength = true;
+    EXPECT_EQ(keyWeights(two), (std::vector<double>{1.0 / 3, 1.0 / 6, 1.0 / 6, 1.0 / 12, 1.0 / 12, 1.0 / 12,
+                                                    1.0 / 12}));
+}
+
+TEST_F(PlaceRequest, MemitTemplatesStartWithItsFiveWordsAndWeighTheKeys) {
+    ContextTemplateOptions o = memitContextTemplates();
+    o.lengths = {{3, 5}};  // short texts: the test is about their openings
+    const std::vector<std::string> templates = contextTemplates(*model, o);
+    ASSERT_EQ(templates.size(), 6u);
+    EXPECT_EQ(templates[0], "{}");
+    const char* starts[] = {"The", "Therefore", "Because", "I", "You"};
+    for (int j = 0; j < 5; ++j) {
+        EXPECT_EQ(templates[j + 1].rfind(starts[j], 0), 0u) << templates[j + 1];
+        EXPECT_EQ(templates[j + 1].substr(templates[j + 1].size() - 4), ". {}");
+    }
+    // k* is the weighted sum of each template's key at the lookup.
+    const EditRequest r{"The capital of {} is", "Norway", "Rome", ""};
+    const PlacedRequest p = placeRequest(*model, r, templates, FactToken::SubjectLast);
+    const std::vector<double> w = keyWeights(o);
+    const RequestKeys k = requestKeys(*model, p, 1, w);
+    const Transformer t(*model);
+    Hooks capture;
+    capture.captures = {{HookSite::MlpIn, 1}};
+    Vector expected = Vector::Zero(model->config.dFf);
+    for (size_t j = 0; j < templates.size(); ++j)
+        expected += static_cast<float>(w[j]) *
+                    t.run(p.ids[j], capture).captured.at({HookSite::MlpIn, 1}).row(p.lookup[j]).transpose();
+    EXPECT_LT((k.keyStar - expected).norm(), 1e-5 * expected.norm());
+    EXPECT_GT((k.keyStar - requestKeys(*model, p, 1).keyStar).norm(), 1e-3 * expected.norm());  // not the plain mean
+    EXPECT_THROW(requestKeys(*model, p, 1, {1.0}), InvalidInput);
 }
 
 }  // namespace
