@@ -25,10 +25,21 @@ std::vector<int> memitLayersEndingAt(int last, int count) {
 
 namespace {
 
-// The reference's prefixes (5 and 10 generated tokens) shortened for models with a
-// small context, so that prefix, prompt and target still fit.
-ContextTemplateOptions fitted(ContextTemplateOptions o, const ModelConfig& config) {
-    for (auto& [length, count] : o.lengths) length = std::max(1, std::min(length, config.nCtx / 6));
+// The reference's prefixes (5 or 10 generated tokens after a start word) shortened for
+// models with a small context, so that prefix, prompt and target still fit: at most
+// n_ctx / 6 tokens generated, and start words longer than that left out (a byte-level
+// vocabulary spells "Therefore" in nine tokens), keeping the shortest.
+ContextTemplateOptions fitted(ContextTemplateOptions o, const Model& model) {
+    const int budget = model.config.nCtx / 6;
+    for (auto& [length, count] : o.lengths) length = std::max(1, std::min(length, budget));
+    auto tokens = [&](const std::string& w) { return model.tokenizer.encodeIds(w).size(); };
+    std::vector<std::string> starts;
+    for (const auto& w : o.starts)
+        if (static_cast<int>(tokens(w)) <= budget) starts.push_back(w);
+    if (starts.empty() && !o.starts.empty())
+        starts = {*std::min_element(o.starts.begin(), o.starts.end(),
+                                    [&](const auto& a, const auto& b) { return tokens(a) < tokens(b); })};
+    o.starts = std::move(starts);
     return o;
 }
 
@@ -78,7 +89,7 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
         chosen.seed = spec.templateSeed;
         chosen.subjectTokensAsInPrompt = spec.subjectTokensAsInPrompt;
     }
-    const ContextTemplateOptions templates = fitted(chosen, model.config);
+    const ContextTemplateOptions templates = fitted(chosen, model);
     if (spec.method == EditMethod::Rome) {
         if (requests.size() != 1) throw InvalidInput("ROME edits one fact at a time; use MEMIT for a batch");
         if (spec.layers.size() != 1) throw InvalidInput("ROME edits one layer; use MEMIT for several");

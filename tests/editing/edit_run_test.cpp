@@ -45,6 +45,20 @@ TEST(EditRun, RomeRecordExplainsTheWeightChangeAndUndoRestoresIt) {
     EXPECT_TRUE(m.weights.blocks[0].down.weight == original.weights.blocks[0].down.weight);
 }
 
+// The method's own templates, shortened for a small context: the fixtures have 24
+// positions and spell every byte as a token, so MEMIT's "Therefore" (9 tokens) and
+// "Because" (7) would not leave room for the prompt and target.
+TEST(EditRun, ReferenceTemplatesFitASmallContext) {
+    for (EditMethod method : {EditMethod::Rome, EditMethod::Memit}) {
+        Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+        EditSpec s = tinySpec(method, {0});
+        s.templates.reset();
+        s.value.steps = 2;
+        EXPECT_NO_THROW(runEdit(m, kCat, s, test_data::kTinyCorpus)) << toString(method);
+        EXPECT_EQ(m.edits.size(), 1u);
+    }
+}
+
 TEST(EditRun, MemitRecordsOneFactorPairPerLayer) {
     Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
     const Model original = m;

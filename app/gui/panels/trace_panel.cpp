@@ -1,6 +1,8 @@
 // Causal tracing tab.
 #include "app/gui/panels/trace_panel.h"
 
+#include <algorithm>
+
 #include <QButtonGroup>
 #include <QCheckBox>
 #include <QDoubleSpinBox>
@@ -182,16 +184,19 @@ void TracePanel::runSingle() {
     const std::string answer = m_answer->text().toStdString();
     const CausalTraceParams p = params();
     m_trace.start([model, prompt, s = subject.toStdString(), answer, p](const ProgressFn& progress) {
-        TracedFact t{traceFact(*model, prompt, s, answer, p, progress)};
-        if (t.trace.probRestored.count(TraceKind::Mlp)) {
-            if (p.window == 1) {
-                t.editLayer = editLayerFromTraces(t.trace, t.trace);
-            } else {  // single MLP layers, to choose within the peak window
-                CausalTraceParams single = p;
-                single.window = 1;
-                single.kinds = {TraceKind::Mlp};
-                t.editLayer = editLayerFromTraces(t.trace, traceFact(*model, prompt, s, answer, single, progress));
-            }
+        const bool mlp = std::count(p.kinds.begin(), p.kinds.end(), TraceKind::Mlp) > 0;
+        const bool second = mlp && p.window > 1;  // single MLP layers, to choose within the peak window
+        // One bar for both traces, split by how many kinds each restores.
+        const double split = second ? double(p.kinds.size()) / (p.kinds.size() + 1) : 1.0;
+        TracedFact t{traceFact(*model, prompt, s, answer, p, progressSpan(progress, 0.0, split))};
+        if (second) {
+            CausalTraceParams single = p;
+            single.window = 1;
+            single.kinds = {TraceKind::Mlp};
+            t.editLayer = editLayerFromTraces(
+                t.trace, traceFact(*model, prompt, s, answer, single, progressSpan(progress, split, 1.0)));
+        } else if (mlp) {
+            t.editLayer = editLayerFromTraces(t.trace, t.trace);
         }
         return t;
     });
