@@ -3,6 +3,7 @@
 #include <QtTest>
 
 #include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QLineEdit>
 #include <QListWidget>
 #include <QPlainTextEdit>
@@ -97,6 +98,34 @@ private slots:
         QCOMPARE(edited->edits.size(), size_t(1));
         QCOMPARE(edited->edits[0].method, std::string("memit"));
         QCOMPARE(edited->edits[0].layers, (std::vector<int>{0, 1}));
+    }
+
+    // The folded optimisation settings reach the edit: a tight clamp writes a smaller change.
+    void optimisationSettingsReachTheEdit() {
+        auto model = std::make_shared<const Model>(loadModel(MWB_SOURCE_DIR "/tests/fixtures/golden_gpt2_untied.h5"));
+        auto* panel = m_window->panel<EditPanel>();
+        fillForm(panel);
+        QCOMPARE(panel->settings().value.clampNormFactor, ValueParams{}.clampNormFactor);  // the reference's
+        QCOMPARE(panel->settings().momentWeight, 0.0);
+        QVERIFY(!panel->momentWeightBox()->isEnabled());  // MEMIT only
+        panel->methodBox()->setCurrentIndex(1);
+        QVERIFY(panel->momentWeightBox()->isEnabled());
+        panel->momentWeightBox()->setValue(250.0);
+        QCOMPARE(panel->settings().momentWeight, 250.0);
+        panel->methodBox()->setCurrentIndex(0);
+        auto changeNorm = [&](double clamp) {
+            m_window->workspace()->setModel(model, QString());
+            panel->layerBox()->setValue(0);  // a new model resets it; layer 1's MLP reaches no logit here
+            panel->clampBox()->setValue(clamp);
+            panel->stepsBox()->setValue(5);
+            QSignalSpy done(panel, &ToolPanel::actionFinished);
+            panel->runAction();
+            if (!waitFor(done) || !done.front().front().toBool()) return -1.0;
+            const EditRecord& e = m_window->workspace()->model()->edits.at(0);
+            return double((e.left[0] * e.right[0].transpose()).norm());
+        };
+        const double loose = changeNorm(4.0), tight = changeNorm(0.05);
+        QVERIFY2(tight > 0 && loose > 2 * tight, qPrintable(QStringLiteral("%1 vs %2").arg(loose).arg(tight)));
     }
 
     void savingClearsTheUnsavedMark() {

@@ -28,6 +28,8 @@ EditOutcomeData applyEditJob(std::shared_ptr<const Model> model, const EditSetti
     spec.method = s.method;
     spec.layers = s.method == EditMethod::Rome ? std::vector<int>{s.layer} : memitLayersEndingAt(s.layer, s.memitLayers);
     spec.stats.maxTokens = s.statsTokens;
+    spec.value = s.value;
+    spec.momentWeight = s.momentWeight;
     const std::string corpus = readTextFile(s.corpusFile);
     const std::string sample = s.guardFile.empty() ? std::string() : readTextFile(s.guardFile);
     auto copy = std::make_shared<Model>(*model);

@@ -23,6 +23,8 @@ struct EditSettings {
     int memitLayers = 3;  // MEMIT edits layers [layer - memitLayers + 1, layer]
     std::string corpusFile;  // text for the second-moment statistics (cached beside the model)
     long statsTokens = 100000;
+    ValueParams value;         // the optimisation of v* (ROME) or of the targets z (MEMIT)
+    double momentWeight = 0.0; // MEMIT's λ; <= 0: the d_ff-scaled default
     std::string guardFile;   // held-out text for the perplexity guard (empty: weight change only)
     std::vector<std::string> paraphrases, neighbours;  // evaluation prompts
 };

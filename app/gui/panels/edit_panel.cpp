@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include <QComboBox>
+#include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QFormLayout>
 #include <QGroupBox>
@@ -18,6 +19,7 @@
 #include <QSpinBox>
 #include <QSplitter>
 #include <QTableWidget>
+#include <QToolButton>
 #include <QVBoxLayout>
 
 #include "app/gui/resources.h"
@@ -61,6 +63,12 @@ EditPanel::EditPanel(Workspace* workspace, QWidget* parent)
       m_memitLayers(new QSpinBox(this)),
       m_corpus(new QLineEdit(resourceFile(QStringLiteral("data/corpus.txt")), this)),
       m_statsTokens(new QSpinBox(this)),
+      m_steps(new QSpinBox(this)),
+      m_learningRate(new QDoubleSpinBox(this)),
+      m_clamp(new QDoubleSpinBox(this)),
+      m_klFactor(new QDoubleSpinBox(this)),
+      m_weightDecay(new QDoubleSpinBox(this)),
+      m_momentWeight(new QDoubleSpinBox(this)),
       m_paraphrases(new QPlainTextEdit(this)),
       m_neighbours(new QPlainTextEdit(this)),
       m_apply(new QPushButton(tr("Apply edit"), this)),
@@ -174,6 +182,56 @@ QWidget* EditPanel::buildForm() {
             [this](int i) { m_memitLayers->setEnabled(i == 1); });
     m_memitLayers->setEnabled(false);
 
+    // The optimisation's hyper-parameters, folded away: the reference's values are
+    // the defaults, and the clamp is the one most worth trying (it trades the new
+    // fact's strength against its neighbours).
+    auto* optimisation = new QWidget(form);
+    auto* of = new QFormLayout(optimisation);
+    of->setContentsMargins(0, 0, 0, 0);
+    const ValueParams defaults;
+    auto setUp = [](QDoubleSpinBox* box, double lo, double hi, double step, int decimals, double value,
+                    const QString& tip) {
+        box->setRange(lo, hi);
+        box->setSingleStep(step);
+        box->setDecimals(decimals);
+        box->setValue(value);
+        box->setToolTip(tip);
+    };
+    m_steps->setRange(1, 1000);
+    m_steps->setValue(defaults.steps);
+    m_steps->setToolTip(tr("Adam steps for v* (MEMIT: for each target z); stops early when the target is reached"));
+    setUp(m_learningRate, 0.001, 10.0, 0.05, 3, defaults.learningRate, tr("Adam's learning rate"));
+    setUp(m_clamp, 0.05, 100.0, 0.25, 2, defaults.clampNormFactor,
+          tr("The change of the output at the subject is at most this many times its norm: smaller keeps "
+             "neighbours, larger makes the new fact stronger"));
+    setUp(m_klFactor, 0.0, 10.0, 0.01, 4, defaults.klFactor,
+          tr("Weight of the KL term that keeps \u201c{subject} is a\u201d unchanged"));
+    setUp(m_weightDecay, 0.0, 10.0, 0.1, 3, defaults.weightDecay, tr("Weight decay on the change"));
+    setUp(m_momentWeight, 0.0, 1e9, 50.0, 1, 0.0,
+          tr("MEMIT's \u03bb: how strongly other keys are kept (0: 15,000 \u00d7 d_ff / 16,384)"));
+    m_momentWeight->setSpecialValueText(tr("default"));
+    of->addRow(tr("Steps"), m_steps);
+    of->addRow(tr("Learning rate"), m_learningRate);
+    of->addRow(tr("Clamp"), m_clamp);
+    of->addRow(tr("KL factor"), m_klFactor);
+    of->addRow(tr("Weight decay"), m_weightDecay);
+    of->addRow(tr("MEMIT \u03bb"), m_momentWeight);
+    auto* more = new QToolButton(form);
+    more->setText(tr("Optimisation settings"));
+    more->setCheckable(true);
+    more->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    more->setArrowType(Qt::RightArrow);
+    more->setAutoRaise(true);
+    optimisation->setVisible(false);
+    connect(more, &QToolButton::toggled, this, [more, optimisation](bool on) {
+        more->setArrowType(on ? Qt::DownArrow : Qt::RightArrow);
+        optimisation->setVisible(on);
+    });
+    mf->addRow(more);
+    mf->addRow(optimisation);
+    connect(m_method, &QComboBox::currentIndexChanged, this, [this](int i) { m_momentWeight->setEnabled(i == 1); });
+    m_momentWeight->setEnabled(false);
+
     auto* prompts = new QGroupBox(tr("Check on these prompts (one per line)"), form);
     auto* pf = new QFormLayout(prompts);
     m_paraphrases->setPlaceholderText(tr("Paraphrases of the fact"));
@@ -245,6 +303,12 @@ EditSettings EditPanel::settings() const {
     s.memitLayers = m_memitLayers->value();
     s.corpusFile = m_corpus->text().trimmed().toStdString();
     s.statsTokens = m_statsTokens->value();
+    s.value.steps = m_steps->value();
+    s.value.learningRate = m_learningRate->value();
+    s.value.clampNormFactor = m_clamp->value();
+    s.value.klFactor = m_klFactor->value();
+    s.value.weightDecay = m_weightDecay->value();
+    s.momentWeight = m_momentWeight->value();
     s.guardFile = resourceFile(QStringLiteral("data/heldout.txt")).toStdString();
     s.paraphrases = lines(m_paraphrases);
     s.neighbours = lines(m_neighbours);

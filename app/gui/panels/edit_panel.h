@@ -13,6 +13,7 @@
 #include "model/datasets.h"
 
 class QComboBox;
+class QDoubleSpinBox;
 class QLabel;
 class QLineEdit;
 class QListWidget;
@@ -51,6 +52,9 @@ public:
     QPlainTextEdit* paraphrasesEdit() const { return m_paraphrases; }
     QPlainTextEdit* neighboursEdit() const { return m_neighbours; }
     QSpinBox* statsTokensBox() const { return m_statsTokens; }
+    QSpinBox* stepsBox() const { return m_steps; }
+    QDoubleSpinBox* clampBox() const { return m_clamp; }
+    QDoubleSpinBox* momentWeightBox() const { return m_momentWeight; }
     QComboBox* methodBox() const { return m_method; }
     QComboBox* caseBox() const { return m_cases; }
     QListWidget* editList() const { return m_edits; }
@@ -79,6 +83,12 @@ private:
     QSpinBox* m_memitLayers;
     QLineEdit* m_corpus;
     QSpinBox* m_statsTokens;
+    QSpinBox* m_steps;
+    QDoubleSpinBox* m_learningRate;
+    QDoubleSpinBox* m_clamp;
+    QDoubleSpinBox* m_klFactor;
+    QDoubleSpinBox* m_weightDecay;
+    QDoubleSpinBox* m_momentWeight;
     QPlainTextEdit* m_paraphrases;
     QPlainTextEdit* m_neighbours;
     QPushButton* m_apply;
