@@ -178,9 +178,6 @@ QWidget* EditPanel::buildForm() {
     mf->addRow(tr("MEMIT layers"), m_memitLayers);
     mf->addRow(tr("Corpus"), m_corpus);
     mf->addRow(tr("Statistics tokens"), m_statsTokens);
-    connect(m_method, &QComboBox::currentIndexChanged, this,
-            [this](int i) { m_memitLayers->setEnabled(i == 1); });
-    m_memitLayers->setEnabled(false);
 
     // The optimisation's hyper-parameters, folded away: the reference's values are
     // the defaults, and the clamp is the one most worth trying (it trades the new
@@ -229,8 +226,13 @@ QWidget* EditPanel::buildForm() {
     });
     mf->addRow(more);
     mf->addRow(optimisation);
-    connect(m_method, &QComboBox::currentIndexChanged, this, [this](int i) { m_momentWeight->setEnabled(i == 1); });
-    m_momentWeight->setEnabled(false);
+    // MEMIT's own settings only while MEMIT is chosen.
+    auto memitOnly = [this](int method) {
+        m_memitLayers->setEnabled(method == 1);
+        m_momentWeight->setEnabled(method == 1);
+    };
+    connect(m_method, &QComboBox::currentIndexChanged, this, memitOnly);
+    memitOnly(m_method->currentIndex());
 
     auto* prompts = new QGroupBox(tr("Check on these prompts (one per line)"), form);
     auto* pf = new QFormLayout(prompts);
