@@ -403,14 +403,22 @@ int editLayerFromTraces(const CausalTraceResult& windowed, const CausalTraceResu
     return lo + static_cast<int>(best);
 }
 
+int editLayerAfterTrace(const Model& model, const std::string& prompt, const std::string& subject,
+                        const std::string& answer, const CausalTraceResult& windowed, const ProgressFn& progress) {
+    if (!windowed.probRestored.count(TraceKind::Mlp))
+        throw InvalidInput("choosing the edit layer needs a trace of the MLP outputs");
+    if (windowed.params.window == 1) return editLayerFromTraces(windowed, windowed);
+    CausalTraceParams single = windowed.params;
+    single.window = 1;
+    single.kinds = {TraceKind::Mlp};
+    return editLayerFromTraces(windowed, traceFact(model, prompt, subject, answer, single, progress));
+}
+
 int mlpPeakLayer(const Model& model, const std::string& prompt, const std::string& subject) {
     CausalTraceParams p;
     p.kinds = {TraceKind::Mlp};
     p.window = std::max(1, (model.config.nLayers * 10 + 24) / 48);
-    const auto windowed = traceFact(model, prompt, subject, "", p);
-    if (p.window == 1) return editLayerFromTraces(windowed, windowed);
-    p.window = 1;
-    return editLayerFromTraces(windowed, traceFact(model, prompt, subject, "", p));
+    return editLayerAfterTrace(model, prompt, subject, "", traceFact(model, prompt, subject, "", p));
 }
 
 double restoredProbability(const Model& model, const std::string& prompt, const std::string& subject,

@@ -86,6 +86,13 @@ int mlpPeakLayer(const Model& model, const std::string& prompt, const std::strin
 // of the same prompt (they may be the same trace). InvalidInput without MLP traces.
 int editLayerFromTraces(const CausalTraceResult& windowed, const CausalTraceResult& single);
 
+// The same choice after a trace `windowed` of prompt, subject and answer that includes
+// the MLP: runs the single-layer MLP trace (same samples, noise and seed) when the
+// window is wider than one layer. InvalidInput without an MLP trace.
+int editLayerAfterTrace(const Model& model, const std::string& prompt, const std::string& subject,
+                        const std::string& answer, const CausalTraceResult& windowed,
+                        const ProgressFn& progress = {});
+
 // One corrupted run (mean over the noise samples) with the clean hidden state
 // (resid_post) restored at every listed (token, layer) — the reference code's
 // trace_with_patch. Restoring nothing gives probCorrupted.

@@ -142,6 +142,13 @@ TEST(CausalTrace, MlpPeakLayerIsTheStrongestSingleLayerOfThePeakWindow) {
     EXPECT_EQ(mlpPeakLayer(m, prompt, subject), 0);
     EXPECT_EQ(editLayerFromTraces(windowed, single), 0);
     EXPECT_THROW(editLayerFromTraces(windowed, windowed), InvalidInput);  // not single layers
+    // After a trace of every kind (the workbench's): the same layer, from its own
+    // single-layer trace; a trace without the MLP cannot choose.
+    CausalTraceParams all;
+    all.window = 2;
+    EXPECT_EQ(editLayerAfterTrace(m, prompt, subject, "", traceFact(m, prompt, subject, "", all)), 0);
+    all.kinds = {TraceKind::Hidden};
+    EXPECT_THROW(editLayerAfterTrace(m, prompt, subject, "", traceFact(m, prompt, subject, "", all)), InvalidInput);
 }
 
 // Cancelling from the progress callback, which the fast path calls from its worker

@@ -184,20 +184,12 @@ void TracePanel::runSingle() {
     const std::string answer = m_answer->text().toStdString();
     const CausalTraceParams p = params();
     m_trace.start([model, prompt, s = subject.toStdString(), answer, p](const ProgressFn& progress) {
-        const bool mlp = std::count(p.kinds.begin(), p.kinds.end(), TraceKind::Mlp) > 0;
-        const bool second = mlp && p.window > 1;  // single MLP layers, to choose within the peak window
-        // One bar for both traces, split by how many kinds each restores.
-        const double split = second ? double(p.kinds.size()) / (p.kinds.size() + 1) : 1.0;
+        const bool mlp = std::find(p.kinds.begin(), p.kinds.end(), TraceKind::Mlp) != p.kinds.end();
+        // One bar for both traces (the second, of single MLP layers, only with a wider
+        // window), split by how many kinds each restores.
+        const double split = mlp && p.window > 1 ? double(p.kinds.size()) / (p.kinds.size() + 1) : 1.0;
         TracedFact t{traceFact(*model, prompt, s, answer, p, progressSpan(progress, 0.0, split))};
-        if (second) {
-            CausalTraceParams single = p;
-            single.window = 1;
-            single.kinds = {TraceKind::Mlp};
-            t.editLayer = editLayerFromTraces(
-                t.trace, traceFact(*model, prompt, s, answer, single, progressSpan(progress, split, 1.0)));
-        } else if (mlp) {
-            t.editLayer = editLayerFromTraces(t.trace, t.trace);
-        }
+        if (mlp) t.editLayer = editLayerAfterTrace(*model, prompt, s, answer, t.trace, progressSpan(progress, split, 1.0));
         return t;
     });
     emit jobStarted(tr("Tracing"), m_trace.watcher());

@@ -47,7 +47,7 @@ public:
 signals:
     // After a trace: its prompt and subject, and the layer ROME would edit (the peak
     // MLP window at the subject's last token, then its strongest single layer:
-    // editLayerFromTraces, as `mwb edit --layer auto`).
+    // editLayerAfterTrace, as `mwb edit --layer auto`).
     void traced(const QString& prompt, const QString& subject, int editLayer);
 
 private:
