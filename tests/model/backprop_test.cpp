@@ -191,6 +191,18 @@ MatrixD scatterRows(const MatrixD& selected, const std::vector<int>& rows, Eigen
     return full;
 }
 
+// With `delta` added to layer 0's MLP output at `rows`, the gradient there from the full
+// pass (d loss / d logits `rFull` at every row) equals the one from logits at the
+// selected rows only (`r`), and is not zero.
+void expectSameGradientAtMlpOut(BackpropD& full, BackpropD& selected, const MatrixD& rFull, const MatrixD& r,
+                                const std::vector<int>& rows, const MatrixD& delta) {
+    full.forwardWithMlpDelta(0, rows, delta);
+    selected.forwardWithMlpDelta(0, rows, delta);
+    const MatrixD dFull = full.backwardToMlpOut(rFull, 0, rows), dSome = selected.backwardToMlpOut(r, 0, rows);
+    EXPECT_LT((dFull - dSome).cwiseAbs().maxCoeff(), 1e-12);
+    EXPECT_GT(dSome.norm(), 0.0);
+}
+
 // Recomputing each layer's activations during the backward pass (activation
 // checkpointing) gives exactly the gradients of keeping them, for the full backward
 // pass and for the delta pass ROME's value optimisation uses; repeated passes too.
@@ -248,13 +260,7 @@ TEST_P(BackpropGradients, SelectedLogitRowsGiveTheFullPassesRowsAndGradients) {
         EXPECT_GT(b[i].norm(), 0.0) << "tensor " << i;  // the check is not vacuous
     }
 
-    const std::vector<int> rows = {2, kSeqLen + 1};
-    const MatrixD delta = randomMatrix(2, c.dModel, 73);
-    full.forwardWithMlpDelta(0, rows, delta);
-    selected.forwardWithMlpDelta(0, rows, delta);
-    const MatrixD dFull = full.backwardToMlpOut(rFull, 0, rows), dSome = selected.backwardToMlpOut(r, 0, rows);
-    EXPECT_LT((dFull - dSome).cwiseAbs().maxCoeff(), 1e-12);
-    EXPECT_GT(dSome.norm(), 0.0);
+    expectSameGradientAtMlpOut(full, selected, rFull, r, {2, kSeqLen + 1}, randomMatrix(2, c.dModel, 73));
 
     selected.setLogitRows({kBatch * kSeqLen});
     EXPECT_THROW(selected.forward(tokens, kBatch, kSeqLen), InvalidInput);
@@ -439,13 +445,8 @@ TEST(Backprop, SelectedLogitRowsAtAWidthThatRunsInParallel) {
     selected.setLogitRows(logitRows);
     full.forward(tokens, batch, seqLen);
     selected.forward(tokens, batch, seqLen);
-    const std::vector<int> rows = {3, seqLen + 3, 2 * seqLen + 3, 3 * seqLen + 3};
-    const MatrixD delta = randomMatrix(4, c.dModel, 97);
-    full.forwardWithMlpDelta(0, rows, delta);
-    selected.forwardWithMlpDelta(0, rows, delta);
-    const MatrixD dFull = full.backwardToMlpOut(rFull, 0, rows), dSome = selected.backwardToMlpOut(r, 0, rows);
-    EXPECT_LT((dFull - dSome).cwiseAbs().maxCoeff(), 1e-12);
-    EXPECT_GT(dSome.norm(), 0.0);
+    expectSameGradientAtMlpOut(full, selected, rFull, r, {3, seqLen + 3, 2 * seqLen + 3, 3 * seqLen + 3},
+                               randomMatrix(4, c.dModel, 97));
 }
 
 TEST(Backprop, RejectsBadInput) {
