@@ -105,6 +105,7 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
         record.left = {Matrix(r.left)};
         record.right = {Matrix(r.right)};
         out.weightChange = r.weightChange;
+        out.outputChange = r.outputChange;
         out.details = toJson(r);
     } else {
         MemitParams p;
@@ -140,6 +141,7 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
             record.left.push_back(u.left);
             record.right.push_back(u.right);
             out.weightChange += u.weightChange;
+            out.outputChange += u.outputChange;
             out.keys[u.layer] = u.keys;
         }
         out.details = toJson(r);

@@ -45,6 +45,7 @@ struct EditSpec {
 struct EditRun {
     EditRecord record;          // as appended to model.edits
     double weightChange = 0.0;  // ||ΔW|| / ||W||, summed over the edited layers
+    double outputChange = 0.0;  // sqrt(E‖ΔW k‖² / E‖W k‖²) on the statistics' keys, summed likewise
     nlohmann::json details;     // the method's result (toJson of RomeResult / MemitResult)
     std::map<int, MatrixD> keys;  // MEMIT: the requests' keys per layer (for later AlphaEdit edits)
 };

@@ -4,6 +4,7 @@
 #include <Eigen/Eigenvalues>
 #include <algorithm>
 
+#include "editing/second_moments.h"
 #include "model/errors.h"
 
 namespace mwb {
@@ -132,6 +133,7 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
         auto& w = model.weights.blocks[layer].down.weight;
         const Matrix delta = u.left * u.right.transpose();
         u.weightChange = delta.norm() / w.norm();
+        u.outputChange = outputChange(w, residual, rhs, moments.at(layer));
         w += delta;
         result.updates.push_back(std::move(u));
     }
@@ -141,7 +143,8 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
 
 nlohmann::json toJson(const MemitResult& r) {
     nlohmann::json layers = nlohmann::json::array(), targets = nlohmann::json::array();
-    for (const auto& u : r.updates) layers.push_back({{"layer", u.layer}, {"weight_change", u.weightChange}});
+    for (const auto& u : r.updates) layers.push_back(
+            {{"layer", u.layer}, {"weight_change", u.weightChange}, {"output_change", u.outputChange}});
     for (const auto& t : r.targets)
         targets.push_back({{"delta_norm", t.delta.norm()}, {"prob_target_init", t.probTargetInit},
                            {"prob_target_final", t.probTargetFinal}});

@@ -41,6 +41,7 @@ struct MemitLayerUpdate {
     Matrix left;   // [dModel x n]  ΔW = left · rightᵀ
     Matrix right;  // [dFf x n]
     double weightChange = 0.0;  // ||ΔW|| / ||W||
+    double outputChange = 0.0;  // sqrt(E‖ΔW k‖² / E‖W k‖²) over C's keys (second_moments.h)
 };
 
 struct MemitResult {

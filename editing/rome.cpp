@@ -1,8 +1,10 @@
 #include "editing/rome.h"
 
 #include <Eigen/Cholesky>
+#include <algorithm>
 #include <cmath>
 
+#include "editing/second_moments.h"
 #include "model/errors.h"
 
 namespace mwb {
@@ -36,12 +38,17 @@ RomeResult computeRome(const Model& model, const EditRequest& request, const Rom
 
     // Direction of the update: C⁻¹ k*, normalised (eq. 2), solved, never inverted.
     // Factorised in place (C is ours): a 7B model's C is a gigabyte.
-    if (params.ridge > 0) secondMoment.diagonal().array() += params.ridge * secondMoment.diagonal().mean();
+    const double meanSquared = meanSquaredOutput(model.weights.blocks[layer].down.weight, secondMoment);
+    const double shift = params.ridge > 0 ? params.ridge * secondMoment.diagonal().mean() : 0.0;
+    secondMoment.diagonal().array() += shift;
     const Eigen::LDLT<Eigen::Ref<MatrixD>> solver(secondMoment);
     if (solver.info() != Eigen::Success) throw Error("the second-moment matrix could not be factorised");
     VectorD u = solver.solve(r.keyStar.cast<double>());
     if (!u.allFinite() || u.norm() == 0) throw Error("the second-moment matrix is singular for this key");
+    const double solvedNorm = u.norm();
     u.normalize();
+    // C was factorised in place; uᵀ C u from what is left: (C + shift·I) u = k* / ||(C + shift·I)⁻¹k*||.
+    const double uCu = u.dot(r.keyStar.cast<double>()) / solvedNorm - shift;
     r.right = u.cast<float>();
     // The reference's value: v* − W k = δ at the bare key (target_init is W k_bare).
     const Vector& key = params.keyMode == KeyMode::Consistent ? r.keyStar : r.keyBare;
@@ -49,6 +56,7 @@ RomeResult computeRome(const Model& model, const EditRequest& request, const Rom
     if (std::abs(denom) < 1e-12) throw Error("the edit is degenerate: the key is orthogonal to its update direction");
     r.left = (r.delta.cast<double>() / denom).cast<float>();
     r.weightChange = r.left.norm() * r.right.norm() / model.weights.blocks[layer].down.weight.norm();
+    r.outputChange = meanSquared > 0 ? r.left.norm() * std::sqrt(std::max(uCu, 0.0) / meanSquared) : 0.0;
     return r;
 }
 
@@ -62,6 +70,7 @@ void applyRankOne(Model& model, int layer, const Vector& left, const Vector& rig
 nlohmann::json toJson(const RomeResult& r) {
     return {{"layer", r.layer},
             {"weight_change", r.weightChange},
+            {"output_change", r.outputChange},
             {"delta_norm", r.delta.norm()},
             {"value_init_norm", r.valueInit.norm()},
             {"prob_target_init", r.probTargetInit},

@@ -42,6 +42,7 @@ struct RomeResult {
     std::vector<double> loss;  // per optimisation step
     double probTargetInit = 0.0, probTargetFinal = 0.0;  // mean over rewriting prompts
     double weightChange = 0.0;  // ||ΔW||_F / ||W||_F
+    double outputChange = 0.0;  // sqrt(E‖ΔW k‖² / E‖W k‖²) over C's keys (second_moments.h)
 };
 
 // Computes the update (does not change the model). `secondMoment` is C of the

@@ -1,6 +1,7 @@
 #include "editing/second_moments.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -231,6 +232,27 @@ std::map<int, SecondMoment> secondMoments(const Model& model, const std::vector<
 SecondMoment secondMoment(const Model& model, int layer, const std::string& corpusText,
                           const SecondMomentOptions& options, const ProgressFn& progress) {
     return secondMoments(model, {layer}, corpusText, options, progress).at(layer);
+}
+
+double meanSquaredOutput(const Matrix& w, const MatrixD& moment) {
+    if (w.cols() != moment.rows() || moment.rows() != moment.cols())
+        throw InvalidInput("the second-moment matrix does not match the weight it weighs");
+    // By blocks of rows: on a 7B model a double copy of W alone is 360 MB.
+    double sum = 0.0;
+    for (Eigen::Index r = 0; r < w.rows(); r += 256) {
+        const MatrixD rows = w.middleRows(r, std::min<Eigen::Index>(256, w.rows() - r)).cast<double>();
+        sum += (rows * moment.selfadjointView<Eigen::Lower>()).cwiseProduct(rows).sum();
+    }
+    return sum;
+}
+
+double outputChange(const Matrix& w, const MatrixD& left, const MatrixD& right, const MatrixD& moment) {
+    if (left.rows() != w.rows() || right.rows() != w.cols() || left.cols() != right.cols())
+        throw InvalidInput("the update's factors do not match the weight they change");
+    const double base = meanSquaredOutput(w, moment);
+    const MatrixD rcr = right.transpose() * (moment.selfadjointView<Eigen::Lower>() * right);
+    const double change = (left.transpose() * left).cwiseProduct(rcr).sum();
+    return base > 0 ? std::sqrt(std::max(change, 0.0) / base) : 0.0;
 }
 
 }  // namespace mwb

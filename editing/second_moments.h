@@ -48,6 +48,17 @@ std::map<int, SecondMoment> secondMoments(const Model& model, const std::vector<
                                           const SecondMomentOptions& options = {},
                                           const ProgressFn& progress = {});
 
+// E‖W k‖² = tr(W C Wᵀ) over the keys C summarises: the mean squared output of
+// mlp/down on ordinary text (bias excluded).
+double meanSquaredOutput(const Matrix& w, const MatrixD& moment);
+
+// How far an update ΔW = left · rightᵀ of mlp/down moves the layer's output on the
+// keys C summarises, relative to that output: sqrt(E‖ΔW k‖² / E‖W k‖²)
+// = sqrt(tr(leftᵀleft · rightᵀ C right) / tr(W C Wᵀ)). ||ΔW|| / ||W|| weighs every
+// direction of key space alike; an update can be large in directions ordinary text
+// hardly uses and still leave the layer's output on that text almost unchanged.
+double outputChange(const Matrix& w, const MatrixD& left, const MatrixD& right, const MatrixD& moment);
+
 SecondMoment secondMoment(const Model& model, int layer, const std::string& corpusText,
                           const SecondMomentOptions& options = {}, const ProgressFn& progress = {});
 

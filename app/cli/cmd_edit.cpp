@@ -78,7 +78,7 @@ void registerEdit(CLI::App& app) {
         const std::string sample = o->edit.guardTokens > 0 ? guardSample() : std::string();
         const double perplexityBefore = samplePerplexity(m, sample, o->edit.guardTokens);
         const EditRun run = runEdit(m, requests, spec, statisticsCorpus(o->edit), o->json ? ProgressFn{} : progressBar());
-        const EditGuard guard = judgeEdit(run.weightChange, perplexityBefore, samplePerplexity(m, sample, o->edit.guardTokens));
+        const EditGuard guard = judgeEdit(run.weightChange, run.outputChange, perplexityBefore, samplePerplexity(m, sample, o->edit.guardTokens));
         const auto after = topTokens(m, shown, 5);
         const std::string dest = o->inPlace ? o->model : o->out;
         saveModel(m, dest, StorageType::Float32, o->inPlace || o->force);
@@ -91,8 +91,9 @@ void registerEdit(CLI::App& app) {
             printSideBySide(before, after);
             std::printf("\n%s at layer(s)", o->edit.method.c_str());
             for (int l : run.record.layers) std::printf(" %d", l);
-            std::printf("; ||ΔW||/||W|| = %.4f; held-out perplexity %.3f -> %.3f\nwrote %s (%zu edit(s) recorded)\n",
-                        guard.weightChange, guard.perplexityBefore, guard.perplexityAfter,
+            std::printf("; ||ΔW||/||W|| = %.4f; output change on ordinary text %.4f; held-out perplexity %.3f -> "
+                        "%.3f\nwrote %s (%zu edit(s) recorded)\n",
+                        guard.weightChange, guard.outputChange, guard.perplexityBefore, guard.perplexityAfter,
                         dest.c_str(), m.edits.size());
         }
         if (guard.destructive) std::cerr << "warning: " << guard.warning << "\n";

@@ -9,15 +9,17 @@
 namespace mwb {
 namespace {
 
-TEST(EditGuard, FlagsPerplexityJumpsAndOversizedUpdates) {
-    EXPECT_FALSE(judgeEdit(0.6, 3.26, 3.27).destructive);  // an ordinary ROME edit of the demo model
-    EXPECT_FALSE(judgeEdit(0.2, 10.0, 10.9).destructive);  // +9 %
-    const EditGuard jump = judgeEdit(0.2, 10.0, 11.5);     // +15 %
+TEST(EditGuard, FlagsPerplexityJumpsAndUpdatesThatMoveTheOutputOnOrdinaryText) {
+    EXPECT_FALSE(judgeEdit(0.4, 0.07, 3.375, 3.382).destructive);  // an ordinary ROME edit of the demo model
+    EXPECT_FALSE(judgeEdit(3.7, 0.17, 3.375, 3.374).destructive);  // MEMIT's large update in unused directions
+    EXPECT_FALSE(judgeEdit(0.2, 0.1, 10.0, 10.9).destructive);     // +9 %
+    const EditGuard jump = judgeEdit(0.2, 0.1, 10.0, 11.5);        // +15 %
     EXPECT_TRUE(jump.destructive);
     EXPECT_NE(jump.warning.find("10 -> 11.5"), std::string::npos) << jump.warning;
-    EXPECT_TRUE(judgeEdit(1.2, 10.0, 10.0).destructive);  // ||ΔW|| > ||W||
-    EXPECT_FALSE(judgeEdit(0.9, 0.0, 0.0).destructive);   // no sample text: weight change only
-    EXPECT_TRUE(judgeEdit(0.9, 0.0, 0.0).warning.empty());
+    EXPECT_TRUE(judgeEdit(0.5, 0.6, 10.0, 10.0).destructive);  // the output moves by more than half its size
+    EXPECT_TRUE(judgeEdit(0.5, 0.6, 0.0, 0.0).destructive);    // no sample text: the size rule alone
+    EXPECT_FALSE(judgeEdit(5.0, 0.4, 0.0, 0.0).destructive);
+    EXPECT_TRUE(judgeEdit(5.0, 0.4, 0.0, 0.0).warning.empty());
 }
 
 TEST(EditGuard, SamplePerplexityIsZeroWithoutTextAndMeasuresTheModel) {

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "editing/second_moments.h"
@@ -33,6 +34,44 @@ TEST(SecondMoments, EqualTheMeanOuterProductOfTheKeys) {
     EXPECT_EQ(s.tokens, n);
     EXPECT_LT((s.moment - sum / n).cwiseAbs().maxCoeff(), 1e-5 * sum.cwiseAbs().maxCoeff() / n);
     EXPECT_TRUE(s.moment == s.moment.transpose());  // accumulated as one triangle, mirrored
+}
+
+TEST(SecondMoments, OutputChangeByHand) {
+    // W = diag(1, 2), C = diag(1, 4): E‖W k‖² = 1·1 + 4·4 = 17. ΔW = e1 e2ᵀ moves the
+    // output by e1 · k₂, E‖ΔW k‖² = C₂₂ = 4.
+    Matrix w(2, 2);
+    w << 1, 0, 0, 2;
+    MatrixD c = MatrixD::Zero(2, 2);
+    c.diagonal() << 1, 4;
+    EXPECT_DOUBLE_EQ(meanSquaredOutput(w, c), 17.0);
+    MatrixD left(2, 1), right(2, 1);
+    left << 1, 0;
+    right << 0, 1;
+    EXPECT_DOUBLE_EQ(outputChange(w, left, right, c), std::sqrt(4.0 / 17.0));
+    right << 1, 0;  // along the low-variance key direction the same ||ΔW|| moves the output less
+    EXPECT_DOUBLE_EQ(outputChange(w, left, right, c), std::sqrt(1.0 / 17.0));
+    EXPECT_THROW(outputChange(w, left, MatrixD::Zero(3, 1), c), InvalidInput);
+}
+
+TEST(SecondMoments, OutputChangeIsTheChangeOfTheLayersOutputOnTheKeys) {
+    const Model m = loadModel(kFixtures + "golden_llama_untied.h5");
+    const std::string corpus = "hello world\n\nsecond line here\n";
+    SecondMomentOptions o;
+    o.useCache = false;
+    const SecondMoment s = secondMoment(m, 1, corpus, o);
+    const Transformer t(m);
+    Hooks h;
+    h.captures = {{HookSite::MlpIn, 1}};
+    const Matrix& w = m.weights.blocks[1].down.weight;
+    const MatrixD left = MatrixD::Random(m.config.dModel, 2), right = MatrixD::Random(m.config.dFf, 2);
+    const MatrixD dw = left * right.transpose();
+    double moved = 0, out = 0;  // Σ‖ΔW k‖², Σ‖W k‖² over every key of the corpus
+    for (const char* doc : {"hello world", "second line here"}) {
+        const MatrixD k = t.run(m.tokenizer.encodeIds(doc), h).captured.at({HookSite::MlpIn, 1}).cast<double>();
+        moved += (k * dw.transpose()).squaredNorm();
+        out += (k * w.cast<double>().transpose()).squaredNorm();
+    }
+    EXPECT_NEAR(outputChange(w, left, right, s.moment), std::sqrt(moved / out), 1e-6 * std::sqrt(moved / out));
 }
 
 TEST(SecondMoments, MaxTokensAndChunksLongerThanTheContext) {

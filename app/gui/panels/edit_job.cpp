@@ -36,7 +36,7 @@ EditOutcomeData applyEditJob(std::shared_ptr<const Model> model, const EditSetti
     const EditRun run = runEdit(*copy, {s.request}, spec, corpus, progress);
     EditOutcomeData out;
     out.layers = run.record.layers;
-    out.guard = judgeEdit(run.weightChange, samplePerplexity(*model, sample), samplePerplexity(*copy, sample));
+    out.guard = judgeEdit(run.weightChange, run.outputChange, samplePerplexity(*model, sample), samplePerplexity(*copy, sample));
     out.measurement = measureEdit(*model, *copy, s);
     out.edited = std::move(copy);
     return out;

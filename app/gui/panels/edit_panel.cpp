@@ -338,9 +338,10 @@ void EditPanel::editFinished() {
     m_workspace->setModel(r.edited, m_workspace->modelPath(), /*edited=*/true);
     showMeasurement(r.measurement);
     const auto& rewrite = r.measurement.prompts.front();
-    emit statusMessage(tr("Edited: p(%1) %2 \u2192 %3, ||\u0394W||/||W|| %4")
+    emit statusMessage(tr("Edited: p(%1) %2 \u2192 %3, ||\u0394W||/||W|| %4, output change on ordinary text %5")
                            .arg(m_targetNew->text(), probText(rewrite.newBefore), probText(rewrite.newAfter))
-                           .arg(r.guard.weightChange, 0, 'g', 3));
+                           .arg(r.guard.weightChange, 0, 'g', 3)
+                           .arg(r.guard.outputChange, 0, 'g', 3));
     // Shown in red in the status bar: the edit is kept (it can be undone).
     if (r.guard.destructive) emit errorMessage(tr("Warning: %1.").arg(QString::fromStdString(r.guard.warning)));
     emit actionFinished(true);
