@@ -97,6 +97,7 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
         p.layer = spec.layers[0];
         p.factToken = spec.factToken;
         p.keyMode = spec.keyMode;
+        if (spec.keyContext) p.keyContext = *spec.keyContext;
         p.value = spec.value;
         p.templates = templates;
         SecondMoment c = secondMoment(model, p.layer, corpus, spec.stats, progress);
@@ -116,6 +117,7 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
         p.value = spec.value;
         p.templates = templates;
         p.momentWeight = spec.momentWeight;
+        if (spec.keyContext) p.keyContext = *spec.keyContext;
         p.nullSpace = spec.nullSpace;
         p.previousKeys = spec.previousKeys;
         std::map<int, MatrixD> moments;

@@ -29,6 +29,9 @@ struct EditSpec {
     std::vector<int> layers;  // ROME: exactly one; MEMIT: ascending, one or more
     FactToken factToken = FactToken::SubjectLast;
     KeyMode keyMode = KeyMode::Consistent;  // ROME
+    // Where k* is read; unset: the method's default (ROME: the paper's subject
+    // context, MEMIT: the reference code's prompt; rome.h, memit.h).
+    std::optional<KeyContext> keyContext;
     ValueParams value;
     // Context templates (prefix lengths are shortened to fit small contexts). Unset:
     // the method's reference settings (ROME's defaults, memitContextTemplates()) with

@@ -74,9 +74,13 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
     const int lastLayer = params.layers.back();
     MemitResult result;
     result.contextTemplates = contextTemplates(model, params.templates, progress);
-    std::vector<PlacedRequest> placed;
-    for (const auto& r : requests) placed.push_back(placeRequest(model, r, result.contextTemplates, params.factToken,
-                                                    params.templates.subjectTokensAsInPrompt));
+    std::vector<PlacedRequest> placed, keyPlaced;
+    for (const auto& r : requests) {
+        placed.push_back(placeRequest(model, r, result.contextTemplates, params.factToken,
+                                      params.templates.subjectTokensAsInPrompt));
+        keyPlaced.push_back(keyPlacement(model, r, result.contextTemplates, params.factToken, params.keyContext,
+                                         placed.back()));
+    }
 
     const std::vector<double> weights = keyWeights(params.templates);
     // Target hidden states z_i = h_i + δ_i at the last edited layer (Algorithm 1, step 1).
@@ -97,7 +101,7 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
         // updates of the earlier layers already in place.
         MatrixD keys(model.config.dFf, n), residual(model.config.dModel, n);
         for (int i = 0; i < n; ++i) {
-            keys.col(i) = requestKeys(model, placed[i], layer, weights).keyStar.cast<double>();
+            keys.col(i) = requestKeys(model, keyPlaced[i], layer, weights).keyStar.cast<double>();
             residual.col(i) = z.col(i) - requestKeys(model, placed[i], lastLayer).residBare.cast<double>();
         }
         // Spread what is left over the layers still to edit (eq. 15).

@@ -24,8 +24,14 @@ RomeResult computeRome(const Model& model, const EditRequest& request, const Rom
     r.contextTemplates = contextTemplates(model, params.templates, progress);
     const PlacedRequest placed = placeRequest(model, request, r.contextTemplates, params.factToken,
                                                     params.templates.subjectTokensAsInPrompt);
-    const RequestKeys keys = requestKeys(model, placed, layer, keyWeights(params.templates));
-    r.keyStar = keys.keyStar;
+    const std::vector<double> weights = keyWeights(params.templates);
+    const RequestKeys keys = requestKeys(model, placed, layer, weights);
+    r.keyStar = params.keyContext == KeyContext::Prompt
+                    ? keys.keyStar
+                    : requestKeys(model, keyPlacement(model, request, r.contextTemplates, params.factToken,
+                                                      params.keyContext, placed),
+                                  layer, weights)
+                          .keyStar;
     r.keyBare = keys.keyBare;
     r.valueInit = keys.mlpOutBare;
 

@@ -24,6 +24,7 @@ struct RomeParams {
     int layer = -1;  // required (>= 0)
     FactToken factToken = FactToken::SubjectLast;
     KeyMode keyMode = KeyMode::Consistent;
+    KeyContext keyContext = KeyContext::Subject;  // the paper's x_j + s (value_optimization.h)
     ValueParams value;  // the reference's GPT-2 XL hyper-parameters by default
     ContextTemplateOptions templates;
     // Ridge added to C before solving, relative to its mean diagonal (0: none).

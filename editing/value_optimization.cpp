@@ -1,5 +1,6 @@
 #include "editing/value_optimization.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "model/backprop.h"
@@ -12,6 +13,7 @@ namespace mwb {
 namespace {
 
 constexpr const char* kFactTokenNames[] = {"subject_last", "subject_first", "last"};
+constexpr const char* kKeyContextNames[] = {"subject", "prompt"};
 
 // First and last token of `enc` (the encoding of `text`) that overlap the subject,
 // which starts at byte `subjectAt`.
@@ -69,6 +71,14 @@ FactToken parseFactToken(const std::string& s) {
     throw InvalidInput("unknown fact token '" + s + "' (expected subject_last, subject_first or last)");
 }
 
+std::string toString(KeyContext c) { return kKeyContextNames[static_cast<int>(c)]; }
+
+KeyContext parseKeyContext(const std::string& s) {
+    for (int i = 0; i < 2; ++i)
+        if (s == kKeyContextNames[i]) return static_cast<KeyContext>(i);
+    throw InvalidInput("unknown key context '" + s + "' (expected subject or prompt)");
+}
+
 void validateRequest(const EditRequest& r) {
     if (r.prompt.find("{}") == std::string::npos)
         throw InvalidInput("the prompt \"" + r.prompt + "\" has no {} where the subject goes");
@@ -100,6 +110,52 @@ PlacedRequest placeRequest(const Model& model, const EditRequest& request,
         p.lookup.push_back(one.lookup);
     }
     return p;
+}
+
+PlacedRequest placeSubject(const Model& model, const EditRequest& request,
+                           const std::vector<std::string>& templates, FactToken factToken) {
+    if (factToken == FactToken::Last)
+        throw InvalidInput("the subject's own context has no prompt token to read the key at (fact token 'last')");
+    const Transformer transformer(model);
+    const std::vector<int> subject = placeOne(model, "{}", request.prompt, request.subject, factToken).subjectIds;
+    const int lookupInSubject = factToken == FactToken::SubjectFirst ? 0 : static_cast<int>(subject.size()) - 1;
+    PlacedRequest p;
+    auto add = [&](std::vector<int> ids) {
+        transformer.validateTokens(ids);
+        p.lookup.push_back(static_cast<int>(ids.size() - subject.size()) + lookupInSubject);
+        p.ids.push_back(std::move(ids));
+    };
+    auto endsWithSubject = [&](const std::vector<int>& ids) {
+        return ids.size() >= subject.size() && std::equal(subject.begin(), subject.end(), ids.end() - subject.size());
+    };
+    for (const auto& templ : templates) {
+        const std::string prefix = templ.substr(0, templ.find("{}"));
+        std::vector<std::string> texts = {prefix + request.subject};
+        if (!prefix.empty() && prefix.back() == ' ')
+            texts.push_back(prefix.substr(0, prefix.size() - 1) + "\n" + request.subject);
+        bool placed = false;
+        for (const auto& text : texts) {
+            std::vector<int> ids = model.tokenizer.encodeIds(text);
+            if (endsWithSubject(ids)) {
+                add(std::move(ids));
+                placed = true;
+                break;
+            }
+        }
+        if (!placed) {
+            std::vector<int> ids = model.tokenizer.encodeIds(prefix.substr(0, prefix.find_last_not_of(' ') + 1));
+            ids.insert(ids.end(), subject.begin(), subject.end());
+            add(std::move(ids));
+        }
+    }
+    return p;
+}
+
+PlacedRequest keyPlacement(const Model& model, const EditRequest& request,
+                           const std::vector<std::string>& templates, FactToken factToken, KeyContext context,
+                           const PlacedRequest& inPrompt) {
+    if (context == KeyContext::Prompt || factToken == FactToken::Last) return inPrompt;
+    return placeSubject(model, request, templates, factToken);
 }
 
 RequestKeys requestKeys(const Model& model, const PlacedRequest& placed, int layer,

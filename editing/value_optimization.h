@@ -22,6 +22,16 @@ enum class FactToken { SubjectLast, SubjectFirst, Last };
 std::string toString(FactToken f);
 FactToken parseFactToken(const std::string& s);
 
+// Where k* is read. The paper averages the subject's key after each prefix, without
+// the relation's words (Meng et al. 2022 §3.1, eq. 3: k* = mean_j k(x_j + s); MEMIT,
+// Meng et al. 2023 eq. 19, the same); the reference code reads it in the whole
+// templated prompt, x_j + p. In a prompt where the subject follows the relation's
+// words ("The main language spoken in {} is") the prompt's key carries those words,
+// and an update written for it reaches other subjects in the same prompt.
+enum class KeyContext { Subject, Prompt };
+std::string toString(KeyContext c);
+KeyContext parseKeyContext(const std::string& s);
+
 struct EditRequest {
     std::string prompt;  // "{} is located in the city of"
     std::string subject;
@@ -58,6 +68,21 @@ struct PlacedRequest {
 PlacedRequest placeRequest(const Model& model, const EditRequest& request,
                            const std::vector<std::string>& templates, FactToken factToken,
                            bool subjectTokensAsInPrompt = true);
+
+// The subject alone after each context template's prefix (x_j + s), in the tokens the
+// prompt gives it: [0] is the subject's tokens with no prefix, then "<prefix>. " +
+// subject, or "<prefix>.\n" + subject where the space would split the subject into
+// other tokens (a subject that opens the prompt), or else the prefix's tokens followed
+// by the subject's. The lookup is the subject's last (or first) token. `factToken`
+// must be SubjectLast or SubjectFirst.
+PlacedRequest placeSubject(const Model& model, const EditRequest& request,
+                           const std::vector<std::string>& templates, FactToken factToken);
+
+// Where k* is read for `context`: placeSubject, or the prompt's own placement
+// `inPrompt` for KeyContext::Prompt and for fact token 'last' (a prompt position).
+PlacedRequest keyPlacement(const Model& model, const EditRequest& request,
+                           const std::vector<std::string>& templates, FactToken factToken, KeyContext context,
+                           const PlacedRequest& inPrompt);
 
 struct RequestKeys {
     Vector keyStar;    // [dFf] mlp_in at the lookup, averaged over the templates (weighted)

@@ -55,6 +55,9 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
     cmd->add_option("--layers", o.layers, "MEMIT's layers, e.g. 2,3,4 (default: the auto layer and two below)");
     cmd->add_option("--fact-token", o.factToken, "subject_last, subject_first or last")->capture_default_str();
     cmd->add_option("--key", o.keyMode, "consistent (r-ROME) or original (the reference code's)")->capture_default_str();
+    cmd->add_option("--key-context", o.keyContext,
+                    "subject (k* read in the prefixes + the subject alone, the paper's eq. 3) or prompt (in the "
+                    "prefixes + the whole prompt, the reference code's); default: subject for ROME, prompt for MEMIT");
     cmd->add_option("--context-join", o.contextJoin,
                     "auto (a line break where \"<prefix>. \" would split a subject opening the prompt into "
                     "other tokens) or space (always, as the reference code)")
@@ -105,6 +108,7 @@ EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, 
     spec.factToken = parseFactToken(o.factToken);
     if (o.keyMode == "original") spec.keyMode = KeyMode::Original;
     else if (o.keyMode != "consistent") throw InvalidInput("--key must be consistent or original");
+    if (!o.keyContext.empty()) spec.keyContext = parseKeyContext(o.keyContext);
     spec.value = o.value;
     spec.templateSeed = o.seed;
     if (o.contextJoin != "auto" && o.contextJoin != "space") throw InvalidInput("--context-join must be auto or space");

@@ -20,6 +20,7 @@ struct EditOptions {
     std::string factToken = "subject_last";
     std::string keyMode = "consistent";
     std::string contextJoin = "auto";
+    std::string keyContext;  // subject or prompt; empty: the method's default
     std::string corpus;  // for the second moments; default: the bundled corpus
     long statsTokens = 100000;
     ValueParams value;

@@ -63,6 +63,36 @@ TEST(Rome, UpdateMapsTheKeyToItsNewValueAndLeavesOrthogonalKeys) {
     EXPECT_GT(std::abs(cr.normalized().dot(r.keyStar.cast<double>().normalized())), 1 - 1e-6);
 }
 
+// k* by default is the paper's mean_j k(x_j + s): the key at the subject's last token
+// after each prefix, with none of the prompt's words; KeyContext::Prompt reads it in
+// the whole prompt, as the reference code does. (One byte per token in the fixture.)
+TEST(Rome, KeyIsReadInTheSubjectsContextsByDefault) {
+    const Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    const MatrixD c = moment(m, 0);
+    const EditRequest inside = {"the {} is in", "cat", "dog", ""};
+    const RomeResult r = computeRome(m, inside, tinyParams(0), c);
+    const Transformer t(m);
+    Hooks capture;
+    capture.captures = {{HookSite::MlpIn, 0}};
+    Vector expected = Vector::Zero(m.config.dFf);
+    for (const auto& templ : r.contextTemplates) {
+        const std::string text = templ.substr(0, templ.find("{}")) + "cat";
+        const Matrix k = t.run(m.tokenizer.encodeIds(text), capture).captured.at({HookSite::MlpIn, 0});
+        expected += k.row(k.rows() - 1).transpose() / static_cast<float>(r.contextTemplates.size());
+    }
+    ASSERT_GT(r.contextTemplates.size(), 1u);
+    EXPECT_LT((r.keyStar - expected).norm(), 1e-5 * expected.norm());
+    RomeParams inPrompt = tinyParams(0);
+    inPrompt.keyContext = KeyContext::Prompt;
+    const RomeResult q = computeRome(m, inside, inPrompt, c);
+    EXPECT_GT((q.keyStar - r.keyStar).norm(), 1e-2 * r.keyStar.norm());  // "the " is seen
+    EXPECT_EQ(q.delta, r.delta);  // v* is fitted in the prompts either way
+    // A subject that opens the prompt has the same key either way: attention is causal.
+    const RomeResult opening = computeRome(m, request(), tinyParams(0), c);
+    const RomeResult openingInPrompt = computeRome(m, request(), inPrompt, c);
+    EXPECT_LT((opening.keyStar - openingInPrompt.keyStar).norm(), 1e-6 * opening.keyStar.norm());
+}
+
 TEST(Rome, OutputChangeIsMeasuredOnTheStatisticsKeys) {
     // computeRome factorises C in place and recovers uᵀCu from the solve; it must equal
     // the direct formula on the intact C, with and without a noticeable ridge.

@@ -63,6 +63,45 @@ TEST_F(PlaceRequest, SubjectInsideThePromptIsJoinedAsInThePaper) {
     }
 }
 
+// The paper's k* context, x_j + s: the relation's words are left out and the subject
+// keeps the tokens the prompt gives it.
+TEST_F(PlaceRequest, SubjectContextDropsTheRelationsWords) {
+    const std::vector<int> spaced = ids(" Norway"), bare = ids("Norway");
+    ASSERT_EQ(spaced.size(), 1u);
+    ASSERT_EQ(bare.size(), 2u);
+    // Inside the prompt: " Norway", one token, after each prefix's space; alone in [0].
+    const EditRequest inside{"The capital of {} is", "Norway", "Rome", ""};
+    const PlacedRequest p = placeSubject(*model, inside, kTemplates, FactToken::SubjectLast);
+    ASSERT_EQ(p.ids.size(), kTemplates.size());
+    EXPECT_EQ(p.ids[0], spaced);
+    EXPECT_EQ(p.lookup[0], 0);
+    for (size_t j = 1; j < kTemplates.size(); ++j) {
+        EXPECT_EQ(p.ids[j], ids(kTemplates[j].substr(0, kTemplates[j].size() - 2) + "Norway")) << kTemplates[j];
+        EXPECT_EQ(p.lookup[j], static_cast<int>(p.ids[j].size()) - 1);
+        EXPECT_EQ(p.ids[j].back(), spaced[0]);
+    }
+    // Opening the prompt: "Nor" "way", after a line break where the space would merge it.
+    const EditRequest opening{"{} is located in", "Norway", "Africa", ""};
+    const PlacedRequest q = placeSubject(*model, opening, kTemplates, FactToken::SubjectLast);
+    EXPECT_EQ(q.ids[0], bare);
+    EXPECT_EQ(q.lookup[0], 1);
+    for (size_t j = 1; j < kTemplates.size(); ++j)
+        EXPECT_EQ(q.ids[j], ids(kTemplates[j].substr(0, kTemplates[j].size() - 3) + "\nNorway")) << kTemplates[j];
+    const PlacedRequest firstToken = placeSubject(*model, opening, kTemplates, FactToken::SubjectFirst);
+    for (size_t j = 0; j < kTemplates.size(); ++j)
+        EXPECT_EQ(firstToken.ids[j][firstToken.lookup[j]], bare[0]);
+    // 'last' is a prompt position: the prompt's placement is used, and placeSubject refuses.
+    EXPECT_THROW(placeSubject(*model, opening, kTemplates, FactToken::Last), InvalidInput);
+    const PlacedRequest inPrompt = placeRequest(*model, opening, kTemplates, FactToken::Last);
+    EXPECT_EQ(keyPlacement(*model, opening, kTemplates, FactToken::Last, KeyContext::Subject, inPrompt).ids,
+              inPrompt.ids);
+    EXPECT_EQ(keyPlacement(*model, inside, kTemplates, FactToken::SubjectLast, KeyContext::Prompt, inPrompt).ids,
+              inPrompt.ids);
+    EXPECT_EQ(parseKeyContext("subject"), KeyContext::Subject);
+    EXPECT_EQ(toString(KeyContext::Prompt), "prompt");
+    EXPECT_THROW(parseKeyContext("relation"), InvalidInput);
+}
+
 TEST(KeyWeights, RomeAveragesEveryTemplateMemitTheBarePromptAndEachLength) {
     const std::vector<double> rome = keyWeights(ContextTemplateOptions{});
     ASSERT_EQ(rome.size(), 21u);
