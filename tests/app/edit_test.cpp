@@ -113,6 +113,12 @@ private slots:
         panel->momentWeightBox()->setValue(250.0);
         QCOMPARE(panel->settings().momentWeight, 250.0);
         panel->methodBox()->setCurrentIndex(0);
+        QVERIFY(!panel->settings().keyContext);  // the method's own
+        panel->keyContextBox()->setCurrentIndex(2);
+        QVERIFY(panel->settings().keyContext == KeyContext::Prompt);
+        panel->keyContextBox()->setCurrentIndex(1);
+        QVERIFY(panel->settings().keyContext == KeyContext::Subject);
+        panel->keyContextBox()->setCurrentIndex(0);
         auto changeNorm = [&](double clamp) {
             m_window->workspace()->setModel(model, QString());
             panel->layerBox()->setValue(0);  // a new model resets it; layer 1's MLP reaches no logit here
@@ -126,6 +132,21 @@ private slots:
         };
         const double loose = changeNorm(4.0), tight = changeNorm(0.05);
         QVERIFY2(tight > 0 && loose > 2 * tight, qPrintable(QStringLiteral("%1 vs %2").arg(loose).arg(tight)));
+        // With words before the subject the two key contexts give different update directions.
+        panel->promptEdit()->setText(QStringLiteral("my {} is in"));
+        auto direction = [&](int keyContext) {
+            m_window->workspace()->setModel(model, QString());
+            panel->layerBox()->setValue(0);
+            panel->keyContextBox()->setCurrentIndex(keyContext);
+            QSignalSpy done(panel, &ToolPanel::actionFinished);
+            panel->runAction();
+            if (!waitFor(done) || !done.front().front().toBool()) return Matrix();
+            return Matrix(m_window->workspace()->model()->edits.at(0).right[0]);
+        };
+        const Matrix subject = direction(1), prompt = direction(2);
+        QVERIFY(subject.size() > 0 && subject.size() == prompt.size());
+        QVERIFY((subject - prompt).norm() > 1e-3 * subject.norm());
+        panel->keyContextBox()->setCurrentIndex(0);
     }
 
     void savingClearsTheUnsavedMark() {

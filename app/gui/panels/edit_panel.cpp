@@ -69,6 +69,7 @@ EditPanel::EditPanel(Workspace* workspace, QWidget* parent)
       m_klFactor(new QDoubleSpinBox(this)),
       m_weightDecay(new QDoubleSpinBox(this)),
       m_momentWeight(new QDoubleSpinBox(this)),
+      m_keyContext(new QComboBox(this)),
       m_paraphrases(new QPlainTextEdit(this)),
       m_neighbours(new QPlainTextEdit(this)),
       m_apply(new QPushButton(tr("Apply edit"), this)),
@@ -207,12 +208,19 @@ QWidget* EditPanel::buildForm() {
     setUp(m_momentWeight, 0.0, 1e9, 50.0, 1, 0.0,
           tr("MEMIT's \u03bb: how strongly other keys are kept (0: 15,000 \u00d7 d_ff / 16,384)"));
     m_momentWeight->setSpecialValueText(tr("default"));
+    // Index order: method default, KeyContext::Subject, KeyContext::Prompt (settings()).
+    m_keyContext->addItems({tr("method default"), tr("subject's contexts (paper)"), tr("whole prompt (reference code)")});
+    m_keyContext->setToolTip(
+        tr("Where k* is read: after each prefix, the subject alone (the paper's eq. 3; ROME's default) or the "
+           "whole prompt (the reference code's; MEMIT's default). With the relation's words before the subject, "
+           "the prompt's key carries them and the edit reaches other subjects in the same prompt."));
     of->addRow(tr("Steps"), m_steps);
     of->addRow(tr("Learning rate"), m_learningRate);
     of->addRow(tr("Clamp"), m_clamp);
     of->addRow(tr("KL factor"), m_klFactor);
     of->addRow(tr("Weight decay"), m_weightDecay);
     of->addRow(tr("MEMIT \u03bb"), m_momentWeight);
+    of->addRow(tr("Key read in"), m_keyContext);
     auto* more = new QToolButton(form);
     more->setText(tr("Optimisation settings"));
     more->setCheckable(true);
@@ -311,6 +319,8 @@ EditSettings EditPanel::settings() const {
     s.value.klFactor = m_klFactor->value();
     s.value.weightDecay = m_weightDecay->value();
     s.momentWeight = m_momentWeight->value();
+    if (m_keyContext->currentIndex() > 0)
+        s.keyContext = m_keyContext->currentIndex() == 1 ? KeyContext::Subject : KeyContext::Prompt;
     s.guardFile = resourceFile(QStringLiteral("data/heldout.txt")).toStdString();
     s.paraphrases = lines(m_paraphrases);
     s.neighbours = lines(m_neighbours);

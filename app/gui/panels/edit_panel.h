@@ -55,6 +55,7 @@ public:
     QSpinBox* stepsBox() const { return m_steps; }
     QDoubleSpinBox* clampBox() const { return m_clamp; }
     QDoubleSpinBox* momentWeightBox() const { return m_momentWeight; }
+    QComboBox* keyContextBox() const { return m_keyContext; }
     QComboBox* methodBox() const { return m_method; }
     QComboBox* caseBox() const { return m_cases; }
     QListWidget* editList() const { return m_edits; }
@@ -89,6 +90,7 @@ private:
     QDoubleSpinBox* m_klFactor;
     QDoubleSpinBox* m_weightDecay;
     QDoubleSpinBox* m_momentWeight;
+    QComboBox* m_keyContext;
     QPlainTextEdit* m_paraphrases;
     QPlainTextEdit* m_neighbours;
     QPushButton* m_apply;
