@@ -36,6 +36,8 @@ private slots:
         for (int i = 0; i < 20; ++i)
             corpus.write("the cat is in the house\nthe dog is on the mat\na bird sat in a tree\n"
                          "it is a sunny day\nthe sea is blue and deep\nwe go to the shop\n");
+        // Edits cache their statistics beside the model file: keep them out of the source tree.
+        QVERIFY(QFile::copy(QStringLiteral(MWB_SOURCE_DIR "/tests/fixtures/golden_gpt2_untied.h5"), fixture()));
     }
 
     void init() {
@@ -47,7 +49,7 @@ private slots:
 
     void romeEditThenUndo() {
         // The byte-level fixture (n_ctx 24): keep prompts short.
-        auto model = std::make_shared<const Model>(loadModel(MWB_SOURCE_DIR "/tests/fixtures/golden_gpt2_untied.h5"));
+        auto model = std::make_shared<const Model>(loadModel(fixture().toStdString()));
         m_window->workspace()->setModel(model, m_dir.filePath(QStringLiteral("tiny.h5")));
         auto* panel = m_window->panel<EditPanel>();
         fillForm(panel);
@@ -84,7 +86,7 @@ private slots:
     }
 
     void memitEditsSeveralLayers() {
-        auto model = std::make_shared<const Model>(loadModel(MWB_SOURCE_DIR "/tests/fixtures/golden_gpt2_untied.h5"));
+        auto model = std::make_shared<const Model>(loadModel(fixture().toStdString()));
         m_window->workspace()->setModel(model, QString());
         auto* panel = m_window->panel<EditPanel>();
         fillForm(panel);
@@ -102,7 +104,7 @@ private slots:
 
     // The folded optimisation settings reach the edit: a tight clamp writes a smaller change.
     void optimisationSettingsReachTheEdit() {
-        auto model = std::make_shared<const Model>(loadModel(MWB_SOURCE_DIR "/tests/fixtures/golden_gpt2_untied.h5"));
+        auto model = std::make_shared<const Model>(loadModel(fixture().toStdString()));
         auto* panel = m_window->panel<EditPanel>();
         fillForm(panel);
         QCOMPARE(panel->settings().value.clampNormFactor, ValueParams{}.clampNormFactor);  // the reference's
@@ -177,6 +179,8 @@ private slots:
     }
 
 private:
+    QString fixture() const { return m_dir.filePath(QStringLiteral("golden_gpt2_untied.h5")); }
+
     void fillForm(EditPanel* panel) {
         panel->subjectEdit()->setText(QStringLiteral("cat"));
         panel->promptEdit()->setText(QStringLiteral("{} is in"));
