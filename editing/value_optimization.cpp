@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "model/backprop.h"
 #include "model/continuation.h"
@@ -55,6 +56,17 @@ Placed placeOne(const Model& model, const std::string& templ, const std::string&
     return p;
 }
 
+// "<prefix>. {}" puts a space before a subject that opens the prompt, and a byte-level
+// BPE splits " Norway" and "Norway" differently: the template with a line break in
+// place of that space, where it has one.
+std::optional<std::string> lineBreakJoined(const std::string& templ) {
+    const size_t at = templ.find("{}");
+    if (at == 0 || at == std::string::npos || templ[at - 1] != ' ') return std::nullopt;
+    std::string joined = templ;
+    joined[at - 1] = '\n';
+    return joined;
+}
+
 RowVector logSoftmax(const Eigen::Ref<const RowVector>& z) {
     const float m = z.maxCoeff();
     const double lse = m + std::log((z.array() - m).exp().cast<double>().sum());
@@ -96,13 +108,9 @@ PlacedRequest placeRequest(const Model& model, const EditRequest& request,
     for (const auto& templ : templates) {
         Placed one = placeOne(model, templ, request.prompt, request.subject, factToken);
         if (promptSubject.empty()) promptSubject = one.subjectIds;
-        // "<prefix>. {}" puts a space before a subject that opens the prompt, and a
-        // byte-level BPE splits " Norway" and "Norway" differently: try a line break.
-        const size_t at = templ.find("{}");
-        if (subjectTokensAsInPrompt && one.subjectIds != promptSubject && at > 0 && templ[at - 1] == ' ') {
-            std::string joined = templ;
-            joined[at - 1] = '\n';
-            Placed other = placeOne(model, joined, request.prompt, request.subject, factToken);
+        const auto joined = lineBreakJoined(templ);
+        if (subjectTokensAsInPrompt && one.subjectIds != promptSubject && joined) {
+            Placed other = placeOne(model, *joined, request.prompt, request.subject, factToken);
             if (other.subjectIds == promptSubject) one = std::move(other);
         }
         transformer.validateTokens(one.ids);
@@ -128,25 +136,17 @@ PlacedRequest placeSubject(const Model& model, const EditRequest& request,
     auto endsWithSubject = [&](const std::vector<int>& ids) {
         return ids.size() >= subject.size() && std::equal(subject.begin(), subject.end(), ids.end() - subject.size());
     };
+    auto prefixOf = [](const std::string& templ) { return templ.substr(0, templ.find("{}")); };
     for (const auto& templ : templates) {
-        const std::string prefix = templ.substr(0, templ.find("{}"));
-        std::vector<std::string> texts = {prefix + request.subject};
-        if (!prefix.empty() && prefix.back() == ' ')
-            texts.push_back(prefix.substr(0, prefix.size() - 1) + "\n" + request.subject);
-        bool placed = false;
-        for (const auto& text : texts) {
-            std::vector<int> ids = model.tokenizer.encodeIds(text);
-            if (endsWithSubject(ids)) {
-                add(std::move(ids));
-                placed = true;
-                break;
-            }
-        }
-        if (!placed) {
-            std::vector<int> ids = model.tokenizer.encodeIds(prefix.substr(0, prefix.find_last_not_of(' ') + 1));
+        std::vector<int> ids = model.tokenizer.encodeIds(prefixOf(templ) + request.subject);
+        if (const auto joined = lineBreakJoined(templ); !endsWithSubject(ids) && joined)
+            ids = model.tokenizer.encodeIds(prefixOf(*joined) + request.subject);
+        if (!endsWithSubject(ids)) {  // the prefix's tokens, then the subject's
+            const std::string prefix = prefixOf(templ);
+            ids = model.tokenizer.encodeIds(prefix.substr(0, prefix.find_last_not_of(' ') + 1));
             ids.insert(ids.end(), subject.begin(), subject.end());
-            add(std::move(ids));
         }
+        add(std::move(ids));
     }
     return p;
 }

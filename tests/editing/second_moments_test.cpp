@@ -13,24 +13,33 @@ namespace mwb {
 namespace {
 
 const std::string kFixtures = std::string(MWB_SOURCE_DIR) + "/tests/fixtures/";
+const std::string kTwoDocuments = "hello world\n\nsecond line here\n";
+
+// The keys (mlp_in) of `layer` at every token of kTwoDocuments' two documents, captured
+// by hand, one row per token.
+MatrixD capturedKeys(const Model& m, int layer) {
+    const Transformer t(m);
+    Hooks h;
+    h.captures = {{HookSite::MlpIn, layer}};
+    MatrixD keys(0, m.config.dFf);
+    for (const char* doc : {"hello world", "second line here"}) {
+        const Matrix k = t.run(m.tokenizer.encodeIds(doc), h).captured.at({HookSite::MlpIn, layer});
+        keys.conservativeResize(keys.rows() + k.rows(), Eigen::NoChange);
+        keys.bottomRows(k.rows()) = k.cast<double>();
+    }
+    return keys;
+}
 
 TEST(SecondMoments, EqualTheMeanOuterProductOfTheKeys) {
     const Model m = loadModel(kFixtures + "golden_llama_untied.h5");
-    const std::string corpus = "hello world\n\nsecond line here\n";
     SecondMomentOptions o;
     o.useCache = false;
-    const SecondMoment s = secondMoment(m, 1, corpus, o);
-    // By hand: capture the keys of each document and average k kᵀ.
-    const Transformer t(m);
-    Hooks h;
-    h.captures = {{HookSite::MlpIn, 1}};
+    const SecondMoment s = secondMoment(m, 1, kTwoDocuments, o);
+    // By hand: average k kᵀ over the captured keys.
+    const MatrixD k = capturedKeys(m, 1);
     MatrixD sum = MatrixD::Zero(m.config.dFf, m.config.dFf);
-    long n = 0;
-    for (const char* doc : {"hello world", "second line here"}) {
-        const Matrix k = t.run(m.tokenizer.encodeIds(doc), h).captured.at({HookSite::MlpIn, 1});
-        for (int i = 0; i < k.rows(); ++i) sum += k.row(i).transpose().cast<double>() * k.row(i).cast<double>();
-        n += k.rows();
-    }
+    for (int i = 0; i < k.rows(); ++i) sum += k.row(i).transpose() * k.row(i);
+    const long n = k.rows();
     EXPECT_EQ(s.tokens, n);
     EXPECT_LT((s.moment - sum / n).cwiseAbs().maxCoeff(), 1e-5 * sum.cwiseAbs().maxCoeff() / n);
     EXPECT_TRUE(s.moment == s.moment.transpose());  // accumulated as one triangle, mirrored
@@ -55,22 +64,15 @@ TEST(SecondMoments, OutputChangeByHand) {
 
 TEST(SecondMoments, OutputChangeIsTheChangeOfTheLayersOutputOnTheKeys) {
     const Model m = loadModel(kFixtures + "golden_llama_untied.h5");
-    const std::string corpus = "hello world\n\nsecond line here\n";
     SecondMomentOptions o;
     o.useCache = false;
-    const SecondMoment s = secondMoment(m, 1, corpus, o);
-    const Transformer t(m);
-    Hooks h;
-    h.captures = {{HookSite::MlpIn, 1}};
+    const SecondMoment s = secondMoment(m, 1, kTwoDocuments, o);
     const Matrix& w = m.weights.blocks[1].down.weight;
     const MatrixD left = MatrixD::Random(m.config.dModel, 2), right = MatrixD::Random(m.config.dFf, 2);
     const MatrixD dw = left * right.transpose();
-    double moved = 0, out = 0;  // Σ‖ΔW k‖², Σ‖W k‖² over every key of the corpus
-    for (const char* doc : {"hello world", "second line here"}) {
-        const MatrixD k = t.run(m.tokenizer.encodeIds(doc), h).captured.at({HookSite::MlpIn, 1}).cast<double>();
-        moved += (k * dw.transpose()).squaredNorm();
-        out += (k * w.cast<double>().transpose()).squaredNorm();
-    }
+    // Σ‖ΔW k‖², Σ‖W k‖² over every key of the corpus
+    const MatrixD k = capturedKeys(m, 1);
+    const double moved = (k * dw.transpose()).squaredNorm(), out = (k * w.cast<double>().transpose()).squaredNorm();
     EXPECT_NEAR(outputChange(w, left, right, s.moment), std::sqrt(moved / out), 1e-6 * std::sqrt(moved / out));
 }
 
