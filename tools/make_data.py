@@ -14,7 +14,7 @@ Writes, under resources/data/:
 
 Python 3 standard library only; deterministic (fixed seed).
 
-    python3 tools/make_data.py [--size-mb 10] [--seed 20240607] [--cases 480]
+    python3 tools/make_data.py [--size-mb 10] [--seed 20240607] [--cases 480] [--lookalikes N]
 
 Corpus design (see README.md): every subject has at least three attributes (real ones, topped
 up with fictional ones marked "fictional": true in attributes.json).  Each subject gets many
@@ -2527,6 +2527,7 @@ class Entity:
         self.attrs = collections.OrderedDict()   # relation id -> stated value
         self.alts = {}                           # relation id -> all true values
         self.fictional = []                      # relation ids that are fictional
+        self.lookalike_of = None                 # the real subject a fictional look-alike copies
 
     def add(self, rid, values):
         if isinstance(values, str):
@@ -2711,13 +2712,70 @@ def add_fictional(ents, rng, min_attributes):
             e.fictional.append(rid)
 
 
+LOOKALIKE_ONSETS = ["B", "D", "F", "G", "K", "L", "M", "N", "P", "R", "S", "T", "V", "Br",
+                    "Dr", "Gr", "Kl", "St", "Tr", "Vr"]
+LOOKALIKE_VOWELS = ["a", "e", "i", "o", "u"]
+LOOKALIKE_CODAS = ["n", "l", "r", "m", "s", "k", "nd", "rt", "lm", "sk"]
+
+
+def invented_word(rng, taken):
+    """A pronounceable two-syllable word that is none of `taken` (e.g. "Tornel")."""
+    while True:
+        w = (rng.choice(LOOKALIKE_ONSETS) + rng.choice(LOOKALIKE_VOWELS) +
+             rng.choice(LOOKALIKE_CODAS) + rng.choice(LOOKALIKE_ONSETS).lower() +
+             rng.choice(LOOKALIKE_VOWELS) + rng.choice(LOOKALIKE_CODAS))
+        if w.lower() not in taken:
+            taken.add(w.lower())
+            return w
+
+
+def add_lookalikes(ents, rng, per_subject):
+    """Fictional subjects that share every word but the last with a real subject of several
+    words ("Eiffel Tower" -> "Eiffel Tornel"), all of whose attributes are fictional: those
+    of another subject of the same kind (a donor, so that they stay consistent: city, country
+    and continent agree), never the original's.  Without them a subject's leading words
+    already name it, and the positions after the subject read it from them instead of from
+    the subject's last token, where ROME edits (README: the subject check)."""
+    values = collections.defaultdict(list)   # relation -> values stated for some subject
+    for e in ents:
+        for rid, v in e.attrs.items():
+            values[rid].append(v)
+    taken = set(w.lower() for e in ents for w in e.name.split())
+    names = set(e.name for e in ents)
+    out = []
+    for e in ents:
+        words = e.name.split()
+        if len(words) < 2:
+            continue
+        for _ in range(per_subject):
+            name = " ".join(words[:-1] + [invented_word(rng, taken)])
+            assert name not in names
+            names.add(name)
+            look = Entity(("the " if e.article else "") + name, e.kind, e.gender)
+            look.lookalike_of = e.name
+            donors = [d for d in ents if d.kind == e.kind and d is not e]
+            donor = max(rng.sample(donors, min(8, len(donors))), key=lambda d: sum(
+                rid in d.attrs and d.attrs[rid] not in e.alts[rid] for rid in e.attrs))
+            for rid in e.attrs:
+                if rid in donor.attrs and donor.attrs[rid] not in e.alts[rid]:
+                    value = donor.attrs[rid]
+                else:
+                    pool = FICTIONAL_VALUES[rid] if rid in FICTIONAL_VALUES else values[rid]
+                    value = rng.choice([v for v in pool if v not in e.alts[rid]])
+                look.add(rid, value)
+                look.fictional.append(rid)
+            out.append(look)
+    return out
+
+
 # =============================================================================================
 # Corpus documents
 # =============================================================================================
 
 class CorpusBuilder:
-    def __init__(self, ents, rng, filler):
+    def __init__(self, ents, rng, filler, lookalike_rate):
         self.ents = ents
+        self.lookalike_rate = lookalike_rate      # share of rounds a look-alike takes part in
         self.rng = rng
         self.filler = filler
         self.mentions = collections.Counter()   # (subject, relation) -> times stated
@@ -2861,6 +2919,8 @@ class CorpusBuilder:
         order = self.ents[:]
         rng.shuffle(order)
         for e in order:
+            if e.lookalike_of and rng.random() >= self.lookalike_rate:
+                continue
             docs.append(self.bio(e))
             for rid in e.attrs:
                 if rng.random() < 0.5:
@@ -2875,10 +2935,10 @@ class CorpusBuilder:
         return docs
 
 
-def build_corpus(ents, rng, size_bytes, filler_frac, min_prompt):
-    cities = [e.name for e in ents if e.kind == "city"]
+def build_corpus(ents, rng, size_bytes, filler_frac, min_prompt, lookalike_rate):
+    cities = [e.name for e in ents if e.kind == "city" and not e.lookalike_of]
     filler = Filler(random.Random(rng.random()), cities)
-    cb = CorpusBuilder(ents, rng, filler)
+    cb = CorpusBuilder(ents, rng, filler, lookalike_rate)
     docs = []
     fact_bytes = 0
     filler_bytes = 0
@@ -2963,9 +3023,12 @@ def make_attributes(ents):
             if len(e.alts[rid]) > 1:
                 a["also_true"] = e.alts[rid][1:]
             attrs.append(a)
-        subjects.append(collections.OrderedDict([
+        s = collections.OrderedDict([
             ("subject", e.name), ("type", e.kind),
-            ("article", "the" if e.article else ""), ("attributes", attrs)]))
+            ("article", "the" if e.article else ""), ("attributes", attrs)])
+        if e.lookalike_of:
+            s["lookalike_of"] = e.lookalike_of
+        subjects.append(s)
     return collections.OrderedDict([("relations", rels), ("subjects", subjects)])
 
 
@@ -3140,8 +3203,10 @@ def write_readme(path, args, ents, facts, para, unseen, cases, corpus_stats, hel
     L = []
     L.append("# Demo-model data\n")
     L.append("Generated by `tools/make_data.py` (Python 3 standard library, deterministic):\n")
-    L.append("```\npython3 tools/make_data.py --size-mb %g --seed %d --cases %d\n```\n"
-             % (args.size_mb, args.seed, args.cases))
+    L.append("```\npython3 tools/make_data.py --size-mb %g --seed %d --cases %d%s\n```\n"
+             % (args.size_mb, args.seed, args.cases,
+                " --lookalikes %d --lookalike-rate %g" % (args.lookalikes, args.lookalike_rate)
+                if args.lookalikes else ""))
     L.append("The facts are real-world facts written by hand into the script (only facts the "
              "author was confident of; where a subject has several true values, e.g. two "
              "founders or dual citizenship, one is stated and the others are only excluded as "
@@ -3197,6 +3262,20 @@ def write_readme(path, args, ents, facts, para, unseen, cases, corpus_stats, hel
                 rid, r["name"], fict_counts[rid], ", ".join(FICTIONAL_VALUES[rid]),
                 r["train"][0]))
     L.append("")
+    if stats["lookalikes"]:
+        L.append("## Fictional look-alike subjects\n")
+        L.append("`--lookalikes %d`: every subject of several words has %d invented namesakes that "
+                 "share all its words but the last (\"Eiffel Tower\" -> \"Eiffel Klortpur\"), "
+                 "%d in all. Their attributes are those of another subject of the same kind "
+                 "where it differs from the original (so that city, country and continent "
+                 "agree), and all of them are fictional; in `attributes.json` they carry "
+                 "`\"lookalike_of\"` and `\"fictional\": true`, and they are never in facts.json "
+                 "or counterfact.json. They take part in %.0f%% of the corpus rounds (each "
+                 "attribute stated %d times, median). Why: without them a subject's leading "
+                 "words already name it, so the positions after it can read the subject from "
+                 "those words instead of from its last token.\n" % (
+                     args.lookalikes, args.lookalikes, stats["lookalikes"],
+                     100 * args.lookalike_rate, stats["lookalike_mention_median"]))
     L.append("## How the corpus is built\n")
     L.append("- **Biographies** (one per subject per round, many rounds): all attributes of "
              "the subject in a shuffled order, each in a randomly chosen training template "
@@ -3289,6 +3368,10 @@ def main():
                     help="top subjects up to this many attributes with fictional ones")
     ap.add_argument("--min-prompt", type=int, default=5,
                     help="every attribute occurs at least this often in its exact prompt form")
+    ap.add_argument("--lookalikes", type=int, default=0,
+                    help="fictional look-alikes per subject of several words (see add_lookalikes)")
+    ap.add_argument("--lookalike-rate", type=float, default=0.5,
+                    help="share of the corpus rounds each look-alike takes part in")
     ap.add_argument("--all-subjects", action="store_true",
                     help="use the whole knowledge base instead of the KIND_CAPS sample")
     ap.add_argument("--out", default=OUT_DIR)
@@ -3306,24 +3389,29 @@ def main():
     unseen = make_paraphrase_facts(ents, "unseen")
     cases = make_counterfact(ents, random.Random(rng.random()), args.cases)
 
+    # after the data sets, from their own seed: facts and cases do not depend on them
+    looks = add_lookalikes(ents, random.Random("lookalikes %d" % args.seed), args.lookalikes)
     docs, fact_bytes, filler_bytes, filler, mentions = build_corpus(
-        ents, random.Random(rng.random()), int(args.size_mb * 1e6), args.filler,
-        args.min_prompt)
+        ents + looks, random.Random(rng.random()), int(args.size_mb * 1e6), args.filler,
+        args.min_prompt, args.lookalike_rate)
     heldout = build_heldout(filler, docs, int(args.heldout_kb * 1e3))
     corpus_text = "\n".join(docs) + "\n"
 
-    errors = validate(ents, facts, para, unseen, cases, corpus_text, docs, heldout, args.min_prompt)
+    errors = validate(ents + looks, facts, para, unseen, cases, corpus_text, docs, heldout,
+                      args.min_prompt)
     m = sorted(mentions[(e.name, rid)] for e in ents for rid in e.attrs)
+    m_look = sorted(mentions[(e.name, rid)] for e in looks for rid in e.attrs) or [0]
     prompt_counts = sorted(corpus_text.count(f["prompt"] + " " + f["attribute"]) for f in facts)
     stats = dict(kb_subjects=kb_size[0], kb_attributes=kb_size[1],
                  mention_min=m[0], mention_median=m[len(m) // 2], mention_max=m[-1],
-                 prompt_min=prompt_counts[0], prompt_median=prompt_counts[len(prompt_counts) // 2])
+                 prompt_min=prompt_counts[0], prompt_median=prompt_counts[len(prompt_counts) // 2],
+                 lookalikes=len(looks), lookalike_mention_median=m_look[len(m_look) // 2])
 
     os.makedirs(args.out, exist_ok=True)
     dump_json(os.path.join(args.out, "facts.json"), facts)
     dump_json(os.path.join(args.out, "paraphrase_facts.json"), para)
     dump_json(os.path.join(args.out, "unseen_phrasing_facts.json"), unseen)
-    dump_json(os.path.join(args.out, "attributes.json"), make_attributes(ents))
+    dump_json(os.path.join(args.out, "attributes.json"), make_attributes(ents + looks))
     dump_json(os.path.join(args.out, "counterfact.json"), cases)
     with open(os.path.join(args.out, "corpus.txt"), "w") as f:
         f.write(corpus_text)
@@ -3345,6 +3433,8 @@ def main():
         if rel_counts[rid]:
             print("  %-6s %-28s %5d facts %4d cases" % (rid, RELATIONS[rid]["name"],
                                                       rel_counts[rid], case_counts[rid]))
+    print("look-alikes: %d, each attribute stated %d times (median)"
+          % (len(looks), stats["lookalike_mention_median"]))
     print("paraphrase_facts.json: %d" % len(para))
     print("unseen_phrasing_facts.json: %d" % len(unseen))
     print("counterfact.json: %d cases" % len(cases))
