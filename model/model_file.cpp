@@ -1077,16 +1077,24 @@ ModelConfig loadConfig(const fs::path& file) {
     return Reader(file).readConfig();
 }
 
-void saveModel(const Model& model, const fs::path& file, StorageType storage, bool overwrite) {
-    checkSavable(model);
+static std::string existsMessage(const fs::path& file) {
+    return file.string() + " already exists and is kept (pass --force to replace it)";
+}
+
+void checkSaveTarget(const fs::path& file, bool overwrite) {
     std::error_code ec;
     if (fs::is_directory(file, ec)) throw InvalidInput(file.string() + " is a folder");
-    if (!overwrite && fs::exists(file, ec))
-        throw InvalidInput(file.string() + " already exists; saving over it needs overwrite");
+    if (!overwrite && fs::exists(file, ec)) throw InvalidInput(existsMessage(file));
     const fs::path folder = file.parent_path().empty() ? fs::path(".") : file.parent_path();
     if (!fs::is_directory(folder, ec))
         throw InvalidInput("cannot save " + file.string() + ": the folder " + folder.string() +
                            " does not exist");
+}
+
+void saveModel(const Model& model, const fs::path& file, StorageType storage, bool overwrite) {
+    checkSavable(model);
+    checkSaveTarget(file, overwrite);
+    std::error_code ec;
 
     const fs::path temp = temporaryPath(file);
     try {
@@ -1101,7 +1109,7 @@ void saveModel(const Model& model, const fs::path& file, StorageType storage, bo
     }
     if (!overwrite && fs::exists(file, ec)) {  // appeared while we were writing
         fs::remove(temp, ec);
-        throw InvalidInput(file.string() + " already exists; saving over it needs overwrite");
+        throw InvalidInput(existsMessage(file));
     }
     fs::rename(temp, file, ec);
     if (ec) {

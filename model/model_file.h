@@ -33,4 +33,9 @@ enum class StorageType { Float32, Float16, Float64 };
 void saveModel(const Model& model, const std::filesystem::path& file,
                StorageType storage = StorageType::Float32, bool overwrite = false);
 
+// Throws InvalidInput unless saveModel could write `file`: its folder exists, it is
+// not a folder, and it does not exist yet unless `overwrite`. Commands call it before
+// long work, so that a bad output path fails at once instead of after the edit.
+void checkSaveTarget(const std::filesystem::path& file, bool overwrite);
+
 }  // namespace mwb

@@ -60,6 +60,8 @@ void registerEdit(CLI::App& app) {
     cmd->callback([o] {
         if (o->out.empty() && !o->inPlace) throw InvalidInput("give --out FILE for the edited model (or --in-place)");
         if (!o->out.empty() && o->inPlace) throw InvalidInput("--out and --in-place exclude each other");
+        const std::string dest = o->inPlace ? o->model : o->out;
+        checkSaveTarget(dest, o->inPlace || o->force);  // not after the edit's work
         std::vector<EditRequest> requests;
         if (!o->cases.empty()) {
             auto cases = loadCounterFact(o->cases);
@@ -80,7 +82,6 @@ void registerEdit(CLI::App& app) {
         const EditRun run = runEdit(m, requests, spec, statisticsCorpus(o->edit), o->json ? ProgressFn{} : progressBar());
         const EditGuard guard = judgeEdit(run.weightChange, run.outputChange, perplexityBefore, samplePerplexity(m, sample, o->edit.guardTokens));
         const auto after = topTokens(m, shown, 5);
-        const std::string dest = o->inPlace ? o->model : o->out;
         saveModel(m, dest, StorageType::Float32, o->inPlace || o->force);
         if (o->json) {
             printJson({{"prompt", shown}, {"before", before}, {"after", after}, {"layers", run.record.layers},

@@ -98,6 +98,7 @@ void registerUndo(CLI::App& app) {
     cmd->add_flag("--force", o->force, "Overwrite --out if it exists");
     cmd->callback([o] {
         if (o->out.empty() == !o->inPlace) throw InvalidInput("give either --out FILE or --in-place");
+        checkSaveTarget(o->inPlace ? o->model : o->out, o->inPlace || o->force);
         Model m = openModel(o->model);
         const EditRecord r = undoLastEdit(m);
         saveModel(m, o->inPlace ? o->model : o->out, StorageType::Float32, o->inPlace || o->force);

@@ -26,7 +26,7 @@ void addOutputOptions(CLI::App* cmd, ImportOpts& o) {
     cmd->add_flag("--json", o.json, "Print what was written as JSON");
 }
 
-// Checked before the (possibly long) conversion starts.
+// Checked, with the output path, before the (possibly long) conversion starts.
 StorageType storageType(const std::string& dtype) {
     if (dtype == "float32") return StorageType::Float32;
     if (dtype == "float16") return StorageType::Float16;
@@ -62,6 +62,7 @@ void registerImport(CLI::App& app) {
     addOutputOptions(hf, *hfOpts);
     hf->callback([hfOpts] {
         const StorageType storage = storageType(hfOpts->dtype);
+        checkSaveTarget(hfOpts->out, hfOpts->force);
         save(importHf(hfOpts->source, progressBar()), *hfOpts, storage);
     });
 
@@ -74,6 +75,7 @@ void registerImport(CLI::App& app) {
     addOutputOptions(l2c, *l2cOpts);
     l2c->callback([l2cOpts] {
         const StorageType storage = storageType(l2cOpts->dtype);
+        checkSaveTarget(l2cOpts->out, l2cOpts->force);
         save(importLlama2c(l2cOpts->source, l2cOpts->tokenizer, progressBar()), *l2cOpts, storage);
     });
 }

@@ -22,7 +22,7 @@ void expectStochasticAndCausal(const AttentionMaps& a) {
                 EXPECT_NEAR(w.row(q).cast<double>().sum(), 1.0, 1e-5) << l << " " << h << " " << q;
                 for (int k = 0; k < n; ++k) {
                     EXPECT_GE(w(q, k), 0.0f);
-                    if (k > q) EXPECT_EQ(w(q, k), 0.0f) << "query " << q << " sees key " << k;
+                    if (k > q) { EXPECT_EQ(w(q, k), 0.0f) << "query " << q << " sees key " << k; }
                 }
             }
         }

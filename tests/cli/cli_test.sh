@@ -52,7 +52,11 @@ cp "$SRC/resources/models/demo.h5" "$TMP/src.h5"
 before=$(md5sum < "$TMP/src.h5")
 expect_ok "$MWB" edit "$TMP/src.h5" --prompt "{} is located in the city of" --subject "Eiffel Tower" --target Rome --layer 2 --stats-tokens 2000 --out "$TMP/edited.h5" --json
 [ "$(md5sum < "$TMP/src.h5")" = "$before" ] || { echo "FAIL: the source model changed"; fails=$((fails+1)); }
-expect_error 1 "exist" -- "$MWB" edit "$TMP/src.h5" --prompt "{} is located in the city of" --subject "Eiffel Tower" --target Rome --layer 2 --stats-tokens 2000 --out "$TMP/edited.h5"
+# An existing --out is refused before the edit's work: no value optimisation on stderr.
+expect_error 1 "already exists.*--force" -- "$MWB" edit "$TMP/src.h5" --prompt "{} is located in the city of" --subject "Eiffel Tower" --target Rome --layer 2 --stats-tokens 2000 --out "$TMP/edited.h5"
+"$MWB" edit "$TMP/src.h5" --prompt "{} is located in the city of" --subject "Eiffel Tower" --target Rome --layer 2 --stats-tokens 2000 --out "$TMP/edited.h5" 2>&1 | grep -q "optimis" \
+  && { echo "FAIL: edit did its work before refusing an existing --out"; fails=$((fails+1)); }
+expect_error 1 "folder" -- "$MWB" undo "$TMP/edited.h5" --out "$TMP/nowhere/undone.h5"
 "$MWB" diff "$TMP/src.h5" "$TMP/edited.h5" --json > "$TMP/diff" 2>"$TMP/err"; rc=$?
 [ "$rc" -eq 3 ] && grep -q '"rank":1' "$TMP/diff" && grep -q '"unexplained":\[\]' "$TMP/diff" \
   || { echo "FAIL: diff of an edit: exit $rc $(head -c 400 "$TMP/diff")"; fails=$((fails+1)); }

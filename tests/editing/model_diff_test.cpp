@@ -199,7 +199,7 @@ TEST(ModelDiff, Float32ModelSavedAsFloat16IsRoundingNotAnEdit) {
     int rounded = 0;
     for (const TensorDiff& t : d.tensors) {
         rounded += t.float16Rounding;
-        if (t.float16Rounding) EXPECT_EQ(t.rank, 0) << t.path;
+        if (t.float16Rounding) { EXPECT_EQ(t.rank, 0) << t.path; }
     }
     EXPECT_EQ(rounded, int(d.tensors.size()) - 1);
 }

@@ -488,6 +488,22 @@ TEST(ModelFile, SaveRefusesToOverwriteUnlessAsked) {
     EXPECT_EQ(std::distance(fs::directory_iterator(folder.path()), fs::directory_iterator()), 1);
 }
 
+TEST(ModelFile, SaveTargetIsCheckedBeforeAnyWork) {
+    TempFolder folder;
+    const fs::path file = folder / "m.h5";
+    EXPECT_NO_THROW(checkSaveTarget(file, false));
+    saveModel(makeTinyModel(Architecture::Gpt2, 1), file);
+    EXPECT_NO_THROW(checkSaveTarget(file, true));
+    try {
+        checkSaveTarget(file, false);
+        ADD_FAILURE() << "an existing file was accepted";
+    } catch (const InvalidInput& e) {
+        EXPECT_NE(std::string(e.what()).find("m.h5 already exists"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(checkSaveTarget(folder / "no" / "m.h5", true), InvalidInput);
+    EXPECT_THROW(checkSaveTarget(folder.path(), true), InvalidInput);
+}
+
 TEST(ModelFile, SaveRefusesModelsItCouldNotReadBack) {
     TempFolder folder;
     const fs::path file = folder / "m.h5";
