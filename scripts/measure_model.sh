@@ -28,7 +28,7 @@ run memit_100.json "$MWB" eval "$MODEL" --cases "$DATA/counterfact.json" --limit
 run rome_200.json "$MWB" eval "$MODEL" --cases "$DATA/counterfact.json" --limit 200 --json
 
 summary() {  # efficacy / paraphrase / neighbourhood of an eval JSON, edited and unedited
-  jq -r '"\(.edited.efficacy) / \(.edited.paraphrase) / \(.edited.neighborhood) % (unedited neighbourhood \(.unedited.neighborhood) %)"' "$1"
+  jq -r 'def r: (. * 10 | round) / 10; "\(.edited.efficacy | r) / \(.edited.paraphrase | r) / \(.edited.neighborhood | r) % (unedited neighbourhood \(.unedited.neighborhood | r) %)"' "$1"
 }
 {
   echo "model: $MODEL"
