@@ -10,6 +10,7 @@ OUT="$2"
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
 MWB="${3:-$SRC/build/app/mwb}"
 DATA="$SRC/resources/data"
+FACT_SETS="facts paraphrase_facts unseen_phrasing_facts"
 mkdir -p "$OUT"
 
 run() {  # run NAME command...: stdout to OUT/NAME, progress dropped
@@ -18,7 +19,7 @@ run() {  # run NAME command...: stdout to OUT/NAME, progress dropped
   "$@" > "$OUT/$name" 2> "$OUT/$name.err"
 }
 
-for set in facts paraphrase_facts unseen_phrasing_facts; do
+for set in $FACT_SETS; do
   run "knowledge_$set.txt" "$MWB" eval-knowledge "$MODEL" --facts "$DATA/$set.json"
 done
 run subject_check.txt "$MWB" subject-check "$MODEL" --facts "$DATA/facts.json" --layers 0,1,2
@@ -32,7 +33,7 @@ summary() {  # efficacy / paraphrase / neighbourhood of an eval JSON, edited and
 }
 {
   echo "model: $MODEL"
-  for set in facts paraphrase_facts unseen_phrasing_facts; do
+  for set in $FACT_SETS; do
     echo "knowledge, $set: $(cat "$OUT/knowledge_$set.txt")"
   done
   grep "^layer .*sigma" "$OUT/subject_check.txt" | sed 's/^/subject check, last token: /'

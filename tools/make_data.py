@@ -2740,6 +2740,9 @@ def add_lookalikes(ents, rng, per_subject):
     for e in ents:
         for rid, v in e.attrs.items():
             values[rid].append(v)
+    by_kind = collections.defaultdict(list)
+    for e in ents:
+        by_kind[e.kind].append(e)
     taken = set(w.lower() for e in ents for w in e.name.split())
     names = set(e.name for e in ents)
     out = []
@@ -2747,17 +2750,20 @@ def add_lookalikes(ents, rng, per_subject):
         words = e.name.split()
         if len(words) < 2:
             continue
+        donors = [d for d in by_kind[e.kind] if d is not e]
+
+        def differs(d, rid):  # the donor states a value for rid that is not true of e
+            return rid in d.attrs and d.attrs[rid] not in e.alts[rid]
         for _ in range(per_subject):
             name = " ".join(words[:-1] + [invented_word(rng, taken)])
             assert name not in names
             names.add(name)
             look = Entity(("the " if e.article else "") + name, e.kind, e.gender)
             look.lookalike_of = e.name
-            donors = [d for d in ents if d.kind == e.kind and d is not e]
-            donor = max(rng.sample(donors, min(8, len(donors))), key=lambda d: sum(
-                rid in d.attrs and d.attrs[rid] not in e.alts[rid] for rid in e.attrs))
+            donor = max(rng.sample(donors, min(8, len(donors))),
+                        key=lambda d: sum(differs(d, rid) for rid in e.attrs))
             for rid in e.attrs:
-                if rid in donor.attrs and donor.attrs[rid] not in e.alts[rid]:
+                if differs(donor, rid):
                     value = donor.attrs[rid]
                 else:
                     pool = FICTIONAL_VALUES[rid] if rid in FICTIONAL_VALUES else values[rid]

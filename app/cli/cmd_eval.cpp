@@ -98,10 +98,12 @@ void registerUndo(CLI::App& app) {
     cmd->add_flag("--force", o->force, "Overwrite --out if it exists");
     cmd->callback([o] {
         if (o->out.empty() == !o->inPlace) throw InvalidInput("give either --out FILE or --in-place");
-        checkSaveTarget(o->inPlace ? o->model : o->out, o->inPlace || o->force);
+        const std::string dest = o->inPlace ? o->model : o->out;
+        const bool overwrite = o->inPlace || o->force;
+        checkSaveTarget(dest, overwrite);
         Model m = openModel(o->model);
         const EditRecord r = undoLastEdit(m);
-        saveModel(m, o->inPlace ? o->model : o->out, StorageType::Float32, o->inPlace || o->force);
+        saveModel(m, dest, StorageType::Float32, overwrite);
         std::cerr << "undid " << r.method << " edit of \"" << r.subject << "\"; " << m.edits.size() << " edit(s) remain\n";
     });
 }
