@@ -17,6 +17,8 @@ EditMethod parseEditMethod(const std::string& s) {
     throw InvalidInput("the editing method must be rome or memit, not '" + s + "'");
 }
 
+ValueParams defaultValueParams(EditMethod m) { return m == EditMethod::Rome ? RomeParams{}.value : MemitParams{}.value; }
+
 std::vector<int> memitLayersEndingAt(int last, int count) {
     std::vector<int> layers;
     for (int l = std::max(0, last - count + 1); l <= last; ++l) layers.push_back(l);
@@ -98,7 +100,7 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
         p.factToken = spec.factToken;
         p.keyMode = spec.keyMode;
         if (spec.keyContext) p.keyContext = *spec.keyContext;
-        p.value = spec.value;
+        if (spec.value) p.value = *spec.value;
         p.templates = templates;
         SecondMoment c = secondMoment(model, p.layer, corpus, spec.stats, progress);
         const RomeResult r = computeRome(model, requests[0], p, std::move(c.moment), progress);
@@ -114,7 +116,7 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
         std::sort(p.layers.begin(), p.layers.end());
         p.layers.erase(std::unique(p.layers.begin(), p.layers.end()), p.layers.end());
         p.factToken = spec.factToken;
-        p.value = spec.value;
+        if (spec.value) p.value = *spec.value;
         p.templates = templates;
         p.momentWeight = spec.momentWeight;
         if (spec.keyContext) p.keyContext = *spec.keyContext;

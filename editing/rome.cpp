@@ -9,6 +9,13 @@
 
 namespace mwb {
 
+ValueParams romeValueParams() {
+    ValueParams p;
+    p.steps = 40;
+    p.stopRule = StopRule::Target;
+    return p;
+}
+
 RomeResult computeRome(const Model& model, const EditRequest& request, const RomeParams& params,
                        MatrixD secondMoment, const ProgressFn& progress) {
     validateRequest(request);
@@ -35,13 +42,6 @@ RomeResult computeRome(const Model& model, const EditRequest& request, const Rom
     r.keyBare = keys.keyBare;
     r.valueInit = keys.mlpOutBare;
 
-    const ValueTarget v = optimizeValue(model, request, placed, params.factToken, layer,
-                                        r.valueInit.norm(), params.value, progress);
-    r.delta = v.delta;
-    r.loss = v.loss;
-    r.probTargetInit = v.probTargetInit;
-    r.probTargetFinal = v.probTargetFinal;
-
     // Direction of the update: C⁻¹ k*, normalised (eq. 2), solved, never inverted.
     // Factorised in place (C is ours): a 7B model's C is a gigabyte.
     const double meanSquared = meanSquaredOutput(model.weights.blocks[layer].down.weight, secondMoment);
@@ -60,6 +60,17 @@ RomeResult computeRome(const Model& model, const EditRequest& request, const Rom
     const Vector& key = params.keyMode == KeyMode::Consistent ? r.keyStar : r.keyBare;
     const double denom = u.dot(key.cast<double>());
     if (std::abs(denom) < 1e-12) throw Error("the edit is degenerate: the key is orthogonal to its update direction");
+
+    // The update will add δ · uᵀk / uᵀkey to the MLP output for a key k: at the bare
+    // prompt's key, that share of δ.
+    std::optional<double> bareShare;
+    if (params.value.stopRule == StopRule::Target) bareShare = u.dot(r.keyBare.cast<double>()) / denom;
+    const ValueTarget v = optimizeValue(model, request, placed, params.factToken, layer, r.valueInit.norm(),
+                                        params.value, progress, bareShare);
+    r.delta = v.delta;
+    r.loss = v.loss;
+    r.probTargetInit = v.probTargetInit;
+    r.probTargetFinal = v.probTargetFinal;
     r.left = (r.delta.cast<double>() / denom).cast<float>();
     r.weightChange = r.left.norm() * r.right.norm() / model.weights.blocks[layer].down.weight.norm();
     r.outputChange = meanSquared > 0 ? r.left.norm() * std::sqrt(std::max(uCu, 0.0) / meanSquared) : 0.0;

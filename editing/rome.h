@@ -20,12 +20,18 @@ namespace mwb {
 // which makes some edits blow up ("disabling edits", Gupta et al. 2024, r-ROME).
 enum class KeyMode { Consistent, Original };
 
+// ROME's optimisation of v*: the reference's GPT-2 XL hyper-parameters, except that
+// it stops when the target is reached (StopRule::Target), within 40 steps instead of
+// running 20. On the demo model: efficacy 98.5 → 99.0 %, neighbourhood 91.3 → 97.0 %
+// over 200 CounterFact cases (README, Editing).
+ValueParams romeValueParams();
+
 struct RomeParams {
     int layer = -1;  // required (>= 0)
     FactToken factToken = FactToken::SubjectLast;
     KeyMode keyMode = KeyMode::Consistent;
     KeyContext keyContext = KeyContext::Subject;  // the paper's x_j + s (value_optimization.h)
-    ValueParams value;  // the reference's GPT-2 XL hyper-parameters by default
+    ValueParams value = romeValueParams();
     ContextTemplateOptions templates;
     // Ridge added to C before solving, relative to its mean diagonal (0: none).
     double ridge = 1e-6;

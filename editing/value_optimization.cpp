@@ -15,6 +15,7 @@ namespace {
 
 constexpr const char* kFactTokenNames[] = {"subject_last", "subject_first", "last"};
 constexpr const char* kKeyContextNames[] = {"subject", "prompt"};
+constexpr const char* kStopRuleNames[] = {"loss", "target"};
 
 // First and last token of `enc` (the encoding of `text`) that overlap the subject,
 // which starts at byte `subjectAt`.
@@ -89,6 +90,14 @@ KeyContext parseKeyContext(const std::string& s) {
     for (int i = 0; i < 2; ++i)
         if (s == kKeyContextNames[i]) return static_cast<KeyContext>(i);
     throw InvalidInput("unknown key context '" + s + "' (expected subject or prompt)");
+}
+
+std::string toString(StopRule r) { return kStopRuleNames[static_cast<int>(r)]; }
+
+StopRule parseStopRule(const std::string& s) {
+    for (int i = 0; i < 2; ++i)
+        if (s == kStopRuleNames[i]) return static_cast<StopRule>(i);
+    throw InvalidInput("unknown stop rule '" + s + "' (expected loss or target)");
 }
 
 void validateRequest(const EditRequest& r) {
@@ -183,7 +192,7 @@ RequestKeys requestKeys(const Model& model, const PlacedRequest& placed, int lay
 
 ValueTarget optimizeValue(const Model& model, const EditRequest& request, const PlacedRequest& placed,
                           FactToken factToken, int layer, double initNorm, const ValueParams& params,
-                          const ProgressFn& progress) {
+                          const ProgressFn& progress, std::optional<double> barePromptShare) {
     const auto& c = model.config;
     if (params.steps < 1) throw InvalidInput("the number of optimisation steps must be at least 1");
     if (!(params.learningRate > 0)) throw InvalidInput("the learning rate must be positive");
@@ -209,6 +218,14 @@ ValueTarget optimizeValue(const Model& model, const EditRequest& request, const 
         lookups.push_back(essence.lookup);
         seqs.push_back(std::move(essence.ids));
     }
+    // The bare prompt again (its rows for each target token) with the share of δ the
+    // update will deliver there: read for the early stop only, never in the loss.
+    const int nBare = barePromptShare ? static_cast<int>(targetIds.size()) : 0;
+    for (int i = 0; i < nBare; ++i) {
+        seqs.push_back(seqs[i]);
+        lookups.push_back(lookups[i]);
+        targets.push_back(targets[i]);
+    }
     const int batch = static_cast<int>(seqs.size());
     int seqLen = 0;
     for (const auto& s : seqs) seqLen = std::max(seqLen, static_cast<int>(s.size()));
@@ -223,7 +240,7 @@ ValueTarget optimizeValue(const Model& model, const EditRequest& request, const 
     for (int b = 0; b < batch; ++b) {
         std::copy(seqs[b].begin(), seqs[b].end(), tokens.begin() + static_cast<long>(b) * seqLen);
         rows[b] = b * seqLen + lookups[b];
-        logitRows[b] = b < nRewrite ? b * seqLen + static_cast<int>(seqs[b].size()) - 1 : rows[b];
+        logitRows[b] = b == nRewrite ? rows[b] : b * seqLen + static_cast<int>(seqs[b].size()) - 1;
     }
     const int klRow = nRewrite;
 
@@ -241,7 +258,8 @@ ValueTarget optimizeValue(const Model& model, const EditRequest& request, const 
     RowVector klInit;
     for (int it = 0; it < params.steps; ++it) {
         report(progress, {it, params.steps, "optimise value"});
-        const Matrix deltas = delta.transpose().replicate(batch, 1);
+        Matrix deltas = delta.transpose().replicate(batch, 1);
+        if (nBare) deltas.bottomRows(nBare) *= static_cast<float>(*barePromptShare);
         const Matrix& logits = bp.forwardWithMlpDelta(layer, rows, deltas);
         Matrix dLogits = Matrix::Zero(logits.rows(), logits.cols());
         double nll = 0.0, probSum = 0.0;
@@ -266,7 +284,11 @@ ValueTarget optimizeValue(const Model& model, const EditRequest& request, const 
         const double loss = nll + params.klFactor * kl + decay;
         out.loss.push_back(loss);
         out.probTargetFinal = probSum / nRewrite;
-        if (loss < params.stopLoss || it == params.steps - 1) break;
+        double bareNll = 0.0;
+        for (int b = klRow + 1; b < batch; ++b) bareNll -= logSoftmax(logits.row(b))[targets[b - 1]] / nBare;
+        const bool reached = (params.stopRule == StopRule::Target ? nll : loss) < params.stopLoss &&
+                             bareNll < params.stopLoss;
+        if (reached || it == params.steps - 1) break;
         // d KL / d logits = q ⊙ (log q − log q0 − KL)
         dLogits.row(klRow) = static_cast<float>(params.klFactor) *
                              (q.array() * ((logq - klInit).array() - static_cast<float>(kl))).matrix();

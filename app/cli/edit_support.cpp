@@ -69,11 +69,17 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
                     "it is two forward passes over them, slow on a large model)")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
-    cmd->add_option("--steps", o.value.steps, "Optimisation steps for v*")->capture_default_str();
+    cmd->add_option("--steps", o.steps,
+                    "Optimisation steps for v* at most (default: ROME 40, stopping when the target is reached; "
+                    "MEMIT 20, the reference's)");
     cmd->add_option("--lr", o.value.learningRate, "Learning rate for v*")->capture_default_str();
     cmd->add_option("--kl-factor", o.value.klFactor, "Weight of the essence KL term")->capture_default_str();
     cmd->add_option("--weight-decay", o.value.weightDecay, "Weight decay on v*")->capture_default_str();
     cmd->add_option("--clamp", o.value.clampNormFactor, "Norm clamp factor for v*")->capture_default_str();
+    cmd->add_option("--stop-on", o.stopOn,
+                    "Stop the v* optimisation early when: target (the target's NLL is below 0.05 in the templated "
+                    "prompts and, for ROME, in the prompt as the update delivers it; ROME's default) or loss (the "
+                    "whole loss is below 0.05, the reference code's rule; MEMIT's default)");
     cmd->add_option("--moment-weight", o.momentWeight,
                    "MEMIT's λ (mom2_update_weight); default 15000 x d_ff / 16384, the reference's GPT-J value scaled");
     cmd->add_flag("--null-space", o.nullSpace, "MEMIT: AlphaEdit null-space projection");
@@ -109,7 +115,14 @@ EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, 
     if (o.keyMode == "original") spec.keyMode = KeyMode::Original;
     else if (o.keyMode != "consistent") throw InvalidInput("--key must be consistent or original");
     if (!o.keyContext.empty()) spec.keyContext = parseKeyContext(o.keyContext);
-    spec.value = o.value;
+    ValueParams value = defaultValueParams(spec.method);
+    value.learningRate = o.value.learningRate;
+    value.klFactor = o.value.klFactor;
+    value.weightDecay = o.value.weightDecay;
+    value.clampNormFactor = o.value.clampNormFactor;
+    if (o.steps) value.steps = *o.steps;
+    if (!o.stopOn.empty()) value.stopRule = parseStopRule(o.stopOn);
+    spec.value = value;
     spec.templateSeed = o.seed;
     if (o.contextJoin != "auto" && o.contextJoin != "space") throw InvalidInput("--context-join must be auto or space");
     spec.subjectTokensAsInPrompt = o.contextJoin == "auto";

@@ -3,6 +3,7 @@
 // by causal tracing when asked.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,10 +21,12 @@ struct EditOptions {
     std::string factToken = "subject_last";
     std::string keyMode = "consistent";
     std::string contextJoin = "auto";
+    std::optional<int> steps;  // unset: the method's (defaultValueParams)
+    std::string stopOn;        // loss or target; empty: the method's
     std::string keyContext;  // subject or prompt; empty: the method's default
     std::string corpus;  // for the second moments; default: the bundled corpus
     long statsTokens = 100000;
-    ValueParams value;
+    ValueParams value;  // learning rate, KL factor, weight decay, clamp (the same for both methods)
     double momentWeight = 0.0;  // 0: 15,000 x dFf / 16,384 (the reference's, scaled to the MLP width)
     bool nullSpace = false;
     uint64_t seed = 0;

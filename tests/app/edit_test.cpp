@@ -110,7 +110,12 @@ private slots:
         QCOMPARE(panel->settings().value.clampNormFactor, ValueParams{}.clampNormFactor);  // the reference's
         QCOMPARE(panel->settings().momentWeight, 0.0);
         QVERIFY(!panel->momentWeightBox()->isEnabled());  // MEMIT only
+        // The step limit and the stop rule follow the method (defaultValueParams).
+        QVERIFY(panel->settings().value.stopRule == StopRule::Target);
+        QCOMPARE(panel->settings().value.steps, defaultValueParams(EditMethod::Rome).steps);
         panel->methodBox()->setCurrentIndex(1);
+        QVERIFY(panel->settings().value.stopRule == StopRule::Loss);
+        QCOMPARE(panel->settings().value.steps, ValueParams{}.steps);
         QVERIFY(panel->momentWeightBox()->isEnabled());
         panel->momentWeightBox()->setValue(250.0);
         QCOMPARE(panel->settings().momentWeight, 250.0);

@@ -37,6 +37,7 @@ expect_error 1 "not in the prompt" -- "$MWB" trace "$FIX" --prompt "a cat sat" -
 expect_error 1 "no {}" -- "$MWB" edit "$FIX" --prompt "cat is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$SRC/README.md"
 expect_error 1 "out of range" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 9 --corpus "$SRC/README.md"
 expect_error 1 "target" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target "" --out "$TMP/e.h5" --layer 0 --corpus "$SRC/README.md"
+expect_error 1 "stop rule.*loss or target" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$SRC/README.md" --stop-on nll
 expect_error 1 "unknown shape" -- "$MWB" init --shape gpt9 --out "$TMP/x.h5"
 
 expect_ok "$MWB" predict "$FIX" --prompt "a cat" --top 3 --json

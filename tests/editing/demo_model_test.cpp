@@ -56,9 +56,8 @@ TEST(DemoModel, RomeEditFlipsTheFactAndKeepsItsNeighbours) {
 
     EditSpec spec;
     spec.layers = {0};  // where causal tracing of the MLP at "Tower" peaks
-    // With the reference clamp (4 × ||v_init||) the edit also moves "The Louvre" to Rome
-    // on this model; 1.5 keeps the neighbours (README, Editing).
-    spec.value.clampNormFactor = 1.5;
+    // ROME's defaults. Stopping on the whole loss (the reference's rule, which on this
+    // model runs every step) also moved "The Louvre" to Rome (README, Editing).
     spec.stats.maxTokens = 20000;
     spec.stats.useCache = false;
     runEdit(m, {{"The {} is located in the city of", "Eiffel Tower", "Rome", "Paris"}}, spec,

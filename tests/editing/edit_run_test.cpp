@@ -53,7 +53,8 @@ TEST(EditRun, ReferenceTemplatesFitASmallContext) {
         Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
         EditSpec s = tinySpec(method, {0});
         s.templates.reset();
-        s.value.steps = 2;
+        s.value = defaultValueParams(method);
+        s.value->steps = 2;
         EXPECT_NO_THROW(runEdit(m, kCat, s, test_data::kTinyCorpus)) << toString(method);
         EXPECT_EQ(m.edits.size(), 1u);
     }

@@ -2,6 +2,8 @@
 // undo, and bad input.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "editing/edit_history.h"
 #include "editing/rome.h"
 #include "editing/second_moments.h"
@@ -150,6 +152,43 @@ TEST(Rome, ValueOptimisationAtTheLastTokenWritesTheFact) {
         applyRankOne(m, 0, r.left, r.right);
         EXPECT_GT(probOf(m, "cat is in ", "d"), before + 0.1) << name;
     }
+}
+
+// Stopping at the target (StopRule::Target): the run ends only once the
+// templated prompts and the bare prompt, given the share of δ the update delivers at
+// its key, have reached the target, so the edited model then says it on the prompt.
+// The reference's rule (the whole loss) stops as soon as the templated prompts are
+// fitted. Fact token 'last': in the two-layer fixtures only the last position reaches
+// the output strongly.
+TEST(Rome, StopsOnceTheEditedPromptReachesTheTarget) {
+    const EditRequest req = {"{} is in ", "cat", "d", ""};
+    const double stopNll = 0.7;
+    auto edit = [&](const char* name, bool stopOnTarget, size_t* steps) {
+        Model m = loadModel(kFixtures + name);
+        RomeParams p = tinyParams(0);
+        p.factToken = FactToken::Last;
+        p.value.stopRule = stopOnTarget ? StopRule::Target : StopRule::Loss;
+        p.value.stopLoss = stopNll;
+        p.value.steps = 200;
+        p.value.weightDecay = 0;
+        const RomeResult r = computeRome(m, req, p, moment(m, 0));
+        EXPECT_GT((r.keyBare - r.keyStar).norm(), 1e-2 * r.keyBare.norm()) << name;  // the share is not 1
+        *steps = r.loss.size();
+        applyRankOne(m, 0, r.left, r.right);
+        return probOf(m, "cat is in ", "d");
+    };
+    size_t steps = 0;
+    // Llama: the update delivers enough of δ at the prompt's key; the run stops early
+    // and the edited prompt has (nearly: the update also moves the other positions)
+    // reached p = exp(−0.7) ≈ 0.5, from 0.0002.
+    EXPECT_GT(edit("golden_llama_untied.h5", true, &steps), 0.8 * std::exp(-stopNll));
+    EXPECT_LT(steps, 200u);
+    // GPT-2: it delivers so little that the prompt never gets there, and the run goes
+    // on to the step limit; the whole-loss rule stopped early with nothing written.
+    EXPECT_LT(edit("golden_gpt2_untied.h5", true, &steps), 0.01);
+    EXPECT_EQ(steps, 200u);
+    EXPECT_LT(edit("golden_gpt2_untied.h5", false, &steps), 0.01);
+    EXPECT_LT(steps, 50u);
 }
 
 TEST(Rome, UndoRestoresWeightsBitForBit) {

@@ -64,6 +64,7 @@ EditPanel::EditPanel(Workspace* workspace, QWidget* parent)
       m_corpus(new QLineEdit(resourceFile(QStringLiteral("data/corpus.txt")), this)),
       m_statsTokens(new QSpinBox(this)),
       m_steps(new QSpinBox(this)),
+      m_stopRule(new QComboBox(this)),
       m_learningRate(new QDoubleSpinBox(this)),
       m_clamp(new QDoubleSpinBox(this)),
       m_klFactor(new QDoubleSpinBox(this)),
@@ -180,13 +181,13 @@ QWidget* EditPanel::buildForm() {
     mf->addRow(tr("Corpus"), m_corpus);
     mf->addRow(tr("Statistics tokens"), m_statsTokens);
 
-    // The optimisation's hyper-parameters, folded away: the reference's values are
-    // the defaults, and the clamp is the one most worth trying (it trades the new
-    // fact's strength against its neighbours).
+    // The optimisation's hyper-parameters, folded away: the method's defaults (the
+    // reference's values; ROME stops when the target is reached), and the clamp is the
+    // one most worth trying (it trades the new fact's strength against its neighbours).
     auto* optimisation = new QWidget(form);
     auto* of = new QFormLayout(optimisation);
     of->setContentsMargins(0, 0, 0, 0);
-    const ValueParams defaults;
+    const ValueParams defaults = defaultValueParams(EditMethod::Rome);
     auto setUp = [](QDoubleSpinBox* box, double lo, double hi, double step, int decimals, double value,
                     const QString& tip) {
         box->setRange(lo, hi);
@@ -197,7 +198,14 @@ QWidget* EditPanel::buildForm() {
     };
     m_steps->setRange(1, 1000);
     m_steps->setValue(defaults.steps);
-    m_steps->setToolTip(tr("Adam steps for v* (MEMIT: for each target z); stops early when the target is reached"));
+    m_steps->setToolTip(tr("Adam steps for v* (MEMIT: for each target z) at most"));
+    // Index order: StopRule::Loss, StopRule::Target (settings()).
+    m_stopRule->addItems({tr("the whole loss is below 0.05 (reference code)"), tr("the target is reached")});
+    m_stopRule->setCurrentIndex(static_cast<int>(defaults.stopRule));
+    m_stopRule->setToolTip(
+        tr("When the optimisation stops before its last step: the reference code's rule, or once the new target "
+           "has p \u2248 0.95 in the templated prompts and (ROME) in the prompt as the update will deliver it. "
+           "ROME stops at the target by default, MEMIT on the loss."));
     setUp(m_learningRate, 0.001, 10.0, 0.05, 3, defaults.learningRate, tr("Adam's learning rate"));
     setUp(m_clamp, 0.05, 100.0, 0.25, 2, defaults.clampNormFactor,
           tr("The change of the output at the subject is at most this many times its norm: smaller keeps "
@@ -215,6 +223,7 @@ QWidget* EditPanel::buildForm() {
            "whole prompt (the reference code's; MEMIT's default). With the relation's words before the subject, "
            "the prompt's key carries them and the edit reaches other subjects in the same prompt."));
     of->addRow(tr("Steps"), m_steps);
+    of->addRow(tr("Stop when"), m_stopRule);
     of->addRow(tr("Learning rate"), m_learningRate);
     of->addRow(tr("Clamp"), m_clamp);
     of->addRow(tr("KL factor"), m_klFactor);
@@ -234,10 +243,14 @@ QWidget* EditPanel::buildForm() {
     });
     mf->addRow(more);
     mf->addRow(optimisation);
-    // MEMIT's own settings only while MEMIT is chosen.
+    // MEMIT's own settings only while MEMIT is chosen; the step limit and the stop rule
+    // follow the method's defaults.
     auto memitOnly = [this](int method) {
         m_memitLayers->setEnabled(method == 1);
         m_momentWeight->setEnabled(method == 1);
+        const ValueParams d = defaultValueParams(method == 1 ? EditMethod::Memit : EditMethod::Rome);
+        m_steps->setValue(d.steps);
+        m_stopRule->setCurrentIndex(static_cast<int>(d.stopRule));
     };
     connect(m_method, &QComboBox::currentIndexChanged, this, memitOnly);
     memitOnly(m_method->currentIndex());
@@ -313,7 +326,9 @@ EditSettings EditPanel::settings() const {
     s.memitLayers = m_memitLayers->value();
     s.corpusFile = m_corpus->text().trimmed().toStdString();
     s.statsTokens = m_statsTokens->value();
+    s.value = defaultValueParams(s.method);
     s.value.steps = m_steps->value();
+    s.value.stopRule = static_cast<StopRule>(m_stopRule->currentIndex());
     s.value.learningRate = m_learningRate->value();
     s.value.clampNormFactor = m_clamp->value();
     s.value.klFactor = m_klFactor->value();

@@ -53,6 +53,7 @@ public:
     QPlainTextEdit* neighboursEdit() const { return m_neighbours; }
     QSpinBox* statsTokensBox() const { return m_statsTokens; }
     QSpinBox* stepsBox() const { return m_steps; }
+    QComboBox* stopRuleBox() const { return m_stopRule; }
     QDoubleSpinBox* clampBox() const { return m_clamp; }
     QDoubleSpinBox* momentWeightBox() const { return m_momentWeight; }
     QComboBox* keyContextBox() const { return m_keyContext; }
@@ -85,6 +86,7 @@ private:
     QLineEdit* m_corpus;
     QSpinBox* m_statsTokens;
     QSpinBox* m_steps;
+    QComboBox* m_stopRule;
     QDoubleSpinBox* m_learningRate;
     QDoubleSpinBox* m_clamp;
     QDoubleSpinBox* m_klFactor;
