@@ -48,8 +48,8 @@ void validateRequest(const EditRequest& request);
 // ValueParams::stopLoss (the reference code's rule), or once the target is reached,
 // its mean NLL below stopLoss (p ≈ 0.95), in the templated prompts and, for ROME, in
 // the bare prompt as the update will deliver it (optimizeValue). The two agree where
-// ||v|| is large (GPT-2 XL's layer 17); where it is small (the demo model's layer 0)
-// the decay term wd · ||δ|| / ||v||² alone stays above 0.05, and the reference's rule
+// ||v|| is large; where it is small (the demo model's layer 0: ||v|| ≈ 20)
+// the decay term wd · ||δ|| / ||v||² alone keeps the loss near 0.05, and the reference's rule
 // runs every step, growing δ past what the target needs.
 enum class StopRule { Loss, Target };
 std::string toString(StopRule r);
