@@ -92,8 +92,6 @@ KeyContext parseKeyContext(const std::string& s) {
     throw InvalidInput("unknown key context '" + s + "' (expected subject or prompt)");
 }
 
-std::string toString(StopRule r) { return kStopRuleNames[static_cast<int>(r)]; }
-
 StopRule parseStopRule(const std::string& s) {
     for (int i = 0; i < 2; ++i)
         if (s == kStopRuleNames[i]) return static_cast<StopRule>(i);
@@ -285,6 +283,7 @@ ValueTarget optimizeValue(const Model& model, const EditRequest& request, const 
         out.loss.push_back(loss);
         out.probTargetFinal = probSum / nRewrite;
         double bareNll = 0.0;
+        // `targets` has no entry for the KL row: bare row b reads targets[b - 1].
         for (int b = klRow + 1; b < batch; ++b) bareNll -= logSoftmax(logits.row(b))[targets[b - 1]] / nBare;
         const bool reached = (params.stopRule == StopRule::Target ? nll : loss) < params.stopLoss &&
                              bareNll < params.stopLoss;

@@ -52,7 +52,6 @@ void validateRequest(const EditRequest& request);
 // the decay term wd · ||δ|| / ||v||² alone keeps the loss near 0.05, and the reference's rule
 // runs every step, growing δ past what the target needs.
 enum class StopRule { Loss, Target };
-std::string toString(StopRule r);
 StopRule parseStopRule(const std::string& s);
 
 struct ValueParams {

@@ -115,14 +115,11 @@ EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, 
     if (o.keyMode == "original") spec.keyMode = KeyMode::Original;
     else if (o.keyMode != "consistent") throw InvalidInput("--key must be consistent or original");
     if (!o.keyContext.empty()) spec.keyContext = parseKeyContext(o.keyContext);
-    ValueParams value = defaultValueParams(spec.method);
-    value.learningRate = o.value.learningRate;
-    value.klFactor = o.value.klFactor;
-    value.weightDecay = o.value.weightDecay;
-    value.clampNormFactor = o.value.clampNormFactor;
-    if (o.steps) value.steps = *o.steps;
-    if (!o.stopOn.empty()) value.stopRule = parseStopRule(o.stopOn);
-    spec.value = value;
+    // The step limit and the stop rule are the method's unless given (defaultValueParams).
+    const ValueParams methodDefaults = defaultValueParams(spec.method);
+    spec.value = o.value;
+    spec.value->steps = o.steps.value_or(methodDefaults.steps);
+    spec.value->stopRule = o.stopOn.empty() ? methodDefaults.stopRule : parseStopRule(o.stopOn);
     spec.templateSeed = o.seed;
     if (o.contextJoin != "auto" && o.contextJoin != "space") throw InvalidInput("--context-join must be auto or space");
     spec.subjectTokensAsInPrompt = o.contextJoin == "auto";

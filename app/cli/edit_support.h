@@ -26,7 +26,7 @@ struct EditOptions {
     std::string keyContext;  // subject or prompt; empty: the method's default
     std::string corpus;  // for the second moments; default: the bundled corpus
     long statsTokens = 100000;
-    ValueParams value;  // learning rate, KL factor, weight decay, clamp (the same for both methods)
+    ValueParams value;  // learning rate, KL factor, weight decay, clamp; steps and stop rule from the two above
     double momentWeight = 0.0;  // 0: 15,000 x dFf / 16,384 (the reference's, scaled to the MLP width)
     bool nullSpace = false;
     uint64_t seed = 0;
