@@ -421,6 +421,19 @@ int mlpPeakLayer(const Model& model, const std::string& prompt, const std::strin
     return editLayerAfterTrace(model, prompt, subject, "", traceFact(model, prompt, subject, "", p));
 }
 
+int mlpPeakLayer(const Model& model, const std::vector<std::pair<std::string, std::string>>& facts,
+                 size_t maxTraced) {
+    if (facts.empty()) throw InvalidInput("no facts to trace");
+    const size_t traced = std::min(facts.size(), std::max<size_t>(1, maxTraced));
+    std::map<int, int> votes;
+    for (size_t t = 0; t < traced; ++t) {
+        const auto& [prompt, subject] = facts[t * facts.size() / traced];
+        ++votes[mlpPeakLayer(model, prompt, subject)];
+    }
+    // max_element keeps the first of equals: the lowest layer.
+    return std::ranges::max_element(votes, {}, [](const auto& v) { return v.second; })->first;
+}
+
 double restoredProbability(const Model& model, const std::string& prompt, const std::string& subject,
                            const std::string& answer, const CausalTraceParams& params,
                            const std::vector<std::pair<int, int>>& hiddenStates) {

@@ -24,9 +24,9 @@ enum class EditMethod { Rome, Memit };
 std::string toString(EditMethod m);
 EditMethod parseEditMethod(const std::string& s);  // "rome" or "memit"
 
-// The optimisation of v* (ROME, romeValueParams) or of the targets z (MEMIT: the
-// reference's hyper-parameters, which stop on the whole loss; stopping on the target
-// gave MEMIT's batch too little: 89 % efficacy with 100 facts against 94 %).
+// The optimisation of v* (ROME, romeValueParams) or of the targets z (MEMIT,
+// memitValueParams: the reference's rule, which stops on the whole loss; stopping on
+// the target gave MEMIT's batch too little: 89 % efficacy with 100 facts against 94 %).
 ValueParams defaultValueParams(EditMethod m);
 
 struct EditSpec {

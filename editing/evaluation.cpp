@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <exception>
 
@@ -210,6 +211,41 @@ std::vector<CaseMetrics> evaluateCases(const Model& model, const std::vector<Cou
     }
     report(progress, {long(cases.size()), long(cases.size()), "evaluate"});
     return out;
+}
+
+namespace {
+
+bool isWordChar(char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || (ch & 0x80); }
+
+// `text` contains `words` not run together with other letters or digits.
+bool containsWords(const std::string& text, const std::string& words) {
+    if (words.empty()) return false;
+    for (size_t at = text.find(words); at != std::string::npos; at = text.find(words, at + 1)) {
+        const size_t end = at + words.size();
+        if ((at == 0 || !isWordChar(text[at - 1])) && (end == text.size() || !isWordChar(text[end]))) return true;
+    }
+    return false;
+}
+
+bool sameRelation(const CounterFactCase& a, const CounterFactCase& b) {
+    return a.relationId.empty() && b.relationId.empty() ? a.prompt == b.prompt : a.relationId == b.relationId;
+}
+
+}  // namespace
+
+std::vector<CounterFactCase> withoutEditedNeighbours(std::vector<CounterFactCase> run, int* dropped) {
+    const std::vector<CounterFactCase> edits = run;
+    for (size_t i = 0; i < run.size(); ++i) {
+        auto& prompts = run[i].neighborhoodPrompts;
+        const size_t before = prompts.size();
+        std::erase_if(prompts, [&](const std::string& prompt) {
+            for (size_t j = 0; j < edits.size(); ++j)
+                if (j != i && sameRelation(edits[i], edits[j]) && containsWords(prompt, edits[j].subject)) return true;
+            return false;
+        });
+        if (dropped) *dropped += int(before - prompts.size());
+    }
+    return run;
 }
 
 double harmonicMean(const std::vector<double>& values) {

@@ -107,6 +107,16 @@ std::vector<CaseMetrics> evaluateCases(const Model& model, const std::vector<Cou
 
 Metrics aggregate(const std::vector<CaseMetrics>& cases);
 
+// A run that writes several cases into one model (a MEMIT batch, a sequence of edits)
+// is meant to change the answer for every subject it edits. A neighbourhood prompt
+// that names another subject the run edits in the same relation (same relation_id;
+// without ids, the same prompt template) is therefore not a neighbour to preserve:
+// counting it would score the run's own edits as damage. On the demo model's CounterFact
+// set, whose objects recur across few subjects, that is 122 of the 797 neighbourhood
+// prompts of the first 100 cases. Returns `run` without those prompts (a subject
+// counts where it appears as whole words) and adds how many were dropped to *dropped.
+std::vector<CounterFactCase> withoutEditedNeighbours(std::vector<CounterFactCase> run, int* dropped = nullptr);
+
 // Harmonic mean of positive values; 0 if any value is 0, NaN if any is NaN or negative
 // or the list is empty.
 double harmonicMean(const std::vector<double>& values);

@@ -65,7 +65,13 @@ MatrixD alphaEditRight(const MatrixD& keys, const MatrixD& previousKeys, const N
 
 }  // namespace
 
-double defaultMomentWeight(const ModelConfig& config) { return 15000.0 * config.dFf / 16384.0; }
+ValueParams memitValueParams() {
+    ValueParams p;
+    p.clampNormFactor = 1.0;
+    return p;
+}
+
+double defaultMomentWeight(const ModelConfig& config) { return 6400.0 * config.dFf / 16384.0; }
 
 MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, const MemitParams& params,
                        const std::map<int, MatrixD>& moments, const ProgressFn& progress) {

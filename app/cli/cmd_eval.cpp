@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -24,7 +25,7 @@ void registerEval(CLI::App& app) {
     struct Opts {
         std::string model, cases;
         int limit = 0, batch = 0;
-        bool sequential = false, json = false, noFluency = false;
+        bool sequential = false, json = false, noFluency = false, keepEditedNeighbours = false;
         EditOptions edit;
     };
     auto o = std::make_shared<Opts>();
@@ -36,6 +37,9 @@ void registerEval(CLI::App& app) {
     cmd->add_flag("--sequential", o->sequential, "Apply the edits one after another (default: each on the unedited model)");
     cmd->add_option("--batch", o->batch, "MEMIT: edit N cases at once");
     cmd->add_flag("--no-fluency", o->noFluency, "Skip the generations for fluency (faster)");
+    cmd->add_flag("--keep-edited-neighbours", o->keepEditedNeighbours,
+                  "With --batch or --sequential, also score neighbourhood prompts about subjects the run itself "
+                  "edits in the same relation (left out by default: the run is meant to change them)");
     cmd->add_flag("--json", o->json, "Print JSON");
     addEditOptions(cmd, o->edit);
     cmd->callback([o] {
@@ -43,6 +47,18 @@ void registerEval(CLI::App& app) {
         if (o->limit > 0 && static_cast<size_t>(o->limit) < cases.size()) cases.resize(o->limit);
         if (cases.empty()) throw InvalidInput(o->cases + " holds no cases");
         if (o->batch < 0) throw InvalidInput("--batch must be positive");
+        const size_t group = o->batch > 0 ? static_cast<size_t>(o->batch) : 1;
+        if (group > 1) o->edit.method = "memit";
+        // Neighbourhoods without the subjects edited together with the case: in its
+        // batch, or anywhere in a sequence (which ends with all of them in the model).
+        int dropped = 0;
+        if (!o->keepEditedNeighbours && (group > 1 || o->sequential)) {
+            const size_t run = o->sequential ? cases.size() : group;
+            for (size_t start = 0; start < cases.size(); start += run) {
+                const auto first = cases.begin() + long(start), last = cases.begin() + long(std::min(cases.size(), start + run));
+                std::ranges::move(withoutEditedNeighbours({first, last}, &dropped), first);
+            }
+        }
         Model m = openModel(o->model);
         EvalOptions eo;
         eo.fluency = !o->noFluency;
@@ -51,8 +67,6 @@ void registerEval(CLI::App& app) {
         const std::vector<CaseMetrics> unedited = evaluateCases(m, cases, eo, progress);
         std::vector<CaseMetrics> edited;
         std::vector<std::vector<int>> editedLayers;  // per case: the layers its edit changed
-        const size_t group = o->batch > 0 ? static_cast<size_t>(o->batch) : 1;
-        if (group > 1) o->edit.method = "memit";
         const std::string corpus = statisticsCorpus(o->edit);
         std::map<int, MatrixD> earlierKeys;
         for (size_t start = 0; start < cases.size(); start += group) {
@@ -81,7 +95,11 @@ void registerEval(CLI::App& app) {
                                {"unedited", toJson(unedited[i])}, {"edited", toJson(edited[i])}});
         j["cases"] = perCase;
         j["method"] = o->edit.method;
+        j["neighborhood_prompts_left_out"] = dropped;
         if (o->json) { printJson(j); return; }
+        if (dropped > 0)
+            std::printf("(%d neighbourhood prompts left out: their subjects are edited in the same run; "
+                        "--keep-edited-neighbours keeps them)\n", dropped);
         printMetrics("unedited", aggregate(unedited));
         printMetrics("edited", aggregate(edited));
         if (o->sequential) printMetrics("final", aggregate(evaluateCases(m, cases, eo)));

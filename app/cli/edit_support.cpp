@@ -75,13 +75,15 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
     cmd->add_option("--lr", o.value.learningRate, "Learning rate for v*")->capture_default_str();
     cmd->add_option("--kl-factor", o.value.klFactor, "Weight of the essence KL term")->capture_default_str();
     cmd->add_option("--weight-decay", o.value.weightDecay, "Weight decay on v*")->capture_default_str();
-    cmd->add_option("--clamp", o.value.clampNormFactor, "Norm clamp factor for v*")->capture_default_str();
+    cmd->add_option("--clamp", o.clamp,
+                    "Norm clamp factor for v* (ROME: × ||W k*||, default 4, the reference's) or for each z "
+                    "(MEMIT: × the last edited layer's output, default 1)");
     cmd->add_option("--stop-on", o.stopOn,
                     "Stop the v* optimisation early when: target (the target's NLL is below 0.05 in the templated "
                     "prompts and, for ROME, in the prompt as the update delivers it; ROME's default) or loss (the "
                     "whole loss is below 0.05, the reference code's rule; MEMIT's default)");
     cmd->add_option("--moment-weight", o.momentWeight,
-                   "MEMIT's λ (mom2_update_weight); default 15000 x d_ff / 16384, the reference's GPT-J value scaled");
+                   "MEMIT's λ (mom2_update_weight); default 6400 x d_ff / 16384 (200 at d_ff 512)");
     cmd->add_flag("--null-space", o.nullSpace, "MEMIT: AlphaEdit null-space projection");
     cmd->add_option("--seed", o.seed, "Seed for the context templates")->capture_default_str();
 }
@@ -94,9 +96,16 @@ EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, 
     int layer = -1;
     if (spec.method == EditMethod::Rome || o.layers.empty()) {
         if (o.layer == "auto") {
-            validateRequest(requests[0]);
-            layer = mlpPeakLayer(model, fillTemplate(requests[0].prompt, requests[0].subject), requests[0].subject);
-            if (!quiet) std::cerr << "layer " << layer << " (where causal tracing of the MLP peaks)\n";
+            std::vector<std::pair<std::string, std::string>> facts;
+            for (const EditRequest& r : requests) {
+                validateRequest(r);
+                facts.emplace_back(fillTemplate(r.prompt, r.subject), r.subject);
+            }
+            layer = mlpPeakLayer(model, facts);
+            if (!quiet)
+                std::cerr << "layer " << layer
+                          << (requests.size() > 1 ? " (where causal tracing of the MLP peaks for most of the traced requests)\n"
+                                                  : " (where causal tracing of the MLP peaks)\n");
         } else {
             try {
                 layer = std::stoi(o.layer);
@@ -115,11 +124,12 @@ EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, 
     if (o.keyMode == "original") spec.keyMode = KeyMode::Original;
     else if (o.keyMode != "consistent") throw InvalidInput("--key must be consistent or original");
     if (!o.keyContext.empty()) spec.keyContext = parseKeyContext(o.keyContext);
-    // The step limit and the stop rule are the method's unless given (defaultValueParams).
+    // The step limit, stop rule and clamp are the method's unless given (defaultValueParams).
     const ValueParams methodDefaults = defaultValueParams(spec.method);
     spec.value = o.value;
     spec.value->steps = o.steps.value_or(methodDefaults.steps);
     spec.value->stopRule = o.stopOn.empty() ? methodDefaults.stopRule : parseStopRule(o.stopOn);
+    spec.value->clampNormFactor = o.clamp.value_or(methodDefaults.clampNormFactor);
     spec.templateSeed = o.seed;
     if (o.contextJoin != "auto" && o.contextJoin != "space") throw InvalidInput("--context-join must be auto or space");
     spec.subjectTokensAsInPrompt = o.contextJoin == "auto";

@@ -23,11 +23,12 @@ struct EditOptions {
     std::string contextJoin = "auto";
     std::optional<int> steps;  // unset: the method's (defaultValueParams)
     std::string stopOn;        // loss or target; empty: the method's
+    std::optional<double> clamp;  // unset: the method's
     std::string keyContext;  // subject or prompt; empty: the method's default
     std::string corpus;  // for the second moments; default: the bundled corpus
     long statsTokens = 100000;
-    ValueParams value;  // learning rate, KL factor, weight decay, clamp; steps and stop rule from the two above
-    double momentWeight = 0.0;  // 0: 15,000 x dFf / 16,384 (the reference's, scaled to the MLP width)
+    ValueParams value;  // learning rate, KL factor, weight decay; steps, stop rule and clamp from the above
+    double momentWeight = 0.0;  // 0: defaultMomentWeight (memit.h)
     bool nullSpace = false;
     uint64_t seed = 0;
     long guardTokens = 4000;  // held-out tokens for the perplexity check; 0 skips it
@@ -38,7 +39,7 @@ void addEditOptions(CLI::App* cmd, EditOptions& o);
 // The bundled file resources/<relative>, or empty when not installed.
 std::string bundledResource(const std::string& relative);
 
-// The spec for these requests; "--layer auto" traces the first request.
+// The spec for these requests; "--layer auto" traces the request (a batch: up to ten of them, mlpPeakLayer).
 EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, const EditOptions& o,
                   bool quiet);
 

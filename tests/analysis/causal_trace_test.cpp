@@ -151,6 +151,20 @@ TEST(CausalTrace, MlpPeakLayerIsTheStrongestSingleLayerOfThePeakWindow) {
     EXPECT_THROW(editLayerAfterTrace(m, prompt, subject, "", traceFact(m, prompt, subject, "", all)), InvalidInput);
 }
 
+TEST(CausalTrace, MlpPeakLayerOfABatchTracesASpreadSample) {
+    Model m = fixture();
+    m.weights.blocks[0].down.weight *= 4.0f;  // layer 0's MLP holds the facts
+    const std::vector<std::pair<std::string, std::string>> one = {{"The cat sat on a mat", "cat"}};
+    EXPECT_EQ(mlpPeakLayer(m, one), mlpPeakLayer(m, one[0].first, one[0].second));
+    // Of 12 facts, 4 are traced: indices 0, 3, 6, 9. The others would be refused
+    // (subject not in the prompt) if they were traced.
+    std::vector<std::pair<std::string, std::string>> batch(12, {"no such subject", "dog"});
+    for (size_t i : {0u, 3u, 6u, 9u}) batch[i] = {i % 2 ? "A cat sat" : "The cat sat on a mat", "cat"};
+    EXPECT_EQ(mlpPeakLayer(m, batch, 4), 0);
+    EXPECT_THROW(mlpPeakLayer(m, batch, 5), InvalidInput);
+    EXPECT_THROW(mlpPeakLayer(m, {}), InvalidInput);
+}
+
 // Cancelling from the progress callback, which the fast path calls from its worker
 // threads, ends the trace with Cancelled (an exception escaping an OpenMP region
 // would terminate the program instead).

@@ -107,15 +107,16 @@ private slots:
         auto model = std::make_shared<const Model>(loadModel(fixture().toStdString()));
         auto* panel = m_window->panel<EditPanel>();
         fillForm(panel);
-        QCOMPARE(panel->settings().value.clampNormFactor, ValueParams{}.clampNormFactor);  // the reference's
+        QCOMPARE(panel->settings().value.clampNormFactor, 4.0);  // ROME's reference value
         QCOMPARE(panel->settings().momentWeight, 0.0);
         QVERIFY(!panel->momentWeightBox()->isEnabled());  // MEMIT only
-        // The step limit and the stop rule follow the method (defaultValueParams).
+        // The step limit, the stop rule and the clamp follow the method (defaultValueParams).
         QVERIFY(panel->settings().value.stopRule == StopRule::Target);
         QCOMPARE(panel->settings().value.steps, defaultValueParams(EditMethod::Rome).steps);
         panel->methodBox()->setCurrentIndex(1);
         QVERIFY(panel->settings().value.stopRule == StopRule::Loss);
         QCOMPARE(panel->settings().value.steps, ValueParams{}.steps);
+        QCOMPARE(panel->settings().value.clampNormFactor, 1.0);
         QVERIFY(panel->momentWeightBox()->isEnabled());
         panel->momentWeightBox()->setValue(250.0);
         QCOMPARE(panel->settings().momentWeight, 250.0);

@@ -47,6 +47,23 @@ grep -q '"offsets":\[\[0,1\]' "$TMP/out" || { echo "FAIL: tokenize --json format
 expect_ok "$MWB" trace "$FIX" --prompt "a cat sat" --subject cat --samples 2 --json
 grep -q '"subject_range":\[2,5\]' "$TMP/out" || { echo "FAIL: trace --json: $(head -c 300 "$TMP/out")"; fails=$((fails+1)); }
 
+# A batch evaluation leaves out the neighbourhood prompts about subjects the batch itself edits.
+cat > "$TMP/two.json" <<'EOF'
+[{"case_id": 0, "requested_rewrite": {"prompt": "{} is in", "relation_id": "P1", "subject": "cat", "target_new": {"str": "x"}, "target_true": {"str": "y"}},
+  "paraphrase_prompts": ["a cat is in"], "neighborhood_prompts": ["dog is in", "cow is in"], "attribute_prompts": [], "generation_prompts": ["cat"]},
+ {"case_id": 1, "requested_rewrite": {"prompt": "{} is in", "relation_id": "P1", "subject": "dog", "target_new": {"str": "z"}, "target_true": {"str": "y"}},
+  "paraphrase_prompts": ["a dog is in"], "neighborhood_prompts": ["cat is in", "cow is in"], "attribute_prompts": [], "generation_prompts": ["dog"]}]
+EOF
+for keep in "" --keep-edited-neighbours; do
+  expect_ok "$MWB" eval "$FIX" --cases "$TMP/two.json" --batch 2 --no-fluency --corpus "$SRC/README.md" --stats-tokens 500 --guard-tokens 0 --json $keep
+  if [ -n "$keep" ]; then left=0; dogs=4; else left=2; dogs=2; fi
+  # Each kept prompt appears twice per case (unedited and edited); "dog is in" is also case 1's rewrite prompt.
+  grep -q "\"neighborhood_prompts_left_out\":$left" "$TMP/out" \
+    && [ "$(grep -o '"prompt":"cow is in"' "$TMP/out" | wc -l)" -eq 4 ] \
+    && [ "$(grep -o '"prompt":"dog is in"' "$TMP/out" | wc -l)" -eq "$dogs" ] \
+    || { echo "FAIL: eval --batch ${keep:-(default)}: $(head -c 300 "$TMP/out")"; fails=$((fails+1)); }
+done
+
 # An edit writes a new file, never the source, and diff finds exactly one rank-one change.
 # (The demo model: its context fits ROME's generated context templates.)
 cp "$SRC/resources/models/demo.h5" "$TMP/src.h5"

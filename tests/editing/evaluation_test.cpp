@@ -141,6 +141,41 @@ TEST(Evaluation, BadInputIsRefused) {
     EXPECT_THROW(evaluateCase(m, c), InvalidInput);
 }
 
+TEST(Evaluation, NeighboursEditedInTheSameRunAreLeftOut) {
+    auto makeCase = [](const std::string& relation, const std::string& prompt, const std::string& subject,
+                       std::vector<std::string> neighbours) {
+        CounterFactCase c;
+        c.relationId = relation;
+        c.prompt = prompt;
+        c.subject = subject;
+        c.neighborhoodPrompts = std::move(neighbours);
+        return c;
+    };
+    const std::vector<CounterFactCase> run = {
+        makeCase("P1", "{} is in", "Paris", {"Lyon is in", "Lyonnais food is in", "Nice is in", "The city of Lyon is in"}),
+        makeCase("P1", "{} lies in", "Lyon", {"Paris lies in", "Nice lies in"}),
+        makeCase("P2", "{} is the capital of", "Nice", {"Paris is the capital of", "Lyon is the capital of"}),
+    };
+    int dropped = 0;
+    const auto kept = withoutEditedNeighbours(run, &dropped);
+    // Lyon and Paris are edited in P1 (whole words only, any template); Nice only in P2.
+    EXPECT_EQ(kept[0].neighborhoodPrompts, (std::vector<std::string>{"Lyonnais food is in", "Nice is in"}));
+    EXPECT_EQ(kept[1].neighborhoodPrompts, (std::vector<std::string>{"Nice lies in"}));
+    EXPECT_EQ(kept[2].neighborhoodPrompts, run[2].neighborhoodPrompts);
+    EXPECT_EQ(dropped, 3);
+    // A single edit drops nothing.
+    EXPECT_EQ(withoutEditedNeighbours({run[0]})[0].neighborhoodPrompts, run[0].neighborhoodPrompts);
+    // Without relation ids, the same prompt template is the same relation.
+    std::vector<CounterFactCase> noIds = run;
+    for (auto& c : noIds) c.relationId.clear();
+    dropped = 0;
+    withoutEditedNeighbours(noIds, &dropped);
+    EXPECT_EQ(dropped, 0);  // every case has its own template
+    noIds[1].prompt = noIds[0].prompt;
+    EXPECT_EQ(withoutEditedNeighbours(noIds)[0].neighborhoodPrompts,
+              (std::vector<std::string>{"Lyonnais food is in", "Nice is in"}));
+}
+
 TEST(Evaluation, AggregateAndScore) {
     std::vector<CaseMetrics> cases(2);
     cases[0].efficacy = 1.0;

@@ -162,12 +162,12 @@ TEST(Memit, NullSpaceUpdateEqualsAlphaEditsDenseFormula) {
     EXPECT_LT((got - expected).norm(), 1e-4 * expected.norm());
 }
 
-TEST(Memit, DefaultLambdaIsTheReferencesScaledByTheMlpWidth) {
+TEST(Memit, DefaultLambdaIsProportionalToTheMlpWidth) {
     ModelConfig c;
-    c.dFf = 16384;  // GPT-J, where the reference tuned λ = 15,000
-    EXPECT_DOUBLE_EQ(defaultMomentWeight(c), 15000.0);
-    c.dFf = 512;
-    EXPECT_DOUBLE_EQ(defaultMomentWeight(c), 468.75);
+    c.dFf = 16384;  // GPT-J's width
+    EXPECT_DOUBLE_EQ(defaultMomentWeight(c), 6400.0);
+    c.dFf = 512;  // the demo model's
+    EXPECT_DOUBLE_EQ(defaultMomentWeight(c), 200.0);
     // momentWeight 0 means that default.
     const Model original = loadModel(kFixtures + "golden_gpt2_untied.h5");
     const auto mom = moments(original, {0});

@@ -214,7 +214,7 @@ QWidget* EditPanel::buildForm() {
           tr("Weight of the KL term that keeps \u201c{subject} is a\u201d unchanged"));
     setUp(m_weightDecay, 0.0, 10.0, 0.1, 3, defaults.weightDecay, tr("Weight decay on the change"));
     setUp(m_momentWeight, 0.0, 1e9, 50.0, 1, 0.0,
-          tr("MEMIT's \u03bb: how strongly other keys are kept (0: 15,000 \u00d7 d_ff / 16,384)"));
+          tr("MEMIT's \u03bb: how strongly other keys are kept (0: 6,400 \u00d7 d_ff / 16,384)"));
     m_momentWeight->setSpecialValueText(tr("default"));
     // Index order: method default, KeyContext::Subject, KeyContext::Prompt (settings()).
     m_keyContext->addItems({tr("method default"), tr("subject's contexts (paper)"), tr("whole prompt (reference code)")});
@@ -243,14 +243,15 @@ QWidget* EditPanel::buildForm() {
     });
     mf->addRow(more);
     mf->addRow(optimisation);
-    // MEMIT's own settings only while MEMIT is chosen; the step limit and the stop rule
-    // follow the method's defaults.
+    // MEMIT's own settings only while MEMIT is chosen; the step limit, the stop rule
+    // and the clamp follow the method's defaults.
     auto memitOnly = [this](int method) {
         m_memitLayers->setEnabled(method == 1);
         m_momentWeight->setEnabled(method == 1);
         const ValueParams d = defaultValueParams(method == 1 ? EditMethod::Memit : EditMethod::Rome);
         m_steps->setValue(d.steps);
         m_stopRule->setCurrentIndex(static_cast<int>(d.stopRule));
+        m_clamp->setValue(d.clampNormFactor);
     };
     connect(m_method, &QComboBox::currentIndexChanged, this, memitOnly);
     memitOnly(m_method->currentIndex());
