@@ -119,6 +119,7 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
         if (spec.value) p.value = *spec.value;
         p.templates = templates;
         p.momentWeight = spec.momentWeight;
+        p.separateSubjectValues = spec.separateSubjectValues;
         if (spec.keyContext) p.keyContext = *spec.keyContext;
         p.nullSpace = spec.nullSpace;
         p.previousKeys = spec.previousKeys;

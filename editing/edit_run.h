@@ -46,6 +46,7 @@ struct EditSpec {
     bool subjectTokensAsInPrompt = true;
     double momentWeight = 0.0;         // MEMIT's λ; <= 0: defaultMomentWeight (memit.h)
     bool nullSpace = false;            // MEMIT: AlphaEdit's projection
+    bool separateSubjectValues = false;  // MEMIT: one δ per request even for a shared subject (memit.h)
     std::map<int, MatrixD> previousKeys;  // MEMIT + nullSpace: keys of earlier edits per layer
     SecondMomentOptions stats;
 };

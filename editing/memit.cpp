@@ -3,6 +3,8 @@
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
 #include <algorithm>
+#include <map>
+#include <string>
 
 #include "editing/second_moments.h"
 #include "model/errors.h"
@@ -89,15 +91,37 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
     }
 
     const std::vector<double> weights = keyWeights(params.templates);
-    // Target hidden states z_i = h_i + δ_i at the last edited layer (Algorithm 1, step 1).
-    MatrixD z(model.config.dModel, n);
+    // Target hidden states z_i = h_i + δ_i at the last edited layer (Algorithm 1, step 1);
+    // requests about one subject share one δ unless params.separateSubjectValues.
+    std::vector<std::vector<int>> groups;
+    std::map<std::string, size_t> groupOf;
     for (int i = 0; i < n; ++i) {
-        report(progress, {i, n + static_cast<long>(params.layers.size()), "targets"});
-        const RequestKeys k = requestKeys(model, placed[i], lastLayer);
-        ValueTarget t = optimizeValue(model, requests[i], placed[i], params.factToken, lastLayer,
-                                      k.residBare.norm(), params.value);
-        z.col(i) = (k.residBare + t.delta).cast<double>();
-        result.targets.push_back(std::move(t));
+        auto it = groupOf.find(requests[i].subject);
+        if (it == groupOf.end() || params.separateSubjectValues) {
+            it = groupOf.insert_or_assign(requests[i].subject, groups.size()).first;
+            groups.emplace_back();
+        }
+        groups[it->second].push_back(i);
+    }
+    MatrixD z(model.config.dModel, n);
+    result.targets.resize(n);
+    const long steps = n + static_cast<long>(params.layers.size());
+    for (const std::vector<int>& group : groups) {
+        report(progress, {group.front(), steps, "targets"});
+        std::vector<EditRequest> groupRequests;
+        std::vector<PlacedRequest> groupPlaced;
+        std::vector<Vector> resid;
+        for (int i : group) {
+            groupRequests.push_back(requests[i]);
+            groupPlaced.push_back(placed[i]);
+            resid.push_back(requestKeys(model, placed[i], lastLayer).residBare);
+        }
+        const ValueTarget t = optimizeSharedValue(model, groupRequests, groupPlaced, params.factToken, lastLayer,
+                                                  resid.front().norm(), params.value);
+        for (size_t g = 0; g < group.size(); ++g) {
+            z.col(group[g]) = (resid[g] + t.delta).cast<double>();
+            result.targets[group[g]] = t;
+        }
     }
 
     for (size_t li = 0; li < params.layers.size(); ++li) {

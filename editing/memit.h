@@ -38,6 +38,11 @@ struct MemitParams {
     // 82 / 76 / 78 %; README); efficacy is what a batch edit is for, so MEMIT keeps
     // the code's.
     KeyContext keyContext = KeyContext::Prompt;
+    // Requests about the same subject have (nearly) the same keys, so the batch update
+    // averages their separate δs and delivers none (MEMIT-Merge, Dong et al. 2025):
+    // by default they share one δ fitted to all their targets (optimizeSharedValue);
+    // true: each its own, as the reference code does.
+    bool separateSubjectValues = false;
     // λ, the reference's mom2_update_weight; <= 0: defaultMomentWeight(model).
     double momentWeight = 0.0;
     // AlphaEdit: project updates onto the null space of C (eigenvalues below

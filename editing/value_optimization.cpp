@@ -191,34 +191,55 @@ RequestKeys requestKeys(const Model& model, const PlacedRequest& placed, int lay
 ValueTarget optimizeValue(const Model& model, const EditRequest& request, const PlacedRequest& placed,
                           FactToken factToken, int layer, double initNorm, const ValueParams& params,
                           const ProgressFn& progress, std::optional<double> barePromptShare) {
+    return optimizeSharedValue(model, {request}, {placed}, factToken, layer, initNorm, params, progress,
+                               barePromptShare);
+}
+
+ValueTarget optimizeSharedValue(const Model& model, const std::vector<EditRequest>& requests,
+                                const std::vector<PlacedRequest>& placed, FactToken factToken, int layer,
+                                double initNorm, const ValueParams& params, const ProgressFn& progress,
+                                std::optional<double> barePromptShare) {
     const auto& c = model.config;
     if (params.steps < 1) throw InvalidInput("the number of optimisation steps must be at least 1");
     if (!(params.learningRate > 0)) throw InvalidInput("the learning rate must be positive");
-    const std::string barePrompt = fillTemplate(request.prompt, request.subject);
-    const std::vector<int> targetIds = continuationIds(model.tokenizer, barePrompt, request.targetNew);
+    if (requests.empty() || requests.size() != placed.size())
+        throw InvalidInput("one placement per request is needed");
+    for (const EditRequest& r : requests)
+        if (r.subject != requests[0].subject) throw InvalidInput("a shared value needs requests with one subject");
+    if (barePromptShare && requests.size() > 1) throw InvalidInput("the bare-prompt check is for one request");
 
-    // The batch: every template followed by each prefix of the target (predicting
-    // the next target token), then the "{subject} is a" essence prompt whose
-    // next-token distribution at the lookup token the KL term keeps.
+    // The batch: for each request, every template followed by each prefix of its
+    // target (predicting the next target token); then the "{subject} is a" essence
+    // prompt whose next-token distribution at the lookup token the KL term keeps.
+    // Each request weighs the same in the NLL, its rows equally (one request: the
+    // reference's mean over prompts of the mean over target tokens).
     std::vector<std::vector<int>> seqs;
     std::vector<int> lookups, targets;
-    for (size_t j = 0; j < placed.ids.size(); ++j)
-        for (size_t i = 0; i < targetIds.size(); ++i) {
-            std::vector<int> ids = placed.ids[j];
-            ids.insert(ids.end(), targetIds.begin(), targetIds.begin() + i);
-            lookups.push_back(factToken == FactToken::Last ? static_cast<int>(ids.size()) - 1 : placed.lookup[j]);
-            targets.push_back(targetIds[i]);
-            seqs.push_back(std::move(ids));
-        }
+    std::vector<double> rowWeights;
+    for (size_t r = 0; r < requests.size(); ++r) {
+        const std::vector<int> targetIds = continuationIds(
+            model.tokenizer, fillTemplate(requests[r].prompt, requests[r].subject), requests[r].targetNew);
+        const double weight = 1.0 / double(requests.size() * placed[r].ids.size() * targetIds.size());
+        for (size_t j = 0; j < placed[r].ids.size(); ++j)
+            for (size_t i = 0; i < targetIds.size(); ++i) {
+                std::vector<int> ids = placed[r].ids[j];
+                ids.insert(ids.end(), targetIds.begin(), targetIds.begin() + i);
+                lookups.push_back(factToken == FactToken::Last ? static_cast<int>(ids.size()) - 1 : placed[r].lookup[j]);
+                targets.push_back(targetIds[i]);
+                rowWeights.push_back(weight);
+                seqs.push_back(std::move(ids));
+            }
+    }
     const int nRewrite = static_cast<int>(seqs.size());
     {
-        Placed essence = placeOne(model, "{}", "{} is a", request.subject, factToken);
+        Placed essence = placeOne(model, "{}", "{} is a", requests[0].subject, factToken);
         lookups.push_back(essence.lookup);
         seqs.push_back(std::move(essence.ids));
     }
-    // The bare prompt again (its rows for each target token) with the share of δ the
-    // update will deliver there: read for the early stop only, never in the loss.
-    const int nBare = barePromptShare ? static_cast<int>(targetIds.size()) : 0;
+    // The bare prompt again (its rows for each target token: the first rows) with the
+    // share of δ the update will deliver there: read for the early stop only, never in
+    // the loss.
+    const int nBare = barePromptShare ? static_cast<int>(nRewrite / placed[0].ids.size()) : 0;
     for (int i = 0; i < nBare; ++i) {
         seqs.push_back(seqs[i]);
         lookups.push_back(lookups[i]);
@@ -260,19 +281,19 @@ ValueTarget optimizeValue(const Model& model, const EditRequest& request, const 
         if (nBare) deltas.bottomRows(nBare) *= static_cast<float>(*barePromptShare);
         const Matrix& logits = bp.forwardWithMlpDelta(layer, rows, deltas);
         Matrix dLogits = Matrix::Zero(logits.rows(), logits.cols());
-        double nll = 0.0, probSum = 0.0;
+        double nll = 0.0, prob = 0.0;  // weighted means over the rewriting rows
         for (int b = 0; b < nRewrite; ++b) {
             const RowVector logp = logSoftmax(logits.row(b));
-            nll -= logp[targets[b]];
-            probSum += std::exp(logp[targets[b]]);
-            dLogits.row(b) = logp.array().exp().matrix() / nRewrite;
-            dLogits(b, targets[b]) -= 1.0f / nRewrite;
+            const float w = static_cast<float>(rowWeights[b]);
+            nll -= rowWeights[b] * logp[targets[b]];
+            prob += rowWeights[b] * std::exp(logp[targets[b]]);
+            dLogits.row(b) = logp.array().exp().matrix() * w;
+            dLogits(b, targets[b]) -= w;
         }
-        nll /= nRewrite;
         const RowVector logq = logSoftmax(logits.row(klRow));
         if (it == 0) {
             klInit = logq;
-            out.probTargetInit = probSum / nRewrite;
+            out.probTargetInit = prob;
         }
         // KL(current || initial), as torch's kl_div(initial, current, log_target=True).
         const RowVector q = logq.array().exp().matrix();
@@ -281,7 +302,7 @@ ValueTarget optimizeValue(const Model& model, const EditRequest& request, const 
         const double decay = initNorm > 0 ? params.weightDecay * deltaNorm / (initNorm * initNorm) : 0.0;
         const double loss = nll + params.klFactor * kl + decay;
         out.loss.push_back(loss);
-        out.probTargetFinal = probSum / nRewrite;
+        out.probTargetFinal = prob;
         double bareNll = 0.0;
         // `targets` has no entry for the KL row: bare row b reads targets[b - 1].
         for (int b = klRow + 1; b < batch; ++b) bareNll -= logSoftmax(logits.row(b))[targets[b - 1]] / nBare;

@@ -123,4 +123,14 @@ ValueTarget optimizeValue(const Model& model, const EditRequest& request, const 
                           FactToken factToken, int layer, double initNorm, const ValueParams& params,
                           const ProgressFn& progress = {}, std::optional<double> barePromptShare = {});
 
+// One δ for several requests about the same subject, fitted to all their targets at
+// once, each request weighing the same (MEMIT-Merge, Dong et al. 2025): their keys at
+// the subject are (nearly) the same, so separate δs would be averaged by the batch
+// update and none delivered. `placed[i]` places requests[i]; `barePromptShare` needs
+// a single request. optimizeValue is this with one request.
+ValueTarget optimizeSharedValue(const Model& model, const std::vector<EditRequest>& requests,
+                                const std::vector<PlacedRequest>& placed, FactToken factToken, int layer,
+                                double initNorm, const ValueParams& params, const ProgressFn& progress = {},
+                                std::optional<double> barePromptShare = {});
+
 }  // namespace mwb

@@ -85,6 +85,9 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
     cmd->add_option("--moment-weight", o.momentWeight,
                    "MEMIT's λ (mom2_update_weight); default 6400 x d_ff / 16384 (200 at d_ff 512)");
     cmd->add_flag("--null-space", o.nullSpace, "MEMIT: AlphaEdit null-space projection");
+    cmd->add_flag("--separate-subject-values", o.separateSubjectValues,
+                  "MEMIT: optimise each request's change on its own even where requests share a subject (the "
+                  "reference code's; default: one shared change per subject, MEMIT-Merge)");
     cmd->add_option("--seed", o.seed, "Seed for the context templates")->capture_default_str();
 }
 
@@ -135,6 +138,7 @@ EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, 
     spec.subjectTokensAsInPrompt = o.contextJoin == "auto";
     spec.momentWeight = o.momentWeight;
     spec.nullSpace = o.nullSpace;
+    spec.separateSubjectValues = o.separateSubjectValues;
     spec.stats.maxTokens = o.statsTokens;
     return spec;
 }

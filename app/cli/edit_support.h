@@ -30,6 +30,7 @@ struct EditOptions {
     ValueParams value;  // learning rate, KL factor, weight decay; steps, stop rule and clamp from the above
     double momentWeight = 0.0;  // 0: defaultMomentWeight (memit.h)
     bool nullSpace = false;
+    bool separateSubjectValues = false;
     uint64_t seed = 0;
     long guardTokens = 4000;  // held-out tokens for the perplexity check; 0 skips it
 };

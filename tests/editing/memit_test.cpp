@@ -60,6 +60,37 @@ TEST(Memit, WithLittleRegularisationTheLastLayerReachesTheTargets) {
     }
 }
 
+// Two facts about one subject that opens the prompt: the same key at the subject's last
+// token, two targets. Separate changes are averaged by the least-squares update; the
+// shared change (MEMIT-Merge), fitted to both targets, is delivered whole.
+TEST(Memit, RequestsAboutOneSubjectShareOneChange) {
+    const Model original = loadModel(kFixtures + "golden_llama_untied.h5");
+    MemitParams p;
+    p.layers = {0};
+    p.templates.lengths = {};  // bare prompts: k* is the prompt's own key
+    p.momentWeight = 1e-4;
+    const std::vector<EditRequest> reqs = {{"{} is in ", "cat", "d", ""}, {"{} sits on ", "cat", "x", ""}};
+    const int lookup = static_cast<int>(original.tokenizer.encodeIds("cat").size()) - 1;
+    const Vector before = lastLayerResid(original, "cat", 0, lookup);
+    const auto mom = moments(original, {0});
+
+    Model separate = original;
+    p.separateSubjectValues = true;
+    const MemitResult s = applyMemit(separate, reqs, p, mom);
+    ASSERT_GT((s.targets[0].delta - s.targets[1].delta).norm(), 0.1 * s.targets[0].delta.norm());
+    const Vector mean = 0.5f * (s.targets[0].delta + s.targets[1].delta);
+    EXPECT_LT((lastLayerResid(separate, "cat", 0, lookup) - before - mean).norm(), 1e-2 * mean.norm());
+
+    Model merged = original;
+    p.separateSubjectValues = false;
+    const MemitResult r = applyMemit(merged, reqs, p, mom);
+    EXPECT_EQ(r.targets[0].delta, r.targets[1].delta);
+    const Vector shared = r.targets[0].delta;
+    EXPECT_LT((lastLayerResid(merged, "cat", 0, lookup) - before - shared).norm(), 1e-2 * shared.norm());
+    // The shared change was fitted to both targets: together they became likelier.
+    EXPECT_GT(r.targets[0].probTargetFinal, 2 * r.targets[0].probTargetInit);
+}
+
 TEST(Memit, RaisesTheTargetsAndKeepsWeightsOfOtherLayers) {
     Model m = loadModel(kFixtures + "golden_llama_untied.h5");
     const Model original = m;
