@@ -17,6 +17,7 @@ void validate(const Model& model, const std::vector<EditRequest>& requests, cons
               const std::map<int, MatrixD>& moments) {
     if (requests.empty()) throw InvalidInput("MEMIT needs at least one edit request");
     if (p.layers.empty()) throw InvalidInput("MEMIT needs at least one layer to edit");
+    if (!(p.momentWeight >= 0)) throw InvalidInput("MEMIT's λ must not be negative (0: the default)");
     for (size_t i = 0; i < p.layers.size(); ++i) {
         const int l = p.layers[i];
         if (l < 0 || l >= model.config.nLayers)

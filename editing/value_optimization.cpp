@@ -202,6 +202,9 @@ ValueTarget optimizeSharedValue(const Model& model, const std::vector<EditReques
     const auto& c = model.config;
     if (params.steps < 1) throw InvalidInput("the number of optimisation steps must be at least 1");
     if (!(params.learningRate > 0)) throw InvalidInput("the learning rate must be positive");
+    if (!(params.clampNormFactor > 0)) throw InvalidInput("the clamp factor must be positive");
+    if (!(params.klFactor >= 0)) throw InvalidInput("the KL factor must not be negative");
+    if (!(params.weightDecay >= 0)) throw InvalidInput("the weight decay must not be negative");
     if (requests.empty() || requests.size() != placed.size())
         throw InvalidInput("one placement per request is needed");
     for (const EditRequest& r : requests)

@@ -92,10 +92,11 @@ void registerEdit(CLI::App& app) {
             printSideBySide(before, after);
             std::printf("\n%s at layer(s)", o->edit.method.c_str());
             for (int l : run.record.layers) std::printf(" %d", l);
-            std::printf("; ||ΔW||/||W|| = %.4f; output change on ordinary text %.4f; held-out perplexity %.3f -> "
-                        "%.3f\nwrote %s (%zu edit(s) recorded)\n",
-                        guard.weightChange, guard.outputChange, guard.perplexityBefore, guard.perplexityAfter,
-                        dest.c_str(), m.edits.size());
+            std::printf("; ||ΔW||/||W|| = %.4f; output change on ordinary text %.4f", guard.weightChange,
+                        guard.outputChange);
+            if (guard.perplexityBefore > 0)  // 0: no held-out sample (--guard-tokens 0)
+                std::printf("; held-out perplexity %.3f -> %.3f", guard.perplexityBefore, guard.perplexityAfter);
+            std::printf("\nwrote %s (%zu edit(s) recorded)\n", dest.c_str(), m.edits.size());
         }
         if (guard.destructive) std::cerr << "warning: " << guard.warning << "\n";
     });

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/Eigenvalues>
+#include <limits>
 
 #include "editing/memit.h"
 #include "editing/second_moments.h"
@@ -223,6 +224,10 @@ TEST(Memit, BadInputIsRefused) {
     EXPECT_THROW(applyMemit(m, {{"{} is", "cat", "d", ""}}, p, mom), InvalidInput);
     p.layers = {0};
     EXPECT_THROW(applyMemit(m, {{"{} is", "cat", "", ""}}, p, mom), InvalidInput);
+    p.momentWeight = -5;
+    EXPECT_THROW(applyMemit(m, {{"{} is", "cat", "d", ""}}, p, mom), InvalidInput);
+    p.momentWeight = std::numeric_limits<double>::quiet_NaN();
+    EXPECT_THROW(applyMemit(m, {{"{} is", "cat", "d", ""}}, p, mom), InvalidInput);
 }
 
 }  // namespace

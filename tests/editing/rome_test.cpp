@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
+#include <limits>
 
 #include "editing/edit_history.h"
 #include "editing/rome.h"
@@ -270,6 +272,16 @@ TEST(Rome, BadRequestsAreRefused) {
     EXPECT_THROW(computeRome(m, request(), tinyParams(2), c), InvalidInput);
     EXPECT_THROW(computeRome(m, request(), tinyParams(-1), c), InvalidInput);
     EXPECT_THROW(computeRome(m, request(), tinyParams(0), MatrixD::Identity(3, 3)), InvalidInput);
+    // Hyper-parameters that make no sense, NaN included, are refused, not run.
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (const auto& set : std::vector<std::function<void(ValueParams&)>>{
+             [](ValueParams& v) { v.steps = 0; }, [&](ValueParams& v) { v.learningRate = nan; },
+             [](ValueParams& v) { v.clampNormFactor = -1; }, [&](ValueParams& v) { v.clampNormFactor = nan; },
+             [](ValueParams& v) { v.klFactor = -1; }, [](ValueParams& v) { v.weightDecay = -0.5; }}) {
+        RomeParams p = tinyParams(0);
+        set(p.value);
+        EXPECT_THROW(computeRome(m, request(), p, c), InvalidInput);
+    }
 }
 
 }  // namespace
