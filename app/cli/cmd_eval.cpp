@@ -47,6 +47,7 @@ void registerEval(CLI::App& app) {
         if (o->limit > 0 && static_cast<size_t>(o->limit) < cases.size()) cases.resize(o->limit);
         if (cases.empty()) throw InvalidInput(o->cases + " holds no cases");
         if (o->batch < 0) throw InvalidInput("--batch must be positive");
+        if (o->limit < 0) throw InvalidInput("--limit must be positive");
         const size_t group = o->batch > 0 ? static_cast<size_t>(o->batch) : 1;
         if (group > 1) o->edit.method = "memit";
         // Neighbourhoods without the subjects edited together with the case: in its

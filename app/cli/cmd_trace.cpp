@@ -1,6 +1,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "analysis/causal_trace.h"
@@ -17,7 +18,7 @@ namespace {
 struct TraceOpts {
     std::string model, prompt, subject, answer, facts, out, kinds = "hidden,mlp,attn", severed = "none", png, pdf;
     int samples = 10, window = 10, limit = 0;
-    double noise = -1.0;
+    std::optional<double> noise;  // unset: 3 x the embeddings' std
     uint64_t seed = 1;
     bool json = false, naive = false, keepWrong = false;
 };
@@ -31,7 +32,7 @@ CausalTraceParams paramsFrom(const TraceOpts& o) {
         if (!k.empty()) p.kinds.push_back(parseTraceKind(k));
     p.samples = o.samples;
     p.window = o.window;
-    if (o.noise >= 0) p.noise = o.noise;
+    p.noise = o.noise;  // checked by the trace: finite and >= 0
     p.seed = o.seed;
     p.naive = o.naive;
     if (o.severed == "mlp") p.severed = Severed::Mlp;

@@ -34,6 +34,8 @@ expect_error 1 "out of range" -- "$MWB" predict "$FIX" --ids 1,2,999
 expect_error 1 "not a token id" -- "$MWB" predict "$FIX" --ids 1,x
 expect_error 109 "not expected\|xtrac" -- "$MWB" predict "$FIX" --prompt hi --bogus
 expect_error 1 "not in the prompt" -- "$MWB" trace "$FIX" --prompt "a cat sat" --subject dog
+expect_error 1 "noise level" -- "$MWB" trace "$FIX" --prompt "a cat sat" --subject cat --noise nan
+expect_error 1 "noise level" -- "$MWB" trace "$FIX" --prompt "a cat sat" --subject cat --noise -1
 expect_error 1 "no {}" -- "$MWB" edit "$FIX" --prompt "cat is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$SRC/README.md"
 expect_error 1 "out of range" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 9 --corpus "$SRC/README.md"
 expect_error 1 "target" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target "" --out "$TMP/e.h5" --layer 0 --corpus "$SRC/README.md"
