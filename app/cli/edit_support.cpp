@@ -83,7 +83,8 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
                     "prompts and, for ROME, in the prompt as the update delivers it; ROME's default) or loss (the "
                     "whole loss is below 0.05, the reference code's rule; MEMIT's default)");
     cmd->add_option("--moment-weight", o.momentWeight,
-                   "MEMIT's λ (mom2_update_weight); default 6400 x d_ff / 16384 (200 at d_ff 512)");
+                   "MEMIT's λ (mom2_update_weight); default 6400 x d_ff / 16384 (200 at d_ff 512); "
+                   "--null-space's solve has none");
     cmd->add_flag("--null-space", o.nullSpace, "MEMIT: AlphaEdit null-space projection");
     cmd->add_flag("--separate-subject-values", o.separateSubjectValues,
                   "MEMIT: optimise each request's change on its own even where requests share a subject (the "
