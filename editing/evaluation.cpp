@@ -234,13 +234,13 @@ bool sameRelation(const CounterFactCase& a, const CounterFactCase& b) {
 }  // namespace
 
 std::vector<CounterFactCase> withoutEditedNeighbours(std::vector<CounterFactCase> run, int* dropped) {
-    const std::vector<CounterFactCase> edits = run;
+    // Only neighbourhood prompts change; the subjects and relations read stay as given.
     for (size_t i = 0; i < run.size(); ++i) {
         auto& prompts = run[i].neighborhoodPrompts;
         const size_t before = prompts.size();
         std::erase_if(prompts, [&](const std::string& prompt) {
-            for (size_t j = 0; j < edits.size(); ++j)
-                if (j != i && sameRelation(edits[i], edits[j]) && containsWords(prompt, edits[j].subject)) return true;
+            for (size_t j = 0; j < run.size(); ++j)
+                if (j != i && sameRelation(run[i], run[j]) && containsWords(prompt, run[j].subject)) return true;
             return false;
         });
         if (dropped) *dropped += int(before - prompts.size());

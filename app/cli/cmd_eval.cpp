@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
@@ -44,10 +45,10 @@ void registerEval(CLI::App& app) {
     addEditOptions(cmd, o->edit);
     cmd->callback([o] {
         auto cases = loadCounterFact(o->cases);
+        if (o->limit < 0) throw InvalidInput("--limit must be positive");
         if (o->limit > 0 && static_cast<size_t>(o->limit) < cases.size()) cases.resize(o->limit);
         if (cases.empty()) throw InvalidInput(o->cases + " holds no cases");
         if (o->batch < 0) throw InvalidInput("--batch must be positive");
-        if (o->limit < 0) throw InvalidInput("--limit must be positive");
         const size_t group = o->batch > 0 ? static_cast<size_t>(o->batch) : 1;
         if (group > 1) o->edit.method = "memit";
         // Neighbourhoods without the subjects edited together with the case: in its
@@ -89,7 +90,11 @@ void registerEval(CLI::App& app) {
         // Sequential editing: also re-measure every case on the final model, which shows
         // whether later edits undid earlier ones.
         nlohmann::json j = {{"unedited", toJson(aggregate(unedited))}, {"edited", toJson(aggregate(edited))}};
-        if (o->sequential) j["final"] = toJson(aggregate(evaluateCases(m, cases, eo)));
+        std::optional<Metrics> final;
+        if (o->sequential) {
+            final = aggregate(evaluateCases(m, cases, eo));
+            j["final"] = toJson(*final);
+        }
         nlohmann::json perCase = nlohmann::json::array();
         for (size_t i = 0; i < cases.size(); ++i)
             perCase.push_back({{"case_id", cases[i].caseId}, {"layers", editedLayers[i]},
@@ -103,7 +108,7 @@ void registerEval(CLI::App& app) {
                         "--keep-edited-neighbours keeps them)\n", dropped);
         printMetrics("unedited", aggregate(unedited));
         printMetrics("edited", aggregate(edited));
-        if (o->sequential) printMetrics("final", aggregate(evaluateCases(m, cases, eo)));
+        if (final) printMetrics("final", *final);
     });
 }
 
