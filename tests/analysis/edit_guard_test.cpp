@@ -15,11 +15,24 @@ TEST(EditGuard, FlagsPerplexityJumpsAndUpdatesThatMoveTheOutputOnOrdinaryText) {
     EXPECT_FALSE(judgeEdit(0.2, 0.1, 10.0, 10.9).destructive);     // +9 %
     const EditGuard jump = judgeEdit(0.2, 0.1, 10.0, 11.5);        // +15 %
     EXPECT_TRUE(jump.destructive);
+    EXPECT_EQ(jump.perplexityBefore, 10.0);
+    EXPECT_EQ(jump.perplexityAfter, 11.5);
     EXPECT_NE(jump.warning.find("10 -> 11.5"), std::string::npos) << jump.warning;
     EXPECT_TRUE(judgeEdit(0.5, 0.6, 10.0, 10.0).destructive);  // the output moves by more than half its size
     EXPECT_TRUE(judgeEdit(0.5, 0.6, 0.0, 0.0).destructive);    // no sample text: the size rule alone
     EXPECT_FALSE(judgeEdit(5.0, 0.4, 0.0, 0.0).destructive);
     EXPECT_TRUE(judgeEdit(5.0, 0.4, 0.0, 0.0).warning.empty());
+    const EditGuard unmeasured = judgeEdit(0.5, 0.6, 0.0, 0.0);
+    EXPECT_EQ(unmeasured.warning.find("perplexity"), std::string::npos) << unmeasured.warning;
+}
+
+TEST(EditGuard, ABatchMayMoveTheOutputBySqrtFactsTimesWhatOneFactMay) {
+    // MEMIT, cases 480-579 of the demo model at once: perplexity +2.3 %.
+    EXPECT_FALSE(judgeEdit(18.1, 1.16, 3.375, 3.452, 100).destructive);
+    EXPECT_TRUE(judgeEdit(18.1, 1.16, 3.375, 3.452, 1).destructive);
+    EXPECT_DOUBLE_EQ(judgeEdit(0.0, 0.0, 0.0, 0.0, 25).outputChangeLimit, 2.5);
+    EXPECT_TRUE(judgeEdit(18.1, 5.1, 3.375, 3.452, 100).destructive);
+    EXPECT_TRUE(judgeEdit(1.0, 0.1, 3.0, 3.5, 100).destructive);  // the perplexity rule does not scale
 }
 
 TEST(EditGuard, SamplePerplexityIsZeroWithoutTextAndMeasuresTheModel) {
