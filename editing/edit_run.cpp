@@ -120,6 +120,7 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
         p.templates = templates;
         p.momentWeight = spec.momentWeight;
         p.separateSubjectValues = spec.separateSubjectValues;
+        p.passes = spec.passes;
         if (spec.keyContext) p.keyContext = *spec.keyContext;
         p.nullSpace = spec.nullSpace;
         p.previousKeys = spec.previousKeys;

@@ -47,6 +47,7 @@ struct EditSpec {
     double momentWeight = 0.0;         // MEMIT's λ; <= 0: defaultMomentWeight (memit.h)
     bool nullSpace = false;            // MEMIT: AlphaEdit's projection
     bool separateSubjectValues = false;  // MEMIT: one δ per request even for a shared subject (memit.h)
+    int passes = 1;                      // MEMIT: iterative editing (memit.h)
     std::map<int, MatrixD> previousKeys;  // MEMIT + nullSpace: keys of earlier edits per layer
     SecondMomentOptions stats;
 };

@@ -18,6 +18,7 @@ void validate(const Model& model, const std::vector<EditRequest>& requests, cons
     if (requests.empty()) throw InvalidInput("MEMIT needs at least one edit request");
     if (p.layers.empty()) throw InvalidInput("MEMIT needs at least one layer to edit");
     if (!(p.momentWeight >= 0)) throw InvalidInput("MEMIT's λ must not be negative (0: the default)");
+    if (p.passes < 1) throw InvalidInput("MEMIT needs at least one pass");
     for (size_t i = 0; i < p.layers.size(); ++i) {
         const int l = p.layers[i];
         if (l < 0 || l >= model.config.nLayers)
@@ -81,6 +82,7 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
     validate(model, requests, params, moments);
     const int n = static_cast<int>(requests.size());
     const int lastLayer = params.layers.back();
+    const int nLayers = static_cast<int>(params.layers.size());
     MemitResult result;
     result.contextTemplates = contextTemplates(model, params.templates, progress);
     std::vector<PlacedRequest> placed, keyPlaced;
@@ -90,10 +92,8 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
         keyPlaced.push_back(keyPlacement(model, r, result.contextTemplates, params.factToken, params.keyContext,
                                          placed.back()));
     }
-
     const std::vector<double> weights = keyWeights(params.templates);
-    // Target hidden states z_i = h_i + δ_i at the last edited layer (Algorithm 1, step 1);
-    // requests about one subject share one δ unless params.separateSubjectValues.
+    // Requests about one subject share one δ unless params.separateSubjectValues.
     std::vector<std::vector<int>> groups;
     std::map<std::string, size_t> groupOf;
     for (int i = 0; i < n; ++i) {
@@ -104,75 +104,95 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
         }
         groups[it->second].push_back(i);
     }
-    MatrixD z(model.config.dModel, n);
+    const double lambda = params.momentWeight > 0 ? params.momentWeight : defaultMomentWeight(model.config);
+    const long steps = static_cast<long>(params.passes) * (n + nLayers);
+    std::map<int, MemitLayerUpdate> updates;  // per layer, every pass's columns side by side
+    std::map<int, Matrix> original;
+    for (int l : params.layers) original[l] = model.weights.blocks[l].down.weight;
     result.targets.resize(n);
-    const long steps = n + static_cast<long>(params.layers.size());
-    for (const std::vector<int>& group : groups) {
-        report(progress, {group.front(), steps, "targets"});
-        std::vector<EditRequest> groupRequests;
-        std::vector<PlacedRequest> groupPlaced;
-        std::vector<Vector> resid;
-        for (int i : group) {
-            groupRequests.push_back(requests[i]);
-            groupPlaced.push_back(placed[i]);
-            resid.push_back(requestKeys(model, placed[i], lastLayer).residBare);
-        }
-        const ValueTarget t = optimizeSharedValue(model, groupRequests, groupPlaced, params.factToken, lastLayer,
-                                                  resid.front().norm(), params.value);
-        for (size_t g = 0; g < group.size(); ++g) {
-            z.col(group[g]) = (resid[g] + t.delta).cast<double>();
-            result.targets[group[g]] = t;
-        }
-    }
 
-    for (size_t li = 0; li < params.layers.size(); ++li) {
-        const int layer = params.layers[li];
-        report(progress, {n + static_cast<long>(li), n + static_cast<long>(params.layers.size()), "layers"});
-        // Keys at this layer and the current hidden state at the last layer, with the
-        // updates of the earlier layers already in place.
-        MatrixD keys(model.config.dFf, n), residual(model.config.dModel, n);
-        for (int i = 0; i < n; ++i) {
-            keys.col(i) = requestKeys(model, keyPlaced[i], layer, weights).keyStar.cast<double>();
-            residual.col(i) = z.col(i) - requestKeys(model, placed[i], lastLayer).residBare.cast<double>();
-        }
-        // Spread what is left over the layers still to edit (eq. 15).
-        residual /= static_cast<double>(params.layers.size() - li);
-        const double lambda = params.momentWeight > 0 ? params.momentWeight : defaultMomentWeight(model.config);
-        MatrixD rhs = keys;
-        if (params.nullSpace) {
-            MatrixD previous(keys.rows(), 0);
-            if (auto it = params.previousKeys.find(layer); it != params.previousKeys.end() && it->second.size()) {
-                if (it->second.rows() != keys.rows())
-                    throw InvalidInput("earlier edits' keys for layer " + std::to_string(layer) + " have " +
-                                       std::to_string(it->second.rows()) + " rows, expected " +
-                                       std::to_string(keys.rows()));
-                previous = it->second;
+    for (int pass = 0; pass < params.passes; ++pass) {
+        const long done = static_cast<long>(pass) * (n + nLayers);
+        // Target hidden states z_i = h_i + δ_i at the last edited layer (Algorithm 1, step 1),
+        // read from the model as the earlier passes left it.
+        MatrixD z(model.config.dModel, n);
+        bool moved = false;
+        for (const std::vector<int>& group : groups) {
+            report(progress, {done + group.front(), steps, "targets"});
+            std::vector<EditRequest> groupRequests;
+            std::vector<PlacedRequest> groupPlaced;
+            std::vector<Vector> resid;
+            for (int i : group) {
+                groupRequests.push_back(requests[i]);
+                groupPlaced.push_back(placed[i]);
+                resid.push_back(requestKeys(model, placed[i], lastLayer).residBare);
             }
-            rhs = alphaEditRight(keys, previous, nullSpace(moments.at(layer), params.nullSpaceThreshold));
-        } else {
-            // A = λC + K Kᵀ (eq. 14), built and factorised in place: on a 7B model every
-            // d_ff x d_ff matrix is a gigabyte. LLT reads only the lower triangle.
-            MatrixD a = lambda * moments.at(layer);
-            a.selfadjointView<Eigen::Lower>().rankUpdate(keys);
-            const Eigen::LLT<Eigen::Ref<MatrixD>> llt(a);
-            if (llt.info() != Eigen::Success)
-                throw Error("MEMIT's system for layer " + std::to_string(layer) + " is not positive definite");
-            rhs = llt.solve(rhs);
+            const ValueTarget t = optimizeSharedValue(model, groupRequests, groupPlaced, params.factToken, lastLayer,
+                                                      resid.front().norm(), params.value);
+            moved = moved || t.delta.norm() > 0;
+            for (size_t g = 0; g < group.size(); ++g) {
+                z.col(group[g]) = (resid[g] + t.delta).cast<double>();
+                if (pass == 0) result.targets[group[g]] = t;
+            }
         }
-        // ΔW = R · (A⁻¹ K)ᵀ: factors left = R [dModel x n], right = A⁻¹K [dFf x n].
-        MemitLayerUpdate u;
-        u.layer = layer;
-        u.keys = keys;
-        u.left = residual.cast<float>();
-        u.right = rhs.cast<float>();
-        auto& w = model.weights.blocks[layer].down.weight;
-        const Matrix delta = u.left * u.right.transpose();
-        u.weightChange = delta.norm() / w.norm();
-        u.outputChange = outputChange(w, residual, rhs, moments.at(layer));
-        w += delta;
+        if (pass > 0 && !moved) break;  // every target already reached: nothing left to write
+
+        for (int li = 0; li < nLayers; ++li) {
+            const int layer = params.layers[li];
+            report(progress, {done + n + li, steps, "layers"});
+            // Keys at this layer and the current hidden state at the last layer, with the
+            // updates of the earlier layers already in place.
+            MatrixD keys(model.config.dFf, n), residual(model.config.dModel, n);
+            for (int i = 0; i < n; ++i) {
+                keys.col(i) = requestKeys(model, keyPlaced[i], layer, weights).keyStar.cast<double>();
+                residual.col(i) = z.col(i) - requestKeys(model, placed[i], lastLayer).residBare.cast<double>();
+            }
+            // Spread what is left over the layers still to edit (eq. 15).
+            residual /= static_cast<double>(nLayers - li);
+            MatrixD rhs = keys;
+            if (params.nullSpace) {
+                MatrixD previous(keys.rows(), 0);
+                if (auto it = params.previousKeys.find(layer); it != params.previousKeys.end() && it->second.size()) {
+                    if (it->second.rows() != keys.rows())
+                        throw InvalidInput("earlier edits' keys for layer " + std::to_string(layer) + " have " +
+                                           std::to_string(it->second.rows()) + " rows, expected " +
+                                           std::to_string(keys.rows()));
+                    previous = it->second;
+                }
+                rhs = alphaEditRight(keys, previous, nullSpace(moments.at(layer), params.nullSpaceThreshold));
+            } else {
+                // A = λC + K Kᵀ (eq. 14), built and factorised in place: on a 7B model every
+                // d_ff x d_ff matrix is a gigabyte. LLT reads only the lower triangle.
+                MatrixD a = lambda * moments.at(layer);
+                a.selfadjointView<Eigen::Lower>().rankUpdate(keys);
+                const Eigen::LLT<Eigen::Ref<MatrixD>> llt(a);
+                if (llt.info() != Eigen::Success)
+                    throw Error("MEMIT's system for layer " + std::to_string(layer) + " is not positive definite");
+                rhs = llt.solve(rhs);
+            }
+            // ΔW = R · (A⁻¹ K)ᵀ: factors left = R [dModel x n], right = A⁻¹K [dFf x n].
+            MemitLayerUpdate& u = updates[layer];
+            u.layer = layer;
+            u.keys = keys;  // the last pass's
+            const Matrix left = residual.cast<float>(), right = rhs.cast<float>();
+            model.weights.blocks[layer].down.weight += left * right.transpose();
+            const auto append = [](Matrix& all, const Matrix& more) {
+                all.conservativeResize(more.rows(), all.cols() + more.cols());
+                all.rightCols(more.cols()) = more;
+            };
+            append(u.left, left);
+            append(u.right, right);
+        }
+        result.passes = pass + 1;
+    }
+    for (auto& [layer, u] : updates) {
+        // Judged on the whole change, every pass together, against the weights before it.
+        const Matrix& before = original.at(layer);
+        u.weightChange = (u.left * u.right.transpose()).norm() / before.norm();
+        u.outputChange = outputChange(before, u.left.cast<double>(), u.right.cast<double>(), moments.at(layer));
         result.updates.push_back(std::move(u));
     }
-    report(progress, {n + static_cast<long>(params.layers.size()), n + static_cast<long>(params.layers.size()), "layers"});
+    report(progress, {steps, steps, "layers"});
     return result;
 }
 
@@ -183,7 +203,7 @@ nlohmann::json toJson(const MemitResult& r) {
     for (const auto& t : r.targets)
         targets.push_back({{"delta_norm", t.delta.norm()}, {"prob_target_init", t.probTargetInit},
                            {"prob_target_final", t.probTargetFinal}});
-    return {{"layers", layers}, {"targets", targets}};
+    return {{"layers", layers}, {"targets", targets}, {"passes", r.passes}};
 }
 
 }  // namespace mwb

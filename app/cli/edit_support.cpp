@@ -89,6 +89,10 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
     cmd->add_flag("--separate-subject-values", o.separateSubjectValues,
                   "MEMIT: optimise each request's change on its own even where requests share a subject (the "
                   "reference code's; default: one shared change per subject, MEMIT-Merge)");
+    cmd->add_option("--passes", o.passes,
+                    "MEMIT: run the batch again on the edited model, with fresh targets, up to N times in all "
+                    "(iterative editing: more facts delivered, more neighbours disturbed)")
+        ->capture_default_str();
     cmd->add_option("--seed", o.seed, "Seed for the context templates")->capture_default_str();
 }
 
@@ -140,6 +144,9 @@ EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, 
     spec.momentWeight = o.momentWeight;
     spec.nullSpace = o.nullSpace;
     spec.separateSubjectValues = o.separateSubjectValues;
+    if (o.passes < 1) throw InvalidInput("--passes must be at least 1");
+    if (o.passes > 1 && spec.method != EditMethod::Memit) throw InvalidInput("--passes is for MEMIT");
+    spec.passes = o.passes;
     spec.stats.maxTokens = o.statsTokens;
     return spec;
 }

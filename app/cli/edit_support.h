@@ -31,6 +31,7 @@ struct EditOptions {
     double momentWeight = 0.0;  // 0: defaultMomentWeight (memit.h)
     bool nullSpace = false;
     bool separateSubjectValues = false;
+    int passes = 1;
     uint64_t seed = 0;
     long guardTokens = 4000;  // held-out tokens for the perplexity check; 0 skips it
 };

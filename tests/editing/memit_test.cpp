@@ -112,6 +112,48 @@ TEST(Memit, RaisesTheTargetsAndKeepsWeightsOfOtherLayers) {
     EXPECT_EQ(m.weights.blocks[0].up.weight, original.weights.blocks[0].up.weight);
 }
 
+// Iterative editing: with a strong λ one pass delivers part of each change; a second,
+// with targets optimised afresh on the edited model, takes the facts further. The
+// factors hold every pass's columns, and together they are the whole change.
+TEST(Memit, ASecondPassDeliversWhatTheFirstLeftShort) {
+    const Model original = loadModel(kFixtures + "golden_llama_untied.h5");
+    MemitParams p;
+    p.layers = {0, 1};
+    p.factToken = FactToken::Last;
+    p.templates.lengths = {};
+    p.momentWeight = 30.0;
+    const std::vector<EditRequest> reqs = {{"{} is in ", "cat", "d", ""}, {"{} is on ", "dog", "x", ""}};
+    auto logOdds = [](const Model& model, const EditRequest& r) {
+        const Transformer t(model);
+        const std::string text = fillTemplate(r.prompt, r.subject);
+        const Vector p = softmax(t.run(model.tokenizer.encodeIds(text)).lastLogits());
+        const double q = p[continuationIds(model.tokenizer, text, r.targetNew)[0]];
+        return std::log(q / (1 - q));
+    };
+    const auto mom = moments(original, {0, 1});
+    Model once = original, twice = original;
+    const MemitResult r1 = applyMemit(once, reqs, p, mom);
+    p.passes = 2;
+    const MemitResult r2 = applyMemit(twice, reqs, p, mom);
+    EXPECT_EQ(r1.passes, 1);
+    ASSERT_EQ(r2.passes, 2);
+    for (const auto& r : reqs) {
+        EXPECT_GT(logOdds(once, r), logOdds(original, r) + 1.0) << r.subject;
+        EXPECT_GT(logOdds(twice, r), logOdds(once, r) + 1.0) << r.subject;
+    }
+    ASSERT_EQ(r2.updates.size(), 2u);
+    for (const MemitLayerUpdate& u : r2.updates) {
+        ASSERT_EQ(u.left.cols(), 4);
+        ASSERT_EQ(u.right.cols(), 4);
+        const Matrix& w0 = original.weights.blocks[u.layer].down.weight;
+        const Matrix rebuilt = w0 + u.left * u.right.transpose();
+        EXPECT_LT((rebuilt - twice.weights.blocks[u.layer].down.weight).norm(), 1e-5 * w0.norm()) << u.layer;
+        EXPECT_NEAR(u.weightChange, (u.left * u.right.transpose()).norm() / w0.norm(), 1e-6);
+    }
+    // The first pass is the same computation in both runs.
+    EXPECT_EQ(r2.targets[0].delta, r1.targets[0].delta);
+}
+
 TEST(Memit, NullSpaceProjectionLeavesPreservedKeysAlone) {
     Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
     const Model original = m;
@@ -227,6 +269,9 @@ TEST(Memit, BadInputIsRefused) {
     p.momentWeight = -5;
     EXPECT_THROW(applyMemit(m, {{"{} is", "cat", "d", ""}}, p, mom), InvalidInput);
     p.momentWeight = std::numeric_limits<double>::quiet_NaN();
+    EXPECT_THROW(applyMemit(m, {{"{} is", "cat", "d", ""}}, p, mom), InvalidInput);
+    p.momentWeight = 0;
+    p.passes = 0;
     EXPECT_THROW(applyMemit(m, {{"{} is", "cat", "d", ""}}, p, mom), InvalidInput);
 }
 
