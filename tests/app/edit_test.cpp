@@ -110,6 +110,8 @@ private slots:
         QCOMPARE(panel->settings().value.clampNormFactor, 4.0);  // ROME's reference value
         QCOMPARE(panel->settings().momentWeight, 0.0);
         QVERIFY(!panel->momentWeightBox()->isEnabled());  // MEMIT only
+        QVERIFY(!panel->memitPassesBox()->isEnabled());
+        QCOMPARE(panel->settings().memitPasses, 1);
         // The step limit, the stop rule and the clamp follow the method (defaultValueParams).
         QVERIFY(panel->settings().value.stopRule == StopRule::Target);
         QCOMPARE(panel->settings().value.steps, defaultValueParams(EditMethod::Rome).steps);
@@ -120,6 +122,9 @@ private slots:
         QVERIFY(panel->momentWeightBox()->isEnabled());
         panel->momentWeightBox()->setValue(250.0);
         QCOMPARE(panel->settings().momentWeight, 250.0);
+        QVERIFY(panel->memitPassesBox()->isEnabled());
+        panel->memitPassesBox()->setValue(2);
+        QCOMPARE(panel->settings().memitPasses, 2);
         panel->methodBox()->setCurrentIndex(0);
         QVERIFY(!panel->settings().keyContext);  // the method's own
         panel->keyContextBox()->setCurrentIndex(2);

@@ -70,6 +70,7 @@ EditPanel::EditPanel(Workspace* workspace, QWidget* parent)
       m_klFactor(new QDoubleSpinBox(this)),
       m_weightDecay(new QDoubleSpinBox(this)),
       m_momentWeight(new QDoubleSpinBox(this)),
+      m_memitPasses(new QSpinBox(this)),
       m_keyContext(new QComboBox(this)),
       m_paraphrases(new QPlainTextEdit(this)),
       m_neighbours(new QPlainTextEdit(this)),
@@ -216,6 +217,10 @@ QWidget* EditPanel::buildForm() {
     setUp(m_momentWeight, 0.0, 1e9, 50.0, 1, 0.0,
           tr("MEMIT's \u03bb: how strongly other keys are kept (0: 6,400 \u00d7 d_ff / 16,384)"));
     m_momentWeight->setSpecialValueText(tr("default"));
+    m_memitPasses->setRange(1, 10);
+    m_memitPasses->setValue(1);
+    m_memitPasses->setToolTip(tr("Run MEMIT again on the edited model with fresh targets, this many times in all: "
+                                 "delivers what one pass leaves short, at some cost to neighbours"));
     // Index order: method default, KeyContext::Subject, KeyContext::Prompt (settings()).
     m_keyContext->addItems({tr("method default"), tr("subject's contexts (paper)"), tr("whole prompt (reference code)")});
     m_keyContext->setToolTip(
@@ -229,6 +234,7 @@ QWidget* EditPanel::buildForm() {
     of->addRow(tr("KL factor"), m_klFactor);
     of->addRow(tr("Weight decay"), m_weightDecay);
     of->addRow(tr("MEMIT \u03bb"), m_momentWeight);
+    of->addRow(tr("MEMIT passes"), m_memitPasses);
     of->addRow(tr("Key read in"), m_keyContext);
     auto* more = new QToolButton(form);
     more->setText(tr("Optimisation settings"));
@@ -248,6 +254,7 @@ QWidget* EditPanel::buildForm() {
     auto memitOnly = [this](int method) {
         m_memitLayers->setEnabled(method == 1);
         m_momentWeight->setEnabled(method == 1);
+        m_memitPasses->setEnabled(method == 1);
         const ValueParams d = defaultValueParams(method == 1 ? EditMethod::Memit : EditMethod::Rome);
         m_steps->setValue(d.steps);
         m_stopRule->setCurrentIndex(static_cast<int>(d.stopRule));
@@ -335,6 +342,7 @@ EditSettings EditPanel::settings() const {
     s.value.klFactor = m_klFactor->value();
     s.value.weightDecay = m_weightDecay->value();
     s.momentWeight = m_momentWeight->value();
+    s.memitPasses = m_memitPasses->value();
     if (m_keyContext->currentIndex() > 0)
         s.keyContext = m_keyContext->currentIndex() == 1 ? KeyContext::Subject : KeyContext::Prompt;
     s.guardFile = resourceFile(QStringLiteral("data/heldout.txt")).toStdString();

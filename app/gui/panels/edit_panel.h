@@ -56,6 +56,7 @@ public:
     QComboBox* stopRuleBox() const { return m_stopRule; }
     QDoubleSpinBox* clampBox() const { return m_clamp; }
     QDoubleSpinBox* momentWeightBox() const { return m_momentWeight; }
+    QSpinBox* memitPassesBox() const { return m_memitPasses; }
     QComboBox* keyContextBox() const { return m_keyContext; }
     QComboBox* methodBox() const { return m_method; }
     QComboBox* caseBox() const { return m_cases; }
@@ -92,6 +93,7 @@ private:
     QDoubleSpinBox* m_klFactor;
     QDoubleSpinBox* m_weightDecay;
     QDoubleSpinBox* m_momentWeight;
+    QSpinBox* m_memitPasses;
     QComboBox* m_keyContext;
     QPlainTextEdit* m_paraphrases;
     QPlainTextEdit* m_neighbours;
