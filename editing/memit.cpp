@@ -3,7 +3,9 @@
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
 #include <algorithm>
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "editing/second_moments.h"
@@ -67,6 +69,79 @@ MatrixD alphaEditRight(const MatrixD& keys, const MatrixD& previousKeys, const N
     return (b - (b * u) * llt.solve(uP)).transpose();
 }
 
+// Requests about one subject share one δ unless `separate` (memit.h).
+std::vector<std::vector<int>> subjectGroups(const std::vector<EditRequest>& requests, bool separate) {
+    std::vector<std::vector<int>> groups;
+    std::map<std::string, size_t> groupOf;
+    for (int i = 0; i < static_cast<int>(requests.size()); ++i) {
+        auto it = groupOf.find(requests[i].subject);
+        if (it == groupOf.end() || separate) {
+            it = groupOf.insert_or_assign(requests[i].subject, groups.size()).first;
+            groups.emplace_back();
+        }
+        groups[it->second].push_back(i);
+    }
+    return groups;
+}
+
+struct PassTargets {
+    MatrixD z;                         // [dModel x n] z_i = h_i + δ_i at the last edited layer
+    std::vector<ValueTarget> targets;  // per request
+    bool moved = false;                // some δ_i is not zero
+};
+
+// Algorithm 1, step 1, on the model as it is now.
+PassTargets passTargets(const Model& model, const std::vector<EditRequest>& requests,
+                        const std::vector<PlacedRequest>& placed, const std::vector<std::vector<int>>& groups,
+                        const MemitParams& params, const std::function<void(long)>& report) {
+    const int lastLayer = params.layers.back();
+    PassTargets out{MatrixD(model.config.dModel, requests.size()), std::vector<ValueTarget>(requests.size())};
+    for (const std::vector<int>& group : groups) {
+        report(group.front());
+        std::vector<EditRequest> groupRequests;
+        std::vector<PlacedRequest> groupPlaced;
+        std::vector<Vector> resid;
+        for (int i : group) {
+            groupRequests.push_back(requests[i]);
+            groupPlaced.push_back(placed[i]);
+            resid.push_back(requestKeys(model, placed[i], lastLayer).residBare);
+        }
+        const ValueTarget t = optimizeSharedValue(model, groupRequests, groupPlaced, params.factToken, lastLayer,
+                                                  resid.front().norm(), params.value);
+        out.moved = out.moved || t.delta.norm() > 0;
+        for (size_t g = 0; g < group.size(); ++g) {
+            out.z.col(group[g]) = (resid[g] + t.delta).cast<double>();
+            out.targets[group[g]] = t;
+        }
+    }
+    return out;
+}
+
+// The update's right factor for one layer: (λC + K Kᵀ)⁻¹ K (eq. 14), or AlphaEdit's.
+MatrixD rightFactor(const MatrixD& keys, int layer, const MemitParams& params, double lambda, const MatrixD& moment,
+                    std::optional<NullSpace>& ns) {
+    if (params.nullSpace) {
+        MatrixD previous(keys.rows(), 0);
+        if (auto it = params.previousKeys.find(layer); it != params.previousKeys.end() && it->second.size()) {
+            if (it->second.rows() != keys.rows())
+                throw InvalidInput("earlier edits' keys for layer " + std::to_string(layer) + " have " +
+                                   std::to_string(it->second.rows()) + " rows, expected " +
+                                   std::to_string(keys.rows()));
+            previous = it->second;
+        }
+        if (!ns) ns = nullSpace(moment, params.nullSpaceThreshold);  // once per layer, not per pass
+        return alphaEditRight(keys, previous, *ns);
+    }
+    // A = λC + K Kᵀ, built and factorised in place: on a 7B model every d_ff x d_ff
+    // matrix is a gigabyte. LLT reads only the lower triangle.
+    MatrixD a = lambda * moment;
+    a.selfadjointView<Eigen::Lower>().rankUpdate(keys);
+    const Eigen::LLT<Eigen::Ref<MatrixD>> llt(a);
+    if (llt.info() != Eigen::Success)
+        throw Error("MEMIT's system for layer " + std::to_string(layer) + " is not positive definite");
+    return llt.solve(keys);
+}
+
 }  // namespace
 
 ValueParams memitValueParams() {
@@ -81,7 +156,6 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
                        const std::map<int, MatrixD>& moments, const ProgressFn& progress) {
     validate(model, requests, params, moments);
     const int n = static_cast<int>(requests.size());
-    const int lastLayer = params.layers.back();
     const int nLayers = static_cast<int>(params.layers.size());
     MemitResult result;
     result.contextTemplates = contextTemplates(model, params.templates, progress);
@@ -93,49 +167,20 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
                                          placed.back()));
     }
     const std::vector<double> weights = keyWeights(params.templates);
-    // Requests about one subject share one δ unless params.separateSubjectValues.
-    std::vector<std::vector<int>> groups;
-    std::map<std::string, size_t> groupOf;
-    for (int i = 0; i < n; ++i) {
-        auto it = groupOf.find(requests[i].subject);
-        if (it == groupOf.end() || params.separateSubjectValues) {
-            it = groupOf.insert_or_assign(requests[i].subject, groups.size()).first;
-            groups.emplace_back();
-        }
-        groups[it->second].push_back(i);
-    }
+    const std::vector<std::vector<int>> groups = subjectGroups(requests, params.separateSubjectValues);
     const double lambda = params.momentWeight > 0 ? params.momentWeight : defaultMomentWeight(model.config);
     const long steps = static_cast<long>(params.passes) * (n + nLayers);
-    std::map<int, MemitLayerUpdate> updates;  // per layer, every pass's columns side by side
     std::map<int, Matrix> original;
+    std::map<int, MemitLayerUpdate> updates;  // per layer, every pass's columns side by side
+    std::map<int, std::optional<NullSpace>> nullSpaces;
     for (int l : params.layers) original[l] = model.weights.blocks[l].down.weight;
-    result.targets.resize(n);
 
     for (int pass = 0; pass < params.passes; ++pass) {
         const long done = static_cast<long>(pass) * (n + nLayers);
-        // Target hidden states z_i = h_i + δ_i at the last edited layer (Algorithm 1, step 1),
-        // read from the model as the earlier passes left it.
-        MatrixD z(model.config.dModel, n);
-        bool moved = false;
-        for (const std::vector<int>& group : groups) {
-            report(progress, {done + group.front(), steps, "targets"});
-            std::vector<EditRequest> groupRequests;
-            std::vector<PlacedRequest> groupPlaced;
-            std::vector<Vector> resid;
-            for (int i : group) {
-                groupRequests.push_back(requests[i]);
-                groupPlaced.push_back(placed[i]);
-                resid.push_back(requestKeys(model, placed[i], lastLayer).residBare);
-            }
-            const ValueTarget t = optimizeSharedValue(model, groupRequests, groupPlaced, params.factToken, lastLayer,
-                                                      resid.front().norm(), params.value);
-            moved = moved || t.delta.norm() > 0;
-            for (size_t g = 0; g < group.size(); ++g) {
-                z.col(group[g]) = (resid[g] + t.delta).cast<double>();
-                if (pass == 0) result.targets[group[g]] = t;
-            }
-        }
-        if (pass > 0 && !moved) break;  // every target already reached: nothing left to write
+        PassTargets t = passTargets(model, requests, placed, groups, params,
+                                    [&](long i) { report(progress, {done + i, steps, "targets"}); });
+        if (pass == 0) result.targets = std::move(t.targets);
+        else if (!t.moved) break;  // every target already reached: nothing left to write
 
         for (int li = 0; li < nLayers; ++li) {
             const int layer = params.layers[li];
@@ -145,43 +190,22 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
             MatrixD keys(model.config.dFf, n), residual(model.config.dModel, n);
             for (int i = 0; i < n; ++i) {
                 keys.col(i) = requestKeys(model, keyPlaced[i], layer, weights).keyStar.cast<double>();
-                residual.col(i) = z.col(i) - requestKeys(model, placed[i], lastLayer).residBare.cast<double>();
+                residual.col(i) =
+                    t.z.col(i) - requestKeys(model, placed[i], params.layers.back()).residBare.cast<double>();
             }
             // Spread what is left over the layers still to edit (eq. 15).
             residual /= static_cast<double>(nLayers - li);
-            MatrixD rhs = keys;
-            if (params.nullSpace) {
-                MatrixD previous(keys.rows(), 0);
-                if (auto it = params.previousKeys.find(layer); it != params.previousKeys.end() && it->second.size()) {
-                    if (it->second.rows() != keys.rows())
-                        throw InvalidInput("earlier edits' keys for layer " + std::to_string(layer) + " have " +
-                                           std::to_string(it->second.rows()) + " rows, expected " +
-                                           std::to_string(keys.rows()));
-                    previous = it->second;
-                }
-                rhs = alphaEditRight(keys, previous, nullSpace(moments.at(layer), params.nullSpaceThreshold));
-            } else {
-                // A = λC + K Kᵀ (eq. 14), built and factorised in place: on a 7B model every
-                // d_ff x d_ff matrix is a gigabyte. LLT reads only the lower triangle.
-                MatrixD a = lambda * moments.at(layer);
-                a.selfadjointView<Eigen::Lower>().rankUpdate(keys);
-                const Eigen::LLT<Eigen::Ref<MatrixD>> llt(a);
-                if (llt.info() != Eigen::Success)
-                    throw Error("MEMIT's system for layer " + std::to_string(layer) + " is not positive definite");
-                rhs = llt.solve(rhs);
-            }
             // ΔW = R · (A⁻¹ K)ᵀ: factors left = R [dModel x n], right = A⁻¹K [dFf x n].
+            const Matrix left = residual.cast<float>();
+            const Matrix right = rightFactor(keys, layer, params, lambda, moments.at(layer), nullSpaces[layer]).cast<float>();
+            model.weights.blocks[layer].down.weight += left * right.transpose();
             MemitLayerUpdate& u = updates[layer];
             u.layer = layer;
-            u.keys = keys;  // the last pass's
-            const Matrix left = residual.cast<float>(), right = rhs.cast<float>();
-            model.weights.blocks[layer].down.weight += left * right.transpose();
-            const auto append = [](Matrix& all, const Matrix& more) {
-                all.conservativeResize(more.rows(), all.cols() + more.cols());
-                all.rightCols(more.cols()) = more;
-            };
-            append(u.left, left);
-            append(u.right, right);
+            u.keys = keys;
+            for (auto [all, more] : {std::pair{&u.left, &left}, std::pair{&u.right, &right}}) {
+                all->conservativeResize(more->rows(), all->cols() + more->cols());
+                all->rightCols(more->cols()) = *more;
+            }
         }
         result.passes = pass + 1;
     }
