@@ -27,10 +27,10 @@ double samplePerplexity(const Model& model, const std::string& sample, long maxT
 
 // Destructive: perplexity up by more than 10%, or an update that moves the layers'
 // output on ordinary text by more than half that output's size per √facts edited at
-// once (outputChange > 0.5 √facts). A batch's updates lie along the facts' own, nearly orthogonal keys, so
-// their spills onto ordinary text add in quadrature: 100 healthy MEMIT facts move it by
-// about ten times what one does (demo model: 1.16 for cases 480-579 at once, perplexity
-// 3.375 -> 3.452, against 0.10-0.14 for one fact).
+// once (outputChange > 0.5 √facts). A batch's updates lie along its facts' own, nearly
+// orthogonal keys, so their spills onto ordinary text add in quadrature: 100 healthy
+// MEMIT facts move it by about ten times what one does (demo model: 1.16 for cases
+// 480-579 at once, perplexity 3.375 -> 3.452, against 0.10-0.14 for one fact).
 // The size rule is judged in the keys' metric, not by ||ΔW|| / ||W||: MEMIT's last
 // layer routinely writes 1.4-3.4 x ||W|| into directions ordinary text hardly uses
 // (output change 0.07-0.10, perplexity unchanged, on the demo model), while the
