@@ -117,6 +117,11 @@ PassTargets passTargets(const Model& model, const std::vector<EditRequest>& requ
     return out;
 }
 
+void appendColumns(Matrix& all, const Matrix& more) {
+    all.conservativeResize(more.rows(), all.cols() + more.cols());
+    all.rightCols(more.cols()) = more;
+}
+
 // The update's right factor for one layer: (λC + K Kᵀ)⁻¹ K (eq. 14), or AlphaEdit's.
 MatrixD rightFactor(const MatrixD& keys, int layer, const MemitParams& params, double lambda, const MatrixD& moment,
                     std::optional<NullSpace>& ns) {
@@ -197,15 +202,14 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
             residual /= static_cast<double>(nLayers - li);
             // ΔW = R · (A⁻¹ K)ᵀ: factors left = R [dModel x n], right = A⁻¹K [dFf x n].
             const Matrix left = residual.cast<float>();
-            const Matrix right = rightFactor(keys, layer, params, lambda, moments.at(layer), nullSpaces[layer]).cast<float>();
+            const Matrix right =
+                rightFactor(keys, layer, params, lambda, moments.at(layer), nullSpaces[layer]).cast<float>();
             model.weights.blocks[layer].down.weight += left * right.transpose();
             MemitLayerUpdate& u = updates[layer];
             u.layer = layer;
             u.keys = keys;
-            for (auto [all, more] : {std::pair{&u.left, &left}, std::pair{&u.right, &right}}) {
-                all->conservativeResize(more->rows(), all->cols() + more->cols());
-                all->rightCols(more->cols()) = *more;
-            }
+            appendColumns(u.left, left);
+            appendColumns(u.right, right);
         }
         result.passes = pass + 1;
     }
