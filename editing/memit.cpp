@@ -175,10 +175,8 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
     const std::vector<std::vector<int>> groups = subjectGroups(requests, params.separateSubjectValues);
     const double lambda = params.momentWeight > 0 ? params.momentWeight : defaultMomentWeight(model.config);
     const long steps = static_cast<long>(params.passes) * (n + nLayers);
-    std::map<int, Matrix> original;
     std::map<int, MemitLayerUpdate> updates;  // per layer, every pass's columns side by side
     std::map<int, std::optional<NullSpace>> nullSpaces;
-    for (int l : params.layers) original[l] = model.weights.blocks[l].down.weight;
 
     for (int pass = 0; pass < params.passes; ++pass) {
         const long done = static_cast<long>(pass) * (n + nLayers);
@@ -214,9 +212,12 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
         result.passes = pass + 1;
     }
     for (auto& [layer, u] : updates) {
-        // Judged on the whole change, every pass together, against the weights before it.
-        const Matrix& before = original.at(layer);
-        u.weightChange = (u.left * u.right.transpose()).norm() / before.norm();
+        // Judged on the whole change, every pass together, against the weights before it
+        // (rebuilt here, one layer at a time, rather than kept for every layer all along:
+        // each is d_model x d_ff, 180 MB on a 7B model).
+        const Matrix delta = u.left * u.right.transpose();
+        const Matrix before = model.weights.blocks[layer].down.weight - delta;
+        u.weightChange = delta.norm() / before.norm();
         u.outputChange = outputChange(before, u.left.cast<double>(), u.right.cast<double>(), moments.at(layer));
         result.updates.push_back(std::move(u));
     }

@@ -45,7 +45,7 @@ void registerEval(CLI::App& app) {
     addEditOptions(cmd, o->edit);
     cmd->callback([o] {
         auto cases = loadCounterFact(o->cases);
-        if (o->limit < 0) throw InvalidInput("--limit must be positive");
+        if (o->limit < 0) throw InvalidInput("--limit must not be negative");
         if (o->limit > 0 && static_cast<size_t>(o->limit) < cases.size()) cases.resize(o->limit);
         if (cases.empty()) throw InvalidInput(o->cases + " holds no cases");
         if (o->batch < 0) throw InvalidInput("--batch must be positive");
