@@ -53,16 +53,15 @@ void checkLayer(int layer, const Model& model) {
 
 }  // namespace
 
-void accumulateKeys(std::map<int, MatrixD>& keys, const EditRun& run) {
-    for (const auto& [layer, k] : run.keys) {
-        MatrixD& all = keys[layer];
-        if (all.size() == 0) {
-            all = k;
-            continue;
-        }
-        all.conservativeResize(Eigen::NoChange, all.cols() + k.cols());
-        all.rightCols(k.cols()) = k;
-    }
+MatrixD earlierEditKeys(const Model& model, int layer) {
+    MatrixD all(model.config.dFf, 0);
+    for (const EditRecord& e : model.edits)
+        for (size_t j = 0; j < e.keys.size() && j < e.layers.size(); ++j)
+            if (e.layers[j] == layer) {
+                all.conservativeResize(Eigen::NoChange, all.cols() + e.keys[j].cols());
+                all.rightCols(e.keys[j].cols()) = e.keys[j].cast<double>();
+            }
+    return all;
 }
 
 EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const EditSpec& spec,
@@ -107,6 +106,7 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
         record.layers = {p.layer};
         record.left = {Matrix(r.left)};
         record.right = {Matrix(r.right)};
+        record.keys = {Matrix(p.keyMode == KeyMode::Consistent ? r.keyStar : r.keyBare)};
         out.weightChange = r.weightChange;
         out.outputChange = r.outputChange;
         out.details = toJson(r);
@@ -123,7 +123,11 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
         p.passes = spec.passes;
         if (spec.keyContext) p.keyContext = *spec.keyContext;
         p.nullSpace = spec.nullSpace;
-        p.previousKeys = spec.previousKeys;
+        p.nullSpaceThreshold = spec.nullSpaceThreshold;
+        // Sequential AlphaEdit: every earlier edit's keys stay where they are.
+        if (p.nullSpace)
+            for (int l : p.layers)
+                if (MatrixD k = earlierEditKeys(model, l); k.cols() > 0) p.previousKeys[l] = std::move(k);
         std::map<int, MatrixD> moments;
         for (auto& [l, m] : secondMoments(model, p.layers, corpus, spec.stats, progress))
             moments[l] = std::move(m.moment);
@@ -148,7 +152,7 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
             record.right.push_back(u.right);
             out.weightChange += u.weightChange;
             out.outputChange += u.outputChange;
-            out.keys[u.layer] = u.keys;
+            record.keys.push_back(u.keys.cast<float>());
         }
         out.details = toJson(r);
     }

@@ -46,9 +46,9 @@ struct EditSpec {
     bool subjectTokensAsInPrompt = true;
     double momentWeight = 0.0;         // MEMIT's λ; <= 0: defaultMomentWeight (memit.h)
     bool nullSpace = false;            // MEMIT: AlphaEdit's projection
+    double nullSpaceThreshold = 1e-2;  // MEMIT + nullSpace (memit.h)
     bool separateSubjectValues = false;  // MEMIT: one δ per request even for a shared subject (memit.h)
     int passes = 1;                      // MEMIT: iterative editing (memit.h)
-    std::map<int, MatrixD> previousKeys;  // MEMIT + nullSpace: keys of earlier edits per layer
     SecondMomentOptions stats;
 };
 
@@ -57,12 +57,11 @@ struct EditRun {
     double weightChange = 0.0;  // ||ΔW|| / ||W||, summed over the edited layers
     double outputChange = 0.0;  // sqrt(E‖ΔW k‖² / E‖W k‖²) on the statistics' keys, summed likewise
     nlohmann::json details;     // the method's result (toJson of RomeResult / MemitResult)
-    std::map<int, MatrixD> keys;  // MEMIT: the requests' keys per layer (for later AlphaEdit edits)
 };
 
-// Appends the keys of `run` to `keys` (per layer, as columns): the K_p of AlphaEdit
-// for the next sequential edit.
-void accumulateKeys(std::map<int, MatrixD>& keys, const EditRun& run);
+// The keys of every edit recorded in `model` that changed `layer`, side by side
+// [dFf x m]: what a null-space edit must leave in place (AlphaEdit's K_p).
+MatrixD earlierEditKeys(const Model& model, int layer);
 
 // MEMIT's default layers: `last` and the two below it (clipped at 0).
 std::vector<int> memitLayersEndingAt(int last, int count = 3);

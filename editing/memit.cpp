@@ -41,13 +41,17 @@ void validate(const Model& model, const std::vector<EditRequest>& requests, cons
 struct NullSpace {
     Eigen::SelfAdjointEigenSolver<MatrixD> eig;
     Eigen::Index dimension = 0;
+    double energyShare = 0.0;  // tr(P C) / tr(C): how much of the preserved keys P lets through
     auto basis() const { return eig.eigenvectors().leftCols(dimension); }
 };
 
+// The reference code's threshold is absolute (2e-2), which depends on the keys' scale;
+// relative to the largest eigenvalue it carries over between models.
 NullSpace nullSpace(const MatrixD& c, double threshold) {
     NullSpace ns{Eigen::SelfAdjointEigenSolver<MatrixD>(c)};
-    const double top = ns.eig.eigenvalues().maxCoeff();
-    while (ns.dimension < c.rows() && ns.eig.eigenvalues()[ns.dimension] < threshold * top) ++ns.dimension;
+    const auto& w = ns.eig.eigenvalues();
+    while (ns.dimension < c.rows() && w[ns.dimension] < threshold * w.maxCoeff()) ++ns.dimension;
+    ns.energyShare = w.head(ns.dimension).sum() / w.sum();
     return ns;
 }
 
@@ -219,6 +223,10 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
         const Matrix before = model.weights.blocks[layer].down.weight - delta;
         u.weightChange = delta.norm() / before.norm();
         u.outputChange = outputChange(before, u.left.cast<double>(), u.right.cast<double>(), moments.at(layer));
+        if (const auto& ns = nullSpaces[layer]) {
+            u.nullSpaceDimension = int(ns->dimension);
+            u.nullSpaceEnergyShare = ns->energyShare;
+        }
         result.updates.push_back(std::move(u));
     }
     report(progress, {steps, steps, "layers"});
@@ -227,8 +235,13 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
 
 nlohmann::json toJson(const MemitResult& r) {
     nlohmann::json layers = nlohmann::json::array(), targets = nlohmann::json::array();
-    for (const auto& u : r.updates) layers.push_back(
-            {{"layer", u.layer}, {"weight_change", u.weightChange}, {"output_change", u.outputChange}});
+    for (const auto& u : r.updates) {
+        layers.push_back({{"layer", u.layer}, {"weight_change", u.weightChange}, {"output_change", u.outputChange}});
+        if (u.nullSpaceDimension >= 0) {
+            layers.back()["null_space_dimension"] = u.nullSpaceDimension;
+            layers.back()["null_space_energy_share"] = u.nullSpaceEnergyShare;
+        }
+    }
     for (const auto& t : r.targets)
         targets.push_back({{"delta_norm", t.delta.norm()}, {"prob_target_init", t.probTargetInit},
                            {"prob_target_final", t.probTargetFinal}});

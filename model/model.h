@@ -28,6 +28,11 @@ struct EditRecord {
     // bit-for-bit (W + ΔW − ΔW is not W in floating point). Stored as
     // /edits/{n}/before/{i} when present.
     std::vector<Matrix> before;
+    // Per layer, the keys k* the edit wrote new values for, [dFf x n] (n requests;
+    // empty when not known, as in files written before they were kept). A later
+    // AlphaEdit edit keeps them where this edit put them (its K_p, memit.h). Stored as
+    // /edits/{n}/keys/{i}.
+    std::vector<Matrix> keys;
 };
 
 struct Model {

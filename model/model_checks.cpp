@@ -144,6 +144,18 @@ std::optional<ModelProblem> editProblem(const EditRecord& e, const ModelConfig& 
                                            shapeText(std::vector<int64_t>{c.dModel, c.dFf})};
         if (auto bad = nonFiniteProblem(b.data(), shape)) return ModelProblem{where, *bad};
     }
+    if (!e.keys.empty() && e.keys.size() != e.layers.size())
+        return ModelProblem{path + "/keys", "holds " + str(e.keys.size()) + " matrices for " +
+                                                str(e.layers.size()) + " layers"};
+    for (size_t j = 0; j < e.keys.size(); ++j) {
+        const Matrix& k = e.keys[j];
+        const std::string where = path + "/keys/" + str(j);
+        const std::vector<int64_t> shape{k.rows(), k.cols()};
+        if (k.rows() != c.dFf || k.cols() < 1 || k.cols() > maxEditRank(c))
+            return ModelProblem{where, "has shape " + shapeText(shape) + ", expected [" + str(c.dFf) +
+                                           ", n] with 1 <= n <= " + str(maxEditRank(c))};
+        if (auto bad = nonFiniteProblem(k.data(), shape)) return ModelProblem{where, *bad};
+    }
     return std::nullopt;
 }
 

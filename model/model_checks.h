@@ -39,7 +39,8 @@ std::optional<ModelProblem> tokenizerProblem(const TokenizerSpec& spec, int voca
 
 // Edit number `index` names valid layers and has one factor pair left [dModel x r],
 // right [dFf x r] (1 <= r <= maxEditRank(c)) per layer, and either no `before`
-// weights or one [dModel x dFf] matrix per layer; all finite.
+// weights or one [dModel x dFf] matrix per layer, and either no keys or one
+// [dFf x n] matrix per layer; all finite.
 std::optional<ModelProblem> editProblem(const EditRecord& e, const ModelConfig& c, int index);
 
 // Any weight change of mlp/down has rank <= min(dModel, dFf); factors up to

@@ -15,6 +15,8 @@
 //   optional    group before/ with datasets before/{j} [d_model, d_ff]: the exact mlp/down
 //               weights of layers[j] before the edit (for bit-exact undo), stored in the
 //               same precision as the model's weights.
+//   optional    group keys/ with datasets keys/{j} [d_ff, n]: the keys k* the edit wrote
+//               values for at layers[j] (float32), which later null-space edits preserve.
 #include "model/model_file.h"
 
 #include <hdf5.h>
@@ -774,6 +776,23 @@ EditRecord Reader::readEdit(const ModelConfig& c, int index) {
         for (int64_t j = 0; j < nLayers; ++j)
             readTensor(path + "/before/" + std::to_string(j), e.before[j], c.dModel, c.dFf);
     }
+    if (objectType(path + "/keys") != H5I_BADID) {
+        Handle keys = openGroup(path + "/keys");
+        H5G_info_t info{};
+        if (H5Gget_info(keys, &info) < 0) failHdf5(path + "/keys", "cannot be read");
+        if (info.nlinks != hsize_t(nLayers))
+            fail(path + "/keys", "holds " + std::to_string(info.nlinks) + " matrices for " +
+                                     std::to_string(nLayers) + " layers");
+        e.keys.resize(nLayers);
+        for (int64_t j = 0; j < nLayers; ++j) {
+            const std::string keyPath = path + "/keys/" + std::to_string(j);
+            const Dims dims = datasetDims(openDataset(keyPath), keyPath);
+            if (dims.size() != 2 || dims[0] != hsize_t(c.dFf) || dims[1] < 1 || dims[1] > hsize_t(maxEditRank(c)))
+                fail(keyPath, "has shape " + dimsText(dims) + ", expected [" + std::to_string(c.dFf) +
+                                  ", n] with 1 <= n <= " + std::to_string(maxEditRank(c)));
+            readTensor(keyPath, e.keys[j], c.dFf, long(dims[1]));
+        }
+    }
     if (auto problem = editProblem(e, c, index)) fail(problem->path, problem->text);
     return e;
 }
@@ -984,6 +1003,9 @@ void Writer::writeEdit(const EditRecord& e, const ModelConfig& c, int index,
     for (size_t j = 0; j < e.before.size(); ++j)
         writeFloats(path + "/before/" + std::to_string(j), e.before[j].data(),
                     {hsize_t(c.dModel), hsize_t(c.dFf)}, storage);
+    for (size_t j = 0; j < e.keys.size(); ++j)
+        writeFloats(path + "/keys/" + std::to_string(j), e.keys[j].data(),
+                    {hsize_t(c.dFf), hsize_t(e.keys[j].cols())}, StorageType::Float32);
 }
 
 void Writer::writeModel(const Model& m, StorageType storage) {

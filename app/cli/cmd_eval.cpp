@@ -70,7 +70,6 @@ void registerEval(CLI::App& app) {
         std::vector<CaseMetrics> edited;
         std::vector<std::vector<int>> editedLayers;  // per case: the layers its edit changed
         const std::string corpus = statisticsCorpus(o->edit);
-        std::map<int, MatrixD> earlierKeys;
         for (size_t start = 0; start < cases.size(); start += group) {
             report(progress, {static_cast<long>(start), static_cast<long>(cases.size()), "edit and evaluate"});
             const size_t end = std::min(cases.size(), start + group);
@@ -78,8 +77,7 @@ void registerEval(CLI::App& app) {
             for (size_t i = start; i < end; ++i)
                 requests.push_back({cases[i].prompt, cases[i].subject, cases[i].targetNew, cases[i].targetTrue});
             EditSpec spec = editSpec(m, requests, o->edit, true);
-            if (o->sequential) spec.previousKeys = earlierKeys;  // AlphaEdit's K_p
-            accumulateKeys(earlierKeys, runEdit(m, requests, spec, corpus));
+            runEdit(m, requests, spec, corpus);  // with --null-space, the model's earlier edits are kept (K_p)
             for (size_t i = start; i < end; ++i) {
                 edited.push_back(evaluateCase(m, cases[i], eo));
                 editedLayers.push_back(spec.layers);

@@ -86,6 +86,10 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
                    "MEMIT's λ (mom2_update_weight); default 6400 x d_ff / 16384 (200 at d_ff 512); "
                    "--null-space's solve has none");
     cmd->add_flag("--null-space", o.nullSpace, "MEMIT: AlphaEdit null-space projection");
+    cmd->add_option("--null-space-threshold", o.nullSpaceThreshold,
+                    "MEMIT --null-space: eigenvectors of C whose eigenvalues are below this fraction of the largest "
+                    "span the null space (the JSON reports each layer's dimension and share of C's trace)")
+        ->capture_default_str();
     cmd->add_flag("--separate-subject-values", o.separateSubjectValues,
                   "MEMIT: optimise each request's change on its own even where requests share a subject (the "
                   "reference code's; default: one shared change per subject, MEMIT-Merge)");
@@ -144,6 +148,7 @@ EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, 
     spec.subjectTokensAsInPrompt = o.contextJoin == "auto";
     spec.momentWeight = o.momentWeight;
     spec.nullSpace = o.nullSpace;
+    spec.nullSpaceThreshold = o.nullSpaceThreshold;
     spec.separateSubjectValues = o.separateSubjectValues;
     if (o.passes < 1) throw InvalidInput("--passes must be at least 1");
     if (o.passes > 1 && spec.method != EditMethod::Memit) throw InvalidInput("--passes is for MEMIT");

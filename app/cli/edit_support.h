@@ -30,6 +30,7 @@ struct EditOptions {
     ValueParams value;  // learning rate, KL factor, weight decay; steps, stop rule and clamp from the above
     double momentWeight = 0.0;  // 0: defaultMomentWeight (memit.h)
     bool nullSpace = false;
+    double nullSpaceThreshold = 1e-2;
     bool separateSubjectValues = false;
     int passes = 1;
     uint64_t seed = 0;

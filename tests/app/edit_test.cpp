@@ -112,6 +112,8 @@ private slots:
         QVERIFY(!panel->momentWeightBox()->isEnabled());  // MEMIT only
         QVERIFY(!panel->memitPassesBox()->isEnabled());
         QCOMPARE(panel->settings().memitPasses, 1);
+        QVERIFY(!panel->nullSpaceBox()->isEnabled());
+        QVERIFY(!panel->settings().nullSpace);
         // The step limit, the stop rule and the clamp follow the method (defaultValueParams).
         QVERIFY(panel->settings().value.stopRule == StopRule::Target);
         QCOMPARE(panel->settings().value.steps, defaultValueParams(EditMethod::Rome).steps);
@@ -125,6 +127,9 @@ private slots:
         QVERIFY(panel->memitPassesBox()->isEnabled());
         panel->memitPassesBox()->setValue(2);
         QCOMPARE(panel->settings().memitPasses, 2);
+        QVERIFY(panel->nullSpaceBox()->isEnabled());
+        panel->nullSpaceBox()->setChecked(true);
+        QVERIFY(panel->settings().nullSpace);
         panel->methodBox()->setCurrentIndex(0);
         QVERIFY(!panel->settings().keyContext);  // the method's own
         panel->keyContextBox()->setCurrentIndex(2);

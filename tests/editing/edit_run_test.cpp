@@ -6,6 +6,7 @@
 #include "model/errors.h"
 #include "model/model_file.h"
 #include "editing/tiny_corpus.h"
+#include "model/temp_dir.h"
 
 namespace mwb {
 namespace {
@@ -74,6 +75,38 @@ TEST(EditRun, MemitRecordsOneFactorPairPerLayer) {
     }
     undoLastEdit(m);
     for (int i = 0; i < 2; ++i) EXPECT_TRUE(m.weights.blocks[i].down.weight == original.weights.blocks[i].down.weight);
+}
+
+// Sequential AlphaEdit through the records: a null-space edit keeps the keys of the
+// edits already in the model (its K_p), also after the model was saved and reloaded,
+// and without them it moves the earlier edit's key much more.
+TEST(EditRun, NullSpaceEditsKeepTheKeysOfTheModelsEarlierEdits) {
+    Model first = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    EditSpec s = tinySpec(EditMethod::Memit, {0});
+    s.nullSpace = true;
+    s.nullSpaceThreshold = 0.05;
+    runEdit(first, kCat, s, test_data::kTinyCorpus);
+    ASSERT_EQ(first.edits[0].keys.size(), 1u);
+    const Matrix kp = first.edits[0].keys[0];
+    ASSERT_EQ(kp.rows(), first.config.dFf);
+    ASSERT_EQ(kp.cols(), 1);
+    const std::vector<EditRequest> second = {{"{} sat on", "mat", "hat", ""}};
+    auto secondDelta = [&](Model m) {
+        const Matrix before = m.weights.blocks[0].down.weight;
+        runEdit(m, second, s, test_data::kTinyCorpus);
+        return Matrix(m.weights.blocks[0].down.weight - before);
+    };
+    const Matrix kept = secondDelta(first);
+    Model forgotten = first;
+    forgotten.edits[0].keys.clear();
+    const Matrix moved = secondDelta(forgotten);
+    ASSERT_GT(kept.norm(), 1e-4);
+    EXPECT_LT((kept * kp).norm(), 0.5 * (moved * kp).norm());
+    // The keys travel with the file: the same edit on the reloaded model.
+    test::TempDir dir;
+    saveModel(first, dir / "first.h5");
+    const Matrix reloaded = secondDelta(loadModel(dir / "first.h5"));
+    EXPECT_TRUE(reloaded == kept);
 }
 
 TEST(EditRun, CancelledMemitLeavesTheModelUnchanged) {

@@ -227,6 +227,10 @@ TEST(Memit, NullSpaceUpdateEqualsAlphaEditsDenseFormula) {
         }
     ASSERT_GT(nullDims, 0);
     ASSERT_LT(nullDims, k.rows());
+    // The result reports the null space: its dimension and the share of C's trace in it.
+    EXPECT_EQ(r.updates[0].nullSpaceDimension, nullDims);
+    EXPECT_NEAR(r.updates[0].nullSpaceEnergyShare, (projection * mom.at(0)).trace() / mom.at(0).trace(), 1e-9);
+    EXPECT_EQ(toJson(r)["layers"][0]["null_space_dimension"], nullDims);
     MatrixD bracket = (k * k.transpose() + kp * kp.transpose()) * projection;
     bracket.diagonal().array() += 1.0;
     const MatrixD r_ = r.updates[0].left.cast<double>();

@@ -442,6 +442,28 @@ TEST(ModelFile, EditBeforeWeightsRoundTripInModelPrecision) {
     }
 }
 
+TEST(ModelFile, EditKeysRoundTrip) {
+    TempFolder folder;
+    Model m = makeTinyModel(Architecture::Gpt2, 4);
+    EditRecord e = makeEdit(m.config, {0, 1}, {2, 2}, 5);
+    e.keys = {Matrix::Random(32, 2), Matrix::Random(32, 2)};  // two requests' keys per layer
+    m.edits.push_back(e);
+    m.edits.push_back(makeEdit(m.config, {1}, {1}, 6));  // no keys: files of earlier versions
+    saveModel(m, folder / "m.h5");
+    {
+        H5Edit h5(folder / "m.h5");
+        EXPECT_EQ(h5.dims("/edits/0/keys/1"), (std::vector<hsize_t>{32, 2}));
+    }
+    const Model loaded = loadModel(folder / "m.h5");
+    ASSERT_EQ(loaded.edits[0].keys.size(), 2u);
+    EXPECT_EQ(loaded.edits[0].keys[0], e.keys[0]);
+    EXPECT_EQ(loaded.edits[0].keys[1], e.keys[1]);
+    EXPECT_TRUE(loaded.edits[1].keys.empty());
+    // A key of the wrong length is refused with its path.
+    H5Edit(folder / "m.h5").setFloats("/edits/0/keys/1", {31, 2}, std::vector<float>(62));
+    expectLoadError(folder / "m.h5", "/edits/0/keys/1", "has shape [31, 2], expected [32, n]");
+}
+
 TEST(ModelFile, NormEpsIsStoredAsThePlainDecimal) {
     TempFolder folder;
     saveModel(makeTinyModel(Architecture::Llama, 1), folder / "m.h5");  // norm_eps 1e-6f

@@ -30,7 +30,10 @@ EditOutcomeData applyEditJob(std::shared_ptr<const Model> model, const EditSetti
     spec.stats.maxTokens = s.statsTokens;
     spec.value = s.value;
     spec.momentWeight = s.momentWeight;
-    if (s.method == EditMethod::Memit) spec.passes = s.memitPasses;
+    if (s.method == EditMethod::Memit) {
+        spec.passes = s.memitPasses;
+        spec.nullSpace = s.nullSpace;
+    }
     spec.keyContext = s.keyContext;
     const std::string corpus = readTextFile(s.corpusFile);
     const std::string sample = s.guardFile.empty() ? std::string() : readTextFile(s.guardFile);

@@ -27,6 +27,7 @@ struct EditSettings {
     ValueParams value;         // the optimisation of v* (ROME) or of the targets z (MEMIT)
     double momentWeight = 0.0; // MEMIT's λ; <= 0: the d_ff-scaled default
     int memitPasses = 1;       // MEMIT's iterative editing (memit.h)
+    bool nullSpace = false;    // MEMIT: AlphaEdit's projection, keeping the model's earlier edits too
     std::optional<KeyContext> keyContext;  // where k* is read; unset: the method's default
     std::string guardFile;   // held-out text for the perplexity guard (empty: weight change only)
     std::vector<std::string> paraphrases, neighbours;  // evaluation prompts

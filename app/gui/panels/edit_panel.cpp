@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
@@ -71,6 +72,7 @@ EditPanel::EditPanel(Workspace* workspace, QWidget* parent)
       m_weightDecay(new QDoubleSpinBox(this)),
       m_momentWeight(new QDoubleSpinBox(this)),
       m_memitPasses(new QSpinBox(this)),
+      m_nullSpace(new QCheckBox(tr("AlphaEdit projection"), this)),
       m_keyContext(new QComboBox(this)),
       m_paraphrases(new QPlainTextEdit(this)),
       m_neighbours(new QPlainTextEdit(this)),
@@ -221,6 +223,9 @@ QWidget* EditPanel::buildForm() {
     m_memitPasses->setValue(1);
     m_memitPasses->setToolTip(tr("Run MEMIT again on the edited model with fresh targets, this many times in all: "
                                  "delivers what one pass leaves short, at some cost to neighbours"));
+    m_nullSpace->setToolTip(tr("Project MEMIT's change onto the null space of the statistics' keys and of every "
+                               "earlier edit's keys (AlphaEdit): the model's other knowledge and its earlier edits "
+                               "are kept, for edits applied one after another"));
     // Index order: method default, KeyContext::Subject, KeyContext::Prompt (settings()).
     m_keyContext->addItems({tr("method default"), tr("subject's contexts (paper)"), tr("whole prompt (reference code)")});
     m_keyContext->setToolTip(
@@ -235,6 +240,7 @@ QWidget* EditPanel::buildForm() {
     of->addRow(tr("Weight decay"), m_weightDecay);
     of->addRow(tr("MEMIT \u03bb"), m_momentWeight);
     of->addRow(tr("MEMIT passes"), m_memitPasses);
+    of->addRow(tr("MEMIT null space"), m_nullSpace);
     of->addRow(tr("Key read in"), m_keyContext);
     auto* more = new QToolButton(form);
     more->setText(tr("Optimisation settings"));
@@ -255,6 +261,7 @@ QWidget* EditPanel::buildForm() {
         m_memitLayers->setEnabled(method == 1);
         m_momentWeight->setEnabled(method == 1);
         m_memitPasses->setEnabled(method == 1);
+        m_nullSpace->setEnabled(method == 1);
         const ValueParams d = defaultValueParams(method == 1 ? EditMethod::Memit : EditMethod::Rome);
         m_steps->setValue(d.steps);
         m_stopRule->setCurrentIndex(static_cast<int>(d.stopRule));
@@ -343,6 +350,7 @@ EditSettings EditPanel::settings() const {
     s.value.weightDecay = m_weightDecay->value();
     s.momentWeight = m_momentWeight->value();
     s.memitPasses = m_memitPasses->value();
+    s.nullSpace = m_nullSpace->isChecked();
     if (m_keyContext->currentIndex() > 0)
         s.keyContext = m_keyContext->currentIndex() == 1 ? KeyContext::Subject : KeyContext::Prompt;
     s.guardFile = resourceFile(QStringLiteral("data/heldout.txt")).toStdString();

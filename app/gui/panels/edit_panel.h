@@ -12,6 +12,7 @@
 #include "app/gui/panels/tool_panel.h"
 #include "model/datasets.h"
 
+class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
@@ -57,6 +58,7 @@ public:
     QDoubleSpinBox* clampBox() const { return m_clamp; }
     QDoubleSpinBox* momentWeightBox() const { return m_momentWeight; }
     QSpinBox* memitPassesBox() const { return m_memitPasses; }
+    QCheckBox* nullSpaceBox() const { return m_nullSpace; }
     QComboBox* keyContextBox() const { return m_keyContext; }
     QComboBox* methodBox() const { return m_method; }
     QComboBox* caseBox() const { return m_cases; }
@@ -94,6 +96,7 @@ private:
     QDoubleSpinBox* m_weightDecay;
     QDoubleSpinBox* m_momentWeight;
     QSpinBox* m_memitPasses;
+    QCheckBox* m_nullSpace;
     QComboBox* m_keyContext;
     QPlainTextEdit* m_paraphrases;
     QPlainTextEdit* m_neighbours;
