@@ -2,6 +2,7 @@
 // records the edit and raises the new target; undo restores the weights bit for bit.
 #include <QtTest>
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QLineEdit>
