@@ -21,6 +21,8 @@ void validate(const Model& model, const std::vector<EditRequest>& requests, cons
     if (p.layers.empty()) throw InvalidInput("MEMIT needs at least one layer to edit");
     if (!(p.momentWeight >= 0)) throw InvalidInput("MEMIT's λ must not be negative (0: the default)");
     if (p.passes < 1) throw InvalidInput("MEMIT needs at least one pass");
+    if (p.nullSpace && !(p.nullSpaceThreshold > 0))
+        throw InvalidInput("the null-space threshold must be positive");
     for (size_t i = 0; i < p.layers.size(); ++i) {
         const int l = p.layers[i];
         if (l < 0 || l >= model.config.nLayers)
@@ -50,7 +52,8 @@ struct NullSpace {
 NullSpace nullSpace(const MatrixD& c, double threshold) {
     NullSpace ns{Eigen::SelfAdjointEigenSolver<MatrixD>(c)};
     const auto& w = ns.eig.eigenvalues();
-    while (ns.dimension < c.rows() && w[ns.dimension] < threshold * w.maxCoeff()) ++ns.dimension;
+    const double top = w.maxCoeff();
+    while (ns.dimension < c.rows() && w[ns.dimension] < threshold * top) ++ns.dimension;
     ns.energyShare = w.head(ns.dimension).sum() / w.sum();
     return ns;
 }
@@ -139,6 +142,9 @@ MatrixD rightFactor(const MatrixD& keys, int layer, const MemitParams& params, d
             previous = it->second;
         }
         if (!ns) ns = nullSpace(moment, params.nullSpaceThreshold);  // once per layer, not per pass
+        if (ns->dimension == 0)  // P = 0: the update would silently change nothing
+            throw InvalidInput("layer " + std::to_string(layer) + "'s statistics have no eigenvalue below the "
+                               "null-space threshold; raise it");
         return alphaEditRight(keys, previous, *ns);
     }
     // A = λC + K Kᵀ, built and factorised in place: on a 7B model every d_ff x d_ff

@@ -89,7 +89,8 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
     cmd->add_option("--null-space-threshold", o.nullSpaceThreshold,
                     "MEMIT --null-space: eigenvectors of C whose eigenvalues are below this fraction of the largest "
                     "span the null space (the JSON reports each layer's dimension and share of C's trace)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
     cmd->add_flag("--separate-subject-values", o.separateSubjectValues,
                   "MEMIT: optimise each request's change on its own even where requests share a subject (the "
                   "reference code's; default: one shared change per subject, MEMIT-Merge)");

@@ -277,6 +277,15 @@ TEST(Memit, BadInputIsRefused) {
     p.momentWeight = 0;
     p.passes = 0;
     EXPECT_THROW(applyMemit(m, {{"{} is", "cat", "d", ""}}, p, mom), InvalidInput);
+    p.passes = 1;
+    p.nullSpace = true;
+    p.nullSpaceThreshold = 0;
+    EXPECT_THROW(applyMemit(m, {{"{} is", "cat", "d", ""}}, p, mom), InvalidInput);
+    // No eigenvalue below 1e-12 of the largest: an empty null space would edit nothing.
+    p.nullSpaceThreshold = 1e-12;
+    const Model before = m;
+    EXPECT_THROW(applyMemit(m, {{"{} is", "cat", "d", ""}}, p, mom), InvalidInput);
+    EXPECT_TRUE(m.weights.blocks[0].down.weight == before.weights.blocks[0].down.weight);
 }
 
 }  // namespace
