@@ -89,8 +89,7 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
     cmd->add_option("--null-space-threshold", o.nullSpaceThreshold,
                     "MEMIT --null-space: eigenvectors of C whose eigenvalues are below this fraction of the largest "
                     "span the null space (the JSON reports each layer's dimension and share of C's trace)")
-        ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->capture_default_str();
     cmd->add_flag("--separate-subject-values", o.separateSubjectValues,
                   "MEMIT: optimise each request's change on its own even where requests share a subject (the "
                   "reference code's; default: one shared change per subject, MEMIT-Merge)");
@@ -149,6 +148,7 @@ EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, 
     spec.subjectTokensAsInPrompt = o.contextJoin == "auto";
     spec.momentWeight = o.momentWeight;
     spec.nullSpace = o.nullSpace;
+    if (!(o.nullSpaceThreshold > 0)) throw InvalidInput("--null-space-threshold must be positive");
     spec.nullSpaceThreshold = o.nullSpaceThreshold;
     spec.separateSubjectValues = o.separateSubjectValues;
     if (o.passes < 1) throw InvalidInput("--passes must be at least 1");
