@@ -279,6 +279,9 @@ private:
     EditRecord readEdit(const ModelConfig& c, int index);
     void readFactors(const std::string& path, int64_t nLayers, int64_t rows, int64_t maxRank,
                      std::vector<Matrix>& out);
+    // An edit's optional group of one dataset per layer (before/, keys/): false when
+    // absent; fails when it holds another number of entries.
+    bool hasPerLayerGroup(const std::string& path, int64_t nLayers);
 
     // Reads the on-disk descriptors of `count` variable-length strings with
     // `read(rawType, buffer)` and checks what they point to before HDF5 follows them.
@@ -738,6 +741,16 @@ void Reader::readFactors(const std::string& path, int64_t nLayers, int64_t rows,
     }
 }
 
+bool Reader::hasPerLayerGroup(const std::string& path, int64_t nLayers) {
+    if (objectType(path) == H5I_BADID) return false;
+    Handle group = openGroup(path);
+    H5G_info_t info{};
+    if (H5Gget_info(group, &info) < 0) failHdf5(path, "cannot be read");
+    if (info.nlinks != hsize_t(nLayers))
+        fail(path, "holds " + std::to_string(info.nlinks) + " matrices for " + std::to_string(nLayers) + " layers");
+    return true;
+}
+
 EditRecord Reader::readEdit(const ModelConfig& c, int index) {
     const std::string path = "/edits/" + std::to_string(index);
     if (objectType(path) == H5I_BADID)
@@ -765,24 +778,12 @@ EditRecord Reader::readEdit(const ModelConfig& c, int index) {
     const int64_t nLayers = int64_t(e.layers.size());
     readFactors(path + "/left", nLayers, c.dModel, maxEditRank(c), e.left);
     readFactors(path + "/right", nLayers, c.dFf, maxEditRank(c), e.right);
-    if (objectType(path + "/before") != H5I_BADID) {
-        Handle before = openGroup(path + "/before");
-        H5G_info_t info{};
-        if (H5Gget_info(before, &info) < 0) failHdf5(path + "/before", "cannot be read");
-        if (info.nlinks != hsize_t(nLayers))
-            fail(path + "/before", "holds " + std::to_string(info.nlinks) + " matrices for " +
-                                       std::to_string(nLayers) + " layers");
+    if (hasPerLayerGroup(path + "/before", nLayers)) {
         e.before.resize(nLayers);
         for (int64_t j = 0; j < nLayers; ++j)
             readTensor(path + "/before/" + std::to_string(j), e.before[j], c.dModel, c.dFf);
     }
-    if (objectType(path + "/keys") != H5I_BADID) {
-        Handle keys = openGroup(path + "/keys");
-        H5G_info_t info{};
-        if (H5Gget_info(keys, &info) < 0) failHdf5(path + "/keys", "cannot be read");
-        if (info.nlinks != hsize_t(nLayers))
-            fail(path + "/keys", "holds " + std::to_string(info.nlinks) + " matrices for " +
-                                     std::to_string(nLayers) + " layers");
+    if (hasPerLayerGroup(path + "/keys", nLayers)) {
         e.keys.resize(nLayers);
         for (int64_t j = 0; j < nLayers; ++j) {
             const std::string keyPath = path + "/keys/" + std::to_string(j);

@@ -462,6 +462,8 @@ TEST(ModelFile, EditKeysRoundTrip) {
     // A key of the wrong length is refused with its path.
     H5Edit(folder / "m.h5").setFloats("/edits/0/keys/1", {31, 2}, std::vector<float>(62));
     expectLoadError(folder / "m.h5", "/edits/0/keys/1", "has shape [31, 2], expected [32, n]");
+    H5Edit(folder / "m.h5").remove("/edits/0/keys/1");  // one layer's keys missing
+    expectLoadError(folder / "m.h5", "/edits/0/keys", "holds 1 matrices for 2 layers");
 }
 
 TEST(ModelFile, NormEpsIsStoredAsThePlainDecimal) {
