@@ -106,7 +106,7 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
         record.layers = {p.layer};
         record.left = {Matrix(r.left)};
         record.right = {Matrix(r.right)};
-        record.keys = {Matrix(p.keyMode == KeyMode::Consistent ? r.keyStar : r.keyBare)};
+        record.keys = {Matrix(updatedKey(r, p.keyMode))};
         out.weightChange = r.weightChange;
         out.outputChange = r.outputChange;
         out.details = toJson(r);

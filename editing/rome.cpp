@@ -57,7 +57,7 @@ RomeResult computeRome(const Model& model, const EditRequest& request, const Rom
     const double uCu = u.dot(r.keyStar.cast<double>()) / solvedNorm - shift;
     r.right = u.cast<float>();
     // The reference's value: v* − W k = δ at the bare key (target_init is W k_bare).
-    const Vector& key = params.keyMode == KeyMode::Consistent ? r.keyStar : r.keyBare;
+    const Vector& key = updatedKey(r, params.keyMode);
     const double denom = u.dot(key.cast<double>());
     if (std::abs(denom) < 1e-12) throw Error("the edit is degenerate: the key is orthogonal to its update direction");
 

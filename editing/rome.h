@@ -52,6 +52,12 @@ struct RomeResult {
     double outputChange = 0.0;  // sqrt(E‖ΔW k‖² / E‖W k‖²) over C's keys (second_moments.h)
 };
 
+// The key at which the update adds exactly δ: k* with KeyMode::Consistent, else the
+// bare prompt's key (the key an edit record keeps for later null-space edits).
+inline const Vector& updatedKey(const RomeResult& r, KeyMode mode) {
+    return mode == KeyMode::Consistent ? r.keyStar : r.keyBare;
+}
+
 // Computes the update (does not change the model). `secondMoment` is C of the
 // layer's keys, [dFf x dFf]. Throws InvalidInput for a subject not in the prompt, an
 // empty target, a layer out of range, a prompt without "{}".
