@@ -124,6 +124,7 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
         if (spec.keyContext) p.keyContext = *spec.keyContext;
         p.nullSpace = spec.nullSpace;
         p.nullSpaceThreshold = spec.nullSpaceThreshold;
+        p.nullSpaceThresholdIsAbsolute = spec.nullSpaceThresholdIsAbsolute;
         // Sequential AlphaEdit: every earlier edit's keys stay where they are.
         if (p.nullSpace)
             for (int l : p.layers)

@@ -47,6 +47,7 @@ struct EditSpec {
     double momentWeight = 0.0;         // MEMIT's λ; <= 0: defaultMomentWeight (memit.h)
     bool nullSpace = false;            // MEMIT: AlphaEdit's projection
     double nullSpaceThreshold = 1e-2;  // MEMIT + nullSpace (memit.h)
+    bool nullSpaceThresholdIsAbsolute = false;
     bool separateSubjectValues = false;  // MEMIT: one δ per request even for a shared subject (memit.h)
     int passes = 1;                      // MEMIT: iterative editing (memit.h)
     SecondMomentOptions stats;

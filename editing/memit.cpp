@@ -43,17 +43,18 @@ void validate(const Model& model, const std::vector<EditRequest>& requests, cons
 struct NullSpace {
     Eigen::SelfAdjointEigenSolver<MatrixD> eig;
     Eigen::Index dimension = 0;
+    double cutoff = 0.0;       // eigenvalues below it span the null space
     double energyShare = 0.0;  // tr(P C) / tr(C): how much of the preserved keys P lets through
     auto basis() const { return eig.eigenvectors().leftCols(dimension); }
 };
 
 // The reference code's threshold is absolute (2e-2), which depends on the keys' scale;
-// relative to the largest eigenvalue it carries over between models.
-NullSpace nullSpace(const MatrixD& c, double threshold) {
+// relative to the largest eigenvalue (the default) it carries over between models.
+NullSpace nullSpace(const MatrixD& c, double threshold, bool absolute) {
     NullSpace ns{Eigen::SelfAdjointEigenSolver<MatrixD>(c)};
     const auto& w = ns.eig.eigenvalues();
-    const double top = w.maxCoeff();
-    while (ns.dimension < c.rows() && w[ns.dimension] < threshold * top) ++ns.dimension;
+    ns.cutoff = absolute ? threshold : threshold * w.maxCoeff();
+    while (ns.dimension < c.rows() && w[ns.dimension] < ns.cutoff) ++ns.dimension;
     ns.energyShare = w.head(ns.dimension).sum() / w.sum();
     return ns;
 }
@@ -141,7 +142,8 @@ MatrixD rightFactor(const MatrixD& keys, int layer, const MemitParams& params, d
                                    std::to_string(keys.rows()));
             previous = it->second;
         }
-        if (!ns) ns = nullSpace(moment, params.nullSpaceThreshold);  // once per layer, not per pass
+        if (!ns)  // once per layer, not per pass
+            ns = nullSpace(moment, params.nullSpaceThreshold, params.nullSpaceThresholdIsAbsolute);
         if (ns->dimension == 0)  // P = 0: the update would silently change nothing
             throw InvalidInput("layer " + std::to_string(layer) + "'s statistics have no eigenvalue below the "
                                "null-space threshold; raise it");
@@ -232,6 +234,7 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
         if (const auto& ns = nullSpaces[layer]) {
             u.nullSpaceDimension = int(ns->dimension);
             u.nullSpaceEnergyShare = ns->energyShare;
+            u.nullSpaceCutoff = ns->cutoff;
         }
         result.updates.push_back(std::move(u));
     }
@@ -246,6 +249,7 @@ nlohmann::json toJson(const MemitResult& r) {
         if (u.nullSpaceDimension >= 0) {
             layers.back()["null_space_dimension"] = u.nullSpaceDimension;
             layers.back()["null_space_energy_share"] = u.nullSpaceEnergyShare;
+            layers.back()["null_space_cutoff"] = u.nullSpaceCutoff;
         }
     }
     for (const auto& t : r.targets)

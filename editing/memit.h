@@ -59,6 +59,10 @@ struct MemitParams {
     // authors suggest it; 10 % at every layer) was no better (README).
     bool nullSpace = false;
     double nullSpaceThreshold = 1e-2;
+    // Compare the eigenvalues with nullSpaceThreshold itself, the reference code's rule
+    // (2e-2 there). Its cut depends on the keys' scale, so it does not carry over
+    // between models; it is here to reproduce the reference's null space.
+    bool nullSpaceThresholdIsAbsolute = false;
     // AlphaEdit for sequential editing: per layer, the keys [dFf x m] of earlier
     // edits, which the new update must leave in place (the K_p term of eq. 9).
     std::map<int, MatrixD> previousKeys;
@@ -76,6 +80,7 @@ struct MemitLayerUpdate {
     // the preserved keys' squared norm the update still sees; -1 / 0 without it.
     int nullSpaceDimension = -1;
     double nullSpaceEnergyShare = 0.0;
+    double nullSpaceCutoff = 0.0;  // the eigenvalue the null space's eigenvalues are below
 };
 
 struct MemitResult {

@@ -88,8 +88,11 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
     cmd->add_flag("--null-space", o.nullSpace, "MEMIT: AlphaEdit null-space projection");
     cmd->add_option("--null-space-threshold", o.nullSpaceThreshold,
                     "MEMIT --null-space: eigenvectors of C whose eigenvalues are below this fraction of the largest "
-                    "span the null space (the JSON reports each layer's dimension and share of C's trace)")
+                    "span the null space (the JSON reports each layer's dimension, eigenvalue cut-off and share of C's trace)")
         ->capture_default_str();
+    cmd->add_flag("--null-space-absolute", o.nullSpaceAbsolute,
+                  "MEMIT --null-space: compare C's eigenvalues with --null-space-threshold itself, not with that "
+                  "fraction of the largest (the reference AlphaEdit's rule; its threshold is 2e-2)");
     cmd->add_flag("--separate-subject-values", o.separateSubjectValues,
                   "MEMIT: optimise each request's change on its own even where requests share a subject (the "
                   "reference code's; default: one shared change per subject, MEMIT-Merge)");
@@ -150,6 +153,8 @@ EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, 
     spec.nullSpace = o.nullSpace;
     if (!(o.nullSpaceThreshold > 0)) throw InvalidInput("--null-space-threshold must be positive");
     spec.nullSpaceThreshold = o.nullSpaceThreshold;
+    if (o.nullSpaceAbsolute && !o.nullSpace) throw InvalidInput("--null-space-absolute is for --null-space");
+    spec.nullSpaceThresholdIsAbsolute = o.nullSpaceAbsolute;
     spec.separateSubjectValues = o.separateSubjectValues;
     if (o.passes < 1) throw InvalidInput("--passes must be at least 1");
     if (o.passes > 1 && spec.method != EditMethod::Memit) throw InvalidInput("--passes is for MEMIT");

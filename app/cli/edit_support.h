@@ -31,6 +31,7 @@ struct EditOptions {
     double momentWeight = 0.0;  // 0: defaultMomentWeight (memit.h)
     bool nullSpace = false;
     double nullSpaceThreshold = 1e-2;
+    bool nullSpaceAbsolute = false;
     bool separateSubjectValues = false;
     int passes = 1;
     uint64_t seed = 0;

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/Eigenvalues>
+#include <cmath>
 #include <limits>
 
 #include "editing/memit.h"
@@ -238,6 +239,21 @@ TEST(Memit, NullSpaceUpdateEqualsAlphaEditsDenseFormula) {
     const MatrixD got = (m.weights.blocks[0].down.weight - first.weights.blocks[0].down.weight).cast<double>();
     ASSERT_GT(expected.norm(), 1e-3);
     EXPECT_LT((got - expected).norm(), 1e-4 * expected.norm());
+
+    // The reference code's absolute rule: the same cut given as an eigenvalue is the
+    // same update; a cut just above the next eigenvalue takes one dimension more.
+    EXPECT_DOUBLE_EQ(toJson(r)["layers"][0]["null_space_cutoff"].get<double>(), p.nullSpaceThreshold * top);
+    MemitParams absolute = p;
+    absolute.nullSpaceThresholdIsAbsolute = true;
+    absolute.nullSpaceThreshold = p.nullSpaceThreshold * top;
+    Model sameCut = first;
+    applyMemit(sameCut, {{"{} sat on ", "mat", "a", ""}, {"{} is on ", "dog", "x", ""}}, absolute, mom);
+    EXPECT_TRUE(sameCut.weights.blocks[0].down.weight == m.weights.blocks[0].down.weight);
+    absolute.nullSpaceThreshold = std::nextafter(eig.eigenvalues()[nullDims], 1e300);
+    Model wider = first;
+    const MemitResult w = applyMemit(wider, {{"{} sat on ", "mat", "a", ""}}, absolute, mom);
+    EXPECT_EQ(w.updates[0].nullSpaceDimension, nullDims + 1);
+    EXPECT_EQ(w.updates[0].nullSpaceCutoff, absolute.nullSpaceThreshold);
 }
 
 TEST(Memit, DefaultLambdaIsProportionalToTheMlpWidth) {
