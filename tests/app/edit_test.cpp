@@ -19,6 +19,7 @@
 #include "app/gui/workspace.h"
 #include "app_test_util.h"
 #include "model/model_file.h"
+#include "model/transformer.h"
 
 using namespace mwb;
 using namespace mwb::gui;
@@ -74,6 +75,23 @@ private slots:
         QCOMPARE(rewrite.kind, std::string("rewrite"));
         QVERIFY2(rewrite.newAfter > 1.5 * rewrite.newBefore,
                  qPrintable(QStringLiteral("p(new) %1 -> %2").arg(rewrite.newBefore).arg(rewrite.newAfter)));
+        // Every row names the model's own answer before and after: the argmax of each model.
+        for (const PromptProbs& p : panel->lastMeasurement()->prompts) {
+            const auto ids = model->tokenizer.encodeIds(p.prompt);
+            const RowVector before = Transformer(*model).run(ids).lastLogits();
+            const RowVector after = Transformer(*edited).run(ids).lastLogits();
+            Eigen::Index argBefore, argAfter;
+            before.maxCoeff(&argBefore);
+            after.maxCoeff(&argAfter);
+            QCOMPARE(p.answerBefore.id, int(argBefore));
+            QCOMPARE(p.answerAfter.id, int(argAfter));
+            QCOMPARE(p.answerAfter.prob, double(softmax(after)[argAfter]));
+        }
+        QCOMPARE(panel->probabilities()->columnCount(), 8);
+        const auto& neighbour = panel->lastMeasurement()->prompts.back();
+        QCOMPARE(panel->probabilities()->item(3, 6)->text(),
+                 QStringLiteral("'%1' %2 %").arg(QString::fromStdString(neighbour.answerBefore.token))
+                     .arg(100.0 * neighbour.answerBefore.prob, 0, 'f', 2));
 
         QSignalSpy undone(panel, &EditPanel::undoFinished);
         panel->undo();

@@ -67,9 +67,15 @@ EditMeasurement measureEdit(const Model& before, const Model& after, const EditS
     const auto nllBefore = targetNlls(Transformer(before), prompts, q.targetNew, other);
     const auto nllAfter = targetNlls(Transformer(after), prompts, q.targetNew, other);
     for (size_t i = 0; i < prompts.size(); ++i) {
-        PromptProbs p{prompts[i], kinds[i], std::exp(-nllBefore[i].first), std::exp(-nllAfter[i].first),
-                      std::exp(-nllBefore[i].second), std::exp(-nllAfter[i].second)};
-        if (q.targetTrue.empty()) p.trueBefore = p.trueAfter = std::nan("");
+        PromptProbs p;
+        p.prompt = prompts[i];
+        p.kind = kinds[i];
+        p.newBefore = std::exp(-nllBefore[i].first);
+        p.newAfter = std::exp(-nllAfter[i].first);
+        p.trueBefore = q.targetTrue.empty() ? std::nan("") : std::exp(-nllBefore[i].second);
+        p.trueAfter = q.targetTrue.empty() ? std::nan("") : std::exp(-nllAfter[i].second);
+        p.answerBefore = i == 0 ? m.topBefore.front() : topAfter(before, prompts[i]).front();
+        p.answerAfter = i == 0 ? m.topAfter.front() : topAfter(after, prompts[i]).front();
         m.prompts.push_back(std::move(p));
     }
     return m;

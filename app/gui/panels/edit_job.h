@@ -38,6 +38,9 @@ struct PromptProbs {
     std::string kind;  // "rewrite", "paraphrase", "neighbourhood"
     // Per-token geometric-mean probability of each target (exp(-mean NLL)).
     double newBefore = 0.0, newAfter = 0.0, trueBefore = 0.0, trueAfter = 0.0;
+    // The model's own next token before and after: what a neighbour that does not share
+    // the true target (or any prompt) answered, and whether the edit changed it.
+    TokenProb answerBefore, answerAfter;
 };
 
 struct EditMeasurement {

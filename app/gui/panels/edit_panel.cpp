@@ -39,6 +39,10 @@ std::vector<std::string> lines(const QPlainTextEdit* edit) {
 
 QString probText(double p) { return std::isnan(p) ? QStringLiteral("\u2013") : QString::number(100.0 * p, 'f', 2) + " %"; }
 
+QString answerText(const TokenProb& t) {
+    return QStringLiteral("'%1' %2").arg(QString::fromStdString(t.token), probText(t.prob));
+}
+
 QString describe(const EditRecord& e, int index) {
     QStringList layers;
     for (int l : e.layers) layers << QString::number(l);
@@ -80,18 +84,21 @@ EditPanel::EditPanel(Workspace* workspace, QWidget* parent)
       m_undoButton(new QPushButton(tr("Undo last edit"), this)),
       m_edits(new QListWidget(this)),
       m_figure(new FigureView(tr("Apply an edit to compare the predictions before and after."), this)),
-      m_table(new QTableWidget(0, 6, this)),
+      m_table(new QTableWidget(0, 8, this)),
       m_edit(this),
       m_undo(this),
       m_load(this) {
     m_table->setHorizontalHeaderLabels({tr("Prompt"), tr("Kind"), tr("p(new) before"), tr("p(new) after"),
-                                        tr("p(true) before"), tr("p(true) after")});
+                                        tr("p(true) before"), tr("p(true) after"), tr("answer before"),
+                                        tr("answer after")});
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_table->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
     m_table->verticalHeader()->setVisible(false);
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setWordWrap(false);
-    m_table->setToolTip(tr("Per-token geometric-mean probability of each target after the prompt"));
+    m_table->setToolTip(tr("p(new), p(true): per-token geometric-mean probability of the edit's new and true "
+                           "targets after each prompt; answer: the model's most likely next token (bold where "
+                           "the edit changed it)"));
 
     auto* editsBox = new QGroupBox(tr("Applied edits"), this);
     auto* el = new QHBoxLayout(editsBox);
@@ -398,10 +405,15 @@ void EditPanel::showMeasurement(const EditMeasurement& m) {
         const PromptProbs& p = m.prompts[i];
         const QString cells[] = {QString::fromStdString(p.prompt), QString::fromStdString(p.kind),
                                  probText(p.newBefore), probText(p.newAfter), probText(p.trueBefore),
-                                 probText(p.trueAfter)};
-        for (int c = 0; c < 6; ++c) {
+                                 probText(p.trueAfter), answerText(p.answerBefore), answerText(p.answerAfter)};
+        for (int c = 0; c < 8; ++c) {
             auto* item = new QTableWidgetItem(cells[c]);
             if (c >= 2) item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+            if (c == 7 && p.answerAfter.id != p.answerBefore.id) {
+                QFont bold = item->font();
+                bold.setBold(true);
+                item->setFont(bold);
+            }
             m_table->setItem(i, c, item);
         }
     }
