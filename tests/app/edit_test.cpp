@@ -2,6 +2,8 @@
 // records the edit and raises the new target; undo restores the weights bit for bit.
 #include <QtTest>
 
+#include <fstream>
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
@@ -92,6 +94,16 @@ private slots:
         QCOMPARE(panel->probabilities()->item(3, 6)->text(),
                  QStringLiteral("'%1' %2 %").arg(QString::fromStdString(neighbour.answerBefore.token))
                      .arg(100.0 * neighbour.answerBefore.prob, 0, 'f', 2));
+        // "Export JSON" carries the table.
+        const QString json = m_dir.filePath(QStringLiteral("edit.json"));
+        panel->figure()->exportTo(json);
+        std::ifstream in(json.toStdString());
+        const auto exported = nlohmann::json::parse(in)["source"]["prompts"];
+        QCOMPARE(exported.size(), size_t(4));
+        QCOMPARE(exported[3]["kind"].get<std::string>(), std::string("neighbourhood"));
+        QCOMPARE(exported[3]["answer_before"]["id"].get<int>(), neighbour.answerBefore.id);
+        QCOMPARE(exported[0]["p_new_after"].get<double>(), rewrite.newAfter);
+        QCOMPARE(exported[0]["p_true_before"].get<double>(), rewrite.trueBefore);
 
         QSignalSpy undone(panel, &EditPanel::undoFinished);
         panel->undo();

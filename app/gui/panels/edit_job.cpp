@@ -81,4 +81,19 @@ EditMeasurement measureEdit(const Model& before, const Model& after, const EditS
     return m;
 }
 
+nlohmann::json toJson(const std::vector<PromptProbs>& prompts) {
+    auto number = [](double v) { return std::isnan(v) ? nlohmann::json() : nlohmann::json(v); };
+    nlohmann::json out = nlohmann::json::array();
+    for (const PromptProbs& p : prompts)
+        out.push_back({{"prompt", p.prompt},
+                       {"kind", p.kind},
+                       {"p_new_before", p.newBefore},
+                       {"p_new_after", p.newAfter},
+                       {"p_true_before", number(p.trueBefore)},
+                       {"p_true_after", number(p.trueAfter)},
+                       {"answer_before", toJson(p.answerBefore)},
+                       {"answer_after", toJson(p.answerAfter)}});
+    return out;
+}
+
 }  // namespace mwb::gui

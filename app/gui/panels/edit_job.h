@@ -48,6 +48,10 @@ struct EditMeasurement {
     std::vector<PromptProbs> prompts;
 };
 
+// The checked prompts' table, as the Edit figure's "Export JSON" writes it (NaN, a
+// missing true target, as null).
+nlohmann::json toJson(const std::vector<PromptProbs>& prompts);
+
 struct EditOutcomeData {
     std::shared_ptr<const Model> edited;
     std::vector<int> layers;

@@ -398,8 +398,10 @@ void EditPanel::editFinished() {
 
 void EditPanel::showMeasurement(const EditMeasurement& m) {
     m_measurement = m;
-    m_figure->setFigure(plots::beforeAfterFigure(m.topBefore, m.topAfter, "Before the edit", "After the edit",
-                                                 m.prompts.empty() ? std::string() : m.prompts.front().prompt));
+    plots::FigureSpec figure = plots::beforeAfterFigure(m.topBefore, m.topAfter, "Before the edit", "After the edit",
+                                                        m.prompts.empty() ? std::string() : m.prompts.front().prompt);
+    figure.source["prompts"] = toJson(m.prompts);
+    m_figure->setFigure(std::move(figure));
     m_table->setRowCount(static_cast<int>(m.prompts.size()));
     for (int i = 0; i < static_cast<int>(m.prompts.size()); ++i) {
         const PromptProbs& p = m.prompts[i];
