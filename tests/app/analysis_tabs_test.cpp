@@ -116,6 +116,10 @@ private slots:
         QVERIFY(!panel->addWeight(QStringLiteral("9:0:0")));  // layer out of range
         QVERIFY(!panel->addWeight(QStringLiteral("nonsense")));
         QCOMPARE(panel->table()->rowCount(), 1);
+        // The typed weight's current value is shown.
+        const auto model = m_window->workspace()->model();
+        QCOMPARE(panel->table()->item(0, 4)->text(),
+                 QString::number(model->weights.blocks[1].down.weight(2, 3), 'g', 4));
         panel->setScale(2.0);
         const auto changes = panel->selectedChanges();
         QCOMPARE(changes.size(), size_t(1));

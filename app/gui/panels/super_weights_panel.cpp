@@ -170,7 +170,13 @@ void SuperWeightsPanel::addRow(const WeightCoord& w, const SuperWeight* found) {
     number(kLayer, QString::number(w.layer));
     number(kRow, QString::number(w.row));
     number(kCol, QString::number(w.col));
-    if (!found) return;
+    if (!found) {
+        // A weight typed in or taken from a spike: its current value at least (mlp/down
+        // is always kept in float32, weights.h).
+        if (const auto model = m_workspace->model())
+            number(kWeight, QString::number(model->weights.blocks[w.layer].down.weight(w.row, w.col), 'g', 4));
+        return;
+    }
     number(kWeight, QString::number(found->weight, 'g', 4));
     number(kInput, QString::number(found->inputActivation, 'g', 4));
     number(kOutput, QString::number(found->outputActivation, 'g', 4));
