@@ -55,11 +55,14 @@ FigureSpec attentionLayerFigure(const AttentionMaps& maps, int layer) {
     fig.title = "Attention of every head in layer " + std::to_string(layer) + " (queries down, keys across)";
     const int n = static_cast<int>(maps.tokens.size());
     fig.columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(maps.nHeads))));
-    // Token labels only where they can be read: the first column and few tokens.
+    // Token labels only where they can be read: few tokens, queries on the first column,
+    // keys on the last row.
+    const int lastRow = (maps.nHeads - 1) / fig.columns;
     for (int head = 0; head < maps.nHeads; ++head) {
         HeatmapSpec h = headHeatmap(maps, layer, head, false);
         h.title = "head " + std::to_string(head);
         if (head % fig.columns == 0 && n <= 24) h.yLabels = tokenLabels(maps.tokens);
+        if (head / fig.columns == lastRow && n <= 24) h.xLabels = tokenLabels(maps.tokens);
         h.showScale = head == maps.nHeads - 1 || (head + 1) % fig.columns == 0;
         fig.panels.push_back(std::move(h));
     }

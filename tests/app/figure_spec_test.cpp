@@ -1,6 +1,7 @@
 // Pure figure builders: the specs hold exactly the library's numbers (no QApplication).
 #include <QtTest>
 
+#include "app/plots/attention_figure.h"
 #include "app/plots/figure_spec.h"
 #include "app/plots/prediction_figure.h"
 #include "app/plots/trace_figure.h"
@@ -111,6 +112,34 @@ private slots:
         QCOMPARE(j["panels"].size(), size_t(3));
         QCOMPARE(j["panels"][1]["values"][2][3].get<double>(), fakeTrace().probRestored.at(TraceKind::Mlp)(2, 3));
         QVERIFY(j.contains("source"));
+    }
+
+    void attentionLayerFigureLabelsTheOuterAxes() {
+        // Five heads in a 3-column grid: queries named on the first column (heads 0, 3),
+        // keys on the last row (heads 3, 4), each head's weights in row-major order.
+        AttentionMaps maps;
+        maps.tokens = {"The", " cat", " sat"};
+        maps.nLayers = 1;
+        maps.nHeads = 5;
+        for (int head = 0; head < 5; ++head) {
+            Matrix w = Matrix::Zero(3, 3);
+            w(0, 0) = 1.0f;
+            w(1, 0) = 0.1f * float(head), w(1, 1) = 1.0f - 0.1f * float(head);
+            w(2, 2) = 1.0f;
+            maps.weights.resize(1);
+            maps.weights[0].push_back(w);
+        }
+        const FigureSpec fig = attentionLayerFigure(maps, 0);
+        QCOMPARE(fig.columns, 3);
+        QCOMPARE(fig.panels.size(), size_t(5));
+        const std::vector<std::string> labels = {"The", " cat", " sat"};
+        for (int head = 0; head < 5; ++head) {
+            const auto& h = std::get<HeatmapSpec>(fig.panels[head]);
+            QCOMPARE(h.yLabels.empty(), head % 3 != 0);
+            QCOMPARE(h.xLabels.empty(), head < 3);
+            if (!h.xLabels.empty()) QCOMPARE(h.xLabels, labels);
+            QCOMPARE(h.at(1, 0), double(0.1f * float(head)));
+        }
     }
 
     void labelStrideKeepsAxesReadable() {
