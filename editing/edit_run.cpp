@@ -125,6 +125,7 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
         p.nullSpace = spec.nullSpace;
         p.nullSpaceThreshold = spec.nullSpaceThreshold;
         p.nullSpaceThresholdIsAbsolute = spec.nullSpaceThresholdIsAbsolute;
+        p.nullSpaceL2 = spec.nullSpaceL2;
         // Sequential AlphaEdit: every earlier edit's keys stay where they are.
         if (p.nullSpace)
             for (int l : p.layers)

@@ -48,6 +48,7 @@ struct EditSpec {
     bool nullSpace = false;            // MEMIT: AlphaEdit's projection
     double nullSpaceThreshold = 1e-2;  // MEMIT + nullSpace (memit.h)
     bool nullSpaceThresholdIsAbsolute = false;
+    double nullSpaceL2 = 1.0;
     bool separateSubjectValues = false;  // MEMIT: one δ per request even for a shared subject (memit.h)
     int passes = 1;                      // MEMIT: iterative editing (memit.h)
     SecondMomentOptions stats;

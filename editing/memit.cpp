@@ -3,6 +3,7 @@
 #include <Eigen/Cholesky>
 #include <Eigen/Eigenvalues>
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <map>
 #include <optional>
@@ -23,6 +24,8 @@ void validate(const Model& model, const std::vector<EditRequest>& requests, cons
     if (p.passes < 1) throw InvalidInput("MEMIT needs at least one pass");
     if (p.nullSpace && !(p.nullSpaceThreshold > 0))
         throw InvalidInput("the null-space threshold must be positive");
+    if (p.nullSpace && !(p.nullSpaceL2 > 0 && std::isfinite(p.nullSpaceL2)))
+        throw InvalidInput("the null-space L2 weight must be positive");
     for (size_t i = 0; i < p.layers.size(); ++i) {
         const int l = p.layers[i];
         if (l < 0 || l >= model.config.nLayers)
@@ -59,22 +62,23 @@ NullSpace nullSpace(const MatrixD& c, double threshold, bool absolute) {
     return ns;
 }
 
-// AlphaEdit (Fang et al. 2025, eq. 9): ΔW = R Kᵀ P (K Kᵀ P + K_p K_pᵀ P + I)⁻¹, K_p
-// the keys of earlier edits. With U = [K K_p] the bracket is I + U (Uᵀ P), so by the
-// Woodbury identity Kᵀ P M⁻¹ = B − (B U)(I + Uᵀ P U)⁻¹ (Uᵀ P) with B = Kᵀ P: only
-// r × r systems (r = edits + earlier keys), and no d_ff × d_ff matrix besides C's
+// AlphaEdit (Fang et al. 2025, eq. 9): ΔW = R Kᵀ P (K Kᵀ P + K_p K_pᵀ P + α I)⁻¹, K_p
+// the keys of earlier edits, α the weight of ||ΔW P||² (1 in eq. 9, the reference
+// code's L2). With U = [K K_p] the bracket is α I + U (Uᵀ P), so by the Woodbury
+// identity Kᵀ P M⁻¹ = (B − (B U)(α I + Uᵀ P U)⁻¹ (Uᵀ P)) / α with B = Kᵀ P: only r × r
+// systems (r = edits + earlier keys), and no d_ff × d_ff matrix besides C's
 // eigenvectors (each is a gigabyte on a 7B model). Returns (Kᵀ P M⁻¹)ᵀ [dFf x n].
-MatrixD alphaEditRight(const MatrixD& keys, const MatrixD& previousKeys, const NullSpace& ns) {
+MatrixD alphaEditRight(const MatrixD& keys, const MatrixD& previousKeys, const NullSpace& ns, double alpha) {
     const Eigen::Index n = keys.cols();
     MatrixD u(keys.rows(), n + previousKeys.cols());
     u << keys, previousKeys;
     const MatrixD uP = (u.transpose() * ns.basis()) * ns.basis().transpose();  // Uᵀ P [r x dFf]
     MatrixD inner = uP * u;                                                     // Uᵀ P U, symmetric
-    inner.diagonal().array() += 1.0;
+    inner.diagonal().array() += alpha;
     const Eigen::LLT<MatrixD> llt(inner);
     if (llt.info() != Eigen::Success) throw Error("AlphaEdit's system is not positive definite");
     const MatrixD b = uP.topRows(n);  // Kᵀ P
-    return (b - (b * u) * llt.solve(uP)).transpose();
+    return ((b - (b * u) * llt.solve(uP)) / alpha).transpose();
 }
 
 // Requests about one subject share one δ unless `separate` (memit.h).
@@ -147,7 +151,7 @@ MatrixD rightFactor(const MatrixD& keys, int layer, const MemitParams& params, d
         if (ns->dimension == 0)  // P = 0: the update would silently change nothing
             throw InvalidInput("layer " + std::to_string(layer) + "'s statistics have no eigenvalue below the "
                                "null-space threshold; raise it");
-        return alphaEditRight(keys, previous, *ns);
+        return alphaEditRight(keys, previous, *ns, params.nullSpaceL2);
     }
     // A = λC + K Kᵀ, built and factorised in place: on a 7B model every d_ff x d_ff
     // matrix is a gigabyte. LLT reads only the lower triangle.

@@ -63,6 +63,10 @@ struct MemitParams {
     // (2e-2 there). Its cut depends on the keys' scale, so it does not carry over
     // between models; it is here to reproduce the reference's null space.
     bool nullSpaceThresholdIsAbsolute = false;
+    // α, the weight of ||ΔW P||² in AlphaEdit's objective: 1 in the paper's eq. 9, 10 in
+    // every configuration of the reference code (its "L2"). Larger makes the update
+    // smaller.
+    double nullSpaceL2 = 1.0;
     // AlphaEdit for sequential editing: per layer, the keys [dFf x m] of earlier
     // edits, which the new update must leave in place (the K_p term of eq. 9).
     std::map<int, MatrixD> previousKeys;

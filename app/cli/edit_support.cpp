@@ -1,5 +1,6 @@
 #include "app/cli/edit_support.h"
 
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -93,6 +94,10 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
     cmd->add_flag("--null-space-absolute", o.nullSpaceAbsolute,
                   "MEMIT --null-space: compare C's eigenvalues with --null-space-threshold itself, not with that "
                   "fraction of the largest (the reference AlphaEdit's rule; its threshold is 2e-2)");
+    cmd->add_option("--null-space-l2", o.nullSpaceL2,
+                    "MEMIT --null-space: weight of ||ΔW P||² in AlphaEdit's objective (eq. 9 has 1, the reference "
+                    "code 10); larger makes the update smaller")
+        ->capture_default_str();
     cmd->add_flag("--separate-subject-values", o.separateSubjectValues,
                   "MEMIT: optimise each request's change on its own even where requests share a subject (the "
                   "reference code's; default: one shared change per subject, MEMIT-Merge)");
@@ -155,6 +160,8 @@ EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, 
     spec.nullSpaceThreshold = o.nullSpaceThreshold;
     if (o.nullSpaceAbsolute && !o.nullSpace) throw InvalidInput("--null-space-absolute is for --null-space");
     spec.nullSpaceThresholdIsAbsolute = o.nullSpaceAbsolute;
+    if (!(o.nullSpaceL2 > 0) || !std::isfinite(o.nullSpaceL2)) throw InvalidInput("--null-space-l2 must be positive");
+    spec.nullSpaceL2 = o.nullSpaceL2;
     spec.separateSubjectValues = o.separateSubjectValues;
     if (o.passes < 1) throw InvalidInput("--passes must be at least 1");
     if (o.passes > 1 && spec.method != EditMethod::Memit) throw InvalidInput("--passes is for MEMIT");

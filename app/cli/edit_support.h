@@ -32,6 +32,7 @@ struct EditOptions {
     bool nullSpace = false;
     double nullSpaceThreshold = 1e-2;
     bool nullSpaceAbsolute = false;
+    double nullSpaceL2 = 1.0;
     bool separateSubjectValues = false;
     int passes = 1;
     uint64_t seed = 0;

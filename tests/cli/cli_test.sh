@@ -46,6 +46,7 @@ expect_error 1 "passes must be at least 1" -- "$MWB" edit "$FIX" --prompt "{} is
 expect_error 1 "passes is for MEMIT" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$SRC/README.md" --passes 2
 expect_error 1 "null-space-threshold must be positive" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$SRC/README.md" --null-space --null-space-threshold -1
 expect_error 1 "null-space-absolute is for --null-space" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$SRC/README.md" --null-space-absolute
+expect_error 1 "null-space-l2 must be positive" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$SRC/README.md" --null-space --null-space-l2 0
 expect_error 1 "unknown shape" -- "$MWB" init --shape gpt9 --out "$TMP/x.h5"
 
 expect_ok "$MWB" predict "$FIX" --prompt "a cat" --top 3 --json

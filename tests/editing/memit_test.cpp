@@ -254,6 +254,21 @@ TEST(Memit, NullSpaceUpdateEqualsAlphaEditsDenseFormula) {
     const MemitResult w = applyMemit(wider, {{"{} sat on ", "mat", "a", ""}}, absolute, mom);
     EXPECT_EQ(w.updates[0].nullSpaceDimension, nullDims + 1);
     EXPECT_EQ(w.updates[0].nullSpaceCutoff, absolute.nullSpaceThreshold);
+
+    // The reference code's L2 = 10 in place of eq. 9's identity: the same formula with
+    // 10 I, a smaller update.
+    MemitParams l2 = p;
+    l2.nullSpaceL2 = 10.0;
+    Model heavier = first;
+    const MemitResult h = applyMemit(heavier, {{"{} sat on ", "mat", "a", ""}, {"{} is on ", "dog", "x", ""}}, l2, mom);
+    const MatrixD& kh = h.updates[0].keys;
+    MatrixD bracket10 = (kh * kh.transpose() + kp * kp.transpose()) * projection;
+    bracket10.diagonal().array() += 10.0;
+    const MatrixD expected10 = h.updates[0].left.cast<double>() * kh.transpose() * projection * bracket10.inverse();
+    const MatrixD got10 = (heavier.weights.blocks[0].down.weight - first.weights.blocks[0].down.weight).cast<double>();
+    ASSERT_GT(expected10.norm(), 1e-4);
+    EXPECT_LT((got10 - expected10).norm(), 1e-4 * expected10.norm());
+    EXPECT_LT(got10.norm(), got.norm());
 }
 
 TEST(Memit, DefaultLambdaIsProportionalToTheMlpWidth) {
@@ -297,6 +312,12 @@ TEST(Memit, BadInputIsRefused) {
     p.nullSpace = true;
     p.nullSpaceThreshold = 0;
     EXPECT_THROW(applyMemit(m, {{"{} is", "cat", "d", ""}}, p, mom), InvalidInput);
+    p.nullSpaceThreshold = 1e-2;
+    for (double l2 : {0.0, -1.0, std::numeric_limits<double>::infinity()}) {
+        p.nullSpaceL2 = l2;
+        EXPECT_THROW(applyMemit(m, {{"{} is", "cat", "d", ""}}, p, mom), InvalidInput);
+    }
+    p.nullSpaceL2 = 1.0;
     // No eigenvalue below 1e-12 of the largest: an empty null space would edit nothing.
     p.nullSpaceThreshold = 1e-12;
     const Model before = m;
