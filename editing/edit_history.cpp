@@ -41,19 +41,38 @@ void applyEdit(Model& model, EditRecord record) {
     model.edits.push_back(std::move(record));
 }
 
+namespace {
+
+// Takes record's change of its i-th layer out of w.
+void undoLayer(const EditRecord& record, size_t i, Matrix& w) {
+    if (i < record.before.size() && record.before[i].rows() == w.rows() && record.before[i].cols() == w.cols())
+        w = record.before[i];
+    else
+        w.noalias() -= record.left[i] * record.right[i].transpose();
+}
+
+}  // namespace
+
 EditRecord undoLastEdit(Model& model) {
     if (model.edits.empty()) throw InvalidInput("the model has no edit to undo");
     EditRecord record = std::move(model.edits.back());
     model.edits.pop_back();
     // Undo layers in reverse order, so that a record editing one layer twice is undone right.
-    for (size_t i = record.layers.size(); i-- > 0;) {
-        auto& w = model.weights.blocks.at(record.layers[i]).down.weight;
-        if (i < record.before.size() && record.before[i].rows() == w.rows() && record.before[i].cols() == w.cols())
-            w = record.before[i];
-        else
-            w.noalias() -= record.left[i] * record.right[i].transpose();
-    }
+    for (size_t i = record.layers.size(); i-- > 0;)
+        undoLayer(record, i, model.weights.blocks.at(record.layers[i]).down.weight);
     return record;
+}
+
+std::map<int, Matrix> weightsBeforeEdits(const Model& model) {
+    std::map<int, Matrix> weights;
+    for (auto r = model.edits.rbegin(); r != model.edits.rend(); ++r)
+        for (size_t i = r->layers.size(); i-- > 0;) {
+            const int layer = r->layers[i];
+            auto it = weights.find(layer);
+            if (it == weights.end()) it = weights.emplace(layer, model.weights.blocks.at(layer).down.weight).first;
+            undoLayer(*r, i, it->second);
+        }
+    return weights;
 }
 
 }  // namespace mwb

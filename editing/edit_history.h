@@ -3,6 +3,7 @@
 // exact weights it replaced, so that undo restores them bit-for-bit.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,10 @@ void applyEdit(Model& model, EditRecord record);
 // tool) is undone by subtracting its factors (exact up to float rounding).
 // Throws InvalidInput when there is no edit to undo.
 EditRecord undoLastEdit(Model& model);
+
+// Per layer some edit changed, its mlp/down weights before the model's first edit, as
+// undoing every edit would restore them (bit for bit where the records keep them).
+std::map<int, Matrix> weightsBeforeEdits(const Model& model);
 
 // The current time in ISO 8601 (UTC).
 std::string isoTimestamp();

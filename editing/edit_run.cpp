@@ -51,6 +51,30 @@ void checkLayer(int layer, const Model& model) {
                            std::to_string(model.config.nLayers) + " layers)");
 }
 
+// C of each layer, of the model before its recorded edits unless spec says otherwise:
+// the earlier edits' mlp/down weights are swapped back for the pass over the corpus
+// (and the cache lookup, which then finds the unedited model's statistics).
+std::map<int, MatrixD> editStatistics(Model& model, const std::vector<int>& layers, const std::string& corpus,
+                                      const EditSpec& spec, const ProgressFn& progress) {
+    std::map<int, Matrix> other;
+    if (spec.statsOfUneditedModel) other = weightsBeforeEdits(model);
+    auto swap = [&] {
+        for (auto& [l, w] : other) std::swap(model.weights.blocks[l].down.weight, w);
+    };
+    swap();
+    std::map<int, SecondMoment> moments;
+    try {
+        moments = secondMoments(model, layers, corpus, spec.stats, progress);
+    } catch (...) {
+        swap();
+        throw;
+    }
+    swap();
+    std::map<int, MatrixD> out;
+    for (auto& [l, m] : moments) out[l] = std::move(m.moment);
+    return out;
+}
+
 }  // namespace
 
 MatrixD earlierEditKeys(const Model& model, int layer) {
@@ -101,8 +125,8 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
         if (spec.keyContext) p.keyContext = *spec.keyContext;
         if (spec.value) p.value = *spec.value;
         p.templates = templates;
-        SecondMoment c = secondMoment(model, p.layer, corpus, spec.stats, progress);
-        const RomeResult r = computeRome(model, requests[0], p, std::move(c.moment), progress);
+        MatrixD c = std::move(editStatistics(model, {p.layer}, corpus, spec, progress).at(p.layer));
+        const RomeResult r = computeRome(model, requests[0], p, std::move(c), progress);
         record.layers = {p.layer};
         record.left = {Matrix(r.left)};
         record.right = {Matrix(r.right)};
@@ -130,9 +154,7 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
         if (p.nullSpace)
             for (int l : p.layers)
                 if (MatrixD k = earlierEditKeys(model, l); k.cols() > 0) p.previousKeys[l] = std::move(k);
-        std::map<int, MatrixD> moments;
-        for (auto& [l, m] : secondMoments(model, p.layers, corpus, spec.stats, progress))
-            moments[l] = std::move(m.moment);
+        const std::map<int, MatrixD> moments = editStatistics(model, p.layers, corpus, spec, progress);
         // applyMemit writes the update as it goes; put the weights back afterwards (or
         // on cancellation) so that applyEdit records exactly what it replaces.
         std::vector<Matrix> before;

@@ -52,6 +52,10 @@ struct EditSpec {
     bool separateSubjectValues = false;  // MEMIT: one δ per request even for a shared subject (memit.h)
     int passes = 1;                      // MEMIT: iterative editing (memit.h)
     SecondMomentOptions stats;
+    // C of the model before its recorded edits (the reference code's: statistics are
+    // computed once per model and kept), or of its current weights, which every edit
+    // of a lower layer changes (recomputed after each such edit in sequential editing).
+    bool statsOfUneditedModel = true;
 };
 
 struct EditRun {

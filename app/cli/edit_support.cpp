@@ -65,6 +65,10 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
         ->capture_default_str();
     cmd->add_option("--corpus", o.corpus, "Text for the second-moment statistics (default: the bundled corpus)");
     cmd->add_option("--stats-tokens", o.statsTokens, "Tokens for the statistics")->capture_default_str();
+    cmd->add_option("--stats-of", o.statsOf,
+                    "unedited: statistics of the model before its recorded edits (the reference code's, computed "
+                    "once); current: of its current weights, recomputed after every edit below the edited layers")
+        ->capture_default_str();
     cmd->add_option("--guard-tokens", o.guardTokens,
                     "Held-out tokens for the perplexity check before and after the edit (0: skip it; "
                     "it is two forward passes over them, slow on a large model)")
@@ -167,6 +171,8 @@ EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, 
     if (o.passes > 1 && spec.method != EditMethod::Memit) throw InvalidInput("--passes is for MEMIT");
     spec.passes = o.passes;
     spec.stats.maxTokens = o.statsTokens;
+    if (o.statsOf != "unedited" && o.statsOf != "current") throw InvalidInput("--stats-of must be unedited or current");
+    spec.statsOfUneditedModel = o.statsOf == "unedited";
     return spec;
 }
 

@@ -33,6 +33,7 @@ struct EditOptions {
     double nullSpaceThreshold = 1e-2;
     bool nullSpaceAbsolute = false;
     double nullSpaceL2 = 1.0;
+    std::string statsOf = "unedited";
     bool separateSubjectValues = false;
     int passes = 1;
     uint64_t seed = 0;

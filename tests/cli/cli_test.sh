@@ -47,6 +47,7 @@ expect_error 1 "passes is for MEMIT" -- "$MWB" edit "$FIX" --prompt "{} is" --su
 expect_error 1 "null-space-threshold must be positive" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$SRC/README.md" --null-space --null-space-threshold -1
 expect_error 1 "null-space-absolute is for --null-space" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$SRC/README.md" --null-space-absolute
 expect_error 1 "null-space-l2 must be positive" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$SRC/README.md" --null-space --null-space-l2 0
+expect_error 1 "stats-of must be unedited or current" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$SRC/README.md" --stats-of edited
 expect_error 1 "unknown shape" -- "$MWB" init --shape gpt9 --out "$TMP/x.h5"
 
 expect_ok "$MWB" predict "$FIX" --prompt "a cat" --top 3 --json

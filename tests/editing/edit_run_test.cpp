@@ -1,8 +1,12 @@
 // runEdit, the path from request to recorded edit that the CLI and GUI share.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <set>
+
 #include "editing/edit_history.h"
 #include "editing/edit_run.h"
+#include "editing/second_moments.h"
 #include "model/errors.h"
 #include "model/model_file.h"
 #include "editing/tiny_corpus.h"
@@ -107,6 +111,81 @@ TEST(EditRun, NullSpaceEditsKeepTheKeysOfTheModelsEarlierEdits) {
     saveModel(first, dir / "first.h5");
     const Matrix reloaded = secondDelta(loadModel(dir / "first.h5"));
     EXPECT_TRUE(reloaded == kept);
+}
+
+// Two edits of layer 0 (the second also of layer 1): weightsBeforeEdits gives
+// back the weights before the first, bit for bit from the records, up to rounding
+// from the factors when a record lacks them.
+TEST(EditRun, WeightsBeforeEditsUndoEveryRecord) {
+    Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    const Model original = m;
+    EXPECT_TRUE(weightsBeforeEdits(m).empty());
+    runEdit(m, kCat, tinySpec(EditMethod::Rome, {0}), test_data::kTinyCorpus);
+    EditRecord twoLayers;
+    twoLayers.layers = {1, 0};
+    for (int i = 0; i < 2; ++i) {
+        twoLayers.left.push_back(Matrix::Random(m.config.dModel, 2));
+        twoLayers.right.push_back(Matrix::Random(m.config.dFf, 2));
+    }
+    applyEdit(m, twoLayers);
+    const auto before = weightsBeforeEdits(m);
+    ASSERT_EQ(before.size(), 2u);
+    for (int l : {0, 1}) {
+        EXPECT_TRUE(before.at(l) == original.weights.blocks[l].down.weight) << l;
+        EXPECT_FALSE(m.weights.blocks[l].down.weight == original.weights.blocks[l].down.weight) << l;
+    }
+    for (auto& e : m.edits) e.before.clear();
+    const Matrix fromFactors = weightsBeforeEdits(m).at(0);
+    const Matrix& w0 = original.weights.blocks[0].down.weight;
+    EXPECT_LT((fromFactors - w0).cwiseAbs().maxCoeff(), 1e-5 * (1 + w0.cwiseAbs().maxCoeff()));
+}
+
+// An edit of a model that already has one reads C of the unedited model (by default,
+// the reference code's) or of its current weights; either way the weights are back
+// as they were after the statistics pass, also when it is cancelled.
+TEST(EditRun, StatisticsAreTheUneditedModelsUnlessAskedOtherwise) {
+    const Model original = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    Model edited = original;
+    runEdit(edited, kCat, tinySpec(EditMethod::Rome, {0}), test_data::kTinyCorpus);
+    const Matrix editedW0 = edited.weights.blocks[0].down.weight;
+    // The cache files each model's own layer-1 statistics are written to.
+    auto files = [](const std::filesystem::path& dir) {
+        std::set<std::string> names;
+        for (const auto& e : std::filesystem::directory_iterator(dir)) names.insert(e.path().filename().string());
+        return names;
+    };
+    auto cacheOf = [&](const Model& model, const test::TempDir& dir) {
+        SecondMomentOptions o = tinySpec(EditMethod::Rome, {1}).stats;
+        o.useCache = true;
+        o.cacheDir = dir.path();
+        secondMoments(model, {1}, test_data::kTinyCorpus, o);
+        return files(dir.path());
+    };
+    const test::TempDir originalDir, editedDir;
+    const auto originalFiles = cacheOf(original, originalDir), editedFiles = cacheOf(edited, editedDir);
+    ASSERT_EQ(originalFiles.size(), 1u);
+    ASSERT_NE(originalFiles, editedFiles);
+    // Stop once the statistics are done.
+    const ProgressFn afterStatistics = [](const Progress& p) { return p.stage == "statistics"; };
+    for (bool unedited : {true, false}) {
+        test::TempDir dir;
+        EditSpec s = tinySpec(EditMethod::Rome, {1});
+        s.stats.useCache = true;
+        s.stats.cacheDir = dir.path();
+        s.statsOfUneditedModel = unedited;
+        Model m = edited;
+        EXPECT_THROW(runEdit(m, {{"{} sat on", "mat", "a", ""}}, s, test_data::kTinyCorpus, afterStatistics),
+                     Cancelled);
+        EXPECT_EQ(files(dir.path()), unedited ? originalFiles : editedFiles);
+        EXPECT_TRUE(m.weights.blocks[0].down.weight == editedW0);
+        // Cancelled within the statistics pass.
+        s.stats.useCache = false;
+        EXPECT_THROW(runEdit(m, {{"{} sat on", "mat", "a", ""}}, s, test_data::kTinyCorpus,
+                             [](const Progress&) { return false; }),
+                     Cancelled);
+        EXPECT_TRUE(m.weights.blocks[0].down.weight == editedW0);
+        EXPECT_EQ(m.edits.size(), 1u);
+    }
 }
 
 TEST(EditRun, CancelledMemitLeavesTheModelUnchanged) {
