@@ -51,9 +51,9 @@ void checkLayer(int layer, const Model& model) {
                            std::to_string(model.config.nLayers) + " layers)");
 }
 
-// C of each layer, of the model before its recorded edits unless spec says otherwise:
-// the earlier edits' mlp/down weights are swapped back for the pass over the corpus
-// (and the cache lookup, which then finds the unedited model's statistics).
+// C of each layer; of the model before its recorded edits if the spec asks: the earlier
+// edits' mlp/down weights are swapped back for the pass over the corpus (and the cache
+// lookup, which then finds the unedited model's statistics).
 std::map<int, MatrixD> editStatistics(Model& model, const std::vector<int>& layers, const std::string& corpus,
                                       const EditSpec& spec, const ProgressFn& progress) {
     std::map<int, Matrix> other;

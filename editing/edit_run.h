@@ -52,10 +52,11 @@ struct EditSpec {
     bool separateSubjectValues = false;  // MEMIT: one δ per request even for a shared subject (memit.h)
     int passes = 1;                      // MEMIT: iterative editing (memit.h)
     SecondMomentOptions stats;
-    // C of the model before its recorded edits (the reference code's: statistics are
-    // computed once per model and kept), or of its current weights, which every edit
-    // of a lower layer changes (recomputed after each such edit in sequential editing).
-    bool statsOfUneditedModel = true;
+    // C of the model's current weights, which every edit of a lower layer changes
+    // (recomputed after each such edit in sequential editing), or of the model before
+    // its recorded edits (the reference code's: statistics computed once per model).
+    // The current weights' kept more of 100 sequential edits on the demo model (README).
+    bool statsOfUneditedModel = false;
 };
 
 struct EditRun {

@@ -66,8 +66,9 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
     cmd->add_option("--corpus", o.corpus, "Text for the second-moment statistics (default: the bundled corpus)");
     cmd->add_option("--stats-tokens", o.statsTokens, "Tokens for the statistics")->capture_default_str();
     cmd->add_option("--stats-of", o.statsOf,
-                    "unedited: statistics of the model before its recorded edits (the reference code's, computed "
-                    "once); current: of its current weights, recomputed after every edit below the edited layers")
+                    "current: statistics of the model's current weights, recomputed after every edit below the "
+                    "edited layers; unedited: of the model before its recorded edits (the reference code's, computed "
+                    "once)")
         ->capture_default_str();
     cmd->add_option("--guard-tokens", o.guardTokens,
                     "Held-out tokens for the perplexity check before and after the edit (0: skip it; "

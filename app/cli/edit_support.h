@@ -33,7 +33,7 @@ struct EditOptions {
     double nullSpaceThreshold = 1e-2;
     bool nullSpaceAbsolute = false;
     double nullSpaceL2 = 1.0;
-    std::string statsOf = "unedited";
+    std::string statsOf = "current";
     bool separateSubjectValues = false;
     int passes = 1;
     uint64_t seed = 0;

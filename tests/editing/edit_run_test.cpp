@@ -140,10 +140,10 @@ TEST(EditRun, WeightsBeforeEditsUndoEveryRecord) {
     EXPECT_LT((fromFactors - w0).cwiseAbs().maxCoeff(), 1e-5 * (1 + w0.cwiseAbs().maxCoeff()));
 }
 
-// An edit of a model that already has one reads C of the unedited model (by default,
-// the reference code's) or of its current weights; either way the weights are back
-// as they were after the statistics pass, also when it is cancelled.
-TEST(EditRun, StatisticsAreTheUneditedModelsUnlessAskedOtherwise) {
+// An edit of a model that already has one reads C of its current weights (by default)
+// or of the unedited model (the reference code's); either way the weights are back as
+// they were after the statistics pass, also when it is cancelled.
+TEST(EditRun, StatisticsAreTheCurrentOrTheUneditedModels) {
     const Model original = loadModel(kFixtures + "golden_gpt2_untied.h5");
     Model edited = original;
     runEdit(edited, kCat, tinySpec(EditMethod::Rome, {0}), test_data::kTinyCorpus);
