@@ -229,6 +229,25 @@ std::map<int, SecondMoment> secondMoments(const Model& model, const std::vector<
     return result;
 }
 
+void linkCachedStatistics(const std::filesystem::path& sourceModel, const std::filesystem::path& writtenModel) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (sourceModel.empty() || fs::equivalent(sourceModel, writtenModel, ec)) return;
+    fs::path from = sourceModel, to = writtenModel;
+    from += ".mwbstats";
+    to += ".mwbstats";
+    try {  // caching is an optimisation: nothing here may fail the save it follows
+        if (!fs::is_directory(from, ec)) return;
+        for (const auto& e : fs::directory_iterator(from, ec)) {
+            const std::string name = e.path().filename().string();
+            if (name.rfind("mom2-layer", 0) != 0 || e.path().extension() != ".bin") continue;
+            fs::create_directories(to, ec);
+            if (!fs::exists(to / name, ec)) fs::create_hard_link(e.path(), to / name, ec);
+        }
+    } catch (const fs::filesystem_error&) {
+    }
+}
+
 SecondMoment secondMoment(const Model& model, int layer, const std::string& corpusText,
                           const SecondMomentOptions& options, const ProgressFn& progress) {
     return secondMoments(model, {layer}, corpusText, options, progress).at(layer);

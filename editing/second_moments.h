@@ -59,6 +59,12 @@ double meanSquaredOutput(const Matrix& w, const MatrixD& moment);
 // hardly uses and still leave the layer's output on that text almost unchanged.
 double outputChange(const Matrix& w, const MatrixD& left, const MatrixD& right, const MatrixD& moment);
 
+// A model written from another (an edit saved elsewhere) starts with the other's
+// cached statistics beside it: hard links, no copies, so that a later edit of the new
+// file finds the statistics its unedited layers still share. Does nothing where the
+// source has none or the link cannot be made (another file system); never throws.
+void linkCachedStatistics(const std::filesystem::path& sourceModel, const std::filesystem::path& writtenModel);
+
 SecondMoment secondMoment(const Model& model, int layer, const std::string& corpusText,
                           const SecondMomentOptions& options = {}, const ProgressFn& progress = {});
 

@@ -5,6 +5,7 @@
 #include "app/cli/common.h"
 #include "analysis/edit_guard.h"
 #include "app/cli/edit_support.h"
+#include "editing/second_moments.h"
 #include "model/errors.h"
 #include "model/model_file.h"
 #include "model/transformer.h"
@@ -85,6 +86,7 @@ void registerEdit(CLI::App& app) {
                                           static_cast<int>(requests.size()));
         const auto after = topTokens(m, shown, 5);
         saveModel(m, dest, StorageType::Float32, o->inPlace || o->force);
+        linkCachedStatistics(o->model, dest);
         if (o->json) {
             printJson({{"prompt", shown}, {"before", before}, {"after", after}, {"layers", run.record.layers},
                        {"method", o->edit.method}, {"edit", run.details}, {"guard", toJson(guard)},

@@ -8,6 +8,7 @@
 #include "app/cli/edit_support.h"
 #include "editing/edit_history.h"
 #include "editing/evaluation.h"
+#include "editing/second_moments.h"
 #include "model/errors.h"
 #include "model/model_file.h"
 
@@ -126,6 +127,7 @@ void registerUndo(CLI::App& app) {
         Model m = openModel(o->model);
         const EditRecord r = undoLastEdit(m);
         saveModel(m, dest, StorageType::Float32, overwrite);
+        linkCachedStatistics(o->model, dest);
         std::cerr << "undid " << r.method << " edit of \"" << r.subject << "\"; " << m.edits.size() << " edit(s) remain\n";
     });
 }

@@ -4,6 +4,7 @@
 #include <QFileInfo>
 #include <QSettings>
 
+#include "editing/second_moments.h"
 #include "model/model_file.h"
 
 namespace mwb::gui {
@@ -70,8 +71,10 @@ void Workspace::saveAs(const QString& path) {
         return;
     }
     auto model = m_model;
-    m_save.start([model, path](const ProgressFn&) {
+    const std::string source = m_path.toStdString();
+    m_save.start([model, path, source](const ProgressFn&) {
         saveModel(*model, path.toStdString(), StorageType::Float32, /*overwrite=*/true);
+        linkCachedStatistics(source, path.toStdString());
         return path;
     });
     emit jobStarted(tr("Saving %1").arg(QFileInfo(path).fileName()), m_save.watcher());

@@ -110,6 +110,30 @@ TEST(SecondMoments, CacheIsReusedAndInvalidatedByAWeightChange) {
     EXPECT_FALSE(secondMoment(m, 1, corpus + "x\n", o).fromCache);
 }
 
+// An edited model written elsewhere starts with its source's statistics, linked: the
+// next edit of the new file finds them for every layer whose keys the edit left alone.
+TEST(SecondMoments, WrittenModelsShareTheirSourcesCachedStatistics) {
+    namespace fs = std::filesystem;
+    Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    const test::TempDir dir;
+    const std::string corpus = "some text to measure\nand more of it\n";
+    m.path = dir / "source.h5";
+    EXPECT_FALSE(secondMoment(m, 1, corpus).fromCache);  // cached beside source.h5
+    const fs::path linkedDir = dir / "edited.h5.mwbstats";
+    linkCachedStatistics(dir / "source.h5", dir / "edited.h5");
+    ASSERT_TRUE(fs::is_directory(linkedDir));
+    for (const auto& e : fs::directory_iterator(linkedDir)) EXPECT_EQ(fs::hard_link_count(e.path()), 2u);
+    m.path = dir / "edited.h5";
+    m.weights.blocks[1].down.weight(0, 0) += 1.0f;  // an edit of layer 1 keeps its keys
+    EXPECT_TRUE(secondMoment(m, 1, corpus).fromCache);
+    // Linking again, onto itself or from a model without statistics does nothing.
+    linkCachedStatistics(dir / "source.h5", dir / "edited.h5");
+    linkCachedStatistics(dir / "edited.h5", dir / "edited.h5");
+    linkCachedStatistics(dir / "nothing.h5", dir / "other.h5");
+    linkCachedStatistics("", dir / "other.h5");
+    EXPECT_FALSE(fs::exists(dir / "other.h5.mwbstats"));
+}
+
 TEST(SecondMoments, CacheKeepsOnlyTheMostRecentlyUsedWithinItsSize) {
     Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
     const test::TempDir dir;
