@@ -56,11 +56,16 @@ bool writableDir(const std::filesystem::path& dir) {
     return ok;
 }
 
+// "<model file>.mwbstats": a model's statistics, beside it where that is writable.
+std::filesystem::path cacheDirBeside(std::filesystem::path modelFile) {
+    modelFile += ".mwbstats";
+    return modelFile;
+}
+
 std::filesystem::path cacheDirFor(const Model& model, const SecondMomentOptions& o) {
     if (!o.cacheDir.empty()) return o.cacheDir;
     if (!model.path.empty()) {
-        auto beside = model.path;
-        beside += ".mwbstats";
+        const auto beside = cacheDirBeside(model.path);
         if (writableDir(beside)) return beside;
     }
     return userCacheDir();
@@ -70,6 +75,11 @@ std::filesystem::path cacheFile(const std::filesystem::path& dir, int layer, uin
     std::ostringstream name;
     name << "mom2-layer" << layer << "-" << std::hex << key << ".bin";
     return dir / name.str();
+}
+
+// Whether `file` is named as cacheFile names them.
+bool isCacheFile(const std::filesystem::path& file) {
+    return file.filename().string().rfind("mom2-layer", 0) == 0 && file.extension() == ".bin";
 }
 
 constexpr uint64_t kMagic = 0x32304D4F4D42574Dull;  // "MWBMOM02"
@@ -99,8 +109,7 @@ void pruneCache(const std::filesystem::path& keep, uintmax_t maxBytes) {
     std::vector<Entry> entries;
     std::error_code ec;
     for (const auto& e : std::filesystem::directory_iterator(keep.parent_path(), ec)) {
-        const std::string name = e.path().filename().string();
-        if (name.rfind("mom2-layer", 0) != 0 || e.path().extension() != ".bin") continue;
+        if (!isCacheFile(e.path())) continue;
         entries.push_back({e.last_write_time(ec), e.file_size(ec), e.path()});
     }
     std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.time > b.time; });
@@ -233,16 +242,14 @@ void linkCachedStatistics(const std::filesystem::path& sourceModel, const std::f
     namespace fs = std::filesystem;
     std::error_code ec;
     if (sourceModel.empty() || fs::equivalent(sourceModel, writtenModel, ec)) return;
-    fs::path from = sourceModel, to = writtenModel;
-    from += ".mwbstats";
-    to += ".mwbstats";
+    const fs::path from = cacheDirBeside(sourceModel), to = cacheDirBeside(writtenModel);
     try {  // caching is an optimisation: nothing here may fail the save it follows
         if (!fs::is_directory(from, ec)) return;
         for (const auto& e : fs::directory_iterator(from, ec)) {
-            const std::string name = e.path().filename().string();
-            if (name.rfind("mom2-layer", 0) != 0 || e.path().extension() != ".bin") continue;
+            if (!isCacheFile(e.path())) continue;
             fs::create_directories(to, ec);
-            if (!fs::exists(to / name, ec)) fs::create_hard_link(e.path(), to / name, ec);
+            const fs::path link = to / e.path().filename();
+            if (!fs::exists(link, ec)) fs::create_hard_link(e.path(), link, ec);
         }
     } catch (const fs::filesystem_error&) {
     }
