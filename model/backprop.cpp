@@ -153,7 +153,8 @@ bp::AttentionShape BackpropT<T>::attentionShape() const {
             .seqLen = m_seqLen,
             .nHeads = m_config.nHeads,
             .nKvHeads = m_config.nKvHeads > 0 ? m_config.nKvHeads : m_config.nHeads,
-            .dHead = m_config.dHead()};
+            .dHead = m_config.dHead(),
+            .blocked = m_blocked};
 }
 
 template <typename T>
@@ -170,6 +171,14 @@ const MatrixT<T>& BackpropT<T>::forward(std::span<const int> tokens, int batch, 
         if (t < 0 || t >= c.vocabSize)
             throw InvalidInput("forward pass: token id " + std::to_string(t) +
                                " is outside the vocabulary of " + std::to_string(c.vocabSize));
+    for (const bp::BlockedKeys& b : m_blocked)
+        if (b.sequence < 0 || b.sequence >= batch || b.keyBegin < 0 || b.keyBegin >= b.keyEnd ||
+            b.keyEnd > b.queryBegin || b.queryBegin >= seqLen)
+            throw InvalidInput("forward pass: blocked keys [" + std::to_string(b.keyBegin) + ", " +
+                               std::to_string(b.keyEnd) + ") for the queries from " +
+                               std::to_string(b.queryBegin) + " of sequence " +
+                               std::to_string(b.sequence) + " do not fit " +
+                               std::to_string(batch) + " sequences of " + std::to_string(seqLen));
     m_batch = batch;
     m_seqLen = seqLen;
     m_tokens.assign(tokens.begin(), tokens.end());

@@ -85,6 +85,12 @@ public:
     // against the batch at each pass (InvalidInput).
     void setLogitRows(std::vector<int> rows) { m_logitRows = std::move(rows); }
 
+    // Attention masked beyond causality in the passes that follow, in every layer and
+    // head (bp::BlockedKeys; positions within each sequence). Training routes a
+    // subject's identity through its last token this way (subject_routing.h). Empty
+    // (the default): plain causal attention. Checked against the batch at each pass.
+    void setBlockedKeys(std::vector<bp::BlockedKeys> blocked) { m_blocked = std::move(blocked); }
+
     const MatrixT<T>& logits() const { return m_logits; }
     // The residual stream entering `layer` (resid_pre, [rows x dModel]); layer ==
     // nLayers gives the input of the final norm. As of the last pass.
@@ -119,6 +125,7 @@ private:
     std::vector<LayerCache> m_layers;  // one per layer, or a single one when recomputing
     MatrixT<T> m_recomputed;           // resid_post written while recomputing (discarded)
     std::vector<int> m_logitRows;  // empty: all rows
+    std::vector<bp::BlockedKeys> m_blocked;
     MatrixT<T> m_headIn;           // the residual at m_logitRows
     MatrixT<T> m_xhatF, m_hF, m_logits;
     VectorT<T> m_rstdF;

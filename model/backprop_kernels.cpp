@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "model/ops.h"
 
@@ -189,6 +190,10 @@ void attentionForward(const MatrixT<T>& q, const MatrixT<T>& k, const MatrixT<T>
             const int n = std::min(kCausalBlock, len - i0);
             p.block(i0, 0, n, i0 + n).noalias() = qh.middleRows(i0, n) * kh.topRows(i0 + n).transpose();
         }
+        for (const BlockedKeys& bk : s.blocked)
+            if (bk.sequence == b)
+                p.block(bk.queryBegin, bk.keyBegin, len - bk.queryBegin, bk.keyEnd - bk.keyBegin)
+                    .setConstant(-std::numeric_limits<T>::infinity());
         for (int i = 0; i < len; ++i) {
             auto seg = p.row(i).head(i + 1).array();
             const T mx = seg.maxCoeff();

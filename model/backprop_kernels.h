@@ -4,6 +4,7 @@
 // library; row-parallel with OpenMP, results depend only on the thread count.
 #pragma once
 
+#include <span>
 #include <utility>  // std::as_const, used by weights.h
 
 #include "model/config.h"
@@ -39,15 +40,28 @@ template <typename T>
 void ropeApply(MatrixT<T>& x, int nHeads, int dHead, int seqLen, const RopeTable<T>& table,
                bool inverse);
 
+// In sequence `sequence`, the queries at positions >= queryBegin may not attend to the
+// keys at [keyBegin, keyEnd), in every head (keyBegin < keyEnd <= queryBegin, so a
+// query always keeps itself).
+struct BlockedKeys {
+    int sequence = 0;
+    int keyBegin = 0;
+    int keyEnd = 0;
+    int queryBegin = 0;
+    bool operator==(const BlockedKeys&) const = default;
+};
+
 struct AttentionShape {
     int batch = 0;
     int seqLen = 0;
     int nHeads = 0;
     int nKvHeads = 0;
     int dHead = 0;
+    std::span<const BlockedKeys> blocked;  // on top of the causal mask; usually empty
 };
 
-// Causal softmax attention for every (sequence, head). q: [n x nHeads*dHead],
+// Causal softmax attention for every (sequence, head), with s.blocked's keys masked
+// too (probability exactly zero, so they get no gradient either). q: [n x nHeads*dHead],
 // k, v: [n x nKvHeads*dHead], n = batch*seqLen. Writes the probabilities of sequence b,
 // head h into rows [(b*nHeads + h)*seqLen, +seqLen) of probs [batch*nHeads*seqLen x seqLen]
 // (zero above the diagonal) and the concatenated head outputs into out [n x nHeads*dHead].

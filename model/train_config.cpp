@@ -182,6 +182,7 @@ TrainConfig parseTrainConfig(const nlohmann::json& j, const std::filesystem::pat
     r.read("document_separator", t.documentSeparator);
     r.read("eval_text", t.evalText, baseDir);
     r.read("eval_fraction", t.evalFraction);
+    r.read("route_subjects", t.routeSubjects, baseDir);
     r.read("eval_every", t.evalEvery);
     r.read("eval_batches", t.evalBatches);
     r.read("seq_len", t.seqLen);

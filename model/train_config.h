@@ -37,6 +37,11 @@ struct TrainConfig {
     int evalEvery = 0;
     int evalBatches = 4;
 
+    // Known-facts files (datasets.md) whose subjects are routed through their last
+    // token in training: the positions after a mention of a subject of several tokens
+    // do not attend to its earlier tokens (subject_routing.h). Empty: plain training.
+    std::vector<std::filesystem::path> routeSubjects;
+
     // Optimisation: steps of batchSize * gradAccum packed windows of seqLen tokens.
     int seqLen = 128;
     int batchSize = 16;
@@ -69,6 +74,7 @@ struct TrainConfig {
 //   tokenizer: {vocab_size, train_bytes} or {from: "model.h5"}   (*)
 //   corpus*: path or [paths], document_separator,
 //   eval_text: path or [paths], eval_fraction, eval_every, eval_batches,
+//   route_subjects: path or [paths],
 //   seq_len, batch_size, grad_accum, steps, lr, min_lr, warmup, weight_decay,
 //   beta1, beta2, adam_eps, grad_clip, seed, out*, checkpoint, checkpoint_every, log_every.
 // Throws InvalidInput naming `source` and the key for unknown keys, wrong types,

@@ -171,13 +171,16 @@ void Trainer::sampleBatch() {
     const uint64_t range = m_train.size() - size_t(len);  // start in [0, range)
     m_inputs.resize(size_t(m_config.batchSize) * len);
     m_targets.resize(m_inputs.size());
+    m_blocked.clear();
     for (int b = 0; b < m_config.batchSize; ++b) {
         // Plain modulo (not std::uniform_int_distribution) keeps the sequence the same
         // on every standard library; its bias is negligible for corpus-sized ranges.
         const size_t start = size_t(m_rng() % range);
         std::copy_n(m_train.begin() + start, len, m_inputs.begin() + size_t(b) * len);
         std::copy_n(m_train.begin() + start + 1, len, m_targets.begin() + size_t(b) * len);
+        appendSubjectMasks(m_mentions, int64_t(start), len, b, m_blocked);
     }
+    m_backprop.setBlockedKeys(m_blocked);
 }
 
 TrainStatus Trainer::step() {
@@ -211,6 +214,7 @@ double Trainer::evalLoss() {
     const int64_t windows = int64_t(m_config.evalBatches) * batch;
     const int64_t lastStart = int64_t(m_eval.size()) - len - 1;
     std::vector<int> inputs(size_t(batch) * len), targets(inputs.size());
+    m_backprop.setBlockedKeys({});
     double total = 0;
     for (int64_t w0 = 0; w0 < windows; w0 += batch) {
         for (int b = 0; b < batch; ++b) {

@@ -16,6 +16,7 @@
 #include "model/model.h"
 #include "model/optimizer.h"
 #include "model/progress.h"
+#include "model/subject_routing.h"
 #include "model/train_config.h"
 
 namespace mwb {
@@ -52,6 +53,10 @@ public:
             std::vector<int> evalTokens);
     Trainer(const Trainer&) = delete;
     Trainer& operator=(const Trainer&) = delete;
+
+    // Routes these subject mentions of the training tokens through their last token
+    // (subject_routing.h) in the steps that follow; evaluation never masks.
+    void routeSubjects(std::vector<SubjectMention> mentions) { m_mentions = std::move(mentions); }
 
     // One optimiser step (batchSize * gradAccum windows). Throws Error when the loss
     // stops being finite. Fills step, totalSteps, loss, lr and gradNorm.
@@ -94,7 +99,9 @@ private:
     Weights m_grads;
     std::mt19937_64 m_rng;
     int m_step = 0;
+    std::vector<SubjectMention> m_mentions;
     std::vector<int> m_inputs, m_targets;
+    std::vector<bp::BlockedKeys> m_blocked;
     Matrix m_dLogits;
 };
 

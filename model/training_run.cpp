@@ -1,7 +1,9 @@
 // `mwb train` end to end: corpus -> tokenizer -> token streams -> Trainer -> model file.
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
+#include "model/datasets.h"
 #include "model/errors.h"
 #include "model/model_file.h"
 #include "model/random_init.h"
@@ -128,10 +130,23 @@ TrainResult runTraining(const TrainConfig& config, bool resume, const TrainCallb
             " held-out tokens, vocabulary " + std::to_string(model.config.vocabSize) + ", " +
             std::to_string(model.config.parameterCount()) + " parameters");
 
+    std::vector<SubjectMention> mentions;
+    if (!config.routeSubjects.empty()) {
+        std::vector<std::string> subjects;
+        for (const auto& file : config.routeSubjects)
+            for (const KnownFact& f : loadKnownFacts(file)) subjects.push_back(f.subject);
+        std::sort(subjects.begin(), subjects.end());
+        subjects.erase(std::unique(subjects.begin(), subjects.end()), subjects.end());
+        mentions = findSubjectMentions(model.tokenizer, train, subjects);
+        message("routing " + std::to_string(mentions.size()) +
+                " subject mentions through their last token");
+    }
+
     TrainResult result;
     result.trainTokens = int64_t(train.size());
     result.vocabSize = model.config.vocabSize;
     Trainer trainer(config, std::move(model), std::move(train), std::move(eval));
+    trainer.routeSubjects(std::move(mentions));
     if (resume)
         for (const std::string& note : trainer.loadCheckpoint()) message(note);
 

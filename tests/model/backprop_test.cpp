@@ -362,6 +362,72 @@ TEST(Backprop, LongSequencesMatchInferenceAndFiniteDifferences) {
     }
 }
 
+// Keys blocked beyond causality (training's subject routing): every weight's
+// gradient still matches central differences, through the masked softmax.
+TEST(Backprop, BlockedKeysGradientsMatchCentralDifferences) {
+    for (const Case& k : {Case{"", Architecture::Gpt2, Activation::GeluTanh, false, 0},
+                          Case{"", Architecture::Llama, Activation::Silu, false, 2}}) {
+        const ModelConfig c = tinyConfig(k);
+        WeightsT<double> w = randomWeights(c, 73);
+        const std::vector<int> tokens = randomTokens(kBatch * kSeqLen, c.vocabSize, 79);
+        const MatrixD r = randomMatrix(kBatch * kSeqLen, c.vocabSize, 83);
+        BackpropD bp(c, w);
+        bp.setBlockedKeys({{.sequence = 0, .keyBegin = 0, .keyEnd = 2, .queryBegin = 3},
+                           {.sequence = 1, .keyBegin = 1, .keyEnd = 2, .queryBegin = 2}});
+        auto loss = [&] { return (bp.forward(tokens, kBatch, kSeqLen).array() * r.array()).sum(); };
+        WeightsT<double> grads = zeroWeights<double>(c);
+        const double masked = loss();
+        bp.backward(r, grads);
+
+        GradCheck check;
+        const double h = 1e-5;
+        std::vector<const double*> analytic;
+        forEachTensor(c, grads, [&](const std::string&, auto& t) { analytic.push_back(t.data()); });
+        size_t tensor = 0;
+        forEachTensor(c, w, [&](const std::string& path, auto& t) {
+            for (Eigen::Index i = 0; i < t.size(); i += 3) {
+                double& x = t.data()[i];
+                const double saved = x;
+                x = saved + h;
+                const double plus = loss();
+                x = saved - h;
+                const double minus = loss();
+                x = saved;
+                check.add(analytic[tensor][i], (plus - minus) / (2 * h),
+                          path + "[" + std::to_string(i) + "]");
+            }
+            ++tensor;
+        });
+        EXPECT_LE(check.worst, 1.0) << check.where;
+
+        bp.setBlockedKeys({});
+        EXPECT_GT(std::abs(loss() - masked), 1e-6) << "the masks changed nothing";
+    }
+}
+
+// In a one-layer model a query reads only the values of the keys it attends to, so
+// the logits at the queries behind a block do not depend on the blocked tokens at all
+// (bit for bit), while without the block they do.
+TEST(Backprop, BlockedKeysAreNotReadByTheQueriesBehindThem) {
+    ModelConfig c = tinyConfig({"", Architecture::Gpt2, Activation::GeluTanh, false, 0});
+    c.nLayers = 1;
+    const WeightsT<double> w = randomWeights(c, 89);
+    std::vector<int> a = randomTokens(kSeqLen, c.vocabSize, 97);
+    std::vector<int> b = a;
+    b[1] = (a[1] + 1) % c.vocabSize;  // the blocked key
+    b[2] = (a[2] + 3) % c.vocabSize;
+    BackpropD bp(c, w);
+    bp.setBlockedKeys({{.sequence = 0, .keyBegin = 1, .keyEnd = 3, .queryBegin = 3}});
+    const MatrixD la = bp.forward(a, 1, kSeqLen);
+    const MatrixD lb = bp.forward(b, 1, kSeqLen);
+    EXPECT_TRUE(la.bottomRows(kSeqLen - 3) == lb.bottomRows(kSeqLen - 3));
+    EXPECT_GT((la.row(2) - lb.row(2)).cwiseAbs().maxCoeff(), 1e-6);  // before the block
+    bp.setBlockedKeys({});
+    const MatrixD ua = bp.forward(a, 1, kSeqLen);
+    const MatrixD ub = bp.forward(b, 1, kSeqLen);
+    EXPECT_GT((ua.bottomRows(kSeqLen - 3) - ub.bottomRows(kSeqLen - 3)).cwiseAbs().maxCoeff(), 1e-6);
+}
+
 TEST(Backprop, CrossEntropyLossAndGradient) {
     const MatrixD logits = randomMatrix(4, 7, 37) * 3.0;
     const std::vector<int> targets = {2, -1, 6, 0};
@@ -457,6 +523,16 @@ TEST(Backprop, RejectsBadInput) {
     EXPECT_THROW(bp.forward(std::vector<int>(18, 0), 2, 9), InvalidInput);  // > nCtx
     EXPECT_THROW(bp.forward(std::vector<int>{0, 1, 11, 2}, 1, 4), InvalidInput);
     EXPECT_THROW(bp.forwardWithMlpDelta(0, {}, MatrixD(0, c.dModel)), InvalidInput);
+    const std::vector<int> tokens(8, 0);
+    for (const bp::BlockedKeys& bad : {bp::BlockedKeys{2, 0, 1, 2},    // no third sequence
+                                       bp::BlockedKeys{0, 1, 1, 2},    // no key
+                                       bp::BlockedKeys{0, 0, 3, 2},    // hides the query itself
+                                       bp::BlockedKeys{1, 0, 1, 4}}) { // no such query
+        bp.setBlockedKeys({bad});
+        EXPECT_THROW(bp.forward(tokens, 2, 4), InvalidInput);
+    }
+    bp.setBlockedKeys({{1, 0, 1, 3}});
+    EXPECT_NO_THROW(bp.forward(tokens, 2, 4));
 }
 
 }  // namespace

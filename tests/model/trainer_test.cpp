@@ -225,6 +225,31 @@ TEST(Trainer, CorruptOrMismatchedCheckpointIsRefused) {
     EXPECT_THROW(c.loadCheckpoint(), InvalidInput);
 }
 
+// Routed subjects mask the training windows only: the step's loss changes, and the
+// evaluation afterwards equals an unrouted trainer's on the same weights, bit for bit
+// (the last batch's masks are not left on the evaluation's passes).
+TEST(Trainer, RoutedSubjectsMaskTrainingButNotEvaluation) {
+    TempDir dir;
+    const TrainConfig t = tinyTrainConfig(dir.path());
+    const auto stream = markovStream(t.model.vocabSize, 4000, 3);
+    const std::vector<int> train(stream.begin(), stream.end() - 1000), eval(stream.end() - 1000, stream.end());
+    std::vector<SubjectMention> mentions;  // a three-token "subject" every 7 tokens
+    for (int64_t i = 0; i + 3 <= int64_t(train.size()); i += 7) mentions.push_back({i, i + 3});
+
+    Trainer routed(t, tinyModel(t), train, eval);
+    routed.routeSubjects(mentions);
+    Trainer plain(t, tinyModel(t), train, eval);
+    const double routedLoss = routed.step().loss;
+    EXPECT_NE(routedLoss, plain.step().loss);
+
+    Trainer again(t, tinyModel(t), train, eval);
+    again.routeSubjects(mentions);
+    EXPECT_EQ(again.step().loss, routedLoss);  // deterministic with masks too
+
+    Trainer evaluator(t, routed.model(), train, eval);
+    EXPECT_EQ(routed.evalLoss(), evaluator.evalLoss());
+}
+
 TEST(Trainer, RejectsACorpusShorterThanOneWindow) {
     TempDir dir;
     const TrainConfig t = tinyTrainConfig(dir.path());
@@ -299,6 +324,11 @@ TEST(TrainConfig, DefaultsRelativePathsAndErrors) {
     EXPECT_TRUE(t.model.tieEmbeddings);
     EXPECT_EQ(t.model.activation, Activation::GeluTanh);
     EXPECT_EQ(t.tokenizerVocab, 300);
+    EXPECT_TRUE(t.routeSubjects.empty());
+    auto routed = minimalConfigJson();
+    routed["route_subjects"] = {"facts.json", "/abs/more.json"};
+    EXPECT_EQ(parseTrainConfig(routed, "/data/run").routeSubjects,
+              (std::vector<fs::path>{"/data/run/facts.json", "/abs/more.json"}));
 
     auto expectError = [](nlohmann::json j, const std::string& needle) {
         try {
@@ -351,6 +381,13 @@ TEST(TrainConfig, EndToEndTrainsTokenizerAndModelAndResumesAfterCompletion) {
     j["document_separator"] = "\n\n";
     j["eval_fraction"] = 0.1;
     j["checkpoint_every"] = 10;
+    j["route_subjects"] = "facts.json";
+    {
+        std::ofstream(dir.path() / "facts.json")
+            << R"([{"known_id": 0, "subject": "capital of Austria", "attribute": "Vienna",
+                    "template": "The {} is", "prompt": "The capital of Austria is",
+                    "relation_id": "P36"}])";
+    }
     {
         std::ofstream(dir.path() / "train.json") << j.dump(2);
     }
@@ -367,6 +404,12 @@ TEST(TrainConfig, EndToEndTrainsTokenizerAndModelAndResumesAfterCompletion) {
     EXPECT_GT(statuses.back().tokensPerSecond, 0);
     EXPECT_TRUE(std::isfinite(r.evalLoss));
     EXPECT_LT(r.finalLoss, std::log(double(r.vocabSize)));
+    // Three words, so several tokens; 36 of the 40 statements mention it in the
+    // training tokens (eval_fraction holds out the last tenth).
+    EXPECT_NE(std::find(messages.begin(), messages.end(),
+                        "routing 36 subject mentions through their last token"),
+              messages.end())
+        << ::testing::PrintToString(messages);
 
     const Model m = loadModel(dir.path() / "model.h5");
     EXPECT_EQ(m.config.vocabSize, r.vocabSize);

@@ -1,0 +1,66 @@
+#include "model/subject_routing.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace mwb {
+
+std::vector<SubjectMention> findSubjectMentions(const Tokenizer& tokenizer,
+                                                std::span<const int> tokens,
+                                                const std::vector<std::string>& subjects) {
+    // Candidate token sequences by their first token, longest first.
+    std::unordered_map<int, std::vector<std::vector<int>>> byFirst;
+    for (const std::string& subject : subjects) {
+        for (const std::string& text : {" " + subject, subject}) {
+            std::vector<int> ids = tokenizer.encodeIds(text, /*allowBos=*/false);
+            if (ids.size() < 2) continue;
+            auto& list = byFirst[ids.front()];
+            if (std::find(list.begin(), list.end(), ids) == list.end()) list.push_back(std::move(ids));
+        }
+    }
+    for (auto& [first, list] : byFirst)
+        std::stable_sort(list.begin(), list.end(),
+                         [](const auto& a, const auto& b) { return a.size() > b.size(); });
+
+    std::vector<SubjectMention> mentions;
+    const int64_t n = int64_t(tokens.size());
+    for (int64_t i = 0; i < n;) {
+        const auto it = byFirst.find(tokens[size_t(i)]);
+        int64_t length = 0;
+        if (it != byFirst.end()) {
+            for (const std::vector<int>& ids : it->second) {
+                const int64_t m = int64_t(ids.size());
+                if (i + m <= n && std::equal(ids.begin(), ids.end(), tokens.begin() + i)) {
+                    length = m;
+                    break;
+                }
+            }
+        }
+        if (length > 0) {
+            mentions.push_back({i, i + length});
+            i += length;
+        } else {
+            ++i;
+        }
+    }
+    return mentions;
+}
+
+void appendSubjectMasks(std::span<const SubjectMention> mentions, int64_t start, int len,
+                        int sequence, std::vector<bp::BlockedKeys>& out) {
+    const int64_t end = start + len;
+    // The first mention whose last token (end - 1) is at or after the window's start.
+    auto it = std::lower_bound(mentions.begin(), mentions.end(), start,
+                               [](const SubjectMention& m, int64_t s) { return m.end - 1 < s; });
+    for (; it != mentions.end() && it->end < end; ++it) {
+        const int64_t keyBegin = std::max(it->begin, start);
+        const int64_t last = it->end - 1;
+        if (keyBegin >= last) continue;  // only the last token is in the window
+        out.push_back({.sequence = sequence,
+                       .keyBegin = int(keyBegin - start),
+                       .keyEnd = int(last - start),
+                       .queryBegin = int(it->end - start)});
+    }
+}
+
+}  // namespace mwb
