@@ -101,6 +101,34 @@ struct GradCheck {
     }
 };
 
+// Compares every `stride`-th element of each weight tensor's analytic gradient in
+// `grads` with the central difference of loss() as that weight of `w` moves.
+template <typename Loss>
+GradCheck checkEveryWeight(const ModelConfig& c, WeightsT<double>& w, WeightsT<double>& grads,
+                           Loss&& loss, Eigen::Index stride, int* checked = nullptr) {
+    std::vector<const double*> analytic;
+    forEachTensor(c, grads, [&](const std::string&, auto& t) { analytic.push_back(t.data()); });
+    GradCheck check;
+    size_t tensor = 0;
+    const double h = 1e-5;
+    forEachTensor(c, w, [&](const std::string& path, auto& t) {
+        for (Eigen::Index i = 0; i < t.size(); i += stride) {
+            double& x = t.data()[i];
+            const double saved = x;
+            x = saved + h;
+            const double plus = loss();
+            x = saved - h;
+            const double minus = loss();
+            x = saved;
+            check.add(analytic[tensor][i], (plus - minus) / (2 * h),
+                      path + "[" + std::to_string(i) + "]");
+            if (checked) ++*checked;
+        }
+        ++tensor;
+    });
+    return check;
+}
+
 const int kBatch = 2;
 const int kSeqLen = 5;
 
@@ -119,27 +147,8 @@ TEST_P(BackpropGradients, EveryWeightMatchesCentralDifferences) {
     loss();
     bp.backward(r, grads);
 
-    std::vector<const double*> analytic;
-    forEachTensor(c, grads, [&](const std::string&, auto& t) { analytic.push_back(t.data()); });
-    GradCheck check;
-    size_t tensor = 0;
     int checked = 0;
-    const double h = 1e-5;
-    forEachTensor(c, w, [&](const std::string& path, auto& t) {
-        for (Eigen::Index i = 0; i < t.size(); ++i) {
-            double& x = t.data()[i];
-            const double saved = x;
-            x = saved + h;
-            const double plus = loss();
-            x = saved - h;
-            const double minus = loss();
-            x = saved;
-            check.add(analytic[tensor][i], (plus - minus) / (2 * h),
-                      path + "[" + std::to_string(i) + "]");
-            ++checked;
-        }
-        ++tensor;
-    });
+    const GradCheck check = checkEveryWeight(c, w, grads, loss, 1, &checked);
     EXPECT_GT(checked, 500);
     EXPECT_LE(check.worst, 1.0) << check.where;
 }
@@ -379,25 +388,7 @@ TEST(Backprop, BlockedKeysGradientsMatchCentralDifferences) {
         const double masked = loss();
         bp.backward(r, grads);
 
-        GradCheck check;
-        const double h = 1e-5;
-        std::vector<const double*> analytic;
-        forEachTensor(c, grads, [&](const std::string&, auto& t) { analytic.push_back(t.data()); });
-        size_t tensor = 0;
-        forEachTensor(c, w, [&](const std::string& path, auto& t) {
-            for (Eigen::Index i = 0; i < t.size(); i += 3) {
-                double& x = t.data()[i];
-                const double saved = x;
-                x = saved + h;
-                const double plus = loss();
-                x = saved - h;
-                const double minus = loss();
-                x = saved;
-                check.add(analytic[tensor][i], (plus - minus) / (2 * h),
-                          path + "[" + std::to_string(i) + "]");
-            }
-            ++tensor;
-        });
+        const GradCheck check = checkEveryWeight(c, w, grads, loss, 3);
         EXPECT_LE(check.worst, 1.0) << check.where;
 
         bp.setBlockedKeys({});
