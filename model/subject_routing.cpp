@@ -46,6 +46,30 @@ std::vector<SubjectMention> findSubjectMentions(const Tokenizer& tokenizer,
     return mentions;
 }
 
+namespace {
+
+// SplitMix64's finaliser (Steele et al. 2014): a well-mixed 64-bit hash of one word.
+uint64_t mix64(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+}  // namespace
+
+std::vector<SubjectMention> sampleMentions(std::span<const SubjectMention> mentions,
+                                           double fraction, uint64_t seed) {
+    std::vector<SubjectMention> kept;
+    const uint64_t salt = mix64(seed);
+    for (const SubjectMention& m : mentions) {
+        // The top 53 bits as a uniform double in [0, 1).
+        const double u = double(mix64(salt ^ uint64_t(m.begin)) >> 11) * 0x1.0p-53;
+        if (u < fraction) kept.push_back(m);
+    }
+    return kept;
+}
+
 void appendSubjectMasks(std::span<const SubjectMention> mentions, int64_t start, int len,
                         int sequence, std::vector<bp::BlockedKeys>& out) {
     const int64_t end = start + len;

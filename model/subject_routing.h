@@ -35,6 +35,12 @@ std::vector<SubjectMention> findSubjectMentions(const Tokenizer& tokenizer,
                                                 std::span<const int> tokens,
                                                 const std::vector<std::string>& subjects);
 
+// The mentions kept by an independent draw with probability `fraction` each, seeded
+// by `seed` and the mention's position, so the same stream and seed always keep the
+// same ones (a resumed run routes what the interrupted one did).
+std::vector<SubjectMention> sampleMentions(std::span<const SubjectMention> mentions,
+                                           double fraction, uint64_t seed);
+
 // Appends the masks of the training window tokens[start, start + len), placed as
 // sequence `sequence` of a batch: for each mention whose last token lies in the window
 // with at least one earlier token of the mention in it, the window's positions after

@@ -157,13 +157,18 @@ TrainConfig parseTrainConfig(const nlohmann::json& j, const std::filesystem::pat
                              const std::string& source) {
     TrainConfig t;
     KeyReader r(j, source);
-    r.require("model");
-    r.require("tokenizer");
     r.require("corpus");
     r.require("out");
-    readModel(*r.find("model"), source, t.model);
-
-    {
+    r.read("init", t.init, baseDir);
+    if (r.has("init")) {
+        // The shape and the vocabulary are the starting model's.
+        if (r.has("model")) r.fail("model", "must be absent with 'init' (the shape is the model file's)");
+        if (r.has("tokenizer"))
+            r.fail("tokenizer", "must be absent with 'init' (the tokenizer is the model file's)");
+    } else {
+        r.require("model");
+        r.require("tokenizer");
+        readModel(*r.find("model"), source, t.model);
         KeyReader tok(*r.find("tokenizer"), source + ": tokenizer");
         tok.read("vocab_size", t.tokenizerVocab);
         tok.read("train_bytes", t.tokenizerTrainBytes);
@@ -183,6 +188,7 @@ TrainConfig parseTrainConfig(const nlohmann::json& j, const std::filesystem::pat
     r.read("eval_text", t.evalText, baseDir);
     r.read("eval_fraction", t.evalFraction);
     r.read("route_subjects", t.routeSubjects, baseDir);
+    r.read("route_fraction", t.routeFraction);
     r.read("eval_every", t.evalEvery);
     r.read("eval_batches", t.evalBatches);
     r.read("seq_len", t.seqLen);
@@ -206,10 +212,13 @@ TrainConfig parseTrainConfig(const nlohmann::json& j, const std::filesystem::pat
     r.read("log_every", t.logEvery);
     r.finish();
 
-    ModelConfig check = t.model;
-    check.vocabSize = std::max(t.tokenizerVocab, 1);
-    if (const std::string problem = configProblem(check); !problem.empty())
-        r.fail("model", "is not a valid shape: " + problem);
+    if (t.init.empty()) {
+        ModelConfig check = t.model;
+        check.vocabSize = std::max(t.tokenizerVocab, 1);
+        if (const std::string problem = configProblem(check); !problem.empty())
+            r.fail("model", "is not a valid shape: " + problem);
+        if (t.seqLen > t.model.nCtx) r.fail("seq_len", "must not exceed the model's n_ctx");
+    }
     auto positive = [&](const char* key, double v) {
         if (!(v > 0) || !std::isfinite(v)) r.fail(key, "must be positive");
     };
@@ -221,7 +230,6 @@ TrainConfig parseTrainConfig(const nlohmann::json& j, const std::filesystem::pat
     positive("adam_eps", t.adamEps);
     positive("eval_batches", t.evalBatches);
     positive("log_every", t.logEvery);
-    if (t.seqLen > t.model.nCtx) r.fail("seq_len", "must not exceed the model's n_ctx");
     if (!(t.minLr >= 0 && t.minLr <= t.lr)) r.fail("min_lr", "must be between 0 and lr");
     if (t.warmup < 0) r.fail("warmup", "must not be negative");
     if (!(t.weightDecay >= 0)) r.fail("weight_decay", "must not be negative");
@@ -229,6 +237,8 @@ TrainConfig parseTrainConfig(const nlohmann::json& j, const std::filesystem::pat
     if (!(t.beta2 >= 0 && t.beta2 < 1)) r.fail("beta2", "must be in [0, 1)");
     if (!(t.gradClip >= 0)) r.fail("grad_clip", "must not be negative");
     if (!(t.evalFraction >= 0 && t.evalFraction < 1)) r.fail("eval_fraction", "must be in [0, 1)");
+    if (!(t.routeFraction > 0 && t.routeFraction <= 1))
+        r.fail("route_fraction", "must be in (0, 1]");
     if (t.evalEvery < 0) r.fail("eval_every", "must not be negative");
     if (t.checkpointEvery < 0) r.fail("checkpoint_every", "must not be negative");
     return t;

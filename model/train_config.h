@@ -17,6 +17,10 @@ struct TrainConfig {
     // Shape of the model; vocabSize is taken from the tokenizer.
     ModelConfig model;
 
+    // A model file to start from instead of random weights (fine-tuning): its shape,
+    // weights and tokenizer are used, and `model` and the tokenizer keys are absent.
+    std::filesystem::path init;
+
     // Text the model learns from, concatenated in order. With a non-empty
     // documentSeparator every file is split at it; each document (or each file) is
     // followed by the tokenizer's end-of-text token.
@@ -41,6 +45,9 @@ struct TrainConfig {
     // token in training: the positions after a mention of a subject of several tokens
     // do not attend to its earlier tokens (subject_routing.h). Empty: plain training.
     std::vector<std::filesystem::path> routeSubjects;
+    // The share of those mentions that is routed, drawn once per mention from the
+    // seed; the others are trained unmasked, so the model also sees subjects whole.
+    double routeFraction = 1.0;
 
     // Optimisation: steps of batchSize * gradAccum packed windows of seqLen tokens.
     int seqLen = 128;
@@ -70,11 +77,12 @@ struct TrainConfig {
 // Reads a training configuration. Relative paths are taken relative to baseDir (the
 // folder of the config file). Keys (all optional unless marked):
 //   model: {architecture*, n_layer*, n_head*, n_kv_head, d_model*, d_ff*, n_ctx*,
-//           activation, norm_eps, rope_theta, tie_embeddings, name}
+//           activation, norm_eps, rope_theta, tie_embeddings, name}   (*)
 //   tokenizer: {vocab_size, train_bytes} or {from: "model.h5"}   (*)
+//   init: "model.h5" (instead of model and tokenizer),
 //   corpus*: path or [paths], document_separator,
 //   eval_text: path or [paths], eval_fraction, eval_every, eval_batches,
-//   route_subjects: path or [paths],
+//   route_subjects: path or [paths], route_fraction,
 //   seq_len, batch_size, grad_accum, steps, lr, min_lr, warmup, weight_decay,
 //   beta1, beta2, adam_eps, grad_clip, seed, out*, checkpoint, checkpoint_every, log_every.
 // Throws InvalidInput naming `source` and the key for unknown keys, wrong types,

@@ -95,26 +95,46 @@ TrainResult runTraining(const TrainConfig& config, bool resume, const TrainCallb
     const std::vector<std::string> corpus = readTexts(config.corpus);
     const std::vector<std::string> evalTexts = readTexts(config.evalText);
 
+    // With init the shape is the starting model's; the checkpoint must match it.
+    TrainConfig run = config;
+    Model start;
+    if (!config.init.empty()) {
+        start = loadModel(config.init, {.precision = WeightPrecision::Float32});
+        run.model = start.config;
+    }
+
     Model model;
     if (resume) {
-        const auto modelPath = Trainer::checkpointModelPath(config);
+        const auto modelPath = Trainer::checkpointModelPath(run);
         if (!std::filesystem::exists(modelPath) ||
-            !std::filesystem::exists(Trainer::checkpointStatePath(config)))
+            !std::filesystem::exists(Trainer::checkpointStatePath(run)))
             throw InvalidInput("there is no checkpoint to resume from at " +
-                               config.checkpoint.string() + ".{h5,state}");
+                               run.checkpoint.string() + ".{h5,state}");
         model = loadModel(modelPath);  // tokenizer and shape; weights come from the state
-        if (!sameShape(model.config, config.model))
+        if (!sameShape(model.config, run.model))
             throw InvalidInput("the checkpoint " + modelPath.string() +
                                " has another model shape than the training configuration");
     } else {
-        if (std::filesystem::exists(Trainer::checkpointStatePath(config)))
-            message("starting from scratch: the checkpoint " + config.checkpoint.string() +
+        if (std::filesystem::exists(Trainer::checkpointStatePath(run)))
+            message("starting from scratch: the checkpoint " + run.checkpoint.string() +
                     ".{h5,state} will be overwritten (--resume continues from it)");
-        model.tokenizer = makeTokenizer(config, corpus, cb);
-        model.config = config.model;
-        model.config.vocabSize = model.tokenizer.vocabSize();
-        if (model.config.name.empty()) model.config.name = config.out.stem().string();
-        model.weights = randomWeights(model.config, config.seed);
+        if (!config.init.empty()) {
+            model = std::move(start);
+            message("starting from the weights of " + config.init.string());
+            // Training changes the weights the edit records refer to, so undoing them
+            // afterwards would be wrong; the edits stay in the weights.
+            if (!model.edits.empty()) {
+                message("its " + std::to_string(model.edits.size()) +
+                        " recorded edit(s) stay in the weights but are no longer recorded");
+                model.edits.clear();
+            }
+        } else {
+            model.tokenizer = makeTokenizer(run, corpus, cb);
+            model.config = run.model;
+            model.config.vocabSize = model.tokenizer.vocabSize();
+            if (model.config.name.empty()) model.config.name = run.out.stem().string();
+            model.weights = randomWeights(model.config, run.seed);
+        }
     }
 
     std::vector<int> train = tokenizeDocuments(model.tokenizer, corpus, config.documentSeparator, cb.progress);
@@ -131,21 +151,24 @@ TrainResult runTraining(const TrainConfig& config, bool resume, const TrainCallb
             std::to_string(model.config.parameterCount()) + " parameters");
 
     std::vector<SubjectMention> mentions;
-    if (!config.routeSubjects.empty()) {
+    if (!run.routeSubjects.empty()) {
         std::vector<std::string> subjects;
-        for (const auto& file : config.routeSubjects)
+        for (const auto& file : run.routeSubjects)
             for (const KnownFact& f : loadKnownFacts(file)) subjects.push_back(f.subject);
         std::sort(subjects.begin(), subjects.end());
         subjects.erase(std::unique(subjects.begin(), subjects.end()), subjects.end());
         mentions = findSubjectMentions(model.tokenizer, train, subjects);
+        const size_t found = mentions.size();
+        if (run.routeFraction < 1) mentions = sampleMentions(mentions, run.routeFraction, run.seed);
         message("routing " + std::to_string(mentions.size()) +
+                (mentions.size() < found ? " of " + std::to_string(found) : std::string()) +
                 " subject mentions through their last token");
     }
 
     TrainResult result;
     result.trainTokens = int64_t(train.size());
     result.vocabSize = model.config.vocabSize;
-    Trainer trainer(config, std::move(model), std::move(train), std::move(eval));
+    Trainer trainer(run, std::move(model), std::move(train), std::move(eval));
     trainer.routeSubjects(std::move(mentions));
     if (resume)
         for (const std::string& note : trainer.loadCheckpoint()) message(note);
@@ -158,9 +181,9 @@ TrainResult runTraining(const TrainConfig& config, bool resume, const TrainCallb
     };
     trainer.run(inner);
 
-    if (config.out.has_parent_path()) std::filesystem::create_directories(config.out.parent_path());
-    saveModel(trainer.model(), config.out, StorageType::Float32, /*overwrite=*/true);
-    result.out = config.out;
+    if (run.out.has_parent_path()) std::filesystem::create_directories(run.out.parent_path());
+    saveModel(trainer.model(), run.out, StorageType::Float32, /*overwrite=*/true);
+    result.out = run.out;
     result.steps = trainer.stepsDone();
     result.finalLoss = last.loss;
     result.evalLoss = last.step > 0 ? last.evalLoss : trainer.evalLoss();

@@ -2,6 +2,8 @@
 // token stream, and the attention masks of a training window, on hand-made cases.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "model/tokenizer.h"
 #include "model/subject_routing.h"
 
@@ -67,6 +69,23 @@ TEST(SubjectRouting, WindowMasksCoverTheEarlierTokensForTheLaterQueries) {
     EXPECT_TRUE(out.empty());
     appendSubjectMasks(mentions, 26, 6, 2, out);  // [26, 32)
     EXPECT_EQ(out, (std::vector<bp::BlockedKeys>{{2, 2, 4, 5}}));
+}
+
+TEST(SubjectRouting, SampledMentionsAreASeededSubsetOfTheRightSize) {
+    std::vector<SubjectMention> all;
+    for (int64_t i = 0; i < 20000; ++i) all.push_back({3 * i, 3 * i + 2});
+    EXPECT_EQ(sampleMentions(all, 1.0, 7), all);
+    const auto a = sampleMentions(all, 0.3, 7);
+    // Binomial(20000, 0.3): standard deviation 65, so ±600 is far outside chance.
+    EXPECT_NEAR(double(a.size()), 6000.0, 600.0);
+    EXPECT_TRUE(std::includes(all.begin(), all.end(), a.begin(), a.end(),
+                              [](const auto& x, const auto& y) { return x.begin < y.begin; }));
+    EXPECT_EQ(sampleMentions(all, 0.3, 7), a);  // the same seed keeps the same mentions
+    EXPECT_NE(sampleMentions(all, 0.3, 8), a);
+    // A larger fraction keeps a superset: each mention has one draw.
+    const auto b = sampleMentions(all, 0.6, 7);
+    EXPECT_TRUE(std::includes(b.begin(), b.end(), a.begin(), a.end(),
+                              [](const auto& x, const auto& y) { return x.begin < y.begin; }));
 }
 
 }  // namespace

@@ -330,6 +330,18 @@ TEST(TrainConfig, DefaultsRelativePathsAndErrors) {
     EXPECT_EQ(parseTrainConfig(routed, "/data/run").routeSubjects,
               (std::vector<fs::path>{"/data/run/facts.json", "/abs/more.json"}));
 
+    EXPECT_EQ(t.routeFraction, 1.0);
+    routed["route_fraction"] = 0.25;
+    EXPECT_EQ(parseTrainConfig(routed, "/data/run").routeFraction, 0.25);
+
+    // Fine-tuning: the shape and the tokenizer are the starting model's.
+    auto tuned = minimalConfigJson();
+    tuned.erase("model");
+    tuned.erase("tokenizer");
+    tuned["init"] = "demo.h5";
+    EXPECT_EQ(parseTrainConfig(tuned, "/data/run").init, fs::path("/data/run/demo.h5"));
+    EXPECT_TRUE(t.init.empty());
+
     auto expectError = [](nlohmann::json j, const std::string& needle) {
         try {
             parseTrainConfig(j, "/x", "train.json");
@@ -360,6 +372,20 @@ TEST(TrainConfig, DefaultsRelativePathsAndErrors) {
     j = minimalConfigJson();
     j["model"]["d_model"] = 33;
     expectError(j, "not divisible");
+    j = minimalConfigJson();
+    j.erase("tokenizer");
+    expectError(j, "'tokenizer' is required");
+    j = minimalConfigJson();
+    j["init"] = "demo.h5";
+    expectError(j, "'model' must be absent with 'init'");
+    j = tuned;
+    j["tokenizer"] = {{"vocab_size", 300}};
+    expectError(j, "'tokenizer' must be absent with 'init'");
+    for (double bad : {0.0, -0.5, 1.5}) {
+        j = minimalConfigJson();
+        j["route_fraction"] = bad;
+        expectError(j, "'route_fraction' must be in (0, 1]");
+    }
 }
 
 TEST(TrainConfig, EndToEndTrainsTokenizerAndModelAndResumesAfterCompletion) {
@@ -424,6 +450,38 @@ TEST(TrainConfig, EndToEndTrainsTokenizerAndModelAndResumesAfterCompletion) {
     TrainConfig missing = t;
     missing.checkpoint = dir.path() / "nothing";
     EXPECT_THROW(runTraining(missing, true, cb), InvalidInput);
+
+    // Fine-tuning from the trained model: half of the mentions routed, a learning rate
+    // too small to move any weight visibly, so the result is the starting model.
+    TrainConfig tune = t;
+    tune.init = dir.path() / "model.h5";
+    tune.model = ModelConfig{};
+    tune.tokenizerVocab = 0;
+    tune.routeFraction = 0.5;
+    tune.steps = 3;
+    tune.lr = 1e-12;
+    tune.minLr = 0;
+    tune.weightDecay = 0;
+    tune.out = dir.path() / "tuned.h5";
+    tune.checkpoint = dir.path() / "tuned.ckpt";
+    messages.clear();
+    statuses.clear();
+    const TrainResult tuned = runTraining(tune, false, cb);
+    EXPECT_EQ(tuned.steps, 3);
+    EXPECT_EQ(messages.at(0), "starting from the weights of " + tune.init.string());
+    bool sampled = false;
+    for (const std::string& note : messages) sampled |= note.find(" of 36 subject mentions") != std::string::npos;
+    EXPECT_TRUE(sampled) << ::testing::PrintToString(messages);
+    // A trained model's first loss, not a random one's (about log 300 = 5.7).
+    EXPECT_LT(statuses.front().loss, statuses.back().loss + 0.5);
+    EXPECT_LT(statuses.front().loss, 0.8 * std::log(double(r.vocabSize)));
+    const Model start = loadModel(tune.init);
+    const Model out = loadModel(tune.out);
+    EXPECT_EQ(out.tokenizer.encodeIds("The capital of Spain"), start.tokenizer.encodeIds("The capital of Spain"));
+    EXPECT_EQ(out.config.nLayers, start.config.nLayers);
+    EXPECT_LT((out.weights.blocks[1].down.weight - start.weights.blocks[1].down.weight).cwiseAbs().maxCoeff(), 1e-6f);
+    // It resumes like any run, checking the checkpoint against the starting model's shape.
+    EXPECT_EQ(runTraining(tune, true, cb).steps, 3);
 }
 
 }  // namespace
