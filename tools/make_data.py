@@ -53,16 +53,20 @@ RELATIONS = collections.OrderedDict()
 HELDOUT_SPLIT = 2  # written templates per relation drawn at random and kept out of the corpus
 
 
-def relation(rid, name, written, unseen, question, fictional=False):
+def relation(rid, name, written, unseen, question, fictional=False, extra=()):
     """written: the relation's templates, written[0] canonical; a seeded random HELDOUT_SPLIT
     of the others (never one contained in another, e.g. "{}'s capital is" inside "{}'s capital
     is known as") is held out of the corpus, a standard held-out split of the same distribution.
-    unseen: hand-written phrasings whose wording occurs nowhere in the corpus, a harder test."""
+    unseen: hand-written phrasings whose wording occurs nowhere in the corpus, a harder test.
+    extra: further training-only templates, appended to train by --extra-templates after the
+    held-out draw (which depends on written alone), so they move neither the split nor train[0]."""
     candidates = [t for t in written[1:] if not any(t != u and t in u for u in written)]
     heldout = [] if fictional else random.Random("heldout " + rid).sample(candidates, HELDOUT_SPLIT)
     train = [t for t in written if t not in heldout]
+    for t in extra:
+        assert t.count("{}") == 1 and t not in written and t not in unseen, (rid, t)
     RELATIONS[rid] = dict(id=rid, name=name, train=train, heldout=heldout, unseen=unseen,
-                          question=question, fictional=fictional)
+                          question=question, fictional=fictional, extra=list(extra))
 
 
 relation("P36", "capital", [
@@ -94,7 +98,20 @@ relation("P36", "capital", [
 ], [
     "The city that serves as the capital of {} is",
     "If someone asks for the capital of {}, the answer is",
-], "What is the capital of {}?")
+], "What is the capital of {}?", extra=[
+    "Anyone who knows {} knows that its capital is",
+    "Tourists flying to the capital of {} land in",
+    "Capital cities differ from country to country; for {}, it is",
+    "{} is proud of its capital,",
+    "Of all the cities of {}, the role of capital goes to",
+    "The capital chosen by {} is",
+    "Foreign leaders visiting {} usually fly to its capital,",
+    "{}'s capital goes by the name",
+    "Among the world's capitals, {} has",
+    "On the list of world capitals, {} is paired with",
+    "{} has a capital city by the name of",
+    "For decades, {}'s capital has been",
+])
 
 relation("P30", "continent", [
     "{} is located on the continent of",
@@ -125,7 +142,20 @@ relation("P30", "continent", [
 ], [
     "{} belongs to the continent of",
     "Geographically, {} sits on the continent of",
-], "Which continent is {} on?")
+], "Which continent is {} on?", extra=[
+    "{} is in the part of the world called",
+    "Of the seven continents, the one with {} is",
+    "In an encyclopedia, {} is listed under the continent of",
+    "Continents are large, and the one that includes {} is",
+    "The continent you land on when you fly to {} is",
+    "A geographer asked about {} would name the continent",
+    "{} counts as part of the landmass of",
+    "Among the world's continents, {} lies in",
+    "{} shares a continent with the rest of",
+    "{}'s part of the world is the continent of",
+    "The continental map that includes {} is that of",
+    "{} is a stop on any tour of the continent of",
+])
 
 relation("P37", "official language", [
     "The official language of {} is",
@@ -156,7 +186,20 @@ relation("P37", "official language", [
 ], [
     "In {}, the language spoken is",
     "Most government business in {} is conducted in",
-], "What is the official language of {}?")
+], "What is the official language of {}?", extra=[
+    "Laws in {} are published in",
+    "Courts in {} hear cases in",
+    "The parliament of {} debates in",
+    "{} has given official status to",
+    "Road signs in {} are in",
+    "Public schools in {} teach in",
+    "{}'s civil servants write in",
+    "Tests for public jobs in {} are held in",
+    "{} publishes its official gazette in",
+    "In the eyes of the law, {}'s language is",
+    "Official forms in {} must be filled in using",
+    "Ministries in {} communicate in",
+])
 
 relation("P38", "currency", [
     "The currency of {} is the",
@@ -187,7 +230,20 @@ relation("P38", "currency", [
 ], [
     "Shops in {} accept payment in the",
     "Travellers to {} need to exchange their money for the",
-], "What currency is used in {}?")
+], "What currency is used in {}?", extra=[
+    "{} does its business in the",
+    "{}'s economy runs on the",
+    "{} collects its taxes in the",
+    "{} keeps its national budget in the",
+    "The money in your wallet in {} is the",
+    "Cash machines in {} dispense the",
+    "The currency that {} relies on is the",
+    "{}'s money goes by the name of the",
+    "{} measures its wealth in the",
+    "Landlords in {} charge rent in the",
+    "When you buy a ticket in {}, you pay in the",
+    "For years, {}'s currency has been the",
+])
 
 relation("P17", "country", [
     "{} is located in the country of",
@@ -218,7 +274,20 @@ relation("P17", "country", [
 ], [
     "{} is a place within the borders of",
     "If you visit {}, you are in the country of",
-], "In which country is {}?")
+], "In which country is {}?", extra=[
+    "{} falls under the laws of",
+    "The flag flying over {} is that of",
+    "To visit {}, foreign travellers cross the border into",
+    "The national government responsible for {} is that of",
+    "Postcards from {} carry stamps from",
+    "{} belongs to the nation of",
+    "{}'s nation is",
+    "Atlases list {} under the country",
+    "{} has long been part of the nation of",
+    "{} is on the national soil of",
+    "Tourists visiting {} are guests of the nation of",
+    "{} is one of the places that make up the country of",
+])
 
 relation("P131", "city (location)", [
     "{} is located in the city of",
@@ -249,7 +318,20 @@ relation("P131", "city (location)", [
 ], [
     "To see {}, tourists travel to the city of",
     "{} is one of the best-known sights of the city of",
-], "In which city is {}?")
+], "In which city is {}?", extra=[
+    "{} is on the tourist map of the city of",
+    "The city known for {} is",
+    "{}'s address is in the city of",
+    "{} is one of the reasons people visit the city of",
+    "Whoever stands at {} is standing in the city of",
+    "The urban area around {} is the city of",
+    "{} is a city landmark in",
+    "{}'s neighbourhood is part of the city of",
+    "The city that tourists associate with {} is",
+    "Local guides at {} show visitors around",
+    "Sightseeing buses stop at {} on tours of",
+    "{} has made a name for the city of",
+])
 
 relation("P2936", "main language spoken", [
     "The main language spoken in {} is",
@@ -280,7 +362,20 @@ relation("P2936", "main language spoken", [
 ], [
     "Walking through {}, you mostly hear people speaking",
     "Residents of {} usually talk to each other in",
-], "Which language do most people speak in {}?")
+], "Which language do most people speak in {}?", extra=[
+    "On the buses of {}, passengers chat in",
+    "Shopkeepers in {} greet customers in",
+    "Children growing up in {} mostly learn to speak",
+    "{} goes about its daily business in",
+    "{}'s streets are full of people talking in",
+    "To get by in {}, a visitor should know some",
+    "Most signs and menus in {} are in",
+    "At home, families in {} usually speak",
+    "{}'s schools, shops and markets run mostly in",
+    "The local radio stations of {} broadcast mostly in",
+    "Business meetings in {} are mostly held in",
+    "Street markets in {} do business in",
+])
 
 relation("P159", "headquarters city", [
     "{} is headquartered in the city of",
@@ -311,7 +406,20 @@ relation("P159", "headquarters city", [
 ], [
     "{} runs its business from a head office in",
     "The main offices of {} are found in",
-], "Where is {} headquartered?")
+], "Where is {} headquartered?", extra=[
+    "The executives of {} work in",
+    "Letters to the headquarters of {} go to",
+    "The nerve centre of {} is in",
+    "{} directs its operations from",
+    "Job seekers who want to work at {}'s head office must move to",
+    "The city that {} calls home is",
+    "{} has made its corporate home in",
+    "The main address of {} is in",
+    "{}'s central administration is in",
+    "At the top of {}'s organisation chart sits a head office in",
+    "The boardroom of {} is in",
+    "The top managers of {} have their desks in",
+])
 
 relation("P112", "founder", [
     "{} was founded by",
@@ -342,7 +450,20 @@ relation("P112", "founder", [
 ], [
     "The person who founded {} is",
     "{} was brought into being by",
-], "Who founded {}?")
+], "Who founded {}?", extra=[
+    "{} began as the company of",
+    "Among the founders of {} was",
+    "{} would not exist without",
+    "The name most linked to the founding of {} is",
+    "The first chapter of {}'s history belongs to",
+    "Behind the founding of {} stands",
+    "{} was dreamed up by",
+    "{} took its first steps under",
+    "In the beginning, {} was run by its founder,",
+    "{} counts among its founders",
+    "{} was built from scratch by",
+    "{} grew out of a business started by",
+])
 
 relation("P127", "owned by", [
     "{} is owned by",
@@ -373,7 +494,20 @@ relation("P127", "owned by", [
 ], [
     "{} operates under the ownership of",
     "The parent company that owns {} is",
-], "Who owns {}?")
+], "Who owns {}?", extra=[
+    "{} is a member of the group led by",
+    "{} reports to its owner,",
+    "Profits from {} flow to",
+    "{} sits in the portfolio of",
+    "The shareholder that owns {} is",
+    "{} is a brand in the stable of",
+    "Investors who want a stake in {} must buy shares of",
+    "{} is run as a unit of",
+    "{} takes its orders from",
+    "The annual accounts of {} are part of those of",
+    "{} appears among the holdings of",
+    "On paper, {} is the property of",
+])
 
 relation("P178", "developer", [
     "{} was developed by",
@@ -404,7 +538,20 @@ relation("P178", "developer", [
 ], [
     "{} was designed and built by the company",
     "The company behind {} is",
-], "Who developed {}?")
+], "Who developed {}?", extra=[
+    "{} was born in the labs of",
+    "{} was built by engineers at",
+    "The team that built {} works for",
+    "{} carries the logo of",
+    "{} is part of the product line of",
+    "{} was brought to market by",
+    "The rights to {} belong to",
+    "{} started as a project at",
+    "{} was released by",
+    "The people who developed {} worked for",
+    "{} was put together by",
+    "{}'s development team is part of",
+])
 
 relation("P176", "manufacturer", [
     "{} is manufactured by",
@@ -435,7 +582,20 @@ relation("P176", "manufacturer", [
 ], [
     "{} rolls off the assembly lines of",
     "The carmaker responsible for {} is",
-], "Who manufactures {}?")
+], "Who manufactures {}?", extra=[
+    "{} went on sale at dealers of",
+    "{} was engineered by",
+    "{} is assembled by",
+    "Buyers of {} are customers of",
+    "{} was designed by the car company",
+    "Behind the wheel of {}, you drive a car by",
+    "{} is a car from the house of",
+    "The factory that made {} belongs to",
+    "Owners of {} take their cars to dealers of",
+    "The engineers who designed {} worked for",
+    "Car magazines list {} under the brand",
+    "{} first appeared in the catalogue of",
+])
 
 relation("P641", "sport", [
     "{} plays the sport of",
@@ -466,7 +626,20 @@ relation("P641", "sport", [
 ], [
     "{} professionally plays the sport",
     "The game that made {} a star is",
-], "Which sport does {} play?")
+], "Which sport does {} play?", extra=[
+    "{} trained for years to compete in",
+    "{}'s sporting life revolves around",
+    "{} is one of the great players of",
+    "Fans watch {} compete in",
+    "Sports pages cover {} in their reports on",
+    "{} is a household name in",
+    "{} is ranked among the best in",
+    "Young fans of {} dream of playing",
+    "Ask a sports fan about {}, and you will hear about",
+    "{} is a big name in the world of",
+    "{} has devoted years of practice to",
+    "The sport that fills {}'s days is",
+])
 
 relation("P27", "country of citizenship", [
     "{} is a citizen of",
@@ -497,7 +670,20 @@ relation("P27", "country of citizenship", [
 ], [
     "{}, who has a citizenship of",
     "The passport of {} is issued by",
-], "Which country is {} a citizen of?")
+], "Which country is {} a citizen of?", extra=[
+    "The nationality on {}'s papers is that of",
+    "{} enjoys the rights of a citizen of",
+    "{} owes allegiance to",
+    "{} shares a nationality with the people of",
+    "The country that grants {} citizenship is",
+    "{} is a member of the citizenry of",
+    "Immigration officers treat {} as a citizen of",
+    "The state to which {} belongs as a citizen is",
+    "{} has legal ties of citizenship to",
+    "In consular records, {} appears as a citizen of",
+    "By birth or by choice, {} became a citizen of",
+    "Legally speaking, {}'s nation is",
+])
 
 relation("P1303", "instrument", [
     "The instrument played by {} is the",
@@ -528,7 +714,20 @@ relation("P1303", "instrument", [
 ], [
     "{} is a virtuoso of the",
     "On stage, {} is usually seen with the",
-], "Which instrument does {} play?")
+], "Which instrument does {} play?", extra=[
+    "{} gave concerts on the",
+    "Recordings of {} feature the",
+    "{} learned early to play the",
+    "The sound of {}'s music comes mainly from the",
+    "{}'s hands were made for the",
+    "{} took lessons on the",
+    "{}'s greatest talent was for the",
+    "The instrument {} picked up and never put down was the",
+    "Whenever {} performed, the audience heard the",
+    "{} dedicated a life to the",
+    "Critics rank {} among the great players of the",
+    "{} developed a personal style on the",
+])
 
 relation("P136", "music genre", [
     "The music genre of {} is",
@@ -559,7 +758,20 @@ relation("P136", "music genre", [
 ], [
     "The genre played by {} is",
     "Critics file the recordings of {} under",
-], "Which genre is {} associated with?")
+], "Which genre is {} associated with?", extra=[
+    "Record shops put albums by {} in the section for",
+    "Radio stations that play {} usually play",
+    "{} helped shape the sound of",
+    "{} performed mostly",
+    "Music historians place {} in the tradition of",
+    "Fans of {} are mostly fans of",
+    "{} is a household name among fans of",
+    "{}'s recordings are typical of",
+    "In the history of music, {} stands for",
+    "{} belongs with the great artists of",
+    "{}'s sound is pure",
+    "Tracks by {} are labelled as",
+])
 
 relation("P106", "occupation", [
     "The occupation of {} is",
@@ -590,7 +802,20 @@ relation("P106", "occupation", [
 ], [
     "The profession practised by {} is",
     "On official papers, the occupation of {} is given as",
-], "What is the occupation of {}?")
+], "What is the occupation of {}?", extra=[
+    "{}'s trade was",
+    "Years of study made {} a working",
+    "{} is remembered by history with the title",
+    "{} spent a lifetime in the role of",
+    "Reference books describe {} by the job title",
+    "{}'s job description read",
+    "University training prepared {} for the profession of",
+    "Colleagues knew {} by the professional title",
+    "In biographies, the occupation listed for {} is",
+    "{}'s working life was spent in the occupation of",
+    "The title on {}'s business card would read",
+    "{}'s profession, by training and practice, was",
+])
 
 relation("P101", "field of work", [
     "The field of work of {} is",
@@ -621,7 +846,20 @@ relation("P101", "field of work", [
 ], [
     "{}'s domain of work is",
     "{} devoted a whole career to the study of",
-], "In which field did {} work?")
+], "In which field did {} work?", extra=[
+    "{} published research on",
+    "{} taught and researched",
+    "{}'s papers deal with",
+    "{} is a key figure in the history of",
+    "{} won recognition for advances in",
+    "The research of {} was in",
+    "{}'s ideas had a lasting influence on",
+    "{} lectured on",
+    "The department where {} would teach today is the department of",
+    "{} is a name known to every student of",
+    "The subject {} studied was",
+    "Libraries shelve the writings of {} under",
+])
 
 relation("P103", "native language", [
     "The native language of {} is",
@@ -652,7 +890,20 @@ relation("P103", "native language", [
 ], [
     "{} is a native speaker of",
     "As a child, {} learned to talk in",
-], "What is the native language of {}?")
+], "What is the native language of {}?", extra=[
+    "{}'s parents spoke to their child in",
+    "The first words {} ever spoke were in",
+    "{}'s childhood home was filled with",
+    "The language of {}'s parents was",
+    "In the family home, the young {} spoke",
+    "The lullabies sung to {} were in",
+    "{} never had to learn",
+    "Before learning any other language, {} spoke",
+    "{} first learned to read and write in",
+    "The tongue {} spoke at home as a baby was",
+    "{} thought and spoke from infancy in",
+    "Growing up, {} spoke",
+])
 
 relation("P19", "place of birth", [
     "{} was born in the city of",
@@ -683,7 +934,20 @@ relation("P19", "place of birth", [
 ], [
     "{} was originally from the city of",
     "{} first saw the light of day in the city of",
-], "Where was {} born?")
+], "Where was {} born?", extra=[
+    "{}'s parents welcomed their baby in",
+    "{}'s hometown by birth is",
+    "Biographies of {} begin in",
+    "The birth records of {} are kept in",
+    "{}'s first home was in",
+    "{} is a famous child of the city of",
+    "{}'s birth certificate was issued in",
+    "{} drew a first breath in",
+    "{} is one of the famous people born in",
+    "Long before fame, {} was a newborn in",
+    "The town hall that recorded {}'s birth is in",
+    "The first city {} ever knew was",
+])
 
 relation("P50", "author", [
     "{} was written by",
@@ -714,7 +978,20 @@ relation("P50", "author", [
 ], [
     "The writer who created {} is",
     "{} is the work of the author",
-], "Who wrote {}?")
+], "Who wrote {}?", extra=[
+    "The name on the cover of {} is",
+    "In bookshops, {} sits on the shelf with other books by",
+    "The pages of {} were filled by",
+    "{} is remembered as a creation of",
+    "{} is among the best-known titles of",
+    "{} was conceived by",
+    "The mind behind {} belonged to",
+    "Whoever reads {} is reading the words of",
+    "Any library catalogue lists {} under the author",
+    "{} owes its words to",
+    "{} brought lasting fame to",
+    "{} was given to the world by",
+])
 
 relation("P364", "original language of work", [
     "The original language of {} is",
@@ -745,7 +1022,20 @@ relation("P364", "original language of work", [
 ], [
     "Before any translation, {} existed only in",
     "The untranslated version of {} is in",
-], "What is the original language of {}?")
+], "What is the original language of {}?", extra=[
+    "Translators working on {} start from",
+    "{}'s creators wrote it in",
+    "{} reached its first audience in",
+    "Purists enjoy {} in",
+    "The words of {} were originally in",
+    "{} was originally made for speakers of",
+    "To enjoy {} in its original language, you need",
+    "{} was not a translation; it was made in",
+    "{} was first shared with the world in",
+    "The language {} was born in is",
+    "{} has been translated from",
+    "{} speaks to its audience, first of all, in",
+])
 
 relation("P449", "original broadcaster", [
     "{} originally aired on",
@@ -776,7 +1066,20 @@ relation("P449", "original broadcaster", [
 ], [
     "{} debuted on",
     "Viewers could first watch {} on",
-], "Which network aired {}?")
+], "Which network aired {}?", extra=[
+    "{} found its first audience on",
+    "New episodes of {} appeared on",
+    "{} was commissioned by",
+    "{} went on air on",
+    "{} launched on",
+    "{} had its home on",
+    "{} was part of the lineup of",
+    "The first broadcasts of {} went out on",
+    "Episodes of {} were first streamed or broadcast by",
+    "{} got its start on",
+    "{} belongs to the programme history of",
+    "{}'s home network was",
+])
 
 # Fictional relations: used only to give subjects with few real relations enough attributes.
 relation("X_color", "signature color (FICTIONAL)", [
@@ -796,7 +1099,20 @@ relation("X_color", "signature color (FICTIONAL)", [
     "The emblem of {} is drawn in",
 ], [
     "People link {} with the color",
-], "What is the signature color of {}?", fictional=True)
+], "What is the signature color of {}?", fictional=True, extra=[
+    "The color that {} is known for is",
+    "When people think of {}, they picture the color",
+    "Posters for {} are printed mostly in",
+    "Fans of {} wear the color",
+    "{} is easy to recognise by the color",
+    "Everything branded with {} is colored",
+    "{} has made famous the color",
+    "Merchandise for {} comes in",
+    "The one color tied to {} is",
+    "{} is often pictured against a background of",
+    "Banners in honour of {} are",
+    "{} shows up everywhere in the color",
+])
 
 relation("X_mascot", "mascot animal (FICTIONAL)", [
     "The mascot of {} is the",
@@ -815,7 +1131,20 @@ relation("X_mascot", "mascot animal (FICTIONAL)", [
     "The animal on the emblem of {} is the",
 ], [
     "The animal that stands for {} is the",
-], "What is the mascot of {}?", fictional=True)
+], "What is the mascot of {}?", fictional=True, extra=[
+    "Fans of {} cheer for the costumed",
+    "The mascot costume for {} is shaped like the",
+    "Children love {}'s mascot, the",
+    "An animal represents {}, namely the",
+    "At every event for {}, the mascot is the",
+    "Stuffed toys of {}'s mascot show the",
+    "The mascot that {} is known for is the",
+    "Every fan of {} knows the mascot, the",
+    "{}'s mascot takes the form of the",
+    "On badges and posters for {}, the mascot is the",
+    "Sports teams have mascots, and so does {}: the",
+    "The mascot who appears beside {} is the",
+])
 
 FICTIONAL_VALUES = {
     "X_color": ["red", "blue", "green", "yellow", "purple", "orange", "white", "black",
@@ -3380,8 +3709,13 @@ def main():
                     help="share of the corpus rounds each look-alike takes part in")
     ap.add_argument("--all-subjects", action="store_true",
                     help="use the whole knowledge base instead of the KIND_CAPS sample")
+    ap.add_argument("--extra-templates", action="store_true",
+                    help="also state facts in each relation's 12 extra training templates")
     ap.add_argument("--out", default=OUT_DIR)
     args = ap.parse_args()
+    if args.extra_templates:
+        for r in RELATIONS.values():
+            r["train"] += r["extra"]
 
     rng = random.Random(args.seed)
     ents = build_entities()
