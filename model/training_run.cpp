@@ -95,13 +95,9 @@ TrainResult runTraining(const TrainConfig& config, bool resume, const TrainCallb
     const std::vector<std::string> corpus = readTexts(config.corpus);
     const std::vector<std::string> evalTexts = readTexts(config.evalText);
 
-    // With init the shape is the starting model's; the checkpoint must match it.
+    // With init the shape is the starting model's; a checkpoint must match it.
     TrainConfig run = config;
-    Model start;
-    if (!config.init.empty()) {
-        start = loadModel(config.init, {.precision = WeightPrecision::Float32});
-        run.model = start.config;
-    }
+    if (!run.init.empty()) run.model = loadConfig(run.init);
 
     Model model;
     if (resume) {
@@ -118,9 +114,9 @@ TrainResult runTraining(const TrainConfig& config, bool resume, const TrainCallb
         if (std::filesystem::exists(Trainer::checkpointStatePath(run)))
             message("starting from scratch: the checkpoint " + run.checkpoint.string() +
                     ".{h5,state} will be overwritten (--resume continues from it)");
-        if (!config.init.empty()) {
-            model = std::move(start);
-            message("starting from the weights of " + config.init.string());
+        if (!run.init.empty()) {
+            model = loadModel(run.init, {.precision = WeightPrecision::Float32});
+            message("starting from the weights of " + run.init.string());
             // Training changes the weights the edit records refer to, so undoing them
             // afterwards would be wrong; the edits stay in the weights.
             if (!model.edits.empty()) {
