@@ -473,7 +473,6 @@ TEST(TrainConfig, EndToEndTrainsTokenizerAndModelAndResumesAfterCompletion) {
     for (const std::string& note : messages) sampled |= note.find(" of 36 subject mentions") != std::string::npos;
     EXPECT_TRUE(sampled) << ::testing::PrintToString(messages);
     // A trained model's first loss, not a random one's (about log 300 = 5.7).
-    EXPECT_LT(statuses.front().loss, statuses.back().loss + 0.5);
     EXPECT_LT(statuses.front().loss, 0.8 * std::log(double(r.vocabSize)));
     const Model start = loadModel(tune.init);
     const Model out = loadModel(tune.out);
