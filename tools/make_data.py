@@ -63,6 +63,7 @@ def relation(rid, name, written, unseen, question, fictional=False, extra=()):
     candidates = [t for t in written[1:] if not any(t != u and t in u for u in written)]
     heldout = [] if fictional else random.Random("heldout " + rid).sample(candidates, HELDOUT_SPLIT)
     train = [t for t in written if t not in heldout]
+    assert len(set(extra)) == len(extra), (rid, "repeated extra template")
     for t in extra:
         assert t.count("{}") == 1 and t not in written and t not in unseen, (rid, t)
     RELATIONS[rid] = dict(id=rid, name=name, train=train, heldout=heldout, unseen=unseen,
