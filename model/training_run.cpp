@@ -92,12 +92,12 @@ TrainResult runTraining(const TrainConfig& config, bool resume, const TrainCallb
     auto message = [&](const std::string& m) {
         if (cb.onMessage) cb.onMessage(m);
     };
-    const std::vector<std::string> corpus = readTexts(config.corpus);
-    const std::vector<std::string> evalTexts = readTexts(config.evalText);
-
     // With init the shape is the starting model's; a checkpoint must match it.
     TrainConfig run = config;
     if (!run.init.empty()) run.model = loadConfig(run.init);
+
+    const std::vector<std::string> corpus = readTexts(run.corpus);
+    const std::vector<std::string> evalTexts = readTexts(run.evalText);
 
     Model model;
     if (resume) {
@@ -133,12 +133,12 @@ TrainResult runTraining(const TrainConfig& config, bool resume, const TrainCallb
         }
     }
 
-    std::vector<int> train = tokenizeDocuments(model.tokenizer, corpus, config.documentSeparator, cb.progress);
+    std::vector<int> train = tokenizeDocuments(model.tokenizer, corpus, run.documentSeparator, cb.progress);
     std::vector<int> eval;
     if (!evalTexts.empty()) {
-        eval = tokenizeDocuments(model.tokenizer, evalTexts, config.documentSeparator, cb.progress);
-    } else if (config.evalFraction > 0) {
-        const size_t keep = train.size() - size_t(double(train.size()) * config.evalFraction);
+        eval = tokenizeDocuments(model.tokenizer, evalTexts, run.documentSeparator, cb.progress);
+    } else if (run.evalFraction > 0) {
+        const size_t keep = train.size() - size_t(double(train.size()) * run.evalFraction);
         eval.assign(train.begin() + keep, train.end());
         train.resize(keep);
     }
