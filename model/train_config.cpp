@@ -195,6 +195,7 @@ TrainConfig parseTrainConfig(const nlohmann::json& j, const std::filesystem::pat
     r.read("batch_size", t.batchSize);
     r.read("grad_accum", t.gradAccum);
     r.read("steps", t.steps);
+    r.read("stop_at", t.stopAt);
     r.read("lr", t.lr);
     t.minLr = t.lr * 0.1;
     r.read("min_lr", t.minLr);
@@ -232,6 +233,7 @@ TrainConfig parseTrainConfig(const nlohmann::json& j, const std::filesystem::pat
     positive("log_every", t.logEvery);
     if (!(t.minLr >= 0 && t.minLr <= t.lr)) r.fail("min_lr", "must be between 0 and lr");
     if (t.warmup < 0) r.fail("warmup", "must not be negative");
+    if (t.stopAt < 0 || t.stopAt > t.steps) r.fail("stop_at", "must be between 0 (all steps) and steps");
     if (!(t.weightDecay >= 0)) r.fail("weight_decay", "must not be negative");
     if (!(t.beta1 >= 0 && t.beta1 < 1)) r.fail("beta1", "must be in [0, 1)");
     if (!(t.beta2 >= 0 && t.beta2 < 1)) r.fail("beta2", "must be in [0, 1)");

@@ -54,6 +54,10 @@ struct TrainConfig {
     int batchSize = 16;
     int gradAccum = 1;
     int steps = 1000;
+    // Ends the run after this step (0: after `steps`) while the schedule still spans
+    // `steps`: the first stage of a recipe that continues from a mid-schedule model.
+    int stopAt = 0;
+    int lastStep() const { return stopAt > 0 ? stopAt : steps; }
     double lr = 1e-3;       // peak learning rate after warm-up
     double minLr = 1e-4;    // end of the cosine decay
     int warmup = 100;       // steps of linear warm-up
@@ -83,7 +87,7 @@ struct TrainConfig {
 //   corpus*: path or [paths], document_separator,
 //   eval_text: path or [paths], eval_fraction, eval_every, eval_batches,
 //   route_subjects: path or [paths], route_fraction,
-//   seq_len, batch_size, grad_accum, steps, lr, min_lr, warmup, weight_decay,
+//   seq_len, batch_size, grad_accum, steps, stop_at, lr, min_lr, warmup, weight_decay,
 //   beta1, beta2, adam_eps, grad_clip, seed, out*, checkpoint, checkpoint_every, log_every.
 // Throws InvalidInput naming `source` and the key for unknown keys, wrong types,
 // missing required keys and out-of-range values.

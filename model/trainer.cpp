@@ -194,7 +194,7 @@ TrainStatus Trainer::step() {
         m_backprop.backward(m_dLogits, m_grads);
     }
     TrainStatus s;
-    s.totalSteps = m_config.steps;
+    s.totalSteps = m_config.lastStep();
     s.loss = lossSum / m_config.gradAccum;
     if (!std::isfinite(s.loss))
         throw Error("training diverged at step " + std::to_string(m_step + 1) +
@@ -241,22 +241,23 @@ void Trainer::run(const TrainCallbacks& cb) {
         message("checkpoint at step " + std::to_string(m_step) + " written to " +
                 checkpointStatePath(m_config).string());
     };
-    report(cb.progress, {m_step, m_config.steps, "train"});
-    while (m_step < m_config.steps) {
+    const int end = m_config.lastStep();
+    report(cb.progress, {m_step, end, "train"});
+    while (m_step < end) {
         TrainStatus s = step();
         const double elapsed = secondsSince(start);
         const int done = m_step - firstStep;
         s.elapsedSeconds = elapsed;
         s.tokensPerSecond = elapsed > 0 ? done * tokensPerStep / elapsed : 0;
-        s.etaSeconds = elapsed / done * (m_config.steps - m_step);
-        const bool last = m_step == m_config.steps;
+        s.etaSeconds = elapsed / done * (end - m_step);
+        const bool last = m_step == end;
         const bool evaluate = last || (m_config.evalEvery > 0 && m_step % m_config.evalEvery == 0);
         if (evaluate) s.evalLoss = evalLoss();
         if (cb.onStatus && (last || evaluate || m_step % m_config.logEvery == 0)) cb.onStatus(s);
         if (m_config.checkpointEvery > 0 && m_step % m_config.checkpointEvery == 0 && !last)
             checkpoint();
         try {
-            report(cb.progress, {m_step, m_config.steps, "train"});
+            report(cb.progress, {m_step, end, "train"});
         } catch (const Cancelled&) {
             checkpoint();
             throw;

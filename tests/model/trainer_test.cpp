@@ -200,6 +200,37 @@ TEST(Trainer, ResumeAfterKillOrCancelEqualsUninterruptedRun) {
     expectSameWeights(whole.model(), saved);
 }
 
+TEST(Trainer, StopAtEndsMidScheduleAndTheRestContinuesLikeTheWholeRun) {
+    TempDir dir;
+    const TrainConfig t = tinyTrainConfig(dir.path());
+    const auto stream = markovStream(t.model.vocabSize, 5000, 5);
+    Trainer whole(t, tinyModel(t), stream, {});
+    whole.run({});
+
+    TrainConfig first = t;
+    first.stopAt = 23;
+    Trainer stopped(first, tinyModel(t), stream, {});
+    int lastReported = 0, reportedTotal = 0;
+    TrainCallbacks cb;
+    cb.onStatus = [&](const TrainStatus& s) {
+        lastReported = s.step;
+        reportedTotal = s.totalSteps;
+    };
+    stopped.run(cb);
+    EXPECT_EQ(stopped.stepsDone(), 23);
+    EXPECT_EQ(lastReported, 23);
+    EXPECT_EQ(reportedTotal, 23);
+    EXPECT_FALSE(stopped.model().weights.blocks[0].q.weight ==
+                 whole.model().weights.blocks[0].q.weight);
+
+    // The schedule spans all 40 steps, so continuing to the end gives the whole run.
+    Trainer rest(t, tinyModel(t), stream, {});
+    rest.loadCheckpoint();
+    EXPECT_EQ(rest.stepsDone(), 23);
+    rest.run({});
+    expectSameWeights(whole.model(), rest.model());
+}
+
 TEST(Trainer, CorruptOrMismatchedCheckpointIsRefused) {
     TempDir dir;
     const TrainConfig t = tinyTrainConfig(dir.path());
@@ -333,6 +364,9 @@ TEST(TrainConfig, DefaultsRelativePathsAndErrors) {
     EXPECT_EQ(t.routeFraction, 1.0);
     routed["route_fraction"] = 0.25;
     EXPECT_EQ(parseTrainConfig(routed, "/data/run").routeFraction, 0.25);
+    EXPECT_EQ(t.lastStep(), t.steps);
+    routed["stop_at"] = 7;
+    EXPECT_EQ(parseTrainConfig(routed, "/data/run").lastStep(), 7);
 
     // Fine-tuning: the shape and the tokenizer are the starting model's.
     auto tuned = minimalConfigJson();
@@ -381,6 +415,11 @@ TEST(TrainConfig, DefaultsRelativePathsAndErrors) {
     j = tuned;
     j["tokenizer"] = {{"vocab_size", 300}};
     expectError(j, "'tokenizer' must be absent with 'init'");
+    for (int bad : {-1, 1000000}) {
+        j = minimalConfigJson();
+        j["stop_at"] = bad;
+        expectError(j, "'stop_at' must be between 0 (all steps) and steps");
+    }
     for (double bad : {0.0, -0.5, 1.5}) {
         j = minimalConfigJson();
         j["route_fraction"] = bad;
