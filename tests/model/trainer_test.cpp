@@ -427,6 +427,26 @@ TEST(TrainConfig, DefaultsRelativePathsAndErrors) {
     }
 }
 
+TEST(TrainConfig, CommittedDemoRecipeParses) {
+    const fs::path dir = fs::path(MWB_SOURCE_DIR) / "resources" / "train";
+    int configs = 0;
+    for (const auto& entry : fs::directory_iterator(dir))
+        if (entry.path().extension() == ".json") {
+            EXPECT_NO_THROW(loadTrainConfig(entry.path())) << entry.path();
+            ++configs;
+        }
+    EXPECT_GE(configs, 4);
+    // scripts/train_demo.sh: stage 1 stops mid-schedule, stage 2 starts from its output.
+    const TrainConfig stage1 = loadTrainConfig(dir / "demo_stage1.json");
+    const TrainConfig stage2 = loadTrainConfig(dir / "demo.json");
+    EXPECT_EQ(stage1.lastStep(), 5500);
+    EXPECT_LT(stage1.lastStep(), stage1.steps);
+    EXPECT_FALSE(stage1.routeSubjects.empty());
+    EXPECT_EQ(stage2.init, stage1.out);
+    EXPECT_EQ(stage2.routeFraction, 0.5);
+    EXPECT_EQ(stage2.out.filename(), "demo.h5");
+}
+
 TEST(TrainConfig, EndToEndTrainsTokenizerAndModelAndResumesAfterCompletion) {
     TempDir dir;
     {
