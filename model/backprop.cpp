@@ -148,13 +148,14 @@ double layerActivationBytes(const ModelConfig& c, int batch, int seqLen) {
 }
 
 template <typename T>
-bp::AttentionShape BackpropT<T>::attentionShape() const {
+bp::AttentionShape BackpropT<T>::attentionShape(int layer) const {
     return {.batch = m_batch,
             .seqLen = m_seqLen,
             .nHeads = m_config.nHeads,
             .nKvHeads = m_config.nKvHeads > 0 ? m_config.nKvHeads : m_config.nHeads,
             .dHead = m_config.dHead(),
-            .blocked = m_blocked};
+            .blocked = m_blocked,
+            .layer = layer};
 }
 
 template <typename T>
@@ -237,7 +238,7 @@ void BackpropT<T>::forwardLayer(int layer, MatrixT<T>& out) {
     LayerCache& a = cache(layer);
     const bool rms = c.isLlama();
     const T eps = T(c.normEps);
-    const bp::AttentionShape shape = attentionShape();
+    const bp::AttentionShape shape = attentionShape(layer);
 
     bp::normForward(m_resid[layer], w.norm1, rms, eps, a.xhat1, a.rstd1, a.h1);
     linearForward(a.h1, w.q, a.q, m_scratch);
@@ -323,7 +324,7 @@ void BackpropT<T>::backwardLayer(int layer, BlockWeightsT<T>* g) {
     if (m_memory == ActivationMemory::Recompute) forwardLayer(layer, m_recomputed);
     const LayerCache& a = cache(layer);
     const bool rms = c.isLlama();
-    const bp::AttentionShape shape = attentionShape();
+    const bp::AttentionShape shape = attentionShape(layer);
 
     // MLP: out = mid + down(m), m = act(u) or act(g) * u.
     m_dm.resize(m_dx.rows(), c.dFf);

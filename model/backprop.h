@@ -113,7 +113,7 @@ private:
     // Head and final norm, then layers down to firstLayer; m_dx ends as d loss / d
     // resid_pre of firstLayer.
     void backwardFrom(const MatrixT<T>& dLogits, int firstLayer, WeightsT<T>* grads);
-    bp::AttentionShape attentionShape() const;
+    bp::AttentionShape attentionShape(int layer) const;
 
     const ModelConfig& m_config;
     const WeightsT<T>& m_weights;

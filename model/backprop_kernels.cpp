@@ -191,7 +191,7 @@ void attentionForward(const MatrixT<T>& q, const MatrixT<T>& k, const MatrixT<T>
             p.block(i0, 0, n, i0 + n).noalias() = qh.middleRows(i0, n) * kh.topRows(i0 + n).transpose();
         }
         for (const BlockedKeys& bk : s.blocked)
-            if (bk.sequence == b)
+            if (bk.sequence == b && s.layer < bk.layerEnd)
                 p.block(bk.queryBegin, bk.keyBegin, len - bk.queryBegin, bk.keyEnd - bk.keyBegin)
                     .setConstant(-std::numeric_limits<T>::infinity());
         for (int i = 0; i < len; ++i) {

@@ -4,6 +4,7 @@
 // library; row-parallel with OpenMP, results depend only on the thread count.
 #pragma once
 
+#include <limits>
 #include <span>
 #include <utility>  // std::as_const, used by weights.h
 
@@ -41,13 +42,14 @@ void ropeApply(MatrixT<T>& x, int nHeads, int dHead, int seqLen, const RopeTable
                bool inverse);
 
 // In sequence `sequence`, the queries at positions >= queryBegin may not attend to the
-// keys at [keyBegin, keyEnd), in every head (keyBegin < keyEnd <= queryBegin, so a
-// query always keeps itself).
+// keys at [keyBegin, keyEnd), in every head of the layers below layerEnd (keyBegin <
+// keyEnd <= queryBegin, so a query always keeps itself).
 struct BlockedKeys {
     int sequence = 0;
     int keyBegin = 0;
     int keyEnd = 0;
     int queryBegin = 0;
+    int layerEnd = std::numeric_limits<int>::max();
     bool operator==(const BlockedKeys&) const = default;
 };
 
@@ -58,6 +60,7 @@ struct AttentionShape {
     int nKvHeads = 0;
     int dHead = 0;
     std::span<const BlockedKeys> blocked;  // on top of the causal mask; usually empty
+    int layer = 0;                         // which of blocked apply: layer < layerEnd
 };
 
 // Causal softmax attention for every (sequence, head), with s.blocked's keys masked

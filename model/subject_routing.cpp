@@ -7,13 +7,14 @@ namespace mwb {
 
 std::vector<SubjectMention> findSubjectMentions(const Tokenizer& tokenizer,
                                                 std::span<const int> tokens,
-                                                const std::vector<std::string>& subjects) {
+                                                const std::vector<std::string>& subjects,
+                                                int minTokens) {
     // Candidate token sequences by their first token, longest first.
     std::unordered_map<int, std::vector<std::vector<int>>> byFirst;
     for (const std::string& subject : subjects) {
         for (const std::string& text : {" " + subject, subject}) {
             std::vector<int> ids = tokenizer.encodeIds(text, /*allowBos=*/false);
-            if (ids.size() < 2) continue;
+            if (ids.empty() || int(ids.size()) < minTokens) continue;
             auto& list = byFirst[ids.front()];
             if (std::find(list.begin(), list.end(), ids) == list.end()) list.push_back(std::move(ids));
         }
@@ -71,7 +72,7 @@ std::vector<SubjectMention> sampleMentions(std::span<const SubjectMention> menti
 }
 
 void appendSubjectMasks(std::span<const SubjectMention> mentions, int64_t start, int len,
-                        int sequence, std::vector<bp::BlockedKeys>& out) {
+                        int sequence, std::vector<bp::BlockedKeys>& out, int hiddenLayers) {
     const int64_t end = start + len;
     // The first mention whose last token (end - 1) is at or after the window's start.
     auto it = std::lower_bound(mentions.begin(), mentions.end(), start,
@@ -79,11 +80,17 @@ void appendSubjectMasks(std::span<const SubjectMention> mentions, int64_t start,
     for (; it != mentions.end() && it->end < end; ++it) {
         const int64_t keyBegin = std::max(it->begin, start);
         const int64_t last = it->end - 1;
-        if (keyBegin >= last) continue;  // only the last token is in the window
-        out.push_back({.sequence = sequence,
-                       .keyBegin = int(keyBegin - start),
-                       .keyEnd = int(last - start),
-                       .queryBegin = int(it->end - start)});
+        if (keyBegin < last)  // earlier tokens of the mention are in the window
+            out.push_back({.sequence = sequence,
+                           .keyBegin = int(keyBegin - start),
+                           .keyEnd = int(last - start),
+                           .queryBegin = int(it->end - start)});
+        if (hiddenLayers > 0)
+            out.push_back({.sequence = sequence,
+                           .keyBegin = int(last - start),
+                           .keyEnd = int(last - start) + 1,
+                           .queryBegin = int(it->end - start),
+                           .layerEnd = hiddenLayers});
     }
 }
 

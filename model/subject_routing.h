@@ -29,11 +29,13 @@ struct SubjectMention {
 
 // Every mention of `subjects` in `tokens`, left to right without overlaps, the longest
 // subject where several start at the same token. A subject is looked for as encoded
-// mid-sentence (" Eiffel Tower") and at the start of a text ("Eiffel Tower"); subjects
-// of a single token have nothing to route and are skipped.
+// mid-sentence (" Eiffel Tower") and at the start of a text ("Eiffel Tower"); forms of
+// fewer than minTokens tokens are skipped (a single token has no earlier tokens to
+// route, only a last one to hide: appendSubjectMasks' hiddenLayers).
 std::vector<SubjectMention> findSubjectMentions(const Tokenizer& tokenizer,
                                                 std::span<const int> tokens,
-                                                const std::vector<std::string>& subjects);
+                                                const std::vector<std::string>& subjects,
+                                                int minTokens = 2);
 
 // The mentions kept by an independent draw with probability `fraction` each, seeded
 // by `seed` and the mention's position, so the same stream and seed always keep the
@@ -44,9 +46,12 @@ std::vector<SubjectMention> sampleMentions(std::span<const SubjectMention> menti
 // Appends the masks of the training window tokens[start, start + len), placed as
 // sequence `sequence` of a batch: for each mention whose last token lies in the window
 // with at least one earlier token of the mention in it, the window's positions after
-// the mention may not attend to those earlier tokens. `mentions` as returned by
+// the mention may not attend to those earlier tokens. With hiddenLayers > 0 they may
+// not attend to its last token either in the first hiddenLayers layers, so that what
+// they learn of the subject passes through the last token's state after those layers
+// (which is what the subject check corrupts). `mentions` as returned by
 // findSubjectMentions (sorted, not overlapping).
 void appendSubjectMasks(std::span<const SubjectMention> mentions, int64_t start, int len,
-                        int sequence, std::vector<bp::BlockedKeys>& out);
+                        int sequence, std::vector<bp::BlockedKeys>& out, int hiddenLayers = 0);
 
 }  // namespace mwb

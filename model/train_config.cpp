@@ -189,6 +189,7 @@ TrainConfig parseTrainConfig(const nlohmann::json& j, const std::filesystem::pat
     r.read("eval_fraction", t.evalFraction);
     r.read("route_subjects", t.routeSubjects, baseDir);
     r.read("route_fraction", t.routeFraction);
+    r.read("route_hidden_layers", t.routeHiddenLayers);
     r.read("eval_every", t.evalEvery);
     r.read("eval_batches", t.evalBatches);
     r.read("seq_len", t.seqLen);
@@ -241,6 +242,11 @@ TrainConfig parseTrainConfig(const nlohmann::json& j, const std::filesystem::pat
     if (!(t.evalFraction >= 0 && t.evalFraction < 1)) r.fail("eval_fraction", "must be in [0, 1)");
     if (!(t.routeFraction > 0 && t.routeFraction <= 1))
         r.fail("route_fraction", "must be in (0, 1]");
+    if (t.routeHiddenLayers < 0) r.fail("route_hidden_layers", "must not be negative");
+    if (t.routeHiddenLayers > 0 && t.routeSubjects.empty())
+        r.fail("route_hidden_layers", "needs route_subjects");
+    if (t.init.empty() && t.routeHiddenLayers > t.model.nLayers)
+        r.fail("route_hidden_layers", "must not exceed the model's n_layer");
     if (t.evalEvery < 0) r.fail("eval_every", "must not be negative");
     if (t.checkpointEvery < 0) r.fail("checkpoint_every", "must not be negative");
     return t;

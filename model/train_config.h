@@ -48,6 +48,10 @@ struct TrainConfig {
     // The share of those mentions that is routed, drawn once per mention from the
     // seed; the others are trained unmasked, so the model also sees subjects whole.
     double routeFraction = 1.0;
+    // In the first routeHiddenLayers layers the positions after a routed mention may not
+    // attend to its last token either (subjects of one token are then routed too): the
+    // subject reaches them only through the last token's state after those layers.
+    int routeHiddenLayers = 0;
 
     // Optimisation: steps of batchSize * gradAccum packed windows of seqLen tokens.
     int seqLen = 128;
@@ -86,7 +90,7 @@ struct TrainConfig {
 //   init: "model.h5" (instead of model and tokenizer),
 //   corpus*: path or [paths], document_separator,
 //   eval_text: path or [paths], eval_fraction, eval_every, eval_batches,
-//   route_subjects: path or [paths], route_fraction,
+//   route_subjects: path or [paths], route_fraction, route_hidden_layers,
 //   seq_len, batch_size, grad_accum, steps, stop_at, lr, min_lr, warmup, weight_decay,
 //   beta1, beta2, adam_eps, grad_clip, seed, out*, checkpoint, checkpoint_every, log_every.
 // Throws InvalidInput naming `source` and the key for unknown keys, wrong types,

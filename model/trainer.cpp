@@ -178,7 +178,8 @@ void Trainer::sampleBatch() {
         const size_t start = size_t(m_rng() % range);
         std::copy_n(m_train.begin() + start, len, m_inputs.begin() + size_t(b) * len);
         std::copy_n(m_train.begin() + start + 1, len, m_targets.begin() + size_t(b) * len);
-        appendSubjectMasks(m_mentions, int64_t(start), len, b, m_blocked);
+        appendSubjectMasks(m_mentions, int64_t(start), len, b, m_blocked,
+                           m_config.routeHiddenLayers);
     }
     m_backprop.setBlockedKeys(m_blocked);
 }

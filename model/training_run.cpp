@@ -153,12 +153,21 @@ TrainResult runTraining(const TrainConfig& config, bool resume, const TrainCallb
             for (const KnownFact& f : loadKnownFacts(file)) subjects.push_back(f.subject);
         std::sort(subjects.begin(), subjects.end());
         subjects.erase(std::unique(subjects.begin(), subjects.end()), subjects.end());
-        mentions = findSubjectMentions(model.tokenizer, train, subjects);
+        if (run.routeHiddenLayers > model.config.nLayers)
+            throw InvalidInput("route_hidden_layers (" + std::to_string(run.routeHiddenLayers) +
+                               ") exceeds the model's " + std::to_string(model.config.nLayers) +
+                               " layers");
+        mentions = findSubjectMentions(model.tokenizer, train, subjects,
+                                       run.routeHiddenLayers > 0 ? 1 : 2);
         const size_t found = mentions.size();
         if (run.routeFraction < 1) mentions = sampleMentions(mentions, run.routeFraction, run.seed);
         message("routing " + std::to_string(mentions.size()) +
                 (mentions.size() < found ? " of " + std::to_string(found) : std::string()) +
-                " subject mentions through their last token");
+                " subject mentions through their last token" +
+                (run.routeHiddenLayers > 0
+                     ? ", hidden in the first " + std::to_string(run.routeHiddenLayers) +
+                           " layer(s)"
+                     : std::string()));
     }
 
     TrainResult result;

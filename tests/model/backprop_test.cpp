@@ -4,6 +4,8 @@
 // MLP output) agrees with central finite differences in double precision.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <cmath>
 #include <random>
 #include <string>
@@ -382,7 +384,9 @@ TEST(Backprop, BlockedKeysGradientsMatchCentralDifferences) {
         const MatrixD r = randomMatrix(kBatch * kSeqLen, c.vocabSize, 83);
         BackpropD bp(c, w);
         bp.setBlockedKeys({{.sequence = 0, .keyBegin = 0, .keyEnd = 2, .queryBegin = 3},
-                           {.sequence = 1, .keyBegin = 1, .keyEnd = 2, .queryBegin = 2}});
+                           {.sequence = 1, .keyBegin = 1, .keyEnd = 2, .queryBegin = 2},
+                           {.sequence = 1, .keyBegin = 2, .keyEnd = 3, .queryBegin = 3,
+                            .layerEnd = 1}});
         auto loss = [&] { return (bp.forward(tokens, kBatch, kSeqLen).array() * r.array()).sum(); };
         WeightsT<double> grads = zeroWeights<double>(c);
         const double masked = loss();
@@ -417,6 +421,30 @@ TEST(Backprop, BlockedKeysAreNotReadByTheQueriesBehindThem) {
     const MatrixD ua = bp.forward(a, 1, kSeqLen);
     const MatrixD ub = bp.forward(b, 1, kSeqLen);
     EXPECT_GT((ua.bottomRows(kSeqLen - 3) - ub.bottomRows(kSeqLen - 3)).cwiseAbs().maxCoeff(), 1e-6);
+}
+
+// A block with layerEnd applies in the layers below it only: in one layer, layerEnd 1
+// is the whole block and 0 no block, bit for bit; in two layers, layerEnd 1 is neither.
+TEST(Backprop, BlockedKeysApplyBelowTheirLayerEnd) {
+    ModelConfig c = tinyConfig({"", Architecture::Gpt2, Activation::GeluTanh, false, 0});
+    const std::vector<int> tokens = randomTokens(kSeqLen, c.vocabSize, 101);
+    auto logits = [&](int layers, int layerEnd) {
+        c.nLayers = layers;
+        const WeightsT<double> w = randomWeights(c, 103);
+        BackpropD bp(c, w);
+        if (layerEnd >= 0)
+            bp.setBlockedKeys({{.sequence = 0, .keyBegin = 1, .keyEnd = 3, .queryBegin = 3,
+                                .layerEnd = layerEnd}});
+        return MatrixD(bp.forward(tokens, 1, kSeqLen));
+    };
+    const int all = std::numeric_limits<int>::max();
+    EXPECT_TRUE(logits(1, 1) == logits(1, all));
+    EXPECT_TRUE(logits(1, 0) == logits(1, -1));
+    EXPECT_FALSE(logits(1, 1) == logits(1, -1));
+    const MatrixD firstOnly = logits(2, 1);
+    EXPECT_GT((firstOnly - logits(2, all)).cwiseAbs().maxCoeff(), 1e-9);
+    EXPECT_GT((firstOnly - logits(2, -1)).cwiseAbs().maxCoeff(), 1e-9);
+    EXPECT_TRUE(firstOnly.topRows(3) == logits(2, -1).topRows(3));  // queries before the block
 }
 
 TEST(Backprop, CrossEntropyLossAndGradient) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "model/tokenizer.h"
 #include "model/subject_routing.h"
@@ -69,6 +70,45 @@ TEST(SubjectRouting, WindowMasksCoverTheEarlierTokensForTheLaterQueries) {
     EXPECT_TRUE(out.empty());
     appendSubjectMasks(mentions, 26, 6, 2, out);  // [26, 32)
     EXPECT_EQ(out, (std::vector<bp::BlockedKeys>{{2, 2, 4, 5}}));
+}
+
+TEST(SubjectRouting, HiddenLayersAlsoHideTheLastTokenBelowTheirEnd) {
+    const std::vector<SubjectMention> mentions = {{2, 5}, {10, 12}, {20, 21}, {28, 31}};
+    const int all = std::numeric_limits<int>::max();
+    std::vector<bp::BlockedKeys> out;
+    appendSubjectMasks(mentions, 0, 24, 0, out, /*hiddenLayers=*/2);
+    // Each mention: its earlier tokens in every layer, its last token below layer 2; the
+    // one-token [20, 21) only the latter.
+    EXPECT_EQ(out, (std::vector<bp::BlockedKeys>{{0, 2, 4, 5, all},
+                                                 {0, 4, 5, 5, 2},
+                                                 {0, 10, 11, 12, all},
+                                                 {0, 11, 12, 12, 2},
+                                                 {0, 20, 21, 21, 2}}));
+    // The window starts at the last token of [10, 12): that token is still hidden.
+    out.clear();
+    appendSubjectMasks(mentions, 11, 8, 1, out, 1);
+    EXPECT_EQ(out, (std::vector<bp::BlockedKeys>{{1, 0, 1, 1, 1}}));
+    // No position after the mention in the window: nothing.
+    out.clear();
+    appendSubjectMasks(mentions, 26, 5, 0, out, 1);
+    EXPECT_TRUE(out.empty());
+}
+
+TEST(SubjectRouting, OneTokenSubjectsAreFoundWhenAsked) {
+    std::string text;
+    for (int i = 0; i < 50; ++i) text += "Rome is in Italy. New York is not. ";
+    const Tokenizer tok(trainByteBpe(text, 300));
+    const std::vector<int> stream = tok.encodeIds("Rome is in Italy. New York is not.", false);
+    const std::vector<int> rome = tok.encodeIds("Rome", false);
+    ASSERT_EQ(rome.size(), 1u) << "the test needs a one-token subject";
+    const std::vector<int> ny = tok.encodeIds(" New York", false);
+    ASSERT_GE(ny.size(), 2u);
+    const auto nyAt = std::search(stream.begin(), stream.end(), ny.begin(), ny.end()) - stream.begin();
+    const std::vector<std::string> subjects = {"Rome", "New York"};
+    EXPECT_EQ(findSubjectMentions(tok, stream, subjects),
+              (std::vector<SubjectMention>{{nyAt, nyAt + int64_t(ny.size())}}));
+    EXPECT_EQ(findSubjectMentions(tok, stream, subjects, /*minTokens=*/1),
+              (std::vector<SubjectMention>{{0, 1}, {nyAt, nyAt + int64_t(ny.size())}}));
 }
 
 TEST(SubjectRouting, SampledMentionsAreASeededSubsetOfTheRightSize) {

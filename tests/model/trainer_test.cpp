@@ -415,6 +415,16 @@ TEST(TrainConfig, DefaultsRelativePathsAndErrors) {
     j = tuned;
     j["tokenizer"] = {{"vocab_size", 300}};
     expectError(j, "'tokenizer' must be absent with 'init'");
+    j = minimalConfigJson();
+    j["route_hidden_layers"] = 1;
+    expectError(j, "'route_hidden_layers' needs route_subjects");
+    j["route_subjects"] = "facts.json";
+    j["route_hidden_layers"] = 3;
+    expectError(j, "'route_hidden_layers' must not exceed the model's n_layer");
+    j["route_hidden_layers"] = -1;
+    expectError(j, "'route_hidden_layers' must not be negative");
+    j["route_hidden_layers"] = 2;
+    EXPECT_EQ(parseTrainConfig(j, "/x").routeHiddenLayers, 2);
     for (int bad : {-1, 1000000}) {
         j = minimalConfigJson();
         j["stop_at"] = bad;
