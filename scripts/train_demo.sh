@@ -7,7 +7,7 @@
 #      routed, on a corpus that also states the facts in 12 more templates per relation
 #      (made here by tools/make_data.py --extra-templates; the held-out templates and
 #      every data set stay those of resources/data).
-# About 2 h on 2 cores with a -DMWB_NATIVE=ON build. Each stage checkpoints; run the
+# About 2.5 h on 2 cores with a -DMWB_NATIVE=ON build. Each stage checkpoints; run the
 # script again with --resume after an interruption.
 #   scripts/train_demo.sh [--resume] [MWB]
 set -euo pipefail
