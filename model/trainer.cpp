@@ -1,8 +1,9 @@
 // The training loop and its checkpoints (see trainer.h).
 //
 // Checkpoint state file (`<checkpoint>.state`), native byte order:
-//   "MWBCKPT1", u32 version = 1, i64 step, i64 AdamW steps, u32 threads,
-//   u64 hash of the training tokens, string sampler state (std::mt19937_64 text form),
+//   "MWBCKPT1", u32 version = 2, i64 step, i64 AdamW steps, u32 threads,
+//   u64 hash of the training tokens, u64 hash of the subject routing (version 2 on;
+//   version 1 files are still read), string sampler state (std::mt19937_64 text form),
 //   u32 tensor count, then per tensor in forEachTensor order: string path, i64 size,
 //   float weights[size], float firstMoment[size], float secondMoment[size];
 //   finally u64 FNV-1a hash of everything before it. Strings are u64 length + bytes.
@@ -26,7 +27,7 @@ namespace mwb {
 namespace {
 
 constexpr char kMagic[8] = {'M', 'W', 'B', 'C', 'K', 'P', 'T', '1'};
-constexpr uint32_t kStateVersion = 1;
+constexpr uint32_t kStateVersion = 2;
 
 uint64_t fnv1a(const void* data, size_t n, uint64_t h = 1469598103934665603ull) {
     const auto* p = static_cast<const unsigned char*>(data);
@@ -273,6 +274,12 @@ std::filesystem::path Trainer::checkpointModelPath(const TrainConfig& c) {
     return p;
 }
 
+uint64_t Trainer::routingHash() const {
+    const int hidden = m_config.routeHiddenLayers;
+    const uint64_t h = fnv1a(&hidden, sizeof hidden);
+    return fnv1a(m_mentions.data(), m_mentions.size() * sizeof(SubjectMention), h);
+}
+
 std::filesystem::path Trainer::checkpointStatePath(const TrainConfig& c) {
     std::filesystem::path p = c.checkpoint;
     p += ".state";
@@ -288,6 +295,7 @@ void Trainer::saveCheckpoint() const {
     w.put<int64_t>(m_adam.steps());
     w.put<uint32_t>(uint32_t(omp_get_max_threads()));
     w.put<uint64_t>(m_trainHash);
+    w.put<uint64_t>(routingHash());
     std::ostringstream rng;
     rng << m_rng;
     w.putString(rng.str());
@@ -320,11 +328,13 @@ std::vector<std::string> Trainer::loadCheckpoint() {
     if (!in) throw InvalidInput("there is no checkpoint to resume from: cannot read " + file.string());
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     StateReader r(std::move(bytes), file);
-    if (r.get<uint32_t>() != kStateVersion) r.fail("has an unsupported version");
+    const auto version = r.get<uint32_t>();
+    if (version < 1 || version > kStateVersion) r.fail("has an unsupported version");
     const auto step = r.get<int64_t>();
     const auto adamSteps = r.get<int64_t>();
     const auto threads = r.get<uint32_t>();
     const auto trainHash = r.get<uint64_t>();
+    const auto routing = version >= 2 ? r.get<uint64_t>() : 0;
     std::istringstream rngText(r.getString());
     std::mt19937_64 rng;
     rngText >> rng;
@@ -367,6 +377,13 @@ std::vector<std::string> Trainer::loadCheckpoint() {
                         ": results will differ in the last bits from an uninterrupted run");
     if (trainHash != m_trainHash)
         notes.push_back("the training text differs from the one the checkpoint was trained on");
+    if (version < 2)
+        notes.push_back("the checkpoint does not record its subject routing (an older format), "
+                        "so a change of route_subjects, route_fraction or route_hidden_layers "
+                        "goes unnoticed");
+    else if (routing != routingHash())
+        notes.push_back("the subject routing (route_subjects, route_fraction or "
+                        "route_hidden_layers) differs from the one the checkpoint was trained with");
     return notes;
 }
 

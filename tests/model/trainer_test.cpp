@@ -256,6 +256,48 @@ TEST(Trainer, CorruptOrMismatchedCheckpointIsRefused) {
     EXPECT_THROW(c.loadCheckpoint(), InvalidInput);
 }
 
+// Version 2 checkpoints record the subject routing; resuming under another routing, or
+// from a version-1 file that does not record it, says so (and still resumes).
+TEST(Trainer, ResumeNotesAChangedOrUnrecordedSubjectRouting) {
+    TempDir dir;
+    const TrainConfig t = tinyTrainConfig(dir.path());
+    const auto stream = markovStream(t.model.vocabSize, 3000, 6);
+    const std::vector<SubjectMention> mentions = {{3, 6}, {40, 42}};
+    Trainer a(t, tinyModel(t), stream, {});
+    a.routeSubjects(mentions);
+    a.step();
+    a.saveCheckpoint();
+    auto notesOf = [&](std::vector<SubjectMention> routed, const TrainConfig& config) {
+        Trainer b(config, tinyModel(t), stream, {});
+        b.routeSubjects(std::move(routed));
+        std::string all;
+        for (const std::string& n : b.loadCheckpoint()) all += n + "\n";
+        EXPECT_EQ(b.stepsDone(), 1);
+        return all;
+    };
+    EXPECT_EQ(notesOf(mentions, t).find("routing"), std::string::npos);
+    EXPECT_NE(notesOf({{3, 6}}, t).find("subject routing"), std::string::npos);
+    TrainConfig hidden = t;
+    hidden.routeHiddenLayers = 1;
+    EXPECT_NE(notesOf(mentions, hidden).find("subject routing"), std::string::npos);
+
+    // The same state as version 1: without the routing hash (bytes 40-47), checksum redone.
+    const fs::path file = Trainer::checkpointStatePath(t);
+    std::string bytes;
+    {
+        std::ifstream in(file, std::ios::binary);
+        bytes.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    bytes.erase(40, 8);
+    bytes[8] = 1;  // u32 version, little-endian
+    bytes.resize(bytes.size() - 8);
+    uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+    bytes.append(reinterpret_cast<const char*>(&h), 8);
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+    EXPECT_NE(notesOf(mentions, t).find("does not record its subject routing"), std::string::npos);
+}
+
 // Routed subjects mask the training windows only: the step's loss changes, and the
 // evaluation afterwards equals an unrouted trainer's on the same weights, bit for bit
 // (the last batch's masks are not left on the evaluation's passes).
