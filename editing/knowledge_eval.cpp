@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <map>
 
 #include "model/continuation.h"
 #include "model/errors.h"
@@ -88,6 +89,33 @@ KnowledgeAccuracy evaluateKnowledge(const Model& model, const std::vector<KnownF
     return out;
 }
 
+TemplateBreakdown accuracyByTemplate(const std::vector<KnownFact>& facts, const KnowledgeAccuracy& k) {
+    if (facts.size() != k.predictions.size())
+        throw InvalidInput("accuracy by template: " + std::to_string(facts.size()) + " facts but " +
+                           std::to_string(k.predictions.size()) + " predictions");
+    std::map<std::string, TemplateAccuracy> byTemplate;
+    for (size_t i = 0; i < facts.size(); ++i) {
+        TemplateAccuracy& t = byTemplate[facts[i].templ];
+        t.templ = facts[i].templ;
+        t.relationId = facts[i].relationId;
+        ++t.facts;
+        t.firstTokenAccuracy += k.predictions[i].firstTokenCorrect;
+        t.attributeAccuracy += k.predictions[i].attributeCorrect;
+    }
+    TemplateBreakdown b;
+    for (auto& [templ, t] : byTemplate) {
+        t.firstTokenAccuracy *= 100.0 / t.facts;
+        t.attributeAccuracy *= 100.0 / t.facts;
+        b.meanFirstTokenAccuracy += t.firstTokenAccuracy / double(byTemplate.size());
+        b.meanAttributeAccuracy += t.attributeAccuracy / double(byTemplate.size());
+        b.templates.push_back(std::move(t));
+    }
+    std::stable_sort(b.templates.begin(), b.templates.end(), [](const auto& x, const auto& y) {
+        return x.firstTokenAccuracy < y.firstTokenAccuracy;
+    });
+    return b;
+}
+
 nlohmann::json toJson(const KnowledgeAccuracy& k) {
     nlohmann::json predictions = nlohmann::json::array();
     for (const FactPrediction& p : k.predictions)
@@ -103,6 +131,19 @@ nlohmann::json toJson(const KnowledgeAccuracy& k) {
             {"first_token_accuracy", k.firstTokenAccuracy},
             {"attribute_accuracy", k.attributeAccuracy},
             {"predictions", predictions}};
+}
+
+nlohmann::json toJson(const TemplateBreakdown& b) {
+    nlohmann::json templates = nlohmann::json::array();
+    for (const TemplateAccuracy& t : b.templates)
+        templates.push_back({{"template", t.templ},
+                             {"relation_id", t.relationId},
+                             {"facts", t.facts},
+                             {"first_token_accuracy", t.firstTokenAccuracy},
+                             {"attribute_accuracy", t.attributeAccuracy}});
+    return {{"mean_first_token_accuracy", b.meanFirstTokenAccuracy},
+            {"mean_attribute_accuracy", b.meanAttributeAccuracy},
+            {"templates", templates}};
 }
 
 }  // namespace mwb

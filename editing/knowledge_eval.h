@@ -46,9 +46,31 @@ struct KnowledgeAccuracy {
 KnowledgeAccuracy evaluateKnowledge(const Model& model, const std::vector<KnownFact>& facts,
                                     const ProgressFn& progress = {});
 
+// Accuracy per template of the facts (KnownFact::templ), worst first. A facts file
+// with a few large templates is dominated by them; the mean over templates weighs each
+// phrasing once (the held-out template sets are such files).
+struct TemplateAccuracy {
+    std::string templ;
+    std::string relationId;
+    int facts = 0;
+    double firstTokenAccuracy = 0.0;  // percent
+    double attributeAccuracy = 0.0;   // percent
+};
+struct TemplateBreakdown {
+    std::vector<TemplateAccuracy> templates;  // ascending first-token accuracy, then template
+    double meanFirstTokenAccuracy = 0.0;      // unweighted mean over the templates, percent
+    double meanAttributeAccuracy = 0.0;
+};
+// facts and k.predictions in the same order (as evaluateKnowledge returns them).
+TemplateBreakdown accuracyByTemplate(const std::vector<KnownFact>& facts, const KnowledgeAccuracy& k);
+
 // {"facts", "first_token_accuracy", "attribute_accuracy", "predictions": [{"known_id",
 //  "prompt", "attribute", "predicted", "prob_attribute", "first_token_correct",
 //  "attribute_correct", "matched_tokens"}]}
 nlohmann::json toJson(const KnowledgeAccuracy& k);
+
+// {"mean_first_token_accuracy", "mean_attribute_accuracy", "templates": [{"template",
+//  "relation_id", "facts", "first_token_accuracy", "attribute_accuracy"}]}
+nlohmann::json toJson(const TemplateBreakdown& b);
 
 }  // namespace mwb

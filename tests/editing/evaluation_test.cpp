@@ -269,5 +269,32 @@ TEST(KnowledgeAccuracy, MatchesArgmaxAndGreedyDecoding) {
     EXPECT_THROW(evaluateKnowledge(m, {}), InvalidInput);
 }
 
+TEST(KnowledgeAccuracy, ByTemplateIsWorstFirstWithAnUnweightedMean) {
+    std::vector<KnownFact> facts(4);
+    facts[0].templ = facts[1].templ = facts[2].templ = "{} is in";
+    facts[0].relationId = facts[1].relationId = facts[2].relationId = "P17";
+    facts[3].templ = "{} lies in";
+    facts[3].relationId = "P17";
+    KnowledgeAccuracy k;
+    k.predictions.resize(4);
+    k.predictions[0].firstTokenCorrect = k.predictions[0].attributeCorrect = true;
+    k.predictions[1].firstTokenCorrect = true;
+    const TemplateBreakdown b = accuracyByTemplate(facts, k);
+    ASSERT_EQ(b.templates.size(), 2u);
+    EXPECT_EQ(b.templates[0].templ, "{} lies in");
+    EXPECT_EQ(b.templates[0].facts, 1);
+    EXPECT_EQ(b.templates[0].firstTokenAccuracy, 0.0);
+    EXPECT_EQ(b.templates[1].templ, "{} is in");
+    EXPECT_EQ(b.templates[1].relationId, "P17");
+    EXPECT_EQ(b.templates[1].facts, 3);
+    EXPECT_NEAR(b.templates[1].firstTokenAccuracy, 200.0 / 3, 1e-12);
+    EXPECT_NEAR(b.templates[1].attributeAccuracy, 100.0 / 3, 1e-12);
+    // 2 of 4 facts overall (50 %), but the mean over the two templates is 33.3 %.
+    EXPECT_NEAR(b.meanFirstTokenAccuracy, 100.0 / 3, 1e-12);
+    EXPECT_NEAR(b.meanAttributeAccuracy, 50.0 / 3, 1e-12);
+    k.predictions.pop_back();
+    EXPECT_THROW(accuracyByTemplate(facts, k), InvalidInput);
+}
+
 }  // namespace
 }  // namespace mwb
