@@ -57,6 +57,16 @@ grep -q '"offsets":\[\[0,1\]' "$TMP/out" || { echo "FAIL: tokenize --json format
 expect_ok "$MWB" trace "$FIX" --prompt "a cat sat" --subject cat --samples 2 --json
 grep -q '"subject_range":\[2,5\]' "$TMP/out" || { echo "FAIL: trace --json: $(head -c 300 "$TMP/out")"; fails=$((fails+1)); }
 
+# Knowledge per template: two templates of one fact each.
+cat > "$TMP/known.json" <<'EOF'
+[{"known_id": 0, "subject": "cat", "attribute": "x", "template": "a {} sat", "prompt": "a cat sat", "relation_id": "P1"},
+ {"known_id": 1, "subject": "dog", "attribute": "y", "template": "{} is", "prompt": "dog is", "relation_id": "P2"}]
+EOF
+expect_ok "$MWB" eval-knowledge "$FIX" --facts "$TMP/known.json" --by-template --json
+grep -q '"mean_first_token_accuracy"' "$TMP/out" && grep -q '"template":"a {} sat"' "$TMP/out" \
+  && grep -q '"template":"{} is"' "$TMP/out" \
+  || { echo "FAIL: eval-knowledge --by-template: $(head -c 300 "$TMP/out")"; fails=$((fails+1)); }
+
 # A batch evaluation leaves out the neighbourhood prompts about subjects the batch itself edits.
 cat > "$TMP/two.json" <<'EOF'
 [{"case_id": 0, "requested_rewrite": {"prompt": "{} is in", "relation_id": "P1", "subject": "cat", "target_new": {"str": "x"}, "target_true": {"str": "y"}},
