@@ -1,0 +1,30 @@
+// The shipped demo model looks its facts up at the subject's last token (issue 8's
+// check, README "The demo model"): on a fixed sample, noise on the residual entering
+// layer 1 at that token alone removes most of the answer in about as many facts as the
+// README reports for all of them, minus a small margin.
+#include <gtest/gtest.h>
+
+#include "analysis/subject_corruption.h"
+#include "model/datasets.h"
+#include "model/model_file.h"
+
+namespace mwb {
+namespace {
+
+TEST(DemoModel, LooksFactsUpAtTheSubjectsLastToken) {
+    const std::string resources = std::string(MWB_SOURCE_DIR) + "/resources/";
+    const Model m = loadModel(resources + "models/demo.h5");
+    const auto all = loadKnownFacts(resources + "data/facts.json");
+    std::vector<KnownFact> sample;  // every 4th fact
+    for (size_t i = 0; i < all.size(); i += 4) sample.push_back(all[i]);
+    SubjectCorruptionParams p;
+    p.layers = {1};
+    const SubjectCorruptionResult r = corruptSubjects(m, sample, p);
+    // The README reports 80.4 % of all facts (50 samples per fact); this sample of 478
+    // facts the model answers scores 78.0 %. The previous, unrouted demo model: 59 %.
+    EXPECT_GT(r.facts.size(), 470u);
+    EXPECT_GT(r.fractionRemoved[0], 0.780 - 0.05);
+}
+
+}  // namespace
+}  // namespace mwb
