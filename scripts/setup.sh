@@ -11,6 +11,7 @@ PACKAGES=(
   libgtest-dev libbenchmark-dev
   qt6-base-dev libqcustomplot-dev libgl-dev
   xvfb xauth
+  jq
 )
 
 missing=()
