@@ -88,6 +88,7 @@ public:
 
 private:
     void sampleBatch();
+    uint64_t routingHash() const;  // of m_mentions and the hidden layers, for checkpoints
 
     TrainConfig m_config;
     Model m_model;
@@ -100,7 +101,6 @@ private:
     std::mt19937_64 m_rng;
     int m_step = 0;
     std::vector<SubjectMention> m_mentions;
-    uint64_t routingHash() const;  // of m_mentions and the hidden layers, for checkpoints
     std::vector<int> m_inputs, m_targets;
     std::vector<bp::BlockedKeys> m_blocked;
     Matrix m_dLogits;
