@@ -1,6 +1,6 @@
 #include "analysis/attention_maps.h"
 
-#include "model/errors.h"
+#include "tensor/errors.h"
 #include "model/transformer.h"
 
 namespace mwb {

@@ -13,10 +13,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/datasets.h"
+#include "data/datasets.h"
 #include "model/model.h"
-#include "model/progress.h"
-#include "model/tensor.h"
+#include "tensor/progress.h"
+#include "tensor/tensor.h"
 
 namespace mwb {
 

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "analysis/next_token_metrics.h"
+#include "metrics/next_token_metrics.h"
 #include "model/model.h"
 
 namespace mwb {

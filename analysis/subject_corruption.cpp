@@ -3,8 +3,8 @@
 #include <cmath>
 #include <random>
 
-#include "model/continuation.h"
-#include "model/errors.h"
+#include "tokenizer/continuation.h"
+#include "tensor/errors.h"
 #include "model/transformer.h"
 
 namespace mwb {

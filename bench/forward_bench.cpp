@@ -8,7 +8,7 @@
 #include <benchmark/benchmark.h>
 
 #include "bench/bench_models.h"
-#include "model/matmul.h"
+#include "tensor/matmul.h"
 #include "model/transformer.h"
 
 namespace {

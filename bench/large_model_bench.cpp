@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "model/errors.h"
-#include "model/model_file.h"
+#include "tensor/errors.h"
+#include "io/model_file.h"
 #include "model/transformer.h"
 
 namespace {

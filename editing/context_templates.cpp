@@ -1,6 +1,6 @@
 #include "editing/context_templates.h"
 
-#include "model/errors.h"
+#include "tensor/errors.h"
 #include "model/generate.h"
 
 namespace mwb {

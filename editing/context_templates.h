@@ -13,9 +13,9 @@
 #include <utility>
 #include <vector>
 
-#include "model/datasets.h"  // fillTemplate
+#include "data/datasets.h"  // fillTemplate
 #include "model/model.h"
-#include "model/progress.h"
+#include "tensor/progress.h"
 
 namespace mwb {
 

@@ -3,7 +3,7 @@
 #include <chrono>
 #include <ctime>
 
-#include "model/errors.h"
+#include "tensor/errors.h"
 
 namespace mwb {
 

@@ -5,7 +5,7 @@
 
 #include "editing/edit_history.h"
 #include "editing/memit.h"
-#include "model/errors.h"
+#include "tensor/errors.h"
 
 namespace mwb {
 

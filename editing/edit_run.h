@@ -16,7 +16,7 @@
 #include "editing/second_moments.h"
 #include "editing/value_optimization.h"
 #include "model/model.h"
-#include "model/progress.h"
+#include "tensor/progress.h"
 
 namespace mwb {
 

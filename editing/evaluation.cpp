@@ -9,8 +9,8 @@
 #include <exception>
 
 #include "editing/ngram_entropy.h"
-#include "model/continuation.h"
-#include "model/errors.h"
+#include "tokenizer/continuation.h"
+#include "tensor/errors.h"
 #include "model/generate.h"
 
 namespace mwb {

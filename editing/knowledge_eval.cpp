@@ -4,8 +4,8 @@
 #include <exception>
 #include <map>
 
-#include "model/continuation.h"
-#include "model/errors.h"
+#include "tokenizer/continuation.h"
+#include "tensor/errors.h"
 #include "model/transformer.h"
 
 namespace mwb {

@@ -15,9 +15,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/datasets.h"
+#include "data/datasets.h"
 #include "model/model.h"
-#include "model/progress.h"
+#include "tensor/progress.h"
 
 namespace mwb {
 

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "editing/second_moments.h"
-#include "model/errors.h"
+#include "tensor/errors.h"
 
 namespace mwb {
 

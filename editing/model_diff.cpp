@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "editing/spectrum.h"
-#include "model/errors.h"
-#include "model/float16.h"
+#include "tensor/errors.h"
+#include "tensor/float16.h"
 
 namespace mwb {
 

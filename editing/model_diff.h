@@ -25,7 +25,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/model.h"
-#include "model/progress.h"
+#include "tensor/progress.h"
 
 namespace mwb {
 

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "editing/second_moments.h"
-#include "model/errors.h"
+#include "tensor/errors.h"
 
 namespace mwb {
 

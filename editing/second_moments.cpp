@@ -7,8 +7,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "model/datasets.h"
-#include "model/errors.h"
+#include "data/datasets.h"
+#include "tensor/errors.h"
 #include "model/transformer.h"
 
 namespace mwb {

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "model/tensor.h"
+#include "tensor/tensor.h"
 
 namespace mwb {
 

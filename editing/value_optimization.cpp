@@ -5,8 +5,8 @@
 #include <optional>
 
 #include "model/backprop.h"
-#include "model/continuation.h"
-#include "model/errors.h"
+#include "tokenizer/continuation.h"
+#include "tensor/errors.h"
 #include "model/transformer.h"
 
 namespace mwb {

@@ -12,8 +12,8 @@
 
 #include "editing/context_templates.h"
 #include "model/model.h"
-#include "model/progress.h"
-#include "model/tensor.h"
+#include "tensor/progress.h"
+#include "tensor/tensor.h"
 
 namespace mwb {
 

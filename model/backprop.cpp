@@ -9,7 +9,7 @@
 #include <cmath>
 #include <string>
 
-#include "model/errors.h"
+#include "tensor/errors.h"
 
 namespace mwb {
 

@@ -10,7 +10,7 @@
 
 #include "model/backprop_kernels.h"
 #include "model/config.h"
-#include "model/tensor.h"
+#include "tensor/tensor.h"
 #include "model/weights.h"
 
 namespace mwb {

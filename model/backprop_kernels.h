@@ -9,7 +9,7 @@
 #include <utility>  // std::as_const, used by weights.h
 
 #include "model/config.h"
-#include "model/tensor.h"
+#include "tensor/tensor.h"
 #include "model/weights.h"
 
 namespace mwb::bp {

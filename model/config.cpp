@@ -4,7 +4,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "model/errors.h"
+#include "tensor/errors.h"
 
 namespace mwb {
 

@@ -5,7 +5,7 @@
 #include <numeric>
 #include <random>
 
-#include "model/errors.h"
+#include "tensor/errors.h"
 
 namespace mwb {
 

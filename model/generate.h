@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "model/progress.h"
+#include "tensor/progress.h"
 #include "model/transformer.h"
 
 namespace mwb {

@@ -1,6 +1,6 @@
 #include "model/hooks.h"
 
-#include "model/errors.h"
+#include "tensor/errors.h"
 
 namespace mwb {
 

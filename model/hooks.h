@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "model/tensor.h"
+#include "tensor/tensor.h"
 
 namespace mwb {
 

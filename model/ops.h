@@ -6,8 +6,8 @@
 #include <cmath>
 
 #include "model/config.h"
-#include "model/matmul.h"
-#include "model/tensor.h"
+#include "tensor/matmul.h"
+#include "tensor/tensor.h"
 #include "model/weights.h"
 
 namespace mwb::ops {

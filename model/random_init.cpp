@@ -4,7 +4,7 @@
 #include <functional>
 #include <random>
 
-#include "model/errors.h"
+#include "tensor/errors.h"
 
 namespace mwb {
 

@@ -6,8 +6,8 @@
 #include <exception>
 #include <limits>
 
-#include "model/errors.h"
-#include "model/matmul.h"
+#include "tensor/errors.h"
+#include "tensor/matmul.h"
 #include "model/ops.h"
 
 namespace mwb {

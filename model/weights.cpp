@@ -4,7 +4,7 @@
 
 #include <string_view>
 
-#include "model/errors.h"
+#include "tensor/errors.h"
 
 namespace mwb {
 

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "model/config.h"
-#include "model/errors.h"
-#include "model/half_matrix.h"
-#include "model/tensor.h"
+#include "tensor/errors.h"
+#include "tensor/half_matrix.h"
+#include "tensor/tensor.h"
 
 namespace mwb {
 

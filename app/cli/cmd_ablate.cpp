@@ -5,15 +5,15 @@
 #include <cstdio>
 #include <optional>
 
-#include "analysis/ablation.h"
-#include "analysis/stop_words.h"
-#include "analysis/super_weights.h"
-#include "analysis/superweight_experiments.h"
+#include "analysis/superweights/ablation.h"
+#include "analysis/superweights/stop_words.h"
+#include "analysis/superweights/super_weights.h"
+#include "analysis/superweights/superweight_experiments.h"
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
 #include "app/cli/superweight_options.h"
-#include "model/datasets.h"
-#include "model/errors.h"
+#include "data/datasets.h"
+#include "tensor/errors.h"
 
 namespace mwb::cli {
 

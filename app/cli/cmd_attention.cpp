@@ -8,7 +8,7 @@
 #include "app/cli/superweight_options.h"
 #include "app/plots/attention_figure.h"
 #include "app/plots/figure_export.h"
-#include "model/errors.h"
+#include "tensor/errors.h"
 
 namespace mwb::cli {
 

@@ -6,7 +6,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
 #include "editing/model_diff.h"
-#include "model/errors.h"
+#include "tensor/errors.h"
 
 namespace mwb::cli {
 

@@ -3,11 +3,11 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
-#include "analysis/edit_guard.h"
+#include "editing/edit_guard.h"
 #include "app/cli/edit_support.h"
 #include "editing/second_moments.h"
-#include "model/errors.h"
-#include "model/model_file.h"
+#include "tensor/errors.h"
+#include "io/model_file.h"
 #include "model/transformer.h"
 
 namespace mwb::cli {

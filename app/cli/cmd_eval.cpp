@@ -9,8 +9,8 @@
 #include "editing/edit_history.h"
 #include "editing/evaluation.h"
 #include "editing/second_moments.h"
-#include "model/errors.h"
-#include "model/model_file.h"
+#include "tensor/errors.h"
+#include "io/model_file.h"
 
 namespace mwb::cli {
 

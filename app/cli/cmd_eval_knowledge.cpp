@@ -6,8 +6,8 @@
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
 #include "editing/knowledge_eval.h"
-#include "model/datasets.h"
-#include "model/errors.h"
+#include "data/datasets.h"
+#include "tensor/errors.h"
 
 namespace mwb::cli {
 

@@ -3,8 +3,8 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
-#include "model/errors.h"
-#include "model/export_hf.h"
+#include "tensor/errors.h"
+#include "io/export_hf.h"
 
 namespace mwb::cli {
 

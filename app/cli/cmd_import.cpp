@@ -4,10 +4,10 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
-#include "model/errors.h"
-#include "model/import_hf.h"
-#include "model/import_llama2c.h"
-#include "model/model_file.h"
+#include "tensor/errors.h"
+#include "io/import_hf.h"
+#include "io/import_llama2c.h"
+#include "io/model_file.h"
 
 namespace mwb::cli {
 

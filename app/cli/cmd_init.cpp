@@ -2,8 +2,8 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
-#include "model/errors.h"
-#include "model/model_file.h"
+#include "tensor/errors.h"
+#include "io/model_file.h"
 #include "model/random_init.h"
 
 namespace mwb::cli {

@@ -8,8 +8,8 @@
 #include "app/cli/superweight_options.h"
 #include "app/plots/figure_export.h"
 #include "app/plots/lens_figure.h"
-#include "model/continuation.h"
-#include "model/errors.h"
+#include "tokenizer/continuation.h"
+#include "tensor/errors.h"
 
 namespace mwb::cli {
 

@@ -4,7 +4,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
-#include "model/errors.h"
+#include "tensor/errors.h"
 #include "model/transformer.h"
 
 namespace mwb::cli {

@@ -2,13 +2,13 @@
 // without the super weights held out, perplexity and KL against the original.
 #include <cstdio>
 
-#include "analysis/quantization.h"
-#include "analysis/super_weights.h"
+#include "analysis/superweights/quantization.h"
+#include "analysis/superweights/super_weights.h"
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
 #include "app/cli/superweight_options.h"
-#include "model/datasets.h"
-#include "model/errors.h"
+#include "data/datasets.h"
+#include "tensor/errors.h"
 
 namespace mwb::cli {
 

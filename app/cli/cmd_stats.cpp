@@ -5,8 +5,8 @@
 #include "app/cli/common.h"
 #include "app/cli/edit_support.h"
 #include "editing/second_moments.h"
-#include "model/datasets.h"
-#include "model/errors.h"
+#include "data/datasets.h"
+#include "tensor/errors.h"
 
 namespace mwb::cli {
 

@@ -5,8 +5,8 @@
 #include "analysis/subject_corruption.h"
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
-#include "model/datasets.h"
-#include "model/errors.h"
+#include "data/datasets.h"
+#include "tensor/errors.h"
 
 namespace mwb::cli {
 

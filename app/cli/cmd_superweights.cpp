@@ -2,11 +2,11 @@
 #include <cmath>
 #include <cstdio>
 
-#include "analysis/super_weights.h"
+#include "analysis/superweights/super_weights.h"
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
 #include "app/cli/superweight_options.h"
-#include "model/errors.h"
+#include "tensor/errors.h"
 
 namespace mwb::cli {
 

@@ -2,7 +2,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
-#include "model/errors.h"
+#include "tensor/errors.h"
 
 namespace mwb::cli {
 

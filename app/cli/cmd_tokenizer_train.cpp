@@ -4,8 +4,8 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
-#include "model/errors.h"
-#include "model/tokenizer.h"
+#include "tensor/errors.h"
+#include "tokenizer/tokenizer.h"
 
 namespace mwb::cli {
 

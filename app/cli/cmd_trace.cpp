@@ -9,7 +9,7 @@
 #include "app/cli/common.h"
 #include "app/plots/figure_export.h"
 #include "app/plots/trace_figure.h"
-#include "model/errors.h"
+#include "tensor/errors.h"
 
 namespace mwb::cli {
 

@@ -8,7 +8,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
-#include "model/trainer.h"
+#include "training/trainer.h"
 
 namespace mwb::cli {
 

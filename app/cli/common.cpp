@@ -9,8 +9,8 @@
 #include <iostream>
 #include <sstream>
 
-#include "model/errors.h"
-#include "model/model_file.h"
+#include "tensor/errors.h"
+#include "io/model_file.h"
 
 namespace mwb::cli {
 

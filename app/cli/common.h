@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/model.h"
-#include "model/progress.h"
+#include "tensor/progress.h"
 
 namespace mwb::cli {
 

@@ -6,8 +6,8 @@
 #include <sstream>
 
 #include "analysis/causal_trace.h"
-#include "model/datasets.h"
-#include "model/errors.h"
+#include "data/datasets.h"
+#include "tensor/errors.h"
 
 namespace mwb::cli {
 

@@ -4,7 +4,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
-#include "model/errors.h"
+#include "tensor/errors.h"
 
 int main(int argc, char** argv) {
     CLI::App app{"mwb: look inside transformer language models and rewrite what they know"};

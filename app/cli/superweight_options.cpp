@@ -2,8 +2,8 @@
 
 #include <sstream>
 
-#include "analysis/stop_words.h"
-#include "model/errors.h"
+#include "analysis/superweights/stop_words.h"
+#include "tensor/errors.h"
 
 namespace mwb::cli {
 

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "analysis/weight_selection.h"
+#include "analysis/superweights/weight_selection.h"
 #include "model/model.h"
 
 namespace mwb::cli {

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "analysis/next_token_metrics.h"
+#include "metrics/next_token_metrics.h"
 #include "app/plots/figure_spec.h"
 
 namespace mwb::plots {

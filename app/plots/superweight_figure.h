@@ -2,7 +2,7 @@
 // mlp/down input and output activation per layer. Pure: no Qt.
 #pragma once
 
-#include "analysis/super_weights.h"
+#include "analysis/superweights/super_weights.h"
 #include "app/plots/figure_spec.h"
 
 namespace mwb::plots {

@@ -6,13 +6,13 @@
 #include <cmath>
 #include <cstring>
 
-#include "analysis/ablation.h"
-#include "analysis/stop_words.h"
-#include "analysis/superweight_experiments.h"
-#include "model/errors.h"
+#include "analysis/superweights/ablation.h"
+#include "analysis/superweights/stop_words.h"
+#include "analysis/superweights/superweight_experiments.h"
+#include "tensor/errors.h"
 #include "model/generate.h"
 #include "model/transformer.h"
-#include "planted_model.h"
+#include "tests/analysis/planted_model.h"
 
 namespace mwb {
 namespace {

@@ -2,9 +2,9 @@
 #include <gtest/gtest.h>
 
 #include "analysis/attention_maps.h"
-#include "model/errors.h"
-#include "model/model_file.h"
-#include "model/test_models.h"
+#include "tensor/errors.h"
+#include "io/model_file.h"
+#include "tests/support/test_models.h"
 
 namespace mwb {
 namespace {

@@ -2,9 +2,9 @@
 #include <gtest/gtest.h>
 
 #include "analysis/causal_trace.h"
-#include "model/continuation.h"
-#include "model/errors.h"
-#include "model/model_file.h"
+#include "tokenizer/continuation.h"
+#include "tensor/errors.h"
+#include "io/model_file.h"
 #include "model/transformer.h"
 
 namespace mwb {

@@ -5,8 +5,8 @@
 #include <gtest/gtest.h>
 
 #include "analysis/subject_corruption.h"
-#include "model/datasets.h"
-#include "model/model_file.h"
+#include "data/datasets.h"
+#include "io/model_file.h"
 
 namespace mwb {
 namespace {

@@ -10,7 +10,7 @@
 #pragma once
 
 #include "model/model.h"
-#include "model/test_models.h"
+#include "tests/support/test_models.h"
 
 namespace mwb::planted {
 

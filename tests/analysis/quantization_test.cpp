@@ -4,9 +4,9 @@
 
 #include <cstring>
 
-#include "analysis/quantization.h"
-#include "model/errors.h"
-#include "planted_model.h"
+#include "analysis/superweights/quantization.h"
+#include "tensor/errors.h"
+#include "tests/analysis/planted_model.h"
 
 namespace mwb {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "model/errors.h"
-#include "model/model_file.h"
+#include "tensor/errors.h"
+#include "io/model_file.h"
 
 namespace mwb {
 namespace {

@@ -2,11 +2,11 @@
 // nothing on random models; massive activations sit in its row.
 #include <gtest/gtest.h>
 
-#include "analysis/massive_activations.h"
-#include "analysis/super_weights.h"
-#include "model/errors.h"
-#include "model/model_file.h"
-#include "planted_model.h"
+#include "analysis/superweights/massive_activations.h"
+#include "analysis/superweights/super_weights.h"
+#include "tensor/errors.h"
+#include "io/model_file.h"
+#include "tests/analysis/planted_model.h"
 
 namespace mwb {
 namespace {

@@ -8,7 +8,7 @@
 #include <QSpinBox>
 #include <qcustomplot.h>
 
-#include "analysis/planted_model.h"
+#include "tests/analysis/planted_model.h"
 #include "app/gui/main_window.h"
 #include "app/gui/panels/ablation_view.h"
 #include "app/gui/panels/attention_panel.h"
@@ -16,7 +16,7 @@
 #include "app/gui/panels/super_weights_panel.h"
 #include "app/gui/widgets/figure_view.h"
 #include "app/gui/workspace.h"
-#include "app_test_util.h"
+#include "tests/app/app_test_util.h"
 
 using namespace mwb;
 using namespace mwb::gui;

@@ -19,8 +19,8 @@
 #include "app/gui/panels/edit_panel.h"
 #include "app/gui/widgets/figure_view.h"
 #include "app/gui/workspace.h"
-#include "app_test_util.h"
-#include "model/model_file.h"
+#include "tests/app/app_test_util.h"
+#include "io/model_file.h"
 #include "model/transformer.h"
 
 using namespace mwb;

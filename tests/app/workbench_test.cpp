@@ -19,7 +19,7 @@
 #include "app/gui/panels/trace_panel.h"
 #include "app/gui/widgets/figure_view.h"
 #include "app/gui/workspace.h"
-#include "app_test_util.h"
+#include "tests/app/app_test_util.h"
 
 using namespace mwb;
 using namespace mwb::gui;

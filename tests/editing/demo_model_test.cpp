@@ -7,9 +7,9 @@
 
 #include "editing/edit_run.h"
 #include "editing/knowledge_eval.h"
-#include "model/continuation.h"
-#include "model/datasets.h"
-#include "model/model_file.h"
+#include "tokenizer/continuation.h"
+#include "data/datasets.h"
+#include "io/model_file.h"
 #include "model/transformer.h"
 
 namespace mwb {

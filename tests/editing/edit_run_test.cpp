@@ -7,10 +7,10 @@
 #include "editing/edit_history.h"
 #include "editing/edit_run.h"
 #include "editing/second_moments.h"
-#include "model/errors.h"
-#include "model/model_file.h"
-#include "editing/tiny_corpus.h"
-#include "model/temp_dir.h"
+#include "tensor/errors.h"
+#include "io/model_file.h"
+#include "tests/editing/tiny_corpus.h"
+#include "tests/support/temp_dir.h"
 
 namespace mwb {
 namespace {

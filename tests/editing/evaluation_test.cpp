@@ -7,10 +7,10 @@
 #include "editing/evaluation.h"
 #include "editing/knowledge_eval.h"
 #include "editing/ngram_entropy.h"
-#include "model/continuation.h"
-#include "model/errors.h"
+#include "tokenizer/continuation.h"
+#include "tensor/errors.h"
 #include "model/generate.h"
-#include "model/model_file.h"
+#include "io/model_file.h"
 
 namespace mwb {
 namespace {

@@ -6,11 +6,11 @@
 
 #include "editing/memit.h"
 #include "editing/second_moments.h"
-#include "model/continuation.h"
-#include "model/errors.h"
-#include "model/model_file.h"
+#include "tokenizer/continuation.h"
+#include "tensor/errors.h"
+#include "io/model_file.h"
 #include "model/transformer.h"
-#include "editing/tiny_corpus.h"
+#include "tests/editing/tiny_corpus.h"
 
 namespace mwb {
 namespace {

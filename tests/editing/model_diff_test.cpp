@@ -8,10 +8,10 @@
 
 #include "editing/model_diff.h"
 #include "editing/spectrum.h"
-#include "model/errors.h"
-#include "model/float16.h"
-#include "model/model_file.h"
-#include "model/test_models.h"
+#include "tensor/errors.h"
+#include "tensor/float16.h"
+#include "io/model_file.h"
+#include "tests/support/test_models.h"
 
 namespace mwb {
 namespace {

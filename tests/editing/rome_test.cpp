@@ -9,12 +9,12 @@
 #include "editing/edit_history.h"
 #include "editing/rome.h"
 #include "editing/second_moments.h"
-#include "model/continuation.h"
-#include "model/errors.h"
-#include "model/model_file.h"
+#include "tokenizer/continuation.h"
+#include "tensor/errors.h"
+#include "io/model_file.h"
 #include "model/transformer.h"
-#include "editing/tiny_corpus.h"
-#include "model/temp_dir.h"
+#include "tests/editing/tiny_corpus.h"
+#include "tests/support/temp_dir.h"
 
 namespace mwb {
 namespace {

@@ -4,9 +4,9 @@
 #include <filesystem>
 
 #include "editing/second_moments.h"
-#include "model/errors.h"
-#include "model/model_file.h"
-#include "model/temp_dir.h"
+#include "tensor/errors.h"
+#include "io/model_file.h"
+#include "tests/support/temp_dir.h"
 #include "model/transformer.h"
 
 namespace mwb {

@@ -5,8 +5,8 @@
 #include <gtest/gtest.h>
 
 #include "editing/value_optimization.h"
-#include "model/errors.h"
-#include "model/model_file.h"
+#include "tensor/errors.h"
+#include "io/model_file.h"
 #include "model/transformer.h"
 
 namespace mwb {

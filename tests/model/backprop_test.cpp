@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "model/backprop.h"
-#include "model/errors.h"
+#include "tensor/errors.h"
 #include "model/transformer.h"
 
 namespace mwb {

@@ -1,8 +1,8 @@
 #include <gtest/gtest.h>
 
-#include "model/errors.h"
+#include "tensor/errors.h"
 #include "model/generate.h"
-#include "model/model_file.h"
+#include "io/model_file.h"
 
 namespace mwb {
 namespace {

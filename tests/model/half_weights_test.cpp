@@ -7,11 +7,11 @@
 #include <random>
 
 #include "model/backprop.h"
-#include "model/errors.h"
-#include "model/matmul.h"
+#include "tensor/errors.h"
+#include "tensor/matmul.h"
 #include "model/random_init.h"
 #include "model/transformer.h"
-#include "model/test_models.h"
+#include "tests/support/test_models.h"
 
 namespace mwb {
 namespace {

@@ -6,8 +6,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "model/errors.h"
-#include "model/model_file.h"
+#include "tensor/errors.h"
+#include "io/model_file.h"
 #include "model/transformer.h"
 
 namespace mwb {

@@ -12,8 +12,8 @@
 #include <QString>
 #include <QtConcurrent/QtConcurrentRun>
 
-#include "model/errors.h"
-#include "model/progress.h"
+#include "tensor/errors.h"
+#include "tensor/progress.h"
 
 namespace mwb::gui {
 

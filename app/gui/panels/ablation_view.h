@@ -4,7 +4,7 @@
 
 #include <QWidget>
 
-#include "analysis/ablation.h"
+#include "analysis/superweights/ablation.h"
 
 class QLabel;
 class QPlainTextEdit;

@@ -5,8 +5,8 @@
 
 #include "editing/edit_history.h"
 #include "editing/evaluation.h"
-#include "model/datasets.h"
-#include "model/errors.h"
+#include "data/datasets.h"
+#include "tensor/errors.h"
 #include "model/transformer.h"
 
 namespace mwb::gui {

@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "analysis/edit_guard.h"
-#include "analysis/next_token_metrics.h"
+#include "editing/edit_guard.h"
+#include "metrics/next_token_metrics.h"
 #include "editing/edit_run.h"
 #include "model/model.h"
-#include "model/progress.h"
+#include "tensor/progress.h"
 
 namespace mwb::gui {
 

@@ -10,7 +10,7 @@
 #include "app/gui/jobs/run_job.h"
 #include "app/gui/panels/edit_job.h"
 #include "app/gui/panels/tool_panel.h"
-#include "model/datasets.h"
+#include "data/datasets.h"
 
 class QCheckBox;
 class QComboBox;

@@ -10,7 +10,7 @@
 
 #include "app/gui/widgets/figure_view.h"
 #include "app/plots/lens_figure.h"
-#include "model/continuation.h"
+#include "tokenizer/continuation.h"
 
 namespace mwb::gui {
 namespace {

@@ -16,13 +16,13 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
-#include "analysis/perplexity.h"
-#include "analysis/stop_words.h"
+#include "metrics/perplexity.h"
+#include "analysis/superweights/stop_words.h"
 #include "app/gui/panels/ablation_view.h"
 #include "app/gui/resources.h"
 #include "app/gui/widgets/figure_view.h"
 #include "app/plots/superweight_figure.h"
-#include "model/datasets.h"
+#include "data/datasets.h"
 
 namespace mwb::gui {
 namespace {

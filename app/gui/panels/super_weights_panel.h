@@ -6,8 +6,8 @@
 #include <optional>
 #include <vector>
 
-#include "analysis/ablation.h"
-#include "analysis/super_weights.h"
+#include "analysis/superweights/ablation.h"
+#include "analysis/superweights/super_weights.h"
 #include "app/gui/jobs/run_job.h"
 #include "app/gui/panels/tool_panel.h"
 

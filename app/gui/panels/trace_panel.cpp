@@ -21,7 +21,7 @@
 #include "app/gui/resources.h"
 #include "app/gui/widgets/figure_view.h"
 #include "app/plots/trace_figure.h"
-#include "model/datasets.h"
+#include "data/datasets.h"
 
 namespace mwb::gui {
 namespace {

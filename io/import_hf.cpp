@@ -1,0 +1,181 @@
+// Hugging Face folder -> Model (see import_hf.h).
+#include "io/import_hf.h"
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "tensor/errors.h"
+#include "io/hf_config.h"
+#include "io/hf_layout.h"
+#include "io/hf_tokenizer.h"
+#include "io/model_checks.h"
+#include "io/safetensors.h"
+
+namespace mwb {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The tensors of a checkpoint: model.safetensors, or the shards that
+// model.safetensors.index.json names (as transformers, model.safetensors wins when both exist).
+class CheckpointTensors {
+public:
+    explicit CheckpointTensors(const fs::path& dir) {
+        const fs::path single = dir / "model.safetensors",
+                       index = dir / "model.safetensors.index.json";
+        if (fs::exists(single)) {
+            m_source = single;
+            m_files.push_back(std::make_unique<SafetensorsFile>(single));
+            for (const std::string& name : m_files[0]->names()) m_fileOf[name] = 0;
+        } else if (fs::exists(index)) {
+            m_source = index;
+            readIndex(dir, index);
+        } else {
+            throw ModelFormatError(
+                dir, "", "holds no model.safetensors and no model.safetensors.index.json");
+        }
+    }
+
+    // The file holding the first of `names` that exists, and that name.
+    std::optional<std::pair<const SafetensorsFile*, std::string>> find(
+        const std::vector<std::string>& names) const {
+        for (const std::string& name : names)
+            if (const auto it = m_fileOf.find(name); it != m_fileOf.end())
+                return std::pair{m_files[it->second].get(), name};
+        return std::nullopt;
+    }
+    const fs::path& source() const { return m_source; }
+
+private:
+    void readIndex(const fs::path& dir, const fs::path& index) {
+        const nlohmann::json j = readJsonFile(index);
+        if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+            throw ModelFormatError(index, "weight_map", "is missing or not an object");
+        std::map<std::string, size_t> shardIndex;
+        for (const auto& [name, file] : j["weight_map"].items()) {
+            if (!file.is_string())
+                throw ModelFormatError(index, name, "is not mapped to a file name");
+            const std::string shard = file.get<std::string>();
+            // A shard is a file in this folder; never follow a path elsewhere.
+            if (shard.empty() || shard.find('/') != std::string::npos ||
+                shard.find('\\') != std::string::npos || shard == "." || shard == "..")
+                throw ModelFormatError(
+                    index, name,
+                    "is mapped to \"" + shard + "\", which is not a file name in the folder");
+            auto [it, inserted] = shardIndex.emplace(shard, m_files.size());
+            if (inserted) {
+                if (!fs::exists(dir / shard))
+                    throw ModelFormatError(
+                        index, name, "is mapped to shard " + shard + ", which does not exist");
+                m_files.push_back(std::make_unique<SafetensorsFile>(dir / shard));
+            }
+            if (!m_files[it->second]->find(name))
+                throw ModelFormatError(dir / shard, name,
+                                       "is not in this shard, although the index places it there");
+            m_fileOf[name] = it->second;
+        }
+    }
+
+    fs::path m_source;
+    std::vector<std::unique_ptr<SafetensorsFile>> m_files;
+    std::map<std::string, size_t> m_fileOf;
+};
+
+std::string shapeString(const std::vector<int64_t>& shape) {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + "]";
+}
+
+// Reads one checkpoint tensor and scatters it into the project tensors it holds.
+void loadTensor(const CheckpointTensors& store, const HfTensor& t, const ModelConfig& c,
+                std::map<std::string, std::span<float>>& views) {
+    const auto found = store.find(hfNameCandidates(t.name));
+    if (!found) throw ModelFormatError(store.source(), t.name, "is missing from the checkpoint");
+    const auto& [file, name] = *found;
+    const SafetensorInfo& info = *file->find(name);
+    if (info.shape != t.shape)
+        throw ModelFormatError(file->path(), name,
+                               "has shape " + shapeString(info.shape) + ", expected " +
+                                   shapeString(t.shape) + " from config.json");
+    std::vector<float> buffer(size_t(info.elementCount()));
+    file->read(name, buffer);
+    if (const auto problem = nonFiniteProblem(buffer.data(), info.shape))
+        throw ModelFormatError(file->path(), name, *problem);
+    // Element (out, in) of the tensor in the project's [out, in] layout.
+    const int64_t outDim = t.transposed ? t.shape[1] : t.shape[0];
+    const int64_t inDim = t.shape.size() == 2 ? (t.transposed ? t.shape[0] : t.shape[1]) : 1;
+    int64_t rowOffset = 0;
+    for (const std::string& path : t.parts) {
+        const int64_t rows = expectedShape(c, path).first;
+        std::span<float> dst = views.at(path);
+        MWB_CHECK(int64_t(dst.size()) == rows * inDim && rowOffset + rows <= outDim);
+        for (int64_t r = 0; r < rows; ++r)
+            for (int64_t i = 0; i < inDim; ++i) {
+                const int64_t o = rowOffset + r;
+                dst[size_t(r * inDim + i)] =
+                    t.transposed ? buffer[size_t(i * outDim + o)] : buffer[size_t(o * inDim + i)];
+            }
+        rowOffset += rows;
+    }
+}
+
+// Pads a vocabulary smaller than the embedding with pieces no text produces.
+void padVocabulary(TokenizerSpec& spec, int vocabSize, std::vector<std::string>& warnings) {
+    const int n = int(spec.vocab.size());
+    if (n >= vocabSize) return;
+    const bool spm = spec.kind == TokenizerKind::SentencePieceBpe;
+    for (int i = n; i < vocabSize; ++i) {
+        spec.vocab.push_back(spm ? "<unused_" + std::to_string(i) + ">"
+                                 : "<|unused_" + std::to_string(i) + "|>");
+        if (spm) spec.scores.push_back(-1e9f);
+    }
+    warnings.push_back("the tokenizer has " + std::to_string(n) + " pieces for " +
+                       std::to_string(vocabSize) + " embedding rows; ids " + std::to_string(n) +
+                       " .. " + std::to_string(vocabSize - 1) + " became placeholder pieces");
+}
+
+std::string folderName(const fs::path& dir) {
+    const fs::path p = fs::absolute(dir).lexically_normal();
+    return p.filename().empty() ? p.parent_path().filename().string() : p.filename().string();
+}
+
+}  // namespace
+
+ImportedModel importHf(const fs::path& dir, const ProgressFn& progress) {
+    if (!fs::is_directory(dir)) throw InvalidInput(dir.string() + " is not a folder");
+    HfConfig hf = readHfConfig(dir / "config.json");
+    ImportedModel out;
+    out.warnings = std::move(hf.warnings);
+    Model& m = out.model;
+    m.config = hf.config;
+    m.config.name = hf.name.empty() ? folderName(dir) : hf.name;
+
+    TokenizerSpec spec = readHfTokenizer(dir, hf.bosId, hf.eosId, out.warnings);
+    if (int(spec.vocab.size()) > m.config.vocabSize)
+        throw ModelFormatError(dir / "config.json", "vocab_size",
+                               "is " + std::to_string(m.config.vocabSize) +
+                                   ", but the tokenizer has " + std::to_string(spec.vocab.size()) +
+                                   " pieces");
+    padVocabulary(spec, m.config.vocabSize, out.warnings);
+
+    const CheckpointTensors store(dir);
+    m.weights = zeroWeights<float>(m.config);
+    std::map<std::string, std::span<float>> views;
+    forEachTensor(m.config, m.weights, [&](const std::string& path, auto& t) {
+        views[path] = std::span<float>(t.data(), size_t(t.size()));
+    });
+    const std::vector<HfTensor> tensors = hfTensors(m.config);
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        report(progress, {long(i), long(tensors.size()), "reading tensors"});
+        loadTensor(store, tensors[i], m.config, views);
+    }
+    report(progress, {long(tensors.size()), long(tensors.size()), "reading tensors"});
+    m.tokenizer = Tokenizer(std::move(spec));
+    return out;
+}
+
+}  // namespace mwb

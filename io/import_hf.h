@@ -1,0 +1,22 @@
+// Import of a Hugging Face model folder (GPT-2, Llama, Mistral, TinyLlama): config.json,
+// model.safetensors or a sharded model.safetensors.index.json (F32, F16, BF16 tensors),
+// and the tokenizer files.
+#pragma once
+
+#include <filesystem>
+
+#include "io/imported_model.h"
+#include "tensor/progress.h"
+
+namespace mwb {
+
+// Reads the folder into an in-memory Model (weights in float32, converted tensor by tensor
+// while reading). GPT-2's Conv1D weights are transposed into the [out, in] layout and
+// c_attn is split into q, k and v. A tokenizer smaller than vocab_size is padded with
+// placeholder pieces (with a warning). Throws ModelFormatError naming the file and the
+// tensor or key for anything wrong: no config.json, no weights, malformed safetensors,
+// missing tensors, shapes that disagree with config.json, NaN/Inf weights, an unusable
+// tokenizer; Cancelled when `progress` returns false.
+ImportedModel importHf(const std::filesystem::path& dir, const ProgressFn& progress = {});
+
+}  // namespace mwb

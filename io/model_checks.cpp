@@ -1,0 +1,162 @@
+// Consistency checks of weights, tokenizer and edits against a ModelConfig.
+#include "io/model_checks.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace mwb {
+
+namespace {
+
+std::string str(int64_t x) { return std::to_string(x); }
+
+}  // namespace
+
+std::string shapeText(std::span<const int64_t> dims) {
+    std::string out = "[";
+    for (size_t i = 0; i < dims.size(); ++i) out += (i ? ", " : "") + str(dims[i]);
+    return out + "]";
+}
+
+std::optional<std::string> nonFiniteProblem(const float* data, std::span<const int64_t> dims) {
+    int64_t count = 1;
+    for (int64_t d : dims) count *= d;
+    const float* bad = std::find_if(data, data + count, [](float x) { return !std::isfinite(x); });
+    if (bad == data + count) return std::nullopt;
+    // Row-major multi-index of the offending element.
+    std::vector<int64_t> index(dims.size());
+    int64_t flat = bad - data;
+    for (size_t i = dims.size(); i-- > 0;) {
+        index[i] = dims[i] ? flat % dims[i] : 0;
+        flat = dims[i] ? flat / dims[i] : 0;
+    }
+    return std::string("holds ") + (std::isnan(*bad) ? "NaN" : "Inf") + " at " + shapeText(index);
+}
+
+std::optional<ModelProblem> weightsProblem(const ModelConfig& c, const Weights& w,
+                                           bool checkFinite) {
+    if (w.blocks.size() != size_t(c.nLayers))
+        return ModelProblem{"/blocks", "has " + str(w.blocks.size()) + " blocks, expected " +
+                                           str(c.nLayers) + " (n_layer)"};
+    if (!c.tieEmbeddings && w.lmHead.size() == 0)
+        return ModelProblem{"/lm_head/weight", "is empty although tie_embeddings is 0"};
+    if (c.tieEmbeddings && w.lmHead.size() != 0)
+        return ModelProblem{"/lm_head/weight", "is set although tie_embeddings is 1"};
+    if (c.isLlama()) {
+        if (w.positionEmbedding.size())
+            return ModelProblem{"/embed/position", "is set, but llama has no position embedding"};
+        if (w.finalNorm.bias.size()) return ModelProblem{"/final_norm/bias", "is set, but llama has no biases"};
+        for (int i = 0; i < c.nLayers; ++i) {
+            const auto& b = w.blocks[i];
+            const bool anyBias = b.norm1.bias.size() || b.norm2.bias.size() || b.q.bias.size() ||
+                                 b.k.bias.size() || b.v.bias.size() || b.o.bias.size() ||
+                                 b.up.bias.size() || b.gate.bias.size() || b.down.bias.size();
+            if (anyBias) return ModelProblem{"/blocks/" + str(i), "has a bias, but llama has no biases"};
+        }
+    } else {
+        for (int i = 0; i < c.nLayers; ++i)
+            if (w.blocks[i].gate.weight.size() || w.blocks[i].gate.isHalf())
+                return ModelProblem{"/blocks/" + str(i) + "/mlp/gate/weight",
+                                    "is set, but gpt2 has no gate"};
+    }
+
+    std::optional<ModelProblem> problem;
+    forEachTensor(c, w, [&](const std::string& path, const auto& t) {
+        if (problem) return;
+        using Tensor = std::decay_t<decltype(t)>;
+        const auto [rows, cols] = expectedShape(c, path);
+        std::vector<int64_t> expected{rows}, actual{t.rows()};
+        if constexpr (Tensor::ColsAtCompileTime != 1) {
+            expected.push_back(cols);
+            actual.push_back(t.cols());
+        }
+        if (expected != actual) {
+            problem = ModelProblem{path, "has shape " + shapeText(actual) + ", expected " +
+                                             shapeText(expected)};
+        } else if (checkFinite) {
+            if (auto bad = nonFiniteProblem(t.data(), actual)) problem = ModelProblem{path, *bad};
+        }
+    });
+    return problem;
+}
+
+std::optional<ModelProblem> tokenizerProblem(const TokenizerSpec& spec, int vocabSize) {
+    const int64_t n = int64_t(spec.vocab.size());
+    if (n != vocabSize)
+        return ModelProblem{"/tokenizer/vocab", "has shape [" + str(n) + "], expected [" +
+                                                    str(vocabSize) + "] (vocab_size)"};
+    for (const auto& [name, id] : {std::pair{"bos_id", spec.bosId}, std::pair{"eos_id", spec.eosId}})
+        if (id < -1 || id >= vocabSize)
+            return ModelProblem{"/tokenizer", std::string("attribute ") + name + " is " + str(id) +
+                                                  ", outside -1 .. " + str(vocabSize - 1)};
+    if (spec.addBos && spec.bosId < 0)
+        return ModelProblem{"/tokenizer", "has add_bos = 1 but no BOS token (bos_id = -1)"};
+    if (spec.kind == TokenizerKind::SentencePieceBpe && spec.scores.empty())
+        return ModelProblem{"/tokenizer/scores", "is missing; sentencepiece_bpe needs piece scores"};
+    if (!spec.scores.empty() && int64_t(spec.scores.size()) != n)
+        return ModelProblem{"/tokenizer/scores", "has shape [" + str(spec.scores.size()) +
+                                                     "], expected [" + str(n) + "] (vocab_size)"};
+    for (size_t i = 0; i < spec.scores.size(); ++i)
+        if (std::isnan(spec.scores[i]))
+            return ModelProblem{"/tokenizer/scores", "holds NaN at [" + str(i) + "]"};
+    return std::nullopt;
+}
+
+std::optional<ModelProblem> editProblem(const EditRecord& e, const ModelConfig& c, int index) {
+    const std::string path = "/edits/" + str(index);
+    if (e.layers.empty()) return ModelProblem{path, "names no layer"};
+    if (e.layers.size() > maxEditLayers(c))
+        return ModelProblem{path, "names " + str(e.layers.size()) + " layers, more than the limit " +
+                                      str(maxEditLayers(c))};
+    for (size_t j = 0; j < e.layers.size(); ++j) {
+        if (e.layers[j] < 0 || e.layers[j] >= c.nLayers)
+            return ModelProblem{path, "names layer " + str(e.layers[j]) + ", outside 0 .. " +
+                                          str(c.nLayers - 1)};
+    }
+    if (e.left.size() != e.layers.size() || e.right.size() != e.layers.size())
+        return ModelProblem{path, "has " + str(e.left.size()) + " left and " +
+                                      str(e.right.size()) + " right factors for " +
+                                      str(e.layers.size()) + " layers"};
+    for (size_t j = 0; j < e.layers.size(); ++j) {
+        const Matrix& l = e.left[j];
+        const Matrix& r = e.right[j];
+        const std::string where = " (layer " + str(e.layers[j]) + ")";
+        if (l.rows() != c.dModel || r.rows() != c.dFf || l.cols() != r.cols() || l.cols() < 1 ||
+            l.cols() > maxEditRank(c))
+            return ModelProblem{path, "has factors left " + shapeText(std::vector<int64_t>{l.rows(), l.cols()}) +
+                                          " and right " + shapeText(std::vector<int64_t>{r.rows(), r.cols()}) +
+                                          where + ", expected [" + str(c.dModel) + ", r] and [" +
+                                          str(c.dFf) + ", r] with 1 <= r <= " + str(maxEditRank(c))};
+        if (auto bad = nonFiniteProblem(l.data(), std::vector<int64_t>{l.rows(), l.cols()}))
+            return ModelProblem{path + "/left", *bad + where};
+        if (auto bad = nonFiniteProblem(r.data(), std::vector<int64_t>{r.rows(), r.cols()}))
+            return ModelProblem{path + "/right", *bad + where};
+    }
+    if (!e.before.empty() && e.before.size() != e.layers.size())
+        return ModelProblem{path + "/before", "holds " + str(e.before.size()) +
+                                                  " matrices for " + str(e.layers.size()) + " layers"};
+    for (size_t j = 0; j < e.before.size(); ++j) {
+        const Matrix& b = e.before[j];
+        const std::string where = path + "/before/" + str(j);
+        const std::vector<int64_t> shape{b.rows(), b.cols()};
+        if (b.rows() != c.dModel || b.cols() != c.dFf)
+            return ModelProblem{where, "has shape " + shapeText(shape) + ", expected " +
+                                           shapeText(std::vector<int64_t>{c.dModel, c.dFf})};
+        if (auto bad = nonFiniteProblem(b.data(), shape)) return ModelProblem{where, *bad};
+    }
+    if (!e.keys.empty() && e.keys.size() != e.layers.size())
+        return ModelProblem{path + "/keys", "holds " + str(e.keys.size()) + " matrices for " +
+                                                str(e.layers.size()) + " layers"};
+    for (size_t j = 0; j < e.keys.size(); ++j) {
+        const Matrix& k = e.keys[j];
+        const std::string where = path + "/keys/" + str(j);
+        const std::vector<int64_t> shape{k.rows(), k.cols()};
+        if (k.rows() != c.dFf || k.cols() < 1 || k.cols() > maxEditRank(c))
+            return ModelProblem{where, "has shape " + shapeText(shape) + ", expected [" + str(c.dFf) +
+                                           ", n] with 1 <= n <= " + str(maxEditRank(c))};
+        if (auto bad = nonFiniteProblem(k.data(), shape)) return ModelProblem{where, *bad};
+    }
+    return std::nullopt;
+}
+
+}  // namespace mwb

@@ -1,0 +1,273 @@
+// Import of Hugging Face folders: tiny random models written as GPT-2 and Llama checkpoints
+// (all three dtypes, sharded and unsharded, tied and untied) come back with the same weights
+// and logits; broken folders give one sentence naming the file and the tensor or key.
+#include "io/import_hf.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+
+#include "tensor/bfloat16.h"
+#include "tensor/errors.h"
+#include "io/hf_config.h"
+#include "model/transformer.h"
+#include "tests/support/hf_folder.h"
+#include "tests/support/test_models.h"
+
+namespace mwb {
+namespace {
+
+namespace fs = std::filesystem;
+using test::TempDir;
+
+struct Case {
+    Architecture arch;
+    bool tied;
+    TensorDtype dtype;
+    bool sharded;
+};
+
+std::string caseName(const testing::TestParamInfo<Case>& info) {
+    const Case& c = info.param;
+    return std::string(c.arch == Architecture::Gpt2 ? "Gpt2" : "Llama") +
+           (c.tied ? "Tied" : "Untied") + dtypeName(c.dtype) + (c.sharded ? "Sharded" : "Single");
+}
+
+class ImportHfRoundTrip : public testing::TestWithParam<Case> {};
+
+TEST_P(ImportHfRoundTrip, WeightsAndLogitsEqualTheSourceModel) {
+    const Case& p = GetParam();
+    TinyModelOptions options;
+    options.tieEmbeddings = p.tied;
+    options.sentencePiece = p.arch == Architecture::Llama;
+    const Model original = makeTinyModel(p.arch, 7, options);
+    TempDir dir;
+    test::writeHfFolder(original, dir.path(), {p.dtype, p.sharded});
+
+    const ImportedModel imported = importHf(dir.path());
+    EXPECT_TRUE(imported.warnings.empty()) << imported.warnings.front();
+    const Model& m = imported.model;
+    const ModelConfig& a = original.config;
+    const ModelConfig& b = m.config;
+    EXPECT_EQ(b.nLayers, a.nLayers);
+    EXPECT_EQ(b.nHeads, a.nHeads);
+    EXPECT_EQ(b.nKvHeads, a.nKvHeads);
+    EXPECT_EQ(b.dModel, a.dModel);
+    EXPECT_EQ(b.dFf, a.dFf);
+    EXPECT_EQ(b.vocabSize, a.vocabSize);
+    EXPECT_EQ(b.nCtx, a.nCtx);
+    EXPECT_EQ(b.normEps, a.normEps);
+    EXPECT_EQ(b.activation, a.activation);
+    EXPECT_EQ(b.tieEmbeddings, a.tieEmbeddings);
+    if (a.isLlama()) {
+        EXPECT_EQ(b.ropeTheta, a.ropeTheta);
+    }
+    test::expectWeightsRounded(original, m, p.dtype);
+
+    // Same weights (after the same rounding) give the same logits at every position.
+    const Model reference = test::roundedModel(original, p.dtype);
+    const std::vector<int> tokens = original.tokenizer.encodeIds("the theme of the thesis");
+    const Matrix want = Transformer(reference).run(tokens, {}, LogitsMode::All).logits;
+    const Matrix got = Transformer(m).run(tokens, {}, LogitsMode::All).logits;
+    ASSERT_EQ(got.rows(), want.rows());
+    EXPECT_EQ((got - want).cwiseAbs().maxCoeff(), 0.0f);
+
+    // The tokenizer came along: same pieces, same encodings.
+    EXPECT_EQ(m.tokenizer.spec().vocab, original.tokenizer.spec().vocab);
+    EXPECT_EQ(m.tokenizer.spec().bosId, original.tokenizer.spec().bosId);
+    EXPECT_EQ(m.tokenizer.spec().addBos, original.tokenizer.spec().addBos);
+    for (const char* text : {"the theme", " then the  thesis", "hat\nthe"})
+        EXPECT_EQ(m.tokenizer.encodeIds(text), original.tokenizer.encodeIds(text)) << text;
+}
+
+std::vector<Case> allCases() {
+    std::vector<Case> cases;
+    for (Architecture arch : {Architecture::Gpt2, Architecture::Llama})
+        for (TensorDtype dtype : {TensorDtype::F32, TensorDtype::F16, TensorDtype::BF16})
+            for (bool sharded : {false, true})
+                cases.push_back({arch, arch == Architecture::Gpt2, dtype, sharded});
+    cases.push_back({Architecture::Gpt2, false, TensorDtype::F32, false});
+    cases.push_back({Architecture::Llama, true, TensorDtype::F32, true});
+    return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(All, ImportHfRoundTrip, testing::ValuesIn(allCases()), caseName);
+
+TEST(ImportHf, Gpt2NamesWithoutTransformerPrefix) {
+    const Model original = makeTinyModel(Architecture::Gpt2, 3);
+    TempDir dir;
+    test::writeHfFolder(original, dir.path(), {.gpt2Prefix = false});
+    test::expectWeightsRounded(original, importHf(dir.path()).model, TensorDtype::F32);
+}
+
+TEST(ImportHf, ConvertsBfloat16ByRoundingToNearestEven) {
+    // Bit patterns checked by hand: 1 + 2^-8 lies halfway between 1 and 1 + 2^-7 and goes
+    // to the even 1; 1 + 3 * 2^-8 is halfway between 1 + 2^-7 and 1 + 2^-6 and goes to the
+    // even 1 + 2^-6; 1 + 2^-8 + 2^-20 is past halfway and goes up.
+    EXPECT_EQ(floatToBfloat16(1.0f + 0x1p-8f), 0x3f80);
+    EXPECT_EQ(floatToBfloat16(1.0f + 3 * 0x1p-8f), 0x3f82);
+    EXPECT_EQ(floatToBfloat16(1.0f + 0x1p-8f + 0x1p-20f), 0x3f81);
+    EXPECT_EQ(floatToBfloat16(-2.5f), 0xc020);
+    EXPECT_EQ(bfloat16ToFloat(0x3f81), 1.0f + 0x1p-7f);
+}
+
+// ---------------------------------------------------------------------------------------
+// Broken folders.
+
+// The error's text, file and tensor/key of importing `dir`.
+ModelFormatError importError(const fs::path& dir) {
+    try {
+        importHf(dir);
+    } catch (const ModelFormatError& e) {
+        return e;
+    }
+    ADD_FAILURE() << "importing " << dir << " did not throw ModelFormatError";
+    return ModelFormatError("", "", "");
+}
+
+void expectOneSentence(const std::string& message) {
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    EXPECT_LT(message.size(), 400u) << message;
+}
+
+TEST(ImportHf, TensorShapeThatDisagreesWithConfigIsNamed) {
+    Model original = makeTinyModel(Architecture::Llama, 1, {.sentencePiece = true});
+    TempDir dir;
+    test::writeHfFolder(original, dir.path());
+    // config.json claims a wider MLP than the checkpoint holds.
+    nlohmann::json config = test::hfConfigFor(original.config);
+    config["intermediate_size"] = original.config.dFf * 2;
+    test::writeText(dir / "config.json", config.dump());
+    const ModelFormatError e = importError(dir.path());
+    EXPECT_EQ(e.file(), dir / "model.safetensors");
+    EXPECT_EQ(e.hdf5Path(), "model.layers.0.mlp.gate_proj.weight");
+    EXPECT_NE(std::string(e.what()).find("has shape [32, 16], expected [64, 16] from config.json"),
+              std::string::npos)
+        << e.what();
+    expectOneSentence(e.what());
+}
+
+TEST(ImportHf, MissingTensorIsNamed) {
+    Model original = makeTinyModel(Architecture::Gpt2, 1);
+    TempDir dir;
+    test::writeHfFolder(original, dir.path());
+    auto tensors = test::gpt2Checkpoint(original, true);
+    std::erase_if(tensors, [](const auto& t) { return t.name == "transformer.h.1.mlp.c_fc.bias"; });
+    test::writeTensors(dir / "model.safetensors", tensors, TensorDtype::F32);
+    const ModelFormatError e = importError(dir.path());
+    EXPECT_EQ(e.file(), dir / "model.safetensors");
+    EXPECT_EQ(e.hdf5Path(), "transformer.h.1.mlp.c_fc.bias");
+    EXPECT_NE(std::string(e.what()).find("missing"), std::string::npos) << e.what();
+}
+
+TEST(ImportHf, UntiedConfigWithoutLmHeadIsMissingTensor) {
+    Model original = makeTinyModel(Architecture::Gpt2, 1, {.tieEmbeddings = true});
+    TempDir dir;
+    test::writeHfFolder(original, dir.path());
+    nlohmann::json config = test::hfConfigFor(original.config);
+    config["tie_word_embeddings"] = false;
+    test::writeText(dir / "config.json", config.dump());
+    EXPECT_EQ(importError(dir.path()).hdf5Path(), "lm_head.weight");
+}
+
+TEST(ImportHf, ShardIndexProblemsAreNamed) {
+    Model original = makeTinyModel(Architecture::Llama, 1, {.sentencePiece = true});
+    TempDir dir;
+    test::writeHfFolder(original, dir.path(), {.sharded = true});
+    const fs::path index = dir / "model.safetensors.index.json";
+    nlohmann::json j = readJsonFile(index);
+    // A shard name that leaves the folder is refused before anything is opened.
+    j["weight_map"]["model.norm.weight"] = "../elsewhere.safetensors";
+    test::writeText(index, j.dump());
+    ModelFormatError e = importError(dir.path());
+    EXPECT_EQ(e.file(), index);
+    EXPECT_EQ(e.hdf5Path(), "model.norm.weight");
+    // A shard that does not exist.
+    j["weight_map"]["model.norm.weight"] = "model-00003-of-00002.safetensors";
+    test::writeText(index, j.dump());
+    e = importError(dir.path());
+    EXPECT_NE(std::string(e.what()).find("does not exist"), std::string::npos) << e.what();
+    // A tensor the index places in a shard that does not hold it.
+    j["weight_map"]["model.norm.weight"] = "model-00001-of-00002.safetensors";
+    test::writeText(index, j.dump());
+    e = importError(dir.path());
+    EXPECT_EQ(e.file(), dir / "model-00001-of-00002.safetensors");
+    EXPECT_EQ(e.hdf5Path(), "model.norm.weight");
+}
+
+TEST(ImportHf, NanWeightIsNamed) {
+    Model original = makeTinyModel(Architecture::Gpt2, 1);
+    original.weights.blocks[1].down.weight(3, 5) = std::nanf("");
+    TempDir dir;
+    test::writeHfFolder(original, dir.path());
+    const ModelFormatError e = importError(dir.path());
+    EXPECT_EQ(e.hdf5Path(), "transformer.h.1.mlp.c_proj.weight");
+    // Stored transposed ([in, out]): element (out 3, in 5) is at [5, 3].
+    EXPECT_NE(std::string(e.what()).find("NaN at [5, 3]"), std::string::npos) << e.what();
+}
+
+TEST(ImportHf, ConfigProblemsNameTheKey) {
+    const Model original = makeTinyModel(Architecture::Llama, 1, {.sentencePiece = true});
+    TempDir dir;
+    test::writeHfFolder(original, dir.path());
+    const auto withConfig = [&](const std::function<void(nlohmann::json&)>& change) {
+        nlohmann::json config = test::hfConfigFor(original.config);
+        change(config);
+        test::writeText(dir / "config.json", config.dump());
+        return importError(dir.path());
+    };
+    EXPECT_EQ(withConfig([](auto& j) { j.erase("hidden_size"); }).hdf5Path(), "hidden_size");
+    EXPECT_EQ(withConfig([](auto& j) { j["num_hidden_layers"] = "two"; }).hdf5Path(),
+              "num_hidden_layers");
+    EXPECT_EQ(withConfig([](auto& j) { j["model_type"] = "bert"; }).hdf5Path(), "model_type");
+    EXPECT_EQ(withConfig([](auto& j) {
+                  j["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
+              }).hdf5Path(),
+              "rope_scaling");
+    EXPECT_EQ(withConfig([](auto& j) { j["hidden_act"] = "mish"; }).hdf5Path(), "hidden_act");
+    test::writeText(dir / "config.json", "{ not json");
+    const ModelFormatError e = importError(dir.path());
+    EXPECT_EQ(e.file(), dir / "config.json");
+    EXPECT_NE(std::string(e.what()).find("not valid JSON"), std::string::npos);
+}
+
+TEST(ImportHf, FolderWithoutWeightsOrTokenizer) {
+    const Model original = makeTinyModel(Architecture::Gpt2, 1);
+    TempDir dir;
+    test::writeHfFolder(original, dir.path());
+    fs::remove(dir / "model.safetensors");
+    EXPECT_NE(std::string(importError(dir.path()).what()).find("no model.safetensors"),
+              std::string::npos);
+    test::writeHfFolder(original, dir.path());
+    fs::remove(dir / "merges.txt");
+    EXPECT_NE(std::string(importError(dir.path()).what()).find("has no tokenizer"),
+              std::string::npos);
+}
+
+TEST(ImportHf, SmallerTokenizerIsPaddedWithPlaceholders) {
+    const Model original = makeTinyModel(Architecture::Gpt2, 1);
+    TempDir dir;
+    test::writeHfFolder(original, dir.path());
+    // 260 pieces, but the checkpoint had 4 more embedding rows (as models padded to a
+    // multiple of 8 do): make the model 264 rows wide.
+    Model wide = original;
+    wide.config.vocabSize += 4;
+    wide.weights.tokenEmbedding.conservativeResize(wide.config.vocabSize, Eigen::NoChange);
+    wide.weights.tokenEmbedding.bottomRows(4).setConstant(0.5f);
+    test::writeText(dir / "config.json", test::hfConfigFor(wide.config).dump());
+    test::writeCheckpoint(dir.path(), test::gpt2Checkpoint(wide, true), TensorDtype::F32, false);
+    // ... bos/eos from config.json now point at 263, a placeholder: take them from the vocabulary.
+    nlohmann::json config = test::hfConfigFor(wide.config);
+    config["bos_token_id"] = config["eos_token_id"] = 259;
+    test::writeText(dir / "config.json", config.dump());
+    const ImportedModel imported = importHf(dir.path());
+    ASSERT_EQ(imported.warnings.size(), 1u);
+    EXPECT_NE(imported.warnings[0].find("260 .. 263"), std::string::npos) << imported.warnings[0];
+    EXPECT_EQ(imported.model.tokenizer.vocabSize(), 264);
+    EXPECT_EQ(imported.model.tokenizer.spec().vocab[263], "<|unused_263|>");
+    EXPECT_EQ(imported.model.weights.tokenEmbedding(263, 0), 0.5f);
+}
+
+}  // namespace
+}  // namespace mwb
