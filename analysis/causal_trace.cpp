@@ -8,6 +8,7 @@
 #include <memory>
 #include <random>
 
+#include "analysis/corrupted_runs.h"
 #include "tokenizer/continuation.h"
 #include "tensor/errors.h"
 #include "model/transformer.h"
@@ -19,13 +20,6 @@ namespace {
 constexpr const char* kKindNames[] = {"hidden", "mlp", "attn"};
 
 double probabilityOf(const RowVector& logits, int id) { return softmax(logits)[id]; }
-
-// Mean over the noise samples of the answer's probability at the last position.
-double meanProbability(const std::vector<RunState*>& states, int answerId) {
-    double sum = 0.0;
-    for (const RunState* s : states) sum += probabilityOf(s->lastLogits(), answerId);
-    return sum / states.size();
-}
 
 // The reference code's window: layers [l - w/2, l - floor(-w/2)) clipped to the model.
 std::pair<int, int> windowOf(int layer, int window, int nLayers) {
@@ -45,17 +39,18 @@ struct TraceSetup {
     std::vector<Matrix> noise;       // per sample [subject tokens x dModel]
 };
 
+// Noise sample s added to the subject's embeddings (Meng et al. 2022 §2.1), as hooks
+// to which a run's other hooks are added.
+Hooks noiseHooks(const TraceSetup& t, int sample, Hooks hooks = {}) {
+    return withNoise(HookSite::Embed, 0, t.subjectBegin, t.noise[sample], std::move(hooks));
+}
+
 // The corrupted runs: clean prefix reused, noise added to the subject's embeddings.
+// Captures of the clean run stay valid before the subject, where nothing changed.
 std::vector<RunState> corruptedRuns(const TraceSetup& t, const Hooks& hooks) {
-    std::vector<RunState> runs(t.params.samples, t.clean);
-    std::vector<RunState*> ptrs;
-    for (int s = 0; s < t.params.samples; ++s) {
-        runs[s].resid[0].middleRows(t.subjectBegin, t.subjectEnd - t.subjectBegin) += t.noise[s];
-        // Captures of the clean run stay valid before the subject, where nothing changed.
-        ptrs.push_back(&runs[s]);
-    }
-    t.transformer.rerunMany(ptrs, 0, t.subjectBegin, {&hooks});
-    return runs;
+    std::vector<Hooks> noise;
+    for (int s = 0; s < t.params.samples; ++s) noise.push_back(noiseHooks(t, s, hooks));
+    return rerunCopies(t.transformer, t.clean, 0, t.subjectBegin, noise);
 }
 
 // Patches that restore the clean value of `kind` at (token, layer) — for mlp/attn
@@ -97,19 +92,11 @@ MatrixD traceKindNaive(const TraceSetup& t, TraceKind kind, const std::vector<Ru
     MatrixD grid(t.nTokens, t.nLayers);
     for (int token = 0; token < t.nTokens; ++token) {
         for (int layer = 0; layer < t.nLayers; ++layer) {
-            std::vector<RunState> runs(t.params.samples, t.clean);
-            std::vector<Hooks> hooks(t.params.samples);
-            std::vector<RunState*> ptrs;
-            std::vector<const Hooks*> hookPtrs;
-            for (int s = 0; s < t.params.samples; ++s) {
-                runs[s].resid[0].topRows(t.nTokens) = t.transformer.embed(t.clean.tokens);
-                runs[s].resid[0].middleRows(t.subjectBegin, t.subjectEnd - t.subjectBegin) += t.noise[s];
-                hooks[s] = restorationHooks(t, kind, token, layer, &corrupted[s]);
-                ptrs.push_back(&runs[s]);
-                hookPtrs.push_back(&hooks[s]);
-            }
-            t.transformer.rerunMany(ptrs, 0, 0, hookPtrs);
-            grid(token, layer) = meanProbability(ptrs, t.answerId);
+            std::vector<Hooks> hooks;
+            for (int s = 0; s < t.params.samples; ++s)
+                hooks.push_back(noiseHooks(t, s, restorationHooks(t, kind, token, layer, &corrupted[s])));
+            std::vector<RunState> runs = rerunCopies(t.transformer, t.clean, 0, 0, hooks);
+            grid(token, layer) = meanProbability(runs, t.answerId);
         }
         report(progress, {++done, total, "trace"});
     }
@@ -276,26 +263,16 @@ TraceKind parseTraceKind(const std::string& s) {
 
 NoiseLevel defaultNoise(const Model& model, const std::vector<std::string>& subjects) {
     const Matrix& emb = model.weights.tokenEmbedding;
-    double sum = 0.0, sumSq = 0.0;
-    long count = 0;
-    auto add = [&](const auto& row) {
-        for (Eigen::Index j = 0; j < row.size(); ++j) {
-            sum += row[j];
-            sumSq += double(row[j]) * row[j];
-        }
-        count += row.size();
-    };
+    ActivationSpread spread;
     if (subjects.empty()) {
-        for (Eigen::Index i = 0; i < emb.rows(); ++i) add(emb.row(i));
+        for (Eigen::Index i = 0; i < emb.rows(); ++i) spread.add(emb.row(i));
     } else {
         for (const auto& s : subjects)
-            for (int id : model.tokenizer.encodeIds(s, false)) add(emb.row(id));
+            for (int id : model.tokenizer.encodeIds(s, false)) spread.add(emb.row(id));
     }
-    if (count < 2) throw InvalidInput("no subject tokens to measure the embedding spread on");
-    // Unbiased standard deviation over all entries, as torch.std() in the reference.
-    const double var = (sumSq - sum * sum / count) / (count - 1);
+    if (spread.count < 2) throw InvalidInput("no subject tokens to measure the embedding spread on");
     NoiseLevel n;
-    n.sigma = 3.0 * std::sqrt(std::max(var, 0.0));
+    n.sigma = spread.threeSigma();
     n.source = subjects.empty()
                    ? "3 x std of the token-embedding matrix"
                    : "3 x std of the embeddings of " + std::to_string(subjects.size()) + " subjects";

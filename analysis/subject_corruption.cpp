@@ -3,6 +3,7 @@
 #include <cmath>
 #include <random>
 
+#include "analysis/corrupted_runs.h"
 #include "tokenizer/continuation.h"
 #include "tensor/errors.h"
 #include "model/transformer.h"
@@ -28,8 +29,7 @@ SubjectCorruptionResult corruptSubjects(const Model& model, const std::vector<Kn
     std::vector<Checked> checked;
     std::vector<int> spreadLayers = params.layers;
     spreadLayers.push_back(0);
-    std::vector<double> sum(spreadLayers.size(), 0.0), sumSq(spreadLayers.size(), 0.0);
-    long count = 0;
+    std::vector<ActivationSpread> spread(spreadLayers.size());
     for (size_t i = 0; i < facts.size(); ++i) {
         report(progress, {long(i), long(2 * facts.size()), "clean runs"});
         const KnownFact& f = facts[i];
@@ -46,18 +46,11 @@ SubjectCorruptionResult corruptSubjects(const Model& model, const std::vector<Kn
             continue;
         }
         checked.push_back({&f, enc.ids, subjectFirst, subjectLast, answer, pClean[answer]});
-        for (size_t l = 0; l < spreadLayers.size(); ++l) {
-            const auto row = clean.resid[spreadLayers[l]].row(subjectLast).cast<double>();
-            sum[l] += row.sum();
-            sumSq[l] += row.squaredNorm();
-        }
-        count += model.config.dModel;
+        for (size_t l = 0; l < spreadLayers.size(); ++l) spread[l].add(clean.resid[spreadLayers[l]].row(subjectLast));
     }
     if (checked.empty()) throw InvalidInput("the model gets none of the facts right: nothing to check");
-    for (size_t l = 0; l < spreadLayers.size(); ++l) {
-        const double var = (sumSq[l] - sum[l] * sum[l] / count) / std::max(count - 1, 1L);
-        r.sigma.push_back(params.noise ? *params.noise : 3.0 * std::sqrt(std::max(var, 0.0)));
-    }
+    for (size_t l = 0; l < spreadLayers.size(); ++l)
+        r.sigma.push_back(params.noise ? *params.noise : spread[l].threeSigma());
     const float sigmaEmbedding = static_cast<float>(r.sigma.back());
     r.sigma.pop_back();
     r.noiseSource = params.noise ? "given" : "3 x std of the residual entering each layer at the subjects' last tokens";
@@ -70,17 +63,14 @@ SubjectCorruptionResult corruptSubjects(const Model& model, const std::vector<Kn
     // Mean p(answer) over the samples with noise on positions [first, last] entering `layer`.
     auto meanCorrupted = [&](const RunState& clean, int answer, int layer, int first, int last, float sd,
                              std::mt19937_64& stream) {
-        std::vector<RunState> runs(params.samples, clean);
-        std::vector<RunState*> ptrs;
-        for (auto& run : runs) {
-            for (int pos = first; pos <= last; ++pos)
-                for (int j = 0; j < model.config.dModel; ++j) run.resid[layer](pos, j) += sd * gauss(stream);
-            ptrs.push_back(&run);
+        std::vector<Hooks> hooks;
+        for (int s = 0; s < params.samples; ++s) {
+            Matrix noise(last - first + 1, model.config.dModel);
+            for (Eigen::Index i = 0; i < noise.size(); ++i) noise.data()[i] = sd * gauss(stream);
+            hooks.push_back(withNoise(HookSite::ResidPre, layer, first, noise));
         }
-        t.rerunMany(ptrs, layer, first);
-        double total = 0.0;
-        for (const RunState* run : ptrs) total += softmax(run->lastLogits())[answer];
-        return total / params.samples;
+        std::vector<RunState> runs = rerunCopies(t, clean, layer, first, hooks);
+        return meanProbability(runs, answer);
     };
     r.fractionRemoved.assign(nLayers, 0.0);
     r.meanKept.assign(nLayers, 0.0);

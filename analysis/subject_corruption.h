@@ -2,8 +2,8 @@
 // the subject's last token only, entering an early layer, should remove most of the
 // answer's probability when the attribute is read from a subject representation
 // built there (Geva et al. 2023); a model that copies the subject's tokens to the
-// last position first and looks the fact up there (the shortcut issue 8 warns about)
-// is barely moved. Layer 0 is the token embedding itself.
+// last position first and looks the fact up there is barely moved. Layer 0 is the
+// token embedding itself.
 #pragma once
 
 #include <cstdint>

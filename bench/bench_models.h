@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <string>
 
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 #include "model/random_init.h"
 
 namespace mwb::bench {

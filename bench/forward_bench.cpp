@@ -4,7 +4,7 @@
 //   build/bench/forward_bench --benchmark_counters_tabular=true
 //
 // Each benchmark reports GFLOP/s (counter "GFLOPs"); the forward pass's fraction of
-// the GEMM baseline is the figure the README quotes.
+// the GEMM baseline is the figure docs/performance.md quotes.
 #include <benchmark/benchmark.h>
 
 #include "bench/bench_models.h"

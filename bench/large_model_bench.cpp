@@ -1,6 +1,6 @@
-// Peak memory and seconds per token of a large model file (issue: GPT-2 XL and 7B
-// Llama shapes written by `mwb init --dtype float16`). One long run per figure, so
-// not Google Benchmark:
+// Peak memory and seconds per token of a large model file (the GPT-2 XL and 7B
+// Llama shapes written by `mwb init --dtype float16`, docs/performance.md). One long
+// run per figure, so not Google Benchmark:
 //   large_model_bench MODEL.h5 [float16|float32|auto] [prompt tokens] [decode tokens]
 // prints load time, prefill seconds per token, decode seconds per token (KV cache)
 // and the peak resident memory of the process, as one JSON object.
@@ -13,7 +13,7 @@
 #include <string>
 
 #include "tensor/errors.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 #include "model/transformer.h"
 
 namespace {

@@ -30,12 +30,13 @@ void valueStep(benchmark::State& state, const Model& m, int layer) {
     Backprop bp(m.config, m.weights);
     if (selected) bp.setLogitRows(lossRows);
     bp.forward(tokens, batch, seqLen);
-    const Matrix delta = Matrix::Constant(batch, m.config.dModel, 0.01f);
+    Hooks delta;  // ROME's δ at the lookup rows
+    for (int row : rows) delta.patches.push_back({HookSite::MlpOut, layer, row, Vector::Constant(m.config.dModel, 0.01f), PatchMode::Add});
     for (auto _ : state) {
-        const Matrix& logits = bp.forwardWithMlpDelta(layer, rows, delta);
+        const Matrix& logits = bp.rerun(delta);
         Matrix dLogits = Matrix::Zero(logits.rows(), logits.cols());
         for (int b = 0; b < batch; ++b) dLogits(selected ? b : lossRows[b], 0) = 1.0f;
-        benchmark::DoNotOptimize(bp.backwardToMlpOut(dLogits, layer, rows).sum());
+        benchmark::DoNotOptimize(bp.backwardToPatches(dLogits).sum());
     }
     state.SetLabel(selected ? "logits at the loss rows" : "logits at every row");
 }

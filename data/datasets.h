@@ -1,4 +1,4 @@
-// The data-set formats of spec/datasets.md: known facts (known_1000.json schema)
+// The data-set formats of docs/datasets.md: known facts (known_1000.json schema)
 // and CounterFact edit cases, plus plain-text corpora.
 #pragma once
 

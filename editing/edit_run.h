@@ -26,7 +26,7 @@ EditMethod parseEditMethod(const std::string& s);  // "rome" or "memit"
 
 // The optimisation of v* (ROME, romeValueParams) or of the targets z (MEMIT,
 // memitValueParams: the reference's rule, which stops on the whole loss; stopping on
-// the target gave MEMIT's batch too little: 89 % efficacy with 100 facts against 94 %).
+// the target delivers fewer of a batch's facts).
 ValueParams defaultValueParams(EditMethod m);
 
 struct EditSpec {
@@ -55,7 +55,8 @@ struct EditSpec {
     // C of the model's current weights, which every edit of a lower layer changes
     // (recomputed after each such edit in sequential editing), or of the model before
     // its recorded edits (the reference code's: statistics computed once per model).
-    // The current weights' kept more of 100 sequential edits on the demo model (README).
+    // The current weights' keep more of the earlier edits in a long sequence
+    // (docs/editing.md, "Second-moment statistics").
     bool statsOfUneditedModel = false;
 };
 

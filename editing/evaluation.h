@@ -1,4 +1,4 @@
-// CounterFact evaluation of a model (spec/datasets.md), computed as the ROME reference
+// CounterFact evaluation of a model (docs/datasets.md), computed as the ROME reference
 // does (experiments/py/eval_utils_counterfact.py and experiments/summarize.py):
 //
 // - For each prompt (the rewrite prompt, each paraphrase, each neighbourhood prompt)
@@ -111,18 +111,17 @@ Metrics aggregate(const std::vector<CaseMetrics>& cases);
 // is meant to change the answer for every subject it edits. A neighbourhood prompt
 // that names another subject the run edits in the same relation (same relation_id;
 // without ids, the same prompt template) is therefore not a neighbour to preserve:
-// counting it would score the run's own edits as damage. On the demo model's CounterFact
-// set, whose objects recur across few subjects, that is 122 of the 797 neighbourhood
-// prompts of the first 100 cases. Returns `run` without those prompts (a subject
-// counts where it appears as whole words) and adds how many were dropped to *dropped.
+// counting it would score the run's own edits as damage. Returns `run` without those
+// prompts (a subject counts where it appears as whole words) and adds how many were
+// dropped to *dropped.
 std::vector<CounterFactCase> withoutEditedNeighbours(std::vector<CounterFactCase> run, int* dropped = nullptr);
 
 // Harmonic mean of positive values; 0 if any value is 0, NaN if any is NaN or negative
 // or the list is empty.
 double harmonicMean(const std::vector<double>& values);
 
-// Keys as in the issue: {"efficacy": ..., "paraphrase": ..., "neighborhood": ...,
-// "fluency": ..., "score": ..., "<key>_std", "<key>_magnitude", "cases"}; NaN -> null.
+// Keys: {"efficacy": ..., "paraphrase": ..., "neighborhood": ..., "fluency": ...,
+// "score": ..., "<key>_std", "<key>_magnitude", "cases"}; NaN -> null.
 // Success rates and magnitudes in percent (per case too: efficacy is 0 or 100),
 // fluency in bits.
 nlohmann::json toJson(const Metrics& m);

@@ -1,4 +1,4 @@
-// How many facts of a known-facts file (spec/datasets.md, known_1000.json schema) a
+// How many facts of a known-facts file (docs/datasets.md, known_1000.json schema) a
 // model knows: before and after edits, "did the edit break other knowledge?".
 //
 // - First-token accuracy: the first token of the attribute, as the continuation of the

@@ -18,13 +18,11 @@
 
 namespace mwb {
 
-// The reference's optimisation of the targets z (20 steps, stopping on the whole
-// loss) with the norm clamp at 1 × ||z_init||, near the reference MEMIT's 0.75 and
-// below ROME's 4: with 100 facts at once the batch update's spill onto other facts
-// grows with every z, and the clamp bounds it. Chosen with λ on the demo model's
-// first 100 CounterFact cases and checked on the other four blocks of 100, where it
-// beats clamp 4 with λ scaled from the reference on efficacy and neighbourhood in
-// every block (mean 94.4 / 86.6 % against 89.8 / 81.6 %; README).
+// The reference's optimisation of the targets z (Meng et al. 2023, eq. 16; 20 steps,
+// stopping on the whole loss) with the norm clamp at 1 × ||z_init||, near the reference
+// MEMIT's 0.75 and below ROME's 4: with many facts at once the batch update's spill onto
+// other facts grows with every z, and the clamp bounds it (chosen together with λ,
+// defaultMomentWeight).
 ValueParams memitValueParams();
 
 struct MemitParams {
@@ -32,11 +30,9 @@ struct MemitParams {
     FactToken factToken = FactToken::SubjectLast;
     ValueParams value = memitValueParams();
     ContextTemplateOptions templates = memitContextTemplates();
-    // The reference code's compute_ks reads keys in the prompt. On the demo model the
-    // paper's subject context trades efficacy for paraphrase and neighbourhood (100
-    // facts at once: 94 / 82 / 83 % -> 92 / 83 / 85 %; cases 200-299: 87 / 71 / 74 % ->
-    // 82 / 76 / 78 %; README); efficacy is what a batch edit is for, so MEMIT keeps
-    // the code's.
+    // The reference code's compute_ks reads keys in the prompt. The paper's subject
+    // context trades efficacy for paraphrase and neighbourhood; efficacy is what a
+    // batch edit is for, so MEMIT keeps the code's.
     KeyContext keyContext = KeyContext::Prompt;
     // Requests about the same subject have (nearly) the same keys, so the batch update
     // averages their separate δs and delivers none (MEMIT-Merge, Dong et al. 2025):
@@ -46,17 +42,14 @@ struct MemitParams {
     // Iterative editing (Baghel et al. 2025): run the whole batch again on the model the
     // earlier passes left, with targets z optimised afresh, until `passes` or until every
     // target is reached. Facts the first pass under-delivers get there, at a cost to
-    // neighbours (demo model, 100 facts at once, the mean over the five blocks of the
-    // shipped cases: efficacy 95.1 -> 99.8 %, neighbourhood 86.0 -> 80.9 %). With the
-    // null-space projection and clamp 0.75 it beats the defaults on both (99.6 %, 86.7 %).
+    // neighbours; with the null-space projection and clamp 0.75 the projection keeps
+    // the neighbours and the extra passes deliver what the tighter clamp leaves short.
     int passes = 1;
     // λ, the reference's mom2_update_weight; <= 0: defaultMomentWeight(model).
     double momentWeight = 0.0;
-    // AlphaEdit: project updates onto the null space of C, the span of its eigenvectors
-    // whose eigenvalues are below nullSpaceThreshold × the largest. On the demo model
-    // that span still holds 17 / 10 / 4 % of C's trace at layers 0 / 1 / 2 (the
-    // result's nullSpaceEnergyShare). Choosing it by that share instead (AlphaEdit's
-    // authors suggest it; 10 % at every layer) was no better (README).
+    // AlphaEdit (Fang et al. 2025, eq. 9): project updates onto the null space of C, the
+    // span of its eigenvectors whose eigenvalues are below nullSpaceThreshold × the
+    // largest; relative to the largest, the cut carries over between models.
     bool nullSpace = false;
     double nullSpaceThreshold = 1e-2;
     // Compare the eigenvalues with nullSpaceThreshold itself, the reference code's rule
@@ -94,18 +87,18 @@ struct MemitResult {
     std::vector<std::string> contextTemplates;
 };
 
+// λ in proportion to the MLP's width. In the direction of an edited key k, λC weighs
+// about λ · tr(C) / dFf against the key's own ||k||² ≈ tr(C), so the balance depends on
+// λ / dFf: the reference's λ = 15,000, tuned for GPT-J's 16,384 keys, holds a narrow
+// MLP's update back until nothing is delivered. The ratio is 0.39 per key (200 at
+// dFf 512, 6,400 at GPT-J's width) rather than the reference's 0.92: chosen together
+// with memitValueParams()'s clamp, which bounds the spill that a weaker λ would
+// otherwise let through.
+double defaultMomentWeight(const ModelConfig& config);
+
 // Computes and applies the update to `model` (MEMIT's layers depend on the earlier
 // layers' updates). `secondMoments` holds C for every layer in params.layers.
 // The caller records the edit (edit_history.h) from the result.
-// λ in proportion to the MLP's width. In the direction of an edited key k, λC weighs
-// about λ · tr(C) / dFf against the key's own ||k||² ≈ tr(C), so the balance depends on
-// λ / dFf (on the demo model, dFf 512, the reference's λ = 15,000 for GPT-J's 16,384
-// keys leaves 20 batched edits at 0 % efficacy). The ratio is 0.39 per key (200 on
-// the demo model, 6,400 at GPT-J's width) rather than the reference's 0.92: chosen
-// together with memitValueParams()'s clamp, which bounds the spill that a weaker λ
-// would otherwise let through (README).
-double defaultMomentWeight(const ModelConfig& config);
-
 MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, const MemitParams& params,
                        const std::map<int, MatrixD>& secondMoments, const ProgressFn& progress = {});
 

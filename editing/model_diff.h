@@ -1,6 +1,6 @@
 // Model diff: which tensors two models differ in, how large and of what rank each
 // difference is, and which recorded edits explain it — an edited model should not
-// hide its edits (DESIGN.md, "Model diff").
+// hide its edits (docs/editing.md, "Model diff").
 //
 // The difference of a tensor is D = B − A, computed exactly in double from the float
 // weights. Edit records (EditRecord, /edits) are compared between the models: the
@@ -84,7 +84,7 @@ struct ModelDiff {
 ModelDiff diffModels(const Model& a, const Model& b, const DiffOptions& options = {},
                      const ProgressFn& progress = {});
 
-// The fields that differ, named as in spec/model-format.md (n_layer, norm_eps, ...;
+// The fields that differ, named as in docs/file-format.md (n_layer, norm_eps, ...;
 // vocab, merges, scores with the count of differing entries and the first one).
 std::vector<FieldDiff> diffConfigs(const ModelConfig& a, const ModelConfig& b);
 std::vector<FieldDiff> diffTokenizers(const TokenizerSpec& a, const TokenizerSpec& b);

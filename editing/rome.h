@@ -20,10 +20,10 @@ namespace mwb {
 // which makes some edits blow up ("disabling edits", Gupta et al. 2024, r-ROME).
 enum class KeyMode { Consistent, Original };
 
-// ROME's optimisation of v*: the reference's GPT-2 XL hyper-parameters, except that
-// it stops when the target is reached (StopRule::Target), within 40 steps instead of
-// running 20. On the demo model: efficacy 98.5 → 99.0 %, neighbourhood 91.3 → 97.0 %
-// over 200 CounterFact cases (README, Editing).
+// ROME's optimisation of v* (Meng et al. 2022, §3.1, eq. 4): the reference's GPT-2 XL
+// hyper-parameters, except that it stops when the target is reached (StopRule::Target),
+// within 40 steps, instead of running 20: where ||v|| is small the reference's loss rule
+// rarely fires, and δ grows beyond what the target needs at the neighbours' cost.
 ValueParams romeValueParams();
 
 struct RomeParams {
@@ -39,7 +39,7 @@ struct RomeParams {
 
 struct RomeResult {
     int layer = -1;
-    Vector left;   // [dModel]  ΔW = left · rightᵀ (spec/model-format.md naming)
+    Vector left;   // [dModel]  ΔW = left · rightᵀ (docs/file-format.md naming)
     Vector right;  // [dFf]     = C⁻¹k* / ||C⁻¹k*||
     Vector keyStar;   // [dFf] k*, averaged over the context templates
     Vector keyBare;   // [dFf] the key in the bare prompt

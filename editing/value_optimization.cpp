@@ -6,6 +6,7 @@
 
 #include "model/backprop.h"
 #include "tokenizer/continuation.h"
+#include "tensor/adam.h"
 #include "tensor/errors.h"
 #include "model/transformer.h"
 
@@ -195,6 +196,122 @@ ValueTarget optimizeValue(const Model& model, const EditRequest& request, const 
                                barePromptShare);
 }
 
+namespace {
+
+// The optimisation batch of Meng et al. 2022 §3.1 (eq. 4): for each request, every
+// context template followed by each prefix of its target (predicting the next target
+// token); then the "{subject} is a" essence prompt whose next-token distribution at
+// the lookup token the KL term keeps; then, for the early stop only, the bare prompt's
+// rows again. Sequences are padded at the end (the causal mask keeps padding from
+// reaching real tokens).
+struct ValueBatch {
+    std::vector<int> tokens;  // [batch * seqLen]
+    int batch = 0, seqLen = 0;
+    int nRewrite = 0;  // rewriting rows first; then the KL row; then nBare bare rows
+    int klRow = 0, nBare = 0;
+    std::vector<int> rows;       // per sequence: the lookup token's row, where δ is added
+    std::vector<int> logitRows;  // per sequence: the row whose logits the loss reads
+    std::vector<int> targets;    // per rewriting row, then per bare row
+    std::vector<double> rowWeights;  // per rewriting row
+};
+
+ValueBatch valueBatch(const Model& model, const std::vector<EditRequest>& requests,
+                      const std::vector<PlacedRequest>& placed, FactToken factToken, bool barePrompt) {
+    // Each request weighs the same in the NLL, its rows equally (one request: the
+    // reference's mean over prompts of the mean over target tokens).
+    ValueBatch v;
+    std::vector<std::vector<int>> seqs;
+    std::vector<int> lookups;
+    for (size_t r = 0; r < requests.size(); ++r) {
+        const std::vector<int> targetIds = continuationIds(
+            model.tokenizer, fillTemplate(requests[r].prompt, requests[r].subject), requests[r].targetNew);
+        const double weight = 1.0 / double(requests.size() * placed[r].ids.size() * targetIds.size());
+        for (size_t j = 0; j < placed[r].ids.size(); ++j)
+            for (size_t i = 0; i < targetIds.size(); ++i) {
+                std::vector<int> ids = placed[r].ids[j];
+                ids.insert(ids.end(), targetIds.begin(), targetIds.begin() + i);
+                lookups.push_back(factToken == FactToken::Last ? static_cast<int>(ids.size()) - 1 : placed[r].lookup[j]);
+                v.targets.push_back(targetIds[i]);
+                v.rowWeights.push_back(weight);
+                seqs.push_back(std::move(ids));
+            }
+    }
+    v.nRewrite = static_cast<int>(seqs.size());
+    v.klRow = v.nRewrite;
+    {
+        Placed essence = placeOne(model, "{}", "{} is a", requests[0].subject, factToken);
+        lookups.push_back(essence.lookup);
+        seqs.push_back(std::move(essence.ids));
+    }
+    // The bare prompt's rows: the first rows, one per target token.
+    v.nBare = barePrompt ? static_cast<int>(v.nRewrite / placed[0].ids.size()) : 0;
+    for (int i = 0; i < v.nBare; ++i) {
+        seqs.push_back(seqs[i]);
+        lookups.push_back(lookups[i]);
+        v.targets.push_back(v.targets[i]);
+    }
+    v.batch = static_cast<int>(seqs.size());
+    for (const auto& s : seqs) v.seqLen = std::max(v.seqLen, static_cast<int>(s.size()));
+    if (v.seqLen > model.config.nCtx)
+        throw InvalidInput("a context template with the prompt and target has " + std::to_string(v.seqLen) +
+                           " tokens, more than the model's context of " + std::to_string(model.config.nCtx));
+    v.tokens.assign(static_cast<size_t>(v.batch) * v.seqLen, 0);
+    v.rows.resize(v.batch);
+    v.logitRows.resize(v.batch);
+    for (int b = 0; b < v.batch; ++b) {
+        std::copy(seqs[b].begin(), seqs[b].end(), v.tokens.begin() + static_cast<long>(b) * v.seqLen);
+        v.rows[b] = b * v.seqLen + lookups[b];
+        v.logitRows[b] = b == v.klRow ? v.rows[b] : b * v.seqLen + static_cast<int>(seqs[b].size()) - 1;
+    }
+    return v;
+}
+
+// δ added to mlp_out of `layer` at every sequence's lookup token; the bare rows get
+// the share of δ the update will deliver there.
+Hooks valueHooks(const ValueBatch& v, int layer, const Vector& delta, std::optional<double> bareShare) {
+    Hooks h;
+    for (int b = 0; b < v.batch; ++b) {
+        Vector d = delta;
+        if (b >= v.batch - v.nBare) d *= static_cast<float>(*bareShare);
+        h.patches.push_back({HookSite::MlpOut, layer, v.rows[b], std::move(d), PatchMode::Add});
+    }
+    return h;
+}
+
+struct ValueLoss {
+    double nll = 0.0, prob = 0.0;  // weighted means over the rewriting rows
+    double kl = 0.0;               // KL(current || initial) at the essence prompt
+    double bareNll = 0.0;          // mean NLL of the bare rows (0 without them)
+    Matrix dLogits;                // d (nll + klFactor kl) / d logits
+};
+
+// The loss terms at `logits` (one row per sequence) against the initial essence
+// distribution klInit.
+ValueLoss valueLoss(const ValueBatch& v, const Matrix& logits, const RowVector& klInit, double klFactor) {
+    ValueLoss l;
+    l.dLogits = Matrix::Zero(logits.rows(), logits.cols());
+    for (int b = 0; b < v.nRewrite; ++b) {
+        const RowVector logp = logSoftmax(logits.row(b));
+        const float w = static_cast<float>(v.rowWeights[b]);
+        l.nll -= v.rowWeights[b] * logp[v.targets[b]];
+        l.prob += v.rowWeights[b] * std::exp(logp[v.targets[b]]);
+        l.dLogits.row(b) = logp.array().exp().matrix() * w;
+        l.dLogits(b, v.targets[b]) -= w;
+    }
+    // KL(current || initial), as torch's kl_div(initial, current, log_target=True);
+    // d KL / d logits = q ⊙ (log q − log q0 − KL).
+    const RowVector logq = logSoftmax(logits.row(v.klRow));
+    const RowVector q = logq.array().exp().matrix();
+    l.kl = (q.array() * (logq - klInit).array()).cast<double>().sum();
+    l.dLogits.row(v.klRow) = static_cast<float>(klFactor) *
+                             (q.array() * ((logq - klInit).array() - static_cast<float>(l.kl))).matrix();
+    // `targets` has no entry for the KL row: bare row b reads targets[b - 1].
+    for (int b = v.klRow + 1; b < v.batch; ++b) l.bareNll -= logSoftmax(logits.row(b))[v.targets[b - 1]] / v.nBare;
+    return l;
+}
+
+}  // namespace
+
 ValueTarget optimizeSharedValue(const Model& model, const std::vector<EditRequest>& requests,
                                 const std::vector<PlacedRequest>& placed, FactToken factToken, int layer,
                                 double initNorm, const ValueParams& params, const ProgressFn& progress,
@@ -211,119 +328,40 @@ ValueTarget optimizeSharedValue(const Model& model, const std::vector<EditReques
         if (r.subject != requests[0].subject) throw InvalidInput("a shared value needs requests with one subject");
     if (barePromptShare && requests.size() > 1) throw InvalidInput("the bare-prompt check is for one request");
 
-    // The batch: for each request, every template followed by each prefix of its
-    // target (predicting the next target token); then the "{subject} is a" essence
-    // prompt whose next-token distribution at the lookup token the KL term keeps.
-    // Each request weighs the same in the NLL, its rows equally (one request: the
-    // reference's mean over prompts of the mean over target tokens).
-    std::vector<std::vector<int>> seqs;
-    std::vector<int> lookups, targets;
-    std::vector<double> rowWeights;
-    for (size_t r = 0; r < requests.size(); ++r) {
-        const std::vector<int> targetIds = continuationIds(
-            model.tokenizer, fillTemplate(requests[r].prompt, requests[r].subject), requests[r].targetNew);
-        const double weight = 1.0 / double(requests.size() * placed[r].ids.size() * targetIds.size());
-        for (size_t j = 0; j < placed[r].ids.size(); ++j)
-            for (size_t i = 0; i < targetIds.size(); ++i) {
-                std::vector<int> ids = placed[r].ids[j];
-                ids.insert(ids.end(), targetIds.begin(), targetIds.begin() + i);
-                lookups.push_back(factToken == FactToken::Last ? static_cast<int>(ids.size()) - 1 : placed[r].lookup[j]);
-                targets.push_back(targetIds[i]);
-                rowWeights.push_back(weight);
-                seqs.push_back(std::move(ids));
-            }
-    }
-    const int nRewrite = static_cast<int>(seqs.size());
-    {
-        Placed essence = placeOne(model, "{}", "{} is a", requests[0].subject, factToken);
-        lookups.push_back(essence.lookup);
-        seqs.push_back(std::move(essence.ids));
-    }
-    // The bare prompt again (its rows for each target token: the first rows) with the
-    // share of δ the update will deliver there: read for the early stop only, never in
-    // the loss.
-    const int nBare = barePromptShare ? static_cast<int>(nRewrite / placed[0].ids.size()) : 0;
-    for (int i = 0; i < nBare; ++i) {
-        seqs.push_back(seqs[i]);
-        lookups.push_back(lookups[i]);
-        targets.push_back(targets[i]);
-    }
-    const int batch = static_cast<int>(seqs.size());
-    int seqLen = 0;
-    for (const auto& s : seqs) seqLen = std::max(seqLen, static_cast<int>(s.size()));
-    if (seqLen > c.nCtx)
-        throw InvalidInput("a context template with the prompt and target has " + std::to_string(seqLen) +
-                           " tokens, more than the model's context of " + std::to_string(c.nCtx));
-    // Padding goes at the end; the causal mask keeps it from reaching real tokens.
-    std::vector<int> tokens(static_cast<size_t>(batch) * seqLen, 0);
-    // Logits are needed at each rewriting prompt's last token (row b of the logits) and
-    // at the essence prompt's lookup token (row nRewrite).
-    std::vector<int> rows(batch), logitRows(batch);
-    for (int b = 0; b < batch; ++b) {
-        std::copy(seqs[b].begin(), seqs[b].end(), tokens.begin() + static_cast<long>(b) * seqLen);
-        rows[b] = b * seqLen + lookups[b];
-        logitRows[b] = b == nRewrite ? rows[b] : b * seqLen + static_cast<int>(seqs[b].size()) - 1;
-    }
-    const int klRow = nRewrite;
-
+    const ValueBatch batch = valueBatch(model, requests, placed, factToken, barePromptShare.has_value());
     // Only the layers above `layer` are run backward.
-    const double activationBytes = (c.nLayers - layer - 1) * layerActivationBytes(c, batch, seqLen);
+    const double activationBytes = (c.nLayers - layer - 1) * layerActivationBytes(c, batch.batch, batch.seqLen);
     Backprop bp(c, model.weights,
                 activationBytes > params.activationBudgetBytes ? ActivationMemory::Recompute
                                                                : ActivationMemory::KeepAll);
-    bp.setLogitRows(std::move(logitRows));
-    bp.forward(tokens, batch, seqLen);
+    bp.setLogitRows(batch.logitRows);
+    bp.forward(batch.tokens, batch.batch, batch.seqLen);
     const double maxNorm = params.clampNormFactor * initNorm;
     ValueTarget out;
     Vector delta = Vector::Zero(c.dModel);
     VectorD m1 = VectorD::Zero(c.dModel), m2 = VectorD::Zero(c.dModel);  // Adam, torch defaults
+    const AdamHyper adam;
     RowVector klInit;
     for (int it = 0; it < params.steps; ++it) {
         report(progress, {it, params.steps, "optimise value"});
-        Matrix deltas = delta.transpose().replicate(batch, 1);
-        if (nBare) deltas.bottomRows(nBare) *= static_cast<float>(*barePromptShare);
-        const Matrix& logits = bp.forwardWithMlpDelta(layer, rows, deltas);
-        Matrix dLogits = Matrix::Zero(logits.rows(), logits.cols());
-        double nll = 0.0, prob = 0.0;  // weighted means over the rewriting rows
-        for (int b = 0; b < nRewrite; ++b) {
-            const RowVector logp = logSoftmax(logits.row(b));
-            const float w = static_cast<float>(rowWeights[b]);
-            nll -= rowWeights[b] * logp[targets[b]];
-            prob += rowWeights[b] * std::exp(logp[targets[b]]);
-            dLogits.row(b) = logp.array().exp().matrix() * w;
-            dLogits(b, targets[b]) -= w;
-        }
-        const RowVector logq = logSoftmax(logits.row(klRow));
-        if (it == 0) {
-            klInit = logq;
-            out.probTargetInit = prob;
-        }
-        // KL(current || initial), as torch's kl_div(initial, current, log_target=True).
-        const RowVector q = logq.array().exp().matrix();
-        const double kl = (q.array() * (logq - klInit).array()).cast<double>().sum();
+        const Matrix& logits = bp.rerun(valueHooks(batch, layer, delta, barePromptShare));
+        if (it == 0) klInit = logSoftmax(logits.row(batch.klRow));
+        const ValueLoss l = valueLoss(batch, logits, klInit, params.klFactor);
+        if (it == 0) out.probTargetInit = l.prob;
         const double deltaNorm = delta.norm();
         const double decay = initNorm > 0 ? params.weightDecay * deltaNorm / (initNorm * initNorm) : 0.0;
-        const double loss = nll + params.klFactor * kl + decay;
+        const double loss = l.nll + params.klFactor * l.kl + decay;
         out.loss.push_back(loss);
-        out.probTargetFinal = prob;
-        double bareNll = 0.0;
-        // `targets` has no entry for the KL row: bare row b reads targets[b - 1].
-        for (int b = klRow + 1; b < batch; ++b) bareNll -= logSoftmax(logits.row(b))[targets[b - 1]] / nBare;
-        const bool reached = (params.stopRule == StopRule::Target ? nll : loss) < params.stopLoss &&
-                             bareNll < params.stopLoss;
+        out.probTargetFinal = l.prob;
+        const bool reached = (params.stopRule == StopRule::Target ? l.nll : loss) < params.stopLoss &&
+                             l.bareNll < params.stopLoss;
         if (reached || it == params.steps - 1) break;
-        // d KL / d logits = q ⊙ (log q − log q0 − KL)
-        dLogits.row(klRow) = static_cast<float>(params.klFactor) *
-                             (q.array() * ((logq - klInit).array() - static_cast<float>(kl))).matrix();
-        const Matrix g = bp.backwardToMlpOut(dLogits, layer, rows);
+        const Matrix g = bp.backwardToPatches(l.dLogits);
         VectorD grad = g.colwise().sum().transpose().cast<double>();
         if (deltaNorm > 0 && initNorm > 0)
             grad += params.weightDecay * delta.cast<double>() / (deltaNorm * initNorm * initNorm);
-        const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
-        m1 = b1 * m1 + (1 - b1) * grad;
-        m2 = b2 * m2 + (1 - b2) * grad.cwiseAbs2();
-        const double c1 = 1 - std::pow(b1, it + 1), c2 = 1 - std::pow(b2, it + 1);
-        const VectorD step = params.learningRate * (m1 / c1).array() / ((m2 / c2).array().sqrt() + eps);
+        adamMoments(m1.array(), m2.array(), grad.array(), adam);
+        const VectorD step = adamStep(m1.array(), m2.array(), it + 1, params.learningRate, adam);
         delta -= step.cast<float>();
         if (delta.norm() > maxNorm) delta *= static_cast<float>(maxNorm / delta.norm());
     }

@@ -16,7 +16,7 @@ struct HfTensor {
     std::vector<int64_t> shape;  // as stored in the checkpoint
     // GPT-2's Conv1D stores its weight [in, out]; the project stores [out, in].
     bool transposed = false;
-    // Project paths (spec/model-format.md) stacked along the output dimension: one for
+    // Project paths (docs/file-format.md) stacked along the output dimension: one for
     // most tensors, three for GPT-2's fused c_attn (q, k, v).
     std::vector<std::string> parts;
 };

@@ -159,7 +159,8 @@ bp::AttentionShape BackpropT<T>::attentionShape(int layer) const {
 }
 
 template <typename T>
-const MatrixT<T>& BackpropT<T>::forward(std::span<const int> tokens, int batch, int seqLen) {
+const MatrixT<T>& BackpropT<T>::forward(std::span<const int> tokens, int batch, int seqLen,
+                                        const Hooks& hooks) {
     const ModelConfig& c = m_config;
     if (batch <= 0 || seqLen <= 0 || Index(tokens.size()) != Index(batch) * seqLen)
         throw InvalidInput("forward pass: " + std::to_string(tokens.size()) +
@@ -182,6 +183,7 @@ const MatrixT<T>& BackpropT<T>::forward(std::span<const int> tokens, int batch, 
                                std::to_string(batch) + " sequences of " + std::to_string(seqLen));
     m_batch = batch;
     m_seqLen = seqLen;
+    setHooks(hooks);
     m_tokens.assign(tokens.begin(), tokens.end());
     if (c.isLlama()) m_rope.build(seqLen, c.dHead(), c.ropeTheta);
 
@@ -192,42 +194,126 @@ const MatrixT<T>& BackpropT<T>::forward(std::span<const int> tokens, int batch, 
         x.row(r) = m_weights.tokenEmbedding.row(m_tokens[r]);
         if (positions) x.row(r) += m_weights.positionEmbedding.row(r % seqLen);
     }
+    applyHooks(HookSite::Embed, 0, x);
     for (int l = 0; l < c.nLayers; ++l) forwardLayer(l, m_resid[l + 1]);
     forwardHead();
-    m_firstDeltaResid = c.nLayers + 1;
-    m_deltaLayer = -1;
+    m_firstHookedResid = c.nLayers + 1;
+    for (int l = c.nLayers - 1; l >= 0; --l)
+        if (hooked(l)) m_firstHookedResid = l;
+    m_baseLayer = -1;
     return m_logits;
 }
 
 template <typename T>
-const MatrixT<T>& BackpropT<T>::forwardWithMlpDelta(int layer, std::span<const int> rows,
-                                                    const Eigen::Ref<const MatrixT<T>>& delta) {
+void BackpropT<T>::setHooks(const Hooks& hooks) {
     const ModelConfig& c = m_config;
-    if (m_batch == 0) throw InvalidInput("delta pass: run forward() first");
-    if (layer < 0 || layer >= c.nLayers)
-        throw InvalidInput("delta pass: layer " + std::to_string(layer) + " is not in [0, " +
-                           std::to_string(c.nLayers) + ")");
-    if (delta.rows() != Index(rows.size()) || delta.cols() != c.dModel)
-        throw InvalidInput("delta pass: delta must be [" + std::to_string(rows.size()) + " x " +
-                           std::to_string(c.dModel) + "]");
+    if (hooks.callback)
+        throw InvalidInput("the differentiable pass takes patches and captures, not hook callbacks");
+    auto checkSite = [&](HookSite site, int layer) {
+        if (site == HookSite::AttnPattern)
+            throw InvalidInput("the differentiable pass has no attn_pattern hook site");
+        if (layer < 0 || layer >= c.nLayers || (site == HookSite::Embed && layer != 0))
+            throw InvalidInput("hook at " + toString(site) + " of layer " + std::to_string(layer) +
+                               " is outside the model's " + std::to_string(c.nLayers) + " layers");
+    };
     const Index nRows = Index(m_batch) * m_seqLen;
-    for (int r : rows)
-        if (r < 0 || r >= nRows)
-            throw InvalidInput("delta pass: row " + std::to_string(r) + " is not in [0, " +
-                               std::to_string(nRows) + ")");
-    if (layer != m_deltaLayer) {
-        if (layer + 1 >= m_firstDeltaResid)
-            throw InvalidInput("delta pass: layer " + std::to_string(layer) +
-                               " is above the last delta layer; run forward() again");
-        m_deltaBase = m_resid[layer + 1];
-        m_deltaLayer = layer;
+    for (const Patch& p : hooks.patches) {
+        checkSite(p.site, p.layer);
+        if (p.pos < 0 || p.pos >= nRows)
+            throw InvalidInput("patch of " + toString(p.site) + " at row " + std::to_string(p.pos) +
+                               " is not in [0, " + std::to_string(nRows) + ")");
+        const int width = p.site == HookSite::MlpIn ? c.dFf : c.dModel;
+        if (p.value.size() != width)
+            throw InvalidInput("patch of " + toString(p.site) + " has " + std::to_string(p.value.size()) +
+                               " values, expected " + std::to_string(width));
     }
-    MatrixT<T>& x = m_resid[layer + 1];
-    x = m_deltaBase;
-    for (size_t i = 0; i < rows.size(); ++i) x.row(rows[i]) += delta.row(Index(i));
-    for (int l = layer + 1; l < c.nLayers; ++l) forwardLayer(l, m_resid[l + 1]);
+    for (const Capture& cap : hooks.captures) checkSite(cap.site, cap.layer);
+    m_hooks = hooks;
+    m_captured.clear();
+}
+
+template <typename T>
+bool BackpropT<T>::hooked(int layer) const {
+    for (const Patch& p : m_hooks.patches)
+        if (p.layer == layer) return true;
+    for (const Capture& cap : m_hooks.captures)
+        if (cap.layer == layer) return true;
+    return false;
+}
+
+template <typename T>
+bool BackpropT<T>::needsActivation(HookSite site, int layer) const {
+    for (const Patch& p : m_hooks.patches)
+        if (p.site == site && p.layer == layer && p.mode == PatchMode::Replace) return true;
+    for (const Capture& cap : m_hooks.captures)
+        if (cap.site == site && cap.layer == layer) return true;
+    return false;
+}
+
+template <typename T>
+void BackpropT<T>::applyHooks(HookSite site, int layer, MatrixT<T>& m, bool addsOnly) {
+    for (const Patch& p : m_hooks.patches) {
+        if (p.site != site || p.layer != layer) continue;
+        if (p.mode == PatchMode::Add)
+            m.row(p.pos) += p.value.transpose().template cast<T>();
+        else if (!addsOnly)
+            m.row(p.pos) = p.value.transpose().template cast<T>();
+    }
+    for (const Capture& cap : m_hooks.captures)
+        if (cap.site == site && cap.layer == layer) m_captured[{site, layer}] = m;
+}
+
+template <typename T>
+const MatrixT<T>& BackpropT<T>::rerun(const Hooks& hooks) {
+    const ModelConfig& c = m_config;
+    if (m_batch == 0) throw InvalidInput("rerun of the differentiable pass: run forward() first");
+    setHooks(hooks);
+    int lowest = c.nLayers;
+    for (int l = c.nLayers - 1; l >= 0; --l)
+        if (hooked(l)) lowest = l;
+    if (lowest == c.nLayers) {  // no hooks: the logits of the layers as recorded
+        if (m_firstHookedResid <= c.nLayers)
+            throw InvalidInput("rerun of the differentiable pass without hooks after a hooked pass; run forward() again");
+        return m_logits;
+    }
+    // A block whose only hooks add to mlp_out or touch resid_post starts from its
+    // recorded output: rerunning it would give the same numbers.
+    bool fromOutput = true;
+    for (const Patch& p : m_hooks.patches)
+        if (p.layer == lowest && !(p.site == HookSite::ResidPost || (p.site == HookSite::MlpOut && p.mode == PatchMode::Add)))
+            fromOutput = false;
+    for (const Capture& cap : m_hooks.captures)
+        if (cap.layer == lowest && cap.site != HookSite::ResidPost) fromOutput = false;
+    if (fromOutput) {
+        if (lowest != m_baseLayer) {
+            if (lowest + 1 >= m_firstHookedResid)
+                throw InvalidInput("rerun of the differentiable pass: layer " + std::to_string(lowest) +
+                                   " is above the lowest layer hooked since forward(); run forward() again");
+            m_base = m_resid[lowest + 1];
+            m_baseLayer = lowest;
+        }
+        MatrixT<T>& x = m_resid[lowest + 1];
+        x = m_base;
+        applyHooks(HookSite::MlpOut, lowest, x, true);
+        applyHooks(HookSite::ResidPost, lowest, x);
+        m_firstHookedResid = std::min(m_firstHookedResid, lowest + 1);
+    } else {
+        if (lowest >= m_firstHookedResid)
+            throw InvalidInput("rerun of the differentiable pass: layer " + std::to_string(lowest) +
+                               " is above the lowest layer hooked since forward(); run forward() again");
+        if (lowest == 0) {  // the embedding hooks patch the recorded input in place
+            for (const Patch& p : m_hooks.patches)
+                if (p.site == HookSite::Embed) m_firstHookedResid = 0;
+            applyHooks(HookSite::Embed, 0, m_resid[0]);
+        }
+        forwardLayer(lowest, m_resid[lowest + 1]);
+        bool inputPatched = false;
+        for (const Patch& p : m_hooks.patches) inputPatched |= p.layer == lowest && p.site == HookSite::ResidPre;
+        m_firstHookedResid = std::min(m_firstHookedResid, lowest + (inputPatched ? 0 : 1));
+        if (m_baseLayer >= lowest) m_baseLayer = -1;  // its recorded layer was rerun with hooks
+    }
+    for (int l = lowest + 1; l < c.nLayers; ++l) forwardLayer(l, m_resid[l + 1]);
     forwardHead();
-    m_firstDeltaResid = std::min(m_firstDeltaResid, layer + 1);
     return m_logits;
 }
 
@@ -239,6 +325,9 @@ void BackpropT<T>::forwardLayer(int layer, MatrixT<T>& out) {
     const bool rms = c.isLlama();
     const T eps = T(c.normEps);
     const bp::AttentionShape shape = attentionShape(layer);
+    const bool hooks = hooked(layer);
+    // The recorded input already holds its patches when a layer is recomputed.
+    if (hooks && !m_recomputing) applyHooks(HookSite::ResidPre, layer, m_resid[layer]);
 
     bp::normForward(m_resid[layer], w.norm1, rms, eps, a.xhat1, a.rstd1, a.h1);
     linearForward(a.h1, w.q, a.q, m_scratch);
@@ -252,8 +341,16 @@ void BackpropT<T>::forwardLayer(int layer, MatrixT<T>& out) {
 
     MatrixT<T>& x = out;  // resid_mid, then resid_post
     x = m_resid[layer];
-    gemm(x, a.att, w.o.weightIn(m_scratch).transpose(), true);
-    if (w.o.bias.size()) x.rowwise() += w.o.bias.transpose();
+    if (hooks && needsActivation(HookSite::AttnOut, layer)) {
+        MatrixT<T> attnOut;
+        linearForward(a.att, w.o, attnOut, m_scratch);
+        applyHooks(HookSite::AttnOut, layer, attnOut);
+        x += attnOut;
+    } else {
+        gemm(x, a.att, w.o.weightIn(m_scratch).transpose(), true);
+        if (w.o.bias.size()) x.rowwise() += w.o.bias.transpose();
+        if (hooks) applyHooks(HookSite::AttnOut, layer, x, true);
+    }
 
     bp::normForward(x, w.norm2, rms, eps, a.xhat2, a.rstd2, a.h2);
     linearForward(a.h2, w.up, a.u, m_scratch);
@@ -263,8 +360,23 @@ void BackpropT<T>::forwardLayer(int layer, MatrixT<T>& out) {
     } else {
         bp::activationForward(c.activation, a.u, a.m);
     }
-    gemm(x, a.m, w.down.weight.transpose(), true);
-    if (w.down.bias.size()) x.rowwise() += w.down.bias.transpose();
+    if (!hooks) {
+        gemm(x, a.m, w.down.weight.transpose(), true);
+        if (w.down.bias.size()) x.rowwise() += w.down.bias.transpose();
+        return;
+    }
+    applyHooks(HookSite::MlpIn, layer, a.m);
+    if (needsActivation(HookSite::MlpOut, layer)) {
+        MatrixT<T> mlpOut;
+        linearForward(a.m, w.down, mlpOut, m_scratch);
+        applyHooks(HookSite::MlpOut, layer, mlpOut);
+        x += mlpOut;
+    } else {
+        gemm(x, a.m, w.down.weight.transpose(), true);
+        if (w.down.bias.size()) x.rowwise() += w.down.bias.transpose();
+        applyHooks(HookSite::MlpOut, layer, x, true);
+    }
+    applyHooks(HookSite::ResidPost, layer, x);
 }
 
 template <typename T>
@@ -321,15 +433,26 @@ template <typename T>
 void BackpropT<T>::backwardLayer(int layer, BlockWeightsT<T>* g) {
     const ModelConfig& c = m_config;
     const BlockWeightsT<T>& w = m_weights.blocks[layer];
-    if (m_memory == ActivationMemory::Recompute) forwardLayer(layer, m_recomputed);
+    if (m_memory == ActivationMemory::Recompute) {
+        m_recomputing = true;
+        forwardLayer(layer, m_recomputed);
+        m_recomputing = false;
+    }
     const LayerCache& a = cache(layer);
     const bool rms = c.isLlama();
     const bp::AttentionShape shape = attentionShape(layer);
+    const bool patched = hooked(layer) && !m_hooks.patches.empty();
 
     // MLP: out = mid + down(m), m = act(u) or act(g) * u.
+    if (patched) {
+        patchGradients(HookSite::ResidPost, layer, m_dx);
+        patchGradients(HookSite::MlpOut, layer, m_dx);
+    }
+    const MatrixT<T>& dOut = patched ? withoutReplaced(HookSite::MlpOut, layer, m_dx, m_dxCut) : m_dx;
     m_dm.resize(m_dx.rows(), c.dFf);
-    gemm(m_dm, m_dx, w.down.weight, false);
-    if (g) linearWeightGrad(m_dx, a.m, g->down);
+    gemm(m_dm, dOut, w.down.weight, false);
+    if (g) linearWeightGrad(dOut, a.m, g->down);
+    if (patched) patchGradients(HookSite::MlpIn, layer, m_dm);
     if (rms)
         bp::gluBackward(c.activation, a.g, a.u, m_dm, m_dg, m_du);
     else
@@ -344,9 +467,11 @@ void BackpropT<T>::backwardLayer(int layer, BlockWeightsT<T>* g) {
     bp::normBackward(m_dh, a.xhat2, a.rstd2, w.norm2, rms, g ? &g->norm2 : nullptr, m_dx);
 
     // Attention: mid = x + o(att).
+    if (patched) patchGradients(HookSite::AttnOut, layer, m_dx);
+    const MatrixT<T>& dMid = patched ? withoutReplaced(HookSite::AttnOut, layer, m_dx, m_dxCut) : m_dx;
     m_datt.resize(m_dx.rows(), w.o.inFeatures());
-    gemm(m_datt, m_dx, w.o.weightIn(m_scratch), false);
-    if (g) linearWeightGrad(m_dx, a.att, g->o);
+    gemm(m_datt, dMid, w.o.weightIn(m_scratch), false);
+    if (g) linearWeightGrad(dMid, a.att, g->o);
     bp::attentionBackward(a.q, a.k, a.v, a.probs, m_datt, shape, m_dq, m_dk, m_dv);
     if (rms) {
         bp::ropeApply(m_dq, shape.nHeads, shape.dHead, m_seqLen, m_rope, true);
@@ -361,6 +486,36 @@ void BackpropT<T>::backwardLayer(int layer, BlockWeightsT<T>* g) {
         linearWeightGrad(m_dv, a.h1, g->v);
     }
     bp::normBackward(m_dh, a.xhat1, a.rstd1, w.norm1, rms, g ? &g->norm1 : nullptr, m_dx);
+    if (patched) {
+        patchGradients(HookSite::ResidPre, layer, m_dx);
+        if (layer == 0) patchGradients(HookSite::Embed, 0, m_dx);
+    }
+}
+
+template <typename T>
+void BackpropT<T>::patchGradients(HookSite site, int layer, MatrixT<T>& grad) {
+    // A module output's gradient also flows on along the residual stream: only the
+    // module's own rows are cut off (withoutReplaced), not grad's.
+    const bool cut = site != HookSite::AttnOut && site != HookSite::MlpOut;
+    for (size_t i = 0; i < m_hooks.patches.size(); ++i) {
+        const Patch& p = m_hooks.patches[i];
+        if (p.site != site || p.layer != layer) continue;
+        if (m_recordPatchGrads) m_patchGrads.row(Index(i)) = grad.row(p.pos);
+        if (cut && p.mode == PatchMode::Replace) grad.row(p.pos).setZero();
+    }
+}
+
+template <typename T>
+const MatrixT<T>& BackpropT<T>::withoutReplaced(HookSite site, int layer, const MatrixT<T>& grad,
+                                                MatrixT<T>& scratch) {
+    bool any = false;
+    for (const Patch& p : m_hooks.patches)
+        if (p.site == site && p.layer == layer && p.mode == PatchMode::Replace) {
+            if (!any) scratch = grad;
+            any = true;
+            scratch.row(p.pos).setZero();
+        }
+    return any ? scratch : grad;
 }
 
 template <typename T>
@@ -375,21 +530,35 @@ void BackpropT<T>::backward(const MatrixT<T>& dLogits, WeightsT<T>& grads) {
 }
 
 template <typename T>
-MatrixT<T> BackpropT<T>::backwardToMlpOut(const MatrixT<T>& dLogits, int layer,
-                                          std::span<const int> rows, WeightsT<T>* grads) {
-    if (layer < 0 || layer >= m_config.nLayers)
-        throw InvalidInput("backward pass: layer " + std::to_string(layer) + " is not in [0, " +
-                           std::to_string(m_config.nLayers) + ")");
-    const Index nRows = Index(m_batch) * m_seqLen;
-    for (int r : rows)
-        if (r < 0 || r >= nRows)
-            throw InvalidInput("backward pass: row " + std::to_string(r) + " is not in [0, " +
-                               std::to_string(nRows) + ")");
-    // mlp_out only feeds resid_post, so d loss / d delta = d loss / d resid_post.
-    backwardFrom(dLogits, layer + 1, grads);
-    MatrixT<T> out(Index(rows.size()), m_config.dModel);
-    for (size_t i = 0; i < rows.size(); ++i) out.row(Index(i)) = m_dx.row(rows[i]);
-    return out;
+MatrixT<T> BackpropT<T>::backwardToPatches(const MatrixT<T>& dLogits, WeightsT<T>* grads) {
+    const ModelConfig& c = m_config;
+    if (m_hooks.patches.empty()) throw InvalidInput("backward pass to the patches: the last pass had no patch");
+    auto widthOf = [&](const Patch& p) { return p.site == HookSite::MlpIn ? c.dFf : c.dModel; };
+    const int width = widthOf(m_hooks.patches[0]);
+    int lowest = c.nLayers;
+    for (const Patch& p : m_hooks.patches) {
+        if (widthOf(p) != width)
+            throw InvalidInput("backward pass to the patches: their sites have different widths");
+        lowest = std::min(lowest, p.layer);
+    }
+    // Patches at the block output of the lowest layer need no backward pass through it.
+    bool inside = false;
+    for (const Patch& p : m_hooks.patches)
+        inside |= p.layer == lowest && p.site != HookSite::ResidPost && p.site != HookSite::MlpOut;
+    m_patchGrads.setZero(Index(m_hooks.patches.size()), width);
+    m_recordPatchGrads = true;
+    try {
+        backwardFrom(dLogits, inside ? lowest : lowest + 1, grads);
+        if (!inside) {
+            patchGradients(HookSite::ResidPost, lowest, m_dx);
+            patchGradients(HookSite::MlpOut, lowest, m_dx);
+        }
+    } catch (...) {
+        m_recordPatchGrads = false;
+        throw;
+    }
+    m_recordPatchGrads = false;
+    return m_patchGrads;
 }
 
 template <typename T>

@@ -5,13 +5,16 @@
 // (sequence, head) in parallel. Results are deterministic for a fixed thread count.
 #pragma once
 
+#include <map>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "model/backprop_kernels.h"
 #include "model/config.h"
-#include "tensor/tensor.h"
+#include "model/hooks.h"
 #include "model/weights.h"
+#include "tensor/tensor.h"
 
 namespace mwb {
 
@@ -54,26 +57,37 @@ public:
     // Forward pass of `batch` sequences of `seqLen` tokens (tokens: [batch*seqLen],
     // row-major). Returns the logits [batch*seqLen x vocab], valid until the next pass.
     // Throws InvalidInput on a token id out of range, seqLen > nCtx, or a size mismatch.
-    const MatrixT<T>& forward(std::span<const int> tokens, int batch, int seqLen);
+    //
+    // Hooks are those of the inference pass (hooks.h) with two differences: a patch's
+    // `pos` is a row of the batch (b*seqLen + pos), and there is no attn_pattern site
+    // and no callback (InvalidInput). Patches and captures work at every other site;
+    // an Add patch at attn_out or mlp_out is added to the residual stream together
+    // with the module's output (the same sum, without materialising the output).
+    const MatrixT<T>& forward(std::span<const int> tokens, int batch, int seqLen, const Hooks& hooks = {});
 
-    // Forward pass in which delta.row(i) is added to the MLP output of `layer` at row
-    // rows[i], reusing the activations of layers <= layer recorded by forward() (only
-    // layers > layer are recomputed). Call forward() first with the clean tokens; it can
-    // then be called repeatedly (one optimisation step each) with the same layer, or with
-    // a lower one. delta: [rows.size() x dModel]. Throws InvalidInput otherwise.
-    const MatrixT<T>& forwardWithMlpDelta(int layer, std::span<const int> rows,
-                                          const Eigen::Ref<const MatrixT<T>>& delta);
+    // The tokens of the last forward() again, with `hooks`, recomputing only from the
+    // lowest hooked layer up: the layers below keep what the earlier passes recorded.
+    // Gradient-based editing calls it once per optimisation step (ROME's delta added
+    // to mlp_out of one layer, Meng et al. 2022 §3.1). The recorded layers below must
+    // not have been changed by an earlier pass: after forward() without hooks, rerun
+    // may be called repeatedly with hooks starting at the same layer or a lower one;
+    // otherwise it throws InvalidInput (run forward() again).
+    const MatrixT<T>& rerun(const Hooks& hooks);
 
     // Backward pass of the last forward pass from dLogits = d loss / d logits
     // [logit rows x vocab]. ADDS the weight gradients into `grads`, which must have the
     // shapes of the weights (e.g. a zeroed copy). Needs a full forward() pass.
     void backward(const MatrixT<T>& dLogits, WeightsT<T>& grads);
 
-    // d loss / d delta for a delta added to the MLP output of `layer` at `rows`
-    // ([rows.size() x dModel]); only layers > layer are run backward. When grads is not
-    // null, also adds the gradients of the weights of layers > layer and of the head.
-    MatrixT<T> backwardToMlpOut(const MatrixT<T>& dLogits, int layer, std::span<const int> rows,
-                                WeightsT<T>* grads = nullptr);
+    // d loss / d (the activation each patch of the last pass wrote), one row per patch
+    // in the order of its hooks' patches ([patches x width]; all patches must have the
+    // site width, dModel or dFf for mlp_in). The backward pass runs only down to the
+    // lowest patched site; when grads is not null, the weight gradients of the layers
+    // it runs through (and of the head) are added into it.
+    MatrixT<T> backwardToPatches(const MatrixT<T>& dLogits, WeightsT<T>* grads = nullptr);
+
+    // The captures of the last pass, full [batch*seqLen x width] each.
+    const std::map<std::pair<HookSite, int>, MatrixT<T>>& captured() const { return m_captured; }
 
     // crossEntropy(logits(), targets) followed by backward(); returns the mean loss.
     double lossAndBackward(std::span<const int> targets, WeightsT<T>& grads);
@@ -104,8 +118,23 @@ private:
         VectorT<T> rstd1, rstd2;
     };
 
-    // Runs block `layer` on m_resid[layer] into `out` (resid_post), filling cache(layer).
+    // Runs block `layer` on m_resid[layer] into `out` (resid_post), filling cache(layer)
+    // and applying the pass's hooks of that layer.
     void forwardLayer(int layer, MatrixT<T>& out);
+    // Checks the hooks against the batch and keeps them for the pass (and for the
+    // recomputation of layers in the backward pass).
+    void setHooks(const Hooks& hooks);
+    bool hooked(int layer) const;
+    // A patch or capture at (site, layer) needs the site's own activation matrix.
+    bool needsActivation(HookSite site, int layer) const;
+    // Applies the patches at (site, layer) to m (all, or only the Add ones) and captures it.
+    void applyHooks(HookSite site, int layer, MatrixT<T>& m, bool addsOnly = false);
+    // Gradient bookkeeping at (site, layer): records d loss / d activation for the
+    // patches there and zeroes the rows of `grad` that a Replace patch cut off.
+    void patchGradients(HookSite site, int layer, MatrixT<T>& grad);
+    // `grad` with the rows of Replace patches at (site, layer) zeroed (a copy in `scratch`
+    // when there are such rows, else grad itself).
+    const MatrixT<T>& withoutReplaced(HookSite site, int layer, const MatrixT<T>& grad, MatrixT<T>& scratch);
     LayerCache& cache(int layer) { return m_layers[m_memory == ActivationMemory::Recompute ? 0 : layer]; }
     void forwardHead();
     // From m_dx = d loss / d resid_post of `layer`, leaves d loss / d resid_pre in m_dx.
@@ -131,14 +160,19 @@ private:
     VectorT<T> m_rstdF;
     bp::RopeTable<T> m_rope;
 
-    // m_resid[i] for i >= m_firstDeltaResid comes from a delta pass (differs from the
-    // clean forward); layers below are shared by the clean and the delta passes.
-    int m_firstDeltaResid = 0;
-    int m_deltaLayer = -1;
-    MatrixT<T> m_deltaBase;  // clean resid_post of m_deltaLayer
+    // The hooks of the last pass (no callback). m_resid[i] for i >= m_firstHookedResid
+    // comes from a hooked pass; layers below are shared by every pass since forward().
+    Hooks m_hooks;
+    bool m_recomputing = false;  // recomputing a layer in the backward pass
+    std::map<std::pair<HookSite, int>, MatrixT<T>> m_captured;
+    MatrixT<T> m_patchGrads;  // one row per patch, filled by backwardToPatches
+    bool m_recordPatchGrads = false;
+    int m_firstHookedResid = 0;
+    int m_baseLayer = -1;
+    MatrixT<T> m_base;  // resid_post of m_baseLayer before any hook
 
     // Backward scratch.
-    MatrixT<T> m_dLogits, m_dxHead, m_dx, m_dh, m_dq, m_dk, m_dv, m_datt, m_dm, m_du, m_dg;
+    MatrixT<T> m_dLogits, m_dxHead, m_dx, m_dh, m_dq, m_dk, m_dv, m_datt, m_dm, m_du, m_dg, m_dxCut;
     // One weight kept in float16, decoded for the product that needs it.
     MatrixT<T> m_scratch;
 };

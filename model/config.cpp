@@ -1,4 +1,4 @@
-// Names, parameter count and consistency check of a ModelConfig (spec/model-format.md).
+// Names, parameter count and consistency check of a ModelConfig (docs/file-format.md).
 #include "model/config.h"
 
 #include <cmath>

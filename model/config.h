@@ -1,5 +1,5 @@
 // The shape of a transformer, as stored in the root attributes of a model file
-// (spec/model-format.md).
+// (docs/file-format.md).
 #pragma once
 
 #include <cstdint>

@@ -5,17 +5,18 @@
 namespace mwb {
 
 namespace {
-constexpr const char* kSiteNames[] = {"resid_pre", "attn_out", "attn_pattern",
-                                      "mlp_in",    "mlp_out",  "resid_post"};
+constexpr const char* kSiteNames[] = {"resid_pre", "attn_out",   "attn_pattern", "mlp_in",
+                                      "mlp_out",   "resid_post", "embed"};
+constexpr int kSites = sizeof(kSiteNames) / sizeof(kSiteNames[0]);
 }
 
 std::string toString(HookSite s) { return kSiteNames[static_cast<int>(s)]; }
 
 HookSite parseHookSite(const std::string& s) {
-    for (int i = 0; i < 6; ++i)
+    for (int i = 0; i < kSites; ++i)
         if (s == kSiteNames[i]) return static_cast<HookSite>(i);
     throw InvalidInput("unknown hook site '" + s +
-                       "' (expected resid_pre, attn_out, attn_pattern, mlp_in, mlp_out or resid_post)");
+                       "' (expected embed, resid_pre, attn_out, attn_pattern, mlp_in, mlp_out or resid_post)");
 }
 
 }  // namespace mwb

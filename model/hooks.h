@@ -1,7 +1,10 @@
-// Named points in the forward pass where activations can be read or changed.
-// Sites per layer (cf. DESIGN.md): resid_pre (block input), attn_out, attn_pattern,
-// mlp_in (post-activation MLP hidden vector = input of mlp/down, ROME's key),
-// mlp_out, resid_post (block output = next block's resid_pre).
+// Named points in the forward pass where activations can be read or changed: the one
+// way to intervene in a pass, taken by the inference pass (transformer.h) and the
+// differentiable pass (backprop.h). Sites per layer: resid_pre (block input),
+// attn_out, attn_pattern, mlp_in (post-activation MLP hidden vector = input of
+// mlp/down, ROME's key), mlp_out, resid_post (block output = next block's
+// resid_pre); and embed (layer 0 only): the token (+ position) embeddings, where
+// causal tracing adds its noise (Meng et al. 2022 §2.1).
 #pragma once
 
 #include <functional>
@@ -12,7 +15,7 @@
 
 namespace mwb {
 
-enum class HookSite { ResidPre, AttnOut, AttnPattern, MlpIn, MlpOut, ResidPost };
+enum class HookSite { ResidPre, AttnOut, AttnPattern, MlpIn, MlpOut, ResidPost, Embed };
 
 std::string toString(HookSite s);
 HookSite parseHookSite(const std::string& s);  // throws InvalidInput

@@ -11,7 +11,7 @@
 
 namespace mwb {
 
-// One applied edit, as stored in /edits/{n} (spec/model-format.md). For a rank-one
+// One applied edit, as stored in /edits/{n} (docs/file-format.md). For a rank-one
 // edit of mlp/down: ΔW = left · rightᵀ with left [dModel], right [dFf]. MEMIT edits
 // store one factor pair per layer (left: [dModel x r], right: [dFf x r]).
 struct EditRecord {
@@ -29,7 +29,7 @@ struct EditRecord {
     // /edits/{n}/before/{i} when present.
     std::vector<Matrix> before;
     // Per layer, the keys k* the edit wrote new values for, [dFf x n] (n requests;
-    // empty when not known, as in files written before they were kept). A later
+    // empty when the record has none, the keys being optional). A later
     // AlphaEdit edit keeps them where this edit put them (its K_p, memit.h). Stored as
     // /edits/{n}/keys/{i}.
     std::vector<Matrix> keys;

@@ -212,6 +212,17 @@ void Transformer::runBlocks(const std::vector<RunState*>& states, int fromLayer,
     if (toLayer < c.nLayers) logits = LogitsMode::None;
     const int n = states[0]->nTokens - fromPos;
     const int count = static_cast<int>(states.size());
+    if (fromLayer == 0) {
+        // Embedding hooks change the embeddings afresh; resid[0] keeps the result.
+        for (int s = 0; s < count; ++s) {
+            const Hooks* h = hooks[s];
+            if (!h || h->empty() || !hookWanted(*h, HookSite::Embed, 0)) continue;
+            RunState& state = *states[s];
+            Matrix rows = embed(std::vector<int>(state.tokens.begin() + fromPos, state.tokens.begin() + state.nTokens), fromPos);
+            applyHooks(*h, state, HookSite::Embed, 0, fromPos, rows);
+            state.resid[0].middleRows(fromPos, n) = rows;
+        }
+    }
     Matrix x(static_cast<long>(count) * n, c.dModel);
     for (int s = 0; s < count; ++s) x.middleRows(s * n, n) = states[s]->resid[fromLayer].middleRows(fromPos, n);
     for (int layer = fromLayer; layer < toLayer; ++layer) {

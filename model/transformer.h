@@ -48,9 +48,10 @@ public:
                  LogitsMode logits = LogitsMode::Last, int toLayer = -1) const;
 
     // Recompute layers >= fromLayer at positions >= fromPos, taking
-    // state.resid[fromLayer] rows >= fromPos as the input (the caller may have
-    // changed them) and reusing cached keys/values of positions < fromPos.
-    // Patches must lie in the recomputed region.
+    // state.resid[fromLayer] rows >= fromPos as the input and reusing cached
+    // keys/values of positions < fromPos. Patches must lie in the recomputed region.
+    // From layer 0 with embedding hooks, the embeddings of those rows are computed
+    // afresh and hooked (so noise added there is not added twice).
     void rerun(RunState& state, int fromLayer, int fromPos, const Hooks& hooks = {},
                LogitsMode logits = LogitsMode::Last) const;
 

@@ -1,5 +1,5 @@
 // Tensor shapes by HDF5 path, zero-filled weights and scalar conversion
-// (spec/model-format.md, "Datasets").
+// (docs/file-format.md, "Weights").
 #include "model/weights.h"
 
 #include <string_view>

@@ -1,5 +1,5 @@
 // The weights of a transformer as plain data: one struct per module, paths as in
-// spec/model-format.md. Templated on the scalar so that gradients can be checked
+// docs/file-format.md. Templated on the scalar so that gradients can be checked
 // in double precision; everything else uses Weights = WeightsT<float>.
 #pragma once
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Every figure the README reports for a demo model, measured again on MODEL:
-# knowledge (training, held-out and unseen templates), the subject check, ROME over
-# 200 CounterFact cases and MEMIT with 100 facts at once. Each command's output is
+# The demo-model figures of docs/demo-model.md and docs/editing.md, measured again on
+# MODEL: knowledge (training, held-out and unseen templates), the subject check, ROME
+# over 200 CounterFact cases and MEMIT with 100 facts at once. Each command's output is
 # kept in OUTDIR; the last lines are a summary. Takes about 20 minutes on 2 cores.
 #   scripts/measure_model.sh MODEL.h5 OUTDIR [MWB]
 set -euo pipefail

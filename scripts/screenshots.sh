@@ -1,5 +1,5 @@
 #!/bin/sh
-# Screenshots of every workbench tab for the README: starts the workbench under
+# Screenshots of every workbench tab for docs/workbench.md: starts the workbench under
 # xvfb-run, lets it run each tab's action (--screenshot-tour) and saves PNGs.
 #
 #   scripts/screenshots.sh [MODEL.h5] [OUT_DIR]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Trains resources/models/demo.h5 from scratch in two stages (README, "The demo model"):
+# Trains resources/models/demo.h5 from scratch in two stages (docs/demo-model.md):
 #   1. resources/train/demo_stage1.json: from random weights on resources/data/corpus.txt,
 #      every subject of several tokens routed through its last token, stopped at step
 #      5,500 of an 8,000-step schedule;

@@ -28,18 +28,29 @@ fs::path temporaryFor(const fs::path& file) {
 }  // namespace
 
 void writeFileAtomically(const fs::path& file, const std::function<void(std::ostream&)>& write) {
-    const fs::path temp = temporaryFor(file);
-    std::error_code ec;
-    try {
+    writeFileAtomicallyAt(file, [&](const fs::path& temp) {
         std::ofstream out(temp, std::ios::binary | std::ios::trunc);
         if (!out)
             throw Error("cannot write " + file.string() + ": cannot create a file in its folder");
         write(out);
         out.flush();
         if (!out) throw Error("cannot write " + file.string() + " (disk full?)");
+    });
+}
+
+void writeFileAtomicallyAt(const fs::path& file, const std::function<void(const fs::path&)>& write,
+                           bool replaceExisting) {
+    const fs::path temp = temporaryFor(file);
+    std::error_code ec;
+    try {
+        write(temp);
     } catch (...) {
         fs::remove(temp, ec);
         throw;
+    }
+    if (!replaceExisting && fs::exists(file, ec)) {  // appeared while the temporary file was written
+        fs::remove(temp, ec);
+        throw InvalidInput(file.string() + " already exists and is kept (pass --force to replace it)");
     }
     fs::rename(temp, file, ec);
     if (ec) {

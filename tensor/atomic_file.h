@@ -19,4 +19,11 @@ void writeFileAtomically(const std::filesystem::path& file,
 // The same for a file whose whole content is at hand.
 void writeFileAtomically(const std::filesystem::path& file, std::string_view content);
 
+// The same for writers that open the file themselves (HDF5): write(temp) creates and
+// fills the temporary file at `temp`. With replaceExisting false, a `file` that exists
+// when the temporary file is complete is kept and InvalidInput says so.
+void writeFileAtomicallyAt(const std::filesystem::path& file,
+                           const std::function<void(const std::filesystem::path& temp)>& write,
+                           bool replaceExisting = true);
+
 }  // namespace mwb

@@ -16,7 +16,7 @@ std::pair<int, int> findSubjectTokens(const Encoding& encoding, const std::strin
                                       const std::string& subject);
 
 // The token ids of `target` as the continuation of `prompt`: the space the prompt
-// implies is added (spec/datasets.md: targets are written without it), and the ids
+// implies is added (docs/datasets.md: targets are written without it), and the ids
 // are those that encode(prompt + " " + target) has after the prompt's own ids.
 // Throws InvalidInput for an empty target.
 std::vector<int> continuationIds(const Tokenizer& tokenizer, const std::string& prompt,

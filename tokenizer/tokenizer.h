@@ -1,4 +1,4 @@
-// Tokenizers stored inside a model file (/tokenizer, spec/model-format.md):
+// Tokenizers stored inside a model file (/tokenizer, docs/file-format.md):
 // GPT-2 byte-level BPE and SentencePiece-style BPE with byte fallback (Llama).
 #pragma once
 

@@ -5,6 +5,7 @@
 #include <numbers>
 #include <vector>
 
+#include "tensor/adam.h"
 #include "tensor/errors.h"
 
 namespace mwb {
@@ -68,19 +69,14 @@ void AdamW::step(Weights& weights, const Weights& grads, double lr) {
     const auto m = tensorSpans(m_config, m_m);
     const auto v = tensorSpans(m_config, m_v);
     MWB_CHECK(w.size() == g.size() && w.size() == m.size() && w.size() == v.size());
-    const float b1 = float(m_settings.beta1), b2 = float(m_settings.beta2);
-    const float eps = float(m_settings.eps);
-    const float c1 = float(1.0 / (1.0 - std::pow(m_settings.beta1, double(m_steps))));
-    const float c2 = float(1.0 / (1.0 - std::pow(m_settings.beta2, double(m_steps))));
-    const float rate = float(lr);
+    const AdamHyper adam{m_settings.beta1, m_settings.beta2, m_settings.eps};
     for (size_t i = 0; i < w.size(); ++i) {
         MWB_CHECK(w[i].size == g[i].size && w[i].size == m[i].size && w[i].size == v[i].size);
         FlatArray wi(w[i].data, w[i].size), gi(g[i].data, g[i].size);
         FlatArray mi(m[i].data, m[i].size), vi(v[i].data, v[i].size);
-        mi = b1 * mi + (1 - b1) * gi;
-        vi = b2 * vi + (1 - b2) * gi.square();
+        adamMoments(mi, vi, gi, adam);
         const float decay = decaysWeight(w[i].path) ? float(lr * m_settings.weightDecay) : 0.0f;
-        wi -= rate * (mi * c1) / ((vi * c2).sqrt() + eps) + decay * wi;
+        wi -= adamStep(mi, vi, m_steps, lr, adam) + decay * wi;
     }
 }
 

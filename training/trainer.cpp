@@ -20,7 +20,7 @@
 #include <sstream>
 
 #include "tensor/errors.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 
 namespace mwb {
 

@@ -5,7 +5,7 @@
 
 #include "data/datasets.h"
 #include "tensor/errors.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 #include "model/random_init.h"
 #include "training/trainer.h"
 

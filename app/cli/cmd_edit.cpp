@@ -7,7 +7,7 @@
 #include "app/cli/edit_support.h"
 #include "editing/second_moments.h"
 #include "tensor/errors.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 #include "model/transformer.h"
 
 namespace mwb::cli {

@@ -10,7 +10,7 @@
 #include "editing/evaluation.h"
 #include "editing/second_moments.h"
 #include "tensor/errors.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 
 namespace mwb::cli {
 

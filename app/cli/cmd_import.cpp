@@ -7,7 +7,7 @@
 #include "tensor/errors.h"
 #include "io/import_hf.h"
 #include "io/import_llama2c.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 
 namespace mwb::cli {
 

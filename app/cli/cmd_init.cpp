@@ -3,7 +3,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
 #include "tensor/errors.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 #include "model/random_init.h"
 
 namespace mwb::cli {

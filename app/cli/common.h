@@ -16,7 +16,7 @@ namespace mwb::cli {
 
 // Loads and checks a model file (errors name the file and the HDF5 path).
 Model openModel(const std::string& path);
-// The global --weights option that openModel follows (model_file.h, LoadOptions).
+// The global --weights option that openModel follows (hdf5_model_file.h, LoadOptions).
 void addWeightsOption(CLI::App& app);
 
 // "1,2,3" -> {1,2,3}; throws InvalidInput on anything else.

@@ -109,7 +109,7 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
     cmd->add_option("--passes", o.passes,
                     "MEMIT: run the batch again on the edited model, with fresh targets, up to N times in all "
                     "(iterative editing: more facts delivered, more neighbours disturbed; with --null-space --clamp 0.75 "
-                    "the best batch setting measured, README)")
+                    "the best batch setting measured, docs/editing.md)")
         ->capture_default_str();
     cmd->add_option("--seed", o.seed, "Seed for the context templates")->capture_default_str();
 }

@@ -52,7 +52,7 @@ MainWindow::MainWindow(QWidget* parent)
     statusBar()->setSizeGripEnabled(true);
     setAcceptDrops(true);
 
-    // The order: Predict, Trace, Edit, Super weights, Attention, Lens.
+    // Tab order: Predict, Trace, Edit, Super weights, Attention, Lens.
     auto* trace = new TracePanel(m_workspace, this);
     auto* edit = new EditPanel(m_workspace, this);
     addPanel(new PredictPanel(m_workspace, this));

@@ -5,7 +5,7 @@
 #include <QSettings>
 
 #include "editing/second_moments.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 
 namespace mwb::gui {
 namespace {

@@ -24,7 +24,7 @@ public:
     // The model, or null before one is open. Jobs take this pointer by value.
     std::shared_ptr<const Model> model() const { return m_model; }
     QString modelPath() const { return m_path; }
-    // "demo — gpt2, 6 layers, d_model 256, 4 heads, vocab 4096, ctx 256"
+    // "demo — gpt2, 8 layers, d_model 128, 4 heads, vocab 4096, ctx 64"
     QString modelSummary() const;
 
     QString prompt() const { return m_prompt; }

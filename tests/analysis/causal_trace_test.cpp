@@ -4,7 +4,7 @@
 #include "analysis/causal_trace.h"
 #include "tokenizer/continuation.h"
 #include "tensor/errors.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 #include "model/transformer.h"
 
 namespace mwb {
@@ -89,7 +89,7 @@ TEST(CausalTrace, FastPathEqualsNaivePath) {
             p.naive = true;
             const auto naive = traceFact(m, kPrompt, kSubject, "", p);
             EXPECT_EQ(fast.probCorrupted, naive.probCorrupted);
-            // Bit for bit, as the issue demands: the forward pass is batch invariant.
+            // Bit for bit: the forward pass is batch invariant.
             for (auto k : p.kinds)
                 EXPECT_TRUE(fast.probRestored.at(k) == naive.probRestored.at(k)) << name << " " << toString(k);
         }

@@ -1,12 +1,12 @@
-// The shipped demo model looks its facts up at the subject's last token (issue 8's
-// check, README "The demo model"): on a fixed sample, noise on the residual entering
-// layer 1 at that token alone removes most of the answer in about as many facts as the
-// README reports for all of them, minus a small margin.
+// The shipped demo model looks its facts up at the subject's last token (the subject
+// check, docs/demo-model.md): on a fixed sample, noise on the residual entering layer 1
+// at that token alone removes most of the answer in about as many facts as
+// docs/demo-model.md reports for all of them, minus a small margin.
 #include <gtest/gtest.h>
 
 #include "analysis/subject_corruption.h"
 #include "data/datasets.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 
 namespace mwb {
 namespace {
@@ -20,8 +20,8 @@ TEST(DemoModel, LooksFactsUpAtTheSubjectsLastToken) {
     SubjectCorruptionParams p;
     p.layers = {1};
     const SubjectCorruptionResult r = corruptSubjects(m, sample, p);
-    // The README reports 80.4 % of all facts (50 samples per fact); this sample of 478
-    // facts the model answers scores 78.0 %. The previous, unrouted demo model: 59 %.
+    // docs/demo-model.md reports 80.4 % of all facts (50 samples per fact); this sample
+    // of 478 facts the model answers scores 78.0 %. The previous, unrouted demo model: 59 %.
     EXPECT_GT(r.facts.size(), 470u);
     EXPECT_GT(r.fractionRemoved[0], 0.780 - 0.05);
 }

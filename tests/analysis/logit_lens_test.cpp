@@ -3,7 +3,7 @@
 
 #include "analysis/logit_lens.h"
 #include "tensor/errors.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 #include "tests/support/test_models.h"
 #include "model/transformer.h"
 

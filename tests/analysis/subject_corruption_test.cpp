@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "tensor/errors.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 
 namespace mwb {
 namespace {

@@ -5,7 +5,7 @@
 #include "analysis/superweights/massive_activations.h"
 #include "analysis/superweights/super_weights.h"
 #include "tensor/errors.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 #include "tests/analysis/planted_model.h"
 
 namespace mwb {

@@ -20,7 +20,7 @@
 #include "app/gui/widgets/figure_view.h"
 #include "app/gui/workspace.h"
 #include "tests/app/app_test_util.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 #include "model/transformer.h"
 
 using namespace mwb;

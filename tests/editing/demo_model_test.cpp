@@ -1,4 +1,4 @@
-// The shipped demo model: it loads, knows its facts at the accuracy the README
+// The shipped demo model: it loads, knows its facts at the accuracy docs/demo-model.md
 // reports (minus a small margin), and a ROME edit flips a fact while its neighbours
 // keep theirs.
 #include <gtest/gtest.h>
@@ -9,7 +9,7 @@
 #include "editing/knowledge_eval.h"
 #include "tokenizer/continuation.h"
 #include "data/datasets.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 #include "model/transformer.h"
 
 namespace mwb {
@@ -29,10 +29,10 @@ TEST(DemoModel, KnowsItsFactsAtTheReportedAccuracy) {
     const Model m = loadModel(kResources + "models/demo.h5");
     EXPECT_EQ(m.config.nLayers, 8);
     EXPECT_EQ(m.config.architecture, Architecture::Gpt2);
-    // The README reports 99.27 % on all 1,914 facts, 82.05 % in the held-out templates and
-    // 66.2 % in the unseen phrasings; on these samples the model scores 99.79, 87.57 and
-    // 72.20 % (every 4th record of the paraphrase sets is always its relation's first
-    // template of the two).
+    // docs/demo-model.md reports 99.27 % on all 1,914 facts, 82.05 % in the held-out
+    // templates and 66.2 % in the unseen phrasings; on these samples the model scores
+    // 99.79, 87.57 and 72.20 % (every 4th record of the paraphrase sets is always its
+    // relation's first template of the two).
     EXPECT_GT(evaluateKnowledge(m, everyFourth("facts.json")).firstTokenAccuracy, 99.79 - 2.0);
     EXPECT_GT(evaluateKnowledge(m, everyFourth("paraphrase_facts.json")).firstTokenAccuracy, 87.57 - 5.0);
     EXPECT_GT(evaluateKnowledge(m, everyFourth("unseen_phrasing_facts.json")).firstTokenAccuracy, 72.20 - 5.0);
@@ -58,7 +58,7 @@ TEST(DemoModel, RomeEditFlipsTheFactAndKeepsItsNeighbours) {
     EditSpec spec;
     spec.layers = {0};  // where causal tracing of the MLP at "Tower" peaks
     // ROME's defaults. Stopping on the whole loss (the reference's rule, which on this
-    // model runs every step) also moved "The Louvre" to Rome (README, Editing).
+    // model runs every step) also moved "The Louvre" to Rome (docs/editing.md).
     spec.stats.maxTokens = 20000;
     spec.stats.useCache = false;
     runEdit(m, {{"The {} is located in the city of", "Eiffel Tower", "Rome", "Paris"}}, spec,

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 
 namespace mwb {
 namespace {

@@ -8,7 +8,7 @@
 #include "editing/edit_run.h"
 #include "editing/second_moments.h"
 #include "tensor/errors.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 #include "tests/editing/tiny_corpus.h"
 #include "tests/support/temp_dir.h"
 

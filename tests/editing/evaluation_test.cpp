@@ -10,7 +10,7 @@
 #include "tokenizer/continuation.h"
 #include "tensor/errors.h"
 #include "model/generate.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 
 namespace mwb {
 namespace {

@@ -10,7 +10,7 @@
 #include "editing/spectrum.h"
 #include "tensor/errors.h"
 #include "tensor/float16.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 #include "tests/support/test_models.h"
 
 namespace mwb {

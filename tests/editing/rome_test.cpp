@@ -11,7 +11,7 @@
 #include "editing/second_moments.h"
 #include "tokenizer/continuation.h"
 #include "tensor/errors.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 #include "model/transformer.h"
 #include "tests/editing/tiny_corpus.h"
 #include "tests/support/temp_dir.h"

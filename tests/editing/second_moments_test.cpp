@@ -5,7 +5,7 @@
 
 #include "editing/second_moments.h"
 #include "tensor/errors.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 #include "tests/support/temp_dir.h"
 #include "model/transformer.h"
 

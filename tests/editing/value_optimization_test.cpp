@@ -6,7 +6,7 @@
 
 #include "editing/value_optimization.h"
 #include "tensor/errors.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 #include "model/transformer.h"
 
 namespace mwb {

@@ -89,6 +89,16 @@ MatrixD randomMatrix(Eigen::Index rows, Eigen::Index cols, uint64_t seed) {
     return m;
 }
 
+// Hooks that add delta.row(i) at (site, layer), batch row rows[i] (patch values are float).
+template <typename M>
+Hooks added(HookSite site, int layer, const std::vector<int>& rows, const M& delta) {
+    Hooks h;
+    for (size_t i = 0; i < rows.size(); ++i)
+        h.patches.push_back({site, layer, rows[i], delta.row(Eigen::Index(i)).transpose().template cast<float>(),
+                             PatchMode::Add});
+    return h;
+}
+
 // |analytic - numeric| <= 1e-6 + 1e-5 |numeric|; reports the worst element.
 struct GradCheck {
     double worst = 0;
@@ -165,15 +175,16 @@ TEST_P(BackpropGradients, MlpOutDeltaMatchesCentralDifferences) {
     for (int layer = 0; layer < c.nLayers; ++layer) {
         BackpropD bp(c, w);
         bp.forward(tokens, kBatch, kSeqLen);
-        MatrixD delta = randomMatrix(Eigen::Index(rows.size()), c.dModel, 19 + layer);
+        // Multiples of 2^-8 and a step of 2^-12: delta ± h are exact in the float patches.
+        MatrixD delta = (randomMatrix(Eigen::Index(rows.size()), c.dModel, 19 + layer) * 256).array().round() / 256;
         auto loss = [&] {
-            return (bp.forwardWithMlpDelta(layer, rows, delta).array() * r.array()).sum();
+            return (bp.rerun(added(HookSite::MlpOut, layer, rows, delta)).array() * r.array()).sum();
         };
         loss();
-        const MatrixD analytic = bp.backwardToMlpOut(r, layer, rows);
+        const MatrixD analytic = bp.backwardToPatches(r);
         ASSERT_EQ(analytic.rows(), Eigen::Index(rows.size()));
         GradCheck check;
-        const double h = 1e-5;
+        const double h = 1.0 / 4096;
         for (Eigen::Index i = 0; i < delta.size(); ++i) {
             const double saved = delta.data()[i];
             delta.data()[i] = saved + h;
@@ -185,6 +196,103 @@ TEST_P(BackpropGradients, MlpOutDeltaMatchesCentralDifferences) {
         }
         EXPECT_LE(check.worst, 1.0) << "layer " << layer << ": " << check.where;
     }
+}
+
+// A patch at every site of the differentiable pass: d loss / d (the activation it
+// writes) matches central differences, for Add and for Replace patches (a replaced
+// row cuts the gradient to what computed it, which the weight check below covers).
+TEST_P(BackpropGradients, PatchGradientsAtEverySiteMatchCentralDifferences) {
+    const ModelConfig c = tinyConfig(GetParam());
+    const WeightsT<double> w = randomWeights(c, 101);
+    const std::vector<int> tokens = randomTokens(kBatch * kSeqLen, c.vocabSize, 103);
+    const MatrixD r = randomMatrix(kBatch * kSeqLen, c.vocabSize, 107);
+    const std::vector<int> rows = {2, kSeqLen + 3};
+    const std::pair<HookSite, int> sites[] = {{HookSite::Embed, 0},  {HookSite::ResidPre, 1}, {HookSite::AttnOut, 0},
+                                              {HookSite::AttnOut, 1}, {HookSite::MlpIn, 0},    {HookSite::MlpIn, 1},
+                                              {HookSite::MlpOut, 1},  {HookSite::ResidPost, 0}};
+    for (const auto& [site, layer] : sites)
+        for (PatchMode mode : {PatchMode::Add, PatchMode::Replace}) {
+            const int width = site == HookSite::MlpIn ? c.dFf : c.dModel;
+            MatrixD value = (randomMatrix(2, width, 109 + int(site)) * 256).array().round() / 256;
+            BackpropD bp(c, w);
+            auto loss = [&] {
+                Hooks h = added(site, layer, rows, value);
+                for (Patch& p : h.patches) p.mode = mode;
+                return (bp.forward(tokens, kBatch, kSeqLen, h).array() * r.array()).sum();
+            };
+            loss();
+            const MatrixD analytic = bp.backwardToPatches(r);
+            ASSERT_EQ(analytic.rows(), 2);
+            ASSERT_EQ(analytic.cols(), width);
+            GradCheck check;
+            const double h = 1.0 / 4096;
+            for (Eigen::Index i = 0; i < value.size(); ++i) {
+                const double saved = value.data()[i];
+                value.data()[i] = saved + h;
+                const double plus = loss();
+                value.data()[i] = saved - h;
+                const double minus = loss();
+                value.data()[i] = saved;
+                check.add(analytic.data()[i], (plus - minus) / (2 * h), "value[" + std::to_string(i) + "]");
+            }
+            const std::string what = toString(site) + " of layer " + std::to_string(layer) +
+                                     (mode == PatchMode::Add ? ", add" : ", replace");
+            EXPECT_LE(check.worst, 1.0) << what << ": " << check.where;
+            EXPECT_GT(analytic.norm(), 0.0) << what;
+        }
+}
+
+// Weight gradients of a pass with Replace and Add patches inside blocks match central
+// differences: the replaced rows pass no gradient to the weights that computed them.
+TEST_P(BackpropGradients, WeightGradientsWithPatchesMatchCentralDifferences) {
+    const ModelConfig c = tinyConfig(GetParam());
+    WeightsT<double> w = randomWeights(c, 113);
+    const std::vector<int> tokens = randomTokens(kBatch * kSeqLen, c.vocabSize, 127);
+    const MatrixD r = randomMatrix(kBatch * kSeqLen, c.vocabSize, 131);
+    Hooks hooks = added(HookSite::AttnOut, 1, {1, kSeqLen + 2}, randomMatrix(2, c.dModel, 137));
+    Hooks replaced = added(HookSite::MlpIn, 0, {3, kSeqLen}, randomMatrix(2, c.dFf, 139));
+    replaced.patches.push_back({HookSite::ResidPre, 1, 4, Vector::Constant(c.dModel, 0.25f), PatchMode::Replace});
+    for (Patch p : replaced.patches) {
+        p.mode = PatchMode::Replace;
+        hooks.patches.push_back(p);
+    }
+    BackpropD bp(c, w);
+    auto loss = [&] { return (bp.forward(tokens, kBatch, kSeqLen, hooks).array() * r.array()).sum(); };
+    WeightsT<double> grads = zeroWeights<double>(c);
+    loss();
+    bp.backward(r, grads);
+    int checked = 0;
+    const GradCheck check = checkEveryWeight(c, w, grads, loss, 2, &checked);
+    EXPECT_GT(checked, 250);
+    EXPECT_LE(check.worst, 1.0) << check.where;
+}
+
+// rerun() with hooks inside a block gives the numbers of a full forward() with the
+// same hooks, bit for bit; captures hold the patched activations.
+TEST_P(BackpropGradients, RerunFromAHookedLayerEqualsAFullHookedPass) {
+    const ModelConfig c = tinyConfig(GetParam());
+    const WeightsT<double> w = randomWeights(c, 151);
+    const std::vector<int> tokens = randomTokens(kBatch * kSeqLen, c.vocabSize, 157);
+    Hooks hooks = added(HookSite::MlpIn, 1, {2, kSeqLen + 1}, randomMatrix(2, c.dFf, 163));
+    hooks.patches[1].mode = PatchMode::Replace;
+    hooks.captures = {{HookSite::MlpIn, 1}, {HookSite::ResidPost, 1}};
+    BackpropD reused(c, w), full(c, w);
+    reused.forward(tokens, kBatch, kSeqLen);
+    const MatrixD a = reused.rerun(hooks);
+    const MatrixD b = full.forward(tokens, kBatch, kSeqLen, hooks);
+    EXPECT_TRUE(a == b);
+    const MatrixD& mlpIn = reused.captured().at({HookSite::MlpIn, 1});
+    EXPECT_TRUE(mlpIn == full.captured().at({HookSite::MlpIn, 1}));
+    EXPECT_EQ(mlpIn.row(kSeqLen + 1), hooks.patches[1].value.transpose().cast<double>());
+    // Hooks at layer 1 again reuse layer 0; after a pass hooked at layer 0, layer 1's
+    // recorded input is no longer the unhooked one.
+    EXPECT_TRUE(reused.rerun(hooks) == b);
+    reused.rerun(added(HookSite::AttnOut, 0, {0}, randomMatrix(1, c.dModel, 1)));
+    EXPECT_THROW(reused.rerun(hooks), InvalidInput);
+    EXPECT_THROW(reused.rerun(added(HookSite::AttnPattern, 0, {0}, randomMatrix(1, c.dModel, 1))), InvalidInput);
+    Hooks callback;
+    callback.callback = [](const HookPoint&, Eigen::Ref<Matrix>) {};
+    EXPECT_THROW(reused.forward(tokens, kBatch, kSeqLen, callback), InvalidInput);
 }
 
 // Every gradient tensor of `g` as a column, in forEachTensor's order.
@@ -207,9 +315,9 @@ MatrixD scatterRows(const MatrixD& selected, const std::vector<int>& rows, Eigen
 // selected rows only (`r`), and is not zero.
 void expectSameGradientAtMlpOut(BackpropD& full, BackpropD& selected, const MatrixD& rFull, const MatrixD& r,
                                 const std::vector<int>& rows, const MatrixD& delta) {
-    full.forwardWithMlpDelta(0, rows, delta);
-    selected.forwardWithMlpDelta(0, rows, delta);
-    const MatrixD dFull = full.backwardToMlpOut(rFull, 0, rows), dSome = selected.backwardToMlpOut(r, 0, rows);
+    full.rerun(added(HookSite::MlpOut, 0, rows, delta));
+    selected.rerun(added(HookSite::MlpOut, 0, rows, delta));
+    const MatrixD dFull = full.backwardToPatches(rFull), dSome = selected.backwardToPatches(r);
     EXPECT_LT((dFull - dSome).cwiseAbs().maxCoeff(), 1e-12);
     EXPECT_GT(dSome.norm(), 0.0);
 }
@@ -235,8 +343,8 @@ TEST_P(BackpropGradients, RecomputedActivationsGiveTheSameGradients) {
 
         const int layer = 0;  // layer 1 is run backward
         const Matrix delta = randomMatrix(Eigen::Index(rows.size()), c.dModel, 47 + pass).cast<float>();
-        ASSERT_TRUE(keep.forwardWithMlpDelta(layer, rows, delta) == recompute.forwardWithMlpDelta(layer, rows, delta));
-        const Matrix dk = keep.backwardToMlpOut(r, layer, rows), dr = recompute.backwardToMlpOut(r, layer, rows);
+        ASSERT_TRUE(keep.rerun(added(HookSite::MlpOut, layer, rows, delta)) == recompute.rerun(added(HookSite::MlpOut, layer, rows, delta)));
+        const Matrix dk = keep.backwardToPatches(r), dr = recompute.backwardToPatches(r);
         EXPECT_TRUE(dk == dr) << "pass " << pass;
         EXPECT_GT(dk.norm(), 0.0f);
     }
@@ -297,7 +405,7 @@ TEST_P(BackpropGradients, LogitsAgreeWithInferenceForwardAndDouble) {
     const int layer = 0, pos = 2;
     const Matrix delta = randomMatrix(kBatch, c.dModel, 31).cast<float>();
     const std::vector<int> rows = {pos, kSeqLen + pos};
-    const Matrix patched = bpf.forwardWithMlpDelta(layer, rows, delta);
+    const Matrix patched = bpf.rerun(added(HookSite::MlpOut, layer, rows, delta));
     for (int b = 0; b < kBatch; ++b) {
         const std::vector<int> seq(tokens.begin() + b * kSeqLen, tokens.begin() + (b + 1) * kSeqLen);
         const RunState clean = transformer.run(seq, {}, LogitsMode::All);
@@ -484,23 +592,23 @@ TEST(Backprop, DeltaPassesReuseThePrefixAndCheckTheirLayer) {
     const MatrixD clean = bp.forward(tokens, kBatch, kSeqLen);
     const std::vector<int> rows = {1, 6};
     const MatrixD zero = MatrixD::Zero(2, c.dModel);
-    EXPECT_EQ(bp.forwardWithMlpDelta(1, rows, zero), clean);
-    EXPECT_EQ(bp.forwardWithMlpDelta(0, rows, zero), clean);  // lower layer: still clean below
-    EXPECT_THROW(bp.forwardWithMlpDelta(1, rows, zero), InvalidInput);  // above: stale
+    EXPECT_EQ(bp.rerun(added(HookSite::MlpOut, 1, rows, zero)), clean);
+    EXPECT_EQ(bp.rerun(added(HookSite::MlpOut, 0, rows, zero)), clean);  // lower layer: still clean below
+    EXPECT_THROW(bp.rerun(added(HookSite::MlpOut, 1, rows, zero)), InvalidInput);  // above: stale
     const std::vector<int> outside = {1, 99};
-    EXPECT_THROW(bp.forwardWithMlpDelta(0, outside, zero), InvalidInput);
+    EXPECT_THROW(bp.rerun(added(HookSite::MlpOut, 0, outside, zero)), InvalidInput);
     bp.forward(tokens, kBatch, kSeqLen);
-    EXPECT_EQ(bp.forwardWithMlpDelta(1, rows, zero), clean);
+    EXPECT_EQ(bp.rerun(added(HookSite::MlpOut, 1, rows, zero)), clean);
 
     // Weight gradients from a delta backward equal those of a full backward for the
     // layers above the delta, and the passes are bitwise repeatable.
     const MatrixD r = randomMatrix(kBatch * kSeqLen, c.vocabSize, 47);
     const MatrixD delta = randomMatrix(2, c.dModel, 53);
     bp.forward(tokens, kBatch, kSeqLen);
-    bp.forwardWithMlpDelta(0, rows, delta);
+    bp.rerun(added(HookSite::MlpOut, 0, rows, delta));
     WeightsT<double> partial = zeroWeights<double>(c), full = zeroWeights<double>(c),
                      again = zeroWeights<double>(c);
-    bp.backwardToMlpOut(r, 0, rows, &partial);
+    bp.backwardToPatches(r, &partial);
     bp.backward(r, full);
     bp.backward(r, again);
     EXPECT_EQ(partial.blocks[1].down.weight, full.blocks[1].down.weight);
@@ -541,7 +649,7 @@ TEST(Backprop, RejectsBadInput) {
     EXPECT_THROW(bp.forward(std::vector<int>(10, 0), 2, 4), InvalidInput);
     EXPECT_THROW(bp.forward(std::vector<int>(18, 0), 2, 9), InvalidInput);  // > nCtx
     EXPECT_THROW(bp.forward(std::vector<int>{0, 1, 11, 2}, 1, 4), InvalidInput);
-    EXPECT_THROW(bp.forwardWithMlpDelta(0, {}, MatrixD(0, c.dModel)), InvalidInput);
+    EXPECT_THROW(bp.rerun(added(HookSite::MlpOut, 0, {}, MatrixD(0, c.dModel))), InvalidInput);
     const std::vector<int> tokens(8, 0);
     for (const bp::BlockedKeys& bad : {bp::BlockedKeys{2, 0, 1, 2},    // no third sequence
                                        bp::BlockedKeys{0, 1, 1, 2},    // no key

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tensor/errors.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 #include "model/transformer.h"
 
 namespace mwb {

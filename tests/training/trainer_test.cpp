@@ -11,7 +11,7 @@
 #include <random>
 
 #include "tensor/errors.h"
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 #include "training/optimizer.h"
 #include "model/random_init.h"
 #include "training/trainer.h"

@@ -1,7 +1,7 @@
-// Model files (spec/model-format.md): round trips for both architectures and all
+// Model files (docs/file-format.md): round trips for both architectures and all
 // storage types, tokenizer and edits, an h5py-written fixture, and one test per
 // ModelFormatError case (bad files are made with the HDF5 C API).
-#include "io/model_file.h"
+#include "io/hdf5_model_file.h"
 
 #if __has_include(<hdf5.h>)
 #include <hdf5.h>

@@ -1,5 +1,5 @@
-// Reading and writing model files (spec/model-format.md). The only part of the
-// project that talks to HDF5.
+// Reading and writing model files (docs/file-format.md). The only part of the
+// project that talks to HDF5: hdf5_reader.cpp, hdf5_writer.cpp, edit_record_schema.cpp.
 #pragma once
 
 #include <filesystem>

@@ -1,0 +1,518 @@
+// Reading model files (docs/file-format.md) with the HDF5 C API: the file, its root
+// attributes, datasets, strings, weights and tokenizer, and loadModel / loadConfig.
+// The edit records (/edits/{n}) are read in edit_record_schema.cpp.
+#include "io/hdf5_model_file.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <unistd.h>
+
+#include "io/hdf5_reader.h"
+#include "io/model_checks.h"
+#include "tensor/float16.h"
+
+namespace mwb {
+
+namespace fs = std::filesystem;
+
+namespace hdf5 {
+
+namespace {
+
+// Variable-length strings are checked before HDF5 reads them (global_heap_check.h).
+// To get at their on-disk descriptors without HDF5 following them, we register a
+// conversion from variable-length strings to an opaque type with this tag that
+// leaves the descriptors untouched.
+constexpr const char* kRawDescriptorTag = "mwb raw variable-length descriptor";
+
+herr_t keepRawDescriptors(hid_t src, hid_t dst, H5T_cdata_t* cdata, size_t, size_t, size_t,
+                          void*, void*, hid_t) {
+    switch (cdata->command) {
+        case H5T_CONV_INIT: {
+            if (H5Tis_variable_str(src) <= 0 || H5Tget_class(dst) != H5T_OPAQUE) return -1;
+            char* tag = H5Tget_tag(dst);
+            const bool ours = tag && std::strcmp(tag, kRawDescriptorTag) == 0;
+            if (tag) H5free_memory(tag);
+            if (!ours) return -1;
+            cdata->need_bkg = H5T_BKG_NO;
+            return 0;
+        }
+        case H5T_CONV_CONV:  // in place and of equal size: nothing to do
+            return H5Tget_size(src) == H5Tget_size(dst) ? 0 : -1;
+        case H5T_CONV_FREE:
+            return 0;
+    }
+    return -1;
+}
+
+void registerRawDescriptorConversion() {
+    static const bool registered = [] {
+        Handle src = [] {
+            Handle t(H5Tcopy(H5T_C_S1), H5Tclose);
+            H5Tset_size(t, H5T_VARIABLE);
+            return t;
+        }();
+        Handle dst(H5Tcreate(H5T_OPAQUE, 16), H5Tclose);
+        H5Tset_tag(dst, kRawDescriptorTag);
+        return H5Tregister(H5T_PERS_SOFT, "mwb_raw_vlen", src, dst, keepRawDescriptors) >= 0;
+    }();
+    (void)registered;
+}
+
+}  // namespace
+
+Reader::Reader(const fs::path& file) : m_file(file) {
+    std::error_code ec;
+    const auto status = fs::status(file, ec);
+    if (!fs::exists(status)) fail("", "does not exist");
+    if (fs::is_directory(status)) fail("", "is a folder, not a model file");
+    const htri_t isHdf5 = H5Fis_hdf5(file.c_str());
+    if (isHdf5 == 0) fail("", "is not an HDF5 file");
+    if (isHdf5 < 0) failHdf5("", "cannot be read as HDF5");
+    m_h5 = Handle(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+    if (!m_h5.valid()) failHdf5("", "cannot be opened as HDF5; it may be truncated or damaged");
+    Handle fcpl(H5Fget_create_plist(m_h5), H5Pclose);
+    size_t sizeOfAddress = 0, sizeOfLength = 0;
+    hsize_t userBlock = 0;
+    if (!fcpl.valid() || H5Pget_sizes(fcpl, &sizeOfAddress, &sizeOfLength) < 0 ||
+        H5Pget_userblock(fcpl, &userBlock) < 0)
+        failHdf5("", "has an unreadable superblock");
+    if (sizeOfAddress < 2 || sizeOfAddress > 8 || sizeOfLength < 2 || sizeOfLength > 8)
+        fail("", "uses " + std::to_string(sizeOfAddress) + "-byte addresses, which this program does not read");
+    m_heapCheck.emplace(file, userBlock, int(sizeOfAddress), int(sizeOfLength));
+}
+
+template <typename ReadFn>
+void Reader::checkStrings(const std::string& path, const std::string& what, size_t count,
+                          ReadFn&& read) {
+    registerRawDescriptorConversion();
+    const size_t size = size_t(m_heapCheck->descriptorSize());
+    Handle rawType(H5Tcreate(H5T_OPAQUE, size), H5Tclose);
+    H5Tset_tag(rawType, kRawDescriptorTag);
+    std::vector<unsigned char> raw;
+    allocate(path, double(size) * count, [&] { raw.resize(size * count); });
+    const std::string subject = what.empty() ? "" : what + " ";
+    if (read(hid_t(rawType), static_cast<void*>(raw.data())) < 0)
+        failHdf5(path, subject + "cannot be read");
+    if (auto problem = m_heapCheck->problem(raw, count))
+        fail(path, subject + "is damaged: " + *problem);
+}
+
+Handle Reader::openAttribute(hid_t obj, const std::string& objPath, const std::string& name) {
+    if (!hasAttribute(obj, name)) fail(objPath, "has no attribute '" + name + "'");
+    Handle attr(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
+    if (!attr.valid()) failHdf5(objPath, "attribute '" + name + "' cannot be read");
+    return attr;
+}
+
+int64_t Reader::readInt(hid_t obj, const std::string& objPath, const std::string& name,
+                        int64_t lo, int64_t hi) {
+    Handle attr = openAttribute(obj, objPath, name);
+    Handle type(H5Aget_type(attr), H5Tclose);
+    Handle space(H5Aget_space(attr), H5Sclose);
+    const auto where = "attribute '" + name + "'";
+    if (H5Sget_simple_extent_npoints(space) != 1) fail(objPath, where + " is not a single value");
+    const H5T_class_t cls = H5Tget_class(type);
+    int64_t value = 0;
+    if (cls == H5T_INTEGER) {
+        long long v = 0;
+        if (H5Aread(attr, H5T_NATIVE_LLONG, &v) < 0) failHdf5(objPath, where + " cannot be read");
+        value = v;
+    } else if (cls == H5T_ENUM) {  // numpy booleans, as h5py writes them
+        Handle mem(H5Tget_native_type(type, H5T_DIR_DEFAULT), H5Tclose);
+        Handle base(H5Tget_super(mem), H5Tclose);
+        const size_t size = H5Tget_size(mem);
+        unsigned char raw[8] = {};
+        if (size > 8 || H5Tget_class(base) != H5T_INTEGER || H5Aread(attr, mem, raw) < 0)
+            fail(objPath, where + " is an enum that is not a small integer");
+        uint64_t bits = 0;
+        std::memcpy(&bits, raw, size);  // little-endian host assumed for the enum's base
+        const bool isSigned = H5Tget_sign(base) == H5T_SGN_2;
+        if (isSigned && size < 8 && (bits >> (8 * size - 1)) & 1) bits |= ~uint64_t(0) << (8 * size);
+        value = int64_t(bits);
+    } else {
+        fail(objPath, where + " has type " + typeClassName(cls) + ", expected an integer");
+    }
+    if (value < lo || value > hi)
+        fail(objPath, where + " is " + std::to_string(value) + ", outside " + std::to_string(lo) +
+                          " .. " + std::to_string(hi));
+    return value;
+}
+
+double Reader::readDouble(hid_t obj, const std::string& objPath, const std::string& name) {
+    Handle attr = openAttribute(obj, objPath, name);
+    Handle type(H5Aget_type(attr), H5Tclose);
+    Handle space(H5Aget_space(attr), H5Sclose);
+    const auto where = "attribute '" + name + "'";
+    if (H5Sget_simple_extent_npoints(space) != 1) fail(objPath, where + " is not a single value");
+    const H5T_class_t cls = H5Tget_class(type);
+    if (cls != H5T_FLOAT && cls != H5T_INTEGER)
+        fail(objPath, where + " has type " + typeClassName(cls) + ", expected a number");
+    double v = 0;
+    if (H5Aread(attr, H5T_NATIVE_DOUBLE, &v) < 0) failHdf5(objPath, where + " cannot be read");
+    return v;
+}
+
+std::string Reader::readString(hid_t obj, const std::string& objPath, const std::string& name) {
+    Handle attr = openAttribute(obj, objPath, name);
+    Handle type(H5Aget_type(attr), H5Tclose);
+    Handle space(H5Aget_space(attr), H5Sclose);
+    const auto where = "attribute '" + name + "'";
+    const H5T_class_t cls = H5Tget_class(type);
+    if (cls != H5T_STRING)
+        fail(objPath, where + " has type " + typeClassName(cls) + ", expected a string");
+    if (H5Sget_simple_extent_npoints(space) != 1) fail(objPath, where + " is not a single string");
+    if (H5Tis_variable_str(type) > 0) {
+        checkStrings(objPath, where, 1, [&](hid_t raw, void* buffer) { return H5Aread(attr, raw, buffer); });
+        Handle mem = vlenStringType(H5Tget_cset(type));
+        char* s = nullptr;
+        if (H5Aread(attr, mem, &s) < 0) failHdf5(objPath, where + " cannot be read");
+        std::string out = s ? s : "";
+        if (s) H5free_memory(s);
+        return out;
+    }
+    const size_t size = H5Tget_size(type);
+    if (size > kMaxStringBytes) fail(objPath, where + " is a string of " + std::to_string(size) + " bytes");
+    std::vector<char> buffer(size + 1, '\0');
+    Handle mem(H5Tcopy(type), H5Tclose);
+    if (H5Aread(attr, mem, buffer.data()) < 0) failHdf5(objPath, where + " cannot be read");
+    return fixedString(buffer.data(), size, H5Tget_strpad(type));
+}
+
+std::vector<int64_t> Reader::readIntArray(hid_t obj, const std::string& objPath,
+                                          const std::string& name, size_t maxCount) {
+    Handle attr = openAttribute(obj, objPath, name);
+    Handle type(H5Aget_type(attr), H5Tclose);
+    Handle space(H5Aget_space(attr), H5Sclose);
+    const auto where = "attribute '" + name + "'";
+    if (H5Tget_class(type) != H5T_INTEGER)
+        fail(objPath, where + " has type " + typeClassName(H5Tget_class(type)) +
+                          ", expected integers");
+    const hssize_t n = H5Sget_simple_extent_npoints(space);
+    if (n < 1 || size_t(n) > maxCount)
+        fail(objPath, where + " has " + std::to_string(n) + " values, expected 1 to " +
+                          std::to_string(maxCount));
+    std::vector<long long> values(n);
+    if (H5Aread(attr, H5T_NATIVE_LLONG, values.data()) < 0) failHdf5(objPath, where + " cannot be read");
+    return {values.begin(), values.end()};
+}
+
+H5I_type_t Reader::objectType(const std::string& path) {
+    // H5Lexists fails on a path whose parent is missing: check each component in turn.
+    for (size_t pos = path.find('/', 1);; pos = path.find('/', pos + 1)) {
+        const std::string prefix = path.substr(0, pos);
+        if (H5Lexists(m_h5, prefix.c_str(), H5P_DEFAULT) <= 0) {
+            H5Eclear2(H5E_DEFAULT);
+            return H5I_BADID;
+        }
+        if (pos == std::string::npos) break;
+    }
+    Handle obj(H5Oopen(m_h5, path.c_str(), H5P_DEFAULT), H5Oclose);
+    if (!obj.valid()) {  // e.g. a dangling soft link
+        H5Eclear2(H5E_DEFAULT);
+        return H5I_BADID;
+    }
+    return H5Iget_type(obj);
+}
+
+Handle Reader::openGroup(const std::string& path) {
+    const H5I_type_t t = objectType(path);
+    if (t == H5I_BADID) fail(path, "is missing");
+    if (t != H5I_GROUP) fail(path, "is a dataset, expected a group");
+    Handle g(H5Gopen2(m_h5, path.c_str(), H5P_DEFAULT), H5Gclose);
+    if (!g.valid()) failHdf5(path, "cannot be opened");
+    return g;
+}
+
+Handle Reader::openDataset(const std::string& path) {
+    const H5I_type_t t = objectType(path);
+    if (t == H5I_BADID) fail(path, "is missing");
+    if (t != H5I_DATASET) fail(path, "is a group, expected a dataset");
+    Handle d(H5Dopen2(m_h5, path.c_str(), H5P_DEFAULT), H5Dclose);
+    if (!d.valid()) failHdf5(path, "cannot be opened");
+    return d;
+}
+
+Dims Reader::datasetDims(hid_t dset, const std::string& path) {
+    Handle space(H5Dget_space(dset), H5Sclose);
+    if (!space.valid()) failHdf5(path, "has an unreadable shape");
+    const H5S_class_t cls = H5Sget_simple_extent_type(space);
+    if (cls == H5S_NULL) fail(path, "holds no data (null dataspace)");
+    if (cls == H5S_SCALAR) return {};
+    const int rank = H5Sget_simple_extent_ndims(space);
+    if (rank < 0 || rank > 32) failHdf5(path, "has an unreadable shape");
+    Dims dims(rank);
+    H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+    return dims;
+}
+
+void Reader::requireShape(const Dims& dims, const Dims& expected, const std::string& path,
+                          const std::string& note) {
+    if (dims != expected)
+        fail(path, "has shape " + dimsText(dims) + ", expected " + dimsText(expected) + note);
+}
+
+void Reader::requireFloat(hid_t dset, const std::string& path) {
+    Handle type(H5Dget_type(dset), H5Tclose);
+    const H5T_class_t cls = H5Tget_class(type);
+    if (cls != H5T_FLOAT)
+        fail(path, "has type " + std::string(typeClassName(cls)) +
+                       ", expected float16, float32 or float64");
+}
+
+void Reader::readFloatRows(hid_t dset, const std::string& path, const Dims& dims,
+                           hsize_t first, hsize_t count, float* out) {
+    hsize_t rowElements = 1;
+    for (size_t i = 1; i < dims.size(); ++i) rowElements *= dims[i];
+    if (count == 0 || rowElements == 0) return;
+    Handle fileType(H5Dget_type(dset), H5Tclose);
+    Handle fileSpace(H5Dget_space(dset), H5Sclose);
+    auto readBlock = [&](hsize_t start, hsize_t n, hid_t memType, void* buffer) {
+        Dims offset(dims.size(), 0), block = dims;
+        offset[0] = start;
+        block[0] = n;
+        const hsize_t elements = n * rowElements;
+        Handle memSpace(H5Screate_simple(1, &elements, nullptr), H5Sclose);
+        if (H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, offset.data(), nullptr, block.data(),
+                                nullptr) < 0 ||
+            H5Dread(dset, memType, memSpace, fileSpace, H5P_DEFAULT, buffer) < 0)
+            failHdf5(path, "cannot be read");
+    };
+    if (!isIeeeHalf(fileType)) {  // float32 as is; other float types converted by HDF5
+        readBlock(first, count, H5T_NATIVE_FLOAT, out);
+        return;
+    }
+    // float16: convert through a small buffer, never a second copy of the whole tensor.
+    Handle memType = halfType(nativeOrder());
+    const hsize_t chunkRows = std::max<hsize_t>(1, kChunkElements / rowElements);
+    std::vector<uint16_t> buffer(std::min(chunkRows, count) * rowElements);
+    for (hsize_t done = 0; done < count; done += chunkRows) {
+        const hsize_t n = std::min(chunkRows, count - done);
+        readBlock(first + done, n, memType, buffer.data());
+        float* dst = out + done * rowElements;
+        for (hsize_t i = 0; i < n * rowElements; ++i) dst[i] = halfToFloat(buffer[i]);
+    }
+}
+
+template <typename Tensor>
+void Reader::readTensor(const std::string& path, Tensor& t, long rows, long cols) {
+    constexpr bool isVector = Tensor::ColsAtCompileTime == 1;
+    const Dims expected = isVector ? Dims{hsize_t(rows)} : Dims{hsize_t(rows), hsize_t(cols)};
+    Handle dset = openDataset(path);
+    const Dims dims = datasetDims(dset, path);
+    requireShape(dims, expected, path);  // before allocating anything
+    requireFloat(dset, path);
+    allocate(path, 4.0 * rows * cols, [&] {
+        if constexpr (isVector) t.resize(rows);
+        else t.resize(rows, cols);
+    });
+    readFloatRows(dset, path, dims, 0, dims[0], t.data());
+    const std::vector<int64_t> shape(dims.begin(), dims.end());
+    if (auto bad = nonFiniteProblem(t.data(), shape)) fail(path, *bad);
+}
+
+std::vector<std::string> Reader::readStrings(const std::string& path, hsize_t exactCount,
+                                             hsize_t maxCount) {
+    Handle dset = openDataset(path);
+    const Dims dims = datasetDims(dset, path);
+    if (dims.size() != 1) fail(path, "has shape " + dimsText(dims) + ", expected a list of strings");
+    if (exactCount != hsize_t(-1)) requireShape(dims, {exactCount}, path, " (vocab_size)");
+    if (dims[0] > maxCount)
+        fail(path, "holds " + std::to_string(dims[0]) + " strings, more than the limit " +
+                       std::to_string(maxCount));
+    Handle type(H5Dget_type(dset), H5Tclose);
+    if (H5Tget_class(type) != H5T_STRING)
+        fail(path, "has type " + std::string(typeClassName(H5Tget_class(type))) +
+                       ", expected strings");
+    const size_t n = dims[0];
+    std::vector<std::string> out;
+    allocate(path, 32.0 * n, [&] { out.reserve(n); });
+    if (n == 0) return out;
+    Handle space(H5Dget_space(dset), H5Sclose);
+    if (H5Tis_variable_str(type) > 0) {
+        checkStrings(path, "", n, [&](hid_t raw, void* buffer) {
+            return H5Dread(dset, raw, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer);
+        });
+        Handle mem = vlenStringType(H5Tget_cset(type));
+        std::vector<char*> pointers(n, nullptr);
+        if (H5Dread(dset, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()) < 0)
+            failHdf5(path, "cannot be read");
+        for (char* p : pointers) out.emplace_back(p ? p : "");
+        reclaimStrings(mem, space, pointers.data());
+        return out;
+    }
+    const size_t size = H5Tget_size(type);
+    if (size > kMaxStringBytes)
+        fail(path, "holds fixed-length strings of " + std::to_string(size) + " bytes each");
+    std::vector<char> buffer;
+    allocate(path, double(size) * n, [&] { buffer.resize(size * n); });
+    Handle mem(H5Tcopy(type), H5Tclose);
+    if (H5Dread(dset, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()) < 0)
+        failHdf5(path, "cannot be read");
+    for (size_t i = 0; i < n; ++i)
+        out.push_back(fixedString(buffer.data() + i * size, size, H5Tget_strpad(type)));
+    return out;
+}
+
+ModelConfig Reader::readConfig() {
+    const std::string root = "/";
+    ModelConfig c;
+    const std::string format = readString(m_h5, root, "format");
+    if (format != "mwb.transformer")
+        fail(root, "attribute 'format' is '" + format + "', expected 'mwb.transformer'");
+    const int64_t version = readInt(m_h5, root, "format_version", 0, INT32_MAX);
+    if (version != kFormatVersion)
+        fail(root, "attribute 'format_version' is " + std::to_string(version) +
+                       ", this program reads version " + std::to_string(kFormatVersion));
+    try {
+        c.architecture = parseArchitecture(readString(m_h5, root, "architecture"));
+        c.activation = parseActivation(readString(m_h5, root, "activation"));
+    } catch (const InvalidInput& e) {
+        fail(root, std::string("has an ") + e.what());
+    }
+    const std::pair<const char*, int*> sizes[] = {
+        {"n_layer", &c.nLayers}, {"n_head", &c.nHeads},        {"n_kv_head", &c.nKvHeads},
+        {"d_model", &c.dModel},  {"d_ff", &c.dFf},             {"vocab_size", &c.vocabSize},
+        {"n_ctx", &c.nCtx}};
+    for (const auto& [name, field] : sizes) *field = int(readInt(m_h5, root, name, INT32_MIN, INT32_MAX));
+    c.normEps = float(readDouble(m_h5, root, "norm_eps"));
+    if (c.isLlama() && hasAttribute(m_h5, "rope_theta"))
+        c.ropeTheta = float(readDouble(m_h5, root, "rope_theta"));
+    c.tieEmbeddings = readInt(m_h5, root, "tie_embeddings", 0, 1) != 0;
+    if (hasAttribute(m_h5, "name")) c.name = readString(m_h5, root, "name");
+    if (const std::string problem = configProblem(c); !problem.empty())
+        fail(root, "has inconsistent sizes: " + problem);
+    return c;
+}
+
+Weights Reader::readWeights(const ModelConfig& c, WeightPrecision precision) {
+    Weights w;
+    w.blocks.resize(c.nLayers);
+    auto tensor = [&](const std::string& path, auto& t) {
+        const auto [rows, cols] = expectedShape(c, path);
+        readTensor(path, t, rows, cols);
+    };
+    auto linear = [&](const std::string& path, Linear& l) {
+        const auto [rows, cols] = expectedShape(c, path);
+        if (precision == WeightPrecision::Float16 && mayKeepInFloat16(path))
+            readHalfTensor(path, l.weightHalf, rows, cols);
+        else
+            readTensor(path, l.weight, rows, cols);
+    };
+    detail::visitTensors(c, w, tensor, linear);
+    return w;
+}
+
+bool Reader::storesFloat16(const ModelConfig& c) {
+    const std::string path = "/blocks/0/mlp/up/weight";
+    if (c.nLayers == 0 || objectType(path) != H5I_DATASET) return false;
+    Handle dset = openDataset(path);
+    Handle type(H5Dget_type(dset), H5Tclose);
+    return isIeeeHalf(type);
+}
+
+void Reader::readHalfTensor(const std::string& path, HalfMatrix& t, long rows, long cols) {
+    Handle dset = openDataset(path);
+    const Dims dims = datasetDims(dset, path);
+    requireShape(dims, Dims{hsize_t(rows), hsize_t(cols)}, path);
+    requireFloat(dset, path);
+    allocate(path, 2.0 * rows * cols, [&] {
+        t.rows = rows;
+        t.cols = cols;
+        t.bits.assign(size_t(rows) * cols, 0);
+    });
+    Handle fileType(H5Dget_type(dset), H5Tclose);
+    if (isIeeeHalf(fileType)) {
+        Handle memType = halfType(nativeOrder());
+        if (H5Dread(dset, memType, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.bits.data()) < 0)
+            failHdf5(path, "cannot be read");
+    } else {
+        const hsize_t chunkRows = std::max<hsize_t>(1, kChunkElements / hsize_t(cols));
+        std::vector<float> buffer(std::min<hsize_t>(chunkRows, rows) * cols);
+        for (hsize_t done = 0; done < hsize_t(rows); done += chunkRows) {
+            const hsize_t n = std::min<hsize_t>(chunkRows, rows - done);
+            readFloatRows(dset, path, dims, done, n, buffer.data());
+            const std::vector<int64_t> shape{int64_t(n), cols};
+            if (auto bad = nonFiniteProblem(buffer.data(), shape)) fail(path, *bad + " (rows from " + std::to_string(done) + ")");
+            for (hsize_t i = 0; i < n * cols; ++i) t.bits[done * cols + i] = floatToHalf(buffer[i]);
+        }
+    }
+    // Exponent all ones: Inf or NaN (also a float32 too large for float16).
+    for (size_t i = 0; i < t.bits.size(); ++i)
+        if ((t.bits[i] & 0x7c00u) == 0x7c00u)
+            fail(path, std::string("holds ") + ((t.bits[i] & 0x3ffu) ? "NaN" : "Inf") + " at [" +
+                           std::to_string(long(i) / cols) + ", " + std::to_string(long(i) % cols) +
+                           "] in float16");
+}
+
+TokenizerSpec Reader::readTokenizer(const ModelConfig& c) {
+    const std::string path = "/tokenizer";
+    Handle group = openGroup(path);
+    TokenizerSpec spec;
+    const std::string kind = readString(group, path, "kind");
+    if (kind == "byte_bpe") spec.kind = TokenizerKind::ByteBpe;
+    else if (kind == "sentencepiece_bpe") spec.kind = TokenizerKind::SentencePieceBpe;
+    else fail(path, "attribute 'kind' is '" + kind + "', expected byte_bpe or sentencepiece_bpe");
+    spec.bosId = int(readInt(group, path, "bos_id", -1, c.vocabSize - 1));
+    spec.eosId = int(readInt(group, path, "eos_id", -1, c.vocabSize - 1));
+    spec.addBos = readInt(group, path, "add_bos", 0, 1) != 0;
+    spec.vocab = readStrings(path + "/vocab", hsize_t(c.vocabSize), hsize_t(c.vocabSize));
+    // Merges are bounded only loosely: Hugging Face Llama tokenizers list more merges
+    // than pieces.
+    const hsize_t maxMerges = 16 * hsize_t(c.vocabSize) + 65536;
+    if (spec.kind == TokenizerKind::ByteBpe || objectType(path + "/merges") != H5I_BADID)
+        spec.merges = readStrings(path + "/merges", hsize_t(-1), maxMerges);
+    if (spec.kind == TokenizerKind::SentencePieceBpe || objectType(path + "/scores") != H5I_BADID) {
+        const std::string scoresPath = path + "/scores";
+        Handle dset = openDataset(scoresPath);
+        const Dims dims = datasetDims(dset, scoresPath);
+        requireShape(dims, {hsize_t(c.vocabSize)}, scoresPath, " (vocab_size)");
+        requireFloat(dset, scoresPath);
+        spec.scores.resize(c.vocabSize);
+        readFloatRows(dset, scoresPath, dims, 0, dims[0], spec.scores.data());
+    }
+    if (auto problem = tokenizerProblem(spec, c.vocabSize)) fail(problem->path, problem->text);
+    return spec;
+}
+
+// readTensor serves readWeights above and the edit records (edit_record_schema.cpp),
+// which read `before` and `keys` as Matrix.
+template void Reader::readTensor<Vector>(const std::string&, Vector&, long, long);
+template void Reader::readTensor<Matrix>(const std::string&, Matrix&, long, long);
+
+}  // namespace hdf5
+
+Model loadModel(const fs::path& file, const LoadOptions& options) {
+    std::lock_guard lock(hdf5::hdf5Mutex());
+    hdf5::silenceHdf5();
+    hdf5::Reader reader(file);
+    Model model;
+    model.config = reader.readConfig();
+    WeightPrecision precision = WeightPrecision::Float32;
+    if (options.precision) {
+        precision = *options.precision;
+    } else if (reader.storesFloat16(model.config)) {
+        const double float32Bytes = 4.0 * double(model.config.parameterCount());
+        const double memory = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+        if (memory > 0 && float32Bytes > 0.5 * memory) precision = WeightPrecision::Float16;
+    }
+    model.weights = reader.readWeights(model.config, precision);
+    TokenizerSpec spec = reader.readTokenizer(model.config);
+    try {
+        model.tokenizer = Tokenizer(std::move(spec));
+    } catch (const Error& e) {
+        throw ModelFormatError(file, "/tokenizer", std::string("is not a valid tokenizer: ") + e.what());
+    }
+    model.edits = reader.readEdits(model.config);
+    model.path = file;
+    return model;
+}
+
+ModelConfig loadConfig(const fs::path& file) {
+    std::lock_guard lock(hdf5::hdf5Mutex());
+    hdf5::silenceHdf5();
+    return hdf5::Reader(file).readConfig();
+}
+
+}  // namespace mwb

@@ -1,0 +1,250 @@
+// Writing model files (docs/file-format.md) with the HDF5 C API: root attributes,
+// weights and tokenizer, and saveModel / checkSaveTarget. The edit records
+// (/edits/{n}) are written in edit_record_schema.cpp.
+#include "io/hdf5_writer.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <optional>
+#include <type_traits>
+
+#include "io/model_checks.h"
+#include "tensor/atomic_file.h"
+#include "tensor/float16.h"
+
+namespace mwb {
+
+namespace fs = std::filesystem;
+
+namespace hdf5 {
+
+namespace {
+
+// The double closest to the shortest decimal that reads back as `x` (1e-06, not
+// 9.99999997e-07), so that h5py users see the number they expect.
+double plainDouble(float x) {
+    char text[64];
+    const auto result = std::to_chars(text, text + sizeof(text), x);
+    if (result.ec != std::errc()) return x;
+    *result.ptr = '\0';
+    const double d = std::strtod(text, nullptr);
+    return float(d) == x ? d : double(x);
+}
+
+std::string tokenizerKindName(TokenizerKind kind) {
+    return kind == TokenizerKind::ByteBpe ? "byte_bpe" : "sentencepiece_bpe";
+}
+
+}  // namespace
+
+Writer::Writer(const fs::path& target, const fs::path& temp) : m_target(target) {
+    m_h5 = Handle(H5Fcreate(temp.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+    ok(m_h5, "a temporary file " + temp.string());
+    m_linkProps = Handle(ok(H5Pcreate(H5P_LINK_CREATE), "/"), H5Pclose);
+    ok(H5Pset_create_intermediate_group(m_linkProps, 1), "/");
+}
+
+void Writer::close() {
+    m_linkProps.close();
+    if (m_h5.close() < 0) fail("the file");
+}
+
+void Writer::writeString(hid_t obj, const std::string& objPath, const char* name,
+                         const std::string& v) {
+    Handle type = vlenStringType(H5T_CSET_UTF8);
+    Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    const std::string where = objPath + " attribute " + name;
+    Handle attr(ok(H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT), where), H5Aclose);
+    const char* p = v.c_str();
+    ok(H5Awrite(attr, type, &p), where);
+}
+
+void Writer::writeInt(hid_t obj, const std::string& objPath, const char* name, int64_t v) {
+    writeIntArray(obj, objPath, name, {v});
+}
+
+void Writer::writeIntArray(hid_t obj, const std::string& objPath, const char* name,
+                           const std::vector<int64_t>& v) {
+    const hsize_t n = v.size();
+    // A single value is a scalar attribute, as h5py writes a Python int.
+    Handle space(v.size() == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr), H5Sclose);
+    const std::string where = objPath + " attribute " + name;
+    Handle attr(ok(H5Acreate2(obj, name, H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT), where),
+                H5Aclose);
+    const std::vector<long long> values(v.begin(), v.end());
+    ok(H5Awrite(attr, H5T_NATIVE_LLONG, values.data()), where);
+}
+
+void Writer::writeDouble(hid_t obj, const std::string& objPath, const char* name, double v) {
+    Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    const std::string where = objPath + " attribute " + name;
+    Handle attr(ok(H5Acreate2(obj, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT), where),
+                H5Aclose);
+    ok(H5Awrite(attr, H5T_NATIVE_DOUBLE, &v), where);
+}
+
+Handle Writer::createDataset(const std::string& path, hid_t fileType, const Dims& dims) {
+    Handle space(ok(H5Screate_simple(int(dims.size()), dims.data(), nullptr), path), H5Sclose);
+    return Handle(ok(H5Dcreate2(m_h5, path.c_str(), fileType, space, m_linkProps, H5P_DEFAULT,
+                                H5P_DEFAULT),
+                     path),
+                  H5Dclose);
+}
+
+void Writer::writeFloats(const std::string& path, const float* data, const Dims& dims,
+                         StorageType storage) {
+    hsize_t total = 1;
+    for (hsize_t d : dims) total *= d;
+    if (storage != StorageType::Float16) {
+        const hid_t fileType = storage == StorageType::Float64 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE;
+        Handle dset = createDataset(path, fileType, dims);
+        if (total) ok(H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), path);
+        return;
+    }
+    Handle fileType = halfType(H5T_ORDER_LE);
+    Handle memType = halfType(nativeOrder());
+    Handle dset = createDataset(path, fileType, dims);
+    Handle fileSpace(ok(H5Dget_space(dset), path), H5Sclose);
+    // Convert and write in slices of the flattened tensor (a 1-D view of the file space
+    // is not available, so slices are whole rows of the first dimension).
+    hsize_t rowElements = 1;
+    for (size_t i = 1; i < dims.size(); ++i) rowElements *= dims[i];
+    if (total == 0) return;
+    const hsize_t chunkRows = std::max<hsize_t>(1, kChunkElements / rowElements);
+    std::vector<uint16_t> buffer(std::min(chunkRows, dims[0]) * rowElements);
+    for (hsize_t row = 0; row < dims[0]; row += chunkRows) {
+        const hsize_t n = std::min(chunkRows, dims[0] - row);
+        const float* src = data + row * rowElements;
+        for (hsize_t i = 0; i < n * rowElements; ++i) {
+            if (std::abs(src[i]) >= 65520.0f)
+                throw InvalidInput("cannot save " + path + " as float16: the value " +
+                                   std::to_string(src[i]) + " at element " +
+                                   std::to_string(row * rowElements + i) +
+                                   " is beyond the float16 range (65504)");
+            buffer[i] = floatToHalf(src[i]);
+        }
+        Dims offset(dims.size(), 0), block = dims;
+        offset[0] = row;
+        block[0] = n;
+        const hsize_t elements = n * rowElements;
+        Handle memSpace(H5Screate_simple(1, &elements, nullptr), H5Sclose);
+        ok(H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, offset.data(), nullptr, block.data(),
+                               nullptr),
+           path);
+        ok(H5Dwrite(dset, memType, memSpace, fileSpace, H5P_DEFAULT, buffer.data()), path);
+    }
+}
+
+void Writer::writeStrings(const std::string& path, const std::vector<std::string>& values) {
+    Handle type = vlenStringType(H5T_CSET_UTF8);
+    Handle dset = createDataset(path, type, {hsize_t(values.size())});
+    std::vector<const char*> pointers;
+    pointers.reserve(values.size());
+    for (const auto& s : values) pointers.push_back(s.c_str());
+    if (!values.empty()) ok(H5Dwrite(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()), path);
+}
+
+void Writer::writeTokenizer(const TokenizerSpec& spec) {
+    const std::string path = "/tokenizer";
+    Handle group(ok(H5Gcreate2(m_h5, path.c_str(), m_linkProps, H5P_DEFAULT, H5P_DEFAULT), path),
+                 H5Gclose);
+    writeString(group, path, "kind", tokenizerKindName(spec.kind));
+    writeInt(group, path, "bos_id", spec.bosId);
+    writeInt(group, path, "eos_id", spec.eosId);
+    writeInt(group, path, "add_bos", spec.addBos ? 1 : 0);
+    writeStrings(path + "/vocab", spec.vocab);
+    if (spec.kind == TokenizerKind::ByteBpe || !spec.merges.empty())
+        writeStrings(path + "/merges", spec.merges);
+    if (!spec.scores.empty())
+        writeFloats(path + "/scores", spec.scores.data(), {spec.scores.size()}, StorageType::Float32);
+}
+
+void Writer::writeModel(const Model& m, StorageType storage) {
+    const ModelConfig& c = m.config;
+    const std::string root = "/";
+    writeString(m_h5, root, "format", "mwb.transformer");
+    writeInt(m_h5, root, "format_version", kFormatVersion);
+    writeString(m_h5, root, "architecture", toString(c.architecture));
+    writeInt(m_h5, root, "n_layer", c.nLayers);
+    writeInt(m_h5, root, "n_head", c.nHeads);
+    writeInt(m_h5, root, "n_kv_head", c.nKvHeads);
+    writeInt(m_h5, root, "d_model", c.dModel);
+    writeInt(m_h5, root, "d_ff", c.dFf);
+    writeInt(m_h5, root, "vocab_size", c.vocabSize);
+    writeInt(m_h5, root, "n_ctx", c.nCtx);
+    writeDouble(m_h5, root, "norm_eps", plainDouble(c.normEps));
+    writeString(m_h5, root, "activation", toString(c.activation));
+    if (c.isLlama()) writeDouble(m_h5, root, "rope_theta", plainDouble(c.ropeTheta));
+    writeInt(m_h5, root, "tie_embeddings", c.tieEmbeddings ? 1 : 0);
+    if (!c.name.empty()) writeString(m_h5, root, "name", c.name);
+
+    auto tensor = [&](const std::string& path, const auto& t) {
+        using Tensor = std::decay_t<decltype(t)>;
+        const Dims dims = Tensor::ColsAtCompileTime == 1 ? Dims{hsize_t(t.rows())}
+                                                         : Dims{hsize_t(t.rows()), hsize_t(t.cols())};
+        writeFloats(path, t.data(), dims, storage);
+    };
+    // Weights kept in float16 are written as they are, whatever `storage` says: a
+    // float32 copy would double a large model's file and add nothing.
+    auto linear = [&](const std::string& path, const Linear& l) {
+        if (!l.isHalf()) return tensor(path, l.weight);
+        Handle fileType = halfType(H5T_ORDER_LE);
+        Handle memType = halfType(nativeOrder());
+        Handle dset = createDataset(path, fileType, Dims{hsize_t(l.weightHalf.rows), hsize_t(l.weightHalf.cols)});
+        ok(H5Dwrite(dset, memType, H5S_ALL, H5S_ALL, H5P_DEFAULT, l.weightHalf.bits.data()), path);
+    };
+    detail::visitTensors(c, m.weights, tensor, linear);
+    writeTokenizer(m.tokenizer.spec());
+    for (size_t i = 0; i < m.edits.size(); ++i) writeEdit(m.edits[i], c, int(i), storage);
+}
+
+}  // namespace hdf5
+
+namespace {
+
+// Throws InvalidInput unless the model can be written and read back.
+void checkSavable(const Model& m) {
+    if (const std::string problem = configProblem(m.config); !problem.empty())
+        throw InvalidInput("cannot save a model with inconsistent sizes: " + problem);
+    std::optional<ModelProblem> problem = weightsProblem(m.config, m.weights, true);
+    if (!problem) problem = tokenizerProblem(m.tokenizer.spec(), m.config.vocabSize);
+    for (size_t i = 0; i < m.edits.size() && !problem; ++i)
+        problem = editProblem(m.edits[i], m.config, int(i));
+    if (problem) throw InvalidInput("cannot save the model: " + problem->path + " " + problem->text);
+}
+
+// The same text as writeFileAtomicallyAt's when `file` appears while saveModel writes.
+std::string existsMessage(const fs::path& file) {
+    return file.string() + " already exists and is kept (pass --force to replace it)";
+}
+
+}  // namespace
+
+void checkSaveTarget(const fs::path& file, bool overwrite) {
+    std::error_code ec;
+    if (fs::is_directory(file, ec)) throw InvalidInput(file.string() + " is a folder");
+    if (!overwrite && fs::exists(file, ec)) throw InvalidInput(existsMessage(file));
+    const fs::path folder = file.parent_path().empty() ? fs::path(".") : file.parent_path();
+    if (!fs::is_directory(folder, ec))
+        throw InvalidInput("cannot save " + file.string() + ": the folder " + folder.string() +
+                           " does not exist");
+}
+
+void saveModel(const Model& model, const fs::path& file, StorageType storage, bool overwrite) {
+    checkSavable(model);
+    checkSaveTarget(file, overwrite);
+    writeFileAtomicallyAt(
+        file,
+        [&](const fs::path& temp) {
+            std::lock_guard lock(hdf5::hdf5Mutex());
+            hdf5::silenceHdf5();
+            hdf5::Writer writer(file, temp);
+            writer.writeModel(model, storage);
+            writer.close();
+        },
+        overwrite);
+}
+
+}  // namespace mwb

@@ -1,0 +1,55 @@
+// Internal to io/: writing a model file with the HDF5 C API (docs/file-format.md).
+// The edit records (/edits/{n}) are written in edit_record_schema.cpp, the rest in
+// hdf5_writer.cpp. Include only from io/*.cpp.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "io/hdf5_handles.h"
+#include "io/hdf5_model_file.h"
+#include "tensor/errors.h"
+
+namespace mwb::hdf5 {
+
+// Creates the file `temp` (which must not exist); messages name `target`, the file
+// that `temp` becomes. Callers hold hdf5Mutex() and have called silenceHdf5().
+class Writer {
+public:
+    Writer(const std::filesystem::path& target, const std::filesystem::path& temp);
+    void writeModel(const Model& m, StorageType storage);
+    // Flushes and closes the file; throws when HDF5 reports a failure (disk full, ...).
+    void close();
+
+private:
+    [[noreturn]] void fail(const std::string& path) const {
+        throw Error(m_target.string() + ": cannot write " + path + " (" + hdf5ErrorText() + ")");
+    }
+    hid_t ok(hid_t id, const std::string& path) const {
+        if (id < 0) fail(path);
+        return id;
+    }
+    void ok(herr_t status, const std::string& path) const {
+        if (status < 0) fail(path);
+    }
+
+    void writeString(hid_t obj, const std::string& objPath, const char* name, const std::string& v);
+    void writeInt(hid_t obj, const std::string& objPath, const char* name, int64_t v);
+    void writeIntArray(hid_t obj, const std::string& objPath, const char* name,
+                       const std::vector<int64_t>& v);
+    void writeDouble(hid_t obj, const std::string& objPath, const char* name, double v);
+    Handle createDataset(const std::string& path, hid_t fileType, const Dims& dims);
+    void writeFloats(const std::string& path, const float* data, const Dims& dims,
+                     StorageType storage);
+    void writeStrings(const std::string& path, const std::vector<std::string>& values);
+    void writeTokenizer(const TokenizerSpec& spec);
+    void writeEdit(const EditRecord& e, const ModelConfig& c, int index, StorageType storage);
+
+    std::filesystem::path m_target;
+    Handle m_h5;
+    Handle m_linkProps;  // creates missing parent groups
+};
+
+}  // namespace mwb::hdf5
