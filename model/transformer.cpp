@@ -79,8 +79,15 @@ void applyHooks(const Hooks& hooks, RunState& state, HookSite site, int layer, i
 
 }  // namespace
 
-Transformer::Transformer(const Model& model) : m_model(model) {
+Transformer::Transformer(const Model& model, const WeightOverrides* overrides)
+    : m_model(model), m_overrides(overrides) {
     if (auto problem = configProblem(model.config); !problem.empty()) throw InvalidInput(problem);
+}
+
+const Linear& Transformer::linear(int layer, BlockLinear which) const {
+    if (m_overrides)
+        if (const Linear* l = m_overrides->find(layer, which)) return *l;
+    return linearOf(m_model.weights.blocks[layer], which);
 }
 
 void Transformer::validateTokens(const std::vector<int>& tokens, int firstPos) const {
@@ -274,18 +281,18 @@ void Transformer::block(const std::vector<RunState*>& states, int layer, int fro
 
     ops::norm<float>(x, b.norm2, llama, c.normEps, h);
     Matrix hidden(rows, c.dFf);
-    ops::linear<float>(h, b.up, hidden);
+    ops::linear<float>(h, linear(layer, BlockLinear::Up), hidden);
     if (llama) {
         // SwiGLU: silu(gate x) * up x
         Matrix gate(rows, c.dFf);
-        ops::linear<float>(h, b.gate, gate);
+        ops::linear<float>(h, linear(layer, BlockLinear::Gate), gate);
         hidden.array() *= gate.unaryExpr([&](float v) { return ops::activate(c.activation, v); }).array();
     } else {
         hidden = hidden.unaryExpr([&](float v) { return ops::activate(c.activation, v); });
     }
     hook(HookSite::MlpIn, hidden);
     Matrix mlpOut(rows, c.dModel);
-    ops::linear<float>(hidden, b.down, mlpOut);
+    ops::linear<float>(hidden, linear(layer, BlockLinear::Down), mlpOut);
     hook(HookSite::MlpOut, mlpOut);
     x += mlpOut;
     hook(HookSite::ResidPost, x);
@@ -297,7 +304,6 @@ void Transformer::block(const std::vector<RunState*>& states, int layer, int fro
 void Transformer::attention(const std::vector<RunState*>& states, int layer, int fromPos,
                             const Matrix& h, Matrix& out, const std::vector<const Hooks*>& hooks) const {
     const auto& c = config();
-    const auto& b = m_model.weights.blocks[layer];
     const int count = static_cast<int>(states.size());
     const int rows = static_cast<int>(h.rows());
     const int n = rows / count;
@@ -307,9 +313,9 @@ void Transformer::attention(const std::vector<RunState*>& states, int layer, int
     const int kvDim = c.nKvHeads * dHead;
 
     Matrix q(rows, c.nHeads * dHead), kNew(rows, kvDim), vNew(rows, kvDim);
-    ops::linear<float>(h, b.q, q);
-    ops::linear<float>(h, b.k, kNew);
-    ops::linear<float>(h, b.v, vNew);
+    ops::linear<float>(h, linear(layer, BlockLinear::Q), q);
+    ops::linear<float>(h, linear(layer, BlockLinear::K), kNew);
+    ops::linear<float>(h, linear(layer, BlockLinear::V), vNew);
     for (int s = 0; s < count; ++s) {
         if (c.isLlama()) {
             ops::rope<float>(q.middleRows(s * n, n), c.nHeads, dHead, fromPos, c.ropeTheta);
@@ -373,7 +379,7 @@ void Transformer::attention(const std::vector<RunState*>& states, int layer, int
         for (int head = 0; head < c.nHeads; ++head)
             contextOf(s, head, patterns[s].middleRows(static_cast<long>(head) * n, n));
     }
-    ops::linear<float>(context, b.o, out);
+    ops::linear<float>(context, linear(layer, BlockLinear::O), out);
 }
 
 Vector softmax(const Eigen::Ref<const RowVector>& logits) {

@@ -13,6 +13,7 @@
 
 #include "model/hooks.h"
 #include "model/model.h"
+#include "model/weight_overrides.h"
 
 namespace mwb {
 
@@ -38,8 +39,10 @@ struct RunState {
 class Transformer {
 public:
     // Keeps references: the model must outlive the Transformer. Weights may be
-    // changed between runs (edits, ablations); nothing is precomputed from them.
-    explicit Transformer(const Model& model);
+    // changed between runs (edits); nothing is precomputed from them. With
+    // `overrides` (which must outlive it too) the blocks' linear weights it holds
+    // replace the model's: the changed model, without writing the model.
+    explicit Transformer(const Model& model, const WeightOverrides* overrides = nullptr);
 
     // Full forward pass of `tokens` (validated: non-empty, ids in range, <= nCtx).
     // With toLayer < nLayers only layers [0, toLayer) run (no logits): for callers
@@ -97,8 +100,11 @@ private:
     void attention(const std::vector<RunState*>& states, int layer, int fromPos, const Matrix& h,
                    Matrix& out, const std::vector<const Hooks*>& hooks) const;
     void ensureCapacity(RunState& state, int nTokens) const;
+    // The weight the runs use: the override, else the model's.
+    const Linear& linear(int layer, BlockLinear which) const;
 
     const Model& m_model;
+    const WeightOverrides* m_overrides;
 };
 
 // Softmax of a logit row, in double for stable small probabilities.

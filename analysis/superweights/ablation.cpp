@@ -49,14 +49,14 @@ std::vector<PromptMeasurement> measureOriginal(const ModelVariant& variant, cons
     return out;
 }
 
-std::vector<PromptMeasurement> measureVariant(ModelVariant& variant, const AblationInputs& inputs) {
+std::vector<PromptMeasurement> measureVariant(const ModelVariant& variant, const AblationInputs& inputs) {
     std::vector<PromptMeasurement> out;
     for (const auto& ids : inputs.prompts)
         out.push_back(measure(variant.runVariant(ids), inputs, variant.model().tokenizer));
     return out;
 }
 
-AblationResult runAblation(Model& model, const std::vector<WeightChange>& changes, const AblationInputs& inputs,
+AblationResult runAblation(const Model& model, const std::vector<WeightChange>& changes, const AblationInputs& inputs,
                            bool restoreActivation, const std::string& name, const ProgressFn& progress) {
     if (changes.empty()) throw InvalidInput("an ablation needs at least one weight to change");
     validateInputs(model, inputs);
@@ -69,7 +69,7 @@ AblationResult runAblation(Model& model, const std::vector<WeightChange>& change
         r.originalValues.push_back(c.isSingleWeight() ? model.weights.blocks[c.layer].down.weight(c.row, c.col)
                                                       : std::numeric_limits<float>::quiet_NaN());
     }
-    ModelVariant variant(model, makeToggle(model, changes),
+    ModelVariant variant(model, weightOverrides(model, changes),
                          restoreActivation ? restoredChannels(changes) : std::vector<Channel>{},
                          inputs.restoreMinRatio);
     const long total = static_cast<long>(inputs.prompts.size()) + (inputs.corpus.empty() ? 0 : 1);

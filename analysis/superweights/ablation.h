@@ -57,7 +57,7 @@ struct AblationResult {
 // Throws InvalidInput for a change outside the model, an empty list of changes, no
 // prompt, a bad prompt, or restoreActivation with a whole-column change (it has no
 // single row to restore).
-AblationResult runAblation(Model& model, const std::vector<WeightChange>& changes, const AblationInputs& inputs,
+AblationResult runAblation(const Model& model, const std::vector<WeightChange>& changes, const AblationInputs& inputs,
                            bool restoreActivation = false, const std::string& name = "ablation",
                            const ProgressFn& progress = {});
 
@@ -69,7 +69,7 @@ struct PromptMeasurement {
     double stopWordMass = 0.0;
 };
 std::vector<PromptMeasurement> measureOriginal(const ModelVariant& variant, const AblationInputs& inputs);
-std::vector<PromptMeasurement> measureVariant(ModelVariant& variant, const AblationInputs& inputs);
+std::vector<PromptMeasurement> measureVariant(const ModelVariant& variant, const AblationInputs& inputs);
 
 nlohmann::json toJson(const PromptComparison& p);
 nlohmann::json toJson(const AblationResult& r);

@@ -21,11 +21,12 @@ int argmax(const RowVector& v) {
 
 }  // namespace
 
-ModelVariant::ModelVariant(Model& model, WeightToggle weights, std::vector<Channel> restoredChannels,
+ModelVariant::ModelVariant(const Model& model, WeightOverrides overrides, std::vector<Channel> restoredChannels,
                            double restoreMinRatio)
     : m_model(model),
       m_transformer(model),
-      m_weights(std::move(weights)),
+      m_overrides(std::make_shared<const WeightOverrides>(std::move(overrides))),
+      m_changed(model, m_overrides.get()),
       m_channels(std::move(restoredChannels)),
       m_restoreMinRatio(restoreMinRatio) {
     if (!(restoreMinRatio >= 0.0)) throw InvalidInput("the restoration threshold must not be negative");
@@ -39,11 +40,8 @@ RunState ModelVariant::runOriginal(const std::vector<int>& ids, LogitsMode logit
     return m_transformer.run(ids, {}, logits);
 }
 
-RunState ModelVariant::runVariant(const std::vector<int>& ids, LogitsMode logits) {
-    if (m_channels.empty()) {
-        ToggleGuard on(m_weights);
-        return m_transformer.run(ids, {}, logits);
-    }
+RunState ModelVariant::runVariant(const std::vector<int>& ids, LogitsMode logits) const {
+    if (m_channels.empty()) return m_changed.run(ids, {}, logits);
     // The original mlp/down outputs of the channels' layers, on the same tokens.
     std::set<int> layers;
     for (const auto& ch : m_channels) layers.insert(ch.first);
@@ -66,8 +64,7 @@ RunState ModelVariant::runVariant(const std::vector<int>& ids, LogitsMode logits
             }
         }
     };
-    ToggleGuard on(m_weights);
-    return m_transformer.run(ids, restore, logits);
+    return m_changed.run(ids, restore, logits);
 }
 
 std::vector<int> ModelVariant::greedyOriginal(const std::vector<int>& ids, int count) const {
@@ -77,10 +74,12 @@ std::vector<int> ModelVariant::greedyOriginal(const std::vector<int>& ids, int c
     return generate(m_transformer, ids, options).newIds;
 }
 
-std::vector<int> ModelVariant::greedyVariant(const std::vector<int>& ids, int count) {
+std::vector<int> ModelVariant::greedyVariant(const std::vector<int>& ids, int count) const {
     if (m_channels.empty()) {
-        ToggleGuard on(m_weights);
-        return greedyOriginal(ids, count);
+        GenerateOptions options;
+        options.maxNewTokens = count;
+        options.stopAtEos = false;
+        return generate(m_changed, ids, options).newIds;
     }
     // The restored activation depends on the original model's run of the variant's
     // own continuation, so every step runs both models on the whole sequence.
@@ -96,7 +95,7 @@ std::vector<int> ModelVariant::greedyVariant(const std::vector<int>& ids, int co
 
 namespace {
 
-FinalStateFn variantFinal(ModelVariant& variant, const std::vector<std::vector<int>>& chunks) {
+FinalStateFn variantFinal(const ModelVariant& variant, const std::vector<std::vector<int>>& chunks) {
     return [&variant, &chunks](size_t c) -> Matrix {
         return std::move(variant.runVariant(chunks[c], LogitsMode::None).resid[variant.model().config.nLayers]);
     };
@@ -104,12 +103,12 @@ FinalStateFn variantFinal(ModelVariant& variant, const std::vector<std::vector<i
 
 }  // namespace
 
-CorpusScore variantPerplexity(ModelVariant& variant, const std::vector<std::vector<int>>& chunks,
+CorpusScore variantPerplexity(const ModelVariant& variant, const std::vector<std::vector<int>>& chunks,
                               const ProgressFn& progress) {
     return corpusPerplexity(variant.transformer(), chunks, variantFinal(variant, chunks), progress);
 }
 
-CorpusComparison compareOnCorpus(ModelVariant& variant, const std::vector<std::vector<int>>& chunks,
+CorpusComparison compareOnCorpus(const ModelVariant& variant, const std::vector<std::vector<int>>& chunks,
                                  const ProgressFn& progress) {
     const int nLayers = variant.model().config.nLayers;
     const FinalStateFn original = [&](size_t c) -> Matrix {
@@ -119,7 +118,7 @@ CorpusComparison compareOnCorpus(ModelVariant& variant, const std::vector<std::v
     return compareOnCorpus(variant.transformer(), chunks, original, variantFinal(variant, chunks), progress);
 }
 
-CorpusComparison compareOnCorpus(ModelVariant& variant, const std::vector<std::vector<int>>& chunks,
+CorpusComparison compareOnCorpus(const ModelVariant& variant, const std::vector<std::vector<int>>& chunks,
                                  const std::vector<Matrix>& originalFinal, const ProgressFn& progress) {
     if (originalFinal.size() != chunks.size())
         throw InvalidInput("the cached original states do not match the corpus chunks");

@@ -86,42 +86,45 @@ Matrix quantizeBlockwise(const Matrix& w, const QuantizationConfig& config, cons
     return q;
 }
 
-std::vector<std::pair<std::string, Matrix*>> quantizedMatrices(Model& model) {
-    std::vector<std::pair<std::string, Matrix*>> out;
+std::vector<QuantizedMatrix> quantizedMatrices(const Model& model) {
+    std::vector<QuantizedMatrix> out;
     for (int l = 0; l < model.config.nLayers; ++l) {
-        auto& b = model.weights.blocks[l];
+        const auto& b = model.weights.blocks[l];
         const std::string p = "/blocks/" + std::to_string(l);
-        out.push_back({p + "/attn/q/weight", &b.q.weight});
-        out.push_back({p + "/attn/k/weight", &b.k.weight});
-        out.push_back({p + "/attn/v/weight", &b.v.weight});
-        out.push_back({p + "/attn/o/weight", &b.o.weight});
-        out.push_back({p + "/mlp/up/weight", &b.up.weight});
-        if (model.config.isLlama()) out.push_back({p + "/mlp/gate/weight", &b.gate.weight});
-        out.push_back({p + "/mlp/down/weight", &b.down.weight});
+        out.push_back({p + "/attn/q/weight", l, BlockLinear::Q, &b.q.weight});
+        out.push_back({p + "/attn/k/weight", l, BlockLinear::K, &b.k.weight});
+        out.push_back({p + "/attn/v/weight", l, BlockLinear::V, &b.v.weight});
+        out.push_back({p + "/attn/o/weight", l, BlockLinear::O, &b.o.weight});
+        out.push_back({p + "/mlp/up/weight", l, BlockLinear::Up, &b.up.weight});
+        if (model.config.isLlama()) out.push_back({p + "/mlp/gate/weight", l, BlockLinear::Gate, &b.gate.weight});
+        out.push_back({p + "/mlp/down/weight", l, BlockLinear::Down, &b.down.weight});
     }
     return out;
 }
 
-WeightToggle quantizationToggle(Model& model, const QuantizationConfig& config,
+WeightOverrides quantizationOverrides(const Model& model, const QuantizationConfig& config,
                                 const std::vector<WeightCoord>& superWeights, QuantizationError& error) {
     validateConfig(config);
     for (const auto& w : superWeights) validateCoord(model.config, w);
-    // Quantised copies replace the float32 matrices in place.
+    // Quantised copies replace the float32 matrices.
     if (hasHalfWeights(model.weights))
         throw InvalidInput("quantisation experiments need the weights in float32; this model keeps them in float16 "
                            "(load it with --weights float32)");
-    WeightToggle toggle;
-    for (auto& [path, m] : quantizedMatrices(model)) {
+    WeightOverrides overrides;
+    for (const QuantizedMatrix& q : quantizedMatrices(model)) {
         std::vector<long> held;
-        if (config.holdOutSuperWeights)
+        if (config.holdOutSuperWeights && q.which == BlockLinear::Down)
             for (const auto& w : superWeights)
-                if (m == &model.weights.blocks[w.layer].down.weight) held.push_back(long(w.row) * m->cols() + w.col);
-        toggle.replaceMatrix(*m, quantizeBlockwise(*m, config, held, error));
+                if (w.layer == q.layer) held.push_back(long(w.row) * q.weight->cols() + w.col);
+        Linear changed;
+        changed.weight = quantizeBlockwise(*q.weight, config, held, error);
+        changed.bias = linearOf(model.weights.blocks[q.layer], q.which).bias;
+        overrides.set(model, q.layer, q.which, std::move(changed));
     }
-    return toggle;
+    return overrides;
 }
 
-QuantizationTable evaluateQuantization(Model& model, const std::vector<QuantizationConfig>& configs,
+QuantizationTable evaluateQuantization(const Model& model, const std::vector<QuantizationConfig>& configs,
                                        const std::vector<WeightCoord>& superWeights,
                                        const std::vector<std::vector<int>>& corpus, const ProgressFn& progress) {
     if (configs.empty()) throw InvalidInput("the quantisation table needs at least one configuration");
@@ -143,7 +146,7 @@ QuantizationTable evaluateQuantization(Model& model, const std::vector<Quantizat
         QuantizationRow row;
         row.config = configs[i - 1];
         row.label = label(row.config);
-        ModelVariant variant(model, quantizationToggle(model, row.config, superWeights, row.error));
+        ModelVariant variant(model, quantizationOverrides(model, row.config, superWeights, row.error));
         row.corpus = compareOnCorpus(variant, corpus, original, within(i));
         table.original = row.corpus.original;
         table.rows.push_back(std::move(row));

@@ -15,7 +15,7 @@
 #include "analysis/superweights/model_variant.h"
 #include "metrics/perplexity.h"
 #include "analysis/superweights/weight_selection.h"
-#include "model/weight_toggle.h"
+#include "model/weight_overrides.h"
 #include "model/model.h"
 #include "tensor/progress.h"
 
@@ -50,12 +50,18 @@ struct QuantizationError {
 Matrix quantizeBlockwise(const Matrix& w, const QuantizationConfig& config, const std::vector<long>& heldOut,
                          QuantizationError& error);
 
-// The matrices quantisation touches, with their file paths.
-std::vector<std::pair<std::string, Matrix*>> quantizedMatrices(Model& model);
+// A matrix quantisation touches: its file path, where it sits, and the model's weight.
+struct QuantizedMatrix {
+    std::string path;
+    int layer;
+    BlockLinear which;
+    const Matrix* weight;
+};
+std::vector<QuantizedMatrix> quantizedMatrices(const Model& model);
 
-// A toggle that swaps quantised copies of all those matrices in. `superWeights` are
-// held out when the config asks for it (validated against the model).
-WeightToggle quantizationToggle(Model& model, const QuantizationConfig& config,
+// Overrides with quantised copies of all those matrices. `superWeights` are held out
+// when the config asks for it (validated against the model).
+WeightOverrides quantizationOverrides(const Model& model, const QuantizationConfig& config,
                                 const std::vector<WeightCoord>& superWeights, QuantizationError& error);
 
 struct QuantizationRow {
@@ -71,9 +77,9 @@ struct QuantizationTable {
     std::vector<QuantizationRow> rows;
 };
 
-// One row per config, in order. Restores the model bit-for-bit. Throws InvalidInput
+// One row per config, in order; the model is not changed. Throws InvalidInput
 // for a bad config, no config, an empty corpus or a super weight outside the model.
-QuantizationTable evaluateQuantization(Model& model, const std::vector<QuantizationConfig>& configs,
+QuantizationTable evaluateQuantization(const Model& model, const std::vector<QuantizationConfig>& configs,
                                        const std::vector<WeightCoord>& superWeights,
                                        const std::vector<std::vector<int>>& corpus, const ProgressFn& progress = {});
 

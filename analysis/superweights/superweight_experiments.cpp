@@ -26,7 +26,7 @@ std::vector<double> defaultScaleFactors() {
     return f;
 }
 
-SuperWeightExperiments runSuperWeightExperiments(Model& model, const std::vector<WeightCoord>& superWeights,
+SuperWeightExperiments runSuperWeightExperiments(const Model& model, const std::vector<WeightCoord>& superWeights,
                                                  const AblationInputs& inputs, int controlCount,
                                                  const ProgressFn& progress) {
     if (superWeights.empty()) throw InvalidInput("the experiments need at least one super weight");
@@ -46,7 +46,7 @@ SuperWeightExperiments runSuperWeightExperiments(Model& model, const std::vector
     return e;
 }
 
-ScaleSweep runScaleSweep(Model& model, const std::vector<WeightCoord>& weights, const std::vector<double>& factors,
+ScaleSweep runScaleSweep(const Model& model, const std::vector<WeightCoord>& weights, const std::vector<double>& factors,
                          const AblationInputs& inputs, const ProgressFn& progress) {
     if (weights.empty()) throw InvalidInput("the scale sweep needs at least one weight");
     if (factors.empty()) throw InvalidInput("the scale sweep needs at least one factor");
@@ -56,7 +56,7 @@ ScaleSweep runScaleSweep(Model& model, const std::vector<WeightCoord>& weights, 
     sweep.weights = weights;
     const long total = static_cast<long>(factors.size()) + 1;
     report(progress, {0, total, "scale sweep"});
-    const ModelVariant original(model, WeightToggle{});
+    const ModelVariant original(model, WeightOverrides{});
     const auto base = measureOriginal(original, inputs);
     for (const auto& m : base) sweep.stopWordMassOriginal += m.stopWordMass / base.size();
     // Cancellation is checked per corpus chunk, progress shown per factor.
@@ -69,7 +69,7 @@ ScaleSweep runScaleSweep(Model& model, const std::vector<WeightCoord>& weights, 
         report(progress, {static_cast<long>(i) + 1, total, "scale sweep"});
         std::vector<WeightChange> changes;
         for (const auto& w : weights) changes.push_back({w.layer, w.row, w.col, static_cast<float>(factors[i])});
-        ModelVariant variant(model, makeToggle(model, changes));
+        ModelVariant variant(model, weightOverrides(model, changes));
         const auto measured = measureVariant(variant, inputs);
         ScalePoint p;
         p.factor = factors[i];

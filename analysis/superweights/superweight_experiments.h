@@ -23,7 +23,7 @@ struct SuperWeightExperiments {
 
 // controlCount 0 leaves out the control. Throws InvalidInput for no super weight, a
 // weight outside the model or bad inputs (see runAblation).
-SuperWeightExperiments runSuperWeightExperiments(Model& model, const std::vector<WeightCoord>& superWeights,
+SuperWeightExperiments runSuperWeightExperiments(const Model& model, const std::vector<WeightCoord>& superWeights,
                                                  const AblationInputs& inputs, int controlCount = 0,
                                                  const ProgressFn& progress = {});
 
@@ -43,7 +43,7 @@ struct ScaleSweep {
 };
 
 // Every weight multiplied by each factor in turn (the paper sweeps 0 to 3).
-ScaleSweep runScaleSweep(Model& model, const std::vector<WeightCoord>& weights, const std::vector<double>& factors,
+ScaleSweep runScaleSweep(const Model& model, const std::vector<WeightCoord>& weights, const std::vector<double>& factors,
                          const AblationInputs& inputs, const ProgressFn& progress = {});
 
 // 0, 0.25, ..., 3

@@ -95,19 +95,21 @@ void validateCoord(const ModelConfig& config, const WeightCoord& w) {
     validateChange(config, {w.layer, w.row, w.col, 0.0f});
 }
 
-WeightToggle makeToggle(Model& model, const std::vector<WeightChange>& changes) {
+WeightOverrides weightOverrides(const Model& model, const std::vector<WeightChange>& changes) {
     for (const auto& c : changes) validateChange(model.config, c);
-    WeightToggle toggle;
+    WeightOverrides overrides;
     for (const auto& c : changes) {
-        Matrix& w = model.weights.blocks[c.layer].down.weight;
+        // From the original value: of two changes of one weight, the later one holds.
+        const Matrix& w = model.weights.blocks[c.layer].down.weight;
+        Matrix& changed = overrides.edit(model, c.layer, BlockLinear::Down).weight;
         const long r0 = c.row == WeightChange::kAll ? 0 : c.row;
         const long r1 = c.row == WeightChange::kAll ? w.rows() : c.row + 1;
         const long c0 = c.col == WeightChange::kAll ? 0 : c.col;
         const long c1 = c.col == WeightChange::kAll ? w.cols() : c.col + 1;
         for (long r = r0; r < r1; ++r)
-            for (long k = c0; k < c1; ++k) toggle.setElement(w, r, k, w(r, k) * c.factor);
+            for (long k = c0; k < c1; ++k) changed(r, k) = w(r, k) * c.factor;
     }
-    return toggle;
+    return overrides;
 }
 
 std::vector<WeightChange> largestOtherWeights(const Model& model, const std::vector<WeightChange>& changes,

@@ -1,6 +1,6 @@
 // Naming mlp/down weights on the command line and in the GUI ("layer:row:col", whole
 // rows "layer:row:*", whole columns "layer:*:col", with "=factor" to scale), and
-// turning such a selection into a WeightToggle. Rows are output channels (dModel),
+// turning such a selection into weight overrides. Rows are output channels (dModel),
 // columns input channels (dFf), as mlp/down is stored [out, in].
 #pragma once
 
@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/weight_toggle.h"
+#include "model/weight_overrides.h"
 #include "model/model.h"
 
 namespace mwb {
@@ -44,7 +44,7 @@ void validateChange(const ModelConfig& config, const WeightChange& change);
 void validateCoord(const ModelConfig& config, const WeightCoord& coord);
 
 // The toggle that applies `changes` to model's weights (validated first).
-WeightToggle makeToggle(Model& model, const std::vector<WeightChange>& changes);
+WeightOverrides weightOverrides(const Model& model, const std::vector<WeightChange>& changes);
 
 // The `count` largest-magnitude weights of the mlp/down matrices named by `changes`,
 // excluding every weight the changes touch (the super-weight paper's control), as

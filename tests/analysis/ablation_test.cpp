@@ -70,7 +70,7 @@ TEST(Ablation, RestoringTheSuperActivationRecoversTheOutput) {
     EXPECT_LT(e.control->meanKl, e.zeroed.meanKl);
 }
 
-TEST(Ablation, WeightsAreRestoredBitForBit) {
+TEST(Ablation, TheModelIsNeverChanged) {
     Model m = plantedTinyGpt2();
     const auto before = snapshot(m);
     const std::vector<WeightChange> changes = {kSuperWeight, {1, 2, WeightChange::kAll, 0.0f},
@@ -237,24 +237,36 @@ TEST(Ablation, StopWordsAreMatchedOnStrippedLowerCaseTokenText) {
     EXPECT_GT(loadStopWords(defaultStopWordsFile()).size(), 100u);
 }
 
-TEST(Ablation, ToggleSwitchesOnAndOffExactly) {
-    Matrix a = Matrix::Random(3, 4), b = Matrix::Random(2, 2);
-    const Matrix a0 = a, b0 = b;
-    {
-        WeightToggle t;
-        t.setElement(a, 1, 2, 7.0f);
-        t.setElement(a, 1, 2, 9.0f);
-        t.replaceMatrix(b, Matrix::Zero(2, 2));
-        EXPECT_THROW(t.setElement(b, 0, 0, 1.0f), InvalidInput);
-        EXPECT_THROW(t.setElement(a, 3, 0, 1.0f), InvalidInput);
-        t.on();
-        EXPECT_EQ(a(1, 2), 9.0f);
-        EXPECT_TRUE(b.isZero());
-        t.off();
-        EXPECT_TRUE(a == a0 && b == b0);
-        t.on();
-    }  // destruction switches off
-    EXPECT_TRUE(a == a0 && b == b0);
+// Overrides hold changed copies and never write the model; a transformer with them
+// runs exactly the model changed in place. Of two changes of one weight, the later
+// one holds, computed from the original value.
+TEST(Ablation, OverridesChangeCopiesAndLeaveTheModelUnwritten) {
+    const Model m = plantedTinyGpt2();
+    const Matrix original = m.weights.blocks[1].down.weight;
+    const WeightOverrides o = weightOverrides(m, {{1, 2, 3, 0.0f}, {1, 2, 3, 2.0f}});
+    const Linear* down = o.find(1, BlockLinear::Down);
+    ASSERT_NE(down, nullptr);
+    EXPECT_EQ(o.find(0, BlockLinear::Down), nullptr);
+    EXPECT_EQ(down->weight(2, 3), original(2, 3) * 2.0f);
+    Matrix others = down->weight - original;
+    others(2, 3) = 0.0f;
+    EXPECT_TRUE(others.isZero(0.0f));
+    EXPECT_TRUE(m.weights.blocks[1].down.weight == original);
+
+    Model changed = m;
+    changed.weights.blocks[1].down.weight(2, 3) *= 2.0f;
+    const std::vector<int> ids = {1, 5, 9, 2, 7};
+    const RunState viaOverrides = Transformer(m, &o).run(ids, {}, LogitsMode::All);
+    const RunState inPlace = Transformer(changed).run(ids, {}, LogitsMode::All);
+    const RunState plain = Transformer(m).run(ids, {}, LogitsMode::All);
+    EXPECT_TRUE(viaOverrides.logits == inPlace.logits);
+    EXPECT_FALSE(viaOverrides.logits == plain.logits);
+
+    WeightOverrides bad;
+    EXPECT_THROW(bad.edit(m, 99, BlockLinear::Down), InvalidInput);
+    EXPECT_THROW(bad.edit(m, 0, BlockLinear::Gate), InvalidInput);  // GPT-2 has no gate
+    EXPECT_THROW(bad.set(m, 0, BlockLinear::Q, Linear{}), InvalidInput);
+    EXPECT_TRUE(bad.empty());
 }
 
 }  // namespace

@@ -93,7 +93,7 @@ TEST(Quantization, CachedOriginalStatesGiveTheSameComparison) {
     Model m = plantedTinyGpt2();
     const auto chunks = corpusChunks(m, kCorpus);
     QuantizationError e;
-    ModelVariant v(m, quantizationToggle(m, config(4, 64), {}, e));
+    ModelVariant v(m, quantizationOverrides(m, config(4, 64), {}, e));
     const CorpusComparison a = compareOnCorpus(v, chunks);
     const CorpusComparison b = compareOnCorpus(v, chunks, finalStates(m, chunks));
     EXPECT_DOUBLE_EQ(a.original.perplexity, b.original.perplexity);
@@ -103,7 +103,7 @@ TEST(Quantization, CachedOriginalStatesGiveTheSameComparison) {
     EXPECT_THROW(compareOnCorpus(v, chunks, std::vector<Matrix>{}), InvalidInput);
 }
 
-TEST(Quantization, ModelIsRestoredBitForBit) {
+TEST(Quantization, TheModelIsNeverChanged) {
     Model m = plantedTinyGpt2();
     const Model copy = m;
     evaluateQuantization(m, tableConfigs({3, 4}, 64, true, 3.0),
@@ -141,7 +141,7 @@ TEST(Quantization, ModelKeptInFloat16IsRefused) {
     q.weightHalf = HalfMatrix::fromFloat(q.weight);
     q.weight.resize(0, 0);
     QuantizationError error;
-    EXPECT_THROW(quantizationToggle(m, config(4), {}, error), InvalidInput);
+    EXPECT_THROW(quantizationOverrides(m, config(4), {}, error), InvalidInput);
 }
 
 }  // namespace

@@ -232,8 +232,8 @@ void SuperWeightsPanel::compare() {
     const std::string prompt = m_workspace->prompt().toStdString();
     const std::string heldout = resourceFile(QStringLiteral("data/heldout.txt")).toStdString();
     m_compare.start([model, prompt, heldout, changes](const ProgressFn& progress) {
-        Model copy = *model;  // runAblation changes weights while it runs; the shared model stays untouched
-        return runAblation(copy, changes, ablationInputs(copy, prompt, heldout), false, "gui", progress);
+        // The changed weights are overrides: the shared model is only read.
+        return runAblation(*model, changes, ablationInputs(*model, prompt, heldout), false, "gui", progress);
     });
     emit jobStarted(tr("Comparing with the original"), m_compare.watcher());
 }
