@@ -1,6 +1,9 @@
 // Causal tracing invariants that fail if the method is implemented wrongly.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <random>
+
 #include "analysis/causal_trace.h"
 #include "tokenizer/continuation.h"
 #include "tensor/errors.h"
@@ -44,12 +47,26 @@ TEST(CausalTrace, ZeroNoiseGivesZeroEffectEverywhere) {
     for (auto k : p.kinds) EXPECT_LT(r.indirectEffect(k).cwiseAbs().maxCoeff(), 1e-6) << toString(k);
 }
 
-TEST(CausalTrace, CorruptionChangesTheAnswerProbability) {
+// The corrupted probability is that of full runs with the noise written into the
+// subject's embeddings by hand, from the documented stream: per sample, a
+// [subject tokens x dModel] block of sigma * N(0, 1) from mt19937_64(seed), row-major.
+TEST(CausalTrace, CorruptedProbabilityIsTheMeanOverHandNoisedRuns) {
     const Model m = fixture();
     auto p = params();
     p.noise = 3.0;
     const auto r = traceFact(m, kPrompt, kSubject, "", p);
-    EXPECT_GT(std::abs(r.probClean - r.probCorrupted), 1e-3);
+    const Transformer t(m);
+    std::mt19937_64 rng(p.seed);
+    std::normal_distribution<double> normal(0.0, 1.0);
+    double sum = 0.0;
+    for (int s = 0; s < p.samples; ++s) {
+        RunState run = t.run(r.ids);
+        for (int pos = r.subjectBegin; pos < r.subjectEnd; ++pos)
+            for (int j = 0; j < m.config.dModel; ++j) run.resid[0](pos, j) += static_cast<float>(*p.noise * normal(rng));
+        t.rerun(run, 0, 0);
+        sum += softmax(run.lastLogits())[r.answerId];
+    }
+    EXPECT_NEAR(r.probCorrupted, sum / p.samples, 1e-9);
 }
 
 TEST(CausalTrace, RestoringEveryPositionOfLayerZeroRecoversCleanExactly) {
@@ -243,8 +260,18 @@ TEST(CausalTrace, NoiseLevelDefaultsToThreeEmbeddingStds) {
     const NoiseLevel all = defaultNoise(m);
     // The fixture's embeddings are N(0, 0.3) float32 samples: 3 x 0.3 within sampling error.
     EXPECT_NEAR(all.sigma, 0.9, 0.03);
+    // 3 x the unbiased std of the entries of the subjects' token embeddings, each
+    // subject tokenized on its own (one token per byte here: c a t m a t).
     const NoiseLevel subj = defaultNoise(m, {"cat", "mat"});
-    EXPECT_NE(subj.sigma, all.sigma);
+    std::vector<double> entries;
+    for (const char* s : {"cat", "mat"})
+        for (int id : m.tokenizer.encodeIds(s, false))
+            for (int j = 0; j < m.config.dModel; ++j) entries.push_back(m.weights.tokenEmbedding(id, j));
+    ASSERT_EQ(entries.size(), size_t(6 * m.config.dModel));
+    double mean = 0.0, var = 0.0;
+    for (double e : entries) mean += e / entries.size();
+    for (double e : entries) var += (e - mean) * (e - mean) / (entries.size() - 1);
+    EXPECT_NEAR(subj.sigma, 3.0 * std::sqrt(var), 1e-9);
     EXPECT_NE(subj.source.find("2 subjects"), std::string::npos);
 }
 

@@ -7,7 +7,12 @@ MWB="$1"
 SRC="$2"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-FIX="$SRC/tests/fixtures/golden_gpt2_untied.h5"
+# The test writes only into $TMP: commands that cache statistics beside their model
+# get a copy of the fixture, and the check at the end looks for anything new in $SRC.
+touch "$TMP/start"
+cp "$SRC/tests/fixtures/golden_gpt2_untied.h5" "$TMP/fixture.h5"
+FIX="$TMP/fixture.h5"
+CORPUS="$SRC/resources/data/heldout.txt"
 fails=0
 
 # expect_error EXIT_CODE PATTERN -- command...
@@ -36,18 +41,18 @@ expect_error 109 "not expected\|xtrac" -- "$MWB" predict "$FIX" --prompt hi --bo
 expect_error 1 "not in the prompt" -- "$MWB" trace "$FIX" --prompt "a cat sat" --subject dog
 expect_error 1 "noise level" -- "$MWB" trace "$FIX" --prompt "a cat sat" --subject cat --noise nan
 expect_error 1 "noise level" -- "$MWB" trace "$FIX" --prompt "a cat sat" --subject cat --noise -1
-expect_error 1 "no {}" -- "$MWB" edit "$FIX" --prompt "cat is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$SRC/README.md"
-expect_error 1 "out of range" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 9 --corpus "$SRC/README.md"
-expect_error 1 "target" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target "" --out "$TMP/e.h5" --layer 0 --corpus "$SRC/README.md"
-expect_error 1 "stop rule.*loss or target" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$SRC/README.md" --stop-on nll
-expect_error 1 "clamp factor must be positive" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$SRC/README.md" --clamp -1
-expect_error 1 "must not be negative" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$SRC/README.md" --moment-weight -5
-expect_error 1 "passes must be at least 1" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$SRC/README.md" --passes 0
-expect_error 1 "passes is for MEMIT" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$SRC/README.md" --passes 2
-expect_error 1 "null-space-threshold must be positive" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$SRC/README.md" --null-space --null-space-threshold -1
-expect_error 1 "null-space-absolute is for --null-space" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$SRC/README.md" --null-space-absolute
-expect_error 1 "null-space-l2 must be positive" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$SRC/README.md" --null-space --null-space-l2 0
-expect_error 1 "stats-of must be unedited or current" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$SRC/README.md" --stats-of edited
+expect_error 1 "no {}" -- "$MWB" edit "$FIX" --prompt "cat is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS"
+expect_error 1 "out of range" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 9 --corpus "$CORPUS"
+expect_error 1 "target" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target "" --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS"
+expect_error 1 "stop rule.*loss or target" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS" --stop-on nll
+expect_error 1 "clamp factor must be positive" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS" --clamp -1
+expect_error 1 "must not be negative" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$CORPUS" --moment-weight -5
+expect_error 1 "passes must be at least 1" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$CORPUS" --passes 0
+expect_error 1 "passes is for MEMIT" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS" --passes 2
+expect_error 1 "null-space-threshold must be positive" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$CORPUS" --null-space --null-space-threshold -1
+expect_error 1 "null-space-absolute is for --null-space" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$CORPUS" --null-space-absolute
+expect_error 1 "null-space-l2 must be positive" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$CORPUS" --null-space --null-space-l2 0
+expect_error 1 "stats-of must be unedited or current" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS" --stats-of edited
 expect_error 1 "unknown shape" -- "$MWB" init --shape gpt9 --out "$TMP/x.h5"
 
 expect_ok "$MWB" predict "$FIX" --prompt "a cat" --top 3 --json
@@ -75,7 +80,7 @@ cat > "$TMP/two.json" <<'EOF'
   "paraphrase_prompts": ["a dog is in"], "neighborhood_prompts": ["cat is in", "cow is in"], "attribute_prompts": [], "generation_prompts": ["dog"]}]
 EOF
 for keep in "" --keep-edited-neighbours; do
-  expect_ok "$MWB" eval "$FIX" --cases "$TMP/two.json" --batch 2 --no-fluency --corpus "$SRC/README.md" --stats-tokens 500 --guard-tokens 0 --json $keep
+  expect_ok "$MWB" eval "$FIX" --cases "$TMP/two.json" --batch 2 --no-fluency --corpus "$CORPUS" --stats-tokens 500 --guard-tokens 0 --json $keep
   if [ -n "$keep" ]; then left=0; dogs=4; else left=2; dogs=2; fi
   # Each kept prompt appears twice per case (unedited and edited); "dog is in" is also case 1's rewrite prompt.
   grep -q "\"neighborhood_prompts_left_out\":$left" "$TMP/out" \
@@ -113,6 +118,9 @@ expect_error 1 "dtype" -- "$MWB" import hf "$TMP/hf" --out "$TMP/x16.h5" --dtype
 echo "not a llama2.c checkpoint" > "$TMP/bad.bin"
 expect_error 1 "bad.bin" -- "$MWB" import llama2c "$TMP/bad.bin" --out "$TMP/l2c.h5"
 [ ! -e "$TMP/l2c.h5" ] || { echo "FAIL: a failed import left $TMP/l2c.h5"; fails=$((fails+1)); }
+
+new=$(find "$SRC" \( -path "$SRC/build*" -o -path "$SRC/.git" \) -prune -o -newer "$TMP/start" \( -name '*.mwbstats' -o -name '*.h5' -o -name '*.tmp*' -o -name '*.json' \) -print | head -5)
+[ -z "$new" ] || { echo "FAIL: the test wrote into the source tree: $new"; fails=$((fails+1)); }
 
 if [ "$fails" -ne 0 ]; then echo "$fails CLI check(s) failed"; exit 1; fi
 echo "all CLI checks passed"

@@ -141,6 +141,35 @@ TEST(TransformerHooks, ReplacingWithOwnValueChangesNothingAndAddingChangesOutput
     EXPECT_GT((t.run(ids, patch).logits - clean.logits).cwiseAbs().maxCoeff(), 1e-3);
 }
 
+// Noise added through the embedding hook is, bit for bit, noise written into the
+// embeddings by hand; the embeddings are hooked afresh on every rerun from layer 0,
+// so rerunning adds it once; the capture holds the noised embeddings.
+TEST(TransformerHooks, EmbeddingHookEqualsNoiseWrittenByHand) {
+    for (const char* name : {"golden_gpt2_untied.h5", "golden_llama_untied.h5"}) {
+        const Model m = loadFixture(name);
+        const Transformer t(m);
+        const auto ids = goldenIds();
+        const Matrix noise = Matrix::Random(3, m.config.dModel);
+        Hooks hooks;
+        for (int i = 0; i < 3; ++i)
+            hooks.patches.push_back({HookSite::Embed, 0, 2 + i, noise.row(i).transpose(), PatchMode::Add});
+        hooks.captures = {{HookSite::Embed, 0}};
+        RunState hooked = t.run(ids, hooks, LogitsMode::All);
+
+        RunState byHand = t.run(ids, {}, LogitsMode::All);
+        byHand.resid[0].middleRows(2, 3) += noise;
+        t.rerun(byHand, 0, 0, {}, LogitsMode::All);
+        EXPECT_TRUE(hooked.logits == byHand.logits) << name;
+        EXPECT_TRUE(hooked.captured.at({HookSite::Embed, 0}) == byHand.resid[0].topRows(byHand.nTokens)) << name;
+
+        t.rerun(hooked, 0, 1, hooks, LogitsMode::All);
+        EXPECT_TRUE(hooked.logits.bottomRows(ids.size() - 1) == byHand.logits.bottomRows(ids.size() - 1)) << name;
+        EXPECT_FALSE(hooked.logits == t.run(ids, {}, LogitsMode::All).logits) << name;
+    }
+    EXPECT_EQ(parseHookSite("embed"), HookSite::Embed);
+    EXPECT_EQ(toString(HookSite::Embed), "embed");
+}
+
 TEST(TransformerPrefixReuse, RerunEqualsFullRecomputation) {
     for (const char* name : {"golden_gpt2_untied.h5", "golden_llama_untied.h5"}) {
         const Model m = loadFixture(name);
