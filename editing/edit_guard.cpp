@@ -40,4 +40,14 @@ nlohmann::json toJson(const EditGuard& g) {
             {"destructive", g.destructive}, {"warning", g.warning}};
 }
 
+GuardedEdit runGuardedEdit(Model& model, const std::vector<EditRequest>& requests, const EditSpec& spec,
+                           const std::string& corpus, const std::string& sample, long guardTokens,
+                           const ProgressFn& progress) {
+    const double before = samplePerplexity(model, sample, guardTokens);
+    GuardedEdit out{runEdit(model, requests, spec, corpus, progress), {}};
+    out.guard = judgeEdit(out.run.weightChange, out.run.outputChange, before, samplePerplexity(model, sample, guardTokens),
+                          static_cast<int>(requests.size()));
+    return out;
+}
+
 }  // namespace mwb

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "editing/edit_run.h"
 #include "model/model.h"
 
 namespace mwb {
@@ -36,6 +37,18 @@ double samplePerplexity(const Model& model, const std::string& sample, long maxT
 // output on every text.
 EditGuard judgeEdit(double weightChange, double outputChange, double perplexityBefore, double perplexityAfter,
                     int facts = 1);
+
+struct GuardedEdit {
+    EditRun run;
+    EditGuard guard;
+};
+
+// runEdit (edit_run.h) with its guard: the perplexity of the first guardTokens tokens
+// of `sample` before and after the edit (none for an empty sample), judged with the
+// edit's weight and output change for requests.size() facts.
+GuardedEdit runGuardedEdit(Model& model, const std::vector<EditRequest>& requests, const EditSpec& spec,
+                           const std::string& corpus, const std::string& sample, long guardTokens = 4000,
+                           const ProgressFn& progress = {});
 
 nlohmann::json toJson(const EditGuard& g);
 

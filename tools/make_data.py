@@ -3065,7 +3065,7 @@ def add_lookalikes(ents, rng, per_subject):
     of another subject of the same kind (a donor, so that they stay consistent: city, country
     and continent agree), never the original's.  Without them a subject's leading words
     already name it, and the positions after the subject read it from them instead of from
-    the subject's last token, where ROME edits (README: the subject check)."""
+    the subject's last token, where ROME edits (docs/demo-model.md: the subject check)."""
     values = collections.defaultdict(list)   # relation -> values stated for some subject
     for e in ents:
         for rid, v in e.attrs.items():

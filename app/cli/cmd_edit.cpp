@@ -79,11 +79,8 @@ void registerEdit(CLI::App& app) {
         const auto before = topTokens(m, shown, 5);
         const EditSpec spec = editSpec(m, requests, o->edit, o->json);
         const std::string sample = o->edit.guardTokens > 0 ? guardSample() : std::string();
-        const double perplexityBefore = samplePerplexity(m, sample, o->edit.guardTokens);
-        const EditRun run = runEdit(m, requests, spec, statisticsCorpus(o->edit), o->json ? ProgressFn{} : progressBar());
-        const EditGuard guard = judgeEdit(run.weightChange, run.outputChange, perplexityBefore,
-                                          samplePerplexity(m, sample, o->edit.guardTokens),
-                                          static_cast<int>(requests.size()));
+        const auto [run, guard] = runGuardedEdit(m, requests, spec, statisticsCorpus(o->edit), sample,
+                                                 o->edit.guardTokens, o->json ? ProgressFn{} : progressBar());
         const auto after = topTokens(m, shown, 5);
         saveModel(m, dest, StorageType::Float32, o->inPlace || o->force);
         linkCachedStatistics(o->model, dest);

@@ -38,10 +38,10 @@ EditOutcomeData applyEditJob(std::shared_ptr<const Model> model, const EditSetti
     const std::string corpus = readTextFile(s.corpusFile);
     const std::string sample = s.guardFile.empty() ? std::string() : readTextFile(s.guardFile);
     auto copy = std::make_shared<Model>(*model);
-    const EditRun run = runEdit(*copy, {s.request}, spec, corpus, progress);
+    const GuardedEdit edit = runGuardedEdit(*copy, {s.request}, spec, corpus, sample, 4000, progress);
     EditOutcomeData out;
-    out.layers = run.record.layers;
-    out.guard = judgeEdit(run.weightChange, run.outputChange, samplePerplexity(*model, sample), samplePerplexity(*copy, sample));
+    out.layers = edit.run.record.layers;
+    out.guard = edit.guard;
     out.measurement = measureEdit(*model, *copy, s);
     out.edited = std::move(copy);
     return out;
