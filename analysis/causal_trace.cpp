@@ -1,9 +1,7 @@
 #include "analysis/causal_trace.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <exception>
 #include <map>
 #include <memory>
 #include <random>
@@ -11,6 +9,7 @@
 #include "analysis/corrupted_runs.h"
 #include "tokenizer/continuation.h"
 #include "tensor/errors.h"
+#include "tensor/parallel.h"
 #include "model/transformer.h"
 
 namespace mwb {
@@ -211,36 +210,15 @@ MatrixD traceKindFast(const TraceSetup& t, TraceKind kind, const std::vector<Run
                       long total) {
     MatrixD grid = MatrixD::Constant(t.nTokens, t.nLayers, probCorrupted);
     const int count = t.nTokens - t.subjectBegin;
-    std::atomic<bool> stop = false;
-    std::exception_ptr error;
-#pragma omp parallel if (count > 1)
-    {
-        FastTrace trace(t, kind, corrupted, probClean, grid);
-        // Each thread takes tokens from the last to the first.
-#pragma omp for schedule(dynamic, 1)
-        for (int i = 0; i < count; ++i) {
-            if (stop) continue;
-            // An exception must not leave an OpenMP block (GCC terminates): each is
-            // caught where it is thrown, kept, and rethrown after the parallel region.
-            try {
-                trace.token(t.nTokens - 1 - i);
-            } catch (...) {
-#pragma omp critical(trace_report)
-                if (!error) error = std::current_exception();
-                stop = true;
-            }
-#pragma omp critical(trace_report)
-            if (!stop) {
-                try {
-                    report(progress, {++done, total, "trace"});  // throws Cancelled when asked to stop
-                } catch (...) {
-                    if (!error) error = std::current_exception();
-                    stop = true;
-                }
-            }
-        }
-    }
-    if (error) std::rethrow_exception(error);
+    // Each thread has its own scratch runs and takes tokens from the last to the first.
+    ParallelFor loop(Schedule::Dynamic, count > 1);
+    loop.run(
+        count, [&] { return FastTrace(t, kind, corrupted, probClean, grid); },
+        [&](FastTrace& trace, int i) {
+            trace.token(t.nTokens - 1 - i);
+            // One report at a time; it throws Cancelled when asked to stop.
+            loop.serialized([&] { report(progress, {++done, total, "trace"}); });
+        });
     done += t.subjectBegin;
     return grid;
 }

@@ -1,11 +1,13 @@
 #include "data/datasets.h"
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "tensor/errors.h"
+#include "tensor/files.h"
 
 namespace mwb {
 
@@ -94,11 +96,9 @@ std::vector<CounterFactCase> loadCounterFact(const std::filesystem::path& file) 
 }
 
 std::string readTextFile(const std::filesystem::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw InvalidInput(file.string() + ": cannot open the file");
-    std::stringstream buf;
-    buf << in.rdbuf();
-    return buf.str();
+    std::optional<std::string> text = tryReadFile(file);
+    if (!text) throw InvalidInput(file.string() + ": cannot open the file");
+    return std::move(*text);
 }
 
 std::vector<std::string> splitDocuments(const std::string& text) {

@@ -6,11 +6,11 @@
 #include <array>
 #include <cctype>
 #include <cmath>
-#include <exception>
 
 #include "editing/ngram_entropy.h"
 #include "tokenizer/continuation.h"
 #include "tensor/errors.h"
+#include "tensor/parallel.h"
 #include "model/generate.h"
 
 namespace mwb {
@@ -23,22 +23,6 @@ double tokenNll(const Eigen::Ref<const RowVector>& logits, int id) {
     double sum = 0.0;
     for (Eigen::Index i = 0; i < logits.size(); ++i) sum += std::exp(double(logits[i]) - maxLogit);
     return maxLogit + std::log(sum) - double(logits[id]);
-}
-
-// Runs body(i) for i in [0, n) on the available cores; the first exception is rethrown.
-template <typename Body>
-void parallelFor(int n, Body&& body) {
-    std::exception_ptr error;
-#pragma omp parallel for schedule(dynamic)
-    for (int i = 0; i < n; ++i) {
-        try {
-            body(i);
-        } catch (...) {
-#pragma omp critical(mwb_eval_error)
-            if (!error) error = std::current_exception();
-        }
-    }
-    if (error) std::rethrow_exception(error);
 }
 
 // Fraction of successes and mean magnitude over prompts; NaN for no prompts.

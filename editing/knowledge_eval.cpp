@@ -1,11 +1,11 @@
 #include "editing/knowledge_eval.h"
 
 #include <algorithm>
-#include <exception>
 #include <map>
 
 #include "tokenizer/continuation.h"
 #include "tensor/errors.h"
+#include "tensor/parallel.h"
 #include "model/transformer.h"
 
 namespace mwb {
@@ -50,33 +50,25 @@ KnowledgeAccuracy evaluateKnowledge(const Model& model, const std::vector<KnownF
         const int count = std::min(kChunk, n - first);
         const std::vector<std::vector<int>> batch(promptIds.begin() + first, promptIds.begin() + first + count);
         std::vector<RunState> states = transformer.runBatch(batch, {}, LogitsMode::Last);
-        std::exception_ptr error;
-#pragma omp parallel for schedule(dynamic)
-        for (int j = 0; j < count; ++j) {
-            try {
-                FactPrediction& p = out.predictions[first + j];
-                const RowVector logits = states[j].lastLogits();
-                p.predictedId = argmax(logits);
-                p.predicted = tokenizer.tokenDisplay(p.predictedId);
-                p.probAttribute = softmax(logits)[p.attributeIds[0]];
-                p.firstTokenCorrect = p.predictedId == p.attributeIds[0];
-                p.matchedTokens = p.firstTokenCorrect ? 1 : 0;
-                if (p.firstTokenCorrect && p.attributeIds.size() > 1) {
-                    // Teacher forcing over the attribute: the argmax after each prefix.
-                    RunState& s = states[j];
-                    transformer.extend(s, std::vector<int>(p.attributeIds.begin(), p.attributeIds.end() - 1), {},
-                                       LogitsMode::All);
-                    while (p.matchedTokens < int(p.attributeIds.size()) &&
-                           argmax(s.logits.row(p.matchedTokens - 1)) == p.attributeIds[p.matchedTokens])
-                        ++p.matchedTokens;
-                }
-                p.attributeCorrect = p.matchedTokens == int(p.attributeIds.size());
-            } catch (...) {
-#pragma omp critical(mwb_knowledge_error)
-                if (!error) error = std::current_exception();
+        parallelFor(count, [&](int j) {
+            FactPrediction& p = out.predictions[first + j];
+            const RowVector logits = states[j].lastLogits();
+            p.predictedId = argmax(logits);
+            p.predicted = tokenizer.tokenDisplay(p.predictedId);
+            p.probAttribute = softmax(logits)[p.attributeIds[0]];
+            p.firstTokenCorrect = p.predictedId == p.attributeIds[0];
+            p.matchedTokens = p.firstTokenCorrect ? 1 : 0;
+            if (p.firstTokenCorrect && p.attributeIds.size() > 1) {
+                // Teacher forcing over the attribute: the argmax after each prefix.
+                RunState& s = states[j];
+                transformer.extend(s, std::vector<int>(p.attributeIds.begin(), p.attributeIds.end() - 1), {},
+                                   LogitsMode::All);
+                while (p.matchedTokens < int(p.attributeIds.size()) &&
+                       argmax(s.logits.row(p.matchedTokens - 1)) == p.attributeIds[p.matchedTokens])
+                    ++p.matchedTokens;
             }
-        }
-        if (error) std::rethrow_exception(error);
+            p.attributeCorrect = p.matchedTokens == int(p.attributeIds.size());
+        });
     }
     report(progress, {n, n, "evaluate facts"});
     int firstCorrect = 0, attributeCorrect = 0;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "data/datasets.h"
+#include "tensor/atomic_file.h"
 #include "tensor/errors.h"
 #include "model/transformer.h"
 
@@ -122,21 +123,19 @@ void pruneCache(const std::filesystem::path& keep, uintmax_t maxBytes) {
 
 void writeCache(const std::filesystem::path& file, const SecondMoment& m) {
     // Temporary file and rename: a reader never sees half a file.
-    auto tmp = file;
-    tmp += ".tmp";
     std::error_code ec;
     std::filesystem::create_directories(file.parent_path(), ec);
-    {
-        std::ofstream out(tmp, std::ios::binary);
-        if (!out) return;  // caching is an optimisation; a read-only place is not an error
-        const int64_t dim = m.moment.rows(), tokens = m.tokens;
-        out.write(reinterpret_cast<const char*>(&kMagic), 8);
-        out.write(reinterpret_cast<const char*>(&dim), 8);
-        out.write(reinterpret_cast<const char*>(&tokens), 8);
-        out.write(reinterpret_cast<const char*>(m.moment.data()), sizeof(double) * dim * dim);
-        if (!out) return;
+    try {
+        writeFileAtomically(file, [&](std::ostream& out) {
+            const int64_t dim = m.moment.rows(), tokens = m.tokens;
+            out.write(reinterpret_cast<const char*>(&kMagic), 8);
+            out.write(reinterpret_cast<const char*>(&dim), 8);
+            out.write(reinterpret_cast<const char*>(&tokens), 8);
+            out.write(reinterpret_cast<const char*>(m.moment.data()), sizeof(double) * dim * dim);
+        });
+    } catch (const Error&) {
+        // Caching is an optimisation; a read-only place is not an error.
     }
-    std::filesystem::rename(tmp, file, ec);
 }
 
 uint64_t optionsFingerprint(uint64_t weights, const std::string& corpus, long maxTokens) {

@@ -18,23 +18,6 @@ constexpr const char* kFactTokenNames[] = {"subject_last", "subject_first", "las
 constexpr const char* kKeyContextNames[] = {"subject", "prompt"};
 constexpr const char* kStopRuleNames[] = {"loss", "target"};
 
-// First and last token of `enc` (the encoding of `text`) that overlap the subject,
-// which starts at byte `subjectAt`.
-std::pair<int, int> subjectTokens(const Encoding& enc, const std::string& text, size_t subjectAt,
-                                  size_t subjectLen) {
-    const int begin = static_cast<int>(subjectAt), end = static_cast<int>(subjectAt + subjectLen);
-    int first = -1, last = -1;
-    for (size_t i = 0; i < enc.ids.size(); ++i) {
-        const auto [b, e] = enc.offsets[i];
-        if (e > b && e > begin && b < end) {
-            if (first < 0) first = static_cast<int>(i);
-            last = static_cast<int>(i);
-        }
-    }
-    if (first < 0) throw InvalidInput("the subject covers no token of \"" + text + "\"");
-    return {first, last};
-}
-
 // The prompt in one template: token ids, the lookup index (the reference's
 // find_fact_lookup_idx) and the subject's tokens.
 struct Placed {
@@ -48,12 +31,13 @@ Placed placeOne(const Model& model, const std::string& templ, const std::string&
     const std::string text = fillTemplate(templ, fillTemplate(prompt, subject));
     const size_t subjectAt = templ.find("{}") + prompt.find("{}");
     Encoding enc = model.tokenizer.encode(text);
-    const auto [first, last] = subjectTokens(enc, text, subjectAt, subject.size());
+    const auto [first, end] = findSubjectTokens(enc, text, subject, subjectAt);
+    const int last = end - 1;
     Placed p;
     p.lookup = f == FactToken::Last           ? static_cast<int>(enc.ids.size()) - 1
                : f == FactToken::SubjectFirst ? first
                                               : last;
-    p.subjectIds.assign(enc.ids.begin() + first, enc.ids.begin() + last + 1);
+    p.subjectIds.assign(enc.ids.begin() + first, enc.ids.begin() + end);
     p.ids = std::move(enc.ids);
     return p;
 }

@@ -4,10 +4,11 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
+#include <optional>
 
 #include "tensor/errors.h"
+#include "tensor/files.h"
+#include "tensor/json_read.h"
 
 namespace mwb {
 
@@ -29,20 +30,10 @@ public:
     }
     int integer(const char* key, int fallback) const { return has(key) ? integer(key) : fallback; }
 
-    double number(const char* key, double fallback) const {
-        if (!has(key)) return fallback;
-        if (!m_j.at(key).is_number()) fail(key, "is not a number");
-        return m_j.at(key).get<double>();
-    }
-    bool boolean(const char* key, bool fallback) const {
-        if (!has(key)) return fallback;
-        if (!m_j.at(key).is_boolean()) fail(key, "is not true or false");
-        return m_j.at(key).get<bool>();
-    }
+    double number(const char* key, double fallback) const { return value<double>(key, fallback); }
+    bool boolean(const char* key, bool fallback) const { return value<bool>(key, fallback); }
     std::string string(const char* key, const std::string& fallback) const {
-        if (!has(key)) return fallback;
-        if (!m_j.at(key).is_string()) fail(key, "is not a string");
-        return m_j.at(key).get<std::string>();
+        return value<std::string>(key, fallback);
     }
     // bos_token_id and friends: an integer, a list of integers (the first counts) or null.
     int tokenId(const char* key) const {
@@ -57,11 +48,18 @@ public:
     }
 
 private:
+    template <typename T>
+    T value(const char* key, const T& fallback) const {
+        if (!has(key)) return fallback;
+        std::optional<T> v = jsonAs<T>(m_j.at(key));
+        if (!v) fail(key, std::string("is not ") + jsonTypeName<T>());
+        return std::move(*v);
+    }
     int integerAt(const char* key, const Json& v) const {
-        if (!v.is_number_integer()) fail(key, "is not an integer");
-        const int64_t x = v.get<int64_t>();
-        if (x < INT_MIN || x > INT_MAX) fail(key, "is out of range");
-        return int(x);
+        const std::optional<int64_t> x = jsonAs<int64_t>(v);
+        if (!x) fail(key, std::string("is not ") + jsonTypeName<int64_t>());
+        if (*x < INT_MIN || *x > INT_MAX) fail(key, "is out of range");
+        return int(*x);
     }
 
     fs::path m_file;
@@ -172,10 +170,9 @@ const char* torchDtype(TensorDtype dtype) {
 }  // namespace
 
 Json readJsonFile(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw ModelFormatError(file, "", "cannot be opened");
-    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+    const std::optional<std::string> text = tryReadFile(file);
+    if (!text) throw ModelFormatError(file, "", "cannot be opened");
+    Json j = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) throw ModelFormatError(file, "", "is not valid JSON");
     return j;
 }

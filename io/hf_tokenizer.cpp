@@ -4,15 +4,15 @@
 #include <algorithm>
 #include <cctype>
 #include <climits>
-#include <fstream>
-#include <iterator>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "tokenizer/byte_level.h"
 #include "tensor/errors.h"
+#include "tensor/files.h"
 #include "io/hf_config.h"
 
 namespace mwb {
@@ -44,9 +44,9 @@ bool isSpecialPiece(std::string_view s) {
 }
 
 std::string readText(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw ModelFormatError(file, "", "cannot be opened");
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    std::optional<std::string> text = tryReadFile(file);
+    if (!text) throw ModelFormatError(file, "", "cannot be opened");
+    return std::move(*text);
 }
 
 // Does any component (recursively through "Sequence"s) of this normalizer, pre-tokenizer or

@@ -3,11 +3,11 @@
 #include <omp.h>
 
 #include <cmath>
-#include <exception>
 #include <limits>
 
 #include "tensor/errors.h"
 #include "tensor/matmul.h"
+#include "tensor/parallel.h"
 #include "model/ops.h"
 
 namespace mwb {
@@ -198,17 +198,7 @@ std::vector<RunState> Transformer::runBatch(const std::vector<std::vector<int>>&
     std::vector<RunState> out(prompts.size());
     // Hook callbacks may not be thread-safe; only parallelise plain runs.
     const bool parallel = !hooks.callback && prompts.size() > 1;
-    std::exception_ptr error;  // a bad patch throws; it must not leave the OpenMP loop
-#pragma omp parallel for schedule(dynamic) if (parallel)
-    for (size_t i = 0; i < prompts.size(); ++i) {
-        try {
-            out[i] = run(prompts[i], hooks, logits);
-        } catch (...) {
-#pragma omp critical(mwb_run_batch_error)
-            if (!error) error = std::current_exception();
-        }
-    }
-    if (error) std::rethrow_exception(error);
+    parallelFor(prompts.size(), [&](size_t i) { out[i] = run(prompts[i], hooks, logits); }, Schedule::Dynamic, parallel);
     return out;
 }
 

@@ -12,6 +12,12 @@ std::pair<int, int> findSubjectTokens(const Encoding& encoding, const std::strin
     const auto at = text.find(subject);
     if (at == std::string::npos)
         throw InvalidInput("the subject \"" + subject + "\" is not in the prompt \"" + text + "\"");
+    return findSubjectTokens(encoding, text, subject, at);
+}
+
+std::pair<int, int> findSubjectTokens(const Encoding& encoding, const std::string& text,
+                                      const std::string& subject, size_t at) {
+    MWB_CHECK(at <= text.size() && text.compare(at, subject.size(), subject) == 0);
     const int charBegin = static_cast<int>(at), charEnd = static_cast<int>(at + subject.size());
     int begin = -1, end = -1;
     for (size_t i = 0; i < encoding.ids.size(); ++i) {
@@ -22,7 +28,8 @@ std::pair<int, int> findSubjectTokens(const Encoding& encoding, const std::strin
             end = static_cast<int>(i) + 1;
         }
     }
-    if (begin < 0) throw InvalidInput("the subject \"" + subject + "\" covers no token of the prompt");
+    if (begin < 0)
+        throw InvalidInput("the subject \"" + subject + "\" covers no token of the prompt \"" + text + "\"");
     return {begin, end};
 }
 

@@ -3,11 +3,13 @@
 
 #include <cmath>
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "tensor/errors.h"
+#include "tensor/json_read.h"
 
 namespace mwb {
 
@@ -35,29 +37,14 @@ public:
         return it == m_obj.end() ? nullptr : &*it;
     }
 
-    void read(const std::string& key, int& out) {
+    // int, int64_t, uint64_t, double, bool and std::string (see jsonAs); an absent key
+    // leaves `out` as it is.
+    template <typename T>
+    void read(const std::string& key, T& out) {
         if (const json* v = find(key)) {
-            if (!v->is_number_integer() || *v > json(INT32_MAX) || *v < json(INT32_MIN))
-                fail(key, "must be an integer");
-            out = v->get<int>();
-        }
-    }
-    void read(const std::string& key, int64_t& out) {
-        if (const json* v = find(key)) {
-            if (!v->is_number_integer()) fail(key, "must be an integer");
-            out = v->get<int64_t>();
-        }
-    }
-    void read(const std::string& key, uint64_t& out) {
-        if (const json* v = find(key)) {
-            if (!v->is_number_unsigned()) fail(key, "must be a non-negative integer");
-            out = v->get<uint64_t>();
-        }
-    }
-    void read(const std::string& key, double& out) {
-        if (const json* v = find(key)) {
-            if (!v->is_number()) fail(key, "must be a number");
-            out = v->get<double>();
+            std::optional<T> x = jsonAs<T>(*v);
+            if (!x) fail(key, std::string("must be ") + jsonTypeName<T>());
+            out = std::move(*x);
         }
     }
     void read(const std::string& key, float& out) {
@@ -65,17 +52,12 @@ public:
         read(key, d);
         out = float(d);
     }
+    // true, false, or an integer (non-zero is true).
     void read(const std::string& key, bool& out) {
-        if (const json* v = find(key)) {
-            if (!v->is_boolean() && !v->is_number_integer()) fail(key, "must be true or false");
-            out = v->is_boolean() ? v->get<bool>() : v->get<int>() != 0;
-        }
-    }
-    void read(const std::string& key, std::string& out) {
-        if (const json* v = find(key)) {
-            if (!v->is_string()) fail(key, "must be a string");
-            out = v->get<std::string>();
-        }
+        if (const json* v = find(key); v && v->is_number_integer())
+            out = v->get<int>() != 0;
+        else
+            read<bool>(key, out);
     }
     // A path or a list of paths, made absolute against baseDir.
     void read(const std::string& key, std::vector<std::filesystem::path>& out,

@@ -16,10 +16,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
+#include "tensor/atomic_file.h"
 #include "tensor/errors.h"
+#include "tensor/files.h"
 #include "io/hdf5_model_file.h"
 
 namespace mwb {
@@ -102,20 +103,6 @@ private:
     size_t m_pos = 0;
     size_t m_end = 0;
 };
-
-void writeFileAtomically(const std::filesystem::path& file, const std::string& bytes) {
-    std::filesystem::path tmp = file;
-    tmp += ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        out.write(bytes.data(), std::streamsize(bytes.size()));
-        out.flush();
-        if (!out) throw InvalidInput("cannot write " + tmp.string());
-    }
-    std::error_code ec;
-    std::filesystem::rename(tmp, file, ec);
-    if (ec) throw InvalidInput("cannot rename " + tmp.string() + " to " + file.string() + ": " + ec.message());
-}
 
 Model checkedModel(const TrainConfig& t, Model model) {
     const ModelConfig& a = t.model;
@@ -324,10 +311,7 @@ void Trainer::saveCheckpoint() const {
 
 std::vector<std::string> Trainer::loadCheckpoint() {
     const std::filesystem::path file = checkpointStatePath(m_config);
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw InvalidInput("there is no checkpoint to resume from: cannot read " + file.string());
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    StateReader r(std::move(bytes), file);
+    StateReader r(readFile(file, "there is no checkpoint to resume from"), file);
     const auto version = r.get<uint32_t>();
     if (version < 1 || version > kStateVersion) r.fail("has an unsupported version");
     const auto step = r.get<int64_t>();

@@ -1,10 +1,10 @@
 // `mwb train` end to end: corpus -> tokenizer -> token streams -> Trainer -> model file.
 #include <algorithm>
-#include <fstream>
-#include <sstream>
+#include <optional>
 
 #include "data/datasets.h"
 #include "tensor/errors.h"
+#include "tensor/files.h"
 #include "io/hdf5_model_file.h"
 #include "model/random_init.h"
 #include "training/trainer.h"
@@ -14,11 +14,9 @@ namespace mwb {
 namespace {
 
 std::string readText(const std::filesystem::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw InvalidInput("cannot read the text file " + file.string());
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    return buf.str();
+    std::optional<std::string> text = tryReadFile(file);
+    if (!text) throw InvalidInput("cannot read the text file " + file.string());
+    return std::move(*text);
 }
 
 std::vector<std::string> readTexts(const std::vector<std::filesystem::path>& files) {

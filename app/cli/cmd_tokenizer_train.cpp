@@ -1,10 +1,10 @@
 #include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
 #include "tensor/errors.h"
+#include "tensor/files.h"
 #include "tokenizer/tokenizer.h"
 
 namespace mwb::cli {
@@ -17,13 +17,10 @@ void registerTokenizerTrain(CLI::App& app) {
     cmd->add_option("--vocab", o->vocab, "Vocabulary size")->capture_default_str();
     cmd->add_option("--out", o->out, "Output JSON ({\"vocab\": [...], \"merges\": [...]})")->required();
     cmd->callback([o] {
-        std::ifstream in(o->text, std::ios::binary);
-        if (!in) throw InvalidInput("cannot read " + o->text);
-        std::stringstream buf;
-        buf << in.rdbuf();
-        if (buf.str().empty()) throw InvalidInput(o->text + " is empty");
+        const std::string text = readFile(o->text);
+        if (text.empty()) throw InvalidInput(o->text + " is empty");
         if (o->vocab < 257) throw InvalidInput("--vocab must be at least 257 (256 bytes and <|endoftext|>)");
-        const TokenizerSpec spec = trainByteBpe(buf.str(), o->vocab, progressBar());
+        const TokenizerSpec spec = trainByteBpe(text, o->vocab, progressBar());
         std::ofstream out(o->out);
         if (!out) throw InvalidInput("cannot write " + o->out);
         out << nlohmann::json({{"vocab", spec.vocab}, {"merges", spec.merges}}).dump(1) << "\n";
