@@ -152,9 +152,10 @@ private:
             resetRows(from, token);
             std::vector<Hooks> hooks(m_scratch.size());
             for (size_t s = 0; s < m_scratch.size(); ++s) {
-                m_scratch[s].resid[from].row(token) = m_t.clean.resid[from].row(token);
                 hooks[s] = restorationHooks(m_t, m_kind, token, layer, &m_corrupted[s]);
-                hooks[s].patches.erase(hooks[s].patches.begin());
+                // The run starts at the next block: the restored resid_post is its resid_pre.
+                hooks[s].patches.front().site = HookSite::ResidPre;
+                hooks[s].patches.front().layer = from;
             }
             m_grid(token, layer) = run(from, token, hooks);
         }
