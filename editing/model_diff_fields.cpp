@@ -55,7 +55,15 @@ std::vector<FieldDiff> diffConfigs(const ModelConfig& a, const ModelConfig& b) {
     field(out, "n_ctx", a.nCtx, b.nCtx);
     field(out, "norm_eps", a.normEps, b.normEps);
     field(out, "activation", toString(a.activation), toString(b.activation));
-    if (a.isLlama() || b.isLlama()) field(out, "rope_theta", a.ropeTheta, b.ropeTheta);
+    if (a.isLlama() || b.isLlama()) {
+        field(out, "rope_theta", a.ropeTheta, b.ropeTheta);
+        const RopeScaling &ra = a.ropeScaling, &rb = b.ropeScaling;
+        field(out, "rope_scaling", toString(ra.type), toString(rb.type));
+        field(out, "rope_scaling_factor", ra.factor, rb.factor);
+        field(out, "rope_scaling_low_freq_factor", ra.lowFreqFactor, rb.lowFreqFactor);
+        field(out, "rope_scaling_high_freq_factor", ra.highFreqFactor, rb.highFreqFactor);
+        field(out, "rope_scaling_original_context", ra.originalContext, rb.originalContext);
+    }
     field(out, "tie_embeddings", int(a.tieEmbeddings), int(b.tieEmbeddings));
     field(out, "name", a.name, b.name);
     return out;

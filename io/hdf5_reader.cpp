@@ -379,6 +379,20 @@ ModelConfig Reader::readConfig() {
     c.normEps = float(readDouble(m_h5, root, "norm_eps"));
     if (c.isLlama() && hasAttribute(m_h5, "rope_theta"))
         c.ropeTheta = float(readDouble(m_h5, root, "rope_theta"));
+    if (c.isLlama() && hasAttribute(m_h5, "rope_scaling")) {
+        RopeScaling& r = c.ropeScaling;
+        try {
+            r.type = parseRopeScalingType(readString(m_h5, root, "rope_scaling"));
+        } catch (const InvalidInput& e) {
+            fail(root, std::string("has an ") + e.what());
+        }
+        if (r.type != RopeScalingType::None) r.factor = readDouble(m_h5, root, "rope_scaling_factor");
+        if (r.type == RopeScalingType::Llama3) {
+            r.lowFreqFactor = readDouble(m_h5, root, "rope_scaling_low_freq_factor");
+            r.highFreqFactor = readDouble(m_h5, root, "rope_scaling_high_freq_factor");
+            r.originalContext = int(readInt(m_h5, root, "rope_scaling_original_context", 1, INT32_MAX));
+        }
+    }
     c.tieEmbeddings = readInt(m_h5, root, "tie_embeddings", 0, 1) != 0;
     if (hasAttribute(m_h5, "name")) c.name = readString(m_h5, root, "name");
     if (const std::string problem = configProblem(c); !problem.empty())

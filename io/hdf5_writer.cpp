@@ -177,6 +177,15 @@ void Writer::writeModel(const Model& m, StorageType storage) {
     writeDouble(m_h5, root, "norm_eps", plainDouble(c.normEps));
     writeString(m_h5, root, "activation", toString(c.activation));
     if (c.isLlama()) writeDouble(m_h5, root, "rope_theta", plainDouble(c.ropeTheta));
+    if (const RopeScaling& r = c.ropeScaling; c.isLlama() && r.type != RopeScalingType::None) {
+        writeString(m_h5, root, "rope_scaling", toString(r.type));
+        writeDouble(m_h5, root, "rope_scaling_factor", r.factor);
+        if (r.type == RopeScalingType::Llama3) {
+            writeDouble(m_h5, root, "rope_scaling_low_freq_factor", r.lowFreqFactor);
+            writeDouble(m_h5, root, "rope_scaling_high_freq_factor", r.highFreqFactor);
+            writeInt(m_h5, root, "rope_scaling_original_context", r.originalContext);
+        }
+    }
     writeInt(m_h5, root, "tie_embeddings", c.tieEmbeddings ? 1 : 0);
     if (!c.name.empty()) writeString(m_h5, root, "name", c.name);
 

@@ -20,7 +20,9 @@ using Json = nlohmann::json;
 
 class ConfigReader {
 public:
-    ConfigReader(fs::path file, const Json& j) : m_file(std::move(file)), m_j(j) {}
+    // `prefix` names a nested object in messages ("rope_scaling.").
+    ConfigReader(fs::path file, const Json& j, std::string prefix = {})
+        : m_file(std::move(file)), m_j(j), m_prefix(std::move(prefix)) {}
 
     bool has(const char* key) const { return m_j.contains(key) && !m_j.at(key).is_null(); }
 
@@ -43,8 +45,19 @@ public:
         return integerAt(key, v);
     }
 
+    // The object at `key` read by its own reader; fails unless it is an object.
+    ConfigReader object(const char* key) const {
+        if (!has(key) || !m_j.at(key).is_object()) fail(key, "is not an object");
+        return ConfigReader(m_file, m_j.at(key), m_prefix + key + ".");
+    }
+    // A number that must be present.
+    double requiredNumber(const char* key) const {
+        if (!has(key)) fail(key, "is missing");
+        return number(key, 0.0);
+    }
+
     [[noreturn]] void fail(const std::string& key, const std::string& problem) const {
-        throw ModelFormatError(m_file, key, problem);
+        throw ModelFormatError(m_file, m_prefix + key, problem);
     }
 
 private:
@@ -64,6 +77,7 @@ private:
 
     fs::path m_file;
     const Json& m_j;
+    std::string m_prefix;
 };
 
 Activation activationFrom(const ConfigReader& r, const char* key, const std::string& name) {
@@ -97,6 +111,27 @@ void readGpt2(const ConfigReader& r, HfConfig& out) {
         r.fail("scale_attn_by_inverse_layer_idx", "is true, which this program does not implement");
 }
 
+// Hugging Face's rope_scaling: {"rope_type" (or "type"): "linear" | "llama3" | "default",
+// "factor", and for llama3 "low_freq_factor", "high_freq_factor",
+// "original_max_position_embeddings"}. Other types are refused by name.
+RopeScaling ropeScalingFrom(const ConfigReader& r) {
+    const std::string type = r.has("rope_type") ? r.string("rope_type", "") : r.string("type", "");
+    RopeScaling s;
+    if (type == "default") return s;
+    if (type != "linear" && type != "llama3")
+        r.fail(r.has("rope_type") ? "rope_type" : "type",
+               "is \"" + type + "\"; this program computes linear and llama3 rotary scaling only");
+    s.type = parseRopeScalingType(type);
+    s.factor = r.requiredNumber("factor");
+    if (s.type == RopeScalingType::Llama3) {
+        s.lowFreqFactor = r.requiredNumber("low_freq_factor");
+        s.highFreqFactor = r.requiredNumber("high_freq_factor");
+        if (!r.has("original_max_position_embeddings")) r.fail("original_max_position_embeddings", "is missing");
+        s.originalContext = r.integer("original_max_position_embeddings");
+    }
+    return s;
+}
+
 void readLlama(const ConfigReader& r, HfConfig& out) {
     ModelConfig& c = out.config;
     c.architecture = Architecture::Llama;
@@ -120,9 +155,7 @@ void readLlama(const ConfigReader& r, HfConfig& out) {
         r.fail("attention_bias", "is true; Llama attention biases are not supported");
     if (r.boolean("mlp_bias", false))
         r.fail("mlp_bias", "is true; Llama MLP biases are not supported");
-    if (r.has("rope_scaling"))
-        r.fail("rope_scaling",
-               "is set; scaled rotary embeddings are not supported by this program");
+    if (r.has("rope_scaling")) c.ropeScaling = ropeScalingFrom(r.object("rope_scaling"));
     if (r.has("sliding_window") && r.integer("sliding_window", INT_MAX) < c.nCtx)
         out.warnings.push_back(
             "config.json sets sliding_window " + std::to_string(r.integer("sliding_window")) +
@@ -220,7 +253,17 @@ nlohmann::ordered_json hfConfigJson(const ModelConfig& c, int bosId, int eosId, 
         j["max_position_embeddings"] = c.nCtx;
         j["rms_norm_eps"] = plainDouble(c.normEps);
         j["rope_theta"] = plainDouble(c.ropeTheta);
-        j["rope_scaling"] = nullptr;
+        if (const RopeScaling& s = c.ropeScaling; s.type == RopeScalingType::None) {
+            j["rope_scaling"] = nullptr;
+        } else {
+            nlohmann::ordered_json scaling = {{"rope_type", toString(s.type)}, {"factor", s.factor}};
+            if (s.type == RopeScalingType::Llama3) {
+                scaling["low_freq_factor"] = s.lowFreqFactor;
+                scaling["high_freq_factor"] = s.highFreqFactor;
+                scaling["original_max_position_embeddings"] = s.originalContext;
+            }
+            j["rope_scaling"] = scaling;
+        }
         j["hidden_act"] = hfActivation(c.activation, true);
         j["attention_bias"] = false;
         j["mlp_bias"] = false;

@@ -185,7 +185,7 @@ const MatrixT<T>& BackpropT<T>::forward(std::span<const int> tokens, int batch, 
     m_seqLen = seqLen;
     setHooks(hooks);
     m_tokens.assign(tokens.begin(), tokens.end());
-    if (c.isLlama()) m_rope.build(seqLen, c.dHead(), c.ropeTheta);
+    if (c.isLlama()) m_rope.build(seqLen, c.dHead(), c);
 
     MatrixT<T>& x = m_resid[0];
     x.resize(Index(batch) * seqLen, c.dModel);

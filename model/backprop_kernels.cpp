@@ -133,14 +133,14 @@ void normBackward(const MatrixT<T>& dy, const MatrixT<T>& xhat, const VectorT<T>
 }
 
 template <typename T>
-void RopeTable<T>::build(int seqLen, int dHead, float theta) {
+void RopeTable<T>::build(int seqLen, int dHead, const ModelConfig& config) {
     const int half = dHead / 2;
     if (cos.rows() == seqLen && cos.cols() == half) return;  // depends only on the shape
     cos.resize(seqLen, half);
     sin.resize(seqLen, half);
     for (int pos = 0; pos < seqLen; ++pos) {
         for (int i = 0; i < half; ++i) {
-            const double invFreq = std::pow(double(theta), -2.0 * i / dHead);
+            const double invFreq = ropeInverseFrequency(config, i, dHead);
             cos(pos, i) = T(std::cos(pos * invFreq));
             sin(pos, i) = T(std::sin(pos * invFreq));
         }

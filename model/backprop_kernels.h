@@ -26,13 +26,14 @@ template <typename T>
 void normBackward(const MatrixT<T>& dy, const MatrixT<T>& xhat, const VectorT<T>& rstd,
                   const NormT<T>& norm, bool rms, NormT<T>* grad, MatrixT<T>& dx);
 
-// cos/sin of pos * theta^(-2i/dHead) for pos < seqLen, i < dHead/2, computed exactly as
-// ops::rope does (double precision, then rounded to T).
+// cos/sin of pos * ropeInverseFrequency(config, i, dHead) for pos < seqLen, i < dHead/2,
+// computed exactly as ops::rope does (double precision, then rounded to T). Built once
+// per shape: a table belongs to one model.
 template <typename T>
 struct RopeTable {
     MatrixT<T> cos;  // [seqLen x dHead/2]
     MatrixT<T> sin;
-    void build(int seqLen, int dHead, float theta);
+    void build(int seqLen, int dHead, const ModelConfig& config);
 };
 
 // Rotates every head of x [batch*seqLen x nHeads*dHead] in place (HF rotate_half);

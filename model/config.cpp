@@ -2,6 +2,7 @@
 #include "model/config.h"
 
 #include <cmath>
+#include <numbers>
 #include <sstream>
 
 #include "tensor/errors.h"
@@ -69,6 +70,42 @@ std::string toString(Activation a) {
     return "unknown";
 }
 
+std::string toString(RopeScalingType t) {
+    switch (t) {
+        case RopeScalingType::None: return "none";
+        case RopeScalingType::Linear: return "linear";
+        case RopeScalingType::Llama3: return "llama3";
+    }
+    return "unknown";
+}
+
+RopeScalingType parseRopeScalingType(const std::string& s) {
+    if (s == "none") return RopeScalingType::None;
+    if (s == "linear") return RopeScalingType::Linear;
+    if (s == "llama3") return RopeScalingType::Llama3;
+    throw InvalidInput("unknown rotary scaling '" + s + "' (expected none, linear or llama3)");
+}
+
+double ropeInverseFrequency(const ModelConfig& c, int i, int dHead) {
+    const double invFreq = std::pow(double(c.ropeTheta), -2.0 * i / dHead);
+    const RopeScaling& r = c.ropeScaling;
+    switch (r.type) {
+        case RopeScalingType::None: return invFreq;
+        case RopeScalingType::Linear: return invFreq / r.factor;
+        case RopeScalingType::Llama3: {
+            const double wavelength = 2.0 * std::numbers::pi / invFreq;
+            const double lowFreqWavelength = r.originalContext / r.lowFreqFactor;
+            const double highFreqWavelength = r.originalContext / r.highFreqFactor;
+            if (wavelength < highFreqWavelength) return invFreq;
+            if (wavelength > lowFreqWavelength) return invFreq / r.factor;
+            const double smooth =
+                (r.originalContext / wavelength - r.lowFreqFactor) / (r.highFreqFactor - r.lowFreqFactor);
+            return (1.0 - smooth) * invFreq / r.factor + smooth * invFreq;
+        }
+    }
+    return invFreq;
+}
+
 Architecture parseArchitecture(const std::string& s) {
     if (s == "gpt2") return Architecture::Gpt2;
     if (s == "llama") return Architecture::Llama;
@@ -107,6 +144,17 @@ std::string configProblem(const ModelConfig& c) {
         return "norm_eps (" + formatNumber(c.normEps) + ") must be zero or a positive number";
     if (c.isLlama() && (!std::isfinite(c.ropeTheta) || c.ropeTheta <= 0.0f))
         return "rope_theta (" + formatNumber(c.ropeTheta) + ") must be a positive number";
+    if (const RopeScaling& r = c.ropeScaling; c.isLlama() && r.type != RopeScalingType::None) {
+        if (!std::isfinite(r.factor) || r.factor <= 0.0)
+            return "rope_scaling factor (" + formatNumber(r.factor) + ") must be a positive number";
+        if (r.type == RopeScalingType::Llama3 &&
+            !(r.lowFreqFactor > 0.0 && r.highFreqFactor > r.lowFreqFactor && std::isfinite(r.highFreqFactor)))
+            return "rope_scaling low_freq_factor (" + formatNumber(r.lowFreqFactor) + ") and high_freq_factor (" +
+                   formatNumber(r.highFreqFactor) + ") must be positive with low < high";
+        if (r.type == RopeScalingType::Llama3 && r.originalContext <= 0)
+            return "rope_scaling original_max_position_embeddings (" + std::to_string(r.originalContext) +
+                   ") must be positive";
+    }
     const double count = countParameters<double>(c);
     if (count > double(kMaxParameters))
         return "the sizes declare about " + formatNumber(count) +

@@ -95,16 +95,16 @@ T activateGrad(Activation a, T x) {
 }
 
 // Rotary embedding, Hugging Face "rotate_half" convention: for each head, the pair
-// (x[i], x[i + dHead/2]) is rotated by angle pos * theta^(-2i/dHead).
+// (x[i], x[i + dHead/2]) is rotated by angle pos * ropeInverseFrequency(config, i, dHead).
 // `x` holds nHeads heads of dHead side by side in each row; row r has position firstPos + r.
 // sign = -1 applies the inverse rotation (used by the backward pass).
 template <typename T>
-void rope(Eigen::Ref<MatrixT<T>> x, int nHeads, int dHead, int firstPos, float theta, T sign = T(1)) {
+void rope(Eigen::Ref<MatrixT<T>> x, int nHeads, int dHead, int firstPos, const ModelConfig& config, T sign = T(1)) {
     const int half = dHead / 2;
     for (Eigen::Index r = 0; r < x.rows(); ++r) {
         const double pos = double(firstPos + r);
         for (int i = 0; i < half; ++i) {
-            const double invFreq = std::pow(double(theta), -2.0 * i / dHead);
+            const double invFreq = ropeInverseFrequency(config, i, dHead);
             const T c = T(std::cos(pos * invFreq));
             const T s = sign * T(std::sin(pos * invFreq));
             for (int h = 0; h < nHeads; ++h) {

@@ -308,8 +308,8 @@ void Transformer::attention(const std::vector<RunState*>& states, int layer, int
     ops::linear<float>(h, linear(layer, BlockLinear::V), vNew);
     for (int s = 0; s < count; ++s) {
         if (c.isLlama()) {
-            ops::rope<float>(q.middleRows(s * n, n), c.nHeads, dHead, fromPos, c.ropeTheta);
-            ops::rope<float>(kNew.middleRows(s * n, n), c.nKvHeads, dHead, fromPos, c.ropeTheta);
+            ops::rope<float>(q.middleRows(s * n, n), c.nHeads, dHead, fromPos, c);
+            ops::rope<float>(kNew.middleRows(s * n, n), c.nKvHeads, dHead, fromPos, c);
         }
         states[s]->keys[layer].middleRows(fromPos, n) = kNew.middleRows(s * n, n);
         states[s]->values[layer].middleRows(fromPos, n) = vNew.middleRows(s * n, n);

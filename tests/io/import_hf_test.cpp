@@ -10,6 +10,7 @@
 
 #include "tensor/bfloat16.h"
 #include "tensor/errors.h"
+#include "io/hdf5_model_file.h"
 #include "io/hf_config.h"
 #include "model/transformer.h"
 #include "tests/support/hf_folder.h"
@@ -93,6 +94,40 @@ std::vector<Case> allCases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, ImportHfRoundTrip, testing::ValuesIn(allCases()), caseName);
+
+// Llama 3.1's rope_scaling (rope_type llama3) and the older linear form ("type")
+// are read, kept in the model file and written back by the export.
+TEST(ImportHf, RopeScalingIsReadStoredAndExported) {
+    Model original = makeTinyModel(Architecture::Llama, 5);
+    original.config.ropeScaling = {RopeScalingType::Llama3, 8.0, 1.0, 4.0, 16};
+    test::TempDir dir, out;
+    test::writeHfFolder(original, dir.path());
+    const Model imported = importHf(dir.path()).model;
+    const RopeScaling& r = imported.config.ropeScaling;
+    EXPECT_EQ(r.type, RopeScalingType::Llama3);
+    EXPECT_EQ(r.factor, 8.0);
+    EXPECT_EQ(r.lowFreqFactor, 1.0);
+    EXPECT_EQ(r.highFreqFactor, 4.0);
+    EXPECT_EQ(r.originalContext, 16);
+    saveModel(imported, out.path() / "m.h5");
+    const ModelConfig stored = loadConfig(out.path() / "m.h5");
+    EXPECT_EQ(stored.ropeScaling.type, RopeScalingType::Llama3);
+    EXPECT_EQ(stored.ropeScaling.factor, 8.0);
+    EXPECT_EQ(stored.ropeScaling.originalContext, 16);
+    const nlohmann::ordered_json exported = hfConfigJson(stored, 1, 2, TensorDtype::F32);
+    EXPECT_EQ(exported["rope_scaling"]["rope_type"], "llama3");
+    EXPECT_EQ(exported["rope_scaling"]["original_max_position_embeddings"], 16);
+
+    nlohmann::json config = test::hfConfigFor(original.config);
+    config["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
+    test::writeText(dir.path() / "config.json", config.dump());
+    const Model linear = importHf(dir.path()).model;
+    EXPECT_EQ(linear.config.ropeScaling.type, RopeScalingType::Linear);
+    EXPECT_EQ(linear.config.ropeScaling.factor, 2.0);
+    config["rope_scaling"] = {{"rope_type", "default"}};
+    test::writeText(dir.path() / "config.json", config.dump());
+    EXPECT_EQ(importHf(dir.path()).model.config.ropeScaling.type, RopeScalingType::None);
+}
 
 TEST(ImportHf, Gpt2NamesWithoutTransformerPrefix) {
     const Model original = makeTinyModel(Architecture::Gpt2, 3);
@@ -222,9 +257,17 @@ TEST(ImportHf, ConfigProblemsNameTheKey) {
               "num_hidden_layers");
     EXPECT_EQ(withConfig([](auto& j) { j["model_type"] = "bert"; }).hdf5Path(), "model_type");
     EXPECT_EQ(withConfig([](auto& j) {
-                  j["rope_scaling"] = {{"type", "linear"}, {"factor", 2.0}};
+                  j["rope_scaling"] = {{"type", "yarn"}, {"factor", 2.0}};
               }).hdf5Path(),
-              "rope_scaling");
+              "rope_scaling.type");
+    EXPECT_EQ(withConfig([](auto& j) { j["rope_scaling"] = {{"rope_type", "linear"}}; }).hdf5Path(),
+              "rope_scaling.factor");
+    EXPECT_EQ(withConfig([](auto& j) {
+                  j["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
+                                       {"high_freq_factor", 4.0}};
+              }).hdf5Path(),
+              "rope_scaling.original_max_position_embeddings");
+    EXPECT_EQ(withConfig([](auto& j) { j["rope_scaling"] = "llama3"; }).hdf5Path(), "rope_scaling");
     EXPECT_EQ(withConfig([](auto& j) { j["hidden_act"] = "mish"; }).hdf5Path(), "hidden_act");
     test::writeText(dir / "config.json", "{ not json");
     const ModelFormatError e = importError(dir.path());

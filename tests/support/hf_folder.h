@@ -136,6 +136,17 @@ inline void writeCheckpoint(const fs::path& dir, const std::vector<HfTestTensor>
     writeText(dir / "model.safetensors.index.json", index.dump(2));
 }
 
+inline nlohmann::json hfRopeScaling(const RopeScaling& s) {
+    if (s.type == RopeScalingType::None) return nullptr;
+    nlohmann::json j = {{"rope_type", toString(s.type)}, {"factor", s.factor}};
+    if (s.type == RopeScalingType::Llama3) {
+        j["low_freq_factor"] = s.lowFreqFactor;
+        j["high_freq_factor"] = s.highFreqFactor;
+        j["original_max_position_embeddings"] = s.originalContext;
+    }
+    return j;
+}
+
 inline nlohmann::json hfConfigFor(const ModelConfig& c) {
     if (c.isLlama())
         return {{"model_type", "llama"},
@@ -153,7 +164,7 @@ inline nlohmann::json hfConfigFor(const ModelConfig& c) {
                 {"vocab_size", c.vocabSize},
                 {"bos_token_id", 1},
                 {"eos_token_id", 2},
-                {"rope_scaling", nullptr}};
+                {"rope_scaling", hfRopeScaling(c.ropeScaling)}};
     return {{"model_type", "gpt2"},
             {"n_layer", c.nLayers},
             {"n_head", c.nHeads},
