@@ -63,6 +63,7 @@ std::vector<FieldDiff> diffConfigs(const ModelConfig& a, const ModelConfig& b) {
         field(out, "rope_scaling_low_freq_factor", ra.lowFreqFactor, rb.lowFreqFactor);
         field(out, "rope_scaling_high_freq_factor", ra.highFreqFactor, rb.highFreqFactor);
         field(out, "rope_scaling_original_context", ra.originalContext, rb.originalContext);
+        field(out, "qkv_bias", int(a.qkvBias), int(b.qkvBias));
     }
     field(out, "tie_embeddings", int(a.tieEmbeddings), int(b.tieEmbeddings));
     field(out, "name", a.name, b.name);

@@ -393,6 +393,7 @@ ModelConfig Reader::readConfig() {
             r.originalContext = int(readInt(m_h5, root, "rope_scaling_original_context", 1, INT32_MAX));
         }
     }
+    if (c.isLlama() && hasAttribute(m_h5, "qkv_bias")) c.qkvBias = readInt(m_h5, root, "qkv_bias", 0, 1) != 0;
     c.tieEmbeddings = readInt(m_h5, root, "tie_embeddings", 0, 1) != 0;
     if (hasAttribute(m_h5, "name")) c.name = readString(m_h5, root, "name");
     if (const std::string problem = configProblem(c); !problem.empty())

@@ -186,6 +186,7 @@ void Writer::writeModel(const Model& m, StorageType storage) {
             writeInt(m_h5, root, "rope_scaling_original_context", r.originalContext);
         }
     }
+    if (c.isLlama() && c.qkvBias) writeInt(m_h5, root, "qkv_bias", 1);
     writeInt(m_h5, root, "tie_embeddings", c.tieEmbeddings ? 1 : 0);
     if (!c.name.empty()) writeString(m_h5, root, "name", c.name);
 

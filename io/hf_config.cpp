@@ -132,7 +132,9 @@ RopeScaling ropeScalingFrom(const ConfigReader& r) {
     return s;
 }
 
-void readLlama(const ConfigReader& r, HfConfig& out) {
+// Llama, Mistral and Qwen 2 / 2.5 (qwen2: Llama's block with biases on q, k and v, and
+// a sliding window only when use_sliding_window is true).
+void readLlama(const ConfigReader& r, HfConfig& out, bool qwen2 = false) {
     ModelConfig& c = out.config;
     c.architecture = Architecture::Llama;
     c.dModel = r.integer("hidden_size");
@@ -156,7 +158,9 @@ void readLlama(const ConfigReader& r, HfConfig& out) {
     if (r.boolean("mlp_bias", false))
         r.fail("mlp_bias", "is true; Llama MLP biases are not supported");
     if (r.has("rope_scaling")) c.ropeScaling = ropeScalingFrom(r.object("rope_scaling"));
-    if (r.has("sliding_window") && r.integer("sliding_window", INT_MAX) < c.nCtx)
+    c.qkvBias = qwen2;
+    const bool windowed = qwen2 ? r.boolean("use_sliding_window", false) : r.has("sliding_window");
+    if (windowed && r.integer("sliding_window", INT_MAX) < c.nCtx)
         out.warnings.push_back(
             "config.json sets sliding_window " + std::to_string(r.integer("sliding_window")) +
             "; this program attends to the whole context, so prompts longer than "
@@ -225,8 +229,10 @@ HfConfig readHfConfig(const fs::path& configJson) {
         readGpt2(r, out);
     else if (type == "llama" || type == "mistral")
         readLlama(r, out);
+    else if (type == "qwen2")
+        readLlama(r, out, true);
     else
-        r.fail("model_type", "is '" + type + "'; supported are gpt2, llama and mistral");
+        r.fail("model_type", "is '" + type + "'; supported are gpt2, llama, mistral and qwen2");
     out.bosId = r.tokenId("bos_token_id");
     out.eosId = r.tokenId("eos_token_id");
     if (const std::string name = r.string("_name_or_path", ""); name.find('/') == std::string::npos)
@@ -242,8 +248,8 @@ nlohmann::ordered_json hfConfigJson(const ModelConfig& c, int bosId, int eosId, 
         return v >= 0 ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr);
     };
     if (c.isLlama()) {
-        j["architectures"] = {"LlamaForCausalLM"};
-        j["model_type"] = "llama";
+        j["architectures"] = {c.qkvBias ? "Qwen2ForCausalLM" : "LlamaForCausalLM"};
+        j["model_type"] = c.qkvBias ? "qwen2" : "llama";
         j["hidden_size"] = c.dModel;
         j["intermediate_size"] = c.dFf;
         j["num_hidden_layers"] = c.nLayers;

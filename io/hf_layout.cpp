@@ -52,6 +52,11 @@ void addLlama(const ModelConfig& c, std::vector<HfTensor>& out) {
         out.push_back({h + "self_attn.q_proj.weight", {q, d}, false, {p + "attn/q/weight"}});
         out.push_back({h + "self_attn.k_proj.weight", {kv, d}, false, {p + "attn/k/weight"}});
         out.push_back({h + "self_attn.v_proj.weight", {kv, d}, false, {p + "attn/v/weight"}});
+        if (c.qkvBias) {
+            out.push_back({h + "self_attn.q_proj.bias", {q}, false, {p + "attn/q/bias"}});
+            out.push_back({h + "self_attn.k_proj.bias", {kv}, false, {p + "attn/k/bias"}});
+            out.push_back({h + "self_attn.v_proj.bias", {kv}, false, {p + "attn/v/bias"}});
+        }
         out.push_back({h + "self_attn.o_proj.weight", {d, q}, false, {p + "attn/o/weight"}});
         out.push_back({h + "post_attention_layernorm.weight", {d}, false, {p + "norm2/weight"}});
         out.push_back({h + "mlp.gate_proj.weight", {f, d}, false, {p + "mlp/gate/weight"}});

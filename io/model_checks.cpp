@@ -48,10 +48,12 @@ std::optional<ModelProblem> weightsProblem(const ModelConfig& c, const Weights& 
         if (w.finalNorm.bias.size()) return ModelProblem{"/final_norm/bias", "is set, but llama has no biases"};
         for (int i = 0; i < c.nLayers; ++i) {
             const auto& b = w.blocks[i];
-            const bool anyBias = b.norm1.bias.size() || b.norm2.bias.size() || b.q.bias.size() ||
-                                 b.k.bias.size() || b.v.bias.size() || b.o.bias.size() ||
-                                 b.up.bias.size() || b.gate.bias.size() || b.down.bias.size();
-            if (anyBias) return ModelProblem{"/blocks/" + str(i), "has a bias, but llama has no biases"};
+            const bool otherBias = b.norm1.bias.size() || b.norm2.bias.size() || b.o.bias.size() ||
+                                   b.up.bias.size() || b.gate.bias.size() || b.down.bias.size() ||
+                                   (!c.qkvBias && (b.q.bias.size() || b.k.bias.size() || b.v.bias.size()));
+            if (otherBias)
+                return ModelProblem{"/blocks/" + str(i), c.qkvBias ? "has a bias other than q, k and v (qkv_bias)"
+                                                                   : "has a bias, but llama has no biases"};
         }
     } else {
         for (int i = 0; i < c.nLayers; ++i)

@@ -29,6 +29,7 @@ N countParameters(const ModelConfig& c) {
     block += gpt2 ? 2 * d : d;                        // norm1
     block += qRows * d + 2 * kvRows * d + d * qRows;  // q, k, v, o weights
     if (gpt2) block += qRows + 2 * kvRows + d;        // q, k, v, o biases
+    else if (c.qkvBias) block += qRows + 2 * kvRows;  // q, k, v biases
     block += gpt2 ? 2 * d : d;                        // norm2
     block += f * d + d * f;                           // up, down
     if (gpt2) block += f + d;                         // up, down biases

@@ -39,6 +39,7 @@ struct ModelConfig {
     Activation activation = Activation::GeluTanh;
     float ropeTheta = 10000.0f;
     RopeScaling ropeScaling;  // llama only
+    bool qkvBias = false;     // llama only: biases on q, k and v (Qwen 2)
     bool tieEmbeddings = false;
     std::string name;
 

@@ -39,6 +39,10 @@ std::pair<long, long> blockTensorShape(const ModelConfig& c, std::string_view re
     if (rest == "mlp/up/weight") return {f, d};
     if (rest == "mlp/down/weight") return {d, f};
     if (!gpt2 && rest == "mlp/gate/weight") return {f, d};
+    if (gpt2 || c.qkvBias) {
+        if (rest == "attn/q/bias") return {qRows, 1};
+        if (rest == "attn/k/bias" || rest == "attn/v/bias") return {kvRows, 1};
+    }
     if (gpt2) {
         if (rest == "norm1/bias" || rest == "norm2/bias") return {d, 1};
         if (rest == "attn/q/bias") return {qRows, 1};

@@ -101,7 +101,7 @@ void visitTensors(const ModelConfig& c, W& w, Fn&& fn, LinearFn&& linearWeight) 
         const char* attnNames[] = {"q", "k", "v", "o"};
         for (int j = 0; j < 4; ++j) {
             linearWeight(p + "/attn/" + attnNames[j] + "/weight", *attn[j]);
-            if (gpt2) fn(p + "/attn/" + attnNames[j] + "/bias", attn[j]->bias);
+            if (gpt2 || (j < 3 && c.qkvBias)) fn(p + "/attn/" + attnNames[j] + "/bias", attn[j]->bias);
         }
         fn(p + "/norm2/weight", b.norm2.weight);
         if (gpt2) fn(p + "/norm2/bias", b.norm2.bias);

@@ -23,6 +23,7 @@ struct Case {
     Architecture arch;
     bool tied;
     bool sentencePiece;
+    bool qkvBias = false;
 };
 
 class ExportHfRoundTrip : public testing::TestWithParam<Case> {};
@@ -30,7 +31,7 @@ class ExportHfRoundTrip : public testing::TestWithParam<Case> {};
 TEST_P(ExportHfRoundTrip, ImportGivesBackIdenticalTensors) {
     const Case& p = GetParam();
     const Model original =
-        makeTinyModel(p.arch, 21, {.tieEmbeddings = p.tied, .sentencePiece = p.sentencePiece});
+        makeTinyModel(p.arch, 21, {.tieEmbeddings = p.tied, .sentencePiece = p.sentencePiece, .qkvBias = p.qkvBias});
     TempDir dir;
     exportHf(original, dir / "hf");
     const ImportedModel back = importHf(dir / "hf");
@@ -44,6 +45,7 @@ TEST_P(ExportHfRoundTrip, ImportGivesBackIdenticalTensors) {
     EXPECT_EQ(b.activation, a.activation);
     EXPECT_EQ(b.tieEmbeddings, a.tieEmbeddings);
     EXPECT_EQ(b.nCtx, a.nCtx);
+    EXPECT_EQ(b.qkvBias, a.qkvBias);
     const TokenizerSpec& s = back.model.tokenizer.spec();
     const TokenizerSpec& o = original.tokenizer.spec();
     EXPECT_EQ(s.kind, o.kind);
@@ -63,7 +65,8 @@ INSTANTIATE_TEST_SUITE_P(All, ExportHfRoundTrip,
                                          Case{Architecture::Gpt2, false, false},
                                          Case{Architecture::Llama, false, true},
                                          Case{Architecture::Llama, true, true},
-                                         Case{Architecture::Llama, false, false}));
+                                         Case{Architecture::Llama, false, false},
+                                         Case{Architecture::Llama, true, false, true}));
 
 TEST(ExportHf, FilesHaveTransformersLayout) {
     const Model m = makeTinyModel(Architecture::Gpt2, 4, {.tieEmbeddings = true});

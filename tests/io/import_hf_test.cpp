@@ -27,11 +27,12 @@ struct Case {
     bool tied;
     TensorDtype dtype;
     bool sharded;
+    bool qkvBias = false;  // a qwen2 folder: llama with q, k, v biases
 };
 
 std::string caseName(const testing::TestParamInfo<Case>& info) {
     const Case& c = info.param;
-    return std::string(c.arch == Architecture::Gpt2 ? "Gpt2" : "Llama") +
+    return std::string(c.arch == Architecture::Gpt2 ? "Gpt2" : c.qkvBias ? "Qwen2" : "Llama") +
            (c.tied ? "Tied" : "Untied") + dtypeName(c.dtype) + (c.sharded ? "Sharded" : "Single");
 }
 
@@ -42,6 +43,7 @@ TEST_P(ImportHfRoundTrip, WeightsAndLogitsEqualTheSourceModel) {
     TinyModelOptions options;
     options.tieEmbeddings = p.tied;
     options.sentencePiece = p.arch == Architecture::Llama;
+    options.qkvBias = p.qkvBias;
     const Model original = makeTinyModel(p.arch, 7, options);
     TempDir dir;
     test::writeHfFolder(original, dir.path(), {p.dtype, p.sharded});
@@ -63,6 +65,7 @@ TEST_P(ImportHfRoundTrip, WeightsAndLogitsEqualTheSourceModel) {
     EXPECT_EQ(b.tieEmbeddings, a.tieEmbeddings);
     if (a.isLlama()) {
         EXPECT_EQ(b.ropeTheta, a.ropeTheta);
+        EXPECT_EQ(b.qkvBias, a.qkvBias);
     }
     test::expectWeightsRounded(original, m, p.dtype);
 
@@ -90,6 +93,8 @@ std::vector<Case> allCases() {
                 cases.push_back({arch, arch == Architecture::Gpt2, dtype, sharded});
     cases.push_back({Architecture::Gpt2, false, TensorDtype::F32, false});
     cases.push_back({Architecture::Llama, true, TensorDtype::F32, true});
+    cases.push_back({Architecture::Llama, true, TensorDtype::F32, false, true});
+    cases.push_back({Architecture::Llama, false, TensorDtype::BF16, true, true});
     return cases;
 }
 

@@ -25,6 +25,7 @@ struct Case {
     Activation activation;
     bool tied;
     int nKvHeads;
+    bool qkvBias = false;  // llama: biases on q, k and v (Qwen 2)
 };
 
 void PrintTo(const Case& k, std::ostream* os) { *os << k.name; }
@@ -34,6 +35,7 @@ ModelConfig tinyConfig(const Case& k) {
     c.architecture = k.architecture;
     c.activation = k.activation;
     c.tieEmbeddings = k.tied;
+    c.qkvBias = k.qkvBias;
     c.nLayers = 2;
     c.vocabSize = 11;
     c.nCtx = 8;
@@ -426,6 +428,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"gpt2_relu_untied", Architecture::Gpt2, Activation::Relu, false, 0},
                       Case{"gpt2_silu_tied", Architecture::Gpt2, Activation::Silu, true, 0},
                       Case{"llama_silu_gqa_untied", Architecture::Llama, Activation::Silu, false, 2},
+                      Case{"qwen2_qkv_bias_gqa_tied", Architecture::Llama, Activation::Silu, true, 2, true},
                       Case{"llama_silu_tied", Architecture::Llama, Activation::Silu, true, 0},
                       Case{"llama_gelutanh_mqa_untied", Architecture::Llama, Activation::GeluTanh,
                            false, 1}),

@@ -94,6 +94,11 @@ inline std::vector<HfTestTensor> llamaCheckpoint(const Model& m) {
         t.push_back({h + "self_attn.q_proj.weight", {q, d}, flat(b.q.weight)});
         t.push_back({h + "self_attn.k_proj.weight", {kv, d}, flat(b.k.weight)});
         t.push_back({h + "self_attn.v_proj.weight", {kv, d}, flat(b.v.weight)});
+        if (c.qkvBias) {
+            t.push_back({h + "self_attn.q_proj.bias", {q}, flat(b.q.bias)});
+            t.push_back({h + "self_attn.k_proj.bias", {kv}, flat(b.k.bias)});
+            t.push_back({h + "self_attn.v_proj.bias", {kv}, flat(b.v.bias)});
+        }
         t.push_back({h + "self_attn.o_proj.weight", {d, q}, flat(b.o.weight)});
         t.push_back({h + "self_attn.rotary_emb.inv_freq",
                      {c.dHead() / 2},
@@ -149,8 +154,8 @@ inline nlohmann::json hfRopeScaling(const RopeScaling& s) {
 
 inline nlohmann::json hfConfigFor(const ModelConfig& c) {
     if (c.isLlama())
-        return {{"model_type", "llama"},
-                {"architectures", {"LlamaForCausalLM"}},
+        return {{"model_type", c.qkvBias ? "qwen2" : "llama"},
+                {"architectures", {c.qkvBias ? "Qwen2ForCausalLM" : "LlamaForCausalLM"}},
                 {"hidden_size", c.dModel},
                 {"intermediate_size", c.dFf},
                 {"num_hidden_layers", c.nLayers},

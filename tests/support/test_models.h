@@ -86,6 +86,7 @@ struct TinyModelOptions {
     bool tieEmbeddings = false;
     float weightStd = 0.1f;     // weights and biases ~ N(0, weightStd²); norm weights 1 + N
     bool sentencePiece = false;  // tokenizer: tinySentencePieceSpec instead of tinyByteBpeSpec
+    bool qkvBias = false;        // llama: biases on q, k and v (Qwen 2)
 };
 
 // A tiny model with random normal weights and a working tokenizer (vocabSize = the
@@ -108,6 +109,7 @@ inline Model makeTinyModel(Architecture architecture, uint64_t seed,
     c.activation = architecture == Architecture::Llama ? Activation::Silu : Activation::GeluTanh;
     c.ropeTheta = 10000.0f;
     c.tieEmbeddings = options.tieEmbeddings;
+    c.qkvBias = options.qkvBias && architecture == Architecture::Llama;
     c.name = "tiny-" + toString(architecture) + "-" + std::to_string(seed);
 
     std::mt19937_64 rng(seed);
