@@ -30,10 +30,10 @@ double meanProbability(const std::vector<RunState*>& runs, int answerId) {
     return sum / runs.size();
 }
 
-double meanProbability(std::vector<RunState>& runs, int answerId) {
-    std::vector<RunState*> ptrs;
-    for (RunState& r : runs) ptrs.push_back(&r);
-    return meanProbability(ptrs, answerId);
+double meanProbability(const std::vector<RunState>& runs, int answerId) {
+    double sum = 0.0;
+    for (const RunState& r : runs) sum += softmax(r.lastLogits())[answerId];
+    return sum / runs.size();
 }
 
 double ActivationSpread::threeSigma() const {

@@ -22,7 +22,7 @@ std::vector<RunState> rerunCopies(const Transformer& transformer, const RunState
 
 // The mean over the runs of the answer's probability at the last position.
 double meanProbability(const std::vector<RunState*>& runs, int answerId);
-double meanProbability(std::vector<RunState>& runs, int answerId);
+double meanProbability(const std::vector<RunState>& runs, int answerId);
 
 // The spread of activation entries, accumulated entry by entry in double: the noise
 // level of a corrupted run is three times their (unbiased) standard deviation, as

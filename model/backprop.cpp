@@ -6,6 +6,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -197,9 +198,8 @@ const MatrixT<T>& BackpropT<T>::forward(std::span<const int> tokens, int batch, 
     applyHooks(HookSite::Embed, 0, x);
     for (int l = 0; l < c.nLayers; ++l) forwardLayer(l, m_resid[l + 1]);
     forwardHead();
-    m_firstHookedResid = c.nLayers + 1;
-    for (int l = c.nLayers - 1; l >= 0; --l)
-        if (hooked(l)) m_firstHookedResid = l;
+    const int lowest = lowestHookedLayer();
+    m_firstHookedResid = lowest < c.nLayers ? lowest : c.nLayers + 1;
     m_baseLayer = -1;
     return m_logits;
 }
@@ -242,6 +242,14 @@ bool BackpropT<T>::hooked(int layer) const {
 }
 
 template <typename T>
+int BackpropT<T>::lowestHookedLayer() const {
+    int lowest = m_config.nLayers;
+    for (const Patch& p : m_hooks.patches) lowest = std::min(lowest, p.layer);
+    for (const Capture& cap : m_hooks.captures) lowest = std::min(lowest, cap.layer);
+    return lowest;
+}
+
+template <typename T>
 bool BackpropT<T>::needsActivation(HookSite site, int layer) const {
     for (const Patch& p : m_hooks.patches)
         if (p.site == site && p.layer == layer && p.mode == PatchMode::Replace) return true;
@@ -268,9 +276,7 @@ const MatrixT<T>& BackpropT<T>::rerun(const Hooks& hooks) {
     const ModelConfig& c = m_config;
     if (m_batch == 0) throw InvalidInput("rerun of the differentiable pass: run forward() first");
     setHooks(hooks);
-    int lowest = c.nLayers;
-    for (int l = c.nLayers - 1; l >= 0; --l)
-        if (hooked(l)) lowest = l;
+    const int lowest = lowestHookedLayer();
     if (lowest == c.nLayers) {  // no hooks: the logits of the layers as recorded
         if (m_firstHookedResid <= c.nLayers)
             throw InvalidInput("rerun of the differentiable pass without hooks after a hooked pass; run forward() again");
@@ -301,14 +307,12 @@ const MatrixT<T>& BackpropT<T>::rerun(const Hooks& hooks) {
         if (lowest >= m_firstHookedResid)
             throw InvalidInput("rerun of the differentiable pass: layer " + std::to_string(lowest) +
                                " is above the lowest layer hooked since forward(); run forward() again");
-        if (lowest == 0) {  // the embedding hooks patch the recorded input in place
-            for (const Patch& p : m_hooks.patches)
-                if (p.site == HookSite::Embed) m_firstHookedResid = 0;
-            applyHooks(HookSite::Embed, 0, m_resid[0]);
-        }
-        forwardLayer(lowest, m_resid[lowest + 1]);
+        // Embedding and resid_pre patches change the recorded input in place.
         bool inputPatched = false;
-        for (const Patch& p : m_hooks.patches) inputPatched |= p.layer == lowest && p.site == HookSite::ResidPre;
+        for (const Patch& p : m_hooks.patches)
+            inputPatched |= p.layer == lowest && (p.site == HookSite::ResidPre || p.site == HookSite::Embed);
+        if (lowest == 0) applyHooks(HookSite::Embed, 0, m_resid[0]);
+        forwardLayer(lowest, m_resid[lowest + 1]);
         m_firstHookedResid = std::min(m_firstHookedResid, lowest + (inputPatched ? 0 : 1));
         if (m_baseLayer >= lowest) m_baseLayer = -1;  // its recorded layer was rerun with hooks
     }

@@ -125,6 +125,8 @@ private:
     // recomputation of layers in the backward pass).
     void setHooks(const Hooks& hooks);
     bool hooked(int layer) const;
+    // The lowest layer with a hook of the pass (embed counts as layer 0); nLayers: none.
+    int lowestHookedLayer() const;
     // A patch or capture at (site, layer) needs the site's own activation matrix.
     bool needsActivation(HookSite site, int layer) const;
     // Applies the patches at (site, layer) to m (all, or only the Add ones) and captures it.

@@ -13,6 +13,14 @@ namespace mwb {
 
 namespace {
 
+// `count` greedy tokens after `ids` (every one, EOS included).
+std::vector<int> greedy(const Transformer& t, const std::vector<int>& ids, int count) {
+    GenerateOptions options;
+    options.maxNewTokens = count;
+    options.stopAtEos = false;
+    return generate(t, ids, options).newIds;
+}
+
 int argmax(const RowVector& v) {
     Eigen::Index i = 0;
     v.maxCoeff(&i);
@@ -68,19 +76,11 @@ RunState ModelVariant::runVariant(const std::vector<int>& ids, LogitsMode logits
 }
 
 std::vector<int> ModelVariant::greedyOriginal(const std::vector<int>& ids, int count) const {
-    GenerateOptions options;
-    options.maxNewTokens = count;
-    options.stopAtEos = false;
-    return generate(m_transformer, ids, options).newIds;
+    return greedy(m_transformer, ids, count);
 }
 
 std::vector<int> ModelVariant::greedyVariant(const std::vector<int>& ids, int count) const {
-    if (m_channels.empty()) {
-        GenerateOptions options;
-        options.maxNewTokens = count;
-        options.stopAtEos = false;
-        return generate(m_changed, ids, options).newIds;
-    }
+    if (m_channels.empty()) return greedy(m_changed, ids, count);
     // The restored activation depends on the original model's run of the variant's
     // own continuation, so every step runs both models on the whole sequence.
     std::vector<int> seq = ids;
