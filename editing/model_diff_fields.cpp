@@ -55,7 +55,7 @@ std::vector<FieldDiff> diffConfigs(const ModelConfig& a, const ModelConfig& b) {
     field(out, "n_ctx", a.nCtx, b.nCtx);
     field(out, "norm_eps", a.normEps, b.normEps);
     field(out, "activation", toString(a.activation), toString(b.activation));
-    if (a.isLlama() || b.isLlama()) {
+    if (a.rotary() || b.rotary()) {
         field(out, "rope_theta", a.ropeTheta, b.ropeTheta);
         const RopeScaling &ra = a.ropeScaling, &rb = b.ropeScaling;
         field(out, "rope_scaling", toString(ra.type), toString(rb.type));
@@ -64,7 +64,15 @@ std::vector<FieldDiff> diffConfigs(const ModelConfig& a, const ModelConfig& b) {
         field(out, "rope_scaling_high_freq_factor", ra.highFreqFactor, rb.highFreqFactor);
         field(out, "rope_scaling_original_context", ra.originalContext, rb.originalContext);
         field(out, "qkv_bias", int(a.qkvBias), int(b.qkvBias));
+        field(out, "rotary_dim", a.rotaryDims(), b.rotaryDims());
     }
+    field(out, "head_dim", a.dHead(), b.dHead());
+    field(out, "parallel_residual", int(a.parallelBlock()), int(b.parallelBlock()));
+    field(out, "sliding_window", a.slidingWindow, b.slidingWindow);
+    field(out, "sliding_window_layers", toString(a.slidingLayers), toString(b.slidingLayers));
+    field(out, "attn_logit_softcapping", a.attnSoftcap, b.attnSoftcap);
+    field(out, "final_logit_softcapping", a.finalSoftcap, b.finalSoftcap);
+    field(out, "query_pre_attn_scalar", a.queryPreAttnScalar, b.queryPreAttnScalar);
     field(out, "tie_embeddings", int(a.tieEmbeddings), int(b.tieEmbeddings));
     field(out, "name", a.name, b.name);
     return out;

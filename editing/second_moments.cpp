@@ -166,8 +166,19 @@ uint64_t keyFingerprint(const Model& model, int layer) {
         h.bytes(path.data(), path.size());
         h.bytes(t.data(), sizeof(float) * t.size());
     });
-    h.mix(static_cast<uint64_t>(c.architecture == Architecture::Llama));
+    h.mix(static_cast<uint64_t>(c.architecture));  // gpt2 0, llama 1, ...
     h.mix(static_cast<uint64_t>(c.activation));
+    // The shape of the newer architectures' computation, mixed only when set so that
+    // gpt2 and llama statistics keep their keys.
+    for (const double v : {double(c.headDim), double(c.rotaryDim), double(c.parallelResidual),
+                           double(c.slidingWindow), double(c.slidingLayers), double(c.attnSoftcap),
+                           double(c.queryPreAttnScalar), double(c.qkvBias), c.ropeScaling.factor - 1.0,
+                           double(c.ropeTheta) - 10000.0})
+        if (v != 0.0) {
+            uint64_t bits;
+            std::memcpy(&bits, &v, sizeof bits);
+            h.mix(bits);
+        }
     return h.h;
 }
 

@@ -51,15 +51,14 @@ void exportHf(const Model& model, const fs::path& dir, const ExportOptions& opti
         const int64_t inDim = t.shape.size() == 2 ? (t.transposed ? t.shape[0] : t.shape[1]) : 1;
         std::vector<float>& buffer = owned.emplace_back(size_t(outDim * inDim));
         int64_t rowOffset = 0;
-        for (const std::string& path : t.parts) {
-            const std::span<const float> src = views.at(path);
+        for (size_t part = 0; part < t.parts.size(); ++part) {
+            const std::span<const float> src = views.at(t.parts[part]);
             const int64_t rows = int64_t(src.size()) / inDim;
-            for (int64_t r = 0; r < rows; ++r)
-                for (int64_t i = 0; i < inDim; ++i) {
-                    const int64_t o = rowOffset + r;
-                    buffer[size_t(t.transposed ? i * outDim + o : o * inDim + i)] =
-                        src[size_t(r * inDim + i)];
-                }
+            for (int64_t r = 0; r < rows; ++r) {
+                const int64_t o = checkpointRow(t, part, rowOffset, r);
+                for (int64_t i = 0; i < inDim; ++i)
+                    buffer[size_t(t.transposed ? i * outDim + o : o * inDim + i)] = src[size_t(r * inDim + i)];
+            }
             rowOffset += rows;
         }
         MWB_CHECK(rowOffset == outDim);

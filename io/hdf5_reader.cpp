@@ -377,9 +377,9 @@ ModelConfig Reader::readConfig() {
         {"n_ctx", &c.nCtx}};
     for (const auto& [name, field] : sizes) *field = int(readInt(m_h5, root, name, INT32_MIN, INT32_MAX));
     c.normEps = float(readDouble(m_h5, root, "norm_eps"));
-    if (c.isLlama() && hasAttribute(m_h5, "rope_theta"))
+    if (c.rotary() && hasAttribute(m_h5, "rope_theta"))
         c.ropeTheta = float(readDouble(m_h5, root, "rope_theta"));
-    if (c.isLlama() && hasAttribute(m_h5, "rope_scaling")) {
+    if (c.rotary() && hasAttribute(m_h5, "rope_scaling")) {
         RopeScaling& r = c.ropeScaling;
         try {
             r.type = parseRopeScalingType(readString(m_h5, root, "rope_scaling"));
@@ -393,7 +393,27 @@ ModelConfig Reader::readConfig() {
             r.originalContext = int(readInt(m_h5, root, "rope_scaling_original_context", 1, INT32_MAX));
         }
     }
-    if (c.isLlama() && hasAttribute(m_h5, "qkv_bias")) c.qkvBias = readInt(m_h5, root, "qkv_bias", 0, 1) != 0;
+    if (c.architecture == Architecture::Llama && hasAttribute(m_h5, "qkv_bias"))
+        c.qkvBias = readInt(m_h5, root, "qkv_bias", 0, 1) != 0;
+    // Attributes of the newer architectures; absent means the default (docs/file-format.md).
+    const std::pair<const char*, int*> optionalSizes[] = {
+        {"head_dim", &c.headDim}, {"rotary_dim", &c.rotaryDim}, {"sliding_window", &c.slidingWindow}};
+    for (const auto& [name, field] : optionalSizes)
+        if (hasAttribute(m_h5, name)) *field = int(readInt(m_h5, root, name, 0, INT32_MAX));
+    if (hasAttribute(m_h5, "sliding_window_layers")) {
+        try {
+            c.slidingLayers = parseSlidingLayers(readString(m_h5, root, "sliding_window_layers"));
+        } catch (const InvalidInput& e) {
+            fail(root, std::string("has an ") + e.what());
+        }
+    }
+    if (c.architecture == Architecture::GptNeoX && hasAttribute(m_h5, "parallel_residual"))
+        c.parallelResidual = readInt(m_h5, root, "parallel_residual", 0, 1) != 0;
+    const std::pair<const char*, float*> optionalReals[] = {{"attn_logit_softcapping", &c.attnSoftcap},
+                                                            {"final_logit_softcapping", &c.finalSoftcap},
+                                                            {"query_pre_attn_scalar", &c.queryPreAttnScalar}};
+    for (const auto& [name, field] : optionalReals)
+        if (hasAttribute(m_h5, name)) *field = float(readDouble(m_h5, root, name));
     c.tieEmbeddings = readInt(m_h5, root, "tie_embeddings", 0, 1) != 0;
     if (hasAttribute(m_h5, "name")) c.name = readString(m_h5, root, "name");
     if (const std::string problem = configProblem(c); !problem.empty())

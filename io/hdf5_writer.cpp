@@ -176,8 +176,8 @@ void Writer::writeModel(const Model& m, StorageType storage) {
     writeInt(m_h5, root, "n_ctx", c.nCtx);
     writeDouble(m_h5, root, "norm_eps", plainDouble(c.normEps));
     writeString(m_h5, root, "activation", toString(c.activation));
-    if (c.isLlama()) writeDouble(m_h5, root, "rope_theta", plainDouble(c.ropeTheta));
-    if (const RopeScaling& r = c.ropeScaling; c.isLlama() && r.type != RopeScalingType::None) {
+    if (c.rotary()) writeDouble(m_h5, root, "rope_theta", plainDouble(c.ropeTheta));
+    if (const RopeScaling& r = c.ropeScaling; c.rotary() && r.type != RopeScalingType::None) {
         writeString(m_h5, root, "rope_scaling", toString(r.type));
         writeDouble(m_h5, root, "rope_scaling_factor", r.factor);
         if (r.type == RopeScalingType::Llama3) {
@@ -186,7 +186,17 @@ void Writer::writeModel(const Model& m, StorageType storage) {
             writeInt(m_h5, root, "rope_scaling_original_context", r.originalContext);
         }
     }
-    if (c.isLlama() && c.qkvBias) writeInt(m_h5, root, "qkv_bias", 1);
+    if (c.architecture == Architecture::Llama && c.qkvBias) writeInt(m_h5, root, "qkv_bias", 1);
+    if (c.headDim > 0) writeInt(m_h5, root, "head_dim", c.headDim);
+    if (c.rotary() && c.rotaryDim > 0) writeInt(m_h5, root, "rotary_dim", c.rotaryDim);
+    if (c.architecture == Architecture::GptNeoX) writeInt(m_h5, root, "parallel_residual", c.parallelResidual ? 1 : 0);
+    if (c.slidingWindow > 0) {
+        writeInt(m_h5, root, "sliding_window", c.slidingWindow);
+        writeString(m_h5, root, "sliding_window_layers", toString(c.slidingLayers));
+    }
+    if (c.attnSoftcap > 0) writeDouble(m_h5, root, "attn_logit_softcapping", plainDouble(c.attnSoftcap));
+    if (c.finalSoftcap > 0) writeDouble(m_h5, root, "final_logit_softcapping", plainDouble(c.finalSoftcap));
+    if (c.queryPreAttnScalar > 0) writeDouble(m_h5, root, "query_pre_attn_scalar", plainDouble(c.queryPreAttnScalar));
     writeInt(m_h5, root, "tie_embeddings", c.tieEmbeddings ? 1 : 0);
     if (!c.name.empty()) writeString(m_h5, root, "name", c.name);
 

@@ -45,6 +45,17 @@ public:
         return integerAt(key, v);
     }
 
+    // The strings of the array at `key`; fails unless it is an array of strings.
+    std::vector<std::string> strings(const char* key) const {
+        if (!has(key) || !m_j.at(key).is_array()) fail(key, "is not an array");
+        std::vector<std::string> out;
+        for (const Json& v : m_j.at(key)) {
+            if (!v.is_string()) fail(key, "holds a value that is not a string");
+            out.push_back(v.get<std::string>());
+        }
+        return out;
+    }
+
     // The object at `key` read by its own reader; fails unless it is an object.
     ConfigReader object(const char* key) const {
         if (!has(key) || !m_j.at(key).is_object()) fail(key, "is not an object");
@@ -132,11 +143,70 @@ RopeScaling ropeScalingFrom(const ConfigReader& r) {
     return s;
 }
 
-// Llama, Mistral and Qwen 2 / 2.5 (qwen2: Llama's block with biases on q, k and v, and
-// a sliding window only when use_sliding_window is true).
-void readLlama(const ConfigReader& r, HfConfig& out, bool qwen2 = false) {
+// Refuses what the common block cannot compute: biases and MLP biases where the
+// architecture has none, rotary scalings other than linear and llama3.
+void readRotary(const ConfigReader& r, ModelConfig& c) {
+    c.ropeTheta = float(r.number("rope_theta", 10000.0));
+    if (r.has("rope_scaling")) c.ropeScaling = ropeScalingFrom(r.object("rope_scaling"));
+    if (r.has("partial_rotary_factor")) {
+        const double factor = r.number("partial_rotary_factor", 1.0);
+        if (!(factor > 0.0 && factor <= 1.0)) r.fail("partial_rotary_factor", "must be in (0, 1]");
+        if (factor < 1.0) c.rotaryDim = int(c.dHead() * factor);
+    }
+}
+
+// The sliding window of Mistral-style configs: every layer, or (Qwen 2 / 3 with
+// use_sliding_window) the layers from max_window_layers on. Gemma 2 alternates.
+void readSlidingWindow(const ConfigReader& r, ModelConfig& c, bool useFlag) {
+    if (useFlag && !r.boolean("use_sliding_window", false)) return;
+    if (!r.has("sliding_window")) return;
+    const int window = r.integer("sliding_window");
+    if (window <= 0) r.fail("sliding_window", "must be positive");
+    if (useFlag) {
+        const int from = r.integer("max_window_layers", 0);
+        if (from >= c.nLayers) return;  // no layer slides
+        if (from > 0)
+            r.fail("max_window_layers", "is " + std::to_string(from) +
+                                            "; this program slides the window on all layers or none");
+    }
+    c.slidingWindow = window;
+}
+
+// layer_types (newer configs name each layer's attention): which layers slide, as
+// all, none or the even ones; other patterns are refused.
+void readLayerTypes(const ConfigReader& r, ModelConfig& c) {
+    if (!r.has("layer_types")) return;
+    const std::vector<std::string> types = r.strings("layer_types");
+    if (int(types.size()) != c.nLayers)
+        r.fail("layer_types", "names " + std::to_string(types.size()) + " layers, but num_hidden_layers is " +
+                                  std::to_string(c.nLayers));
+    bool all = true, none = true, even = true;
+    for (int i = 0; i < c.nLayers; ++i) {
+        if (types[i] != "sliding_attention" && types[i] != "full_attention")
+            r.fail("layer_types", "names the attention '" + types[i] +
+                                      "'; this program knows sliding_attention and full_attention");
+        const bool sliding = types[i] == "sliding_attention";
+        all &= sliding;
+        none &= !sliding;
+        even &= sliding == (i % 2 == 0);
+    }
+    if (none) {
+        c.slidingWindow = 0;
+        return;
+    }
+    if (!r.has("sliding_window")) r.fail("sliding_window", "is missing, but layer_types has sliding layers");
+    c.slidingWindow = r.integer("sliding_window");
+    if (c.slidingWindow <= 0) r.fail("sliding_window", "must be positive");
+    if (all) c.slidingLayers = SlidingLayers::All;
+    else if (even) c.slidingLayers = SlidingLayers::Even;
+    else r.fail("layer_types", "slides on a pattern this program does not implement (all layers, or the even ones)");
+}
+
+// Llama, Mistral, Qwen 2 / 2.5 and 3, Phi-3 and OLMo 2: the decoder of LlamaForCausalLM
+// with the pieces of `a` (qwen2: Llama with biases on q, k and v).
+void readLlama(const ConfigReader& r, HfConfig& out, Architecture a, bool qwen2 = false) {
     ModelConfig& c = out.config;
-    c.architecture = Architecture::Llama;
+    c.architecture = a;
     c.dModel = r.integer("hidden_size");
     c.dFf = r.integer("intermediate_size");
     c.nLayers = r.integer("num_hidden_layers");
@@ -145,26 +215,81 @@ void readLlama(const ConfigReader& r, HfConfig& out, bool qwen2 = false) {
     c.vocabSize = r.integer("vocab_size");
     c.nCtx = r.integer("max_position_embeddings", 2048);
     c.normEps = float(r.number("rms_norm_eps", 1e-6));
-    c.ropeTheta = float(r.number("rope_theta", 10000.0));
     c.tieEmbeddings = r.boolean("tie_word_embeddings", false);
-    c.activation = activationFrom(r, "hidden_act", r.string("hidden_act", "silu"));
-    if (c.nHeads > 0 && r.has("head_dim") && r.integer("head_dim") * c.nHeads != c.dModel)
-        r.fail("head_dim",
-               "is " + std::to_string(r.integer("head_dim")) +
-                   ", but this program needs head_dim = hidden_size / num_attention_heads (" +
-                   std::to_string(c.dModel / c.nHeads) + ")");
+    const char* actKey = r.has("hidden_activation") ? "hidden_activation" : "hidden_act";
+    c.activation = activationFrom(r, actKey, r.string(actKey, "silu"));
+    if (r.has("head_dim") && c.nHeads > 0) {
+        const int headDim = r.integer("head_dim");
+        if (headDim <= 0) r.fail("head_dim", "must be positive");
+        if (headDim * c.nHeads != c.dModel) c.headDim = headDim;
+    }
+    readRotary(r, c);
     if (r.boolean("attention_bias", false))
-        r.fail("attention_bias", "is true; Llama attention biases are not supported");
+        r.fail("attention_bias", "is true; biases on the attention projections are supported for qwen2 only");
     if (r.boolean("mlp_bias", false))
-        r.fail("mlp_bias", "is true; Llama MLP biases are not supported");
-    if (r.has("rope_scaling")) c.ropeScaling = ropeScalingFrom(r.object("rope_scaling"));
+        r.fail("mlp_bias", "is true; MLP biases are not supported in this architecture");
     c.qkvBias = qwen2;
-    const bool windowed = qwen2 ? r.boolean("use_sliding_window", false) : r.has("sliding_window");
-    if (windowed && r.integer("sliding_window", INT_MAX) < c.nCtx)
-        out.warnings.push_back(
-            "config.json sets sliding_window " + std::to_string(r.integer("sliding_window")) +
-            "; this program attends to the whole context, so prompts longer than "
-            "the window give different results");
+    const bool qwen = qwen2 || a == Architecture::Qwen3;
+    readSlidingWindow(r, c, qwen);
+    readLayerTypes(r, c);
+}
+
+void readGemma2(const ConfigReader& r, HfConfig& out) {
+    readLlama(r, out, Architecture::Gemma2);
+    ModelConfig& c = out.config;
+    c.tieEmbeddings = r.boolean("tie_word_embeddings", true);
+    if (!r.has("layer_types")) {  // Gemma 2 slides on the even layers (0, 2, ...)
+        c.slidingWindow = 0;
+        if (r.has("sliding_window")) {
+            c.slidingWindow = r.integer("sliding_window");
+            if (c.slidingWindow <= 0) r.fail("sliding_window", "must be positive");
+            c.slidingLayers = SlidingLayers::Even;
+        }
+    }
+    c.attnSoftcap = float(r.number("attn_logit_softcapping", 0.0));
+    c.finalSoftcap = float(r.number("final_logit_softcapping", 0.0));
+    c.queryPreAttnScalar = float(r.number("query_pre_attn_scalar", c.dHead()));
+}
+
+void readGptJ(const ConfigReader& r, HfConfig& out) {
+    ModelConfig& c = out.config;
+    c.architecture = Architecture::GptJ;
+    c.nLayers = r.integer("n_layer");
+    c.nHeads = c.nKvHeads = r.integer("n_head");
+    c.dModel = r.integer("n_embd");
+    c.dFf = r.integer("n_inner", 4 * c.dModel);
+    c.nCtx = r.integer("n_positions");
+    c.vocabSize = r.integer("vocab_size");
+    c.normEps = float(r.number("layer_norm_epsilon", 1e-5));
+    c.activation = activationFrom(r, "activation_function", r.string("activation_function", "gelu_new"));
+    c.tieEmbeddings = r.boolean("tie_word_embeddings", false);
+    if (c.tieEmbeddings) r.fail("tie_word_embeddings", "is true, but GPT-J's lm_head has its own weight and bias");
+    c.rotaryDim = r.integer("rotary_dim", 0);
+    c.ropeTheta = 10000.0f;  // GPT-J's rotary base is fixed
+}
+
+void readGptNeoX(const ConfigReader& r, HfConfig& out) {
+    ModelConfig& c = out.config;
+    c.architecture = Architecture::GptNeoX;
+    c.dModel = r.integer("hidden_size");
+    c.dFf = r.integer("intermediate_size");
+    c.nLayers = r.integer("num_hidden_layers");
+    c.nHeads = c.nKvHeads = r.integer("num_attention_heads");
+    c.vocabSize = r.integer("vocab_size");
+    c.nCtx = r.integer("max_position_embeddings", 2048);
+    c.normEps = float(r.number("layer_norm_eps", 1e-5));
+    c.activation = activationFrom(r, "hidden_act", r.string("hidden_act", "gelu"));
+    c.tieEmbeddings = r.boolean("tie_word_embeddings", false);
+    c.parallelResidual = r.boolean("use_parallel_residual", true);
+    if (!r.boolean("attention_bias", true))
+        r.fail("attention_bias", "is false; GPT-NeoX without attention biases is not supported");
+    c.ropeTheta = float(r.number("rope_theta", r.number("rotary_emb_base", 10000.0)));
+    if (r.has("rope_scaling")) c.ropeScaling = ropeScalingFrom(r.object("rope_scaling"));
+    const char* pctKey = r.has("partial_rotary_factor") ? "partial_rotary_factor" : "rotary_pct";
+    const double pct = r.number(pctKey, 0.25);
+    if (!(pct > 0.0 && pct <= 1.0)) r.fail(pctKey, "must be in (0, 1]");
+    if (c.nHeads > 0) c.rotaryDim = int(c.dModel / c.nHeads * pct);  // int() as GPT-NeoX truncates
+    if (c.rotaryDim % 2 != 0) r.fail(pctKey, "gives an odd number of rotary dimensions");
 }
 
 // The shortest decimal that reads back as the same float, as a double (so that
@@ -228,11 +353,25 @@ HfConfig readHfConfig(const fs::path& configJson) {
     if (type == "gpt2")
         readGpt2(r, out);
     else if (type == "llama" || type == "mistral")
-        readLlama(r, out);
+        readLlama(r, out, Architecture::Llama);
     else if (type == "qwen2")
-        readLlama(r, out, true);
+        readLlama(r, out, Architecture::Llama, true);
+    else if (type == "qwen3")
+        readLlama(r, out, Architecture::Qwen3);
+    else if (type == "phi3")
+        readLlama(r, out, Architecture::Phi3);
+    else if (type == "olmo2")
+        readLlama(r, out, Architecture::Olmo2);
+    else if (type == "gemma2")
+        readGemma2(r, out);
+    else if (type == "gptj")
+        readGptJ(r, out);
+    else if (type == "gpt_neox")
+        readGptNeoX(r, out);
     else
-        r.fail("model_type", "is '" + type + "'; supported are gpt2, llama, mistral and qwen2");
+        r.fail("model_type", "is '" + type +
+                                 "'; supported are gpt2, gptj, gpt_neox, llama, mistral, qwen2, qwen3, gemma2, "
+                                 "phi3 and olmo2");
     out.bosId = r.tokenId("bos_token_id");
     out.eosId = r.tokenId("eos_token_id");
     if (const std::string name = r.string("_name_or_path", ""); name.find('/') == std::string::npos)
@@ -247,43 +386,92 @@ nlohmann::ordered_json hfConfigJson(const ModelConfig& c, int bosId, int eosId, 
     const auto id = [](int v) {
         return v >= 0 ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr);
     };
-    if (c.isLlama()) {
-        j["architectures"] = {c.qkvBias ? "Qwen2ForCausalLM" : "LlamaForCausalLM"};
-        j["model_type"] = c.qkvBias ? "qwen2" : "llama";
-        j["hidden_size"] = c.dModel;
-        j["intermediate_size"] = c.dFf;
-        j["num_hidden_layers"] = c.nLayers;
-        j["num_attention_heads"] = c.nHeads;
-        j["num_key_value_heads"] = c.nKvHeads;
-        j["head_dim"] = c.dHead();
-        j["max_position_embeddings"] = c.nCtx;
-        j["rms_norm_eps"] = plainDouble(c.normEps);
-        j["rope_theta"] = plainDouble(c.ropeTheta);
-        if (const RopeScaling& s = c.ropeScaling; s.type == RopeScalingType::None) {
-            j["rope_scaling"] = nullptr;
-        } else {
-            nlohmann::ordered_json scaling = {{"rope_type", toString(s.type)}, {"factor", s.factor}};
-            if (s.type == RopeScalingType::Llama3) {
-                scaling["low_freq_factor"] = s.lowFreqFactor;
-                scaling["high_freq_factor"] = s.highFreqFactor;
-                scaling["original_max_position_embeddings"] = s.originalContext;
-            }
-            j["rope_scaling"] = scaling;
+    auto ropeScaling = [&]() {
+        const RopeScaling& s = c.ropeScaling;
+        if (s.type == RopeScalingType::None) return nlohmann::ordered_json(nullptr);
+        nlohmann::ordered_json scaling = {{"rope_type", toString(s.type)}, {"factor", s.factor}};
+        if (s.type == RopeScalingType::Llama3) {
+            scaling["low_freq_factor"] = s.lowFreqFactor;
+            scaling["high_freq_factor"] = s.highFreqFactor;
+            scaling["original_max_position_embeddings"] = s.originalContext;
         }
-        j["hidden_act"] = hfActivation(c.activation, true);
-        j["attention_bias"] = false;
-        j["mlp_bias"] = false;
-    } else {
-        j["architectures"] = {"GPT2LMHeadModel"};
-        j["model_type"] = "gpt2";
-        j["n_layer"] = c.nLayers;
-        j["n_head"] = c.nHeads;
-        j["n_embd"] = c.dModel;
-        j["n_inner"] = c.dFf;
-        j["n_positions"] = c.nCtx;
-        j["n_ctx"] = c.nCtx;
-        j["layer_norm_epsilon"] = plainDouble(c.normEps);
-        j["activation_function"] = hfActivation(c.activation, false);
+        return scaling;
+    };
+    switch (c.architecture) {
+        case Architecture::Gpt2:
+        case Architecture::GptJ: {
+            const bool gptj = c.architecture == Architecture::GptJ;
+            j["architectures"] = {gptj ? "GPTJForCausalLM" : "GPT2LMHeadModel"};
+            j["model_type"] = gptj ? "gptj" : "gpt2";
+            j["n_layer"] = c.nLayers;
+            j["n_head"] = c.nHeads;
+            j["n_embd"] = c.dModel;
+            j["n_inner"] = c.dFf;
+            j["n_positions"] = c.nCtx;
+            if (!gptj) j["n_ctx"] = c.nCtx;
+            if (gptj) j["rotary_dim"] = c.rotaryDims();
+            j["layer_norm_epsilon"] = plainDouble(c.normEps);
+            j["activation_function"] = hfActivation(c.activation, false);
+            break;
+        }
+        case Architecture::GptNeoX:
+            j["architectures"] = {"GPTNeoXForCausalLM"};
+            j["model_type"] = "gpt_neox";
+            j["hidden_size"] = c.dModel;
+            j["intermediate_size"] = c.dFf;
+            j["num_hidden_layers"] = c.nLayers;
+            j["num_attention_heads"] = c.nHeads;
+            j["max_position_embeddings"] = c.nCtx;
+            j["layer_norm_eps"] = plainDouble(c.normEps);
+            j["rotary_pct"] = double(c.rotaryDims()) / c.dHead();
+            j["rotary_emb_base"] = plainDouble(c.ropeTheta);
+            j["rope_scaling"] = ropeScaling();
+            j["use_parallel_residual"] = c.parallelResidual;
+            j["attention_bias"] = true;
+            j["hidden_act"] = hfActivation(c.activation, false);
+            break;
+        default: {
+            static const std::pair<Architecture, std::pair<const char*, const char*>> kNames[] = {
+                {Architecture::Llama, {"LlamaForCausalLM", "llama"}},
+                {Architecture::Qwen3, {"Qwen3ForCausalLM", "qwen3"}},
+                {Architecture::Gemma2, {"Gemma2ForCausalLM", "gemma2"}},
+                {Architecture::Phi3, {"Phi3ForCausalLM", "phi3"}},
+                {Architecture::Olmo2, {"Olmo2ForCausalLM", "olmo2"}}};
+            std::pair<const char*, const char*> names{"LlamaForCausalLM", "llama"};
+            for (const auto& [a, n] : kNames)
+                if (a == c.architecture) names = n;
+            if (c.qkvBias) names = {"Qwen2ForCausalLM", "qwen2"};
+            j["architectures"] = {names.first};
+            j["model_type"] = names.second;
+            j["hidden_size"] = c.dModel;
+            j["intermediate_size"] = c.dFf;
+            j["num_hidden_layers"] = c.nLayers;
+            j["num_attention_heads"] = c.nHeads;
+            j["num_key_value_heads"] = c.nKvHeads;
+            j["head_dim"] = c.dHead();
+            j["max_position_embeddings"] = c.nCtx;
+            j["rms_norm_eps"] = plainDouble(c.normEps);
+            j["rope_theta"] = plainDouble(c.ropeTheta);
+            j["rope_scaling"] = ropeScaling();
+            if (c.rotaryDim > 0) j["partial_rotary_factor"] = double(c.rotaryDim) / c.dHead();
+            j[c.architecture == Architecture::Gemma2 ? "hidden_activation" : "hidden_act"] =
+                hfActivation(c.activation, true);
+            j["attention_bias"] = false;
+            j["mlp_bias"] = false;
+            const bool qwen = c.qkvBias || c.architecture == Architecture::Qwen3;
+            if (c.architecture == Architecture::Gemma2) {
+                j["sliding_window"] = c.slidingWindow > 0 ? nlohmann::ordered_json(c.slidingWindow) : nullptr;
+                j["query_pre_attn_scalar"] = c.queryPreAttnScalar > 0 ? plainDouble(c.queryPreAttnScalar) : c.dHead();
+                j["attn_logit_softcapping"] = c.attnSoftcap > 0 ? nlohmann::ordered_json(plainDouble(c.attnSoftcap)) : nullptr;
+                j["final_logit_softcapping"] = c.finalSoftcap > 0 ? nlohmann::ordered_json(plainDouble(c.finalSoftcap)) : nullptr;
+            } else if (qwen) {
+                j["use_sliding_window"] = c.slidingWindow > 0;
+                j["sliding_window"] = c.slidingWindow > 0 ? nlohmann::ordered_json(c.slidingWindow) : nullptr;
+                j["max_window_layers"] = 0;
+            } else {
+                j["sliding_window"] = c.slidingWindow > 0 ? nlohmann::ordered_json(c.slidingWindow) : nullptr;
+            }
+        }
     }
     j["vocab_size"] = c.vocabSize;
     j["tie_word_embeddings"] = c.tieEmbeddings;

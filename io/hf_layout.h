@@ -17,14 +17,26 @@ struct HfTensor {
     // GPT-2's Conv1D stores its weight [in, out]; the project stores [out, in].
     bool transposed = false;
     // Project paths (docs/file-format.md) stacked along the output dimension: one for
-    // most tensors, three for GPT-2's fused c_attn (q, k, v).
+    // most tensors, three for fused ones (GPT-2's c_attn and Phi-3's qkv_proj: q, k, v;
+    // Phi-3's gate_up_proj: gate, up).
     std::vector<std::string> parts;
+    // > 0: the parts are interleaved in chunks of this many rows instead of stacked
+    // (GPT-NeoX's query_key_value holds q, k, v of head 0, then of head 1, ...).
+    int64_t chunk = 0;
 };
+
+// The checkpoint's output row (dimension 0, or 1 when transposed) of row r of part
+// `part`, whose parts before it have `rowsBefore` rows in all.
+int64_t checkpointRow(const HfTensor& t, size_t part, int64_t rowsBefore, int64_t r);
+
+// Whether a checkpoint tensor that hfTensors does not list is a buffer that holds no
+// weights (causal masks, rotary frequencies), safe to skip.
+bool isHfBuffer(const std::string& name);
 
 // Every tensor of a checkpoint of shape `c`, in the order transformers writes them.
 // GPT-2 names carry the "transformer." prefix; lm_head.weight appears only when the
-// embeddings are untied. Throws InvalidInput for a GPT-2 with grouped-query attention,
-// which Hugging Face's GPT-2 cannot express.
+// embeddings are untied. Throws InvalidInput for a GPT-2, GPT-J or GPT-NeoX with
+// grouped-query attention, which their Hugging Face classes cannot express.
 std::vector<HfTensor> hfTensors(const ModelConfig& c);
 
 // The names a checkpoint may use instead of `name` (GPT-2 files written by older code

@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 
 #include "tensor/errors.h"
@@ -48,6 +49,11 @@ public:
         return std::nullopt;
     }
     const fs::path& source() const { return m_source; }
+    std::vector<std::string> names() const {
+        std::vector<std::string> out;
+        for (const auto& [name, file] : m_fileOf) out.push_back(name);
+        return out;
+    }
 
 private:
     void readIndex(const fs::path& dir, const fs::path& index) {
@@ -109,18 +115,40 @@ void loadTensor(const CheckpointTensors& store, const HfTensor& t, const ModelCo
     const int64_t outDim = t.transposed ? t.shape[1] : t.shape[0];
     const int64_t inDim = t.shape.size() == 2 ? (t.transposed ? t.shape[0] : t.shape[1]) : 1;
     int64_t rowOffset = 0;
-    for (const std::string& path : t.parts) {
+    for (size_t part = 0; part < t.parts.size(); ++part) {
+        const std::string& path = t.parts[part];
         const int64_t rows = expectedShape(c, path).first;
         std::span<float> dst = views.at(path);
         MWB_CHECK(int64_t(dst.size()) == rows * inDim && rowOffset + rows <= outDim);
-        for (int64_t r = 0; r < rows; ++r)
-            for (int64_t i = 0; i < inDim; ++i) {
-                const int64_t o = rowOffset + r;
+        for (int64_t r = 0; r < rows; ++r) {
+            const int64_t o = checkpointRow(t, part, rowOffset, r);
+            for (int64_t i = 0; i < inDim; ++i)
                 dst[size_t(r * inDim + i)] =
                     t.transposed ? buffer[size_t(i * outDim + o)] : buffer[size_t(o * inDim + i)];
-            }
+        }
         rowOffset += rows;
     }
+}
+
+// Refuses a checkpoint tensor the layout does not use, unless it is a buffer without
+// weights; notes the skipped buffers.
+void checkUnusedTensors(const CheckpointTensors& store, const std::vector<HfTensor>& tensors,
+                        std::vector<std::string>& warnings) {
+    std::set<std::string> used;
+    for (const HfTensor& t : tensors)
+        for (const std::string& name : hfNameCandidates(t.name)) used.insert(name);
+    std::vector<std::string> skipped;
+    for (const std::string& name : store.names()) {
+        if (used.count(name)) continue;
+        if (!isHfBuffer(name))
+            throw ModelFormatError(store.source(), name,
+                                   "is a tensor this program does not know for this architecture");
+        skipped.push_back(name);
+    }
+    if (!skipped.empty())
+        warnings.push_back("skipped " + std::to_string(skipped.size()) +
+                           " checkpoint buffers that hold no weights (causal masks, rotary frequencies), e.g. " +
+                           skipped.front());
 }
 
 // Pads a vocabulary smaller than the embedding with pieces no text produces.
@@ -169,6 +197,7 @@ ImportedModel importHf(const fs::path& dir, const ProgressFn& progress) {
         views[path] = std::span<float>(t.data(), size_t(t.size()));
     });
     const std::vector<HfTensor> tensors = hfTensors(m.config);
+    checkUnusedTensors(store, tensors, out.warnings);
     for (size_t i = 0; i < tensors.size(); ++i) {
         report(progress, {long(i), long(tensors.size()), "reading tensors"});
         loadTensor(store, tensors[i], m.config, views);

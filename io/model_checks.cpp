@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 namespace mwb {
 
@@ -42,25 +43,39 @@ std::optional<ModelProblem> weightsProblem(const ModelConfig& c, const Weights& 
         return ModelProblem{"/lm_head/weight", "is empty although tie_embeddings is 0"};
     if (c.tieEmbeddings && w.lmHead.size() != 0)
         return ModelProblem{"/lm_head/weight", "is set although tie_embeddings is 1"};
-    if (c.isLlama()) {
-        if (w.positionEmbedding.size())
-            return ModelProblem{"/embed/position", "is set, but llama has no position embedding"};
-        if (w.finalNorm.bias.size()) return ModelProblem{"/final_norm/bias", "is set, but llama has no biases"};
-        for (int i = 0; i < c.nLayers; ++i) {
-            const auto& b = w.blocks[i];
-            const bool otherBias = b.norm1.bias.size() || b.norm2.bias.size() || b.o.bias.size() ||
-                                   b.up.bias.size() || b.gate.bias.size() || b.down.bias.size() ||
-                                   (!c.qkvBias && (b.q.bias.size() || b.k.bias.size() || b.v.bias.size()));
-            if (otherBias)
-                return ModelProblem{"/blocks/" + str(i), c.qkvBias ? "has a bias other than q, k and v (qkv_bias)"
-                                                                   : "has a bias, but llama has no biases"};
-        }
-    } else {
-        for (int i = 0; i < c.nLayers; ++i)
-            if (w.blocks[i].gate.weight.size() || w.blocks[i].gate.isHalf())
-                return ModelProblem{"/blocks/" + str(i) + "/mlp/gate/weight",
-                                    "is set, but gpt2 has no gate"};
+    // Tensors the architecture does not have must be empty: the file lists only those
+    // it has (forEachTensor), so anything else would be silently ignored.
+    auto absent = [&](bool has, Eigen::Index size, bool half, const std::string& path) -> std::optional<ModelProblem> {
+        if (has || (size == 0 && !half)) return std::nullopt;
+        return ModelProblem{path, "is set, but a " + toString(c.architecture) + " model of this configuration has no such tensor"};
+    };
+    std::optional<ModelProblem> extra = absent(c.learnedPositions(), w.positionEmbedding.size(), false, "/embed/position");
+    if (!extra) extra = absent(c.normBiases(), w.finalNorm.bias.size(), false, "/final_norm/bias");
+    if (!extra) extra = absent(c.lmHeadBias(), w.lmHeadBias.size(), false, "/lm_head/bias");
+    for (int i = 0; i < c.nLayers && !extra; ++i) {
+        const auto& b = w.blocks[i];
+        const std::string p = "/blocks/" + str(i);
+        const bool qk = c.qkNorm() != QkNorm::None;
+        const std::tuple<bool, Eigen::Index, bool, std::string> checks[] = {
+            {c.preNorms(), b.norm1.weight.size(), false, p + "/norm1/weight"},
+            {c.preNorms() && c.normBiases(), b.norm1.bias.size(), false, p + "/norm1/bias"},
+            {c.preNorms() && !c.sharedBlockNorm(), b.norm2.weight.size(), false, p + "/norm2/weight"},
+            {c.preNorms() && !c.sharedBlockNorm() && c.normBiases(), b.norm2.bias.size(), false, p + "/norm2/bias"},
+            {c.postNorms(), b.postAttnNorm.weight.size(), false, p + "/post_attn_norm/weight"},
+            {c.postNorms(), b.postMlpNorm.weight.size(), false, p + "/post_mlp_norm/weight"},
+            {false, b.postAttnNorm.bias.size() + b.postMlpNorm.bias.size(), false, p + "/post_attn_norm/bias"},
+            {qk, b.qNorm.weight.size(), false, p + "/attn/q_norm/weight"},
+            {qk, b.kNorm.weight.size(), false, p + "/attn/k_norm/weight"},
+            {c.qkvBiases(), b.q.bias.size() + b.k.bias.size() + b.v.bias.size(), false, p + "/attn/q/bias"},
+            {c.attnOutBias(), b.o.bias.size(), false, p + "/attn/o/bias"},
+            {c.mlpBiases(), b.up.bias.size() + b.down.bias.size(), false, p + "/mlp/up/bias"},
+            {c.gatedMlp(), b.gate.weight.size(), b.gate.isHalf(), p + "/mlp/gate/weight"},
+            {false, b.gate.bias.size(), false, p + "/mlp/gate/bias"},
+        };
+        for (const auto& [has, size, half, path] : checks)
+            if (!extra) extra = absent(has, size, half, path);
     }
+    if (extra) return extra;
 
     std::optional<ModelProblem> problem;
     forEachTensor(c, w, [&](const std::string& path, const auto& t) {

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <string>
 
+#include "model/ops.h"
 #include "tensor/errors.h"
 
 namespace mwb {
@@ -60,6 +61,12 @@ void linearForward(const MatrixT<T>& x, const LinearT<T>& l, MatrixT<T>& y, Matr
     y.resize(x.rows(), weight.rows());
     gemm(y, x, weight.transpose(), false);
     if (l.bias.size()) y.rowwise() += l.bias.transpose();
+}
+
+// Gemma's embedding scale sqrt(d_model), rounded to T as the inference pass rounds it to float.
+template <typename T>
+T embeddingScale(const ModelConfig& c) {
+    return T(static_cast<float>(std::sqrt(double(c.dModel))));
 }
 
 // Adds the sums of the rows of m (a [n x k] matrix) into acc [k], in row order.
@@ -132,10 +139,10 @@ template <typename T>
 BackpropT<T>::BackpropT(const ModelConfig& config, const WeightsT<T>& weights, ActivationMemory memory)
     : m_config(config), m_weights(weights), m_memory(memory) {
     MWB_CHECK(int(weights.blocks.size()) == config.nLayers);
-    MWB_CHECK(config.nHeads > 0 && config.dModel % config.nHeads == 0);
+    MWB_CHECK(config.nHeads > 0 && config.dHead() > 0);
     const int nKv = config.nKvHeads > 0 ? config.nKvHeads : config.nHeads;
     MWB_CHECK(config.nHeads % nKv == 0);
-    MWB_CHECK(!config.isLlama() || config.dHead() % 2 == 0);
+    MWB_CHECK(!config.rotary() || config.rotaryDims() % 2 == 0);
     m_resid.resize(config.nLayers + 1);
     m_layers.resize(memory == ActivationMemory::Recompute ? 1 : config.nLayers);
 }
@@ -143,8 +150,10 @@ BackpropT<T>::BackpropT(const ModelConfig& config, const WeightsT<T>& weights, A
 double layerActivationBytes(const ModelConfig& c, int batch, int seqLen) {
     const double rows = double(batch) * seqLen;
     const int kvDim = (c.nKvHeads > 0 ? c.nKvHeads : c.nHeads) * c.dHead();
-    // xhat1, h1, q, att, xhat2, h2 of width dModel; k, v; u, m (and g) of width dFf; probs.
-    const double width = 6.0 * c.dModel + 2.0 * kvDim + (c.isLlama() ? 3.0 : 2.0) * c.dFf;
+    // xhat1, h1, xhat2, h2 of width dModel; q, att; k, v; u, m (and g) of width dFf; probs.
+    double width = 4.0 * c.dModel + 2.0 * c.qDim() + 2.0 * kvDim + (c.gatedMlp() ? 3.0 : 2.0) * c.dFf;
+    if (c.qkNorm() != QkNorm::None) width += c.qDim() + kvDim;
+    if (c.postNorms()) width += 2.0 * c.dModel;
     return sizeof(float) * (rows * width + double(batch) * c.nHeads * seqLen * seqLen);
 }
 
@@ -156,7 +165,10 @@ bp::AttentionShape BackpropT<T>::attentionShape(int layer) const {
             .nKvHeads = m_config.nKvHeads > 0 ? m_config.nKvHeads : m_config.nHeads,
             .dHead = m_config.dHead(),
             .blocked = m_blocked,
-            .layer = layer};
+            .layer = layer,
+            .scale = m_config.attentionScale(),
+            .softcap = m_config.attnSoftcap,
+            .window = m_config.slidingAt(layer) ? m_config.slidingWindow : 0};
 }
 
 template <typename T>
@@ -186,15 +198,16 @@ const MatrixT<T>& BackpropT<T>::forward(std::span<const int> tokens, int batch, 
     m_seqLen = seqLen;
     setHooks(hooks);
     m_tokens.assign(tokens.begin(), tokens.end());
-    if (c.isLlama()) m_rope.build(seqLen, c.dHead(), c);
+    if (c.rotary()) m_rope.build(seqLen, c);
 
     MatrixT<T>& x = m_resid[0];
     x.resize(Index(batch) * seqLen, c.dModel);
-    const bool positions = !c.isLlama();
+    const bool positions = c.learnedPositions();
     for (Index r = 0; r < x.rows(); ++r) {
         x.row(r) = m_weights.tokenEmbedding.row(m_tokens[r]);
         if (positions) x.row(r) += m_weights.positionEmbedding.row(r % seqLen);
     }
+    if (c.scaledEmbeddings()) x *= embeddingScale<T>(c);
     applyHooks(HookSite::Embed, 0, x);
     for (int l = 0; l < c.nLayers; ++l) forwardLayer(l, m_resid[l + 1]);
     forwardHead();
@@ -284,9 +297,12 @@ const MatrixT<T>& BackpropT<T>::rerun(const Hooks& hooks) {
     }
     // A block whose only hooks add to mlp_out or touch resid_post starts from its
     // recorded output: rerunning it would give the same numbers.
+    // (Not through a post-norm: an addition before it does not pass through unchanged.)
     bool fromOutput = true;
     for (const Patch& p : m_hooks.patches)
-        if (p.layer == lowest && !(p.site == HookSite::ResidPost || (p.site == HookSite::MlpOut && p.mode == PatchMode::Add)))
+        if (p.layer == lowest &&
+            !(p.site == HookSite::ResidPost ||
+              (p.site == HookSite::MlpOut && p.mode == PatchMode::Add && !c.postNorms())))
             fromOutput = false;
     for (const Capture& cap : m_hooks.captures)
         if (cap.layer == lowest && cap.site != HookSite::ResidPost) fromOutput = false;
@@ -326,61 +342,87 @@ void BackpropT<T>::forwardLayer(int layer, MatrixT<T>& out) {
     const ModelConfig& c = m_config;
     const BlockWeightsT<T>& w = m_weights.blocks[layer];
     LayerCache& a = cache(layer);
-    const bool rms = c.isLlama();
-    const T eps = T(c.normEps);
     const bp::AttentionShape shape = attentionShape(layer);
     const bool hooks = hooked(layer);
     // The recorded input already holds its patches when a layer is recomputed.
     if (hooks && !m_recomputing) applyHooks(HookSite::ResidPre, layer, m_resid[layer]);
+    const MatrixT<T>& in = m_resid[layer];
 
-    bp::normForward(m_resid[layer], w.norm1, rms, eps, a.xhat1, a.rstd1, a.h1);
-    linearForward(a.h1, w.q, a.q, m_scratch);
-    linearForward(a.h1, w.k, a.k, m_scratch);
-    linearForward(a.h1, w.v, a.v, m_scratch);
-    if (rms) {
+    // Attention.
+    if (c.preNorms()) bp::normForward(in, w.norm1, c, a.xhat1, a.rstd1, a.h1);
+    const MatrixT<T>& h1 = c.preNorms() ? a.h1 : in;
+    linearForward(h1, w.q, a.q, m_scratch);
+    linearForward(h1, w.k, a.k, m_scratch);
+    linearForward(h1, w.v, a.v, m_scratch);
+    if (c.qkNorm() != QkNorm::None) {
+        qkNormForward(a.q, shape.nHeads, w.qNorm, a.xhatQ, a.rstdQ);
+        qkNormForward(a.k, shape.nKvHeads, w.kNorm, a.xhatK, a.rstdK);
+    }
+    if (c.rotary()) {
         bp::ropeApply(a.q, shape.nHeads, shape.dHead, m_seqLen, m_rope, false);
         bp::ropeApply(a.k, shape.nKvHeads, shape.dHead, m_seqLen, m_rope, false);
     }
     bp::attentionForward(a.q, a.k, a.v, shape, a.probs, a.att);
 
     MatrixT<T>& x = out;  // resid_mid, then resid_post
-    x = m_resid[layer];
-    if (hooks && needsActivation(HookSite::AttnOut, layer)) {
-        MatrixT<T> attnOut;
-        linearForward(a.att, w.o, attnOut, m_scratch);
-        applyHooks(HookSite::AttnOut, layer, attnOut);
-        x += attnOut;
-    } else {
-        gemm(x, a.att, w.o.weightIn(m_scratch).transpose(), true);
-        if (w.o.bias.size()) x.rowwise() += w.o.bias.transpose();
-        if (hooks) applyHooks(HookSite::AttnOut, layer, x, true);
-    }
+    x = in;
+    // A sublayer output the hooks or a post-norm need is materialised; otherwise the
+    // projection accumulates straight into the residual stream.
+    auto addSublayer = [&](const MatrixT<T>& input, const LinearT<T>& proj, HookSite site, const NormT<T>& postNorm,
+                           MatrixT<T>& xhat, VectorT<T>& rstd) {
+        if (c.postNorms() || (hooks && needsActivation(site, layer))) {
+            MatrixT<T> sub;
+            linearForward(input, proj, sub, m_scratch);
+            if (hooks) applyHooks(site, layer, sub);
+            if (c.postNorms()) bp::normForward(sub, postNorm, c, xhat, rstd, sub);
+            x += sub;
+        } else {
+            gemm(x, input, proj.weightIn(m_scratch).transpose(), true);
+            if (proj.bias.size()) x.rowwise() += proj.bias.transpose();
+            if (hooks) applyHooks(site, layer, x, true);
+        }
+    };
+    addSublayer(a.att, w.o, HookSite::AttnOut, w.postAttnNorm, a.xhatPA, a.rstdPA);
 
-    bp::normForward(x, w.norm2, rms, eps, a.xhat2, a.rstd2, a.h2);
+    // MLP: from the block input when parallel, else from resid_mid.
+    const MatrixT<T>& mlpFrom = c.parallelBlock() ? in : x;
+    if (c.sharedBlockNorm()) a.h2 = a.h1;
+    else if (c.preNorms()) bp::normForward(mlpFrom, w.norm2, c, a.xhat2, a.rstd2, a.h2);
+    else a.h2 = mlpFrom;
     linearForward(a.h2, w.up, a.u, m_scratch);
-    if (rms) {
+    if (c.gatedMlp()) {
         linearForward(a.h2, w.gate, a.g, m_scratch);
         bp::gluForward(c.activation, a.g, a.u, a.m);
     } else {
         bp::activationForward(c.activation, a.u, a.m);
     }
-    if (!hooks) {
-        gemm(x, a.m, w.down.weight.transpose(), true);
-        if (w.down.bias.size()) x.rowwise() += w.down.bias.transpose();
-        return;
-    }
-    applyHooks(HookSite::MlpIn, layer, a.m);
-    if (needsActivation(HookSite::MlpOut, layer)) {
-        MatrixT<T> mlpOut;
-        linearForward(a.m, w.down, mlpOut, m_scratch);
-        applyHooks(HookSite::MlpOut, layer, mlpOut);
-        x += mlpOut;
-    } else {
-        gemm(x, a.m, w.down.weight.transpose(), true);
-        if (w.down.bias.size()) x.rowwise() += w.down.bias.transpose();
-        applyHooks(HookSite::MlpOut, layer, x, true);
-    }
-    applyHooks(HookSite::ResidPost, layer, x);
+    if (hooks) applyHooks(HookSite::MlpIn, layer, a.m);
+    addSublayer(a.m, w.down, HookSite::MlpOut, w.postMlpNorm, a.xhatPM, a.rstdPM);
+    if (hooks) applyHooks(HookSite::ResidPost, layer, x);
+}
+
+template <typename T>
+void BackpropT<T>::qkNormForward(MatrixT<T>& m, int heads, const NormT<T>& norm, MatrixT<T>& xhat,
+                                 VectorT<T>& rstd) {
+    // Per head: the [rows x heads*dHead] matrix viewed as [rows*heads x dHead] (row-major,
+    // so resizing to the same number of coefficients keeps them in place).
+    const Index rows = m.rows(), cols = m.cols();
+    const bool perHead = m_config.qkNorm() == QkNorm::PerHead;
+    if (perHead) m.resize(rows * heads, cols / heads);
+    bp::normForward(m, norm, m_config, xhat, rstd, m);
+    if (perHead) m.resize(rows, cols);
+}
+
+template <typename T>
+void BackpropT<T>::qkNormBackward(MatrixT<T>& d, int heads, const NormT<T>& norm, const MatrixT<T>& xhat,
+                                  const VectorT<T>& rstd, NormT<T>* grad) {
+    const Index rows = d.rows(), cols = d.cols();
+    const bool perHead = m_config.qkNorm() == QkNorm::PerHead;
+    if (perHead) d.resize(rows * heads, cols / heads);
+    m_dNormed.setZero(d.rows(), d.cols());
+    bp::normBackward(d, xhat, rstd, norm, m_config, grad, m_dNormed);
+    d.swap(m_dNormed);
+    if (perHead) d.resize(rows, cols);
 }
 
 template <typename T>
@@ -398,10 +440,12 @@ void BackpropT<T>::forwardHead() {
         }
         in = &m_headIn;
     }
-    bp::normForward(*in, m_weights.finalNorm, c.isLlama(), T(c.normEps), m_xhatF, m_rstdF, m_hF);
+    bp::normForward(*in, m_weights.finalNorm, c, m_xhatF, m_rstdF, m_hF);
     const MatrixT<T>& u = m_weights.unembedding();
     m_logits.resize(m_hF.rows(), u.rows());
     gemm(m_logits, m_hF, u.transpose(), false);
+    if (m_weights.lmHeadBias.size()) m_logits.rowwise() += m_weights.lmHeadBias.transpose();
+    if (c.finalSoftcap > 0.0f) ops::softcap(m_logits, c.finalSoftcap);
 }
 
 template <typename T>
@@ -413,18 +457,23 @@ void BackpropT<T>::backwardFrom(const MatrixT<T>& dLogits, int firstLayer, Weigh
                            std::to_string(m_logits.rows()) + " x " +
                            std::to_string(m_logits.cols()) + "]");
     const MatrixT<T>& u = m_weights.unembedding();
-    m_dh.resize(dLogits.rows(), c.dModel);
-    gemm(m_dh, dLogits, u, false);
+    const MatrixT<T>* dRaw = &dLogits;
+    if (c.finalSoftcap > 0.0f) {  // logits = c tanh(raw / c): d raw = d logits (1 - (logits / c)^2)
+        m_dSub = dLogits.array() * (T(1) - (m_logits.array() / T(c.finalSoftcap)).square());
+        dRaw = &m_dSub;
+    }
+    m_dh.resize(dRaw->rows(), c.dModel);
+    gemm(m_dh, *dRaw, u, false);
     if (grads) checkGradShapes(c, m_weights, *grads);
     if (grads) {
         MatrixT<T>& gu = c.tieEmbeddings ? grads->tokenEmbedding : grads->lmHead;
-        gemm(gu, dLogits.transpose(), m_hF, true);
+        gemm(gu, dRaw->transpose(), m_hF, true);
+        if (grads->lmHeadBias.size()) addRowSum(*dRaw, grads->lmHeadBias);
     }
     const bool selected = !m_logitRows.empty();
     MatrixT<T>& dHeadIn = selected ? m_dxHead : m_dx;
     dHeadIn.setZero(m_dh.rows(), c.dModel);
-    bp::normBackward(m_dh, m_xhatF, m_rstdF, m_weights.finalNorm, c.isLlama(),
-                     grads ? &grads->finalNorm : nullptr, dHeadIn);
+    bp::normBackward(m_dh, m_xhatF, m_rstdF, m_weights.finalNorm, c, grads ? &grads->finalNorm : nullptr, dHeadIn);
     if (selected) {  // rows without logits get no gradient from the head
         m_dx.setZero(Index(m_batch) * m_seqLen, c.dModel);
         for (size_t i = 0; i < m_logitRows.size(); ++i) m_dx.row(m_logitRows[i]) += m_dxHead.row(Index(i));
@@ -443,53 +492,87 @@ void BackpropT<T>::backwardLayer(int layer, BlockWeightsT<T>* g) {
         m_recomputing = false;
     }
     const LayerCache& a = cache(layer);
-    const bool rms = c.isLlama();
     const bp::AttentionShape shape = attentionShape(layer);
     const bool patched = hooked(layer) && !m_hooks.patches.empty();
 
-    // MLP: out = mid + down(m), m = act(u) or act(g) * u.
-    if (patched) {
-        patchGradients(HookSite::ResidPost, layer, m_dx);
-        patchGradients(HookSite::MlpOut, layer, m_dx);
+    // d loss / d (a sublayer's projection output) from m_dx = d loss / d (the residual it
+    // is added to): through the post-norm where there is one. Records the gradients of
+    // the patches at `site` and returns it with the rows of Replace patches cut.
+    auto sublayerGrad = [&](HookSite site, const NormT<T>& postNorm, NormT<T>* postGrad, const MatrixT<T>& xhat,
+                            const VectorT<T>& rstd) -> const MatrixT<T>& {
+        const MatrixT<T>* d = &m_dx;
+        if (c.postNorms()) {
+            m_dSub.setZero(m_dx.rows(), m_dx.cols());
+            bp::normBackward(m_dx, xhat, rstd, postNorm, c, postGrad, m_dSub);
+            d = &m_dSub;
+        }
+        if (!patched) return *d;
+        patchGradients(site, layer, const_cast<MatrixT<T>&>(*d));
+        return withoutReplaced(site, layer, *d, m_dxCut);
+    };
+
+    // MLP: out = mid + post(down(m)), m = act(u) or act(g) * u.
+    if (patched) patchGradients(HookSite::ResidPost, layer, m_dx);
+    // The attention branch of a parallel block sees d out, before the MLP's share is added.
+    if (c.parallelBlock() && !c.sharedBlockNorm()) m_dOut = m_dx;
+    {
+        const MatrixT<T>& dOut = sublayerGrad(HookSite::MlpOut, w.postMlpNorm, g ? &g->postMlpNorm : nullptr,
+                                              a.xhatPM, a.rstdPM);
+        m_dm.resize(m_dx.rows(), c.dFf);
+        gemm(m_dm, dOut, w.down.weight, false);
+        if (g) linearWeightGrad(dOut, a.m, g->down);
     }
-    const MatrixT<T>& dOut = patched ? withoutReplaced(HookSite::MlpOut, layer, m_dx, m_dxCut) : m_dx;
-    m_dm.resize(m_dx.rows(), c.dFf);
-    gemm(m_dm, dOut, w.down.weight, false);
-    if (g) linearWeightGrad(dOut, a.m, g->down);
     if (patched) patchGradients(HookSite::MlpIn, layer, m_dm);
-    if (rms)
+    if (c.gatedMlp())
         bp::gluBackward(c.activation, a.g, a.u, m_dm, m_dg, m_du);
     else
         bp::activationBackward(c.activation, a.u, m_dm, m_du);
-    m_dh.resize(m_dx.rows(), c.dModel);  // the head may have left it at the logit rows
-    gemm(m_dh, m_du, w.up.weightIn(m_scratch), false);
-    if (rms) gemm(m_dh, m_dg, w.gate.weightIn(m_scratch), true);
+    m_dh2.resize(m_dx.rows(), c.dModel);
+    gemm(m_dh2, m_du, w.up.weightIn(m_scratch), false);
+    if (c.gatedMlp()) gemm(m_dh2, m_dg, w.gate.weightIn(m_scratch), true);
     if (g) {
         linearWeightGrad(m_du, a.h2, g->up);
-        if (rms) linearWeightGrad(m_dg, a.h2, g->gate);
+        if (c.gatedMlp()) linearWeightGrad(m_dg, a.h2, g->gate);
     }
-    bp::normBackward(m_dh, a.xhat2, a.rstd2, w.norm2, rms, g ? &g->norm2 : nullptr, m_dx);
+    // GPT-J: the MLP's input is norm1's output, whose gradient the attention adds to below.
+    if (!c.sharedBlockNorm()) {
+        if (c.preNorms()) bp::normBackward(m_dh2, a.xhat2, a.rstd2, w.norm2, c, g ? &g->norm2 : nullptr, m_dx);
+        else m_dx += m_dh2;
+    }
+    // m_dx is now d loss / d resid_mid (sequential), or d out + the MLP's share (parallel).
+    if (c.parallelBlock() && !c.sharedBlockNorm()) m_dOut.swap(m_dx);
 
-    // Attention: mid = x + o(att).
-    if (patched) patchGradients(HookSite::AttnOut, layer, m_dx);
-    const MatrixT<T>& dMid = patched ? withoutReplaced(HookSite::AttnOut, layer, m_dx, m_dxCut) : m_dx;
-    m_datt.resize(m_dx.rows(), w.o.inFeatures());
-    gemm(m_datt, dMid, w.o.weightIn(m_scratch), false);
-    if (g) linearWeightGrad(dMid, a.att, g->o);
+    // Attention: mid = x + post(o(att)).
+    {
+        const MatrixT<T>& dMid = sublayerGrad(HookSite::AttnOut, w.postAttnNorm, g ? &g->postAttnNorm : nullptr,
+                                              a.xhatPA, a.rstdPA);
+        m_datt.resize(m_dx.rows(), w.o.inFeatures());
+        gemm(m_datt, dMid, w.o.weightIn(m_scratch), false);
+        if (g) linearWeightGrad(dMid, a.att, g->o);
+    }
     bp::attentionBackward(a.q, a.k, a.v, a.probs, m_datt, shape, m_dq, m_dk, m_dv);
-    if (rms) {
+    if (c.rotary()) {
         bp::ropeApply(m_dq, shape.nHeads, shape.dHead, m_seqLen, m_rope, true);
         bp::ropeApply(m_dk, shape.nKvHeads, shape.dHead, m_seqLen, m_rope, true);
     }
-    gemm(m_dh, m_dq, w.q.weightIn(m_scratch), false);
+    if (c.qkNorm() != QkNorm::None) {
+        qkNormBackward(m_dq, shape.nHeads, w.qNorm, a.xhatQ, a.rstdQ, g ? &g->qNorm : nullptr);
+        qkNormBackward(m_dk, shape.nKvHeads, w.kNorm, a.xhatK, a.rstdK, g ? &g->kNorm : nullptr);
+    }
+    const MatrixT<T>& h1 = c.preNorms() ? a.h1 : m_resid[layer];
+    if (c.sharedBlockNorm()) m_dh.swap(m_dh2);  // adds to the MLP's share
+    else m_dh.resize(m_dx.rows(), c.dModel);    // the head may have left it at the logit rows
+    gemm(m_dh, m_dq, w.q.weightIn(m_scratch), c.sharedBlockNorm());
     gemm(m_dh, m_dk, w.k.weightIn(m_scratch), true);
     gemm(m_dh, m_dv, w.v.weightIn(m_scratch), true);
     if (g) {
-        linearWeightGrad(m_dq, a.h1, g->q);
-        linearWeightGrad(m_dk, a.h1, g->k);
-        linearWeightGrad(m_dv, a.h1, g->v);
+        linearWeightGrad(m_dq, h1, g->q);
+        linearWeightGrad(m_dk, h1, g->k);
+        linearWeightGrad(m_dv, h1, g->v);
     }
-    bp::normBackward(m_dh, a.xhat1, a.rstd1, w.norm1, rms, g ? &g->norm1 : nullptr, m_dx);
+    if (c.parallelBlock() && !c.sharedBlockNorm()) m_dx.swap(m_dOut);  // back to d out + the MLP's share
+    if (c.preNorms()) bp::normBackward(m_dh, a.xhat1, a.rstd1, w.norm1, c, g ? &g->norm1 : nullptr, m_dx);
+    else m_dx += m_dh;
     if (patched) {
         patchGradients(HookSite::ResidPre, layer, m_dx);
         if (layer == 0) patchGradients(HookSite::Embed, 0, m_dx);
@@ -526,7 +609,8 @@ template <typename T>
 void BackpropT<T>::backward(const MatrixT<T>& dLogits, WeightsT<T>& grads) {
     backwardFrom(dLogits, 0, &grads);
     // Embeddings: scatter-add in row order (deterministic).
-    const bool positions = !m_config.isLlama();
+    const bool positions = m_config.learnedPositions();
+    if (m_config.scaledEmbeddings()) m_dx *= embeddingScale<T>(m_config);
     for (Index r = 0; r < m_dx.rows(); ++r) {
         grads.tokenEmbedding.row(m_tokens[r]) += m_dx.row(r);
         if (positions) grads.positionEmbedding.row(r % m_seqLen) += m_dx.row(r);
@@ -548,7 +632,8 @@ MatrixT<T> BackpropT<T>::backwardToPatches(const MatrixT<T>& dLogits, WeightsT<T
     // Patches at the block output of the lowest layer need no backward pass through it.
     bool inside = false;
     for (const Patch& p : m_hooks.patches)
-        inside |= p.layer == lowest && p.site != HookSite::ResidPost && p.site != HookSite::MlpOut;
+        inside |= p.layer == lowest && p.site != HookSite::ResidPost &&
+                   (p.site != HookSite::MlpOut || c.postNorms());
     m_patchGrads.setZero(Index(m_hooks.patches.size()), width);
     m_recordPatchGrads = true;
     try {

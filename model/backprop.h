@@ -113,9 +113,13 @@ public:
     int seqLen() const { return m_seqLen; }
 
 private:
+    // What the backward pass of one block needs. Norms keep their normalised input
+    // (xhat) and 1/rms (rstd): 1 before attention, 2 before the MLP, Q/K of q and k,
+    // PA/PM after attention and MLP. h2 is the MLP's input.
     struct LayerCache {
         MatrixT<T> xhat1, h1, q, k, v, probs, att, xhat2, h2, u, g, m;
-        VectorT<T> rstd1, rstd2;
+        MatrixT<T> xhatQ, xhatK, xhatPA, xhatPM;
+        VectorT<T> rstd1, rstd2, rstdQ, rstdK, rstdPA, rstdPM;
     };
 
     // Runs block `layer` on m_resid[layer] into `out` (resid_post), filling cache(layer)
@@ -139,6 +143,11 @@ private:
     const MatrixT<T>& withoutReplaced(HookSite site, int layer, const MatrixT<T>& grad, MatrixT<T>& scratch);
     LayerCache& cache(int layer) { return m_layers[m_memory == ActivationMemory::Recompute ? 0 : layer]; }
     void forwardHead();
+    // RMSNorm of q or k ([rows x heads*dHead]) in place, per head or whole (qkNorm).
+    void qkNormForward(MatrixT<T>& m, int heads, const NormT<T>& norm, MatrixT<T>& xhat, VectorT<T>& rstd);
+    // d (normed) -> d (input) in place.
+    void qkNormBackward(MatrixT<T>& d, int heads, const NormT<T>& norm, const MatrixT<T>& xhat,
+                        const VectorT<T>& rstd, NormT<T>* grad);
     // From m_dx = d loss / d resid_post of `layer`, leaves d loss / d resid_pre in m_dx.
     void backwardLayer(int layer, BlockWeightsT<T>* grads);
     // Head and final norm, then layers down to firstLayer; m_dx ends as d loss / d
@@ -175,6 +184,7 @@ private:
 
     // Backward scratch.
     MatrixT<T> m_dLogits, m_dxHead, m_dx, m_dh, m_dq, m_dk, m_dv, m_datt, m_dm, m_du, m_dg, m_dxCut;
+    MatrixT<T> m_dSub, m_dOut, m_dh2, m_dNormed;
     // One weight kept in float16, decoded for the product that needs it.
     MatrixT<T> m_scratch;
 };

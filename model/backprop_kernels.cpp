@@ -85,9 +85,12 @@ void actGradChunk(Activation a, const T* xp, T* yp, Index len) {
 }  // namespace
 
 template <typename T>
-void normForward(const MatrixT<T>& x, const NormT<T>& norm, bool rms, T eps, MatrixT<T>& xhat,
+void normForward(const MatrixT<T>& x, const NormT<T>& norm, const ModelConfig& c, MatrixT<T>& xhat,
                  VectorT<T>& rstd, MatrixT<T>& y) {
     const Index n = x.rows(), d = x.cols();
+    const bool rms = c.rmsNorm();
+    const T eps = T(c.normEps);
+    const VectorT<T> weight = norm.weight.array() + T(c.normWeightOffset());
     xhat.resize(n, d);
     rstd.resize(n);
     y.resize(n, d);
@@ -106,16 +109,18 @@ void normForward(const MatrixT<T>& x, const NormT<T>& norm, bool rms, T eps, Mat
             xhat.row(r) = (xr.array() - mean) * inv;
         }
         rstd[r] = inv;
-        y.row(r) = xhat.row(r).cwiseProduct(norm.weight.transpose());
+        y.row(r) = xhat.row(r).cwiseProduct(weight.transpose());
         if (hasBias) y.row(r) += norm.bias.transpose();
     }
 }
 
 template <typename T>
 void normBackward(const MatrixT<T>& dy, const MatrixT<T>& xhat, const VectorT<T>& rstd,
-                  const NormT<T>& norm, bool rms, NormT<T>* grad, MatrixT<T>& dx) {
+                  const NormT<T>& norm, const ModelConfig& c, NormT<T>* grad, MatrixT<T>& dx) {
     const Index n = dy.rows(), d = dy.cols();
-    const auto w = norm.weight.transpose().array();
+    const bool rms = c.rmsNorm();
+    const VectorT<T> weight = norm.weight.array() + T(c.normWeightOffset());
+    const auto w = weight.transpose().array();
     // With g = dy * w:  LayerNorm  dx = rstd (g - mean(g) - xhat mean(g xhat)),
     //                   RMSNorm    dx = rstd (g - xhat mean(g xhat)).
 #pragma omp parallel for schedule(static) if (n * d > kParallelWork)
@@ -133,14 +138,16 @@ void normBackward(const MatrixT<T>& dy, const MatrixT<T>& xhat, const VectorT<T>
 }
 
 template <typename T>
-void RopeTable<T>::build(int seqLen, int dHead, const ModelConfig& config) {
-    const int half = dHead / 2;
+void RopeTable<T>::build(int seqLen, const ModelConfig& config) {
+    const int half = config.rotaryDims() / 2;
     if (cos.rows() == seqLen && cos.cols() == half) return;  // depends only on the shape
     cos.resize(seqLen, half);
     sin.resize(seqLen, half);
+    pairs.resize(half);
+    for (int i = 0; i < half; ++i) pairs[i] = ops::rotaryPair(config, i, config.rotaryDims());
     for (int pos = 0; pos < seqLen; ++pos) {
         for (int i = 0; i < half; ++i) {
-            const double invFreq = ropeInverseFrequency(config, i, dHead);
+            const double invFreq = ropeInverseFrequency(config, i, config.rotaryDims());
             cos(pos, i) = T(std::cos(pos * invFreq));
             sin(pos, i) = T(std::sin(pos * invFreq));
         }
@@ -150,7 +157,7 @@ void RopeTable<T>::build(int seqLen, int dHead, const ModelConfig& config) {
 template <typename T>
 void ropeApply(MatrixT<T>& x, int nHeads, int dHead, int seqLen, const RopeTable<T>& table,
                bool inverse) {
-    const int half = dHead / 2;
+    const int half = static_cast<int>(table.pairs.size());
     const T sign = inverse ? T(-1) : T(1);
 #pragma omp parallel for schedule(static) if (x.size() > kParallelWork)
     for (Index r = 0; r < x.rows(); ++r) {
@@ -159,12 +166,13 @@ void ropeApply(MatrixT<T>& x, int nHeads, int dHead, int seqLen, const RopeTable
         const T* s = &table.sin(pos, 0);
         T* row = &x(r, 0);
         for (int h = 0; h < nHeads; ++h) {
-            T* a = row + h * dHead;
-            T* b = a + half;
+            T* head = row + h * dHead;
             for (int i = 0; i < half; ++i) {
-                const T a0 = a[i], b0 = b[i], si = sign * s[i];
-                a[i] = a0 * c[i] - b0 * si;
-                b[i] = b0 * c[i] + a0 * si;
+                T& a = head[table.pairs[i].first];
+                T& b = head[table.pairs[i].second];
+                const T a0 = a, b0 = b, si = sign * s[i];
+                a = a0 * c[i] - b0 * si;
+                b = b0 * c[i] + a0 * si;
             }
         }
     }
@@ -174,7 +182,7 @@ template <typename T>
 void attentionForward(const MatrixT<T>& q, const MatrixT<T>& k, const MatrixT<T>& v,
                       const AttentionShape& s, MatrixT<T>& probs, MatrixT<T>& out) {
     const int len = s.seqLen, dh = s.dHead, group = s.nHeads / s.nKvHeads;
-    const T scale = T(1) / std::sqrt(T(dh));
+    const T scale = T(s.scale), cap = T(s.softcap);
     probs.resize(Index(s.batch) * s.nHeads * len, len);
     out.resize(q.rows(), q.cols());
     const bool parallel = Index(s.batch) * s.nHeads * len * len * dh > kParallelWork;
@@ -190,14 +198,24 @@ void attentionForward(const MatrixT<T>& q, const MatrixT<T>& k, const MatrixT<T>
             const int n = std::min(kCausalBlock, len - i0);
             p.block(i0, 0, n, i0 + n).noalias() = qh.middleRows(i0, n) * kh.topRows(i0 + n).transpose();
         }
+        // Soft-capping acts on the scaled scores, before any mask (Gemma 2).
+        if (cap > T(0))
+            for (int i = 0; i < len; ++i) {
+                auto seg = p.row(i).head(i + 1).array();
+                seg = (seg * scale / cap).tanh() * cap;
+            }
+        const T minusInf = -std::numeric_limits<T>::infinity();
         for (const BlockedKeys& bk : s.blocked)
             if (bk.sequence == b && s.layer < bk.layerEnd)
                 p.block(bk.queryBegin, bk.keyBegin, len - bk.queryBegin, bk.keyEnd - bk.keyBegin)
-                    .setConstant(-std::numeric_limits<T>::infinity());
+                    .setConstant(minusInf);
+        if (s.window > 0)
+            for (int i = s.window; i < len; ++i) p.row(i).head(i - s.window + 1).setConstant(minusInf);
         for (int i = 0; i < len; ++i) {
             auto seg = p.row(i).head(i + 1).array();
             const T mx = seg.maxCoeff();
-            seg = ((seg - mx) * scale).exp();
+            if (cap > T(0)) seg = (seg - mx).exp();
+            else seg = ((seg - mx) * scale).exp();
             seg /= seg.sum();
             p.row(i).tail(len - i - 1).setZero();
         }
@@ -214,7 +232,7 @@ void attentionBackward(const MatrixT<T>& q, const MatrixT<T>& k, const MatrixT<T
                        const MatrixT<T>& probs, const MatrixT<T>& dOut, const AttentionShape& s,
                        MatrixT<T>& dq, MatrixT<T>& dk, MatrixT<T>& dv) {
     const int len = s.seqLen, dh = s.dHead, group = s.nHeads / s.nKvHeads;
-    const T scale = T(1) / std::sqrt(T(dh));
+    const T scale = T(s.scale), cap = T(s.softcap);
     dq.resize(q.rows(), q.cols());
     dk.resize(k.rows(), k.cols());
     dv.resize(v.rows(), v.cols());
@@ -249,6 +267,10 @@ void attentionBackward(const MatrixT<T>& q, const MatrixT<T>& k, const MatrixT<T
                 auto dr = dp.row(i).head(i + 1).array();
                 const T dot = (pr * dr).sum();
                 dr = pr * (dr - dot);
+                if (cap > T(0)) {  // through t = c tanh(z / c): dt/dz = 1 - (t / c)^2, recomputed
+                    const auto z = (qh.row(i) * kh.topRows(i + 1).transpose()).array() * scale;
+                    dr *= T(1) - (z / cap).tanh().square();
+                }
                 dp.row(i).tail(len - i - 1).setZero();
             }
             for (int i0 = 0; i0 < len; i0 += kCausalBlock) {
@@ -300,10 +322,10 @@ void gluBackward(Activation a, const MatrixT<T>& g, const MatrixT<T>& u, const M
 }
 
 #define MWB_INSTANTIATE_KERNELS(T)                                                               \
-    template void normForward<T>(const MatrixT<T>&, const NormT<T>&, bool, T, MatrixT<T>&,      \
-                                 VectorT<T>&, MatrixT<T>&);                                     \
+    template void normForward<T>(const MatrixT<T>&, const NormT<T>&, const ModelConfig&,        \
+                                 MatrixT<T>&, VectorT<T>&, MatrixT<T>&);                        \
     template void normBackward<T>(const MatrixT<T>&, const MatrixT<T>&, const VectorT<T>&,      \
-                                  const NormT<T>&, bool, NormT<T>*, MatrixT<T>&);               \
+                                  const NormT<T>&, const ModelConfig&, NormT<T>*, MatrixT<T>&); \
     template struct RopeTable<T>;                                                               \
     template void ropeApply<T>(MatrixT<T>&, int, int, int, const RopeTable<T>&, bool);          \
     template void attentionForward<T>(const MatrixT<T>&, const MatrixT<T>&, const MatrixT<T>&,  \

@@ -7,6 +7,7 @@
 #include <limits>
 #include <span>
 #include <utility>  // std::as_const, used by weights.h
+#include <vector>
 
 #include "model/config.h"
 #include "tensor/tensor.h"
@@ -14,30 +15,33 @@
 
 namespace mwb::bp {
 
-// LayerNorm (rms = false) or RMSNorm of every row of x [n x d] into y [n x d],
-// recording the normalised rows xhat [n x d] and 1/sqrt(var + eps) per row in rstd [n].
+// LayerNorm or RMSNorm (c.rmsNorm()) of every row of x [n x d] into y [n x d], with the
+// weight applied as (c.normWeightOffset() + w), recording the normalised rows xhat
+// [n x d] and 1/sqrt(var + eps) per row in rstd [n]. y may be x.
 template <typename T>
-void normForward(const MatrixT<T>& x, const NormT<T>& norm, bool rms, T eps, MatrixT<T>& xhat,
+void normForward(const MatrixT<T>& x, const NormT<T>& norm, const ModelConfig& c, MatrixT<T>& xhat,
                  VectorT<T>& rstd, MatrixT<T>& y);
 
 // Given dy = d loss / d y, ADDS d loss / d x into dx and, when grad is not null, adds the
 // gradients of the norm's weight (and bias) into *grad.
 template <typename T>
 void normBackward(const MatrixT<T>& dy, const MatrixT<T>& xhat, const VectorT<T>& rstd,
-                  const NormT<T>& norm, bool rms, NormT<T>* grad, MatrixT<T>& dx);
+                  const NormT<T>& norm, const ModelConfig& c, NormT<T>* grad, MatrixT<T>& dx);
 
-// cos/sin of pos * ropeInverseFrequency(config, i, dHead) for pos < seqLen, i < dHead/2,
-// computed exactly as ops::rope does (double precision, then rounded to T). Built once
-// per shape: a table belongs to one model.
+// cos/sin of pos * ropeInverseFrequency(config, i, rotaryDims) for pos < seqLen,
+// i < rotaryDims/2, computed exactly as ops::rope does (double precision, then rounded
+// to T), with the pairs ops::rotaryPair rotates. Built once per shape: a table belongs
+// to one model.
 template <typename T>
 struct RopeTable {
-    MatrixT<T> cos;  // [seqLen x dHead/2]
+    MatrixT<T> cos;  // [seqLen x rotaryDims/2]
     MatrixT<T> sin;
-    void build(int seqLen, int dHead, const ModelConfig& config);
+    std::vector<std::pair<int, int>> pairs;
+    void build(int seqLen, const ModelConfig& config);
 };
 
-// Rotates every head of x [batch*seqLen x nHeads*dHead] in place (HF rotate_half);
-// row r has position r % seqLen. inverse = true applies the transpose (backward).
+// Rotates every head of x [batch*seqLen x nHeads*dHead] in place; row r has position
+// r % seqLen. inverse = true applies the transpose (backward).
 template <typename T>
 void ropeApply(MatrixT<T>& x, int nHeads, int dHead, int seqLen, const RopeTable<T>& table,
                bool inverse);
@@ -62,10 +66,14 @@ struct AttentionShape {
     int dHead = 0;
     std::span<const BlockedKeys> blocked;  // on top of the causal mask; usually empty
     int layer = 0;                         // which of blocked apply: layer < layerEnd
+    double scale = 0;                      // of the scores: ModelConfig::attentionScale
+    double softcap = 0;                    // c * tanh(score / c) when positive (Gemma 2)
+    int window = 0;                        // keys i - j >= window masked when positive
 };
 
-// Causal softmax attention for every (sequence, head), with s.blocked's keys masked
-// too (probability exactly zero, so they get no gradient either). q: [n x nHeads*dHead],
+// Causal softmax attention for every (sequence, head), with s.blocked's keys and those
+// outside the sliding window masked too (probability exactly zero, so they get no
+// gradient either). q: [n x nHeads*dHead],
 // k, v: [n x nKvHeads*dHead], n = batch*seqLen. Writes the probabilities of sequence b,
 // head h into rows [(b*nHeads + h)*seqLen, +seqLen) of probs [batch*nHeads*seqLen x seqLen]
 // (zero above the diagonal) and the concatenated head outputs into out [n x nHeads*dHead].

@@ -21,25 +21,26 @@ constexpr int64_t kMaxParameters = int64_t(1) << 38;  // 256 G parameters
 template <typename N>
 N countParameters(const ModelConfig& c) {
     const N d = c.dModel, f = c.dFf, v = c.vocabSize;
-    const N hd = c.dHead();
-    const N qRows = N(c.nHeads) * hd, kvRows = N(c.nKvHeads) * hd;
-    const bool gpt2 = c.architecture == Architecture::Gpt2;
+    const N qRows = N(c.nHeads) * c.dHead(), kvRows = N(c.nKvHeads) * c.dHead();
+    const N norm = c.normBiases() ? 2 * d : d;
 
     N block = 0;
-    block += gpt2 ? 2 * d : d;                        // norm1
+    if (c.preNorms()) block += c.sharedBlockNorm() ? norm : 2 * norm;  // norm1, norm2
+    if (c.postNorms()) block += 2 * norm;
+    if (c.qkNorm() == QkNorm::PerHead) block += 2 * N(c.dHead());
+    if (c.qkNorm() == QkNorm::Whole) block += qRows + kvRows;
     block += qRows * d + 2 * kvRows * d + d * qRows;  // q, k, v, o weights
-    if (gpt2) block += qRows + 2 * kvRows + d;        // q, k, v, o biases
-    else if (c.qkvBias) block += qRows + 2 * kvRows;  // q, k, v biases
-    block += gpt2 ? 2 * d : d;                        // norm2
-    block += f * d + d * f;                           // up, down
-    if (gpt2) block += f + d;                         // up, down biases
-    if (!gpt2) block += f * d;                        // gate
+    if (c.qkvBiases()) block += qRows + 2 * kvRows;
+    if (c.attnOutBias()) block += d;
+    block += (c.gatedMlp() ? 3 : 2) * f * d;          // (gate,) up, down
+    if (c.mlpBiases()) block += f + d;
 
     N total = v * d;                                  // token embedding
-    if (gpt2) total += N(c.nCtx) * d;                 // position embedding
+    if (c.learnedPositions()) total += N(c.nCtx) * d;
     total += N(c.nLayers) * block;
-    total += gpt2 ? 2 * d : d;                        // final norm
+    total += norm;                                    // final norm
     if (!c.tieEmbeddings) total += v * d;             // lm_head
+    if (c.lmHeadBias()) total += v;
     return total;
 }
 
@@ -53,10 +54,59 @@ std::string formatNumber(double x) {
 
 int64_t ModelConfig::parameterCount() const { return countParameters<int64_t>(*this); }
 
+bool ModelConfig::rmsNorm() const {
+    return architecture != Architecture::Gpt2 && architecture != Architecture::GptJ &&
+           architecture != Architecture::GptNeoX;
+}
+
+RotaryStyle ModelConfig::rotaryStyle() const {
+    return architecture == Architecture::GptJ ? RotaryStyle::Interleaved : RotaryStyle::Half;
+}
+
+bool ModelConfig::parallelBlock() const {
+    return architecture == Architecture::GptJ || (architecture == Architecture::GptNeoX && parallelResidual);
+}
+
+bool ModelConfig::gatedMlp() const {
+    return architecture != Architecture::Gpt2 && architecture != Architecture::GptJ &&
+           architecture != Architecture::GptNeoX;
+}
+
+bool ModelConfig::qkvBiases() const {
+    return architecture == Architecture::Gpt2 || architecture == Architecture::GptNeoX ||
+           (architecture == Architecture::Llama && qkvBias);
+}
+
+bool ModelConfig::attnOutBias() const {
+    return architecture == Architecture::Gpt2 || architecture == Architecture::GptNeoX;
+}
+
+bool ModelConfig::mlpBiases() const {
+    return architecture == Architecture::Gpt2 || architecture == Architecture::GptJ ||
+           architecture == Architecture::GptNeoX;
+}
+
+QkNorm ModelConfig::qkNorm() const {
+    if (architecture == Architecture::Qwen3) return QkNorm::PerHead;
+    if (architecture == Architecture::Olmo2) return QkNorm::Whole;
+    return QkNorm::None;
+}
+
+float ModelConfig::attentionScale() const {
+    const float base = queryPreAttnScalar > 0.0f ? queryPreAttnScalar : float(dHead());
+    return 1.0f / std::sqrt(base);
+}
+
 std::string toString(Architecture a) {
     switch (a) {
         case Architecture::Gpt2: return "gpt2";
         case Architecture::Llama: return "llama";
+        case Architecture::GptJ: return "gptj";
+        case Architecture::GptNeoX: return "gpt_neox";
+        case Architecture::Qwen3: return "qwen3";
+        case Architecture::Gemma2: return "gemma2";
+        case Architecture::Phi3: return "phi3";
+        case Architecture::Olmo2: return "olmo2";
     }
     return "unknown";
 }
@@ -80,6 +130,14 @@ std::string toString(RopeScalingType t) {
     return "unknown";
 }
 
+std::string toString(SlidingLayers s) { return s == SlidingLayers::Even ? "even" : "all"; }
+
+SlidingLayers parseSlidingLayers(const std::string& s) {
+    if (s == "all") return SlidingLayers::All;
+    if (s == "even") return SlidingLayers::Even;
+    throw InvalidInput("unknown sliding-window layers '" + s + "' (expected all or even)");
+}
+
 RopeScalingType parseRopeScalingType(const std::string& s) {
     if (s == "none") return RopeScalingType::None;
     if (s == "linear") return RopeScalingType::Linear;
@@ -87,8 +145,8 @@ RopeScalingType parseRopeScalingType(const std::string& s) {
     throw InvalidInput("unknown rotary scaling '" + s + "' (expected none, linear or llama3)");
 }
 
-double ropeInverseFrequency(const ModelConfig& c, int i, int dHead) {
-    const double invFreq = std::pow(double(c.ropeTheta), -2.0 * i / dHead);
+double ropeInverseFrequency(const ModelConfig& c, int i, int rotaryDims) {
+    const double invFreq = std::pow(double(c.ropeTheta), -2.0 * i / rotaryDims);
     const RopeScaling& r = c.ropeScaling;
     switch (r.type) {
         case RopeScalingType::None: return invFreq;
@@ -109,8 +167,11 @@ double ropeInverseFrequency(const ModelConfig& c, int i, int dHead) {
 
 Architecture parseArchitecture(const std::string& s) {
     if (s == "gpt2") return Architecture::Gpt2;
-    if (s == "llama") return Architecture::Llama;
-    throw InvalidInput("unknown architecture '" + s + "' (expected gpt2 or llama)");
+    for (Architecture a : {Architecture::Gpt2, Architecture::Llama, Architecture::GptJ, Architecture::GptNeoX,
+                           Architecture::Qwen3, Architecture::Gemma2, Architecture::Phi3, Architecture::Olmo2})
+        if (s == toString(a)) return a;
+    throw InvalidInput("unknown architecture '" + s +
+                       "' (expected gpt2, llama, gptj, gpt_neox, qwen3, gemma2, phi3 or olmo2)");
 }
 
 Activation parseActivation(const std::string& s) {
@@ -132,20 +193,29 @@ std::string configProblem(const ModelConfig& c) {
             return std::string(name) + " is " + std::to_string(value) + ", larger than the limit " +
                    std::to_string(kMaxDimension);
     }
-    if (c.dModel % c.nHeads != 0)
+    if (c.headDim < 0 || c.headDim > kMaxDimension)
+        return "head_dim (" + std::to_string(c.headDim) + ") must be positive";
+    if (c.headDim == 0 && c.dModel % c.nHeads != 0)
         return "d_model (" + std::to_string(c.dModel) + ") is not divisible by n_head (" +
                std::to_string(c.nHeads) + ")";
     if (c.nHeads % c.nKvHeads != 0)
         return "n_head (" + std::to_string(c.nHeads) + ") is not divisible by n_kv_head (" +
                std::to_string(c.nKvHeads) + ")";
-    if (c.isLlama() && c.dHead() % 2 != 0)
-        return "head_dim (" + std::to_string(c.dHead()) +
-               ") is odd, but llama rotary embeddings need an even head_dim";
+    if (c.rotary() && (c.rotaryDim < 0 || c.rotaryDims() > c.dHead() || c.rotaryDims() % 2 != 0))
+        return "the rotary dimension (" + std::to_string(c.rotaryDims()) + ") must be even and at most head_dim (" +
+               std::to_string(c.dHead()) + ")";
+    if (c.slidingWindow < 0)
+        return "sliding_window (" + std::to_string(c.slidingWindow) + ") must be zero (none) or positive";
+    for (const auto& [name, value] : {std::pair<const char*, float>{"attn_logit_softcapping", c.attnSoftcap},
+                                      {"final_logit_softcapping", c.finalSoftcap},
+                                      {"query_pre_attn_scalar", c.queryPreAttnScalar}})
+        if (!std::isfinite(value) || value < 0.0f)
+            return std::string(name) + " (" + formatNumber(value) + ") must be zero (off) or a positive number";
     if (!std::isfinite(c.normEps) || c.normEps < 0.0f)  // 0 is fine for hand-made test models
         return "norm_eps (" + formatNumber(c.normEps) + ") must be zero or a positive number";
-    if (c.isLlama() && (!std::isfinite(c.ropeTheta) || c.ropeTheta <= 0.0f))
+    if (c.rotary() && (!std::isfinite(c.ropeTheta) || c.ropeTheta <= 0.0f))
         return "rope_theta (" + formatNumber(c.ropeTheta) + ") must be a positive number";
-    if (const RopeScaling& r = c.ropeScaling; c.isLlama() && r.type != RopeScalingType::None) {
+    if (const RopeScaling& r = c.ropeScaling; c.rotary() && r.type != RopeScalingType::None) {
         if (!std::isfinite(r.factor) || r.factor <= 0.0)
             return "rope_scaling factor (" + formatNumber(r.factor) + ") must be a positive number";
         if (r.type == RopeScalingType::Llama3 &&

@@ -7,8 +7,32 @@
 
 namespace mwb {
 
-enum class Architecture { Gpt2, Llama };
+// The families of transformer the forward pass implements. Each is a set of choices
+// of the pieces below (norm kind, positions, block layout, MLP, biases, q/k norms);
+// the ModelConfig queries say which, so the passes read pieces, not family names.
+//   gpt2     LayerNorm, learned positions, pre-norm sequential block, plain MLP, biases.
+//   llama    RMSNorm, rotary (rotate-half), SwiGLU; Mistral, and Qwen 2 with qkvBias.
+//   gptj     LayerNorm, partial interleaved rotary, one norm feeding attention and MLP
+//            in parallel, MLP and LM-head biases (Wang & Komatsuzaki 2021).
+//   gpt_neox LayerNorm, partial rotate-half rotary, biases everywhere, parallel or
+//            sequential residual (Black et al. 2022, Pythia).
+//   qwen3    llama with RMSNorm of each head's q and k before the rotation.
+//   gemma2   RMSNorm with (1 + w) weights before and after both sublayers, embeddings
+//            scaled by sqrt(d_model), GeGLU, logit soft-capping, alternating sliding
+//            window (Gemma Team 2024, "Gemma 2").
+//   phi3     llama whose checkpoints fuse q/k/v and gate/up (split on import).
+//   olmo2    llama with RMSNorm of the whole q and k projections and norms after the
+//            sublayers instead of before (OLMo Team 2024, "2 OLMo 2 Furious").
+enum class Architecture { Gpt2, Llama, GptJ, GptNeoX, Qwen3, Gemma2, Phi3, Olmo2 };
 enum class Activation { GeluTanh, Gelu, Relu, Silu };
+
+// Which dimensions of a head rotate together: Hugging Face's rotate-half pairs (i, i + r/2),
+// GPT-J's interleaved pairs (2i, 2i + 1), r the rotary dimension.
+enum class RotaryStyle { Half, Interleaved };
+// RMSNorm of q and k before the rotation: of each head (Qwen 3), of the whole projection (OLMo 2).
+enum class QkNorm { None, PerHead, Whole };
+// Which layers attend only within the sliding window: all, or the even ones (Gemma 2).
+enum class SlidingLayers { All, Even };
 
 // Rotary frequencies stretched for a longer context (Hugging Face's rope_scaling).
 // linear: every frequency divided by `factor` (position interpolation, Chen et al.
@@ -38,27 +62,73 @@ struct ModelConfig {
     float normEps = 1e-5f;
     Activation activation = Activation::GeluTanh;
     float ropeTheta = 10000.0f;
-    RopeScaling ropeScaling;  // llama only
+    RopeScaling ropeScaling;  // rotary architectures
     bool qkvBias = false;     // llama only: biases on q, k and v (Qwen 2)
     bool tieEmbeddings = false;
+    // 0: d_model / n_head. Qwen 3 and Gemma 2 choose it independently.
+    int headDim = 0;
+    // Rotated dimensions of each head (partial rotary, GPT-J and GPT-NeoX); 0: all.
+    int rotaryDim = 0;
+    // gpt_neox: attention and MLP both read the block input (use_parallel_residual).
+    bool parallelResidual = false;
+    // Keys farther back than this are masked (i - j >= slidingWindow); 0: none.
+    int slidingWindow = 0;
+    SlidingLayers slidingLayers = SlidingLayers::All;
+    // Gemma 2: c * tanh(x / c) of the attention scores and of the logits; 0: off.
+    float attnSoftcap = 0.0f;
+    float finalSoftcap = 0.0f;
+    // Gemma 2: scores are scaled by queryPreAttnScalar^-1/2 instead of dHead^-1/2; 0: dHead.
+    float queryPreAttnScalar = 0.0f;
     std::string name;
 
-    int dHead() const { return nHeads > 0 ? dModel / nHeads : 0; }
-    bool isLlama() const { return architecture == Architecture::Llama; }
+    int dHead() const { return headDim > 0 ? headDim : (nHeads > 0 ? dModel / nHeads : 0); }
+    int qDim() const { return nHeads * dHead(); }
+    int kvDim() const { return nKvHeads * dHead(); }
     int64_t parameterCount() const;
+
+    // The pieces of the architecture (see Architecture).
+    bool rmsNorm() const;
+    bool learnedPositions() const { return architecture == Architecture::Gpt2; }
+    bool rotary() const { return !learnedPositions(); }
+    int rotaryDims() const { return rotaryDim > 0 ? rotaryDim : dHead(); }
+    RotaryStyle rotaryStyle() const;
+    // Attention and MLP read the same block input, their outputs summed into the residual.
+    bool parallelBlock() const;
+    // The MLP reads norm1's output (GPT-J has one norm per block); no norm2.
+    bool sharedBlockNorm() const { return architecture == Architecture::GptJ; }
+    bool preNorms() const { return architecture != Architecture::Olmo2; }
+    bool postNorms() const { return architecture == Architecture::Gemma2 || architecture == Architecture::Olmo2; }
+    // Norm weights w apply as (offset + w): Gemma's (1 + w).
+    float normWeightOffset() const { return architecture == Architecture::Gemma2 ? 1.0f : 0.0f; }
+    bool gatedMlp() const;
+    bool qkvBiases() const;
+    bool attnOutBias() const;
+    bool mlpBiases() const;
+    bool normBiases() const { return !rmsNorm(); }
+    bool lmHeadBias() const { return architecture == Architecture::GptJ; }
+    QkNorm qkNorm() const;
+    // Gemma: the embeddings times sqrt(d_model).
+    bool scaledEmbeddings() const { return architecture == Architecture::Gemma2; }
+    float attentionScale() const;
+    bool slidingAt(int layer) const {
+        return slidingWindow > 0 && (slidingLayers == SlidingLayers::All || layer % 2 == 0);
+    }
 };
 
 std::string toString(Architecture a);
 std::string toString(Activation a);
 std::string toString(RopeScalingType t);  // "none", "linear", "llama3"
+std::string toString(SlidingLayers s);    // "all", "even"
 // Throw InvalidInput on unknown names.
 Architecture parseArchitecture(const std::string& s);
 Activation parseActivation(const std::string& s);
 RopeScalingType parseRopeScalingType(const std::string& s);
+SlidingLayers parseSlidingLayers(const std::string& s);
 
-// The rotary inverse frequency of pair i of a head of dHead (i < dHead / 2):
-// theta^(-2i / dHead), scaled as c.ropeScaling says. Computed in double.
-double ropeInverseFrequency(const ModelConfig& c, int i, int dHead);
+// The rotary inverse frequency of pair i of `rotaryDims` rotated dimensions
+// (c.rotaryDims(); i < rotaryDims / 2): theta^(-2i / rotaryDims), scaled as
+// c.ropeScaling says. Computed in double.
+double ropeInverseFrequency(const ModelConfig& c, int i, int rotaryDims);
 
 // Empty string when the shape is consistent, else one sentence saying what is wrong.
 std::string configProblem(const ModelConfig& c);

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cmath>
+#include <type_traits>
+#include <utility>
 
 #include "model/config.h"
 #include "tensor/matmul.h"
@@ -34,25 +36,35 @@ inline void linear<float>(const Eigen::Ref<const Matrix>& x, const Linear& l, Ei
     if (l.bias.size()) y.rowwise() += l.bias.transpose();
 }
 
-// LayerNorm (GPT-2) or RMSNorm (Llama) of every row, in place into y.
+// LayerNorm or RMSNorm (c.rmsNorm()) of every row, into y; the weight applies as
+// (c.normWeightOffset() + w), Gemma's (1 + w).
 template <typename T>
-void norm(const Eigen::Ref<const MatrixT<T>>& x, const NormT<T>& n, bool rms, T eps,
+void norm(const Eigen::Ref<const MatrixT<T>>& x, const NormT<T>& n, const ModelConfig& c,
           Eigen::Ref<MatrixT<T>> y) {
     const auto d = x.cols();
+    const T eps = T(c.normEps);
+    const VectorT<T> weight = n.weight.array() + T(c.normWeightOffset());
     for (Eigen::Index r = 0; r < x.rows(); ++r) {
         auto xr = x.row(r);
-        if (rms) {
+        if (c.rmsNorm()) {
             const T ms = xr.squaredNorm() / T(d);
             const T inv = T(1) / std::sqrt(ms + eps);
-            y.row(r) = (xr * inv).cwiseProduct(n.weight.transpose());
+            y.row(r) = (xr * inv).cwiseProduct(weight.transpose());
         } else {
             const T mean = xr.mean();
             const T var = (xr.array() - mean).square().sum() / T(d);
             const T inv = T(1) / std::sqrt(var + eps);
-            y.row(r) = ((xr.array() - mean) * inv).matrix().cwiseProduct(n.weight.transpose()) +
+            y.row(r) = ((xr.array() - mean) * inv).matrix().cwiseProduct(weight.transpose()) +
                        n.bias.transpose();
         }
     }
+}
+
+// c * tanh(x / c) in place (Gemma 2's soft-capping of attention scores and logits).
+template <typename Block>
+void softcap(Block&& x, float cap) {
+    using T = typename std::decay_t<Block>::Scalar;
+    x.array() = (x.array() / T(cap)).tanh() * T(cap);
 }
 
 template <typename T>
@@ -94,22 +106,32 @@ T activateGrad(Activation a, T x) {
     return T(1);
 }
 
-// Rotary embedding, Hugging Face "rotate_half" convention: for each head, the pair
-// (x[i], x[i + dHead/2]) is rotated by angle pos * ropeInverseFrequency(config, i, dHead).
-// `x` holds nHeads heads of dHead side by side in each row; row r has position firstPos + r.
-// sign = -1 applies the inverse rotation (used by the backward pass).
+// The two dimensions of a head that rotary pair i (i < rotaryDims / 2) rotates
+// together: (i, i + rotaryDims/2) in Hugging Face's rotate-half convention, (2i, 2i + 1)
+// in GPT-J's interleaved one. Dimensions >= rotaryDims are left alone (partial rotary).
+inline std::pair<int, int> rotaryPair(const ModelConfig& c, int i, int rotaryDims) {
+    if (c.rotaryStyle() == RotaryStyle::Interleaved) return {2 * i, 2 * i + 1};
+    return {i, i + rotaryDims / 2};
+}
+
+// Rotary embedding (Su et al. 2021, "RoFormer"): for each head, the pairs of rotaryPair
+// are rotated by angle pos * ropeInverseFrequency(config, i, rotaryDims), rotaryDims =
+// config.rotaryDim or else dHead. `x` holds nHeads heads of dHead side by side in each
+// row; row r has position firstPos + r. sign = -1 applies the inverse rotation.
 template <typename T>
 void rope(Eigen::Ref<MatrixT<T>> x, int nHeads, int dHead, int firstPos, const ModelConfig& config, T sign = T(1)) {
-    const int half = dHead / 2;
+    const int rotaryDims = config.rotaryDim > 0 ? config.rotaryDim : dHead;
+    const int pairs = rotaryDims / 2;
     for (Eigen::Index r = 0; r < x.rows(); ++r) {
         const double pos = double(firstPos + r);
-        for (int i = 0; i < half; ++i) {
-            const double invFreq = ropeInverseFrequency(config, i, dHead);
+        for (int i = 0; i < pairs; ++i) {
+            const double invFreq = ropeInverseFrequency(config, i, rotaryDims);
             const T c = T(std::cos(pos * invFreq));
             const T s = sign * T(std::sin(pos * invFreq));
+            const auto [ia, ib] = rotaryPair(config, i, rotaryDims);
             for (int h = 0; h < nHeads; ++h) {
-                T& a = x(r, h * dHead + i);
-                T& b = x(r, h * dHead + i + half);
+                T& a = x(r, h * dHead + ia);
+                T& b = x(r, h * dHead + ib);
                 const T a0 = a, b0 = b;
                 a = a0 * c - b0 * s;
                 b = b0 * c + a0 * s;

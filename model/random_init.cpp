@@ -101,7 +101,7 @@ Weights randomWeights(const ModelConfig& c, uint64_t seed, WeightPrecision preci
         using Tensor = std::decay_t<decltype(t)>;
         if constexpr (Tensor::ColsAtCompileTime == 1) t.resize(rows); else t.resize(rows, cols);
         const bool isNormWeight = path.find("norm") != std::string::npos && path.ends_with("/weight");
-        if (isNormWeight) { t.setOnes(); return; }
+        if (isNormWeight) { t.setConstant(1.0f - c.normWeightOffset()); return; }  // norms start as identity
         if (path.ends_with("/bias")) { t.setZero(); return; }
         jobs.emplace_back(path, [&t, stddev = stddevOf(path), fillNormal](std::mt19937_64& rng) {
             fillNormal(t.data(), t.size(), stddev, rng);

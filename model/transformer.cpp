@@ -14,6 +14,8 @@ namespace mwb {
 
 namespace {
 
+float embeddingScale(const ModelConfig& c) { return static_cast<float>(std::sqrt(double(c.dModel))); }
+
 bool hookWanted(const Hooks& hooks, HookSite site, int layer) {
     for (const auto& c : hooks.captures)
         if (c.site == site && c.layer == layer) return true;
@@ -104,27 +106,32 @@ void Transformer::validateTokens(const std::vector<int>& tokens, int firstPos) c
 
 Matrix Transformer::embed(const std::vector<int>& tokens, int firstPos) const {
     const auto& w = m_model.weights;
-    Matrix x(tokens.size(), config().dModel);
+    const auto& c = config();
+    Matrix x(tokens.size(), c.dModel);
     for (size_t i = 0; i < tokens.size(); ++i) {
         x.row(i) = w.tokenEmbedding.row(tokens[i]);
-        if (!config().isLlama()) x.row(i) += w.positionEmbedding.row(firstPos + i);
+        if (c.learnedPositions()) x.row(i) += w.positionEmbedding.row(firstPos + i);
     }
+    if (c.scaledEmbeddings()) x *= embeddingScale(c);
     return x;
 }
 
 Matrix Transformer::unembed(const Eigen::Ref<const Matrix>& x) const {
+    const auto& c = config();
     Matrix h(x.rows(), x.cols());
-    ops::norm<float>(x, m_model.weights.finalNorm, config().isLlama(), config().normEps, h);
-    Matrix logits(x.rows(), config().vocabSize);
+    ops::norm<float>(x, m_model.weights.finalNorm, c, h);
+    Matrix logits(x.rows(), c.vocabSize);
     const auto& e = m_model.weights.unembedding();
     matmulTransposed(h.data(), h.cols(), e.data(), e.cols(), logits.data(), logits.cols(),
                      static_cast<int>(h.rows()), static_cast<int>(e.rows()), static_cast<int>(h.cols()));
+    if (m_model.weights.lmHeadBias.size()) logits.rowwise() += m_model.weights.lmHeadBias.transpose();
+    if (c.finalSoftcap > 0.0f) ops::softcap(logits, c.finalSoftcap);
     return logits;
 }
 
 void Transformer::ensureCapacity(RunState& state, int nTokens) const {
     const auto& c = config();
-    const int kvDim = c.nKvHeads * c.dHead();
+    const int kvDim = c.kvDim();
     const long have = state.resid.empty() ? 0 : state.resid[0].rows();
     if (have >= nTokens && static_cast<int>(state.resid.size()) == c.nLayers + 1) return;
     // Grow geometrically so that decoding token by token does not copy every step.
@@ -241,13 +248,16 @@ void Transformer::runBlocks(const std::vector<RunState*>& states, int fromLayer,
     }
 }
 
-// One pre-norm block: x += attn(norm1(x)); x += mlp(norm2(x)).
+// One block. Sequential: x += attn(norm1(x)); x += mlp(norm2(x)). Parallel (GPT-J,
+// GPT-NeoX): x += attn(norm1(x)) + mlp(norm2(x)), both from the block input (GPT-J:
+// mlp(norm1(x))). Architectures without pre-norms read x itself; with post-norms each
+// sublayer output is normed before the add. attn_out and mlp_out are the o and down
+// projections' outputs, before any post-norm.
 // x: [nStates * n x dModel], the rows of state s at s*n ... (s+1)*n.
 void Transformer::block(const std::vector<RunState*>& states, int layer, int fromPos, Matrix& x,
                         const std::vector<const Hooks*>& hooks) const {
     const auto& c = config();
     const auto& b = m_model.weights.blocks[layer];
-    const bool llama = c.isLlama();
     const int rows = static_cast<int>(x.rows());
     const int n = rows / static_cast<int>(states.size());
     // Apply the hooks of every state that wants this site to its rows.
@@ -260,31 +270,44 @@ void Transformer::block(const std::vector<RunState*>& states, int layer, int fro
             if (storeResidPre) states[s]->resid[layer].middleRows(fromPos, n) = block;
         }
     };
+    auto normed = [&](const Matrix& in, const Norm& norm) {
+        Matrix out(in.rows(), in.cols());
+        ops::norm<float>(in, norm, c, out);
+        return out;
+    };
+    auto mlp = [&](const Matrix& h) {
+        Matrix hidden(rows, c.dFf);
+        ops::linear<float>(h, linear(layer, BlockLinear::Up), hidden);
+        if (c.gatedMlp()) {
+            // SwiGLU / GeGLU (Shazeer 2020): act(gate x) * up x
+            Matrix gate(rows, c.dFf);
+            ops::linear<float>(h, linear(layer, BlockLinear::Gate), gate);
+            hidden.array() *= gate.unaryExpr([&](float v) { return ops::activate(c.activation, v); }).array();
+        } else {
+            hidden = hidden.unaryExpr([&](float v) { return ops::activate(c.activation, v); });
+        }
+        hook(HookSite::MlpIn, hidden);
+        Matrix out(rows, c.dModel);
+        ops::linear<float>(hidden, linear(layer, BlockLinear::Down), out);
+        hook(HookSite::MlpOut, out);
+        if (c.postNorms()) out = normed(out, b.postMlpNorm);
+        return out;
+    };
 
     hook(HookSite::ResidPre, x, true);
-    Matrix h(rows, c.dModel);
-    ops::norm<float>(x, b.norm1, llama, c.normEps, h);
+    const Matrix h = c.preNorms() ? normed(x, b.norm1) : x;
     Matrix attnOut(rows, c.dModel);
     attention(states, layer, fromPos, h, attnOut, hooks);
     hook(HookSite::AttnOut, attnOut);
-    x += attnOut;
-
-    ops::norm<float>(x, b.norm2, llama, c.normEps, h);
-    Matrix hidden(rows, c.dFf);
-    ops::linear<float>(h, linear(layer, BlockLinear::Up), hidden);
-    if (llama) {
-        // SwiGLU: silu(gate x) * up x
-        Matrix gate(rows, c.dFf);
-        ops::linear<float>(h, linear(layer, BlockLinear::Gate), gate);
-        hidden.array() *= gate.unaryExpr([&](float v) { return ops::activate(c.activation, v); }).array();
+    if (c.postNorms()) attnOut = normed(attnOut, b.postAttnNorm);
+    if (c.parallelBlock()) {
+        const Matrix mlpOut = mlp(c.sharedBlockNorm() ? h : normed(x, b.norm2));
+        x += attnOut;
+        x += mlpOut;
     } else {
-        hidden = hidden.unaryExpr([&](float v) { return ops::activate(c.activation, v); });
+        x += attnOut;
+        x += mlp(c.preNorms() ? normed(x, b.norm2) : x);
     }
-    hook(HookSite::MlpIn, hidden);
-    Matrix mlpOut(rows, c.dModel);
-    ops::linear<float>(hidden, linear(layer, BlockLinear::Down), mlpOut);
-    hook(HookSite::MlpOut, mlpOut);
-    x += mlpOut;
     hook(HookSite::ResidPost, x);
 }
 
@@ -300,14 +323,26 @@ void Transformer::attention(const std::vector<RunState*>& states, int layer, int
     const int nTok = states[0]->nTokens;
     const int dHead = c.dHead();
     const int groups = c.nHeads / c.nKvHeads;
-    const int kvDim = c.nKvHeads * dHead;
+    const int kvDim = c.kvDim();
+    const auto& b = m_model.weights.blocks[layer];
 
-    Matrix q(rows, c.nHeads * dHead), kNew(rows, kvDim), vNew(rows, kvDim);
+    Matrix q(rows, c.qDim()), kNew(rows, kvDim), vNew(rows, kvDim);
     ops::linear<float>(h, linear(layer, BlockLinear::Q), q);
     ops::linear<float>(h, linear(layer, BlockLinear::K), kNew);
     ops::linear<float>(h, linear(layer, BlockLinear::V), vNew);
+    if (c.qkNorm() != QkNorm::None) {
+        // Per head: each head's dHead values are one row of the [rows * heads x dHead] view.
+        auto normInPlace = [&](Matrix& m, int heads, const Norm& norm) {
+            const long r = c.qkNorm() == QkNorm::PerHead ? m.rows() * heads : m.rows();
+            Eigen::Map<Matrix> view(m.data(), r, m.size() / r);
+            const Matrix in = view;
+            ops::norm<float>(in, norm, c, view);
+        };
+        normInPlace(q, c.nHeads, b.qNorm);
+        normInPlace(kNew, c.nKvHeads, b.kNorm);
+    }
     for (int s = 0; s < count; ++s) {
-        if (c.isLlama()) {
+        if (c.rotary()) {
             ops::rope<float>(q.middleRows(s * n, n), c.nHeads, dHead, fromPos, c);
             ops::rope<float>(kNew.middleRows(s * n, n), c.nKvHeads, dHead, fromPos, c);
         }
@@ -321,20 +356,27 @@ void Transformer::attention(const std::vector<RunState*>& states, int layer, int
         wantPattern[s] = hooks[s] && !hooks[s]->empty() && hookWanted(*hooks[s], HookSite::AttnPattern, layer);
         anyPattern |= wantPattern[s] != 0;
     }
-    const float scale = 1.0f / std::sqrt(static_cast<float>(dHead));
-    Matrix context(rows, c.nHeads * dHead);
+    const float scale = c.attentionScale();
+    const bool sliding = c.slidingAt(layer);
+    Matrix context(rows, c.qDim());
+    // Keys [firstKey(pos), pos] are visible from position pos: causal, and within the
+    // sliding window where the layer has one (Beltagy et al. 2020, "Longformer").
+    auto firstKey = [&](int pos) { return sliding ? std::max(0, pos - c.slidingWindow + 1) : 0; };
 
-    // Scores of one (state, head): softmax(q kᵀ / sqrt(dHead)) over visible keys.
+    // Scores of one (state, head): softmax(q kᵀ · scale), soft-capped where the model
+    // says so, over the visible keys.
     auto scoresOf = [&](int s, int head, Matrix& p) {
         const Matrix& keys = states[s]->keys[layer];
         matmulTransposed(q.data() + static_cast<long>(s) * n * q.cols() + head * dHead, q.cols(),
                          keys.data() + (head / groups) * dHead, keys.cols(), p.data(), p.cols(), n, nTok, dHead);
         p *= scale;
         for (int i = 0; i < n; ++i) {
-            const int visible = fromPos + i + 1;  // causal: keys 0..fromPos+i
-            auto row = p.row(i).head(visible);
+            const int pos = fromPos + i, lo = firstKey(pos);
+            auto row = p.row(i).segment(lo, pos + 1 - lo);
+            if (c.attnSoftcap > 0.0f) ops::softcap(row, c.attnSoftcap);
             ops::softmaxInPlace(row);
-            if (visible < nTok) p.row(i).tail(nTok - visible).setZero();
+            p.row(i).head(lo).setZero();
+            if (pos + 1 < nTok) p.row(i).tail(nTok - pos - 1).setZero();
         }
     };
     auto contextOf = [&](int s, int head, const Matrix& p) {
@@ -344,7 +386,7 @@ void Transformer::attention(const std::vector<RunState*>& states, int layer, int
         for (int i = 0; i < n; ++i) {
             auto dst = context.row(static_cast<long>(s) * n + i).segment(head * dHead, dHead);
             dst.setZero();
-            for (int j = 0; j <= fromPos + i; ++j) dst.noalias() += p(i, j) * values.row(j);
+            for (int j = firstKey(fromPos + i); j <= fromPos + i; ++j) dst.noalias() += p(i, j) * values.row(j);
         }
     };
 

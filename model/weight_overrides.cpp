@@ -25,7 +25,7 @@ const Linear& original(const Model& model, int layer, BlockLinear which) {
     if (layer < 0 || layer >= model.config.nLayers)
         throw InvalidInput("layer " + std::to_string(layer) + " is outside the model's " +
                            std::to_string(model.config.nLayers) + " layers");
-    if (which == BlockLinear::Gate && !model.config.isLlama())
+    if (which == BlockLinear::Gate && !model.config.gatedMlp())
         throw InvalidInput("this model's MLP has no gate weight to change");
     return linearOf(model.weights.blocks[layer], which);
 }

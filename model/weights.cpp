@@ -29,25 +29,31 @@ int parseLayer(std::string_view digits) {
 
 // Shape of a tensor inside /blocks/{i}/ given the rest of the path ("attn/q/weight").
 std::pair<long, long> blockTensorShape(const ModelConfig& c, std::string_view rest) {
-    const bool gpt2 = c.architecture == Architecture::Gpt2;
     const long d = c.dModel, f = c.dFf;
-    const long qRows = long(c.nHeads) * c.dHead(), kvRows = long(c.nKvHeads) * c.dHead();
-    if (rest == "norm1/weight" || rest == "norm2/weight") return {d, 1};
+    const long qRows = c.qDim(), kvRows = c.kvDim();
+    auto isNorm = [&](std::string_view name) {
+        return rest == std::string(name) + "/weight" || (c.normBiases() && rest == std::string(name) + "/bias");
+    };
+    if (c.preNorms() && isNorm("norm1")) return {d, 1};
+    if (c.preNorms() && !c.sharedBlockNorm() && isNorm("norm2")) return {d, 1};
+    if (c.postNorms() && (isNorm("post_attn_norm") || isNorm("post_mlp_norm"))) return {d, 1};
+    if (c.qkNorm() != QkNorm::None) {
+        const bool perHead = c.qkNorm() == QkNorm::PerHead;
+        if (rest == "attn/q_norm/weight") return {perHead ? c.dHead() : qRows, 1};
+        if (rest == "attn/k_norm/weight") return {perHead ? c.dHead() : kvRows, 1};
+    }
     if (rest == "attn/q/weight") return {qRows, d};
     if (rest == "attn/k/weight" || rest == "attn/v/weight") return {kvRows, d};
     if (rest == "attn/o/weight") return {d, qRows};
     if (rest == "mlp/up/weight") return {f, d};
     if (rest == "mlp/down/weight") return {d, f};
-    if (!gpt2 && rest == "mlp/gate/weight") return {f, d};
-    if (gpt2 || c.qkvBias) {
+    if (c.gatedMlp() && rest == "mlp/gate/weight") return {f, d};
+    if (c.qkvBiases()) {
         if (rest == "attn/q/bias") return {qRows, 1};
         if (rest == "attn/k/bias" || rest == "attn/v/bias") return {kvRows, 1};
     }
-    if (gpt2) {
-        if (rest == "norm1/bias" || rest == "norm2/bias") return {d, 1};
-        if (rest == "attn/q/bias") return {qRows, 1};
-        if (rest == "attn/k/bias" || rest == "attn/v/bias") return {kvRows, 1};
-        if (rest == "attn/o/bias") return {d, 1};
+    if (c.attnOutBias() && rest == "attn/o/bias") return {d, 1};
+    if (c.mlpBiases()) {
         if (rest == "mlp/up/bias") return {f, 1};
         if (rest == "mlp/down/bias") return {d, 1};
     }
@@ -57,12 +63,12 @@ std::pair<long, long> blockTensorShape(const ModelConfig& c, std::string_view re
 }  // namespace
 
 std::pair<long, long> expectedShape(const ModelConfig& c, const std::string& path) {
-    const bool gpt2 = c.architecture == Architecture::Gpt2;
     const long d = c.dModel;
     if (path == "/embed/token") return {c.vocabSize, d};
-    if (gpt2 && path == "/embed/position") return {c.nCtx, d};
-    if (path == "/final_norm/weight" || (gpt2 && path == "/final_norm/bias")) return {d, 1};
+    if (c.learnedPositions() && path == "/embed/position") return {c.nCtx, d};
+    if (path == "/final_norm/weight" || (c.normBiases() && path == "/final_norm/bias")) return {d, 1};
     if (!c.tieEmbeddings && path == "/lm_head/weight") return {c.vocabSize, d};
+    if (c.lmHeadBias() && path == "/lm_head/bias") return {c.vocabSize, 1};
 
     const std::string_view prefix = "/blocks/";
     std::string_view p = path;
@@ -111,10 +117,12 @@ WeightsT<To> castWeights(const WeightsT<From>& w) {
     out.blocks.reserve(w.blocks.size());
     for (const auto& b : w.blocks) {
         out.blocks.push_back({norm(b.norm1), linear(b.q), linear(b.k), linear(b.v), linear(b.o),
-                              norm(b.norm2), linear(b.up), linear(b.gate), linear(b.down)});
+                              norm(b.norm2), linear(b.up), linear(b.gate), linear(b.down), norm(b.qNorm),
+                              norm(b.kNorm), norm(b.postAttnNorm), norm(b.postMlpNorm)});
     }
     out.finalNorm = norm(w.finalNorm);
     out.lmHead = w.lmHead.template cast<To>();
+    out.lmHeadBias = w.lmHeadBias.template cast<To>();
     return out;
 }
 

@@ -52,12 +52,16 @@ struct NormT {
     VectorT<T> bias;
 };
 
+// Which norms a block has depends on the architecture (ModelConfig::preNorms,
+// sharedBlockNorm, postNorms, qkNorm); the others stay empty.
 template <typename T>
 struct BlockWeightsT {
-    NormT<T> norm1;
+    NormT<T> norm1;  // before attention (and the MLP when the block has one norm)
     LinearT<T> q, k, v, o;
-    NormT<T> norm2;
-    LinearT<T> up, gate, down;  // gate: llama only
+    NormT<T> norm2;  // before the MLP
+    LinearT<T> up, gate, down;  // gate: gated MLPs only
+    NormT<T> qNorm, kNorm;                // of q and k before the rotation
+    NormT<T> postAttnNorm, postMlpNorm;  // of the sublayer outputs, before the residual add
 };
 
 template <typename T>
@@ -67,6 +71,7 @@ struct WeightsT {
     std::vector<BlockWeightsT<T>> blocks;
     NormT<T> finalNorm;
     MatrixT<T> lmHead;  // [vocabSize, dModel]; empty when tied to tokenEmbedding
+    VectorT<T> lmHeadBias;  // [vocabSize] (GPT-J); empty when there is none
 
     const MatrixT<T>& unembedding() const { return lmHead.size() ? lmHead : tokenEmbedding; }
 };
@@ -89,31 +94,38 @@ namespace detail {
 // except linear weights, which go to `linearWeight(path, linear)`.
 template <typename W, typename Fn, typename LinearFn>
 void visitTensors(const ModelConfig& c, W& w, Fn&& fn, LinearFn&& linearWeight) {
+    auto norm = [&](const std::string& path, auto& n) {
+        fn(path + "/weight", n.weight);
+        if (c.normBiases()) fn(path + "/bias", n.bias);
+    };
     fn(std::string("/embed/token"), w.tokenEmbedding);
-    const bool gpt2 = c.architecture == Architecture::Gpt2;
-    if (gpt2) fn(std::string("/embed/position"), w.positionEmbedding);
+    if (c.learnedPositions()) fn(std::string("/embed/position"), w.positionEmbedding);
     for (int i = 0; i < c.nLayers; ++i) {
         auto& b = w.blocks[i];
         const std::string p = "/blocks/" + std::to_string(i);
-        fn(p + "/norm1/weight", b.norm1.weight);
-        if (gpt2) fn(p + "/norm1/bias", b.norm1.bias);
+        if (c.preNorms()) norm(p + "/norm1", b.norm1);
         decltype(&b.q) attn[] = {&b.q, &b.k, &b.v, &b.o};
         const char* attnNames[] = {"q", "k", "v", "o"};
         for (int j = 0; j < 4; ++j) {
             linearWeight(p + "/attn/" + attnNames[j] + "/weight", *attn[j]);
-            if (gpt2 || (j < 3 && c.qkvBias)) fn(p + "/attn/" + attnNames[j] + "/bias", attn[j]->bias);
+            if (j < 3 ? c.qkvBiases() : c.attnOutBias()) fn(p + "/attn/" + attnNames[j] + "/bias", attn[j]->bias);
         }
-        fn(p + "/norm2/weight", b.norm2.weight);
-        if (gpt2) fn(p + "/norm2/bias", b.norm2.bias);
+        if (c.qkNorm() != QkNorm::None) {
+            fn(p + "/attn/q_norm/weight", b.qNorm.weight);
+            fn(p + "/attn/k_norm/weight", b.kNorm.weight);
+        }
+        if (c.postNorms()) norm(p + "/post_attn_norm", b.postAttnNorm);
+        if (c.preNorms() && !c.sharedBlockNorm()) norm(p + "/norm2", b.norm2);
         linearWeight(p + "/mlp/up/weight", b.up);
-        if (gpt2) fn(p + "/mlp/up/bias", b.up.bias);
-        if (!gpt2) linearWeight(p + "/mlp/gate/weight", b.gate);
+        if (c.mlpBiases()) fn(p + "/mlp/up/bias", b.up.bias);
+        if (c.gatedMlp()) linearWeight(p + "/mlp/gate/weight", b.gate);
         linearWeight(p + "/mlp/down/weight", b.down);
-        if (gpt2) fn(p + "/mlp/down/bias", b.down.bias);
+        if (c.mlpBiases()) fn(p + "/mlp/down/bias", b.down.bias);
+        if (c.postNorms()) norm(p + "/post_mlp_norm", b.postMlpNorm);
     }
-    fn(std::string("/final_norm/weight"), w.finalNorm.weight);
-    if (gpt2) fn(std::string("/final_norm/bias"), w.finalNorm.bias);
+    norm(std::string("/final_norm"), w.finalNorm);
     if (!c.tieEmbeddings) fn(std::string("/lm_head/weight"), w.lmHead);
+    if (c.lmHeadBias()) fn(std::string("/lm_head/bias"), w.lmHeadBias);
 }
 }  // namespace detail
 

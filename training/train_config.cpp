@@ -116,7 +116,7 @@ void readModel(const json& j, const std::string& where, ModelConfig& c) {
     r.read("d_model", c.dModel);
     r.read("d_ff", c.dFf);
     r.read("n_ctx", c.nCtx);
-    c.activation = c.isLlama() ? Activation::Silu : Activation::GeluTanh;
+    c.activation = c.gatedMlp() ? Activation::Silu : Activation::GeluTanh;
     if (r.has("activation")) {
         r.read("activation", activation);
         try {
@@ -127,7 +127,7 @@ void readModel(const json& j, const std::string& where, ModelConfig& c) {
     }
     r.read("norm_eps", c.normEps);
     r.read("rope_theta", c.ropeTheta);
-    c.tieEmbeddings = !c.isLlama();
+    c.tieEmbeddings = !c.gatedMlp();
     r.read("tie_embeddings", c.tieEmbeddings);
     r.read("name", c.name);
     r.finish();

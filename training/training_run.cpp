@@ -34,7 +34,7 @@ bool sameShape(const ModelConfig& a, const ModelConfig& b) {
            a.nKvHeads == b.nKvHeads && a.dModel == b.dModel && a.dFf == b.dFf &&
            a.nCtx == b.nCtx && a.activation == b.activation &&
            a.tieEmbeddings == b.tieEmbeddings && a.normEps == b.normEps &&
-           (!a.isLlama() || a.ropeTheta == b.ropeTheta);
+           (!a.rotary() || a.ropeTheta == b.ropeTheta);
 }
 
 Tokenizer makeTokenizer(const TrainConfig& config, const std::vector<std::string>& corpus,

@@ -96,7 +96,7 @@ std::vector<QuantizedMatrix> quantizedMatrices(const Model& model) {
         out.push_back({p + "/attn/v/weight", l, BlockLinear::V, &b.v.weight});
         out.push_back({p + "/attn/o/weight", l, BlockLinear::O, &b.o.weight});
         out.push_back({p + "/mlp/up/weight", l, BlockLinear::Up, &b.up.weight});
-        if (model.config.isLlama()) out.push_back({p + "/mlp/gate/weight", l, BlockLinear::Gate, &b.gate.weight});
+        if (model.config.gatedMlp()) out.push_back({p + "/mlp/gate/weight", l, BlockLinear::Gate, &b.gate.weight});
         out.push_back({p + "/mlp/down/weight", l, BlockLinear::Down, &b.down.weight});
     }
     return out;

@@ -37,13 +37,13 @@ void registerInit(CLI::App& app) {
         ModelConfig c = namedShape(o->shape);
         if (!o->arch.empty()) {
             c.architecture = parseArchitecture(o->arch);
-            c.activation = c.isLlama() ? Activation::Silu : Activation::GeluTanh;
-            c.tieEmbeddings = !c.isLlama();
+            c.activation = c.gatedMlp() ? Activation::Silu : Activation::GeluTanh;
+            c.tieEmbeddings = !c.gatedMlp();
         }
         auto set = [](int& field, int value) { if (value) field = value; };
         set(c.nLayers, o->layers);
         set(c.nHeads, o->heads);
-        c.nKvHeads = o->kvHeads ? o->kvHeads : (o->heads && !c.isLlama() ? o->heads : c.nKvHeads);
+        c.nKvHeads = o->kvHeads ? o->kvHeads : (o->heads && !c.gatedMlp() ? o->heads : c.nKvHeads);
         if (o->heads && c.nKvHeads > c.nHeads) c.nKvHeads = c.nHeads;
         set(c.dModel, o->dModel);
         set(c.dFf, o->dFf);

@@ -63,7 +63,7 @@ TEST_P(ImportHfRoundTrip, WeightsAndLogitsEqualTheSourceModel) {
     EXPECT_EQ(b.normEps, a.normEps);
     EXPECT_EQ(b.activation, a.activation);
     EXPECT_EQ(b.tieEmbeddings, a.tieEmbeddings);
-    if (a.isLlama()) {
+    if (a.gatedMlp()) {
         EXPECT_EQ(b.ropeTheta, a.ropeTheta);
         EXPECT_EQ(b.qkvBias, a.qkvBias);
     }

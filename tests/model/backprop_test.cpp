@@ -26,6 +26,7 @@ struct Case {
     bool tied;
     int nKvHeads;
     bool qkvBias = false;  // llama: biases on q, k and v (Qwen 2)
+    void (*configure)(ModelConfig&) = nullptr;  // the architecture's other pieces
 };
 
 void PrintTo(const Case& k, std::ostream* os) { *os << k.name; }
@@ -50,6 +51,7 @@ ModelConfig tinyConfig(const Case& k) {
         c.ropeTheta = 10000.0f;
     }
     c.nKvHeads = k.nKvHeads > 0 ? k.nKvHeads : c.nHeads;
+    if (k.configure) k.configure(c);
     return c;
 }
 
@@ -431,7 +433,36 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"qwen2_qkv_bias_gqa_tied", Architecture::Llama, Activation::Silu, true, 2, true},
                       Case{"llama_silu_tied", Architecture::Llama, Activation::Silu, true, 0},
                       Case{"llama_gelutanh_mqa_untied", Architecture::Llama, Activation::GeluTanh,
-                           false, 1}),
+                           false, 1},
+                      // Windows shorter than kSeqLen, partial rotary of 2 of the 4 (or 6) head dimensions.
+                      Case{"mistral_sliding_window", Architecture::Llama, Activation::Silu, false, 2, false,
+                           [](ModelConfig& c) { c.slidingWindow = 2; }},
+                      Case{"gptj_partial_interleaved_rotary", Architecture::GptJ, Activation::GeluTanh, false, 0,
+                           false, [](ModelConfig& c) { c.rotaryDim = 2; }},
+                      Case{"gpt_neox_parallel", Architecture::GptNeoX, Activation::Gelu, false, 0, false,
+                           [](ModelConfig& c) {
+                               c.rotaryDim = 2;
+                               c.parallelResidual = true;
+                           }},
+                      Case{"gpt_neox_sequential_tied", Architecture::GptNeoX, Activation::Gelu, true, 0, false,
+                           [](ModelConfig& c) { c.rotaryDim = 2; }},
+                      Case{"qwen3_qk_norm_head_dim", Architecture::Qwen3, Activation::Silu, false, 2, false,
+                           [](ModelConfig& c) { c.headDim = 6; }},
+                      Case{"gemma2", Architecture::Gemma2, Activation::GeluTanh, true, 2, false,
+                           [](ModelConfig& c) {
+                               c.headDim = 6;
+                               c.attnSoftcap = 3.0f;
+                               c.finalSoftcap = 4.0f;
+                               c.queryPreAttnScalar = 5.0f;
+                               c.slidingWindow = 3;
+                               c.slidingLayers = SlidingLayers::Even;
+                           }},
+                      Case{"phi3_sliding_partial_rotary", Architecture::Phi3, Activation::Silu, false, 2, false,
+                           [](ModelConfig& c) {
+                               c.slidingWindow = 3;
+                               c.rotaryDim = 2;
+                           }},
+                      Case{"olmo2_post_norms", Architecture::Olmo2, Activation::Silu, false, 2}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
 // Sequences longer than the attention's causal block (32 rows) take the blocked path:

@@ -153,7 +153,7 @@ inline nlohmann::json hfRopeScaling(const RopeScaling& s) {
 }
 
 inline nlohmann::json hfConfigFor(const ModelConfig& c) {
-    if (c.isLlama())
+    if (c.gatedMlp())
         return {{"model_type", c.qkvBias ? "qwen2" : "llama"},
                 {"architectures", {c.qkvBias ? "Qwen2ForCausalLM" : "LlamaForCausalLM"}},
                 {"hidden_size", c.dModel},
@@ -236,7 +236,7 @@ struct HfFolderOptions {
 inline void writeHfFolder(const Model& m, const fs::path& dir, const HfFolderOptions& o = {}) {
     fs::create_directories(dir);
     writeText(dir / "config.json", hfConfigFor(m.config).dump(2));
-    writeCheckpoint(dir, m.config.isLlama() ? llamaCheckpoint(m) : gpt2Checkpoint(m, o.gpt2Prefix),
+    writeCheckpoint(dir, m.config.gatedMlp() ? llamaCheckpoint(m) : gpt2Checkpoint(m, o.gpt2Prefix),
                     o.dtype, o.sharded);
     const TokenizerSpec& spec = m.tokenizer.spec();
     if (spec.kind == TokenizerKind::ByteBpe) {

@@ -80,7 +80,7 @@ struct TinyModelOptions {
     int nLayers = 2;
     int dModel = 16;
     int nHeads = 4;
-    int nKvHeads = 0;  // 0: 2 for llama (grouped-query attention), nHeads for gpt2
+    int nKvHeads = 0;  // 0: 2 where grouped-query attention is allowed, else nHeads
     int dFf = 32;
     int nCtx = 32;
     bool tieEmbeddings = false;
@@ -89,8 +89,43 @@ struct TinyModelOptions {
     bool qkvBias = false;        // llama: biases on q, k and v (Qwen 2)
 };
 
+// What the tiny models of the newer architectures exercise, on top of the shape: partial
+// rotary (GPT-J, GPT-NeoX, Phi-3), parallel residual (GPT-NeoX), head_dim != d_model /
+// n_head (Qwen 3, Gemma 2), soft-capping and a sliding window shorter than the test
+// prompts (Gemma 2 on the even layers, Phi-3 on all).
+inline void tinyArchitecturePieces(ModelConfig& c) {
+    switch (c.architecture) {
+        case Architecture::GptJ: c.rotaryDim = c.dHead() / 2; break;
+        case Architecture::GptNeoX:
+            c.rotaryDim = c.dHead() / 2;
+            c.parallelResidual = true;
+            c.activation = Activation::Gelu;
+            break;
+        case Architecture::Qwen3: c.headDim = 2 * c.dModel / c.nHeads; break;
+        case Architecture::Gemma2:
+            c.headDim = 2 * c.dModel / c.nHeads;
+            c.attnSoftcap = 8.0f;
+            c.finalSoftcap = 10.0f;
+            c.queryPreAttnScalar = 6.0f;
+            c.slidingWindow = 4;
+            c.slidingLayers = SlidingLayers::Even;
+            break;
+        case Architecture::Phi3:
+            c.rotaryDim = c.dHead() / 2;
+            c.slidingWindow = 6;
+            break;
+        default: break;
+    }
+}
+
+// Whether the architecture's Hugging Face class allows n_kv_head < n_head.
+inline bool allowsGroupedQuery(Architecture a) {
+    return a != Architecture::Gpt2 && a != Architecture::GptJ && a != Architecture::GptNeoX;
+}
+
 // A tiny model with random normal weights and a working tokenizer (vocabSize = the
-// tokenizer's size, 260 or 266). gpt2: gelu_tanh; llama: silu, rope_theta 10000.
+// tokenizer's size, 260 or 266). gpt2: gelu_tanh; llama: silu, rope_theta 10000; the
+// other architectures with tinyArchitecturePieces.
 inline Model makeTinyModel(Architecture architecture, uint64_t seed,
                            const TinyModelOptions& options = {}) {
     Model m;
@@ -100,17 +135,18 @@ inline Model makeTinyModel(Architecture architecture, uint64_t seed,
     c.nLayers = options.nLayers;
     c.nHeads = options.nHeads;
     c.nKvHeads = options.nKvHeads > 0 ? options.nKvHeads
-                                       : (architecture == Architecture::Llama ? 2 : options.nHeads);
+                                       : (allowsGroupedQuery(architecture) ? 2 : options.nHeads);
     c.dModel = options.dModel;
     c.dFf = options.dFf;
     c.vocabSize = int(spec.vocab.size());
     c.nCtx = options.nCtx;
-    c.normEps = architecture == Architecture::Llama ? 1e-6f : 1e-5f;
-    c.activation = architecture == Architecture::Llama ? Activation::Silu : Activation::GeluTanh;
+    c.normEps = c.rmsNorm() ? 1e-6f : 1e-5f;
+    c.activation = c.gatedMlp() && architecture != Architecture::Gemma2 ? Activation::Silu : Activation::GeluTanh;
     c.ropeTheta = 10000.0f;
     c.tieEmbeddings = options.tieEmbeddings;
     c.qkvBias = options.qkvBias && architecture == Architecture::Llama;
     c.name = "tiny-" + toString(architecture) + "-" + std::to_string(seed);
+    tinyArchitecturePieces(c);
 
     std::mt19937_64 rng(seed);
     auto normal = [&rng]() {  // Box-Muller on 53-bit uniforms
@@ -123,7 +159,7 @@ inline Model makeTinyModel(Architecture architecture, uint64_t seed,
         const bool normWeight = path.find("norm") != std::string::npos &&
                                 path.compare(path.size() - 7, 7, "/weight") == 0;
         for (Eigen::Index i = 0; i < t.size(); ++i)
-            t.data()[i] = (normWeight ? 1.0f : 0.0f) + options.weightStd * normal();
+            t.data()[i] = (normWeight ? 1.0f - c.normWeightOffset() : 0.0f) + options.weightStd * normal();
     });
     m.tokenizer = Tokenizer(std::move(spec));
     return m;
