@@ -481,6 +481,23 @@ void Reader::readHalfTensor(const std::string& path, HalfMatrix& t, long rows, l
                            "] in float16");
 }
 
+std::vector<int64_t> Reader::readIntMatrix(const std::string& path, hsize_t cols, hsize_t maxRows) {
+    Handle dset = openDataset(path);
+    const Dims dims = datasetDims(dset, path);
+    if (dims.size() != 2 || dims[1] != cols || dims[0] > maxRows)
+        fail(path, "has shape " + shapeText(std::vector<int64_t>(dims.begin(), dims.end())) +
+                       ", expected [n, " + std::to_string(cols) + "] with n at most " +
+                       std::to_string(maxRows));
+    Handle type(H5Dget_type(dset), H5Tclose);
+    if (H5Tget_class(type) != H5T_INTEGER)
+        fail(path, std::string("has type ") + typeClassName(H5Tget_class(type)) + ", expected integers");
+    std::vector<long long> values(dims[0] * dims[1]);
+    if (!values.empty() &&
+        H5Dread(dset, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) < 0)
+        failHdf5(path, "cannot be read");
+    return {values.begin(), values.end()};
+}
+
 TokenizerSpec Reader::readTokenizer(const ModelConfig& c) {
     const std::string path = "/tokenizer";
     Handle group = openGroup(path);
@@ -506,6 +523,31 @@ TokenizerSpec Reader::readTokenizer(const ModelConfig& c) {
         requireFloat(dset, scoresPath);
         spec.scores.resize(c.vocabSize);
         readFloatRows(dset, scoresPath, dims, 0, dims[0], spec.scores.data());
+    }
+    if (hasAttribute(group, "pre_tokenizer_pattern"))
+        spec.preTokenizerPattern = readString(group, path, "pre_tokenizer_pattern");
+    if (hasAttribute(group, "normalizer")) {
+        const std::string normalizer = readString(group, path, "normalizer");
+        if (normalizer != "nfc") fail(path, "attribute 'normalizer' is '" + normalizer + "', expected nfc");
+        spec.nfc = true;
+    }
+    if (hasAttribute(group, "add_dummy_prefix"))
+        spec.addDummyPrefix = readInt(group, path, "add_dummy_prefix", 0, 1) != 0;
+    if (hasAttribute(group, "ignore_merges"))
+        spec.ignoreMerges = readInt(group, path, "ignore_merges", 0, 1) != 0;
+    if (objectType(path + "/added_tokens") != H5I_BADID) {
+        const std::string addedPath = path + "/added_tokens";
+        const std::vector<int64_t> rows = readIntMatrix(addedPath, 3, hsize_t(c.vocabSize));
+        spec.addedTokens.emplace();
+        for (size_t r = 0; r < rows.size(); r += 3) {
+            const std::string row = "row " + std::to_string(r / 3);
+            if (rows[r] < 0 || rows[r] >= c.vocabSize)
+                fail(addedPath, row + " names token id " + std::to_string(rows[r]) +
+                                    ", outside 0 .. " + std::to_string(c.vocabSize - 1));
+            if ((rows[r + 1] != 0 && rows[r + 1] != 1) || (rows[r + 2] != 0 && rows[r + 2] != 1))
+                fail(addedPath, row + " has flags other than 0 or 1");
+            spec.addedTokens->push_back({int(rows[r]), rows[r + 1] != 0, rows[r + 2] != 0});
+        }
     }
     if (auto problem = tokenizerProblem(spec, c.vocabSize)) fail(problem->path, problem->text);
     return spec;

@@ -65,6 +65,8 @@ private:
     // A [rows x cols] weight into float16: float16 data as is, other float types
     // rounded a chunk at a time.
     void readHalfTensor(const std::string& path, HalfMatrix& t, long rows, long cols);
+    // An integer dataset of shape [rows, cols] (rows at most maxRows), row-major.
+    std::vector<int64_t> readIntMatrix(const std::string& path, hsize_t cols, hsize_t maxRows);
     std::vector<std::string> readStrings(const std::string& path, hsize_t exactCount,
                                          hsize_t maxCount);
     EditRecord readEdit(const ModelConfig& c, int index);

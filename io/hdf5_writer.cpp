@@ -146,6 +146,13 @@ void Writer::writeStrings(const std::string& path, const std::vector<std::string
     if (!values.empty()) ok(H5Dwrite(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, pointers.data()), path);
 }
 
+void Writer::writeInts(const std::string& path, const std::vector<int64_t>& values,
+                       const Dims& dims) {
+    Handle dset = createDataset(path, H5T_STD_I64LE, dims);
+    const std::vector<long long> data(values.begin(), values.end());
+    if (!data.empty()) ok(H5Dwrite(dset, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()), path);
+}
+
 void Writer::writeTokenizer(const TokenizerSpec& spec) {
     const std::string path = "/tokenizer";
     Handle group(ok(H5Gcreate2(m_h5, path.c_str(), m_linkProps, H5P_DEFAULT, H5P_DEFAULT), path),
@@ -159,6 +166,20 @@ void Writer::writeTokenizer(const TokenizerSpec& spec) {
         writeStrings(path + "/merges", spec.merges);
     if (!spec.scores.empty())
         writeFloats(path + "/scores", spec.scores.data(), {spec.scores.size()}, StorageType::Float32);
+    // Attributes whose absence means what older files meant: GPT-2's regex, no
+    // normalisation, a dummy prefix, merges always applied, no list of added tokens.
+    if (!spec.preTokenizerPattern.empty())
+        writeString(group, path, "pre_tokenizer_pattern", spec.preTokenizerPattern);
+    if (spec.nfc) writeString(group, path, "normalizer", "nfc");
+    if (spec.kind == TokenizerKind::SentencePieceBpe && !spec.addDummyPrefix)
+        writeInt(group, path, "add_dummy_prefix", 0);
+    if (spec.ignoreMerges) writeInt(group, path, "ignore_merges", 1);
+    if (spec.addedTokens) {
+        std::vector<int64_t> rows;
+        for (const AddedToken& t : *spec.addedTokens)
+            rows.insert(rows.end(), {t.id, t.special ? 1 : 0, t.normalized ? 1 : 0});
+        writeInts(path + "/added_tokens", rows, {spec.addedTokens->size(), 3});
+    }
 }
 
 void Writer::writeModel(const Model& m, StorageType storage) {

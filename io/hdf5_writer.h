@@ -44,6 +44,7 @@ private:
     void writeFloats(const std::string& path, const float* data, const Dims& dims,
                      StorageType storage);
     void writeStrings(const std::string& path, const std::vector<std::string>& values);
+    void writeInts(const std::string& path, const std::vector<int64_t>& values, const Dims& dims);
     void writeTokenizer(const TokenizerSpec& spec);
     void writeEdit(const EditRecord& e, const ModelConfig& c, int index, StorageType storage);
 

@@ -25,9 +25,6 @@ using Json = nlohmann::json;
 using OrderedJson = nlohmann::ordered_json;
 
 constexpr std::string_view kSpaceMark = "\xE2\x96\x81";  // "▁"
-// GPT-2's pre-tokenisation regex as tokenizer.json spells it in a Split pre-tokenizer.
-constexpr std::string_view kGpt2Pattern =
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 bool isBytePiece(std::string_view s) {
     return s.size() == 6 && s.starts_with("<0x") && s[5] == '>' &&
@@ -124,109 +121,157 @@ std::string tokenContent(const Json& j) {
     return {};
 }
 
-// score = -(rank of the first merge that produces the piece): SentencePiece merges the pair
-// whose result scores highest, Hugging Face the pair of lowest rank; for vocabularies whose
-// merges list every split (as Hugging Face's SentencePiece converter writes them) the two
-// then agree.
+// score = -(rank of the first merge that produces the piece). The scores are what the file
+// format requires of sentencepiece_bpe; the tokenizer merges by the ranks themselves.
 void scoresFromMerges(TokenizerSpec& spec,
                       const std::vector<std::pair<std::string, std::string>>& merges,
-                      const fs::path& file, std::vector<std::string>& warnings) {
+                      const fs::path& file) {
     std::unordered_map<std::string, int> idOf;
     for (int i = 0; i < int(spec.vocab.size()); ++i) idOf.emplace(spec.vocab[i], i);
     const float unset = 1.0f;
     spec.scores.assign(spec.vocab.size(), unset);
-    std::unordered_set<std::string> listed;
     for (size_t r = 0; r < merges.size(); ++r) {
         const auto& [left, right] = merges[r];
         const auto it = idOf.find(left + right);
         if (!idOf.contains(left) || !idOf.contains(right) || it == idOf.end())
-            throw ModelFormatError(file, "",
+            throw ModelFormatError(file, "model.merges",
                                    "has merge \"" + printableBytes(left) + " " +
                                        printableBytes(right) +
                                        "\" of pieces that are not in its vocabulary");
         if (spec.scores[it->second] == unset) spec.scores[it->second] = -float(r);
-        listed.insert(left + '\0' + right);
     }
-    // Pieces no merge produces (single characters, bytes, control pieces) are never the
-    // result of a merge in either algorithm; give them scores below every merged piece.
-    int unlisted = 0;
-    for (size_t i = 0; i < spec.vocab.size(); ++i) {
-        if (spec.scores[i] == unset) spec.scores[i] = -float(merges.size());
-        const std::string& piece = spec.vocab[i];
-        if (isBytePiece(piece) || int(i) == spec.bosId || int(i) == spec.eosId) continue;
-        for (size_t pos = 0; pos < piece.size();) {
-            pos += std::max(1, utf8CharLength(piece, pos));
-            if (pos >= piece.size()) break;
-            const std::string left = piece.substr(0, pos), right = piece.substr(pos);
-            if (idOf.contains(left) && idOf.contains(right) &&
-                !listed.contains(left + '\0' + right)) {
-                ++unlisted;
-                break;
-            }
-        }
-    }
-    if (unlisted > 0)
-        warnings.push_back(
-            file.filename().string() + ": " + std::to_string(unlisted) +
-            " pieces can be split into two vocabulary pieces in ways its merges do not list; "
-            "this program's SentencePiece-style merging may tokenize some texts differently");
+    // Pieces no merge produces (single characters, bytes, control pieces) score below every
+    // merged piece.
+    for (float& score : spec.scores)
+        if (score == unset) score = -float(merges.size());
 }
 
-// Checks that the tokenizer.json pipeline is one this program reproduces; warns otherwise.
-void checkPipeline(const Json& j, TokenizerKind kind, const fs::path& file,
-                   std::vector<std::string>& warnings) {
-    const std::string name = file.filename().string();
-    const Json& pre = j.contains("pre_tokenizer") ? j["pre_tokenizer"] : Json();
-    const Json& norm = j.contains("normalizer") ? j["normalizer"] : Json();
+std::string typeOf(const Json& j) { return j.is_object() ? j.value("type", "") : ""; }
+
+// The components of a Sequence (its `listKey` array), or the component itself.
+std::vector<Json> components(const Json& j, const char* listKey) {
+    if (typeOf(j) != "Sequence") return {j};
+    if (!j.contains(listKey) || !j[listKey].is_array()) return {};
+    return {j[listKey].begin(), j[listKey].end()};
+}
+
+// "Replace" of the literal string `from` by `to`.
+bool isReplace(const Json& c, std::string_view from, std::string_view to) {
+    return typeOf(c) == "Replace" && c.contains("pattern") && c["pattern"].is_object() &&
+           c["pattern"].value("String", std::string("\x01")) == from &&
+           c.value("content", std::string("\x01")) == to;
+}
+
+// The normaliser and pre-tokenizer of tokenizer.json as TokenizerSpec fields. Anything this
+// program would not reproduce exactly is refused, naming the key.
+void readPipeline(const Json& j, TokenizerSpec& spec, const fs::path& file) {
+    const Json norm = j.value("normalizer", Json());
+    const Json pre = j.value("pre_tokenizer", Json());
     const Json& model = j["model"];
-    if (kind == TokenizerKind::ByteBpe) {
-        const bool gpt2Regex = anyComponent(pre,
-                                            [](const Json& c) {
-                                                return c.value("type", "") == "ByteLevel" &&
-                                                       c.value("use_regex", true);
-                                            }) ||
-                               anyComponent(pre, [](const Json& c) {
-                                   return c.value("type", "") == "Split" && c.contains("pattern") &&
-                                          c["pattern"].is_object() &&
-                                          c["pattern"].value("Regex", "") == kGpt2Pattern;
-                               });
-        if (!gpt2Regex)
-            warnings.push_back(
-                name +
-                ": its pre-tokenizer is not GPT-2's regex; this program splits text with "
-                "GPT-2's, so some texts will tokenize differently");
-        if (anyComponent(pre, [](const Json& c) { return c.value("add_prefix_space", false); }))
-            warnings.push_back(
-                name + ": add_prefix_space is set; this program adds no space before the text");
-        if (model.value("ignore_merges", false))
-            warnings.push_back(name +
-                               ": ignore_merges is set; this program always applies the merges");
-        if (!norm.is_null())
-            warnings.push_back(name + ": its normalizer is not reproduced by this program");
+    const auto refuse = [&](const std::string& key, const std::string& what) {
+        throw ModelFormatError(file, key, what + "; this program cannot reproduce it exactly");
+    };
+    const auto describe = [](const Json& c) {
+        const std::string type = typeOf(c);
+        return type.empty() ? std::string("a component without a type") : "a " + type + " step";
+    };
+    for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
+        if (model.contains(key) && !model[key].is_null() && model[key] != "")
+            refuse(std::string("model.") + key, "is set");
+    if (model.contains("dropout") && !model["dropout"].is_null() && model["dropout"] != 0 &&
+        model["dropout"] != 0.0)
+        refuse("model.dropout", "is set (random merges)");
+    spec.ignoreMerges = model.value("ignore_merges", false);
+
+    if (spec.kind == TokenizerKind::ByteBpe) {
+        for (const Json& c : components(norm, "normalizers")) {
+            if (c.is_null()) continue;
+            if (typeOf(c) != "NFC") refuse("normalizer", "is " + describe(c));
+            spec.nfc = true;
+        }
+        const std::vector<Json> steps = components(pre, "pretokenizers");
+        const auto byteLevel = [&](const Json& c, bool useRegex) {
+            if (typeOf(c) != "ByteLevel") return false;
+            if (c.value("add_prefix_space", false))
+                refuse("pre_tokenizer.add_prefix_space", "is true (a space put before the text)");
+            if (c.value("use_regex", true) != useRegex)
+                refuse("pre_tokenizer.use_regex",
+                       useRegex ? "is false without a Split before it" : "is true after a Split");
+            return true;
+        };
+        if (steps.size() == 1 && byteLevel(steps[0], true)) {
+            spec.preTokenizerPattern.clear();
+        } else if (steps.size() == 2 && typeOf(steps[0]) == "Split" && byteLevel(steps[1], false)) {
+            const Json& split = steps[0];
+            if (!split.contains("pattern") || !split["pattern"].is_object() ||
+                !split["pattern"].contains("Regex") || !split["pattern"]["Regex"].is_string())
+                refuse("pre_tokenizer.pretokenizers[0].pattern", "is not a {\"Regex\": ...}");
+            if (split.value("behavior", "") != "Isolated")
+                refuse("pre_tokenizer.pretokenizers[0].behavior",
+                       "is '" + split.value("behavior", "") + "', not Isolated");
+            if (split.value("invert", false)) refuse("pre_tokenizer.pretokenizers[0].invert", "is true");
+            const std::string pattern = split["pattern"]["Regex"];
+            spec.preTokenizerPattern = pattern == kGpt2PreTokenPattern ? "" : pattern;
+            try {
+                PreTokenRegex check(spec.preTokenizerPattern);
+            } catch (const InvalidInput& e) {
+                throw ModelFormatError(file, "pre_tokenizer.pretokenizers[0].pattern.Regex", e.what());
+            }
+        } else {
+            refuse("pre_tokenizer",
+                   "is not ByteLevel with use_regex, nor a Split regex followed by ByteLevel");
+        }
         return;
     }
-    const bool prepends = anyComponent(norm,
-                                       [](const Json& c) {
-                                           return c.value("type", "") == "Prepend" &&
-                                                  c.value("prepend", "") == kSpaceMark;
-                                       }) ||
-                          anyComponent(pre, [](const Json& c) {
-                              return c.value("type", "") == "Metaspace" &&
-                                     (c.value("prepend_scheme", "always") != "never" &&
-                                      c.value("add_prefix_space", true));
-                          });
-    if (!prepends)
-        warnings.push_back(name +
-                           ": it puts no \"\xE2\x96\x81\" before the text; this program does, as "
-                           "SentencePiece does");
-    if (anyComponent(pre, [](const Json& c) {
-            return c.value("type", "") == "Metaspace" && c.value("split", false);
-        }))
-        warnings.push_back(
-            name + ": its Metaspace pre-tokenizer splits words; this program merges across them");
+    // SentencePiece style: the normaliser writes spaces as "▁", with or without a "▁" first.
+    const std::vector<Json> steps = components(norm, "normalizers");
+    const std::string mark(kSpaceMark);
+    if (steps.size() == 1 && isReplace(steps[0], " ", mark)) {
+        spec.addDummyPrefix = false;
+    } else if (steps.size() == 2 && typeOf(steps[0]) == "Prepend" &&
+               steps[0].value("prepend", "") == mark && isReplace(steps[1], " ", mark)) {
+        spec.addDummyPrefix = true;
+    } else {
+        refuse("normalizer",
+               norm.is_null() ? std::string("is null (spaces are not written as \"\xE2\x96\x81\")")
+                              : "is not Replace(\" \", \"\xE2\x96\x81\"), optionally after Prepend(\"\xE2\x96\x81\")");
+    }
+    // Gemma's Split on " " finds nothing once the normaliser has replaced every space.
+    const bool noOpSplit = typeOf(pre) == "Split" && pre.contains("pattern") &&
+                           pre["pattern"].is_object() && pre["pattern"].value("String", "") == " ";
+    if (!pre.is_null() && !noOpSplit) refuse("pre_tokenizer", "is " + describe(pre));
+    if (!model.value("byte_fallback", false)) refuse("model.byte_fallback", "is false");
+    if (model.contains("fuse_unk") && !model.value("fuse_unk", true)) refuse("model.fuse_unk", "is false");
 }
 
-TokenizerSpec fromTokenizerJson(const fs::path& file, std::vector<std::string>& warnings,
+// tokenizer.json's added_tokens; each must already be in the vocabulary with its id.
+std::vector<AddedToken> readAddedTokens(const Json& list, const TokenizerSpec& spec,
+                                        const fs::path& file) {
+    std::vector<AddedToken> out;
+    for (size_t i = 0; i < list.size(); ++i) {
+        const Json& t = list[i];
+        const std::string key = "added_tokens[" + std::to_string(i) + "]";
+        if (!t.is_object() || !t.contains("content") || !t["content"].is_string() ||
+            !t.contains("id") || !t["id"].is_number_integer())
+            throw ModelFormatError(file, key, "is not an object with \"id\" and \"content\"");
+        for (const char* flag : {"lstrip", "rstrip", "single_word"})
+            if (t.value(flag, false))
+                throw ModelFormatError(file, key + "." + flag,
+                                       "is true; this program matches added tokens only as they "
+                                       "are written");
+        AddedToken a;
+        a.id = t["id"].get<int>();
+        a.special = t.value("special", false);
+        a.normalized = t.value("normalized", !a.special);
+        if (t["content"].get<std::string>().empty())
+            throw ModelFormatError(file, key + ".content", "is empty");
+        MWB_CHECK(a.id >= 0 && a.id < int(spec.vocab.size()) && spec.vocab[a.id] == t["content"]);
+        out.push_back(a);
+    }
+    return out;
+}
+
+TokenizerSpec fromTokenizerJson(const fs::path& file,
                                 std::vector<std::pair<std::string, std::string>>& merges) {
     const Json j = readJsonFile(file);
     if (!j.is_object() || !j.contains("model") || !j["model"].is_object())
@@ -240,11 +285,12 @@ TokenizerSpec fromTokenizerJson(const fs::path& file, std::vector<std::string>& 
         throw ModelFormatError(file, "model.vocab", "is missing or not an object");
     VocabBuilder vocab(file);
     for (const auto& [piece, id] : model["vocab"].items()) vocab.add(piece, id);
-    if (j.contains("added_tokens") && j["added_tokens"].is_array())
-        for (const Json& t : j["added_tokens"])
-            if (t.is_object() && t.contains("content") && t["content"].is_string() &&
-                t.contains("id"))
-                vocab.add(t["content"], t["id"]);
+    if (j.contains("added_tokens") && !j["added_tokens"].is_array())
+        throw ModelFormatError(file, "added_tokens", "is not an array");
+    const Json added = j.value("added_tokens", Json::array());
+    for (const Json& t : added)
+        if (t.is_object() && t.contains("content") && t["content"].is_string() && t.contains("id"))
+            vocab.add(t["content"], t["id"]);
     if (model.contains("merges")) {
         if (!model["merges"].is_array())
             throw ModelFormatError(file, "model.merges", "is not an array");
@@ -263,7 +309,8 @@ TokenizerSpec fromTokenizerJson(const fs::path& file, std::vector<std::string>& 
                                "is neither a byte-level BPE nor a SentencePiece-style BPE with "
                                "byte fallback; this program cannot reproduce it");
     }
-    checkPipeline(j, spec.kind, file, warnings);
+    readPipeline(j, spec, file);
+    spec.addedTokens = readAddedTokens(added, spec, file);
     return spec;
 }
 
@@ -360,10 +407,10 @@ std::vector<std::pair<std::string, std::string>> mergesFromScores(const Tokenize
     return merges;
 }
 
-OrderedJson addedToken(int id, const std::string& content, bool normalized) {
+OrderedJson addedToken(int id, const std::string& content, bool normalized, bool special) {
     return {{"id", id},        {"content", content}, {"single_word", false},
             {"lstrip", false}, {"rstrip", false},    {"normalized", normalized},
-            {"special", true}};
+            {"special", special}};
 }
 
 OrderedJson templateProcessing(const TokenizerSpec& spec) {
@@ -390,9 +437,12 @@ OrderedJson tokenizerJson(const TokenizerSpec& spec,
         vocab[spec.vocab[i]] = i;
         const bool control =
             i == spec.bosId || i == spec.eosId || (!byteLevel && spec.vocab[i] == "<unk>");
-        if (control || (byteLevel && isSpecialPiece(spec.vocab[i])))
-            added.push_back(addedToken(i, spec.vocab[i], byteLevel));
+        if (!spec.addedTokens && (control || (byteLevel && isSpecialPiece(spec.vocab[i]))))
+            added.push_back(addedToken(i, spec.vocab[i], byteLevel, true));
     }
+    if (spec.addedTokens)
+        for (const AddedToken& t : *spec.addedTokens)
+            added.push_back(addedToken(t.id, spec.vocab[t.id], t.normalized, t.special));
     // Newer tokenizers (>= 0.20) also read merges as pairs, which allows pieces with spaces.
     for (const auto& [l, r] : merges)
         mergeList.push_back(spaceInMerge ? OrderedJson::array({l, r}) : OrderedJson(l + " " + r));
@@ -407,25 +457,37 @@ OrderedJson tokenizerJson(const TokenizerSpec& spec,
                                        {"use_regex", true}};
     const bool bos = spec.addBos && spec.bosId >= 0;
     if (byteLevel) {
-        j["normalizer"] = nullptr;
-        j["pre_tokenizer"] = byteLevelStep;
+        j["normalizer"] = spec.nfc ? OrderedJson{{"type", "NFC"}} : OrderedJson(nullptr);
+        if (spec.preTokenizerPattern.empty()) {
+            j["pre_tokenizer"] = byteLevelStep;
+        } else {
+            OrderedJson noRegex = byteLevelStep;
+            noRegex["use_regex"] = false;
+            j["pre_tokenizer"] = {{"type", "Sequence"},
+                                  {"pretokenizers",
+                                   {{{"type", "Split"},
+                                     {"pattern", {{"Regex", spec.preTokenizerPattern}}},
+                                     {"behavior", "Isolated"},
+                                     {"invert", false}},
+                                    noRegex}}};
+        }
         j["post_processor"] = bos ? templateProcessing(spec) : byteLevelStep;
         j["decoder"] = byteLevelStep;
     } else {
         const std::string mark(kSpaceMark);
-        j["normalizer"] = {
-            {"type", "Sequence"},
-            {"normalizers",
-             {{{"type", "Prepend"}, {"prepend", mark}},
-              {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", mark}}}}};
+        OrderedJson steps = OrderedJson::array();
+        if (spec.addDummyPrefix) steps.push_back({{"type", "Prepend"}, {"prepend", mark}});
+        steps.push_back({{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", mark}});
+        j["normalizer"] = {{"type", "Sequence"}, {"normalizers", steps}};
         j["pre_tokenizer"] = nullptr;
         j["post_processor"] = bos ? templateProcessing(spec) : OrderedJson(nullptr);
-        j["decoder"] = {{"type", "Sequence"},
-                        {"decoders",
-                         {{{"type", "Replace"}, {"pattern", {{"String", mark}}}, {"content", " "}},
-                          {{"type", "ByteFallback"}},
-                          {{"type", "Fuse"}},
-                          {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}}}}};
+        OrderedJson decoders = {
+            {{"type", "Replace"}, {"pattern", {{"String", mark}}}, {"content", " "}},
+            {{"type", "ByteFallback"}},
+            {{"type", "Fuse"}}};
+        if (spec.addDummyPrefix)
+            decoders.push_back({{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}});
+        j["decoder"] = {{"type", "Sequence"}, {"decoders", decoders}};
     }
     const bool hasUnk =
         !byteLevel && std::find(spec.vocab.begin(), spec.vocab.end(), "<unk>") != spec.vocab.end();
@@ -436,7 +498,7 @@ OrderedJson tokenizerJson(const TokenizerSpec& spec,
                   {"end_of_word_suffix", byteLevel ? OrderedJson("") : OrderedJson(nullptr)},
                   {"fuse_unk", !byteLevel},
                   {"byte_fallback", !byteLevel},
-                  {"ignore_merges", false},
+                  {"ignore_merges", spec.ignoreMerges},
                   {"vocab", vocab},
                   {"merges", mergeList}};
     return j;
@@ -444,13 +506,12 @@ OrderedJson tokenizerJson(const TokenizerSpec& spec,
 
 }  // namespace
 
-TokenizerSpec readHfTokenizer(const fs::path& dir, int bosId, int eosId,
-                              std::vector<std::string>& warnings) {
+TokenizerSpec readHfTokenizer(const fs::path& dir, int bosId, int eosId) {
     std::vector<std::pair<std::string, std::string>> merges;
     TokenizerSpec spec;
     fs::path source = dir / "tokenizer.json";
     if (fs::exists(source)) {
-        spec = fromTokenizerJson(source, warnings, merges);
+        spec = fromTokenizerJson(source, merges);
     } else if (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt")) {
         source = dir / "merges.txt";
         spec = fromVocabAndMerges(dir, merges);
@@ -459,17 +520,14 @@ TokenizerSpec readHfTokenizer(const fs::path& dir, int bosId, int eosId,
             dir, "", "has no tokenizer: neither tokenizer.json nor vocab.json with merges.txt");
     }
     readSpecialTokens(dir, spec, bosId, eosId);
-    if (spec.kind == TokenizerKind::ByteBpe) {
-        for (const auto& [l, r] : merges) {
-            if (l.find(' ') != std::string::npos || r.find(' ') != std::string::npos)
-                throw ModelFormatError(source, "",
-                                       "has a merge of pieces with a space, which a byte-level "
-                                       "vocabulary cannot hold");
-            spec.merges.push_back(l + " " + r);
-        }
-    } else {
-        scoresFromMerges(spec, merges, source, warnings);
+    for (const auto& [l, r] : merges) {
+        if (l.find(' ') != std::string::npos || r.find(' ') != std::string::npos)
+            throw ModelFormatError(source, "model.merges",
+                                   "has a merge of pieces with a space, which this program's "
+                                   "merge list cannot hold");
+        spec.merges.push_back(l + " " + r);
     }
+    if (spec.kind == TokenizerKind::SentencePieceBpe) scoresFromMerges(spec, merges, source);
     try {
         Tokenizer check(spec);  // the same checks a model file's tokenizer gets
     } catch (const Error& e) {
@@ -494,7 +552,7 @@ std::vector<TextFile> hfTokenizerFiles(const TokenizerSpec& spec) {
     }
     const bool byteLevel = spec.kind == TokenizerKind::ByteBpe;
     std::vector<std::pair<std::string, std::string>> merges;
-    if (byteLevel) {
+    if (byteLevel || !spec.merges.empty()) {
         for (size_t r = 0; r < spec.merges.size(); ++r) {
             const std::string& m = spec.merges[r];
             if (r == 0 && m.starts_with("#version")) continue;

@@ -182,7 +182,7 @@ ImportedModel importHf(const fs::path& dir, const ProgressFn& progress) {
     m.config = hf.config;
     m.config.name = hf.name.empty() ? folderName(dir) : hf.name;
 
-    TokenizerSpec spec = readHfTokenizer(dir, hf.bosId, hf.eosId, out.warnings);
+    TokenizerSpec spec = readHfTokenizer(dir, hf.bosId, hf.eosId);
     if (int(spec.vocab.size()) > m.config.vocabSize)
         throw ModelFormatError(dir / "config.json", "vocab_size",
                                "is " + std::to_string(m.config.vocabSize) +

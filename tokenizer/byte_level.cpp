@@ -6,6 +6,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -85,61 +86,91 @@ char32_t decodeUtf8(std::string_view s, std::size_t pos, int len) {
     }
 }
 
-const char* const kGpt2Pattern =
-    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
-
-// The compiled regex, shared by all threads (pcre2_code is read-only during matching).
-class Gpt2Regex {
-public:
-    Gpt2Regex() {
-        int error = 0;
-        PCRE2_SIZE errorOffset = 0;
-        m_code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(kGpt2Pattern), PCRE2_ZERO_TERMINATED,
-                               PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &error,
-                               &errorOffset, nullptr);
-        MWB_CHECK(m_code != nullptr);
-        uint32_t haveJit = 0;
-        pcre2_config(PCRE2_CONFIG_JIT, &haveJit);
-        if (haveJit) pcre2_jit_compile(m_code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter
-    }
-    ~Gpt2Regex() { pcre2_code_free(m_code); }
-    Gpt2Regex(const Gpt2Regex&) = delete;
-    Gpt2Regex& operator=(const Gpt2Regex&) = delete;
-    const pcre2_code* code() const { return m_code; }
-
-private:
-    pcre2_code* m_code = nullptr;
-};
-
-const Gpt2Regex& gpt2Regex() {
-    static const Gpt2Regex regex;
-    return regex;
-}
-
 struct MatchDataDeleter {
     void operator()(pcre2_match_data* md) const { pcre2_match_data_free(md); }
 };
 
-// Regex-split text[begin, end) (no special tokens inside).
-void splitByRegex(std::string_view text, std::size_t begin, std::size_t end,
-                  pcre2_match_data* md, const PreTokenFn& fn) {
-    const pcre2_code* code = gpt2Regex().code();
-    const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
-    std::size_t pos = begin;
-    while (pos < end) {
-        const int rc = pcre2_match(code, subject, end, pos, 0, md, nullptr);
-        if (rc == PCRE2_ERROR_NOMATCH) {
-            fn(pos, end, -1);  // only invalid UTF-8 is left
-            return;
-        }
-        if (rc < 0) throw Error("the GPT-2 pre-tokenisation regex failed (PCRE2 error " +
-                                std::to_string(rc) + ")");
-        const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
-        MWB_CHECK(ov[1] > ov[0] && ov[0] >= pos);
-        if (ov[0] > pos) fn(pos, ov[0], -1);  // invalid UTF-8 the regex skipped
-        fn(ov[0], ov[1], -1);
-        pos = ov[1];
+}  // namespace
+
+const char* const kGpt2PreTokenPattern =
+    R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+
+// The compiled regex (pcre2_code is read-only during matching, so threads share it).
+struct PreTokenRegex::Code {
+    pcre2_code* code = nullptr;
+    ~Code() { pcre2_code_free(code); }
+};
+
+namespace {
+
+std::shared_ptr<const PreTokenRegex::Code> compileRegex(const std::string& source);
+
+}  // namespace
+
+PreTokenRegex::PreTokenRegex(const std::string& pattern) {
+    // GPT-2's regex is compiled once for all tokenizers that use it.
+    static const std::shared_ptr<const Code> gpt2 = compileRegex(kGpt2PreTokenPattern);
+    m_code = pattern.empty() || pattern == kGpt2PreTokenPattern ? gpt2 : compileRegex(pattern);
+}
+
+namespace {
+
+std::shared_ptr<const PreTokenRegex::Code> compileRegex(const std::string& source) {
+    auto code = std::make_shared<PreTokenRegex::Code>();
+    int error = 0;
+    PCRE2_SIZE errorOffset = 0;
+    code->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(source.data()), source.size(),
+                               PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &error,
+                               &errorOffset, nullptr);
+    if (code->code == nullptr) {
+        PCRE2_UCHAR message[256];
+        pcre2_get_error_message(error, message, sizeof message);
+        throw InvalidInput("The pre-tokenisation regex \"" + source + "\" cannot be compiled: " +
+                           reinterpret_cast<const char*>(message) + " at offset " +
+                           std::to_string(errorOffset) + ".");
     }
+    uint32_t haveJit = 0;
+    pcre2_config(PCRE2_CONFIG_JIT, &haveJit);
+    if (haveJit) pcre2_jit_compile(code->code, PCRE2_JIT_COMPLETE);  // else the interpreter runs
+    return code;
+}
+
+}  // namespace
+
+void PreTokenRegex::split(std::string_view text, std::size_t begin, std::size_t end,
+                          const std::function<void(std::size_t, std::size_t)>& fn) const {
+    if (begin >= end) return;
+    const pcre2_code* code = m_code->code;
+    std::unique_ptr<pcre2_match_data, MatchDataDeleter> md(
+        pcre2_match_data_create_from_pattern(code, nullptr));
+    MWB_CHECK(md != nullptr);
+    const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
+    std::size_t gap = begin;  // start of the text not yet passed to fn
+    std::size_t pos = begin;  // where the next search starts
+    while (pos < end) {
+        const int rc = pcre2_match(code, subject, end, pos, 0, md.get(), nullptr);
+        if (rc == PCRE2_ERROR_NOMATCH) break;
+        if (rc < 0) throw Error("the pre-tokenisation regex failed (PCRE2 error " +
+                                std::to_string(rc) + ")");
+        const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md.get());
+        MWB_CHECK(ov[1] >= ov[0] && ov[0] >= pos);
+        if (ov[1] == ov[0]) {
+            // An empty match splits nothing off; the search goes on one character later.
+            pos = std::min<std::size_t>(end, ov[0] + std::max(1, utf8CharLength(text, ov[0])));
+            continue;
+        }
+        if (ov[0] > gap) fn(gap, ov[0]);  // what the regex skipped (e.g. invalid UTF-8)
+        fn(ov[0], ov[1]);
+        gap = pos = ov[1];
+    }
+    if (gap < end) fn(gap, end);
+}
+
+namespace {
+
+const PreTokenRegex& gpt2Regex() {
+    static const PreTokenRegex regex;
+    return regex;
 }
 
 }  // namespace
@@ -193,31 +224,26 @@ std::string byteLevelEncode(std::string_view bytes) {
 
 void forEachGpt2PreToken(std::string_view text, const std::vector<std::string>& specials,
                          const PreTokenFn& fn) {
-    std::unique_ptr<pcre2_match_data, MatchDataDeleter> md(
-        pcre2_match_data_create_from_pattern(gpt2Regex().code(), nullptr));
-    MWB_CHECK(md != nullptr);
+    const auto plain = [&](std::size_t begin, std::size_t end) { fn(begin, end, -1); };
     std::size_t segment = 0;  // start of the text not yet split
-    if (!specials.empty()) {
-        std::size_t pos = 0;
-        while ((pos = text.find("<|", pos)) != std::string_view::npos) {
-            int found = -1;
-            for (std::size_t i = 0; i < specials.size(); ++i) {
-                const std::string& s = specials[i];
-                if (text.compare(pos, s.size(), s) == 0 &&
-                    (found < 0 || s.size() > specials[found].size()))
-                    found = static_cast<int>(i);
-            }
-            if (found < 0) {
-                ++pos;
-                continue;
-            }
-            splitByRegex(text, segment, pos, md.get(), fn);
-            fn(pos, pos + specials[found].size(), found);
-            pos += specials[found].size();
-            segment = pos;
+    for (std::size_t pos = 0; pos < text.size() && !specials.empty();) {
+        int found = -1;
+        for (std::size_t i = 0; i < specials.size(); ++i) {
+            const std::string& s = specials[i];
+            if (!s.empty() && text.compare(pos, s.size(), s) == 0 &&
+                (found < 0 || s.size() > specials[found].size()))
+                found = static_cast<int>(i);
         }
+        if (found < 0) {
+            ++pos;
+            continue;
+        }
+        gpt2Regex().split(text, segment, pos, plain);
+        fn(pos, pos + specials[found].size(), found);
+        pos += specials[found].size();
+        segment = pos;
     }
-    splitByRegex(text, segment, text.size(), md.get(), fn);
+    gpt2Regex().split(text, segment, text.size(), plain);
 }
 
 }  // namespace mwb

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -12,10 +14,20 @@
 #include <vector>
 
 #include "tensor/progress.h"
+#include "tokenizer/byte_level.h"
 
 namespace mwb {
 
 enum class TokenizerKind { ByteBpe, SentencePieceBpe };
+
+// A token Hugging Face's tokenizer.json lists in "added_tokens": matched whole in the text
+// and split out before normalisation and pre-tokenisation.
+struct AddedToken {
+    int id = -1;           // its content is vocab[id]
+    bool special = false;  // a control token (skipped by Hugging Face's decode on request)
+    bool normalized = false;  // matched in the normalised text rather than the raw text
+    bool operator==(const AddedToken&) const = default;
+};
 
 // Exactly what the file's /tokenizer group holds.
 struct TokenizerSpec {
@@ -24,8 +36,19 @@ struct TokenizerSpec {
     int eosId = -1;
     bool addBos = false;
     std::vector<std::string> vocab;   // token strings as the source writes them ("Ġthe", "▁the")
-    std::vector<std::string> merges;  // byte_bpe: "Ġ t", highest priority first
+    std::vector<std::string> merges;  // "Ġ t", highest priority first (see Tokenizer::encode)
     std::vector<float> scores;        // sentencepiece_bpe: piece scores
+    // byte_bpe: the pre-tokenisation regex (PCRE2 syntax); empty means GPT-2's.
+    std::string preTokenizerPattern;
+    // Unicode NFC normalisation of the text before pre-tokenisation (Qwen 2, GPT-NeoX).
+    bool nfc = false;
+    // sentencepiece_bpe: put a "▁" before the text (Llama 2) or not (Gemma).
+    bool addDummyPrefix = true;
+    // byte_bpe: a pre-token that is itself a vocabulary piece is taken whole (Llama 3).
+    bool ignoreMerges = false;
+    // The added tokens in tokenizer.json's order; nullopt when the source lists none (older
+    // model files), see Tokenizer::encode.
+    std::optional<std::vector<AddedToken>> addedTokens;
 };
 
 struct Encoding {
@@ -40,16 +63,28 @@ public:
     Tokenizer() = default;
     // Throws InvalidInput when the spec is inconsistent: empty vocabulary, a merge naming a
     // piece (or producing a piece) not in the vocabulary, a byte_bpe vocabulary without all
-    // 256 byte tokens, scores not one per piece (sentencepiece_bpe), bos/eos out of range.
+    // 256 byte tokens, scores not one per piece (sentencepiece_bpe), bos/eos out of range,
+    // an added token id out of range, a pre-tokenisation regex PCRE2 cannot compile.
     explicit Tokenizer(TokenizerSpec spec);
 
-    // Adds BOS when the spec says so and addBos is not overridden to false.
-    // byte_bpe: Hugging Face GPT-2 behaviour; vocabulary pieces "<|name|>" (name of letters,
-    // digits, "_") found in the text are special tokens, split out before pre-tokenisation.
-    // Any bytes are accepted (invalid UTF-8 becomes byte tokens).
-    // sentencepiece_bpe: llama.cpp / llama2.c SPM behaviour (dummy-prefix space, byte
-    // fallback "<0xNN>", else "<unk>"; throws InvalidInput if neither exists for a byte).
-    // Merging never produces BOS, EOS, "<unk>" or a byte piece.
+    // Adds BOS when the spec says so and addBos is not overridden to false. Then, as Hugging
+    // Face's tokenizers do: the added tokens are split out of the text (leftmost first,
+    // longest on a tie; first those with normalized false in the raw text, then in each
+    // remaining stretch, normalised, those with normalized true in their normalised form);
+    // each remaining stretch is normalised (NFC when the spec says so; sentencepiece_bpe:
+    // "▁" for spaces, a leading "▁" when addDummyPrefix) and encoded by the model.
+    // Without a list of added tokens, byte_bpe treats vocabulary pieces "<|name|>" (name of
+    // letters, digits, "_") as added tokens and sentencepiece_bpe has none.
+    // byte_bpe: split by the pre-tokenisation regex, then each pre-token is merged by
+    // merge rank (Hugging Face's BPE); any bytes are accepted (invalid UTF-8 becomes byte
+    // tokens and is not normalised).
+    // sentencepiece_bpe with merges: Hugging Face's BPE with byte_fallback on the whole
+    // stretch: characters outside the vocabulary become byte pieces "<0xNN>" (else "<unk>",
+    // runs fused), then adjacent pairs merge by merge rank.
+    // sentencepiece_bpe without merges: llama.cpp / llama2.c SPM behaviour (merge by piece
+    // score; byte fallback "<0xNN>", else "<unk>"; throws InvalidInput if neither exists for
+    // a byte). Merging never produces BOS, EOS, "<unk>" or a byte piece.
+    // Offsets of tokens inside a stretch NFC changed point to the start of the change.
     // Throws InvalidInput on a default-constructed (empty) tokenizer.
     Encoding encode(std::string_view text, bool allowBos = true) const;
     std::vector<int> encodeIds(std::string_view text, bool allowBos = true) const {
@@ -80,27 +115,86 @@ private:
         int rank;  // position in spec.merges: lower merges first
         int id;    // the merged piece
     };
+    struct Symbol {
+        int id;   // a piece
+        int len;  // its length in bytes of the normalised text
+    };
+    // Leftmost-longest matching of the added tokens (a byte trie).
+    class AddedMatcher {
+    public:
+        void add(std::string_view content, int id);
+        bool empty() const { return m_nodes.size() <= 1; }
+        // (length, id) of the longest token starting at text[pos], or (0, -1).
+        std::pair<std::size_t, int> longestAt(std::string_view text, std::size_t pos) const;
+
+    private:
+        struct Node {
+            std::vector<std::pair<unsigned char, int>> next;
+            int id = -1;
+        };
+        std::vector<Node> m_nodes{1};
+        bool m_first[256] = {};
+    };
+    // A normalised stretch of text: norm[j] came from byte at[j] of the original text.
+    struct Normalized {
+        std::string text;
+        std::vector<int> at;  // norm.size() + 1 entries
+    };
+    // The symbols of each distinct word (pre-token or segment) met during one encode call.
+    struct WordCache {
+        std::unordered_map<std::string, std::pair<std::uint32_t, std::uint32_t>, StringHash,
+                           std::equal_to<>>
+            spans;  // word -> (first, count) in symbols
+        std::vector<Symbol> symbols;
+    };
     static std::uint32_t symbolKey(std::string_view symbol);
     static std::uint64_t pairKey(int left, int right) {
         return (std::uint64_t(std::uint32_t(left)) << 32) | std::uint32_t(right);
     }
 
+    void initMerges();
     void initByteBpe();
     void initSentencePiece();
+    void initAddedTokens();
     int findPiece(std::string_view piece) const;
-    void encodeByteBpe(std::string_view text, Encoding& out) const;
-    void encodeSentencePiece(std::string_view text, Encoding& out) const;
+    // text[begin, end) as the normaliser leaves it.
+    Normalized normalize(std::string_view text, std::size_t begin, std::size_t end) const;
+    // Calls fn(begin, end, id) for consecutive ranges covering text[begin, end): matches of
+    // `matcher` with their id, the stretches between them with -1.
+    static void splitAdded(const AddedMatcher& matcher, std::string_view text, std::size_t begin,
+                           std::size_t end, const std::function<void(std::size_t, std::size_t, int)>& fn);
+    // The Hugging Face pipeline (see encode) on text without BOS.
+    void encodeWithAddedTokens(std::string_view text, Encoding& out) const;
+    // The model on norm.text[begin, end), a stretch without added tokens.
+    void encodeNormalized(const Normalized& norm, std::size_t begin, std::size_t end,
+                          WordCache& cache, Encoding& out) const;
+    // Appends the tokens of `symbols`, which cover norm.text from `begin` on.
+    static void appendSymbols(const Normalized& norm, std::size_t begin, const Symbol* symbols,
+                              std::size_t count, Encoding& out);
+    // (first, count) of the symbols of `word` in cache.symbols, computed by fn(word, symbols)
+    // the first time the word is met.
+    template <class Fn>
+    static std::pair<std::uint32_t, std::uint32_t> cachedWord(WordCache& cache,
+                                                              std::string_view word, const Fn& fn);
+    // sentencepiece by score on norm.text[begin, end).
+    void encodeSpmByScore(const Normalized& norm, std::size_t begin, std::size_t end,
+                          WordCache& cache, Encoding& out) const;
     // sentencepiece: (id, length in bytes) of the tokens of one normalised segment, appended.
     void encodeSpmSegment(std::string_view segment, std::vector<std::pair<int, int>>& out) const;
-    // byte_bpe: the BPE ids of one pre-token, appended to out.
-    void bpeWord(std::string_view word, std::vector<int>& out) const;
+    // Hugging Face's BPE::merge_word: merges adjacent symbols by rank, in place.
+    void mergeByRank(std::vector<Symbol>& syms) const;
+    // byte_bpe: the BPE symbols of one pre-token, appended to out.
+    void bpeWord(std::string_view word, std::vector<Symbol>& out) const;
+    // sentencepiece_bpe with merges: the symbols of one normalised stretch, appended to out.
+    void hfSentencePieceWord(std::string_view word, std::vector<Symbol>& out) const;
 
     TokenizerSpec m_spec;
     std::unordered_map<std::string, int, StringHash, std::equal_to<>> m_pieceToId;
-    std::unordered_map<std::uint64_t, Merge> m_merges;  // byte_bpe: pairKey(left, right)
+    std::unordered_map<std::uint64_t, Merge> m_merges;  // pairKey(left, right)
     std::vector<std::string> m_idToBytes;               // decoded bytes per id
-    std::vector<std::string> m_specials;                // byte_bpe "<|...|>" pieces
-    std::vector<int> m_specialIds;                      // their ids
+    PreTokenRegex m_preTokenizer;                       // byte_bpe
+    AddedMatcher m_rawAdded;                            // added tokens matched in raw text
+    AddedMatcher m_normalizedAdded;                     // ... in normalised text
     std::vector<char> m_mergeable;                      // sentencepiece: may a merge produce it
     std::unordered_set<std::uint64_t> m_joins;          // sentencepiece: adjacent characters
                                                         // inside some mergeable piece

@@ -142,9 +142,8 @@ void expectByteCases(const Tokenizer& tok) {
 TEST(HfTokenizer, ByteLevelFromVocabAndMerges) {
     TempDir dir;
     writeByteLevelVocabAndMerges(dir.path());
-    std::vector<std::string> warnings;
-    const TokenizerSpec spec = readHfTokenizer(dir.path(), -1, kEndOfText, warnings);
-    EXPECT_TRUE(warnings.empty());
+    const TokenizerSpec spec = readHfTokenizer(dir.path(), -1, kEndOfText);
+    EXPECT_FALSE(spec.addedTokens.has_value());
     EXPECT_EQ(spec.kind, TokenizerKind::ByteBpe);
     EXPECT_EQ(spec.vocab.size(), 271u);
     EXPECT_EQ(spec.eosId, kEndOfText);
@@ -155,28 +154,61 @@ TEST(HfTokenizer, ByteLevelFromVocabAndMerges) {
 TEST(HfTokenizer, ByteLevelFromTokenizerJson) {
     TempDir dir;
     writeByteLevelTokenizerJson(dir.path());
-    std::vector<std::string> warnings;
-    const TokenizerSpec spec = readHfTokenizer(dir.path(), kEndOfText, kEndOfText, warnings);
-    EXPECT_TRUE(warnings.empty()) << warnings.front();
+    const TokenizerSpec spec = readHfTokenizer(dir.path(), kEndOfText, kEndOfText);
     EXPECT_EQ(spec.kind, TokenizerKind::ByteBpe);
+    EXPECT_TRUE(spec.preTokenizerPattern.empty());
+    ASSERT_TRUE(spec.addedTokens.has_value());
+    EXPECT_EQ(*spec.addedTokens, (std::vector<AddedToken>{{kEndOfText, true, false}}));
     expectByteCases(Tokenizer(spec));
 }
 
-TEST(HfTokenizer, ForeignPreTokenizerRegexIsAWarning) {
+TEST(HfTokenizer, SplitRegexIsReadAndBadPipelinesAreRefused) {
     TempDir dir;
     writeByteLevelTokenizerJson(dir.path());
     nlohmann::json j = readJsonFile(dir / "tokenizer.json");
     // Llama 3's pipeline: a Split with its own regex, then ByteLevel without a regex.
+    const std::string pattern = "(?i:'s|'t)|\\p{N}{1,3}|[^\\p{N}]+";
     j["pre_tokenizer"] = {
         {"type", "Sequence"},
         {"pretokenizers",
-         {{{"type", "Split"}, {"pattern", {{"Regex", "(?i:'s|'t)|\\p{N}{1,3}"}}}},
+         {{{"type", "Split"}, {"pattern", {{"Regex", pattern}}}, {"behavior", "Isolated"}},
           {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
     test::writeText(dir / "tokenizer.json", j.dump());
-    std::vector<std::string> warnings;
-    readHfTokenizer(dir.path(), -1, -1, warnings);
-    ASSERT_EQ(warnings.size(), 1u);
-    EXPECT_NE(warnings[0].find("GPT-2's regex"), std::string::npos) << warnings[0];
+    const TokenizerSpec spec = readHfTokenizer(dir.path(), -1, -1);
+    EXPECT_EQ(spec.preTokenizerPattern, pattern);
+    // "1234" splits into "123" and "4"; (1,2) merges.
+    EXPECT_EQ(Tokenizer(spec).encodeIds("1234"),
+              (std::vector<int>{byteLevelId("12"), byteLevelId("3"), byteLevelId("4")}));
+
+    const auto refusal = [&](const nlohmann::json& changed) {
+        test::writeText(dir / "tokenizer.json", changed.dump());
+        try {
+            readHfTokenizer(dir.path(), -1, -1);
+        } catch (const ModelFormatError& e) {
+            EXPECT_EQ(e.file(), dir / "tokenizer.json");
+            return std::string(e.what());
+        }
+        ADD_FAILURE() << "no error";
+        return std::string();
+    };
+    nlohmann::json bad = j;
+    bad["pre_tokenizer"]["pretokenizers"][0]["behavior"] = "MergedWithPrevious";
+    EXPECT_NE(refusal(bad).find("pre_tokenizer.pretokenizers[0].behavior"), std::string::npos);
+    bad = j;
+    bad["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "(unclosed";
+    EXPECT_NE(refusal(bad).find("cannot be compiled"), std::string::npos);
+    bad = j;
+    bad["pre_tokenizer"] = {{"type", "Whitespace"}};
+    EXPECT_NE(refusal(bad).find("pre_tokenizer is not ByteLevel"), std::string::npos);
+    bad = j;
+    bad["normalizer"] = {{"type", "NFKC"}};
+    EXPECT_NE(refusal(bad).find("normalizer is a NFKC step"), std::string::npos);
+    bad = j;
+    bad["added_tokens"][0]["lstrip"] = true;
+    EXPECT_NE(refusal(bad).find("added_tokens[0].lstrip"), std::string::npos);
+    bad = j;
+    bad["pre_tokenizer"] = {{"type", "ByteLevel"}, {"add_prefix_space", true}};
+    EXPECT_NE(refusal(bad).find("add_prefix_space"), std::string::npos);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -220,10 +252,10 @@ TEST(HfTokenizer, SentencePieceStyleTokenizerJson) {
     TempDir dir;
     test::writeText(dir / "tokenizer.json",
                     test::llamaTokenizerJson(spmVocab(), kSpmMerges).dump());
-    std::vector<std::string> warnings;
-    const TokenizerSpec spec = readHfTokenizer(dir.path(), 1, 2, warnings);
-    EXPECT_TRUE(warnings.empty()) << warnings.front();
+    const TokenizerSpec spec = readHfTokenizer(dir.path(), 1, 2);
     EXPECT_EQ(spec.kind, TokenizerKind::SentencePieceBpe);
+    EXPECT_TRUE(spec.addDummyPrefix);
+    EXPECT_EQ(spec.merges, kSpmMerges);
     EXPECT_TRUE(spec.addBos);  // the post-processor puts <s> first
     // Scores follow the merge ranks.
     EXPECT_EQ(spec.scores[kSpaceT], 0.0f);
@@ -265,23 +297,22 @@ TEST(HfTokenizer, SentencePieceStyleTokenizerJson) {
     EXPECT_EQ(tok.encodeIds("cat"), (std::vector<int>{1, kSpaceCa, kT}));
 }
 
-TEST(HfTokenizer, UnlistedSplitIsAWarning) {
+// Hugging Face merges only the pairs its merges list: with "▁ ca" gone, "▁ca" (still in the
+// vocabulary) is never produced, although merging by score would produce it.
+TEST(HfTokenizer, SentencePieceStyleMergesOnlyListedPairs) {
     TempDir dir;
     std::vector<std::string> merges = kSpmMerges;
-    merges.pop_back();  // ▁ca stays in the vocabulary, but no merge produces it
+    merges.pop_back();
     test::writeText(dir / "tokenizer.json", test::llamaTokenizerJson(spmVocab(), merges).dump());
-    std::vector<std::string> warnings;
-    readHfTokenizer(dir.path(), 1, 2, warnings);
-    ASSERT_EQ(warnings.size(), 1u);
-    EXPECT_NE(warnings[0].find("1 pieces"), std::string::npos) << warnings[0];
+    const Tokenizer tok(readHfTokenizer(dir.path(), 1, 2));
+    EXPECT_EQ(tok.encodeIds("cat", false), (std::vector<int>{kSpace, kCa, kT}));
 }
 
 TEST(HfTokenizer, BadFilesNameTheFile) {
     TempDir dir;
     const auto errorOf = [&] {
-        std::vector<std::string> warnings;
         try {
-            readHfTokenizer(dir.path(), -1, -1, warnings);
+            readHfTokenizer(dir.path(), -1, -1);
         } catch (const ModelFormatError& e) {
             return std::pair<fs::path, std::string>(e.file(), e.what());
         }
@@ -344,9 +375,7 @@ void roundTripThroughFiles(const std::string& gguf, TokenizerKind kind) {
     ASSERT_EQ(original.kind, kind);
     TempDir dir;
     for (const TextFile& f : hfTokenizerFiles(original)) test::writeText(dir / f.name, f.content);
-    std::vector<std::string> warnings;
-    const TokenizerSpec spec = readHfTokenizer(dir.path(), -1, -1, warnings);
-    EXPECT_TRUE(warnings.empty()) << warnings.front();
+    const TokenizerSpec spec = readHfTokenizer(dir.path(), -1, -1);
     EXPECT_EQ(spec.vocab, original.vocab);
     EXPECT_EQ(spec.bosId, original.bosId);
     EXPECT_EQ(spec.eosId, original.eosId);
@@ -356,7 +385,7 @@ void roundTripThroughFiles(const std::string& gguf, TokenizerKind kind) {
     if (kind == TokenizerKind::ByteBpe) {
         fs::remove(dir / "tokenizer.json");
         const TokenizerSpec fromTxt =
-            readHfTokenizer(dir.path(), original.bosId, original.eosId, warnings);
+            readHfTokenizer(dir.path(), original.bosId, original.eosId);
         EXPECT_EQ(fromTxt.merges, spec.merges);
         EXPECT_EQ(fromTxt.vocab, spec.vocab);
     }
