@@ -166,6 +166,23 @@ void padVocabulary(TokenizerSpec& spec, int vocabSize, std::vector<std::string>&
                        " .. " + std::to_string(vocabSize - 1) + " became placeholder pieces");
 }
 
+bool hasTokenizerFiles(const fs::path& dir) {
+    return fs::exists(dir / "tokenizer.json") || (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt"));
+}
+
+// For a folder with weights but no tokenizer (random-weight test models): one opaque
+// piece per id, so that the model runs on token ids (--ids) and text gives <unk>.
+TokenizerSpec placeholderTokenizer(int vocabSize, int bosId, int eosId) {
+    TokenizerSpec spec;
+    spec.kind = TokenizerKind::SentencePieceBpe;
+    spec.vocab.push_back("<unk>");
+    for (int i = 1; i < vocabSize; ++i) spec.vocab.push_back("<token_" + std::to_string(i) + ">");
+    spec.scores.assign(spec.vocab.size(), 0.0f);
+    spec.bosId = bosId < vocabSize ? bosId : -1;
+    spec.eosId = eosId < vocabSize ? eosId : -1;
+    return spec;
+}
+
 std::string folderName(const fs::path& dir) {
     const fs::path p = fs::absolute(dir).lexically_normal();
     return p.filename().empty() ? p.parent_path().filename().string() : p.filename().string();
@@ -182,7 +199,14 @@ ImportedModel importHf(const fs::path& dir, const ProgressFn& progress) {
     m.config = hf.config;
     m.config.name = hf.name.empty() ? folderName(dir) : hf.name;
 
-    TokenizerSpec spec = readHfTokenizer(dir, hf.bosId, hf.eosId);
+    TokenizerSpec spec;
+    if (hasTokenizerFiles(dir)) {
+        spec = readHfTokenizer(dir, hf.bosId, hf.eosId);
+    } else {
+        spec = placeholderTokenizer(m.config.vocabSize, hf.bosId, hf.eosId);
+        out.warnings.push_back(dir.string() + " has no tokenizer (tokenizer.json, or vocab.json with merges.txt): "
+                               "the model file gets one placeholder piece per id; give prompts as token ids (--ids)");
+    }
     if (int(spec.vocab.size()) > m.config.vocabSize)
         throw ModelFormatError(dir / "config.json", "vocab_size",
                                "is " + std::to_string(m.config.vocabSize) +

@@ -182,6 +182,35 @@ Activation parseActivation(const std::string& s) {
     throw InvalidInput("unknown activation '" + s + "' (expected gelu_tanh, gelu, relu or silu)");
 }
 
+std::vector<std::string> architecturePieces(const ModelConfig& c) {
+    std::vector<std::string> out;
+    out.push_back(c.rmsNorm() ? (c.normWeightOffset() != 0.0f ? "RMSNorm (1 + w)" : "RMSNorm") : "LayerNorm");
+    if (c.learnedPositions()) {
+        out.push_back("learned positions");
+    } else {
+        std::string rotary = "rotary " + std::to_string(c.rotaryDims()) + " of " + std::to_string(c.dHead());
+        if (c.rotaryStyle() == RotaryStyle::Interleaved) rotary += ", interleaved";
+        if (c.ropeScaling.type != RopeScalingType::None)
+            rotary += ", " + toString(c.ropeScaling.type) + " scaling x" + formatNumber(c.ropeScaling.factor);
+        out.push_back(rotary + ", theta " + formatNumber(c.ropeTheta));
+    }
+    if (c.parallelBlock()) out.push_back("parallel attention and MLP");
+    if (!c.preNorms()) out.push_back("post-norms only");
+    else if (c.postNorms()) out.push_back("pre- and post-norms");
+    if (c.qkNorm() == QkNorm::PerHead) out.push_back("q/k norm per head");
+    if (c.qkNorm() == QkNorm::Whole) out.push_back("q/k norm");
+    out.push_back(c.gatedMlp() ? "gated MLP" : "MLP");
+    if (c.qkvBiases() && !c.attnOutBias()) out.push_back("q/k/v biases");
+    if (c.lmHeadBias()) out.push_back("LM-head bias");
+    if (c.slidingWindow > 0)
+        out.push_back("sliding window " + std::to_string(c.slidingWindow) +
+                      (c.slidingLayers == SlidingLayers::Even ? " on even layers" : ""));
+    if (c.attnSoftcap > 0 || c.finalSoftcap > 0)
+        out.push_back("soft-cap " + formatNumber(c.attnSoftcap) + " / " + formatNumber(c.finalSoftcap));
+    if (c.scaledEmbeddings()) out.push_back("embeddings x sqrt(d_model)");
+    return out;
+}
+
 std::string configProblem(const ModelConfig& c) {
     const std::pair<const char*, int> sizes[] = {
         {"n_layer", c.nLayers},   {"n_head", c.nHeads},        {"n_kv_head", c.nKvHeads},

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace mwb {
 
@@ -129,6 +130,10 @@ SlidingLayers parseSlidingLayers(const std::string& s);
 // (c.rotaryDims(); i < rotaryDims / 2): theta^(-2i / rotaryDims), scaled as
 // c.ropeScaling says. Computed in double.
 double ropeInverseFrequency(const ModelConfig& c, int i, int rotaryDims);
+
+// The pieces of the architecture in words, for display ("RMSNorm", "rotary 32 of 128,
+// interleaved", "parallel attention and MLP", "sliding window 4096 on even layers", ...).
+std::vector<std::string> architecturePieces(const ModelConfig& c);
 
 // Empty string when the shape is consistent, else one sentence saying what is wrong.
 std::string configProblem(const ModelConfig& c);

@@ -107,7 +107,7 @@ void readModel(const json& j, const std::string& where, ModelConfig& c) {
     try {
         c.architecture = parseArchitecture(arch);
     } catch (const InvalidInput&) {
-        r.fail("architecture", "must be \"gpt2\" or \"llama\"");
+        r.fail("architecture", "must be one of gpt2, llama, gptj, gpt_neox, qwen3, gemma2, phi3 and olmo2");
     }
     r.read("n_layer", c.nLayers);
     r.read("n_head", c.nHeads);

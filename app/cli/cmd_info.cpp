@@ -13,6 +13,11 @@ void registerInfo(CLI::App& app) {
     cmd->add_flag("--json", o->json, "Print JSON");
     cmd->callback([o] {
         const Model m = openModel(o->model);
+        auto joined = [](const std::vector<std::string>& parts) {
+            std::string s;
+            for (const std::string& p : parts) s += (s.empty() ? "" : ", ") + p;
+            return s;
+        };
         const auto& c = m.config;
         const auto& t = m.tokenizer.spec();
         nlohmann::json edits = nlohmann::json::array();
@@ -27,6 +32,12 @@ void registerInfo(CLI::App& app) {
                        {"d_model", c.dModel}, {"d_ff", c.dFf}, {"vocab_size", c.vocabSize},
                        {"n_ctx", c.nCtx}, {"norm_eps", c.normEps}, {"activation", toString(c.activation)},
                        {"rope_theta", c.ropeTheta}, {"tie_embeddings", c.tieEmbeddings},
+                       {"head_dim", c.dHead()}, {"rotary_dim", c.rotary() ? c.rotaryDims() : 0},
+                       {"rope_scaling", toString(c.ropeScaling.type)}, {"qkv_bias", c.qkvBias},
+                       {"parallel_residual", c.parallelBlock()}, {"sliding_window", c.slidingWindow},
+                       {"sliding_window_layers", toString(c.slidingLayers)},
+                       {"attn_logit_softcapping", c.attnSoftcap}, {"final_logit_softcapping", c.finalSoftcap},
+                       {"pieces", architecturePieces(c)},
                        {"parameters", c.parameterCount()},
                        {"tokenizer", {{"kind", kind}, {"vocab_size", t.vocab.size()},
                                       {"merges", t.merges.size()}, {"bos_id", t.bosId},
@@ -37,6 +48,7 @@ void registerInfo(CLI::App& app) {
         std::cout << o->model << (c.name.empty() ? "" : " (" + c.name + ")") << "\n"
                   << "  architecture  " << toString(c.architecture) << ", " << toString(c.activation)
                   << (c.tieEmbeddings ? ", tied embeddings" : "") << "\n"
+                  << "  pieces        " << joined(architecturePieces(c)) << "\n"
                   << "  shape         " << c.nLayers << " layers, d_model " << c.dModel << ", "
                   << c.nHeads << " heads (" << c.nKvHeads << " key/value), d_ff " << c.dFf << "\n"
                   << "  vocabulary    " << c.vocabSize << ", context " << c.nCtx << "\n"
