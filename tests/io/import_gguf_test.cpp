@@ -138,8 +138,18 @@ TEST(ImportGguf, ReaderSeesMetadataAndTensorInfos) {
     EXPECT_EQ(l.strings("general.tags"), (std::vector<std::string>{"test", "fixture"}));
 }
 
-void expectRefused(const fs::path& file, const std::string& mention);
-void expectRefusedBy(const fs::path& file, const std::string& mention) { expectRefused(file, mention); }
+// Import fails with one InvalidInput sentence naming the file and `mention`.
+void expectRefused(const fs::path& file, const std::string& mention) {
+    try {
+        importGguf(file);
+        FAIL() << file << " was accepted";
+    } catch (const InvalidInput& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find(file.string()), std::string::npos) << msg;
+        EXPECT_NE(msg.find(mention), std::string::npos) << "expected '" << mention << "' in: " << msg;
+        EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    }
+}
 
 // ------------------------------------------------------------------ hand-built GGUF files
 
@@ -310,20 +320,19 @@ TEST(ImportGguf, Llama3RopeFreqsBecomeLlama3Scaling) {
     GgufBuilder bad = tinyModel("llama", 1e8f);
     bad.tensor("rope_freqs.weight", 0, 2, [&](int64_t, int64_t i) { return i == 0 ? 3.0 : 1.0; });
     writeBytes(dir / "bad.gguf", bad.build());
-    expectRefusedBy(dir / "bad.gguf", "rope_freqs.weight");
+    expectRefused(dir / "bad.gguf", "rope_freqs.weight");
 }
 
 TEST(ImportGguf, KQuantTensorsDecodeThroughTheReader) {
-    // One row of 256 values per k-quant type, built from single-value blocks: every byte
-    // zero but d = 1 (and for Q6_K scale 0 = 1), so that value 0 is what the block layout
-    // gives for all-zero quants: Q2_K 0, Q3_K -4 * (0 - 32) ... computed per type below.
+    // A [2, 256] tensor of each k-quant type, two blocks with d = 1 and every other byte
+    // zero, read back through the file's second row. All-zero quants and scales give 0,
+    // except Q3_K, whose zero scales mean 0 - 32 and whose clear hmask bits subtract 4:
+    // -32 * -4 = 128.
     struct Case {
         GgmlType type;
-        size_t dAt;       // byte offset of d
-        float value0;     // decoded value 0
+        size_t dAt;    // byte offset of d in the block
+        float value0;  // decoded value 0
     };
-    // Q2_K: q 0, scale 0 -> 0. Q3_K: scale (0 - 32), q 0 - 4 -> 128. Q4_K/Q5_K: scale 0 -> 0.
-    // Q6_K: scale 0 (int8 0) -> 0. Set a nonzero quant to make them differ: see `poke`.
     const Case cases[] = {{GgmlType::Q2_K, 80, 0.0f}, {GgmlType::Q3_K, 108, 128.0f},
                           {GgmlType::Q4_K, 0, 0.0f}, {GgmlType::Q5_K, 0, 0.0f},
                           {GgmlType::Q6_K, 208, 0.0f}};
@@ -331,8 +340,7 @@ TEST(ImportGguf, KQuantTensorsDecodeThroughTheReader) {
     for (const Case& c : cases) {
         const GgmlTypeInfo info = *ggmlTypeInfo(uint32_t(c.type));
         std::string block(size_t(info.blockBytes), '\0');
-        block[c.dAt] = 0x00;
-        block[c.dAt + 1] = 0x3C;  // d = 1
+        block[c.dAt + 1] = 0x3C;  // d = 1 (half 0x3C00)
         GgufBuilder b;
         b.rawTensor("t", {256, 2}, uint32_t(c.type), block + block);
         writeBytes(dir / "k.gguf", b.build());
@@ -347,18 +355,6 @@ TEST(ImportGguf, KQuantTensorsDecodeThroughTheReader) {
 }
 
 // ------------------------------------------------------------------------- damaged files
-
-void expectRefused(const fs::path& file, const std::string& mention) {
-    try {
-        importGguf(file);
-        FAIL() << file << " was accepted";
-    } catch (const InvalidInput& e) {
-        const std::string msg = e.what();
-        EXPECT_NE(msg.find(file.string()), std::string::npos) << msg;
-        EXPECT_NE(msg.find(mention), std::string::npos) << "expected '" << mention << "' in: " << msg;
-        EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
-    }
-}
 
 TEST(ImportGguf, TruncatedFilesAreRefused) {
     TempDir dir;
