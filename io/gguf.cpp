@@ -155,7 +155,11 @@ private:
     uint64_t m_pos = 0;
 };
 
-std::string inQuotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+std::string inQuotes(std::string_view s) {
+    std::string out(1, '\'');
+    out.append(s).push_back('\'');
+    return out;
+}
 
 }  // namespace
 

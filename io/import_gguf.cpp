@@ -131,10 +131,10 @@ public:
     }
 
     // Decodes project tensor `path` ([rows, cols] row-major, or a vector of `rows`) into `out`.
-    void decode(const std::string& path, int64_t rows, int64_t cols, bool isVector,
-                std::span<float> out) const {
+    // `t` is source(path, ...), checked before the caller allocated `out`.
+    void decode(const std::string& path, const GgufTensorInfo& t, int64_t rows, int64_t cols,
+                bool isVector, std::span<float> out) const {
         const GgufSource& s = m_sources.at(path);
-        const GgufTensorInfo& t = source(path, rows, cols, isVector);
         if (isVector) {
             std::vector<float> all(size_t(t.elements));
             m_gguf.read(t, all);
@@ -152,16 +152,18 @@ public:
     void tensor(const std::string& path, Tensor& t) {
         const auto [rows, cols] = expectedShape(m_c, path);
         constexpr bool isVector = Tensor::ColsAtCompileTime == 1;
+        const GgufTensorInfo& info = source(path, rows, cols, isVector);
         if constexpr (isVector) t.resize(rows);
         else t.resize(rows, cols);
-        decode(path, rows, cols, isVector, std::span<float>(t.data(), size_t(t.size())));
+        decode(path, info, rows, cols, isVector, std::span<float>(t.data(), size_t(t.size())));
     }
 
     void linear(const std::string& path, Linear& l, WeightPrecision precision) {
         if (precision != WeightPrecision::Float16 || !mayKeepInFloat16(path)) return tensor(path, l.weight);
         const auto [rows, cols] = expectedShape(m_c, path);
+        const GgufTensorInfo& info = source(path, rows, cols, false);
         Matrix scratch(rows, cols);
-        decode(path, rows, cols, false, std::span<float>(scratch.data(), size_t(scratch.size())));
+        decode(path, info, rows, cols, false, std::span<float>(scratch.data(), size_t(scratch.size())));
         l.weightHalf = HalfMatrix::fromFloat(scratch);
     }
 
@@ -264,6 +266,11 @@ ModelConfig readConfig(const GgufFile& g, const GgufArchitecture& a) {
     }
     if (const std::string problem = configProblem(c); !problem.empty())
         throw InvalidInput(g.path().string() + ": the metadata describes an unusable model: " + problem);
+    // Every layer has tensors of its own, so a block count above the number of tensors is
+    // wrong; refusing it here keeps a damaged count from sizing the model.
+    if (uint64_t(c.nLayers) > g.tensors().size())
+        g.fail("key '" + p + "block_count'", "is " + std::to_string(c.nLayers) + ", but the file holds only " +
+                                                  std::to_string(g.tensors().size()) + " tensors");
     if (c.isLlama()) c.ropeScaling = ropeScaling(g, p, c);
     const std::string name = g.string("general.name", "");
     c.name = name.empty() ? g.path().stem().string() : name;

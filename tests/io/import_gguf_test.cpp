@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "io/gguf.h"
 #include "io/gguf_quants.h"
@@ -452,10 +453,48 @@ TEST(ImportGguf, BadTypesShapesAndDuplicatesAreRefused) {
     writeBytes(dir / "nan.gguf", nan.build());
     expectRefused(dir / "nan.gguf", "NaN");
 
+    // A block count of a billion or a feed-forward width of sixteen million in a file that
+    // holds a one-layer model: refused before the model is sized.
+    for (const auto& [key, value] : {std::pair<std::string, uint32_t>{"llama.block_count", 1000000000u},
+                                     {"llama.feed_forward_length", 16000000u}}) {
+        std::string bytes = tinyModel("llama").build();
+        const size_t at = bytes.find(key) + key.size() + 4;  // past the key and its type
+        std::memcpy(bytes.data() + at, &value, 4);
+        const fs::path file = dir / (key + ".gguf");
+        writeBytes(file, bytes);
+        expectRefused(file, key == "llama.block_count" ? "block_count" : "ffn_up.weight' has shape");
+    }
+
     writeBytes(dir / "not_gguf.gguf", "GGML but not quite a GGUF file");
     expectRefused(dir / "not_gguf.gguf", "not a GGUF file");
     writeBytes(dir / "v1.gguf", "GGUF" + GgufBuilder::pod<uint32_t>(1) + std::string(16, '\0'));
     expectRefused(dir / "v1.gguf", "version 1");
+}
+
+TEST(ImportGguf, CorruptedBytesGiveASentenceOrAModel) {
+    // Random byte changes anywhere in the header, metadata and tensor infos (and some in
+    // the data): the import either succeeds or throws InvalidInput naming the file; any
+    // other exception, a crash or a huge allocation fails the test.
+    TempDir dir;
+    const std::string bytes = readBytes(kFixtures / "tiny_llama.gguf");
+    const GgufFile original(kFixtures / "tiny_llama.gguf");
+    std::mt19937 rng(1234);
+    int refused = 0;
+    for (int i = 0; i < 300; ++i) {
+        std::string damaged = bytes;
+        const size_t limit = i % 5 == 0 ? damaged.size() : size_t(original.dataOffset());
+        for (int k = 0; k < 1 + i % 3; ++k)
+            damaged[rng() % limit] = char(rng() % 256);
+        const fs::path file = dir / "damaged.gguf";
+        writeBytes(file, damaged);
+        try {
+            importGguf(file);
+        } catch (const InvalidInput& e) {
+            ++refused;
+            EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
+        }
+    }
+    EXPECT_GT(refused, 50);
 }
 
 TEST(ImportGguf, OtherArchitecturesAreRefusedByName) {
