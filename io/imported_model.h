@@ -15,4 +15,8 @@ struct ImportedModel {
     std::vector<std::string> warnings;
 };
 
+// Pads a vocabulary smaller than the embedding (`vocabSize` rows) with pieces no text
+// produces, and says so in `warnings`.
+void padVocabulary(TokenizerSpec& spec, int vocabSize, std::vector<std::string>& warnings);
+
 }  // namespace mwb

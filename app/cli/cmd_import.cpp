@@ -1,10 +1,11 @@
-// `mwb import hf DIR` and `mwb import llama2c FILE`: convert a Hugging Face folder or a
-// llama2.c checkpoint into a model file.
+// `mwb import hf DIR`, `mwb import gguf FILE` and `mwb import llama2c FILE`: convert a
+// Hugging Face folder, a llama.cpp GGUF file or a llama2.c checkpoint into a model file.
 #include <iostream>
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
 #include "tensor/errors.h"
+#include "io/import_gguf.h"
 #include "io/import_hf.h"
 #include "io/import_llama2c.h"
 #include "io/hdf5_model_file.h"
@@ -52,7 +53,8 @@ void save(const ImportedModel& imported, const ImportOpts& o, StorageType storag
 
 void registerImport(CLI::App& app) {
     auto* cmd = app.add_subcommand(
-        "import", "Convert a Hugging Face folder or a llama2.c checkpoint into a model file");
+        "import",
+        "Convert a Hugging Face folder, a GGUF file or a llama2.c checkpoint into a model file");
     cmd->require_subcommand(1);
 
     auto hfOpts = std::make_shared<ImportOpts>();
@@ -64,6 +66,23 @@ void registerImport(CLI::App& app) {
         const StorageType storage = storageType(hfOpts->dtype);
         checkSaveTarget(hfOpts->out, hfOpts->force);
         save(importHf(hfOpts->source, progressBar()), *hfOpts, storage);
+    });
+
+    auto ggufOpts = std::make_shared<ImportOpts>();
+    auto* gguf = cmd->add_subcommand(
+        "gguf", "Import a llama.cpp GGUF file (llama, qwen2 or gpt2; F32, F16, BF16, Q4_0 .. Q8_0, "
+                "Q2_K .. Q6_K tensors)");
+    gguf->add_option("file", ggufOpts->source, "GGUF file")->required();
+    addOutputOptions(gguf, *ggufOpts);
+    gguf->callback([ggufOpts] {
+        const StorageType storage = storageType(ggufOpts->dtype);
+        checkSaveTarget(ggufOpts->out, ggufOpts->force);
+        // float16 output: keep the weights that may be kept so in float16 while importing,
+        // so that a large model needs about the memory of the file written.
+        const WeightPrecision precision = storage == StorageType::Float16
+                                              ? WeightPrecision::Float16
+                                              : WeightPrecision::Float32;
+        save(importGguf(ggufOpts->source, progressBar(), precision), *ggufOpts, storage);
     });
 
     auto l2cOpts = std::make_shared<ImportOpts>();

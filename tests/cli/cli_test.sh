@@ -119,6 +119,21 @@ echo "not a llama2.c checkpoint" > "$TMP/bad.bin"
 expect_error 1 "bad.bin" -- "$MWB" import llama2c "$TMP/bad.bin" --out "$TMP/l2c.h5"
 [ ! -e "$TMP/l2c.h5" ] || { echo "FAIL: a failed import left $TMP/l2c.h5"; fails=$((fails+1)); }
 
+# GGUF import: the llama fixture and its Hugging Face twin give the same tensors, the
+# vocabulary gives the fixture script's reference ids, and a truncated file is named.
+GG="$SRC/tests/fixtures/gguf"
+expect_ok "$MWB" import gguf "$GG/tiny_llama.gguf" --out "$TMP/gguf.h5" --json
+grep -q '"architecture":"llama"' "$TMP/out" || { echo "FAIL: import gguf --json: $(cat "$TMP/out")"; fails=$((fails+1)); }
+expect_ok "$MWB" import hf "$GG/tiny_llama_hf" --out "$TMP/gguf_twin.h5"
+"$MWB" diff "$TMP/gguf.h5" "$TMP/gguf_twin.h5" > "$TMP/diff" 2>&1
+grep -q ": 0 tensors differ" "$TMP/diff" || { echo "FAIL: GGUF and Hugging Face imports differ: $(head -c 400 "$TMP/diff")"; fails=$((fails+1)); }
+expect_ok "$MWB" tokenize "$TMP/gguf.h5" --text "the hello world" --json
+grep -q '"ids":\[1,277,259,275,276,264,289\]' "$TMP/out" || { echo "FAIL: tokenize after import gguf: $(cat "$TMP/out")"; fails=$((fails+1)); }
+expect_ok "$MWB" import gguf "$SRC/tests/fixtures/gguf/tiny_gpt2.gguf" --out "$TMP/gguf16.h5" --dtype float16
+head -c 5000 "$GG/tiny_llama.gguf" > "$TMP/cut.gguf"
+expect_error 1 "cut.gguf" -- "$MWB" import gguf "$TMP/cut.gguf" --out "$TMP/cut.h5"
+[ ! -e "$TMP/cut.h5" ] || { echo "FAIL: a failed import left $TMP/cut.h5"; fails=$((fails+1)); }
+
 new=$(find "$SRC" \( -path "$SRC/build*" -o -path "$SRC/.git" \) -prune -o -newer "$TMP/start" \( -name '*.mwbstats' -o -name '*.h5' -o -name '*.tmp*' -o -name '*.json' \) -print | head -5)
 [ -z "$new" ] || { echo "FAIL: the test wrote into the source tree: $new"; fails=$((fails+1)); }
 

@@ -1,0 +1,41 @@
+// Import of GGUF files (llama.cpp's model format) for the architectures llama (Llama 1-3,
+// Mistral, TinyLlama as llama.cpp converts them), qwen2 (Qwen 2 / 2.5) and gpt2.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "io/gguf.h"
+#include "io/imported_model.h"
+#include "model/weights.h"
+#include "tensor/progress.h"
+#include "tokenizer/tokenizer.h"
+
+namespace mwb {
+
+// Reads the file into an in-memory Model, one tensor at a time, decoding every tensor
+// type of io/gguf_quants.h to float32 (`precision` Float16 keeps the linear weights
+// that may be kept so in float16 instead, see weights.h). The rows of attn_q and attn_k,
+// which llama.cpp's converter interleaves for the llama architecture, are put back into
+// Hugging Face's rotate-half order; gpt2's fused attn_qkv is split into q, k and v; a
+// gpt2 output.weight equal to token_embd (the converter writes the tied embedding twice)
+// becomes a tied unembedding. llama.rope.scaling.* (linear) and a rope_freqs tensor
+// matching Llama 3's scaling become the config's RopeScaling. Throws InvalidInput naming
+// the file and the key or tensor for anything wrong (see GgufFile), for an architecture
+// other than llama, qwen2 and gpt2 (named), missing tensors, shapes that disagree with the
+// metadata, tensor types that cannot be decoded, NaN/Inf weights and an unusable
+// vocabulary; Cancelled when `progress` returns false.
+ImportedModel importGguf(const std::filesystem::path& file, const ProgressFn& progress = {},
+                         WeightPrecision precision = WeightPrecision::Float32);
+
+// The vocabulary of tokenizer.ggml.*: model "gpt2" (tokens, merges) is byte_bpe, model
+// "llama" (tokens, scores) sentencepiece_bpe; bos/eos ids and add_bos_token (default:
+// true for llama, false for gpt2, as llama.cpp). Appends to `warnings` what this
+// program's tokenizer will not reproduce exactly: a tokenizer.ggml.pre other than GPT-2's
+// pre-tokeniser, add_space_prefix false, control tokens it will not split out of text.
+// Throws InvalidInput naming the file and key for a missing or mistyped key or another
+// tokenizer model. The spec is not checked by a Tokenizer here.
+TokenizerSpec readGgufTokenizer(const GgufFile& gguf, std::vector<std::string>& warnings);
+
+}  // namespace mwb
