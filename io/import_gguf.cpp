@@ -271,7 +271,7 @@ ModelConfig readConfig(const GgufFile& g, const GgufArchitecture& a) {
     if (uint64_t(c.nLayers) > g.tensors().size())
         g.fail("key '" + p + "block_count'", "is " + std::to_string(c.nLayers) + ", but the file holds only " +
                                                   std::to_string(g.tensors().size()) + " tensors");
-    if (c.isLlama()) c.ropeScaling = ropeScaling(g, p, c);
+    if (c.architecture == Architecture::Llama) c.ropeScaling = ropeScaling(g, p, c);
     const std::string name = g.string("general.name", "");
     c.name = name.empty() ? g.path().stem().string() : name;
     return c;

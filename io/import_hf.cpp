@@ -133,7 +133,7 @@ void loadTensor(const CheckpointTensors& store, const HfTensor& t, const ModelCo
 // Refuses a checkpoint tensor the layout does not use, unless it is a buffer without
 // weights; notes the skipped buffers.
 void checkUnusedTensors(const CheckpointTensors& store, const std::vector<HfTensor>& tensors,
-                        std::vector<std::string>& warnings) {
+                        std::vector<std::string>& notes) {
     std::set<std::string> used;
     for (const HfTensor& t : tensors)
         for (const std::string& name : hfNameCandidates(t.name)) used.insert(name);
@@ -146,13 +146,16 @@ void checkUnusedTensors(const CheckpointTensors& store, const std::vector<HfTens
         skipped.push_back(name);
     }
     if (!skipped.empty())
-        warnings.push_back("skipped " + std::to_string(skipped.size()) +
+        notes.push_back("skipped " + std::to_string(skipped.size()) +
                            " checkpoint buffers that hold no weights (causal masks, rotary frequencies), e.g. " +
                            skipped.front());
 }
 
+// Whether the folder has any tokenizer file; an incomplete set is an error of its own.
 bool hasTokenizerFiles(const fs::path& dir) {
-    return fs::exists(dir / "tokenizer.json") || (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt"));
+    for (const char* name : {"tokenizer.json", "vocab.json", "merges.txt", "tokenizer.model"})
+        if (fs::exists(dir / name)) return true;
+    return false;
 }
 
 // For a folder with weights but no tokenizer (random-weight test models): one opaque
@@ -206,7 +209,7 @@ ImportedModel importHf(const fs::path& dir, const ProgressFn& progress) {
         views[path] = std::span<float>(t.data(), size_t(t.size()));
     });
     const std::vector<HfTensor> tensors = hfTensors(m.config);
-    checkUnusedTensors(store, tensors, out.warnings);
+    checkUnusedTensors(store, tensors, out.notes);
     for (size_t i = 0; i < tensors.size(); ++i) {
         report(progress, {long(i), long(tensors.size()), "reading tensors"});
         loadTensor(store, tensors[i], m.config, views);

@@ -13,6 +13,8 @@ struct ImportedModel {
     // One sentence each, for the user: features read but not reproduced exactly,
     // placeholder tokens added, ...
     std::vector<std::string> warnings;
+    // One sentence each, for information only: what was skipped on purpose.
+    std::vector<std::string> notes;
 };
 
 // Pads a vocabulary smaller than the embedding (`vocabSize` rows) with pieces no text

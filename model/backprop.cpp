@@ -445,7 +445,7 @@ void BackpropT<T>::forwardHead() {
     m_logits.resize(m_hF.rows(), u.rows());
     gemm(m_logits, m_hF, u.transpose(), false);
     if (m_weights.lmHeadBias.size()) m_logits.rowwise() += m_weights.lmHeadBias.transpose();
-    if (c.finalSoftcap > 0.0f) ops::softcap(m_logits, c.finalSoftcap);
+    if (c.finalSoftcap > 0.0f) ops::softcapRows(m_logits, c.finalSoftcap);
 }
 
 template <typename T>

@@ -230,8 +230,11 @@ std::string configProblem(const ModelConfig& c) {
     if (c.nHeads % c.nKvHeads != 0)
         return "n_head (" + std::to_string(c.nHeads) + ") is not divisible by n_kv_head (" +
                std::to_string(c.nKvHeads) + ")";
-    if (c.rotary() && (c.rotaryDim < 0 || c.rotaryDims() > c.dHead() || c.rotaryDims() % 2 != 0))
-        return "the rotary dimension (" + std::to_string(c.rotaryDims()) + ") must be even and at most head_dim (" +
+    if (c.rotary() && c.rotaryDims() % 2 != 0)
+        return std::string(c.rotaryDim > 0 ? "rotary_dim" : "head_dim") + " (" + std::to_string(c.rotaryDims()) +
+               ") is odd, but rotary embeddings rotate pairs of dimensions";
+    if (c.rotary() && (c.rotaryDim < 0 || c.rotaryDims() > c.dHead()))
+        return "rotary_dim (" + std::to_string(c.rotaryDim) + ") must be at most head_dim (" +
                std::to_string(c.dHead()) + ")";
     if (c.slidingWindow < 0)
         return "sliding_window (" + std::to_string(c.slidingWindow) + ") must be zero (none) or positive";

@@ -60,11 +60,24 @@ void norm(const Eigen::Ref<const MatrixT<T>>& x, const NormT<T>& n, const ModelC
     }
 }
 
-// c * tanh(x / c) in place (Gemma 2's soft-capping of attention scores and logits).
-template <typename Block>
-void softcap(Block&& x, float cap) {
-    using T = typename std::decay_t<Block>::Scalar;
-    x.array() = (x.array() / T(cap)).tanh() * T(cap);
+// c * tanh(x / c) of every element of a row, in place (Gemma 2's soft-capping of
+// attention scores and logits). Like softmaxInPlace, computed in an aligned copy: Eigen
+// splits a vectorised expression into packets and a scalar remainder by the data's
+// address, and the packet and scalar tanh round differently, so a row's result would
+// depend on where in a matrix it lies, and the forward pass would lose batch invariance.
+template <typename Row>
+void softcap(Row&& v, float cap) {
+    using T = typename std::decay_t<Row>::Scalar;
+    thread_local Eigen::Matrix<T, 1, Eigen::Dynamic> buffer;
+    buffer = v;
+    buffer.array() = (buffer.array() / T(cap)).tanh() * T(cap);
+    v = buffer;
+}
+
+// softcap of every row of m.
+template <typename M>
+void softcapRows(M& m, float cap) {
+    for (Eigen::Index r = 0; r < m.rows(); ++r) softcap(m.row(r), cap);
 }
 
 template <typename T>
@@ -140,12 +153,17 @@ void rope(Eigen::Ref<MatrixT<T>> x, int nHeads, int dHead, int firstPos, const M
     }
 }
 
-// Numerically stable softmax of a row vector in place.
+// Numerically stable softmax of a row vector in place, computed in an aligned copy so
+// that the result does not depend on where the row lies in memory (see softcap).
 template <typename Row>
 void softmaxInPlace(Row&& v) {
-    const auto m = v.maxCoeff();
-    v = (v.array() - m).exp();
-    v /= v.sum();
+    using T = typename std::decay_t<Row>::Scalar;
+    thread_local Eigen::Matrix<T, 1, Eigen::Dynamic> buffer;
+    buffer = v;
+    const T m = buffer.maxCoeff();
+    buffer = (buffer.array() - m).exp();
+    buffer /= buffer.sum();
+    v = buffer;
 }
 
 }  // namespace mwb::ops

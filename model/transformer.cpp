@@ -125,7 +125,7 @@ Matrix Transformer::unembed(const Eigen::Ref<const Matrix>& x) const {
     matmulTransposed(h.data(), h.cols(), e.data(), e.cols(), logits.data(), logits.cols(),
                      static_cast<int>(h.rows()), static_cast<int>(e.rows()), static_cast<int>(h.cols()));
     if (m_model.weights.lmHeadBias.size()) logits.rowwise() += m_model.weights.lmHeadBias.transpose();
-    if (c.finalSoftcap > 0.0f) ops::softcap(logits, c.finalSoftcap);
+    if (c.finalSoftcap > 0.0f) ops::softcapRows(logits, c.finalSoftcap);
     return logits;
 }
 

@@ -36,6 +36,7 @@ StorageType storageType(const std::string& dtype) {
 
 void save(const ImportedModel& imported, const ImportOpts& o, StorageType storage) {
     for (const std::string& w : imported.warnings) std::cerr << "warning: " << w << "\n";
+    for (const std::string& n : imported.notes) std::cerr << "note: " << n << "\n";
     saveModel(imported.model, o.out, storage, o.force);
     const ModelConfig& c = imported.model.config;
     if (o.json) {

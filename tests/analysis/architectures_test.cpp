@@ -39,7 +39,9 @@ TEST_P(EveryArchitecture, FastCausalTraceEqualsTheNaiveOneBitForBit) {
     EXPECT_EQ(fast.probClean, naive.probClean);
     EXPECT_EQ(fast.probCorrupted, naive.probCorrupted);
     EXPECT_NE(fast.probClean, fast.probCorrupted);
-    for (TraceKind k : p.kinds) EXPECT_TRUE(fast.probRestored.at(k) == naive.probRestored.at(k)) << toString(k);
+    for (TraceKind k : p.kinds)
+        EXPECT_TRUE(fast.probRestored.at(k) == naive.probRestored.at(k))
+            << toString(k) << "\n" << fast.probRestored.at(k) << "\n\n" << naive.probRestored.at(k);
 }
 
 // One MLP unit of layer 0 fires only at the token that carries a trigger dimension of the

@@ -116,7 +116,7 @@ TEST(ZooImport, BuffersAreSkippedAndUnknownTensorsRefused) {
     const TempDir tmp;
     const ImportedModel neox = importHf(kZoo / "gpt_neox_parallel");
     bool noted = false;
-    for (const std::string& w : neox.warnings) noted |= w.find("buffers") != std::string::npos;
+    for (const std::string& n : neox.notes) noted |= n.find("buffers") != std::string::npos;
     EXPECT_TRUE(noted);
 
     // The same checkpoint with one tensor no architecture has.

@@ -229,7 +229,7 @@ TEST_P(BackpropGradients, PatchGradientsAtEverySiteMatchCentralDifferences) {
             ASSERT_EQ(analytic.rows(), 2);
             ASSERT_EQ(analytic.cols(), width);
             GradCheck check;
-            const double h = 1.0 / 4096;
+            const double h = 1.0 / 32768;
             for (Eigen::Index i = 0; i < value.size(); ++i) {
                 const double saved = value.data()[i];
                 value.data()[i] = saved + h;
