@@ -430,8 +430,9 @@ Weights Reader::readWeights(const ModelConfig& c, WeightPrecision precision) {
     };
     auto linear = [&](const std::string& path, Linear& l) {
         const auto [rows, cols] = expectedShape(c, path);
-        if (precision == WeightPrecision::Float16 && mayKeepInFloat16(path))
-            readHalfTensor(path, l.weightHalf, rows, cols);
+        if (precision != WeightPrecision::Float32 && mayKeepInFloat16(path))
+            readHalfTensor(path, l.weightHalf, rows, cols,
+                           precision == WeightPrecision::BFloat16 ? HalfFormat::BFloat16 : HalfFormat::Float16);
         else
             readTensor(path, l.weight, rows, cols);
     };
@@ -447,7 +448,7 @@ bool Reader::storesFloat16(const ModelConfig& c) {
     return isIeeeHalf(type);
 }
 
-void Reader::readHalfTensor(const std::string& path, HalfMatrix& t, long rows, long cols) {
+void Reader::readHalfTensor(const std::string& path, HalfMatrix& t, long rows, long cols, HalfFormat format) {
     Handle dset = openDataset(path);
     const Dims dims = datasetDims(dset, path);
     requireShape(dims, Dims{hsize_t(rows), hsize_t(cols)}, path);
@@ -456,9 +457,10 @@ void Reader::readHalfTensor(const std::string& path, HalfMatrix& t, long rows, l
         t.rows = rows;
         t.cols = cols;
         t.bits.assign(size_t(rows) * cols, 0);
+        t.format = format;
     });
     Handle fileType(H5Dget_type(dset), H5Tclose);
-    if (isIeeeHalf(fileType)) {
+    if (format == HalfFormat::Float16 && isIeeeHalf(fileType)) {
         Handle memType = halfType(nativeOrder());
         if (H5Dread(dset, memType, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.bits.data()) < 0)
             failHdf5(path, "cannot be read");
@@ -470,15 +472,18 @@ void Reader::readHalfTensor(const std::string& path, HalfMatrix& t, long rows, l
             readFloatRows(dset, path, dims, done, n, buffer.data());
             const std::vector<int64_t> shape{int64_t(n), cols};
             if (auto bad = nonFiniteProblem(buffer.data(), shape)) fail(path, *bad + " (rows from " + std::to_string(done) + ")");
-            for (hsize_t i = 0; i < n * cols; ++i) t.bits[done * cols + i] = floatToHalf(buffer[i]);
+            for (hsize_t i = 0; i < n * cols; ++i)
+                t.bits[done * cols + i] =
+                    format == HalfFormat::Float16 ? floatToHalf(buffer[i]) : floatToBfloat16(buffer[i]);
         }
     }
     // Exponent all ones: Inf or NaN (also a float32 too large for float16).
+    const uint16_t exponent = format == HalfFormat::Float16 ? 0x7c00u : 0x7f80u;
     for (size_t i = 0; i < t.bits.size(); ++i)
-        if ((t.bits[i] & 0x7c00u) == 0x7c00u)
-            fail(path, std::string("holds ") + ((t.bits[i] & 0x3ffu) ? "NaN" : "Inf") + " at [" +
-                           std::to_string(long(i) / cols) + ", " + std::to_string(long(i) % cols) +
-                           "] in float16");
+        if ((t.bits[i] & exponent) == exponent)
+            fail(path, std::string("holds ") + ((t.bits[i] & uint16_t(~exponent & 0x7fffu)) ? "NaN" : "Inf") + " at [" +
+                           std::to_string(long(i) / cols) + ", " + std::to_string(long(i) % cols) + "] in " +
+                           (format == HalfFormat::Float16 ? "float16" : "bfloat16"));
 }
 
 std::vector<int64_t> Reader::readIntMatrix(const std::string& path, hsize_t cols, hsize_t maxRows) {

@@ -64,7 +64,7 @@ private:
     void readTensor(const std::string& path, Tensor& t, long rows, long cols);
     // A [rows x cols] weight into float16: float16 data as is, other float types
     // rounded a chunk at a time.
-    void readHalfTensor(const std::string& path, HalfMatrix& t, long rows, long cols);
+    void readHalfTensor(const std::string& path, HalfMatrix& t, long rows, long cols, HalfFormat format);
     // An integer dataset of shape [rows, cols] (rows at most maxRows), row-major.
     std::vector<int64_t> readIntMatrix(const std::string& path, hsize_t cols, hsize_t maxRows);
     std::vector<std::string> readStrings(const std::string& path, hsize_t exactCount,

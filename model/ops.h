@@ -28,8 +28,8 @@ inline void linear<float>(const Eigen::Ref<const Matrix>& x, const Linear& l, Ei
     const int n = static_cast<int>(x.rows()), out = static_cast<int>(l.outFeatures()),
               k = static_cast<int>(x.cols());
     if (l.isHalf())
-        matmulTransposed(x.data(), x.outerStride(), l.weightHalf.bits.data(), l.weightHalf.cols, y.data(),
-                         y.outerStride(), n, out, k);
+        matmulTransposed(x.data(), x.outerStride(), l.weightHalf.bits.data(), l.weightHalf.format,
+                         l.weightHalf.cols, y.data(), y.outerStride(), n, out, k);
     else
         matmulTransposed(x.data(), x.outerStride(), l.weight.data(), l.weight.cols(), y.data(), y.outerStride(),
                          n, out, k);

@@ -83,7 +83,8 @@ ModelConfig namedShape(const std::string& name) {
 }
 
 Weights randomWeights(const ModelConfig& c, uint64_t seed, WeightPrecision precision) {
-    const bool half = precision == WeightPrecision::Float16;
+    const bool half = precision != WeightPrecision::Float32;
+    const HalfFormat format = precision == WeightPrecision::BFloat16 ? HalfFormat::BFloat16 : HalfFormat::Float16;
     Weights w;
     w.blocks.resize(c.nLayers);
     std::vector<std::pair<std::string, std::function<void(std::mt19937_64&)>>> jobs;
@@ -110,10 +111,10 @@ Weights randomWeights(const ModelConfig& c, uint64_t seed, WeightPrecision preci
     auto linear = [&](const std::string& path, Linear& l) {
         if (!half || !mayKeepInFloat16(path)) { tensor(path, l.weight); return; }
         const auto [rows, cols] = expectedShape(c, path);
-        jobs.emplace_back(path, [&l, rows, cols, stddev = stddevOf(path), fillNormal](std::mt19937_64& rng) {
+        jobs.emplace_back(path, [&l, rows, cols, format, stddev = stddevOf(path), fillNormal](std::mt19937_64& rng) {
             Matrix draw(rows, cols);
             fillNormal(draw.data(), draw.size(), stddev, rng);
-            l.weightHalf = HalfMatrix::fromFloat(draw);
+            l.weightHalf = HalfMatrix::fromFloat(draw, format);
         });
     };
     detail::visitTensors(c, w, tensor, linear);

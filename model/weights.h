@@ -15,9 +15,10 @@
 
 namespace mwb {
 
-// How the linear weights other than mlp/down are kept in memory: float16 halves the
-// memory of a large model (a 7B Llama needs 27 GB in float32, 16 GB so).
-enum class WeightPrecision { Float32, Float16 };
+// How the linear weights other than mlp/down are kept in memory: float16 or bfloat16
+// halve the memory of a large model (a 7B Llama needs 27 GB in float32, 16 GB so).
+// bfloat16 keeps float32's range (no overflow), float16 three more bits of precision.
+enum class WeightPrecision { Float32, Float16, BFloat16 };
 
 // Whether the linear weight at `path` may be kept in float16: every one but mlp/down,
 // which editing, ablation and the super-weight tools change in place.

@@ -9,11 +9,25 @@
 // output element is one dot product summed in an order that depends only on the
 // inner dimension k, never on how many rows are computed together, which rows,
 // or how many threads share the work.
+//
+// The product runs on the widest of three kernels the CPU supports, chosen once at
+// the first call: SSE2 (4 lanes, multiply then add), AVX2 with FMA (8 lanes) or
+// AVX-512 (16 lanes), both fused. MWB_ISA=sse2|avx2|avx512 forces one. Every output is
+// one accumulator summed in k order, so AVX2 and AVX-512 give the same bits; SSE2
+// rounds each product before adding it and differs from them in the last bits.
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace mwb {
+
+// How 16-bit weights encode a float: IEEE half, or bfloat16 (a float's upper half).
+enum class HalfFormat { Float16, BFloat16 };
+
+// The kernel in use: "sse2", "avx2" or "avx512". Throws InvalidInput when MWB_ISA
+// names an unknown kernel or one the CPU cannot run.
+std::string matmulIsa();
 
 // y[i][o] = sum_k x[i][k] * w[o][k]   for i < n, o < out.
 // x: n rows of k floats, row stride ldx; w: out rows of k floats, stride ldw;
@@ -22,11 +36,21 @@ namespace mwb {
 void matmulTransposed(const float* x, long ldx, const float* w, long ldw, float* y, long ldy, int n,
                       int out, int k);
 
-// The same product with w in IEEE half precision (raw bits): w is converted to
-// float a panel of rows at a time and summed exactly as above, so the result is
-// identical, bit for bit, to matmulTransposed on the decoded float matrix.
-void matmulTransposed(const float* x, long ldx, const uint16_t* w, long ldw, float* y, long ldy, int n,
-                      int out, int k);
+// The same product with w in 16 bits (raw bits in `format`): w is converted to float
+// a panel of rows at a time, inside the product, and summed exactly as above, so the
+// result is identical, bit for bit, to matmulTransposed on the decoded float matrix.
+void matmulTransposed(const float* x, long ldx, const uint16_t* w, HalfFormat format, long ldw, float* y,
+                      long ldy, int n, int out, int k);
+
+// y[i][o] = sum_k x[i][k] * w[k][o]: the same product with w stored [k][out] (row
+// stride ldw), summed the same way (one accumulator per output, k in order).
+void matmul(const float* x, long ldx, const float* w, long ldw, float* y, long ldy, int n, int out, int k);
+
+// For tests and benchmarks: whether the CPU can run the named kernel, and the float
+// product on it (InvalidInput for an unknown name or one the CPU cannot run).
+bool matmulIsaAvailable(const std::string& isa);
+void matmulTransposedWith(const std::string& isa, const float* x, long ldx, const float* w, long ldw, float* y,
+                          long ldy, int n, int out, int k);
 
 // The same dot product for a single pair of vectors (for callers that need one
 // element and must agree with matmulTransposed bit for bit).

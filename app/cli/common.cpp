@@ -30,12 +30,13 @@ void addWeightsOption(CLI::App& app) {
            "--weights",
            [](const std::string& v) {
                if (v == "float16") g_loadOptions.precision = WeightPrecision::Float16;
+               else if (v == "bfloat16") g_loadOptions.precision = WeightPrecision::BFloat16;
                else if (v == "float32") g_loadOptions.precision = WeightPrecision::Float32;
                else g_loadOptions.precision.reset();
            },
-           "Keep linear weights in memory as float16, float32 or auto (float16 when the file stores "
-           "float16 and float32 would need more than half of the memory)")
-        ->check(CLI::IsMember({"auto", "float16", "float32"}))
+           "Keep linear weights in memory as float16, bfloat16, float32 or auto (float16 when the file "
+           "stores float16 and float32 would need more than half of the memory)")
+        ->check(CLI::IsMember({"auto", "float16", "bfloat16", "float32"}))
         ->default_str("auto");
 }
 

@@ -16,13 +16,13 @@
 namespace mwb {
 namespace {
 
-// The model with q, k, v, o, up and gate rounded to float16 and kept so.
-Model keptInHalf(const Model& m) {
+// The model with q, k, v, o, up and gate rounded to 16 bits and kept so.
+Model keptInHalf(const Model& m, HalfFormat format = HalfFormat::Float16) {
     Model h = m;
     for (auto& b : h.weights.blocks)
         for (Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.up, &b.gate}) {
             if (l->weight.size() == 0) continue;
-            l->weightHalf = HalfMatrix::fromFloat(l->weight);
+            l->weightHalf = HalfMatrix::fromFloat(l->weight, format);
             l->weight.resize(0, 0);
         }
     return h;
@@ -64,17 +64,22 @@ TEST(HalfMatrix, ProductEqualsTheProductOfTheDecodedMatrix) {
             omp_set_num_threads(threads);
             Matrix want(n, out), got(n, out);
             matmulTransposed(x.data(), k, wd.data(), k, want.data(), out, n, out, k);
-            matmulTransposed(x.data(), k, h.bits.data(), k, got.data(), out, n, out, k);
+            matmulTransposed(x.data(), k, h.bits.data(), h.format, k, got.data(), out, n, out, k);
             EXPECT_TRUE(bitwiseEqual(got, want)) << n << "x" << out << "x" << k << ", " << threads << " threads";
         }
     }
     omp_set_num_threads(2);
 }
 
-class HalfModel : public ::testing::TestWithParam<Architecture> {};
+struct HalfCase {
+    Architecture architecture;
+    HalfFormat format;
+};
+
+class HalfModel : public ::testing::TestWithParam<HalfCase> {};
 
 TEST_P(HalfModel, ForwardPassEqualsTheDecodedModelBitForBit) {
-    const Model half = keptInHalf(makeTinyModel(GetParam(), 11));
+    const Model half = keptInHalf(makeTinyModel(GetParam().architecture, 11), GetParam().format);
     const Model full = decoded(half);
     ASSERT_TRUE(half.weights.blocks[1].up.isHalf());
     ASSERT_FALSE(half.weights.blocks[1].down.isHalf());
@@ -86,7 +91,7 @@ TEST_P(HalfModel, ForwardPassEqualsTheDecodedModelBitForBit) {
 }
 
 TEST_P(HalfModel, BackwardPassEqualsTheDecodedModel) {
-    const Model half = keptInHalf(makeTinyModel(GetParam(), 12));
+    const Model half = keptInHalf(makeTinyModel(GetParam().architecture, 12), GetParam().format);
     const Model full = decoded(half);
     const std::vector<int> tokens{5, 6, 70, 80, 90, 100};
     Backprop a(half.config, half.weights), b(full.config, full.weights);
@@ -107,7 +112,7 @@ TEST_P(HalfModel, BackwardPassEqualsTheDecodedModel) {
 }
 
 TEST_P(HalfModel, TensorsCanBeReadButNotChangedThroughForEachTensor) {
-    const Model half = keptInHalf(makeTinyModel(GetParam(), 13));
+    const Model half = keptInHalf(makeTinyModel(GetParam().architecture, 13), GetParam().format);
     const Model full = decoded(half);
     std::vector<Matrix> seenHalf, seenFull;
     auto collect = [](std::vector<Matrix>& out) {
@@ -124,8 +129,15 @@ TEST_P(HalfModel, TensorsCanBeReadButNotChangedThroughForEachTensor) {
     EXPECT_FALSE(hasHalfWeights(full.weights));
 }
 
-INSTANTIATE_TEST_SUITE_P(BothArchitectures, HalfModel, ::testing::Values(Architecture::Gpt2, Architecture::Llama),
-                         [](const auto& info) { return toString(info.param); });
+INSTANTIATE_TEST_SUITE_P(Architectures, HalfModel,
+                         ::testing::Values(HalfCase{Architecture::Gpt2, HalfFormat::Float16},
+                                           HalfCase{Architecture::Llama, HalfFormat::Float16},
+                                           HalfCase{Architecture::Llama, HalfFormat::BFloat16},
+                                           HalfCase{Architecture::Gemma2, HalfFormat::BFloat16}),
+                         [](const auto& info) {
+                             return toString(info.param.architecture) +
+                                    (info.param.format == HalfFormat::Float16 ? "_float16" : "_bfloat16");
+                         });
 
 TEST(HalfInit, RandomInitialisationRoundsTheFloat32Draws) {
     ModelConfig c = namedShape("llama-tiny");

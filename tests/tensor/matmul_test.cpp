@@ -4,9 +4,13 @@
 #include <omp.h>
 
 #include <cstring>
+#include <map>
+#include <string>
 #include <random>
 #include <vector>
 
+#include "tensor/errors.h"
+#include "tensor/half_matrix.h"
 #include "tensor/tensor.h"
 
 namespace mwb {
@@ -81,6 +85,76 @@ TEST(Matmul, EmptyInnerDimensionGivesZeros) {
     Matrix y = Matrix::Constant(3, 4, 7.0f);
     matmulTransposed(x.data(), 0, w.data(), 0, y.data(), 4, 3, 4, 0);
     EXPECT_EQ(y.cwiseAbs().maxCoeff(), 0.0f);
+}
+
+Matrix productWith(const std::string& isa, const Matrix& x, const Matrix& w) {
+    Matrix y(x.rows(), w.rows());
+    matmulTransposedWith(isa, x.data(), x.cols(), w.data(), w.cols(), y.data(), y.cols(), int(x.rows()),
+                         int(w.rows()), int(x.cols()));
+    return y;
+}
+
+// Every kernel the CPU has: rows do not depend on the batch (one row alone takes the
+// direct path, more rows the packed one), AVX2 and AVX-512 agree bit for bit (both sum
+// each output with FMA in k order), SSE2 (multiply, then add) agrees to rounding.
+TEST(Matmul, EveryKernelIsBatchInvariantAndTheFusedOnesAgree) {
+    const int n = 19, out = 150, k = 77;
+    const Matrix x = randomMatrix(n, k, 8), w = randomMatrix(out, k, 9);
+    const MatrixD expected = x.cast<double>() * w.cast<double>().transpose();
+    std::map<std::string, Matrix> results;
+    for (const std::string isa : {"sse2", "avx2", "avx512"}) {
+        if (!matmulIsaAvailable(isa)) continue;
+        const Matrix all = productWith(isa, x, w);
+        EXPECT_LT((all.cast<double>() - expected).cwiseAbs().maxCoeff(), 1e-5 * k) << isa;
+        for (int first = 0; first < n; first += 3)
+            for (int count : {1, 2, 7}) {
+                if (first + count > n) continue;
+                EXPECT_TRUE(bitwiseEqual(productWith(isa, x.middleRows(first, count), w), all.middleRows(first, count)))
+                    << isa << " " << first << "+" << count;
+            }
+        results[isa] = all;
+    }
+    ASSERT_TRUE(results.count("sse2"));
+    if (results.count("avx2") && results.count("avx512")) EXPECT_TRUE(bitwiseEqual(results["avx2"], results["avx512"]));
+    if (results.count("avx2")) {
+        EXPECT_FALSE(bitwiseEqual(results["sse2"], results["avx2"]));  // the roundings do differ
+        EXPECT_LT((results["sse2"] - results["avx2"]).cwiseAbs().maxCoeff(), 1e-5f * k);
+    }
+    EXPECT_THROW(productWith("avx1024", x, w), InvalidInput);
+}
+
+// 16-bit weights are decoded inside the product: the result is the float product of
+// the decoded matrix, bit for bit, for IEEE half and bfloat16 and one row or many.
+TEST(Matmul, HalfAndBfloat16WeightsGiveTheProductOfTheirFloats) {
+    const int out = 70, k = 45;
+    const Matrix x = randomMatrix(9, k, 10), w = randomMatrix(out, k, 11);
+    for (HalfFormat format : {HalfFormat::Float16, HalfFormat::BFloat16}) {
+        const HalfMatrix h = HalfMatrix::fromFloat(w, format);
+        const Matrix decoded = h.toFloat();
+        EXPECT_GT((decoded - w).cwiseAbs().maxCoeff(), 0.0f);  // rounding happened
+        for (int n : {1, 9}) {
+            Matrix got(n, out);
+            matmulTransposed(x.data(), k, h.bits.data(), format, k, got.data(), out, n, out, k);
+            EXPECT_TRUE(bitwiseEqual(got, product(x.topRows(n), decoded))) << n;
+        }
+    }
+}
+
+// x · w with w stored [k][out] sums exactly as x · (its transpose)ᵀ.
+TEST(Matmul, UntransposedWeightsGiveTheSameBits) {
+    for (auto [n, out, k] : {std::tuple{1, 9, 5}, {7, 64, 40}, {13, 70, 129}}) {
+        const Matrix x = randomMatrix(n, k, 12), w = randomMatrix(k, out + 3, 13);
+        Matrix y(n, out);
+        matmul(x.data(), k, w.data(), w.cols(), y.data(), out, n, out, k);
+        const Matrix wt = w.leftCols(out).transpose();
+        EXPECT_TRUE(bitwiseEqual(y, product(x, wt))) << n << "x" << out << "x" << k;
+    }
+}
+
+TEST(Matmul, TheKernelInUseIsNamed) {
+    const std::string isa = matmulIsa();
+    EXPECT_TRUE(isa == "sse2" || isa == "avx2" || isa == "avx512") << isa;
+    EXPECT_TRUE(matmulIsaAvailable(isa));
 }
 
 }  // namespace
