@@ -108,6 +108,16 @@ void loadTensor(const CheckpointTensors& store, const HfTensor& t, const ModelCo
         throw ModelFormatError(file->path(), name,
                                "has shape " + shapeString(info.shape) + ", expected " +
                                    shapeString(t.shape) + " from config.json");
+    // A tensor that is one project tensor in the same layout is read in place, so that the
+    // largest tensors (embedding, unembedding) are not held twice.
+    if (t.parts.size() == 1 && !t.transposed && t.chunk <= 0) {
+        std::span<float> dst = views.at(t.parts[0]);
+        MWB_CHECK(int64_t(dst.size()) == info.elementCount());
+        file->read(name, dst);
+        if (const auto problem = nonFiniteProblem(dst.data(), info.shape))
+            throw ModelFormatError(file->path(), name, *problem);
+        return;
+    }
     std::vector<float> buffer(size_t(info.elementCount()));
     file->read(name, buffer);
     if (const auto problem = nonFiniteProblem(buffer.data(), info.shape))
