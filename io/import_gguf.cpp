@@ -304,7 +304,7 @@ void readSlidingWindow(const GgufFile& g, const std::string& p, ModelConfig& c) 
     const std::string key = p + "attention.sliding_window";
     if (!g.has(key)) return;
     const int64_t window = g.integer(key);
-    if (c.architecture == Architecture::Olmo2) {
+    if (c.architecture == Architecture::Olmo2 && window > 0) {
         g.fail("key '" + key + "'", "is set; this program computes OLMo 2, which has no sliding window, "
                                      "not OLMo 3's sliding window on three layers of every four");
     }
