@@ -19,32 +19,53 @@ namespace {
 
 // How one general.architecture maps onto the model core. An architecture whose blocks the
 // core computes is one more row here and, if its tensors differ, one more case in
-// ggufSources.
+// ggufSources. What each row says about a tensor follows what llama.cpp's
+// convert_hf_to_gguf.py does to the Hugging Face checkpoint for that architecture.
 struct GgufArchitecture {
     const char* name;
     Architecture architecture;
+    // GGUF does not record the activation; this is the one of the Hugging Face configs
+    // the converter reads (Pythia's hidden_act is "gelu", the exact GELU).
     Activation activation;
-    // llama.cpp's convert_hf_to_gguf.py (LlamaModel.modify_tensors -> permute) reorders
-    // the rows of attn_q and attn_k of each head from Hugging Face's rotate-half order
-    // (pair i = rows i, i + dHead/2) into interleaved pairs (rows 2i, 2i + 1) for llama;
-    // Qwen2Model derives from TextModel and leaves them alone.
+    // LlamaModel.modify_tensors -> permute reorders the rows of attn_q and attn_k of each
+    // head from Hugging Face's rotate-half order (pair i = rows i, i + dHead/2) into
+    // interleaved pairs (rows 2i, 2i + 1), because llama.cpp rotates llama heads with
+    // interleaved pairs. The other rows leave them alone: Qwen2Model, Qwen3Model,
+    // Gemma2Model, Phi3MiniModel and Olmo2Model derive from TextModel without permuting,
+    // and llama.cpp rotates those heads rotate-half (LLAMA_ROPE_TYPE_NEOX).
     bool permutedQk;
-    bool qkvBias;     // blk.N.attn_{q,k,v}.bias (Qwen 2)
-    bool fusedQkv;    // blk.N.attn_qkv holds q, k and v stacked (gpt2)
+    bool qkvBias;      // blk.N.attn_{q,k,v}.bias (Qwen 2)
+    // blk.N.attn_qkv holds q, k and v stacked: GPT-2's c_attn, Phi-3's qkv_proj, and
+    // GPT-NeoX's query_key_value, which GPTNeoXModel.modify_tensors reorders from
+    // per-head [q_h; k_h; v_h] blocks into [all q; all k; all v].
+    bool fusedQkv;
+    bool fusedGateUp;  // blk.N.ffn_up holds Phi-3's gate_up_proj: gate rows, then up rows
+    // Gemma2Model.modify_tensors writes every "*norm.weight" as w + 1, so that llama.cpp
+    // can multiply by it; the model core keeps Hugging Face's w of its (1 + w) norms.
+    bool normsPlusOne;
+    bool layerNorm;    // <arch>.attention.layer_norm_epsilon rather than ..._rms_epsilon
 };
 
 constexpr GgufArchitecture kArchitectures[] = {
-    {"llama", Architecture::Llama, Activation::Silu, true, false, false},
-    {"qwen2", Architecture::Llama, Activation::Silu, false, true, false},
-    {"gpt2", Architecture::Gpt2, Activation::GeluTanh, false, false, true},
+    {"llama", Architecture::Llama, Activation::Silu, true, false, false, false, false, false},
+    {"qwen2", Architecture::Llama, Activation::Silu, false, true, false, false, false, false},
+    {"qwen3", Architecture::Qwen3, Activation::Silu, false, false, false, false, false, false},
+    {"gemma2", Architecture::Gemma2, Activation::GeluTanh, false, false, false, false, true, false},
+    {"phi3", Architecture::Phi3, Activation::Silu, false, false, true, true, false, false},
+    {"olmo2", Architecture::Olmo2, Activation::Silu, false, false, false, false, false, false},
+    {"gptneox", Architecture::GptNeoX, Activation::Gelu, false, false, true, false, false, true},
+    {"gpt2", Architecture::Gpt2, Activation::GeluTanh, false, false, true, false, false, true},
 };
 
-// Where a project tensor comes from: rows [firstRow, firstRow + rows) of a GGUF tensor
-// (a vector's elements count as rows), and the number of heads whose rows to reorder.
+// Where a project tensor comes from: rows [firstRow, firstRow + rows) of a GGUF tensor of
+// totalRows rows (0: just these rows; a vector's elements count as rows), the number of
+// heads whose rows to reorder, and a constant to subtract from every value.
 struct GgufSource {
     std::string name;
     int64_t firstRow = 0;
     int permuteHeads = 0;
+    int64_t totalRows = 0;
+    float subtract = 0.0f;
 };
 
 std::map<std::string, GgufSource> ggufSources(const ModelConfig& c, const GgufArchitecture& a) {
@@ -61,14 +82,21 @@ std::map<std::string, GgufSource> ggufSources(const ModelConfig& c, const GgufAr
             const std::string suffix = std::string(".") + part;
             s[p + "norm1/" + part] = {g + "attn_norm" + suffix};
             s[p + "norm2/" + part] = {g + "ffn_norm" + suffix};
+            s[p + "post_attn_norm/" + part] = {g + "post_attention_norm" + suffix};
+            s[p + "post_mlp_norm/" + part] = {g + "post_ffw_norm" + suffix};
             s[p + "attn/o/" + part] = {g + "attn_output" + suffix};
-            s[p + "mlp/up/" + part] = {g + "ffn_up" + suffix};
-            s[p + "mlp/gate/" + part] = {g + "ffn_gate" + suffix};
             s[p + "mlp/down/" + part] = {g + "ffn_down" + suffix};
+            if (a.fusedGateUp) {
+                s[p + "mlp/gate/" + part] = {g + "ffn_up" + suffix, 0, 0, 2 * int64_t(c.dFf)};
+                s[p + "mlp/up/" + part] = {g + "ffn_up" + suffix, c.dFf, 0, 2 * int64_t(c.dFf)};
+            } else {
+                s[p + "mlp/up/" + part] = {g + "ffn_up" + suffix};
+                s[p + "mlp/gate/" + part] = {g + "ffn_gate" + suffix};
+            }
             if (a.fusedQkv) {
-                s[p + "attn/q/" + part] = {g + "attn_qkv" + suffix, 0};
-                s[p + "attn/k/" + part] = {g + "attn_qkv" + suffix, dq};
-                s[p + "attn/v/" + part] = {g + "attn_qkv" + suffix, dq + dkv};
+                s[p + "attn/q/" + part] = {g + "attn_qkv" + suffix, 0, 0, dq + 2 * dkv};
+                s[p + "attn/k/" + part] = {g + "attn_qkv" + suffix, dq, 0, dq + 2 * dkv};
+                s[p + "attn/v/" + part] = {g + "attn_qkv" + suffix, dq + dkv, 0, dq + 2 * dkv};
             } else {
                 const int qHeads = a.permutedQk ? c.nHeads : 0, kHeads = a.permutedQk ? c.nKvHeads : 0;
                 s[p + "attn/q/" + part] = {g + "attn_q" + suffix, 0, qHeads};
@@ -76,7 +104,12 @@ std::map<std::string, GgufSource> ggufSources(const ModelConfig& c, const GgufAr
                 s[p + "attn/v/" + part] = {g + "attn_v" + suffix};
             }
         }
+        s[p + "attn/q_norm/weight"] = {g + "attn_q_norm.weight"};
+        s[p + "attn/k_norm/weight"] = {g + "attn_k_norm.weight"};
     }
+    if (a.normsPlusOne)
+        for (auto& [path, source] : s)
+            if (path.find("norm") != std::string::npos && path.ends_with("/weight")) source.subtract = 1.0f;
     return s;
 }
 
@@ -118,10 +151,8 @@ public:
         const GgufSource& s = m_sources.at(path);
         const GgufTensorInfo* t = m_gguf.findTensor(s.name);
         if (!t) m_gguf.fail("tensor '" + s.name + "'", "is missing (needed for " + path + ")");
-        // The full GGUF tensor: a stacked tensor holds the rows of q, k and v.
-        int64_t totalRows = rows;
-        if (s.name.find("attn_qkv") != std::string::npos)
-            totalRows = int64_t(m_c.nHeads + 2 * m_c.nKvHeads) * m_c.dHead();
+        // The full GGUF tensor: a stacked tensor holds the rows of q, k and v (or gate and up).
+        const int64_t totalRows = s.totalRows > 0 ? s.totalRows : rows;
         const std::vector<int64_t> expected =
             isVector ? std::vector<int64_t>{totalRows} : std::vector<int64_t>{cols, totalRows};
         if (squeezed(t->dims) != expected)
@@ -146,6 +177,9 @@ public:
         if (const auto problem = nonFiniteProblem(out.data(), dims))
             m_gguf.fail("tensor '" + s.name + "'", *problem);
         if (s.permuteHeads > 0) uninterleaveHeads(out, cols, s.permuteHeads);
+        // (w + 1) - 1 in float32 is w only up to rounding: not bit-exact for every w.
+        if (s.subtract != 0.0f)
+            for (float& x : out) x -= s.subtract;
     }
 
     template <typename Tensor>
@@ -203,7 +237,7 @@ RopeScaling ropeScaling(const GgufFile& g, const std::string& p, ModelConfig& c)
     const GgufTensorInfo* freqs = g.findTensor("rope_freqs.weight");
     if (!freqs) return s;
     const std::string what = "tensor 'rope_freqs.weight'";
-    const int half = c.dHead() / 2;
+    const int half = c.rotaryDims() / 2;
     if (freqs->elements != half)
         g.fail(what, "has " + std::to_string(freqs->elements) + " values, expected " + std::to_string(half));
     if (s.type != RopeScalingType::None) g.fail(what, "is present although " + p + "rope.scaling.type is set");
@@ -214,8 +248,8 @@ RopeScaling ropeScaling(const GgufFile& g, const std::string& p, ModelConfig& c)
         scaled.ropeScaling = candidate;
         plain.ropeScaling = {};
         for (int i = 0; i < half; ++i) {
-            const double expected = ropeInverseFrequency(plain, i, c.dHead()) / divisor[size_t(i)];
-            const double got = ropeInverseFrequency(scaled, i, c.dHead());
+            const double expected = ropeInverseFrequency(plain, i, c.rotaryDims()) / divisor[size_t(i)];
+            const double got = ropeInverseFrequency(scaled, i, c.rotaryDims());
             if (!(std::abs(got - expected) <= 1e-5 * std::abs(expected))) return false;
         }
         return true;
@@ -227,6 +261,58 @@ RopeScaling ropeScaling(const GgufFile& g, const std::string& p, ModelConfig& c)
     if (matches(linear)) return largest == 1.0f ? RopeScaling{} : linear;
     g.fail(what, "holds rotary divisors that match neither llama3 scaling (low_freq_factor 1, "
                  "high_freq_factor 4, original context 8192) nor linear scaling");
+}
+
+// The head size (attention.key_length, when heads are not d_model / head_count wide, as in
+// Qwen 3 and Gemma 2) and the rotated dimensions (rope.dimension_count: partial rotary of
+// GPT-NeoX and Phi-3 variants; llama.cpp rotates the first n_rot dimensions of each head).
+void readHeadShape(const GgufFile& g, const std::string& p, const GgufArchitecture& a, ModelConfig& c) {
+    if (g.has(p + "attention.key_length")) {
+        const int keyLength = positiveInt(g, p + "attention.key_length", g.integer(p + "attention.key_length"));
+        const int64_t valueLength = g.integer(p + "attention.value_length", keyLength);
+        if (valueLength != keyLength)
+            g.fail("key '" + p + "attention.value_length'",
+                   "is " + std::to_string(valueLength) + ", but this program needs it equal to key_length (" +
+                       std::to_string(keyLength) + ")");
+        if (int64_t(keyLength) * c.nHeads != c.dModel) c.headDim = keyLength;
+    }
+    if (!g.has(p + "rope.dimension_count")) return;
+    const std::string key = p + "rope.dimension_count";
+    const int64_t dims = g.integer(key);
+    if (dims <= 0 || dims > c.dHead() || dims % 2 != 0)
+        g.fail("key '" + key + "'", "is " + std::to_string(dims) +
+                                        ", but this program rotates an even number of dimensions of at most the "
+                                        "head size (" + std::to_string(c.dHead()) + ")");
+    // A permuted llama head interleaves pairs across the whole head, which is rotate-half
+    // order only when the whole head rotates.
+    if (dims < c.dHead() && a.permutedQk)
+        g.fail("key '" + key + "'", "is " + std::to_string(dims) + ", less than the head size " +
+                                        std::to_string(c.dHead()) +
+                                        "; this program cannot undo the converter's row order of a "
+                                        "partially rotated llama head");
+    // The Hugging Face import keeps GPT-NeoX's rotary_pct as a count even when it is 1.
+    if (dims < c.dHead() || c.architecture == Architecture::GptNeoX) c.rotaryDim = int(dims);
+}
+
+// The sliding window (<arch>.attention.sliding_window), where the architecture slides.
+// Gemma 2 slides on the even layers (llama.cpp: set_swa_pattern(2), layer il slides when
+// il % 2 < 1; Hugging Face: layer_idx % 2 == 0). Phi-3's converter writes its
+// sliding_window (0 when there is none), applied on every layer as Hugging Face's Phi3
+// does; llama.cpp itself ignores it for phi3. OLMo 3, which the converter also writes as
+// olmo2, slides on three layers of every four, which the model core does not compute.
+void readSlidingWindow(const GgufFile& g, const std::string& p, ModelConfig& c) {
+    const std::string key = p + "attention.sliding_window";
+    if (!g.has(key)) return;
+    const int64_t window = g.integer(key);
+    if (c.architecture == Architecture::Olmo2 && window > 0) {
+        g.fail("key '" + key + "'", "is set; this program computes OLMo 2, which has no sliding window, "
+                                     "not OLMo 3's sliding window on three layers of every four");
+    }
+    if (c.architecture != Architecture::Gemma2 && c.architecture != Architecture::Phi3) return;
+    if (window < 0 || window > INT_MAX)
+        g.fail("key '" + key + "'", "is " + std::to_string(window) + ", not a window size");
+    c.slidingWindow = int(window);
+    c.slidingLayers = c.architecture == Architecture::Gemma2 ? SlidingLayers::Even : SlidingLayers::All;
 }
 
 ModelConfig readConfig(const GgufFile& g, const GgufArchitecture& a) {
@@ -247,23 +333,33 @@ ModelConfig readConfig(const GgufFile& g, const GgufArchitecture& a) {
         g.fail("tensor 'token_embd.weight'", "has shape " + dimsText(embd->dims) + ", not [d_model, vocabulary]");
     c.vocabSize = int(embd->dims[1]);
     c.qkvBias = a.qkvBias;
+    c.normEps = float(a.layerNorm ? g.number(p + "attention.layer_norm_epsilon", 1e-5)
+                                  : g.number(p + "attention.layer_norm_rms_epsilon", 1e-5));
     if (c.architecture == Architecture::Gpt2) {
-        c.normEps = float(g.number(p + "attention.layer_norm_epsilon", 1e-5));
         c.tieEmbeddings = false;  // decided after reading output.weight
     } else {
-        c.normEps = float(g.number(p + "attention.layer_norm_rms_epsilon", 1e-5));
         c.ropeTheta = float(g.number(p + "rope.freq_base", 10000.0));
+        // Gemma2Model skips lm_head.weight; llama.cpp then unembeds with token_embd.
         c.tieEmbeddings = g.findTensor("output.weight") == nullptr;
-        if (c.dModel % c.nHeads == 0) {
-            const int dHead = c.dModel / c.nHeads;
-            for (const char* key : {"attention.key_length", "attention.value_length", "rope.dimension_count"})
-                if (g.has(p + key) && g.integer(p + key) != dHead)
-                    g.fail("key '" + p + key + "'",
-                           "is " + std::to_string(g.integer(p + key)) +
-                               ", but this program needs head_dim = embedding_length / head_count (" +
-                               std::to_string(dHead) + ") with rotary embedding of the whole head");
-        }
+        readHeadShape(g, p, a, c);
     }
+    readSlidingWindow(g, p, c);
+    if (c.architecture == Architecture::GptNeoX) c.parallelResidual = g.boolean(p + "use_parallel_residual", true);
+    if (c.architecture == Architecture::Gemma2) {
+        // llama.cpp's defaults (llama-hparams.h) when the converter did not write them.
+        c.attnSoftcap = float(g.number(p + "attn_logit_softcapping", 50.0));
+        c.finalSoftcap = float(g.number(p + "final_logit_softcapping", 30.0));
+        // GGUF has no query_pre_attn_scalar. llama.cpp scales scores by key_length^-1/2,
+        // except for the 46-layer Gemma 2 27B, where it uses (embedding_length /
+        // head_count)^-1/2 (llama-model.cpp, after gemma_pytorch's config); these are the
+        // query_pre_attn_scalar values of Google's 2B, 9B and 27B configs.
+        c.queryPreAttnScalar = float(c.nLayers == 46 ? c.dModel / c.nHeads : c.dHead());
+    }
+    if (c.architecture == Architecture::Phi3)
+        for (const char* name : {"rope_factors_long.weight", "rope_factors_short.weight"})
+            if (g.findTensor(name))
+                g.fail(std::string("tensor '") + name + "'",
+                       "holds LongRoPE scaling factors (Phi-3 128k), which this program does not compute");
     if (const std::string problem = configProblem(c); !problem.empty())
         throw InvalidInput(g.path().string() + ": the metadata describes an unusable model: " + problem);
     // Every layer has tensors of its own, so a block count above the number of tensors is
@@ -271,7 +367,7 @@ ModelConfig readConfig(const GgufFile& g, const GgufArchitecture& a) {
     if (uint64_t(c.nLayers) > g.tensors().size())
         g.fail("key '" + p + "block_count'", "is " + std::to_string(c.nLayers) + ", but the file holds only " +
                                                   std::to_string(g.tensors().size()) + " tensors");
-    if (c.architecture == Architecture::Llama) c.ropeScaling = ropeScaling(g, p, c);
+    if (c.rotary()) c.ropeScaling = ropeScaling(g, p, c);
     const std::string name = g.string("general.name", "");
     c.name = name.empty() ? g.path().stem().string() : name;
     return c;
@@ -353,7 +449,8 @@ ImportedModel importGguf(const fs::path& file, const ProgressFn& progress, Weigh
         if (archName == a.name) arch = &a;
     if (!arch)
         g.fail("key 'general.architecture'",
-               "is '" + archName + "'; this program imports llama, qwen2 and gpt2 models");
+               "is '" + archName +
+                   "'; this program imports llama, qwen2, qwen3, gemma2, phi3, olmo2, gptneox and gpt2 models");
     ImportedModel out;
     Model& m = out.model;
     m.config = readConfig(g, *arch);

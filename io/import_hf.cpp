@@ -8,6 +8,7 @@
 #include <span>
 
 #include "tensor/errors.h"
+#include "tensor/half_matrix.h"
 #include "io/hf_config.h"
 #include "io/hf_layout.h"
 #include "io/hf_tokenizer.h"
@@ -107,6 +108,16 @@ void loadTensor(const CheckpointTensors& store, const HfTensor& t, const ModelCo
         throw ModelFormatError(file->path(), name,
                                "has shape " + shapeString(info.shape) + ", expected " +
                                    shapeString(t.shape) + " from config.json");
+    // A tensor that is one project tensor in the same layout is read in place, so that the
+    // largest tensors (embedding, unembedding) are not held twice.
+    if (t.parts.size() == 1 && !t.transposed && t.chunk <= 0) {
+        std::span<float> dst = views.at(t.parts[0]);
+        MWB_CHECK(int64_t(dst.size()) == info.elementCount());
+        file->read(name, dst);
+        if (const auto problem = nonFiniteProblem(dst.data(), info.shape))
+            throw ModelFormatError(file->path(), name, *problem);
+        return;
+    }
     std::vector<float> buffer(size_t(info.elementCount()));
     file->read(name, buffer);
     if (const auto problem = nonFiniteProblem(buffer.data(), info.shape))
@@ -178,7 +189,7 @@ std::string folderName(const fs::path& dir) {
 
 }  // namespace
 
-ImportedModel importHf(const fs::path& dir, const ProgressFn& progress) {
+ImportedModel importHf(const fs::path& dir, const ProgressFn& progress, WeightPrecision precision) {
     if (!fs::is_directory(dir)) throw InvalidInput(dir.string() + " is not a folder");
     HfConfig hf = readHfConfig(dir / "config.json");
     ImportedModel out;
@@ -203,16 +214,45 @@ ImportedModel importHf(const fs::path& dir, const ProgressFn& progress) {
     padVocabulary(spec, m.config.vocabSize, out.warnings);
 
     const CheckpointTensors store(dir);
-    m.weights = zeroWeights<float>(m.config);
+    // Every tensor is allocated at its shape, except, for Float16, the linear weights kept
+    // in float16: each is staged in float32 only while the checkpoint tensor holding it is
+    // read, then converted, so that the float32 model never exists in memory.
     std::map<std::string, std::span<float>> views;
-    forEachTensor(m.config, m.weights, [&](const std::string& path, auto& t) {
-        views[path] = std::span<float>(t.data(), size_t(t.size()));
-    });
+    std::map<std::string, Linear*> halves;
+    m.weights.blocks.resize(m.config.nLayers);
+    detail::visitTensors(
+        m.config, m.weights,
+        [&](const std::string& path, auto& t) {
+            const auto [rows, cols] = expectedShape(m.config, path);
+            if constexpr (std::decay_t<decltype(t)>::ColsAtCompileTime == 1) t.setZero(rows);
+            else t.setZero(rows, cols);
+            views[path] = std::span<float>(t.data(), size_t(t.size()));
+        },
+        [&](const std::string& path, Linear& l) {
+            if (precision == WeightPrecision::Float16 && mayKeepInFloat16(path)) {
+                halves[path] = &l;
+                return;
+            }
+            const auto [rows, cols] = expectedShape(m.config, path);
+            l.weight.setZero(rows, cols);
+            views[path] = std::span<float>(l.weight.data(), size_t(l.weight.size()));
+        });
     const std::vector<HfTensor> tensors = hfTensors(m.config);
     checkUnusedTensors(store, tensors, out.notes);
     for (size_t i = 0; i < tensors.size(); ++i) {
         report(progress, {long(i), long(tensors.size()), "reading tensors"});
+        std::vector<std::pair<std::string, Matrix>> staged;
+        for (const std::string& part : tensors[i].parts) {
+            if (!halves.count(part)) continue;
+            const auto [rows, cols] = expectedShape(m.config, part);
+            Matrix& scratch = staged.emplace_back(part, Matrix(rows, cols)).second;
+            views[part] = std::span<float>(scratch.data(), size_t(scratch.size()));
+        }
         loadTensor(store, tensors[i], m.config, views);
+        for (auto& [part, scratch] : staged) {
+            halves.at(part)->weightHalf = HalfMatrix::fromFloat(scratch);
+            views.erase(part);
+        }
     }
     report(progress, {long(tensors.size()), long(tensors.size()), "reading tensors"});
     m.tokenizer = Tokenizer(std::move(spec));

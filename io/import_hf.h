@@ -6,17 +6,20 @@
 #include <filesystem>
 
 #include "io/imported_model.h"
+#include "model/weights.h"
 #include "tensor/progress.h"
 
 namespace mwb {
 
 // Reads the folder into an in-memory Model (weights in float32, converted tensor by tensor
-// while reading). GPT-2's Conv1D weights are transposed into the [out, in] layout and
+// while reading; `precision` Float16 keeps the linear weights that may be kept so in
+// float16 instead, see weights.h, each staged in float32 only while it is read). GPT-2's Conv1D weights are transposed into the [out, in] layout and
 // c_attn is split into q, k and v. A tokenizer smaller than vocab_size is padded with
 // placeholder pieces (with a warning). Throws ModelFormatError naming the file and the
 // tensor or key for anything wrong: no config.json, no weights, malformed safetensors,
 // missing tensors, shapes that disagree with config.json, NaN/Inf weights, an unusable
 // tokenizer; Cancelled when `progress` returns false.
-ImportedModel importHf(const std::filesystem::path& dir, const ProgressFn& progress = {});
+ImportedModel importHf(const std::filesystem::path& dir, const ProgressFn& progress = {},
+                       WeightPrecision precision = WeightPrecision::Float32);
 
 }  // namespace mwb

@@ -34,6 +34,12 @@ StorageType storageType(const std::string& dtype) {
     throw InvalidInput("unknown --dtype '" + dtype + "' (float32 or float16)");
 }
 
+// float16 output: keep the weights that may be kept so in float16 while importing, so that
+// a large model needs less memory than its float32 weights.
+WeightPrecision weightPrecision(StorageType storage) {
+    return storage == StorageType::Float16 ? WeightPrecision::Float16 : WeightPrecision::Float32;
+}
+
 void save(const ImportedModel& imported, const ImportOpts& o, StorageType storage) {
     for (const std::string& w : imported.warnings) std::cerr << "warning: " << w << "\n";
     for (const std::string& n : imported.notes) std::cerr << "note: " << n << "\n";
@@ -66,24 +72,19 @@ void registerImport(CLI::App& app) {
     hf->callback([hfOpts] {
         const StorageType storage = storageType(hfOpts->dtype);
         checkSaveTarget(hfOpts->out, hfOpts->force);
-        save(importHf(hfOpts->source, progressBar()), *hfOpts, storage);
+        save(importHf(hfOpts->source, progressBar(), weightPrecision(storage)), *hfOpts, storage);
     });
 
     auto ggufOpts = std::make_shared<ImportOpts>();
     auto* gguf = cmd->add_subcommand(
-        "gguf", "Import a llama.cpp GGUF file (llama, qwen2 or gpt2; F32, F16, BF16, Q4_0 .. Q8_0, "
+        "gguf", "Import a llama.cpp GGUF file (llama, qwen2, qwen3, gemma2, phi3, olmo2, gptneox or gpt2; F32, F16, BF16, Q4_0 .. Q8_0, "
                 "Q2_K .. Q6_K tensors)");
     gguf->add_option("file", ggufOpts->source, "GGUF file")->required();
     addOutputOptions(gguf, *ggufOpts);
     gguf->callback([ggufOpts] {
         const StorageType storage = storageType(ggufOpts->dtype);
         checkSaveTarget(ggufOpts->out, ggufOpts->force);
-        // float16 output: keep the weights that may be kept so in float16 while importing,
-        // so that a large model needs about the memory of the file written.
-        const WeightPrecision precision = storage == StorageType::Float16
-                                              ? WeightPrecision::Float16
-                                              : WeightPrecision::Float32;
-        save(importGguf(ggufOpts->source, progressBar(), precision), *ggufOpts, storage);
+        save(importGguf(ggufOpts->source, progressBar(), weightPrecision(storage)), *ggufOpts, storage);
     });
 
     auto l2cOpts = std::make_shared<ImportOpts>();

@@ -1,6 +1,7 @@
 // GGUF import: the fixtures of tests/fixtures/gguf (written by make_gguf_fixtures.py,
-// which dequantises in numpy independently of this program) against their Hugging Face
-// twins, the vocabularies against the script's reference encodings, hand-built files for
+// which dequantises in numpy independently of this program and writes each architecture
+// the way llama.cpp's converter does) against their Hugging Face twins, tensor by tensor
+// and by their logits, the vocabularies against the script's reference encodings, hand-built files for
 // qwen2 and the llama row order, and damaged files, each refused with one sentence.
 #include <gtest/gtest.h>
 
@@ -14,6 +15,7 @@
 #include "io/gguf_quants.h"
 #include "io/import_gguf.h"
 #include "io/import_hf.h"
+#include "model/transformer.h"
 #include "tensor/errors.h"
 #include "tensor/float16.h"
 #include "tests/support/temp_dir.h"
@@ -45,7 +47,9 @@ std::map<std::string, Matrix> tensorsOf(const Model& m) {
     return out;
 }
 
-void expectSameModel(const Model& gguf, const Model& hf) {
+// Equal configs and tensors; tensors whose path contains "norm" may differ by
+// `normTolerance` (Gemma's norms are stored as w + 1, and (w + 1) - 1 rounds).
+void expectSameModel(const Model& gguf, const Model& hf, float normTolerance = 0.0f) {
     const ModelConfig &a = gguf.config, &b = hf.config;
     EXPECT_EQ(a.architecture, b.architecture);
     EXPECT_EQ(a.nLayers, b.nLayers);
@@ -59,15 +63,44 @@ void expectSameModel(const Model& gguf, const Model& hf) {
     EXPECT_EQ(a.ropeTheta, b.ropeTheta);
     EXPECT_EQ(a.activation, b.activation);
     EXPECT_EQ(a.tieEmbeddings, b.tieEmbeddings);
+    EXPECT_EQ(a.dHead(), b.dHead());
+    EXPECT_EQ(a.rotaryDims(), b.rotaryDims());
+    EXPECT_EQ(a.parallelResidual, b.parallelResidual);
+    EXPECT_EQ(a.slidingWindow, b.slidingWindow);
+    EXPECT_EQ(a.slidingLayers, b.slidingLayers);
+    EXPECT_EQ(a.attnSoftcap, b.attnSoftcap);
+    EXPECT_EQ(a.finalSoftcap, b.finalSoftcap);
+    EXPECT_EQ(a.attentionScale(), b.attentionScale());
     const auto x = tensorsOf(gguf), y = tensorsOf(hf);
     ASSERT_EQ(x.size(), y.size());
     for (const auto& [path, t] : x) {
         ASSERT_TRUE(y.count(path)) << path;
         ASSERT_EQ(t.rows(), y.at(path).rows()) << path;
         ASSERT_EQ(t.cols(), y.at(path).cols()) << path;
-        EXPECT_EQ(t, y.at(path)) << path << ": largest difference "
-                                 << (t - y.at(path)).cwiseAbs().maxCoeff();
+        const float largest = (t - y.at(path)).cwiseAbs().maxCoeff();
+        if (normTolerance > 0 && path.find("norm") != std::string::npos)
+            EXPECT_LE(largest, normTolerance) << path;
+        else
+            EXPECT_EQ(t, y.at(path)) << path << ": largest difference " << largest;
     }
+}
+
+// The fixture `stem`.gguf against its twin `stem`_hf: same config and tensors, and the same
+// last-position logits for a sequence longer than the fixtures' sliding windows.
+ImportedModel expectTwins(const std::string& stem, float normTolerance = 0.0f) {
+    ImportedModel gguf = importGguf(kFixtures / (stem + ".gguf"));
+    const ImportedModel hf = importHf(kFixtures / (stem + "_hf"));
+    expectSameModel(gguf.model, hf.model, normTolerance);
+    const std::vector<int> ids{1, 5, 9, 20, 3, 7, 12, 30, 41, 18};
+    const RowVector a = Transformer(gguf.model).run(ids).lastLogits();
+    const RowVector b = Transformer(hf.model).run(ids).lastLogits();
+    EXPECT_EQ(a.size(), b.size());
+    if (normTolerance > 0)
+        EXPECT_LE((a - b).cwiseAbs().maxCoeff(), 1e-5f);
+    else
+        EXPECT_EQ(a, b);
+    EXPECT_GT(a.cwiseAbs().maxCoeff(), 0.0f);
+    return gguf;
 }
 
 void expectReferenceEncodings(const std::string& file, const Tokenizer& tok) {
@@ -106,6 +139,67 @@ TEST(ImportGguf, Gpt2MatchesItsHuggingFaceTwin) {
     EXPECT_EQ(gguf.model.tokenizer.spec().kind, TokenizerKind::ByteBpe);
     EXPECT_FALSE(gguf.model.tokenizer.spec().addBos);
     expectReferenceEncodings("tiny_gpt2.gguf", gguf.model.tokenizer);
+}
+
+TEST(ImportGguf, Qwen3MatchesItsHuggingFaceTwin) {
+    const ImportedModel m = expectTwins("tiny_qwen3");
+    const ModelConfig& c = m.model.config;
+    EXPECT_EQ(c.architecture, Architecture::Qwen3);
+    EXPECT_EQ(c.dHead(), 8);  // attention.key_length, not embedding_length / head_count
+    EXPECT_EQ(c.qkNorm(), QkNorm::PerHead);
+    EXPECT_FALSE(c.tieEmbeddings);
+}
+
+TEST(ImportGguf, Gemma2MatchesItsHuggingFaceTwin) {
+    const ImportedModel m = expectTwins("tiny_gemma2", 1e-6f);
+    const ModelConfig& c = m.model.config;
+    EXPECT_EQ(c.architecture, Architecture::Gemma2);
+    EXPECT_EQ(c.dHead(), 8);
+    EXPECT_EQ(c.queryPreAttnScalar, 8.0f);
+    EXPECT_EQ(c.slidingWindow, 3);
+    EXPECT_TRUE(c.slidingAt(0));
+    EXPECT_FALSE(c.slidingAt(1));
+    EXPECT_EQ(c.attnSoftcap, 2.0f);
+    EXPECT_EQ(c.finalSoftcap, 1.5f);
+    EXPECT_TRUE(c.tieEmbeddings);
+    // The file holds w + 1 (near 1); the model holds w (near 0).
+    const GgufFile g(kFixtures / "tiny_gemma2.gguf");
+    std::vector<float> stored(16);
+    g.read(*g.findTensor("blk.1.post_ffw_norm.weight"), stored);
+    const Vector& w = m.model.weights.blocks[1].postMlpNorm.weight;
+    for (int i = 0; i < 16; ++i) EXPECT_NEAR(w(i), stored[size_t(i)] - 1.0f, 1e-7f) << i;
+}
+
+TEST(ImportGguf, Phi3MatchesItsHuggingFaceTwin) {
+    const ImportedModel m = expectTwins("tiny_phi3");
+    const ModelConfig& c = m.model.config;
+    EXPECT_EQ(c.architecture, Architecture::Phi3);
+    EXPECT_EQ(c.rotaryDims(), 2);
+    EXPECT_EQ(c.slidingWindow, 4);
+    EXPECT_EQ(c.slidingLayers, SlidingLayers::All);
+    // The float16 path splits the fused tensors the same way.
+    const ImportedModel half = importGguf(kFixtures / "tiny_phi3.gguf", {}, WeightPrecision::Float16);
+    const BlockWeights &f = m.model.weights.blocks[1], &h = half.model.weights.blocks[1];
+    EXPECT_EQ(h.gate.weightHalf.bits, HalfMatrix::fromFloat(f.gate.weight).bits);
+    EXPECT_EQ(h.up.weightHalf.bits, HalfMatrix::fromFloat(f.up.weight).bits);
+    EXPECT_EQ(h.v.weightHalf.bits, HalfMatrix::fromFloat(f.v.weight).bits);
+}
+
+TEST(ImportGguf, Olmo2MatchesItsHuggingFaceTwin) {
+    const ImportedModel m = expectTwins("tiny_olmo2");
+    EXPECT_EQ(m.model.config.architecture, Architecture::Olmo2);
+    EXPECT_EQ(m.model.config.qkNorm(), QkNorm::Whole);
+    EXPECT_FALSE(m.model.config.preNorms());
+}
+
+TEST(ImportGguf, GptNeoXMatchesItsHuggingFaceTwin) {
+    const ImportedModel m = expectTwins("tiny_gptneox");
+    const ModelConfig& c = m.model.config;
+    EXPECT_EQ(c.architecture, Architecture::GptNeoX);
+    EXPECT_TRUE(c.parallelResidual);
+    EXPECT_EQ(c.rotaryDims(), 2);
+    EXPECT_EQ(c.activation, Activation::Gelu);
+    EXPECT_EQ(c.ropeTheta, 10000.0f);
 }
 
 TEST(ImportGguf, Float16KeepsHalfWeights) {
@@ -499,7 +593,7 @@ TEST(ImportGguf, CorruptedBytesGiveASentenceOrAModel) {
 
 TEST(ImportGguf, OtherArchitecturesAreRefusedByName) {
     TempDir dir;
-    for (const std::string arch : {"qwen3", "gemma2", "phi3", "gptneox"}) {
+    for (const std::string arch : {"gemma3", "falcon", "bloom", "mamba"}) {
         GgufBuilder b;
         b.string("general.architecture", arch);
         writeBytes(dir / (arch + ".gguf"), b.build());
@@ -511,6 +605,35 @@ TEST(ImportGguf, MissingTensorIsNamed) {
     TempDir dir;
     writeBytes(dir / "m.gguf", tinyModel("qwen2", 1e6f, /*biases=*/false).build());
     expectRefused(dir / "m.gguf", "blk.0.attn_q.bias' is missing");
+}
+
+TEST(ImportGguf, WhatTheCoreDoesNotComputeIsRefusedByName) {
+    TempDir dir;
+    GgufBuilder longRope = tinyModel("phi3");
+    longRope.tensor("rope_factors_long.weight", 0, 2, [](int64_t, int64_t) { return 1.0; });
+    writeBytes(dir / "longrope.gguf", longRope.build());
+    expectRefused(dir / "longrope.gguf", "'rope_factors_long.weight' holds LongRoPE scaling factors");
+
+    GgufBuilder olmo3 = tinyModel("olmo2");
+    olmo3.u32("olmo2.attention.sliding_window", 4);
+    writeBytes(dir / "olmo3.gguf", olmo3.build());
+    expectRefused(dir / "olmo3.gguf", "'olmo2.attention.sliding_window'");
+
+    GgufBuilder partial = tinyModel("llama");
+    partial.u32("llama.rope.dimension_count", 2);
+    writeBytes(dir / "partial.gguf", partial.build());
+    expectRefused(dir / "partial.gguf", "'llama.rope.dimension_count' is 2, less than the head size 4");
+
+    GgufBuilder odd = tinyModel("qwen3");
+    odd.u32("qwen3.rope.dimension_count", 3);
+    writeBytes(dir / "odd.gguf", odd.build());
+    expectRefused(dir / "odd.gguf", "'qwen3.rope.dimension_count' is 3");
+
+    GgufBuilder values = tinyModel("qwen3");
+    values.u32("qwen3.attention.key_length", 4);
+    values.u32("qwen3.attention.value_length", 8);
+    writeBytes(dir / "values.gguf", values.build());
+    expectRefused(dir / "values.gguf", "'qwen3.attention.value_length' is 8");
 }
 
 }  // namespace
