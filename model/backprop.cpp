@@ -9,8 +9,10 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 #include "model/ops.h"
+#include "tensor/matmul.h"
 #include "tensor/errors.h"
 
 namespace mwb {
@@ -53,13 +55,65 @@ void gemm(Out& out, const A& a, const B& b, bool accumulate) {
     }
 }
 
+// out (=, or += when accumulate) x wᵀ, x w and yᵀ x. In float they run on the
+// inference pass's kernels (tensor/matmul.h: the CPU's widest vector unit, chosen at
+// run time, deterministic for any thread count), where Eigen's GEMM would be compiled
+// for the portable build's SSE2; in double (gradient checks) on Eigen's.
+template <typename T>
+void addOrSet(MatrixT<T>& out, const MatrixT<T>& product, bool accumulate) {
+    if (accumulate) out += product;
+    else out = product;
+}
+
+template <typename T>
+void productXWt(MatrixT<T>& out, const MatrixT<T>& x, const MatrixT<T>& w, bool accumulate) {
+    if constexpr (std::is_same_v<T, float>) {
+        thread_local Matrix y;
+        y.resize(x.rows(), w.rows());
+        matmulTransposed(x.data(), x.cols(), w.data(), w.cols(), y.data(), y.cols(), int(x.rows()), int(w.rows()),
+                         int(x.cols()));
+        addOrSet(out, y, accumulate);
+    } else {
+        if (!accumulate) out.resize(x.rows(), w.rows());
+        gemm(out, x, w.transpose(), accumulate);
+    }
+}
+
+template <typename T>
+void productXW(MatrixT<T>& out, const MatrixT<T>& x, const MatrixT<T>& w, bool accumulate) {
+    if constexpr (std::is_same_v<T, float>) {
+        thread_local Matrix y;
+        y.resize(x.rows(), w.cols());
+        matmul(x.data(), x.cols(), w.data(), w.cols(), y.data(), y.cols(), int(x.rows()), int(w.cols()),
+               int(x.cols()));
+        addOrSet(out, y, accumulate);
+    } else {
+        if (!accumulate) out.resize(x.rows(), w.cols());
+        gemm(out, x, w, accumulate);
+    }
+}
+
+template <typename T>
+void productYtX(MatrixT<T>& out, const MatrixT<T>& y, const MatrixT<T>& x, bool accumulate) {
+    if constexpr (std::is_same_v<T, float>) {
+        thread_local Matrix yt, product;
+        yt = y.transpose();
+        product.resize(y.cols(), x.cols());
+        matmul(yt.data(), yt.cols(), x.data(), x.cols(), product.data(), product.cols(), int(yt.rows()),
+               int(x.cols()), int(yt.cols()));
+        addOrSet(out, product, accumulate);
+    } else {
+        if (!accumulate) out.resize(y.cols(), x.cols());
+        gemm(out, y.transpose(), x, accumulate);
+    }
+}
+
 // y = x Wᵀ + b  (x: [n x in], W: [out x in], y resized to [n x out]).
 // A weight kept in float16 is decoded into `scratch` for the product.
 template <typename T>
 void linearForward(const MatrixT<T>& x, const LinearT<T>& l, MatrixT<T>& y, MatrixT<T>& scratch) {
     const MatrixT<T>& weight = l.weightIn(scratch);
-    y.resize(x.rows(), weight.rows());
-    gemm(y, x, weight.transpose(), false);
+    productXWt(y, x, weight, false);
     if (l.bias.size()) y.rowwise() += l.bias.transpose();
 }
 
@@ -78,7 +132,7 @@ void addRowSum(const MatrixT<T>& m, VectorT<T>& acc) {
 // Gradient of a linear layer y = x Wᵀ + b given dy: dW += dyᵀ x, db += Σ dy.
 template <typename T>
 void linearWeightGrad(const MatrixT<T>& dy, const MatrixT<T>& x, LinearT<T>& g) {
-    gemm(g.weight, dy.transpose(), x, true);
+    productYtX(g.weight, dy, x, true);
     if (g.bias.size()) addRowSum(dy, g.bias);
 }
 
@@ -377,7 +431,7 @@ void BackpropT<T>::forwardLayer(int layer, MatrixT<T>& out) {
             if (c.postNorms()) bp::normForward(sub, postNorm, c, xhat, rstd, sub);
             x += sub;
         } else {
-            gemm(x, input, proj.weightIn(m_scratch).transpose(), true);
+            productXWt(x, input, proj.weightIn(m_scratch), true);
             if (proj.bias.size()) x.rowwise() += proj.bias.transpose();
             if (hooks) applyHooks(site, layer, x, true);
         }
@@ -442,8 +496,7 @@ void BackpropT<T>::forwardHead() {
     }
     bp::normForward(*in, m_weights.finalNorm, c, m_xhatF, m_rstdF, m_hF);
     const MatrixT<T>& u = m_weights.unembedding();
-    m_logits.resize(m_hF.rows(), u.rows());
-    gemm(m_logits, m_hF, u.transpose(), false);
+    productXWt(m_logits, m_hF, u, false);
     if (m_weights.lmHeadBias.size()) m_logits.rowwise() += m_weights.lmHeadBias.transpose();
     if (c.finalSoftcap > 0.0f) ops::softcapRows(m_logits, c.finalSoftcap);
 }
@@ -462,12 +515,11 @@ void BackpropT<T>::backwardFrom(const MatrixT<T>& dLogits, int firstLayer, Weigh
         m_dSub = dLogits.array() * (T(1) - (m_logits.array() / T(c.finalSoftcap)).square());
         dRaw = &m_dSub;
     }
-    m_dh.resize(dRaw->rows(), c.dModel);
-    gemm(m_dh, *dRaw, u, false);
+    productXW(m_dh, *dRaw, u, false);
     if (grads) checkGradShapes(c, m_weights, *grads);
     if (grads) {
         MatrixT<T>& gu = c.tieEmbeddings ? grads->tokenEmbedding : grads->lmHead;
-        gemm(gu, dRaw->transpose(), m_hF, true);
+        productYtX(gu, *dRaw, m_hF, true);
         if (grads->lmHeadBias.size()) addRowSum(*dRaw, grads->lmHeadBias);
     }
     const bool selected = !m_logitRows.empty();
@@ -518,8 +570,7 @@ void BackpropT<T>::backwardLayer(int layer, BlockWeightsT<T>* g) {
     {
         const MatrixT<T>& dOut = sublayerGrad(HookSite::MlpOut, w.postMlpNorm, g ? &g->postMlpNorm : nullptr,
                                               a.xhatPM, a.rstdPM);
-        m_dm.resize(m_dx.rows(), c.dFf);
-        gemm(m_dm, dOut, w.down.weight, false);
+        productXW(m_dm, dOut, w.down.weight, false);
         if (g) linearWeightGrad(dOut, a.m, g->down);
     }
     if (patched) patchGradients(HookSite::MlpIn, layer, m_dm);
@@ -527,9 +578,8 @@ void BackpropT<T>::backwardLayer(int layer, BlockWeightsT<T>* g) {
         bp::gluBackward(c.activation, a.g, a.u, m_dm, m_dg, m_du);
     else
         bp::activationBackward(c.activation, a.u, m_dm, m_du);
-    m_dh2.resize(m_dx.rows(), c.dModel);
-    gemm(m_dh2, m_du, w.up.weightIn(m_scratch), false);
-    if (c.gatedMlp()) gemm(m_dh2, m_dg, w.gate.weightIn(m_scratch), true);
+    productXW(m_dh2, m_du, w.up.weightIn(m_scratch), false);
+    if (c.gatedMlp()) productXW(m_dh2, m_dg, w.gate.weightIn(m_scratch), true);
     if (g) {
         linearWeightGrad(m_du, a.h2, g->up);
         if (c.gatedMlp()) linearWeightGrad(m_dg, a.h2, g->gate);
@@ -546,8 +596,7 @@ void BackpropT<T>::backwardLayer(int layer, BlockWeightsT<T>* g) {
     {
         const MatrixT<T>& dMid = sublayerGrad(HookSite::AttnOut, w.postAttnNorm, g ? &g->postAttnNorm : nullptr,
                                               a.xhatPA, a.rstdPA);
-        m_datt.resize(m_dx.rows(), w.o.inFeatures());
-        gemm(m_datt, dMid, w.o.weightIn(m_scratch), false);
+        productXW(m_datt, dMid, w.o.weightIn(m_scratch), false);
         if (g) linearWeightGrad(dMid, a.att, g->o);
     }
     bp::attentionBackward(a.q, a.k, a.v, a.probs, m_datt, shape, m_dq, m_dk, m_dv);
@@ -561,10 +610,9 @@ void BackpropT<T>::backwardLayer(int layer, BlockWeightsT<T>* g) {
     }
     const MatrixT<T>& h1 = c.preNorms() ? a.h1 : m_resid[layer];
     if (c.sharedBlockNorm()) m_dh.swap(m_dh2);  // adds to the MLP's share
-    else m_dh.resize(m_dx.rows(), c.dModel);    // the head may have left it at the logit rows
-    gemm(m_dh, m_dq, w.q.weightIn(m_scratch), c.sharedBlockNorm());
-    gemm(m_dh, m_dk, w.k.weightIn(m_scratch), true);
-    gemm(m_dh, m_dv, w.v.weightIn(m_scratch), true);
+    productXW(m_dh, m_dq, w.q.weightIn(m_scratch), c.sharedBlockNorm());
+    productXW(m_dh, m_dk, w.k.weightIn(m_scratch), true);
+    productXW(m_dh, m_dv, w.v.weightIn(m_scratch), true);
     if (g) {
         linearWeightGrad(m_dq, h1, g->q);
         linearWeightGrad(m_dk, h1, g->k);

@@ -22,7 +22,8 @@ void activateRows(Activation a, Matrix& x, const Matrix* gate) {
 #pragma omp parallel for schedule(static) if (!omp_in_parallel() && x.size() >= (1 << 16))
     for (Eigen::Index r = 0; r < x.rows(); ++r) {
         thread_local Eigen::Array<float, 1, Eigen::Dynamic> v;
-        v = gate ? gate->row(r).array() : x.row(r).array();
+        if (gate) v = gate->row(r).array();
+        else v = x.row(r).array();
         switch (a) {
             case Activation::GeluTanh: v = 0.5f * v * (1.0f + (c * (v + k * v.cube())).tanh()); break;
             case Activation::Gelu: v = v.unaryExpr([](float e) { return ops::activate(Activation::Gelu, e); }); break;

@@ -134,6 +134,18 @@ head -c 5000 "$GG/tiny_llama.gguf" > "$TMP/cut.gguf"
 expect_error 1 "cut.gguf" -- "$MWB" import gguf "$TMP/cut.gguf" --out "$TMP/cut.h5"
 [ ! -e "$TMP/cut.h5" ] || { echo "FAIL: a failed import left $TMP/cut.h5"; fails=$((fails+1)); }
 
+# Hugging Face folders written by an independent PyTorch reference (tests/fixtures/zoo, no
+# tokenizer): they import, and predict --ids gives the reference's ten most likely tokens
+# and logits.
+for case in gemma2 gpt_neox_parallel olmo2; do
+  zoo="$SRC/tests/fixtures/zoo/$case"
+  expect_ok "$MWB" import hf "$zoo" --out "$TMP/$case.h5"
+  ids=$(jq -r '.ids | map(tostring) | join(",")' "$zoo/expected.json")
+  "$MWB" predict "$TMP/$case.h5" --ids "$ids" --top 10 --json > "$TMP/pred" 2>"$TMP/err" \
+    && [ "$(jq -c '[.top[].id] | sort' "$TMP/pred")" = "$(jq -c '.top10_last | sort' "$zoo/expected.json")" ] \
+    || { echo "FAIL: $case: predict --top 10 differs from the reference: $(head -c 300 "$TMP/pred") $(cat "$TMP/err")"; fails=$((fails+1)); }
+done
+
 new=$(find "$SRC" \( -path "$SRC/build*" -o -path "$SRC/.git" \) -prune -o -newer "$TMP/start" \( -name '*.mwbstats' -o -name '*.h5' -o -name '*.tmp*' -o -name '*.json' \) -print | head -5)
 [ -z "$new" ] || { echo "FAIL: the test wrote into the source tree: $new"; fails=$((fails+1)); }
 
