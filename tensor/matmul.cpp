@@ -152,4 +152,20 @@ float dotInvariant(const float* a, const float* b, int k) {
     return y;
 }
 
+// The compiler's predefined macros name the widest instruction set this file may use:
+// the build flags (-march), not the processor the program runs on.
+std::string matmulIsa() {
+#if defined(__AVX512F__)
+    return "avx512";
+#elif defined(__AVX2__)
+    return "avx2";
+#elif defined(__AVX__)
+    return "avx";
+#elif defined(__SSE2__)
+    return "sse2";
+#else
+    return "generic";
+#endif
+}
+
 }  // namespace mwb

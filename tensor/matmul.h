@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace mwb {
 
@@ -31,5 +32,10 @@ void matmulTransposed(const float* x, long ldx, const uint16_t* w, long ldw, flo
 // The same dot product for a single pair of vectors (for callers that need one
 // element and must agree with matmulTransposed bit for bit).
 float dotInvariant(const float* a, const float* b, int k);
+
+// The instruction set the products above run on ("sse2", "avx", "avx2", "avx512"; on
+// other processors "generic"), for benchmark reports. Today it is what this file was
+// compiled for; a kernel chosen at run time would report its choice here instead.
+std::string matmulIsa();
 
 }  // namespace mwb
