@@ -29,5 +29,6 @@ void registerLens(CLI::App& app);
 void registerImport(CLI::App& app);
 void registerExport(CLI::App& app);
 void registerSubjectCheck(CLI::App& app);
+void registerBench(CLI::App& app);
 
 }  // namespace mwb::cli

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
     mwb::cli::registerImport(app);
     mwb::cli::registerExport(app);
     mwb::cli::registerSubjectCheck(app);
+    mwb::cli::registerBench(app);
     mwb::cli::installInterruptHandler();
     try {
         app.parse(argc, argv);

@@ -146,6 +146,18 @@ for case in gemma2 gpt_neox_parallel olmo2; do
     || { echo "FAIL: $case: predict --top 10 differs from the reference: $(head -c 300 "$TMP/pred") $(cat "$TMP/err")"; fails=$((fails+1)); }
 done
 
+# mwb bench: every documented key, the measured figures positive; bad sizes refused.
+expect_ok "$MWB" bench "$FIX" --prompt-tokens 8 --decode-tokens 4 --repeat 2 --json
+for key in prefill_seconds prefill_gflops decode_tokens_per_second threads; do
+  grep -Eq "\"$key\":(0\.0*[1-9]|[1-9])" "$TMP/out" || { echo "FAIL: bench --json $key not positive: $(cat "$TMP/out")"; fails=$((fails+1)); }
+done
+grep -q '"prompt_tokens":8' "$TMP/out" && grep -q '"decode_tokens":4' "$TMP/out" && grep -q '"repeat":2' "$TMP/out" \
+  && grep -Eq '"isa":"(sse2|avx2|avx512)"' "$TMP/out" \
+  || { echo "FAIL: bench --json: $(cat "$TMP/out")"; fails=$((fails+1)); }
+expect_error 1 "context" -- "$MWB" bench "$FIX" --prompt-tokens 20 --decode-tokens 20
+expect_error 1 "prompt-tokens must be at least 1" -- "$MWB" bench "$FIX" --prompt-tokens 0 --decode-tokens 1
+expect_error 1 "repeat must be at least 1" -- "$MWB" bench "$FIX" --prompt-tokens 4 --decode-tokens 1 --repeat 0
+
 new=$(find "$SRC" \( -path "$SRC/build*" -o -path "$SRC/.git" \) -prune -o -newer "$TMP/start" \( -name '*.mwbstats' -o -name '*.h5' -o -name '*.tmp*' -o -name '*.json' \) -print | head -5)
 [ -z "$new" ] || { echo "FAIL: the test wrote into the source tree: $new"; fails=$((fails+1)); }
 
