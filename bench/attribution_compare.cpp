@@ -92,7 +92,8 @@ int main(int argc, char** argv) {
         double exactMlpTime = 0.0;
         std::vector<double> mlpTime(variants.size(), 0.0);
         int used = 0;
-        for (size_t i = 0; i < facts.size() && used < wanted; ++i) {
+        size_t i = 0;
+        for (; i < facts.size() && used < wanted; ++i) {
             const auto& f = facts[i];
             CausalTraceParams p = base;
             const auto exact = traceFact(m, f.prompt, f.subject, f.attribute, p);
@@ -139,8 +140,8 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "\r%d facts", used);
         }
         std::fprintf(stderr, "\n");
-        std::printf("%d facts the model gets right (of the first %zu tried); %d samples, window %d, noise %.4f\n",
-                    used, facts.size(), base.samples, base.window, *base.noise);
+        std::printf("%d facts the model gets right (of the first %zu); %d samples, window %d, noise %.4f\n",
+                    used, i, base.samples, base.window, *base.noise);
         std::printf("%-22s %-6s %14s %15s %14s\n", "method", "kind", "strongest cell", "strongest layer",
                     "mean Spearman");
         for (size_t v = 0; v < variants.size(); ++v)
