@@ -7,6 +7,7 @@
 #include <random>
 
 #include "analysis/corrupted_runs.h"
+#include "analysis/trace_setup.h"
 #include "tokenizer/continuation.h"
 #include "tensor/errors.h"
 #include "tensor/parallel.h"
@@ -20,6 +21,10 @@ constexpr const char* kKindNames[] = {"hidden", "mlp", "attn"};
 
 double probabilityOf(const RowVector& logits, int id) { return softmax(logits)[id]; }
 
+}  // namespace
+
+namespace trace_detail {
+
 // The reference code's window: layers [l - w/2, l - floor(-w/2)) clipped to the model.
 std::pair<int, int> windowOf(int layer, int window, int nLayers) {
     const int lo = std::max(0, layer - window / 2);
@@ -29,27 +34,10 @@ std::pair<int, int> windowOf(int layer, int window, int nLayers) {
 
 HookSite moduleSite(TraceKind k) { return k == TraceKind::Mlp ? HookSite::MlpOut : HookSite::AttnOut; }
 
-// Everything one trace needs, computed once.
-struct TraceSetup {
-    const Transformer& transformer;
-    CausalTraceParams params;
-    int nTokens, nLayers, subjectBegin, subjectEnd, answerId;
-    RunState clean;                  // with MlpOut and AttnOut captured at every layer
-    std::vector<Matrix> noise;       // per sample [subject tokens x dModel]
-};
-
 // Noise sample s added to the subject's embeddings (Meng et al. 2022 §2.1), as hooks
 // to which a run's other hooks are added.
-Hooks noiseHooks(const TraceSetup& t, int sample, Hooks hooks = {}) {
+Hooks noiseHooks(const TraceSetup& t, int sample, Hooks hooks) {
     return withNoise(HookSite::Embed, 0, t.subjectBegin, t.noise[sample], std::move(hooks));
-}
-
-// The corrupted runs: clean prefix reused, noise added to the subject's embeddings.
-// Captures of the clean run stay valid before the subject, where nothing changed.
-std::vector<RunState> corruptedRuns(const TraceSetup& t, const Hooks& hooks) {
-    std::vector<Hooks> noise;
-    for (int s = 0; s < t.params.samples; ++s) noise.push_back(noiseHooks(t, s, hooks));
-    return rerunCopies(t.transformer, t.clean, 0, t.subjectBegin, noise);
 }
 
 // Patches that restore the clean value of `kind` at (token, layer) — for mlp/attn
@@ -75,6 +63,20 @@ Hooks restorationHooks(const TraceSetup& t, TraceKind kind, int token, int layer
                                  PatchMode::Replace});
     }
     return h;
+}
+
+}  // namespace trace_detail
+
+using namespace trace_detail;
+
+namespace {
+
+// The corrupted runs: clean prefix reused, noise added to the subject's embeddings.
+// Captures of the clean run stay valid before the subject, where nothing changed.
+std::vector<RunState> corruptedRuns(const TraceSetup& t, const Hooks& hooks) {
+    std::vector<Hooks> noise;
+    for (int s = 0; s < t.params.samples; ++s) noise.push_back(noiseHooks(t, s, hooks));
+    return rerunCopies(t.transformer, t.clean, 0, t.subjectBegin, noise);
 }
 
 Hooks severedCaptures(const TraceSetup& t) {
@@ -240,6 +242,14 @@ TraceKind parseTraceKind(const std::string& s) {
     throw InvalidInput("unknown trace kind '" + s + "' (expected hidden, mlp or attn)");
 }
 
+std::string toString(TraceMethod m) { return m == TraceMethod::Exact ? "exact" : "attribution"; }
+
+TraceMethod parseTraceMethod(const std::string& s) {
+    if (s == "exact") return TraceMethod::Exact;
+    if (s == "attribution") return TraceMethod::Attribution;
+    throw InvalidInput("unknown trace method '" + s + "' (expected exact or attribution)");
+}
+
 NoiseLevel defaultNoise(const Model& model, const std::vector<std::string>& subjects) {
     const Matrix& emb = model.weights.tokenEmbedding;
     ActivationSpread spread;
@@ -258,17 +268,9 @@ NoiseLevel defaultNoise(const Model& model, const std::vector<std::string>& subj
     return n;
 }
 
-namespace {
-
-struct Prepared {
-    CausalTraceResult result;  // without grids
-    std::unique_ptr<Transformer> transformer;
-    std::unique_ptr<TraceSetup> setup;
-    std::vector<RunState> corrupted;
-};
-
-Prepared prepare(const Model& model, const std::string& prompt, const std::string& subject,
-                 const std::string& answer, const CausalTraceParams& params) {
+Prepared trace_detail::prepare(const Model& model, const std::string& prompt, const std::string& subject,
+                               const std::string& answer, const CausalTraceParams& params,
+                               const Hooks& corruptedHooks) {
     if (params.samples < 1) throw InvalidInput("the number of noise samples must be at least 1");
     if (params.window < 1) throw InvalidInput("the window must be at least 1 layer");
     if (params.noise && (*params.noise < 0 || !std::isfinite(*params.noise)))
@@ -314,11 +316,46 @@ Prepared prepare(const Model& model, const std::string& prompt, const std::strin
         for (Eigen::Index i = 0; i < n.size(); ++i) n.data()[i] = static_cast<float>(r.noise.sigma * normal(rng));
         t.noise.push_back(std::move(n));
     }
-    p.corrupted = corruptedRuns(t, severedCaptures(t));
+    Hooks hooks = severedCaptures(t);
+    hooks.captures.insert(hooks.captures.end(), corruptedHooks.captures.begin(), corruptedHooks.captures.end());
+    hooks.patches.insert(hooks.patches.end(), corruptedHooks.patches.begin(), corruptedHooks.patches.end());
+    p.corrupted = corruptedRuns(t, hooks);
     std::vector<RunState*> ptrs;
     for (auto& c : p.corrupted) ptrs.push_back(&c);
     r.probCorrupted = meanProbability(ptrs, t.answerId);
     return p;
+}
+
+namespace {
+
+// The exact restoration of the `verify` cells with the highest estimates of each kind,
+// as full runs of every noise sample (the naive path, equal to the fast one bit for
+// bit), so that the check does not depend on the estimate's own shortcuts.
+void verifyCells(Prepared& p, const ProgressFn& progress) {
+    CausalTraceResult& r = p.result;
+    const TraceSetup& t = *p.setup;
+    std::vector<VerifiedCell> cells;
+    for (const auto& [kind, grid] : r.probRestored) {
+        std::vector<std::pair<int, int>> order;
+        for (int tok = 0; tok < grid.rows(); ++tok)
+            for (int l = 0; l < grid.cols(); ++l) order.push_back({tok, l});
+        // Highest estimate first; ties by position, so that the choice is reproducible.
+        std::stable_sort(order.begin(), order.end(),
+                         [&](const auto& a, const auto& b) { return grid(a.first, a.second) > grid(b.first, b.second); });
+        order.resize(std::min<size_t>(order.size(), static_cast<size_t>(r.params.verify)));
+        for (const auto& [tok, l] : order) cells.push_back({kind, tok, l, grid(tok, l), 0.0});
+    }
+    const long total = static_cast<long>(cells.size());
+    for (long i = 0; i < total; ++i) {
+        report(progress, {i, total, "verify"});
+        VerifiedCell& c = cells[i];
+        std::vector<Hooks> hooks;
+        for (int s = 0; s < t.params.samples; ++s)
+            hooks.push_back(noiseHooks(t, s, restorationHooks(t, c.kind, c.token, c.layer, nullptr)));
+        c.exact = meanProbability(rerunCopies(t.transformer, t.clean, 0, 0, hooks), t.answerId);
+    }
+    report(progress, {total, total, "verify"});
+    r.verified = std::move(cells);
 }
 
 }  // namespace
@@ -330,6 +367,18 @@ CausalTraceResult traceFact(const Model& model, const std::string& prompt, const
     for (TraceKind kind : params.kinds)
         if (kind != TraceKind::Hidden && params.severed != Severed::None)
             throw InvalidInput("the severed variant applies to the hidden-state trace only");
+    if (params.verify < 0) throw InvalidInput("the number of cells to verify must be at least 0");
+    if (params.method == TraceMethod::Attribution) {
+        if (params.severed != Severed::None)
+            throw InvalidInput("the severed variant is traced exactly only; use --method exact");
+        if (params.naive) throw InvalidInput("the naive variant applies to the exact trace only");
+        Prepared p = prepare(model, prompt, subject, answer, params);
+        const long verifyRuns = static_cast<long>(params.kinds.size()) * params.verify;
+        attributionGrids(p, progressSpan(progress, 0.0, verifyRuns > 0 ? 0.8 : 1.0));
+        if (verifyRuns > 0) verifyCells(p, progressSpan(progress, 0.8, 1.0));
+        return std::move(p.result);
+    }
+    if (params.verify > 0) throw InvalidInput("verifying cells applies to an attribution trace only");
     Prepared p = prepare(model, prompt, subject, answer, params);
     CausalTraceResult& r = p.result;
     const TraceSetup& t = *p.setup;
@@ -488,7 +537,9 @@ nlohmann::json paramsJson(const CausalTraceParams& p, const NoiseLevel& n) {
     const char* severed[] = {"none", "mlp", "attn"};
     return {{"kinds", kinds}, {"samples", p.samples}, {"window", p.window}, {"noise", n.sigma},
             {"noise_source", n.source}, {"seed", p.seed}, {"severed", severed[static_cast<int>(p.severed)]},
-            {"naive", p.naive}};
+            {"naive", p.naive}, {"method", toString(p.method)},
+            {"correction", p.correction == AttributionCorrection::None ? "none" : "next-block"},
+            {"metric", p.metric == AttributionMetric::Prob ? "prob" : "logprob"}, {"verify", p.verify}};
 }
 }  // namespace
 
@@ -498,10 +549,17 @@ nlohmann::json toJson(const CausalTraceResult& r) {
         kinds[toString(k)] = gridJson(grid);
         effects[toString(k)] = gridJson(r.indirectEffect(k));
     }
-    return {{"tokens", r.tokens}, {"ids", r.ids}, {"subject_range", {r.subjectBegin, r.subjectEnd}},
+    nlohmann::json verified = nlohmann::json::array();
+    for (const VerifiedCell& v : r.verified)
+        verified.push_back({{"kind", toString(v.kind)}, {"token", v.token}, {"layer", v.layer},
+                            {"estimated", v.estimated}, {"exact", v.exact}});
+    nlohmann::json j = {{"tokens", r.tokens}, {"ids", r.ids}, {"subject_range", {r.subjectBegin, r.subjectEnd}},
             {"answer", r.answer}, {"answer_id", r.answerId}, {"answer_is_top_prediction", r.answerIsTopPrediction},
             {"p_clean", r.probClean}, {"p_corrupted", r.probCorrupted}, {"kinds", kinds},
-            {"indirect_effect", effects}, {"params", paramsJson(r.params, r.noise)}};
+            {"indirect_effect", effects}, {"method", toString(r.params.method)},
+            {"params", paramsJson(r.params, r.noise)}};
+    if (r.params.verify > 0) j["verified"] = verified;
+    return j;
 }
 
 nlohmann::json toJson(const AverageTraceResult& r) {
@@ -511,7 +569,7 @@ nlohmann::json toJson(const AverageTraceResult& r) {
     return {{"categories", AverageTraceResult::kCategories}, {"facts_used", r.factsUsed},
             {"facts_skipped", r.factsSkipped}, {"p_clean", r.meanProbClean},
             {"p_corrupted", r.meanProbCorrupted}, {"kinds", kinds}, {"indirect_effect", effects},
-            {"params", paramsJson(r.params, r.noise)}};
+            {"method", toString(r.params.method)}, {"params", paramsJson(r.params, r.noise)}};
 }
 
 }  // namespace mwb

@@ -30,6 +30,23 @@ TraceKind parseTraceKind(const std::string& s);
 // MLP (or attention) of the same token in later layers stays at its corrupted value.
 enum class Severed { None, Mlp, Attn };
 
+// How the grids are computed: every restoration run (Meng et al. 2022 §2), or their
+// first-order estimate from one corrupted forward and one backward pass per noise
+// sample (attribution patching: Nanda 2023; Syed et al. 2023; attribution_trace.cpp).
+enum class TraceMethod { Exact, Attribution };
+std::string toString(TraceMethod m);
+TraceMethod parseTraceMethod(const std::string& s);  // throws InvalidInput
+
+// AtP* (Kramár et al. 2024 §3.1.1): where the linear estimate fails through an
+// attention softmax, recompute exactly. NextBlock runs each single-layer restoration
+// exactly through the first attention layer it reaches (and the rest of that block)
+// and takes the linear estimate only from that block's output on.
+enum class AttributionCorrection { None, NextBlock };
+// What is differentiated: p(answer), whose first-order change is the estimate added to
+// p_corrupted, or log p(answer), whose estimate is applied as p_corrupted * exp(est)
+// per sample.
+enum class AttributionMetric { Prob, LogProb };
+
 struct NoiseLevel {
     double sigma = 0.0;
     std::string source;  // how sigma was chosen, for the report
@@ -43,6 +60,19 @@ struct CausalTraceParams {
     uint64_t seed = 1;
     Severed severed = Severed::None;
     bool naive = false;  // recompute every run in full, as the reference code does
+    TraceMethod method = TraceMethod::Exact;
+    AttributionCorrection correction = AttributionCorrection::None;
+    AttributionMetric metric = AttributionMetric::Prob;
+    // After an attribution trace: the exact restoration of the `verify` cells with the
+    // highest estimates of each kind (CausalTraceResult::verified).
+    int verify = 0;
+};
+
+// An estimated cell and its exact restoration (same noise samples).
+struct VerifiedCell {
+    TraceKind kind;
+    int token = 0, layer = 0;
+    double estimated = 0.0, exact = 0.0;
 };
 
 struct CausalTraceResult {
@@ -58,7 +88,9 @@ struct CausalTraceResult {
     CausalTraceParams params;
     // Per kind: probability of the answer with the restoration at [token, layer]
     // (the reference code's "scores"); the indirect effect is that minus probCorrupted.
+    // With TraceMethod::Attribution, estimates of the same quantity.
     std::map<TraceKind, MatrixD> probRestored;
+    std::vector<VerifiedCell> verified;  // params.verify > 0
 
     MatrixD indirectEffect(TraceKind k) const {
         return probRestored.at(k).array() - probCorrupted;
@@ -71,7 +103,8 @@ struct CausalTraceResult {
 NoiseLevel defaultNoise(const Model& model, const std::vector<std::string>& subjects = {});
 
 // `answer`: the expected attribute (its first token is measured); empty means the
-// model's own top-1 prediction on the clean prompt.
+// model's own top-1 prediction on the clean prompt. params.method chooses exact
+// restorations or the attribution estimate.
 CausalTraceResult traceFact(const Model& model, const std::string& prompt, const std::string& subject,
                             const std::string& answer, const CausalTraceParams& params,
                             const ProgressFn& progress = {});

@@ -17,7 +17,8 @@ namespace {
 
 struct TraceOpts {
     std::string model, prompt, subject, answer, facts, out, kinds = "hidden,mlp,attn", severed = "none", png, pdf;
-    int samples = 10, window = 10, limit = 0;
+    std::string method = "exact", correction = "none", metric = "prob";
+    int samples = 10, window = 10, limit = 0, verify = 0;
     std::optional<double> noise;  // unset: 3 x the embeddings' std
     uint64_t seed = 1;
     bool json = false, naive = false, keepWrong = false;
@@ -38,6 +39,14 @@ CausalTraceParams paramsFrom(const TraceOpts& o) {
     if (o.severed == "mlp") p.severed = Severed::Mlp;
     else if (o.severed == "attn") p.severed = Severed::Attn;
     else if (o.severed != "none") throw InvalidInput("--severed must be none, mlp or attn");
+    p.method = parseTraceMethod(o.method);
+    if (o.correction == "next-block") p.correction = AttributionCorrection::NextBlock;
+    else if (o.correction != "none") throw InvalidInput("--correction must be none or next-block");
+    if (o.metric == "logprob") p.metric = AttributionMetric::LogProb;
+    else if (o.metric != "prob") throw InvalidInput("--metric must be prob or logprob");
+    if (p.method == TraceMethod::Exact && (o.correction != "none" || o.metric != "prob"))
+        throw InvalidInput("--correction and --metric apply to --method attribution only");
+    p.verify = o.verify;  // checked by the trace: >= 0, attribution only
     return p;
 }
 
@@ -66,6 +75,16 @@ void printGrid(const CausalTraceResult& r, TraceKind kind) {
     }
 }
 
+void printVerified(const CausalTraceResult& r) {
+    std::printf("\nverified cells: the estimate against the exact restoration (same noise samples)\n");
+    std::printf("%-6s %16s %5s %10s %10s %10s\n", "kind", "token", "layer", "estimated", "exact", "error");
+    for (const VerifiedCell& v : r.verified) {
+        const std::string label = nlohmann::json(r.tokens[v.token]).dump();
+        std::printf("%-6s %16.16s %5d %10.4f %10.4f %+10.4f\n", toString(v.kind).c_str(), label.c_str(), v.layer,
+                    v.estimated, v.exact, v.estimated - v.exact);
+    }
+}
+
 }  // namespace
 
 void registerTrace(CLI::App& app) {
@@ -88,6 +107,18 @@ void registerTrace(CLI::App& app) {
     cmd->add_option("--severed", o->severed, "Freeze later mlp or attn of the token: none, mlp, attn")
         ->capture_default_str();
     cmd->add_flag("--naive", o->naive, "Recompute every run in full (reference behaviour, slow)");
+    cmd->add_option("--method", o->method,
+                    "exact: every restoration run; attribution: first-order estimate from gradients")
+        ->capture_default_str();
+    cmd->add_option("--correction", o->correction,
+                    "With --method attribution: none, or next-block (AtP*: the first attention layer after "
+                    "each restoration runs exactly)")
+        ->capture_default_str();
+    cmd->add_option("--metric", o->metric, "With --method attribution: differentiate prob or logprob")
+        ->capture_default_str();
+    cmd->add_option("--verify", o->verify,
+                    "With --method attribution: run the K highest estimated cells of each kind exactly")
+        ->capture_default_str();
     cmd->add_flag("--json", o->json, "Print JSON");
     cmd->add_option("--png", o->png, "Also draw the heatmaps into this PNG file");
     cmd->add_option("--pdf", o->pdf, "Also draw the heatmaps into this PDF file");
@@ -95,6 +126,7 @@ void registerTrace(CLI::App& app) {
         const CausalTraceParams params = paramsFrom(*o);
         const Model m = openModel(o->model);
         if (!o->facts.empty()) {
+            if (o->verify != 0) throw InvalidInput("--verify applies to a single prompt, not to --facts");
             auto list = loadKnownFacts(o->facts);
             if (o->limit > 0 && static_cast<size_t>(o->limit) < list.size()) list.resize(o->limit);
             const AverageTraceResult avg = traceFacts(m, list, params, !o->keepWrong, progressBar());
@@ -128,8 +160,11 @@ void registerTrace(CLI::App& app) {
         std::printf("answer %s: p clean %.4f, p corrupted %.4f (noise %.4f, %s; %d samples)\n",
                     nlohmann::json(r.answer).dump().c_str(), r.probClean, r.probCorrupted, r.noise.sigma,
                     r.noise.source.c_str(), r.params.samples);
+        if (r.params.method == TraceMethod::Attribution)
+            std::printf("method: attribution (first-order estimates of the restored probabilities)\n");
         if (!r.answerIsTopPrediction) std::printf("note: the model's top prediction is not this answer\n");
         for (const auto& [kind, grid] : r.probRestored) printGrid(r, kind);
+        if (!r.verified.empty()) printVerified(r);
     });
 }
 

@@ -1,6 +1,7 @@
 // Screenshot tour of the tabs.
 #include "app/gui/screenshot_tour.h"
 
+#include <QComboBox>
 #include <QDir>
 #include <QLineEdit>
 #include <QPlainTextEdit>
@@ -14,6 +15,7 @@
 #include "app/gui/panels/predict_panel.h"
 #include "app/gui/panels/super_weights_panel.h"
 #include "app/gui/panels/tool_panel.h"
+#include "app/gui/panels/trace_panel.h"
 #include "app/gui/workspace.h"
 
 namespace mwb::gui {
@@ -79,6 +81,20 @@ void ScreenshotTour::visit(int index) {
         }, Qt::SingleShotConnection);
         connect(weights, &SuperWeightsPanel::compareFinished, this, shoot, Qt::SingleShotConnection);
         weights->runAction();
+    } else if (auto* trace = qobject_cast<TracePanel*>(panel)) {
+        // The attribution estimate first (its own screenshot), then the exact trace,
+        // whose edit layer the later tabs take.
+        trace->methodBox()->setCurrentIndex(1);
+        connect(panel, &ToolPanel::actionFinished, this, [this, trace, name, shoot](bool ok) {
+            if (!ok) m_ok = false;
+            QTimer::singleShot(kSettleMs, this, [this, trace, name, shoot] {
+                save(name + QStringLiteral("_attribution"));
+                trace->methodBox()->setCurrentIndex(0);
+                connect(trace, &ToolPanel::actionFinished, this, shoot, Qt::SingleShotConnection);
+                trace->runAction();
+            });
+        }, Qt::SingleShotConnection);
+        trace->runAction();
     } else {
         if (auto* edit = qobject_cast<EditPanel*>(panel)) fillSampleEdit(edit);
         connect(panel, &ToolPanel::actionFinished, this, shoot, Qt::SingleShotConnection);
@@ -86,12 +102,16 @@ void ScreenshotTour::visit(int index) {
     }
 }
 
-void ScreenshotTour::grab(int index, const QString& name) {
+void ScreenshotTour::save(const QString& name) {
     const QString file = QDir(m_dir).filePath(name + QStringLiteral(".png"));
     if (m_window->grab().save(file))
         m_saved << file;
     else
         m_ok = false;
+}
+
+void ScreenshotTour::grab(int index, const QString& name) {
+    save(name);
     // Undo the sample edit so that the later tabs show the model as it was loaded.
     auto* edit = qobject_cast<EditPanel*>(m_window->panels()[index]);
     if (edit && !m_window->workspace()->model()->edits.empty()) {

@@ -23,6 +23,9 @@ signals:
 
 private:
     void visit(int index);
+    // Saves the window as DIR/name.png.
+    void save(const QString& name);
+    // Saves, then goes on to the tab after `index`.
     void grab(int index, const QString& name);
 
     MainWindow* m_window;

@@ -82,6 +82,7 @@ FigureSpec traceFigure(const CausalTraceResult& r, const std::string& modelName)
     for (const auto& t : r.tokens) prompt += t;
     fig.title = "\"" + prompt + "\" \u2192 " + trimmed(r.answer) + "    p(clean) " + percent(r.probClean) +
                 ", p(corrupted) " + percent(r.probCorrupted);
+    if (r.params.method == TraceMethod::Attribution) fig.title += "    (attribution estimate)";
     const std::string zLabel = "p(" + trimmed(r.answer) + ")";
     for (const auto& [kind, grid] : r.probRestored) {
         HeatmapSpec h = gridHeatmap(grid);
@@ -106,6 +107,7 @@ FigureSpec averageTraceFigure(const AverageTraceResult& r, const std::string& mo
     fig.title = "Average indirect effect over " + std::to_string(r.factsUsed) + " facts (" +
                 std::to_string(r.factsSkipped) + " skipped)    mean p(clean) " +
                 percent(r.meanProbClean) + ", mean p(corrupted) " + percent(r.meanProbCorrupted);
+    if (r.params.method == TraceMethod::Attribution) fig.title += "    (attribution estimate)";
     const std::vector<std::string> categories(AverageTraceResult::kCategories.begin(),
                                               AverageTraceResult::kCategories.end());
     for (const auto& [kind, grid] : r.indirectEffect) {

@@ -5,6 +5,7 @@
 
 #include <QButtonGroup>
 #include <QCheckBox>
+#include <QComboBox>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -46,6 +47,7 @@ TracePanel::TracePanel(Workspace* workspace, QWidget* parent)
       m_browse(new QPushButton(tr("Browse\u2026"), this)),
       m_maxFacts(new QSpinBox(this)),
       m_skipWrong(new QCheckBox(tr("Only facts the model gets right"), this)),
+      m_method(new QComboBox(this)),
       m_samples(new QSpinBox(this)),
       m_window(new QSpinBox(this)),
       m_noise(new QDoubleSpinBox(this)),
@@ -80,6 +82,14 @@ TracePanel::TracePanel(Workspace* workspace, QWidget* parent)
     m_skipWrong->setChecked(true);
     factForm->addRow(m_skipWrong);
 
+    m_method->addItem(tr("Exact (every restoration)"));
+    m_method->addItem(tr("Attribution (gradient estimate)"));
+    m_method->addItem(tr("Attribution + AtP* next block"));
+    m_method->setToolTip(
+        tr("Exact: one run per restored site (Meng et al. 2022).\n"
+           "Attribution: first-order estimate from one corrupted forward and one backward pass per "
+           "noise sample (attribution patching).\n"
+           "AtP*: the attention layer after each restoration runs exactly, the rest is estimated."));
     m_samples->setRange(1, 1000);
     m_samples->setValue(10);
     m_samples->setToolTip(tr("Noise samples averaged per restoration"));
@@ -94,6 +104,7 @@ TracePanel::TracePanel(Workspace* workspace, QWidget* parent)
     m_seed->setValue(1);
     auto* params = new QGroupBox(tr("Parameters"), this);
     auto* paramForm = new QFormLayout(params);
+    paramForm->addRow(tr("Method"), m_method);
     paramForm->addRow(tr("Samples"), m_samples);
     paramForm->addRow(tr("Window"), m_window);
     paramForm->addRow(tr("Noise \u03c3"), m_noise);
@@ -156,6 +167,8 @@ CausalTraceParams TracePanel::params() const {
     p.window = m_window->value();
     if (m_noise->value() > 0.0) p.noise = m_noise->value();
     p.seed = static_cast<uint64_t>(m_seed->value());
+    if (m_method->currentIndex() > 0) p.method = TraceMethod::Attribution;
+    if (m_method->currentIndex() == 2) p.correction = AttributionCorrection::NextBlock;
     return p;
 }
 
@@ -232,6 +245,11 @@ void TracePanel::traceFinished() {
                             percent(r.probClean), percent(r.probCorrupted))
                        .arg(r.noise.sigma, 0, 'g', 4)
                        .arg(QString::fromStdString(r.noise.source).toHtmlEscaped());
+    if (r.params.method == TraceMethod::Attribution)
+        text += tr("<br><b>method</b> attribution: first-order estimates%1")
+                    .arg(r.params.correction == AttributionCorrection::NextBlock
+                             ? tr(", next attention layer exact (AtP*)")
+                             : QString());
     if (auto it = r.probRestored.find(TraceKind::Mlp); it != r.probRestored.end() && it->second.size()) {
         Eigen::Index layer = 0;
         const double best = it->second.row(r.subjectEnd - 1).maxCoeff(&layer);

@@ -10,6 +10,7 @@
 #include "app/gui/panels/tool_panel.h"
 
 class QCheckBox;
+class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
 class QLineEdit;
@@ -37,6 +38,9 @@ public:
     QLineEdit* subjectEdit() const { return m_subject; }
     QLineEdit* answerEdit() const { return m_answer; }
     QSpinBox* samplesBox() const { return m_samples; }
+    // Exact restorations, the attribution estimate, or the estimate with AtP*'s
+    // recomputation of the next attention layer (index 0, 1, 2).
+    QComboBox* methodBox() const { return m_method; }
     QRadioButton* averageMode() const { return m_averageMode; }
     QLineEdit* factsFileEdit() const { return m_factsFile; }
     QSpinBox* maxFactsBox() const { return m_maxFacts; }
@@ -67,6 +71,7 @@ private:
     QPushButton* m_browse;
     QSpinBox* m_maxFacts;
     QCheckBox* m_skipWrong;
+    QComboBox* m_method;
     QSpinBox* m_samples;
     QSpinBox* m_window;
     QDoubleSpinBox* m_noise;
