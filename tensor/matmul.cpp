@@ -29,7 +29,6 @@ struct Isa {
     static void store(float* p, V v) { _mm_storeu_ps(p, v); }
     static V broadcast(float x) { return _mm_set1_ps(x); }
     static V madd(V acc, V a, V b) { return _mm_add_ps(acc, _mm_mul_ps(a, b)); }
-    static float madd1(float acc, float a, float b) { return acc + a * b; }  // not contracted: see above
 };
 #include "tensor/matmul_kernel.inc"
 }  // namespace sse2
@@ -46,7 +45,6 @@ struct Isa {
     static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
     static V broadcast(float x) { return _mm256_set1_ps(x); }
     static V madd(V acc, V a, V b) { return _mm256_fmadd_ps(a, b, acc); }
-    static float madd1(float acc, float a, float b) { return __builtin_fmaf(a, b, acc); }
 };
 #include "tensor/matmul_kernel.inc"
 
@@ -130,7 +128,6 @@ struct Isa {
     static void store(float* p, V v) { _mm512_storeu_ps(p, v); }
     static V broadcast(float x) { return _mm512_set1_ps(x); }
     static V madd(V acc, V a, V b) { return _mm512_fmadd_ps(a, b, acc); }
-    static float madd1(float acc, float a, float b) { return __builtin_fmaf(a, b, acc); }
 };
 #include "tensor/matmul_kernel.inc"
 }  // namespace avx512
@@ -138,23 +135,18 @@ struct Isa {
 
 namespace {
 
-using PanelFn = void (*)(const float*, long, const float*, int, float*, long, int, int);
-using DirectFn = void (*)(const float*, long, const float*, long, float*, long, int, int, int);
+using PanelFn = void (*)(const float*, long, const float*, int, float*, long, int, int, bool);
 
 struct Kernel {
     const char* name;
     int panel;  // outputs per packed panel
     PanelFn product;
-    DirectFn direct;
 };
 
-constexpr Kernel kSse2{"sse2", sse2::kPanel, &sse2::panelProduct, &sse2::directFloat};
-constexpr Kernel kAvx2{"avx2", avx2::kPanel, &avx2::panelProduct, &avx2::directFloat};
-constexpr Kernel kAvx512{"avx512", avx512::kPanel, &avx512::panelProduct, &avx512::directFloat};
+constexpr Kernel kSse2{"sse2", sse2::kPanel, &sse2::panelProduct};
+constexpr Kernel kAvx2{"avx2", avx2::kPanel, &avx2::panelProduct};
+constexpr Kernel kAvx512{"avx512", avx512::kPanel, &avx512::panelProduct};
 
-// Up to this many rows (decoding) the product reads w directly: packing a panel costs
-// more than multiplying one row with it.
-constexpr int kDirectRows = 1;
 
 bool cpuHas(const Kernel& k) {
     if (&k == &kAvx512) return __builtin_cpu_supports("avx512f");
@@ -208,6 +200,13 @@ void pack(int cols, int width, int k, float* panel, RowFn&& rowOf) {
 
 // The product over panels of `width` outputs, each packed by packPanel(o0, cols, panel)
 // into a per-thread buffer; panels are spread over threads when the product is large.
+// Few rows (decoding, short reruns) do too little work per packed weight to pay for
+// writing a whole panel out of L1: they pack and multiply kChunk steps at a time.
+constexpr int kChunkRows = 6;
+constexpr int kChunk = 64;
+
+// packPanel(o0, cols, width, p0, steps, panel) packs steps [p0, p0 + steps) of outputs
+// [o0, o0 + cols) into panel[(p - p0) * width + o].
 template <typename PackFn>
 void multiply(const Kernel& kernel, const float* x, long ldx, float* y, long ldy, int n, int out, int k,
               PackFn&& packPanel) {
@@ -219,13 +218,17 @@ void multiply(const Kernel& kernel, const float* x, long ldx, float* y, long ldy
     const int width = kernel.panel;
     const int panels = (out + width - 1) / width;
     const bool parallel = !omp_in_parallel() && long(n) * out * k >= kParallelWork && panels > 1;
+    const int chunk = n <= kChunkRows ? kChunk : k;
 #pragma omp parallel for schedule(static) if (parallel)
     for (int b = 0; b < panels; ++b) {
         thread_local std::vector<float> panel;
-        panel.resize(size_t(width) * size_t(k));
+        panel.resize(size_t(width) * size_t(std::min(chunk, k)));
         const int o0 = b * width, cols = std::min(width, out - o0);
-        packPanel(o0, cols, width, panel.data());
-        kernel.product(x, ldx, panel.data(), cols, y + o0, ldy, n, k);
+        for (int p0 = 0; p0 < k; p0 += chunk) {
+            const int steps = std::min(chunk, k - p0);
+            packPanel(o0, cols, width, p0, steps, panel.data());
+            kernel.product(x + p0, ldx, panel.data(), cols, y + o0, ldy, n, steps, p0 > 0);
+        }
     }
 }
 
@@ -242,21 +245,11 @@ bool cpuHasAvx2() {
 
 void floatProduct(const Kernel& kernel, const float* x, long ldx, const float* w, long ldw, float* y, long ldy,
                   int n, int out, int k) {
-    if (n <= kDirectRows && k > 0) {
-        const int width = kernel.panel;
-        const int panels = (out + width - 1) / width;
-        const bool parallel = !omp_in_parallel() && long(n) * out * k >= kParallelWork && panels > 1;
-#pragma omp parallel for schedule(static) if (parallel)
-        for (int b = 0; b < panels; ++b) {
-            const int o0 = b * width;
-            kernel.direct(x, ldx, w + long(o0) * ldw, ldw, y + o0, ldy, n, std::min(width, out - o0), k);
-        }
-        return;
-    }
-    multiply(kernel, x, ldx, y, ldy, n, out, k, [&](int o0, int cols, int width, float* panel) {
-        if (cpuHasAvx2()) return avx2::packFloat(w + long(o0) * ldw, ldw, cols, width, k, panel);
-        pack(cols, width, k, panel, [&](int o, int p0, int count, float* dst) {
-            std::memcpy(dst, w + long(o0 + o) * ldw + p0, sizeof(float) * size_t(count));
+    multiply(kernel, x, ldx, y, ldy, n, out, k, [&](int o0, int cols, int width, int first, int steps, float* panel) {
+        const float* w0 = w + long(o0) * ldw + first;
+        if (cpuHasAvx2()) return avx2::packFloat(w0, ldw, cols, width, steps, panel);
+        pack(cols, width, steps, panel, [&](int o, int p0, int count, float* dst) {
+            std::memcpy(dst, w0 + long(o) * ldw + p0, sizeof(float) * size_t(count));
         });
     });
 }
@@ -270,10 +263,11 @@ void matmulTransposed(const float* x, long ldx, const float* w, long ldw, float*
 
 void matmul(const float* x, long ldx, const float* w, long ldw, float* y, long ldy, int n, int out, int k) {
     // w is already [k][out]: a panel is a copy of `width` columns of each of its rows.
-    multiply(activeKernel(), x, ldx, y, ldy, n, out, k, [&](int o0, int cols, int width, float* panel) {
-        for (int p = 0; p < k; ++p) {
+    multiply(activeKernel(), x, ldx, y, ldy, n, out, k, [&](int o0, int cols, int width, int first, int steps,
+                                                             float* panel) {
+        for (int p = 0; p < steps; ++p) {
             float* dst = panel + long(p) * width;
-            std::memcpy(dst, w + long(p) * ldw + o0, sizeof(float) * size_t(cols));
+            std::memcpy(dst, w + long(first + p) * ldw + o0, sizeof(float) * size_t(cols));
             std::fill(dst + cols, dst + width, 0.0f);
         }
     });
@@ -297,13 +291,15 @@ void matmulTransposedWith(const std::string& isa, const float* x, long ldx, cons
 
 void matmulTransposed(const float* x, long ldx, const uint16_t* w, HalfFormat format, long ldw, float* y,
                       long ldy, int n, int out, int k) {
-    multiply(activeKernel(), x, ldx, y, ldy, n, out, k, [&](int o0, int cols, int width, float* panel) {
+    multiply(activeKernel(), x, ldx, y, ldy, n, out, k, [&](int o0, int cols, int width, int first, int steps,
+                                                             float* panel) {
+        const uint16_t* w0 = w + long(o0) * ldw + first;
         if (cpuHasAvx2()) {
-            if (format == HalfFormat::Float16) return avx2::packHalf(w + long(o0) * ldw, ldw, cols, width, k, panel);
-            return avx2::packBfloat16(w + long(o0) * ldw, ldw, cols, width, k, panel);
+            if (format == HalfFormat::Float16) return avx2::packHalf(w0, ldw, cols, width, steps, panel);
+            return avx2::packBfloat16(w0, ldw, cols, width, steps, panel);
         }
-        pack(cols, width, k, panel, [&](int o, int p0, int count, float* dst) {
-            const uint16_t* src = w + long(o0 + o) * ldw + p0;
+        pack(cols, width, steps, panel, [&](int o, int p0, int count, float* dst) {
+            const uint16_t* src = w0 + long(o) * ldw + p0;
             if (format == HalfFormat::Float16) {
                 halvesToFloats(src, dst, count);
             } else {

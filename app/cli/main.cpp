@@ -4,9 +4,11 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
+#include "tensor/allocator.h"
 #include "tensor/errors.h"
 
 int main(int argc, char** argv) {
+    mwb::keepFreedMemoryForReuse();
     CLI::App app{"mwb: look inside transformer language models and rewrite what they know"};
     app.require_subcommand(1);
     app.set_help_all_flag("--help-all", "Help for every subcommand");

@@ -14,6 +14,7 @@
 #include "app/gui/resources.h"
 #include "app/gui/screenshot_tour.h"
 #include "app/gui/workspace.h"
+#include "tensor/allocator.h"
 
 namespace {
 
@@ -27,6 +28,7 @@ QString startupModel(const QStringList& args, const mwb::gui::Workspace& workspa
 }  // namespace
 
 int main(int argc, char** argv) {
+    mwb::keepFreedMemoryForReuse();
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("mwb"));
     QApplication::setApplicationName(QStringLiteral("workbench"));
