@@ -193,7 +193,7 @@ public:
     }
 
     void linear(const std::string& path, Linear& l, WeightPrecision precision) {
-        if (precision != WeightPrecision::Float16 || !mayKeepInFloat16(path)) return tensor(path, l.weight);
+        if (precision != WeightPrecision::Float16) return tensor(path, l.weight);  // all of them: see import_gguf.h
         const auto [rows, cols] = expectedShape(m_c, path);
         const GgufTensorInfo& info = source(path, rows, cols, false);
         Matrix scratch(rows, cols);

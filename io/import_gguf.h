@@ -29,6 +29,8 @@ namespace mwb {
 // (LongRoPE factors, OLMo 3's sliding pattern, partial rotary of a permuted llama head),
 // missing tensors, shapes that disagree with the metadata, tensor types that cannot be
 // decoded, NaN/Inf weights and an unusable vocabulary; Cancelled when `progress` returns false.
+// `precision` Float16 keeps every linear weight in float16 while reading, mlp/down too
+// (as importHf: the model is for writing to a float16 file).
 ImportedModel importGguf(const std::filesystem::path& file, const ProgressFn& progress = {},
                          WeightPrecision precision = WeightPrecision::Float32);
 

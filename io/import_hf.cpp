@@ -229,7 +229,7 @@ ImportedModel importHf(const fs::path& dir, const ProgressFn& progress, WeightPr
             views[path] = std::span<float>(t.data(), size_t(t.size()));
         },
         [&](const std::string& path, Linear& l) {
-            if (precision == WeightPrecision::Float16 && mayKeepInFloat16(path)) {
+            if (precision == WeightPrecision::Float16) {  // mlp/down too: see import_hf.h
                 halves[path] = &l;
                 return;
             }

@@ -12,8 +12,10 @@
 namespace mwb {
 
 // Reads the folder into an in-memory Model (weights in float32, converted tensor by tensor
-// while reading; `precision` Float16 keeps the linear weights that may be kept so in
-// float16 instead, see weights.h, each staged in float32 only while it is read). GPT-2's Conv1D weights are transposed into the [out, in] layout and
+// while reading; `precision` Float16 keeps every linear weight in float16 instead, each
+// staged in float32 only while it is read: the model is for writing to a float16 file,
+// and mlp/down, which weights.h keeps in float32 for editing, would otherwise take a
+// third of the memory of a Llama. Load the written file again to edit it). GPT-2's Conv1D weights are transposed into the [out, in] layout and
 // c_attn is split into q, k and v. A tokenizer smaller than vocab_size is padded with
 // placeholder pieces (with a warning). Throws ModelFormatError naming the file and the
 // tensor or key for anything wrong: no config.json, no weights, malformed safetensors,
