@@ -165,6 +165,16 @@ double ropeInverseFrequency(const ModelConfig& c, int i, int rotaryDims) {
     return invFreq;
 }
 
+Activation defaultActivation(Architecture a) {
+    switch (a) {
+        case Architecture::Gpt2:
+        case Architecture::GptJ:
+        case Architecture::Gemma2: return Activation::GeluTanh;
+        case Architecture::GptNeoX: return Activation::Gelu;
+        default: return Activation::Silu;
+    }
+}
+
 Architecture parseArchitecture(const std::string& s) {
     if (s == "gpt2") return Architecture::Gpt2;
     for (Architecture a : {Architecture::Gpt2, Architecture::Llama, Architecture::GptJ, Architecture::GptNeoX,

@@ -120,6 +120,9 @@ std::string toString(Architecture a);
 std::string toString(Activation a);
 std::string toString(RopeScalingType t);  // "none", "linear", "llama3"
 std::string toString(SlidingLayers s);    // "all", "even"
+// The activation the architecture's released models use: GPT-2, GPT-J and Gemma 2 the
+// tanh GELU, GPT-NeoX the exact GELU, the others SiLU.
+Activation defaultActivation(Architecture a);
 // Throw InvalidInput on unknown names.
 Architecture parseArchitecture(const std::string& s);
 Activation parseActivation(const std::string& s);

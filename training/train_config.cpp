@@ -116,7 +116,7 @@ void readModel(const json& j, const std::string& where, ModelConfig& c) {
     r.read("d_model", c.dModel);
     r.read("d_ff", c.dFf);
     r.read("n_ctx", c.nCtx);
-    c.activation = c.gatedMlp() ? Activation::Silu : Activation::GeluTanh;
+    c.activation = defaultActivation(c.architecture);
     if (r.has("activation")) {
         r.read("activation", activation);
         try {

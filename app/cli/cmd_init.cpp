@@ -37,7 +37,7 @@ void registerInit(CLI::App& app) {
         ModelConfig c = namedShape(o->shape);
         if (!o->arch.empty()) {
             c.architecture = parseArchitecture(o->arch);
-            c.activation = c.gatedMlp() ? Activation::Silu : Activation::GeluTanh;
+            c.activation = defaultActivation(c.architecture);
             c.tieEmbeddings = !c.gatedMlp();
         }
         auto set = [](int& field, int value) { if (value) field = value; };
