@@ -303,6 +303,10 @@ TEST(ImportHf, SmallerTokenizerIsPaddedWithPlaceholders) {
     wide.config.vocabSize += 4;
     wide.weights.tokenEmbedding.conservativeResize(wide.config.vocabSize, Eigen::NoChange);
     wide.weights.tokenEmbedding.bottomRows(4).setConstant(0.5f);
+    if (wide.weights.lmHead.size()) {  // untied: the head grows too
+        wide.weights.lmHead.conservativeResize(wide.config.vocabSize, Eigen::NoChange);
+        wide.weights.lmHead.bottomRows(4).setConstant(0.25f);
+    }
     test::writeText(dir / "config.json", test::hfConfigFor(wide.config).dump());
     test::writeCheckpoint(dir.path(), test::gpt2Checkpoint(wide, true), TensorDtype::F32, false);
     // ... bos/eos from config.json now point at 263, a placeholder: take them from the vocabulary.
