@@ -1,18 +1,16 @@
-// Batched differentiable forward pass and backward pass (see backprop.h). The
+// Batched differentiable forward pass and backward pass (see backprop.h). A sequential
 // pre-norm block is  mid = x + o(attn(norm1(x))),  out = mid + down(mlp(norm2(mid))),
-// logits = finalNorm(x_L) · unembeddingᵀ. Every product over all tokens is one
-// Eigen GEMM with .noalias() (sliced over threads); attention runs in kernels.
+// logits = finalNorm(x_L) · unembeddingᵀ; the other layouts of config.h (parallel,
+// post-norms, q/k norms) are branches of forwardLayer and backwardLayer. Every product
+// over all tokens is one call of bp::product* (backprop_kernels.h); attention runs in
+// kernels.
 #include "model/backprop.h"
-
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <string>
-#include <type_traits>
 
 #include "model/ops.h"
-#include "tensor/matmul.h"
 #include "tensor/errors.h"
 
 namespace mwb {
@@ -21,106 +19,13 @@ namespace {
 
 using Eigen::Index;
 
-// Products over all tokens are split by rows of the result between the OpenMP
-// threads, each running a single-threaded Eigen GEMM on its slice. Eigen's own
-// parallel GEMM synchronises its threads by spinning, which wastes the CPU when the
-// machine is busy; slices only meet at the end of the region. Slices depend only on
-// the thread count, so results are deterministic for it. Below kGemmParallelWork
-// multiply-adds the product runs on one thread.
-constexpr double kGemmParallelWork = 1e5;
-
-Index sliceBegin(Index n, int part, int parts) {
-    if (part >= parts) return n;
-    return (n * part / parts) / 16 * 16;
-}
-
-// out (=, or += when accumulate) a * b, with a and b any Eigen expressions.
-template <typename Out, typename A, typename B>
-void gemm(Out& out, const A& a, const B& b, bool accumulate) {
-    const double work = double(a.rows()) * double(a.cols()) * double(b.cols());
-    if (work < kGemmParallelWork) {
-        if (accumulate) out.noalias() += a * b;
-        else out.noalias() = a * b;
-        return;
-    }
-#pragma omp parallel
-    {
-        const int parts = omp_get_num_threads(), part = omp_get_thread_num();
-        const Index r0 = sliceBegin(out.rows(), part, parts);
-        const Index n = sliceBegin(out.rows(), part + 1, parts) - r0;
-        if (n > 0) {
-            if (accumulate) out.middleRows(r0, n).noalias() += a.middleRows(r0, n) * b;
-            else out.middleRows(r0, n).noalias() = a.middleRows(r0, n) * b;
-        }
-    }
-}
-
-// out (=, or += when accumulate) x wᵀ, x w and yᵀ x. In float they run on the
-// inference pass's kernels (tensor/matmul.h: the CPU's widest vector unit, chosen at
-// run time, deterministic for any thread count), where Eigen's GEMM would be compiled
-// for the portable build's SSE2; in double (gradient checks) on Eigen's.
-template <typename T>
-void addOrSet(MatrixT<T>& out, const MatrixT<T>& product, bool accumulate) {
-    if (accumulate) out += product;
-    else out = product;
-}
-
-template <typename T>
-void productXWt(MatrixT<T>& out, const MatrixT<T>& x, const MatrixT<T>& w, bool accumulate) {
-    if constexpr (std::is_same_v<T, float>) {
-        thread_local Matrix y;
-        y.resize(x.rows(), w.rows());
-        matmulTransposed(x.data(), x.cols(), w.data(), w.cols(), y.data(), y.cols(), int(x.rows()), int(w.rows()),
-                         int(x.cols()));
-        addOrSet(out, y, accumulate);
-    } else {
-        if (!accumulate) out.resize(x.rows(), w.rows());
-        gemm(out, x, w.transpose(), accumulate);
-    }
-}
-
-template <typename T>
-void productXW(MatrixT<T>& out, const MatrixT<T>& x, const MatrixT<T>& w, bool accumulate) {
-    if constexpr (std::is_same_v<T, float>) {
-        thread_local Matrix y;
-        y.resize(x.rows(), w.cols());
-        matmul(x.data(), x.cols(), w.data(), w.cols(), y.data(), y.cols(), int(x.rows()), int(w.cols()),
-               int(x.cols()));
-        addOrSet(out, y, accumulate);
-    } else {
-        if (!accumulate) out.resize(x.rows(), w.cols());
-        gemm(out, x, w, accumulate);
-    }
-}
-
-template <typename T>
-void productYtX(MatrixT<T>& out, const MatrixT<T>& y, const MatrixT<T>& x, bool accumulate) {
-    if constexpr (std::is_same_v<T, float>) {
-        thread_local Matrix yt, product;
-        yt = y.transpose();
-        product.resize(y.cols(), x.cols());
-        matmul(yt.data(), yt.cols(), x.data(), x.cols(), product.data(), product.cols(), int(yt.rows()),
-               int(x.cols()), int(yt.cols()));
-        addOrSet(out, product, accumulate);
-    } else {
-        if (!accumulate) out.resize(y.cols(), x.cols());
-        gemm(out, y.transpose(), x, accumulate);
-    }
-}
-
 // y = x Wᵀ + b  (x: [n x in], W: [out x in], y resized to [n x out]).
 // A weight kept in float16 is decoded into `scratch` for the product.
 template <typename T>
 void linearForward(const MatrixT<T>& x, const LinearT<T>& l, MatrixT<T>& y, MatrixT<T>& scratch) {
     const MatrixT<T>& weight = l.weightIn(scratch);
-    productXWt(y, x, weight, false);
+    bp::productXWt(y, x, weight, false);
     if (l.bias.size()) y.rowwise() += l.bias.transpose();
-}
-
-// Gemma's embedding scale sqrt(d_model), rounded to T as the inference pass rounds it to float.
-template <typename T>
-T embeddingScale(const ModelConfig& c) {
-    return T(static_cast<float>(std::sqrt(double(c.dModel))));
 }
 
 // Adds the sums of the rows of m (a [n x k] matrix) into acc [k], in row order.
@@ -132,7 +37,7 @@ void addRowSum(const MatrixT<T>& m, VectorT<T>& acc) {
 // Gradient of a linear layer y = x Wᵀ + b given dy: dW += dyᵀ x, db += Σ dy.
 template <typename T>
 void linearWeightGrad(const MatrixT<T>& dy, const MatrixT<T>& x, LinearT<T>& g) {
-    productYtX(g.weight, dy, x, true);
+    bp::productYtX(g.weight, dy, x, true);
     if (g.bias.size()) addRowSum(dy, g.bias);
 }
 
@@ -261,7 +166,7 @@ const MatrixT<T>& BackpropT<T>::forward(std::span<const int> tokens, int batch, 
         x.row(r) = m_weights.tokenEmbedding.row(m_tokens[r]);
         if (positions) x.row(r) += m_weights.positionEmbedding.row(r % seqLen);
     }
-    if (c.scaledEmbeddings()) x *= embeddingScale<T>(c);
+    if (c.scaledEmbeddings()) x *= T(c.embeddingScale());
     applyHooks(HookSite::Embed, 0, x);
     for (int l = 0; l < c.nLayers; ++l) forwardLayer(l, m_resid[l + 1]);
     forwardHead();
@@ -431,7 +336,7 @@ void BackpropT<T>::forwardLayer(int layer, MatrixT<T>& out) {
             if (c.postNorms()) bp::normForward(sub, postNorm, c, xhat, rstd, sub);
             x += sub;
         } else {
-            productXWt(x, input, proj.weightIn(m_scratch), true);
+            bp::productXWt(x, input, proj.weightIn(m_scratch), true);
             if (proj.bias.size()) x.rowwise() += proj.bias.transpose();
             if (hooks) applyHooks(site, layer, x, true);
         }
@@ -496,7 +401,7 @@ void BackpropT<T>::forwardHead() {
     }
     bp::normForward(*in, m_weights.finalNorm, c, m_xhatF, m_rstdF, m_hF);
     const MatrixT<T>& u = m_weights.unembedding();
-    productXWt(m_logits, m_hF, u, false);
+    bp::productXWt(m_logits, m_hF, u, false);
     if (m_weights.lmHeadBias.size()) m_logits.rowwise() += m_weights.lmHeadBias.transpose();
     if (c.finalSoftcap > 0.0f) ops::softcapRows(m_logits, c.finalSoftcap);
 }
@@ -515,11 +420,11 @@ void BackpropT<T>::backwardFrom(const MatrixT<T>& dLogits, int firstLayer, Weigh
         m_dSub = dLogits.array() * (T(1) - (m_logits.array() / T(c.finalSoftcap)).square());
         dRaw = &m_dSub;
     }
-    productXW(m_dh, *dRaw, u, false);
+    bp::productXW(m_dh, *dRaw, u, false);
     if (grads) checkGradShapes(c, m_weights, *grads);
     if (grads) {
         MatrixT<T>& gu = c.tieEmbeddings ? grads->tokenEmbedding : grads->lmHead;
-        productYtX(gu, *dRaw, m_hF, true);
+        bp::productYtX(gu, *dRaw, m_hF, true);
         if (grads->lmHeadBias.size()) addRowSum(*dRaw, grads->lmHeadBias);
     }
     const bool selected = !m_logitRows.empty();
@@ -570,7 +475,7 @@ void BackpropT<T>::backwardLayer(int layer, BlockWeightsT<T>* g) {
     {
         const MatrixT<T>& dOut = sublayerGrad(HookSite::MlpOut, w.postMlpNorm, g ? &g->postMlpNorm : nullptr,
                                               a.xhatPM, a.rstdPM);
-        productXW(m_dm, dOut, w.down.weight, false);
+        bp::productXW(m_dm, dOut, w.down.weight, false);
         if (g) linearWeightGrad(dOut, a.m, g->down);
     }
     if (patched) patchGradients(HookSite::MlpIn, layer, m_dm);
@@ -578,8 +483,8 @@ void BackpropT<T>::backwardLayer(int layer, BlockWeightsT<T>* g) {
         bp::gluBackward(c.activation, a.g, a.u, m_dm, m_dg, m_du);
     else
         bp::activationBackward(c.activation, a.u, m_dm, m_du);
-    productXW(m_dh2, m_du, w.up.weightIn(m_scratch), false);
-    if (c.gatedMlp()) productXW(m_dh2, m_dg, w.gate.weightIn(m_scratch), true);
+    bp::productXW(m_dh2, m_du, w.up.weightIn(m_scratch), false);
+    if (c.gatedMlp()) bp::productXW(m_dh2, m_dg, w.gate.weightIn(m_scratch), true);
     if (g) {
         linearWeightGrad(m_du, a.h2, g->up);
         if (c.gatedMlp()) linearWeightGrad(m_dg, a.h2, g->gate);
@@ -596,7 +501,7 @@ void BackpropT<T>::backwardLayer(int layer, BlockWeightsT<T>* g) {
     {
         const MatrixT<T>& dMid = sublayerGrad(HookSite::AttnOut, w.postAttnNorm, g ? &g->postAttnNorm : nullptr,
                                               a.xhatPA, a.rstdPA);
-        productXW(m_datt, dMid, w.o.weightIn(m_scratch), false);
+        bp::productXW(m_datt, dMid, w.o.weightIn(m_scratch), false);
         if (g) linearWeightGrad(dMid, a.att, g->o);
     }
     bp::attentionBackward(a.q, a.k, a.v, a.probs, m_datt, shape, m_dq, m_dk, m_dv);
@@ -610,9 +515,9 @@ void BackpropT<T>::backwardLayer(int layer, BlockWeightsT<T>* g) {
     }
     const MatrixT<T>& h1 = c.preNorms() ? a.h1 : m_resid[layer];
     if (c.sharedBlockNorm()) m_dh.swap(m_dh2);  // adds to the MLP's share
-    productXW(m_dh, m_dq, w.q.weightIn(m_scratch), c.sharedBlockNorm());
-    productXW(m_dh, m_dk, w.k.weightIn(m_scratch), true);
-    productXW(m_dh, m_dv, w.v.weightIn(m_scratch), true);
+    bp::productXW(m_dh, m_dq, w.q.weightIn(m_scratch), c.sharedBlockNorm());
+    bp::productXW(m_dh, m_dk, w.k.weightIn(m_scratch), true);
+    bp::productXW(m_dh, m_dv, w.v.weightIn(m_scratch), true);
     if (g) {
         linearWeightGrad(m_dq, h1, g->q);
         linearWeightGrad(m_dk, h1, g->k);
@@ -658,7 +563,7 @@ void BackpropT<T>::backward(const MatrixT<T>& dLogits, WeightsT<T>& grads) {
     backwardFrom(dLogits, 0, &grads);
     // Embeddings: scatter-add in row order (deterministic).
     const bool positions = m_config.learnedPositions();
-    if (m_config.scaledEmbeddings()) m_dx *= embeddingScale<T>(m_config);
+    if (m_config.scaledEmbeddings()) m_dx *= T(m_config.embeddingScale());
     for (Index r = 0; r < m_dx.rows(); ++r) {
         grads.tokenEmbedding.row(m_tokens[r]) += m_dx.row(r);
         if (positions) grads.positionEmbedding.row(r % m_seqLen) += m_dx.row(r);

@@ -1,13 +1,18 @@
 // Kernels of the batched differentiable forward and backward passes. Every parallel
 // loop writes disjoint outputs and every reduction runs in a fixed order, so results
-// depend only on the inputs and the thread count (through Eigen's GEMM blocking).
+// depend only on the inputs and the thread count (through Eigen's GEMM blocking in the
+// double-precision products).
 #include "model/backprop_kernels.h"
+
+#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "model/ops.h"
+#include "tensor/matmul.h"
 
 namespace mwb::bp {
 
@@ -39,25 +44,6 @@ void parallelChunks(Index total, Fn&& fn) {
     }
 }
 
-// y = act(x) on `len` contiguous elements.
-template <typename T>
-void actChunk(Activation a, const T* xp, T* yp, Index len) {
-    ConstFlatMap<T> x(xp, len);
-    FlatMap<T> y(yp, len);
-    const T c = T(0.7978845608028654);  // sqrt(2/pi)
-    const T k = T(0.044715);
-    switch (a) {
-        case Activation::GeluTanh:
-            y = T(0.5) * x * (T(1) + (c * (x + k * x.cube())).tanh());
-            break;
-        case Activation::Gelu:
-            y = x.unaryExpr([](T v) { return ops::activate(Activation::Gelu, v); });
-            break;
-        case Activation::Relu: y = x.max(T(0)); break;
-        case Activation::Silu: y = x / (T(1) + (-x).exp()); break;
-    }
-}
-
 // y = act'(x) on `len` contiguous elements (same formulas as ops::activateGrad).
 template <typename T>
 void actGradChunk(Activation a, const T* xp, T* yp, Index len) {
@@ -82,7 +68,108 @@ void actGradChunk(Activation a, const T* xp, T* yp, Index len) {
     }
 }
 
+// (Eigen's GEMM, for the double-precision pass.) Products over all tokens are split by rows of the result between the OpenMP
+// threads, each running a single-threaded Eigen GEMM on its slice. Eigen's own
+// parallel GEMM synchronises its threads by spinning, which wastes the CPU when the
+// machine is busy; slices only meet at the end of the region. Slices depend only on
+// the thread count, so results are deterministic for it. Below kGemmParallelWork
+// multiply-adds the product runs on one thread.
+constexpr double kGemmParallelWork = 1e5;
+
+Index sliceBegin(Index n, int part, int parts) {
+    if (part >= parts) return n;
+    return (n * part / parts) / 16 * 16;
+}
+
+// out (=, or += when accumulate) a * b, with a and b any Eigen expressions.
+template <typename Out, typename A, typename B>
+void gemm(Out& out, const A& a, const B& b, bool accumulate) {
+    const double work = double(a.rows()) * double(a.cols()) * double(b.cols());
+    if (work < kGemmParallelWork) {
+        if (accumulate) out.noalias() += a * b;
+        else out.noalias() = a * b;
+        return;
+    }
+#pragma omp parallel
+    {
+        const int parts = omp_get_num_threads(), part = omp_get_thread_num();
+        const Index r0 = sliceBegin(out.rows(), part, parts);
+        const Index n = sliceBegin(out.rows(), part + 1, parts) - r0;
+        if (n > 0) {
+            if (accumulate) out.middleRows(r0, n).noalias() += a.middleRows(r0, n) * b;
+            else out.middleRows(r0, n).noalias() = a.middleRows(r0, n) * b;
+        }
+    }
+}
+
+template <typename T>
+void addOrSet(MatrixT<T>& out, const MatrixT<T>& product, bool accumulate) {
+    if (accumulate) out += product;
+    else out = product;
+}
+
 }  // namespace
+
+template <typename T>
+void activate(Activation a, const T* xp, T* yp, Index len) {
+    ConstFlatMap<T> x(xp, len);
+    FlatMap<T> y(yp, len);
+    const T c = T(0.7978845608028654);  // sqrt(2/pi)
+    const T k = T(0.044715);
+    switch (a) {
+        case Activation::GeluTanh:
+            y = T(0.5) * x * (T(1) + (c * (x + k * x.cube())).tanh());
+            break;
+        case Activation::Gelu:
+            y = x.unaryExpr([](T v) { return ops::activate(Activation::Gelu, v); });
+            break;
+        case Activation::Relu: y = x.max(T(0)); break;
+        case Activation::Silu: y = x / (T(1) + (-x).exp()); break;
+    }
+}
+
+template <typename T>
+void productXWt(MatrixT<T>& out, const MatrixT<T>& x, const MatrixT<T>& w, bool accumulate) {
+    if constexpr (std::is_same_v<T, float>) {
+        thread_local Matrix y;
+        y.resize(x.rows(), w.rows());
+        matmulTransposed(x.data(), x.cols(), w.data(), w.cols(), y.data(), y.cols(), int(x.rows()), int(w.rows()),
+                         int(x.cols()));
+        addOrSet(out, y, accumulate);
+    } else {
+        if (!accumulate) out.resize(x.rows(), w.rows());
+        gemm(out, x, w.transpose(), accumulate);
+    }
+}
+
+template <typename T>
+void productXW(MatrixT<T>& out, const MatrixT<T>& x, const MatrixT<T>& w, bool accumulate) {
+    if constexpr (std::is_same_v<T, float>) {
+        thread_local Matrix y;
+        y.resize(x.rows(), w.cols());
+        matmul(x.data(), x.cols(), w.data(), w.cols(), y.data(), y.cols(), int(x.rows()), int(w.cols()),
+               int(x.cols()));
+        addOrSet(out, y, accumulate);
+    } else {
+        if (!accumulate) out.resize(x.rows(), w.cols());
+        gemm(out, x, w, accumulate);
+    }
+}
+
+template <typename T>
+void productYtX(MatrixT<T>& out, const MatrixT<T>& y, const MatrixT<T>& x, bool accumulate) {
+    if constexpr (std::is_same_v<T, float>) {
+        thread_local Matrix yt, product;
+        yt = y.transpose();
+        product.resize(y.cols(), x.cols());
+        matmul(yt.data(), yt.cols(), x.data(), x.cols(), product.data(), product.cols(), int(yt.rows()),
+               int(x.cols()), int(yt.cols()));
+        addOrSet(out, product, accumulate);
+    } else {
+        if (!accumulate) out.resize(y.cols(), x.cols());
+        gemm(out, y.transpose(), x, accumulate);
+    }
+}
 
 template <typename T>
 void normForward(const MatrixT<T>& x, const NormT<T>& norm, const ModelConfig& c, MatrixT<T>& xhat,
@@ -286,7 +373,7 @@ void attentionBackward(const MatrixT<T>& q, const MatrixT<T>& k, const MatrixT<T
 template <typename T>
 void activationForward(Activation a, const MatrixT<T>& u, MatrixT<T>& m) {
     m.resize(u.rows(), u.cols());
-    parallelChunks(u.size(), [&](Index b, Index n) { actChunk(a, u.data() + b, m.data() + b, n); });
+    parallelChunks(u.size(), [&](Index b, Index n) { activate(a, u.data() + b, m.data() + b, n); });
 }
 
 template <typename T>
@@ -302,7 +389,7 @@ template <typename T>
 void gluForward(Activation a, const MatrixT<T>& g, const MatrixT<T>& u, MatrixT<T>& m) {
     m.resize(u.rows(), u.cols());
     parallelChunks(u.size(), [&](Index b, Index n) {
-        actChunk(a, g.data() + b, m.data() + b, n);
+        activate(a, g.data() + b, m.data() + b, n);
         FlatMap<T>(m.data() + b, n) *= ConstFlatMap<T>(u.data() + b, n);
     });
 }
@@ -316,12 +403,16 @@ void gluBackward(Activation a, const MatrixT<T>& g, const MatrixT<T>& u, const M
         const ConstFlatMap<T> dmc(dm.data() + b, n);
         actGradChunk(a, g.data() + b, dg.data() + b, n);
         FlatMap<T>(dg.data() + b, n) *= dmc * ConstFlatMap<T>(u.data() + b, n);
-        actChunk(a, g.data() + b, du.data() + b, n);
+        activate(a, g.data() + b, du.data() + b, n);
         FlatMap<T>(du.data() + b, n) *= dmc;
     });
 }
 
 #define MWB_INSTANTIATE_KERNELS(T)                                                               \
+    template void activate<T>(Activation, const T*, T*, Index);                                  \
+    template void productXWt<T>(MatrixT<T>&, const MatrixT<T>&, const MatrixT<T>&, bool);       \
+    template void productXW<T>(MatrixT<T>&, const MatrixT<T>&, const MatrixT<T>&, bool);        \
+    template void productYtX<T>(MatrixT<T>&, const MatrixT<T>&, const MatrixT<T>&, bool);       \
     template void normForward<T>(const MatrixT<T>&, const NormT<T>&, const ModelConfig&,        \
                                  MatrixT<T>&, VectorT<T>&, MatrixT<T>&);                        \
     template void normBackward<T>(const MatrixT<T>&, const MatrixT<T>&, const VectorT<T>&,      \

@@ -15,6 +15,18 @@
 
 namespace mwb::bp {
 
+// out (=, or += when accumulate) x wᵀ, x w and yᵀ x (out resized unless accumulating).
+// In float they run on the inference pass's kernels (tensor/matmul.h: the CPU's widest
+// vector unit, chosen at run time, deterministic for any thread count), where Eigen's
+// GEMM would be compiled for the portable build's SSE2; in double (gradient checks) on
+// Eigen's, its rows split over the threads.
+template <typename T>
+void productXWt(MatrixT<T>& out, const MatrixT<T>& x, const MatrixT<T>& w, bool accumulate);
+template <typename T>
+void productXW(MatrixT<T>& out, const MatrixT<T>& x, const MatrixT<T>& w, bool accumulate);
+template <typename T>
+void productYtX(MatrixT<T>& out, const MatrixT<T>& y, const MatrixT<T>& x, bool accumulate);
+
 // LayerNorm or RMSNorm (c.rmsNorm()) of every row of x [n x d] into y [n x d], with the
 // weight applied as (c.normWeightOffset() + w), recording the normalised rows xhat
 // [n x d] and 1/sqrt(var + eps) per row in rstd [n]. y may be x.
@@ -86,6 +98,12 @@ template <typename T>
 void attentionBackward(const MatrixT<T>& q, const MatrixT<T>& k, const MatrixT<T>& v,
                        const MatrixT<T>& probs, const MatrixT<T>& dOut, const AttentionShape& s,
                        MatrixT<T>& dq, MatrixT<T>& dk, MatrixT<T>& dv);
+
+// y = act(x) on `len` contiguous elements (y may be x). Vectorised: the packet and the
+// scalar paths round differently, so callers that need a value to be independent of
+// where it lies hand in aligned buffers (the inference pass does).
+template <typename T>
+void activate(Activation a, const T* x, T* y, Eigen::Index len);
 
 // m = act(u) elementwise (u, m: [n x dFf]).
 template <typename T>

@@ -92,6 +92,10 @@ QkNorm ModelConfig::qkNorm() const {
     return QkNorm::None;
 }
 
+float ModelConfig::embeddingScale() const {
+    return scaledEmbeddings() ? static_cast<float>(std::sqrt(double(dModel))) : 1.0f;
+}
+
 float ModelConfig::attentionScale() const {
     const float base = queryPreAttnScalar > 0.0f ? queryPreAttnScalar : float(dHead());
     return 1.0f / std::sqrt(base);

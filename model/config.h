@@ -108,8 +108,10 @@ struct ModelConfig {
     bool normBiases() const { return !rmsNorm(); }
     bool lmHeadBias() const { return architecture == Architecture::GptJ; }
     QkNorm qkNorm() const;
-    // Gemma: the embeddings times sqrt(d_model).
+    // Gemma: the embeddings times sqrt(d_model), rounded to float as Hugging Face
+    // rounds it to the weights' type; 1 elsewhere.
     bool scaledEmbeddings() const { return architecture == Architecture::Gemma2; }
+    float embeddingScale() const;
     float attentionScale() const;
     bool slidingAt(int layer) const {
         return slidingWindow > 0 && (slidingLayers == SlidingLayers::All || layer % 2 == 0);

@@ -8,6 +8,7 @@
 #include "tensor/errors.h"
 #include "tensor/matmul.h"
 #include "tensor/parallel.h"
+#include "model/backprop_kernels.h"
 #include "model/ops.h"
 
 namespace mwb {
@@ -15,27 +16,19 @@ namespace mwb {
 namespace {
 
 // act(x) (or, with a gate, act(gate) * x) of every row of x, rows over the threads.
-// Vectorised (Eigen's tanh and exp) in an aligned copy of each row, so that a row's
-// values do not depend on where it lies in the matrix (see ops::softcap).
+// Vectorised (bp::activate) in an aligned copy of each row, so that a row's values do
+// not depend on where it lies in the matrix (see ops::softcap).
 void activateRows(Activation a, Matrix& x, const Matrix* gate) {
-    const float c = 0.7978845608028654f, k = 0.044715f;  // sqrt(2/pi), GELU's cubic term
 #pragma omp parallel for schedule(static) if (!omp_in_parallel() && x.size() >= (1 << 16))
     for (Eigen::Index r = 0; r < x.rows(); ++r) {
         thread_local Eigen::Array<float, 1, Eigen::Dynamic> v;
         if (gate) v = gate->row(r).array();
         else v = x.row(r).array();
-        switch (a) {
-            case Activation::GeluTanh: v = 0.5f * v * (1.0f + (c * (v + k * v.cube())).tanh()); break;
-            case Activation::Gelu: v = v.unaryExpr([](float e) { return ops::activate(Activation::Gelu, e); }); break;
-            case Activation::Relu: v = v.max(0.0f); break;
-            case Activation::Silu: v = v / (1.0f + (-v).exp()); break;
-        }
+        bp::activate(a, v.data(), v.data(), v.size());
         if (gate) x.row(r).array() *= v;
         else x.row(r).array() = v;
     }
 }
-
-float embeddingScale(const ModelConfig& c) { return static_cast<float>(std::sqrt(double(c.dModel))); }
 
 bool hookWanted(const Hooks& hooks, HookSite site, int layer) {
     for (const auto& c : hooks.captures)
@@ -133,7 +126,7 @@ Matrix Transformer::embed(const std::vector<int>& tokens, int firstPos) const {
         x.row(i) = w.tokenEmbedding.row(tokens[i]);
         if (c.learnedPositions()) x.row(i) += w.positionEmbedding.row(firstPos + i);
     }
-    if (c.scaledEmbeddings()) x *= embeddingScale(c);
+    if (c.scaledEmbeddings()) x *= c.embeddingScale();
     return x;
 }
 
