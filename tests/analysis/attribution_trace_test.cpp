@@ -153,9 +153,11 @@ TEST(AttributionTrace, VerifiedCellsAreTheExactTracesCells) {
             << toString(v.kind) << " " << v.token << " " << v.layer;
     }
     // The highest estimates of each kind, in decreasing order.
-    for (size_t i = 1; i < est.verified.size(); ++i)
-        if (est.verified[i].kind == est.verified[i - 1].kind)
+    for (size_t i = 1; i < est.verified.size(); ++i) {
+        if (est.verified[i].kind == est.verified[i - 1].kind) {
             EXPECT_LE(est.verified[i].estimated, est.verified[i - 1].estimated);
+        }
+    }
     const auto j = toJson(est);
     EXPECT_EQ(j.at("method"), "attribution");
     EXPECT_EQ(j.at("verified").size(), 9u);
