@@ -130,6 +130,7 @@ public:
             restoreHiddenAt(token);
         else
             restoreWindowsAt(token);
+        scoreCells();
     }
 
 private:
@@ -140,11 +141,35 @@ private:
             m_scratch[s].resid[layer].middleRows(token, rows) = m_corrupted[s].resid[layer].middleRows(token, rows);
     }
 
-    double run(int fromLayer, int token, const std::vector<Hooks>& hooks, int toLayer = -1) {
+    void run(int fromLayer, int token, const std::vector<Hooks>& hooks, int toLayer) {
         std::vector<const Hooks*> ptrs;
         for (const Hooks& h : hooks) ptrs.push_back(&h);
-        m_t.transformer.rerunMany(m_ptrs, fromLayer, token, ptrs, LogitsMode::Last, toLayer);
-        return toLayer < 0 || toLayer == m_t.nLayers ? meanProbability(m_ptrs, m_t.answerId) : 0.0;
+        m_t.transformer.rerunMany(m_ptrs, fromLayer, token, ptrs, LogitsMode::None, toLayer);
+    }
+
+    // A run to the last layer whose probability goes into the grid cells (token, l) for
+    // l in `layers`. Only the samples' last residual rows are kept: the logits of all
+    // cells of a token are one unembedding product (scoreCells), which gives the same
+    // bits as one product per cell (the product is batch invariant) and reads the
+    // unembedding, the largest matrix, once instead of once per cell.
+    void runToEnd(int fromLayer, int token, const std::vector<Hooks>& hooks, std::vector<int> layers) {
+        run(fromLayer, token, hooks, m_t.nLayers);
+        for (const RunState& s : m_scratch) m_lastRows.push_back(s.resid[m_t.nLayers].row(m_t.nTokens - 1));
+        m_cells.push_back({token, std::move(layers)});
+    }
+
+    void scoreCells() {
+        if (m_cells.empty()) return;
+        Matrix rows(long(m_lastRows.size()), m_t.transformer.config().dModel);
+        for (size_t i = 0; i < m_lastRows.size(); ++i) rows.row(long(i)) = m_lastRows[i];
+        const Matrix logits = m_t.transformer.unembed(rows);
+        const long samples = long(m_scratch.size());
+        for (size_t c = 0; c < m_cells.size(); ++c) {
+            const double p = meanProbability(logits.middleRows(long(c) * samples, samples), m_t.answerId);
+            for (int layer : m_cells[c].layers) m_grid(m_cells[c].token, layer) = p;
+        }
+        m_lastRows.clear();
+        m_cells.clear();
     }
 
     void restoreHiddenAt(int token) {
@@ -159,7 +184,7 @@ private:
                 hooks[s].patches.front().site = HookSite::ResidPre;
                 hooks[s].patches.front().layer = from;
             }
-            m_grid(token, layer) = run(from, token, hooks);
+            runToEnd(from, token, hooks, {layer});
         }
         // After the last block only the last position's own residual reaches its
         // logits: restoring it there gives back the clean output (the mean of equal
@@ -186,18 +211,21 @@ private:
                 for (int l = at; l < hi; ++l)
                     patches.patches.push_back({site, l, token, m_t.clean.captured.at({site, l}).row(token).transpose(),
                                                PatchMode::Replace});
-                double p;
                 if (hi == m_t.nLayers) {
-                    p = run(at, token, {patches});
+                    runToEnd(at, token, {patches}, layers);
                 } else {
                     run(at, token, {patches}, hi);
-                    p = run(hi, token, {});
+                    runToEnd(hi, token, {}, layers);
                 }
-                for (int layer : layers) m_grid(token, layer) = p;
                 at = hi;
             }
         }
     }
+
+    struct Cells {
+        int token;
+        std::vector<int> layers;
+    };
 
     const TraceSetup& m_t;
     TraceKind m_kind;
@@ -206,6 +234,8 @@ private:
     MatrixD& m_grid;
     std::vector<RunState> m_scratch;
     std::vector<RunState*> m_ptrs;
+    std::vector<RowVector> m_lastRows;  // per pending cell, one row per sample
+    std::vector<Cells> m_cells;
 };
 
 MatrixD traceKindFast(const TraceSetup& t, TraceKind kind, const std::vector<RunState>& corrupted,
@@ -277,7 +307,7 @@ Prepared trace_detail::prepare(const Model& model, const std::string& prompt, co
         throw InvalidInput("the noise level must be a finite number >= 0");
     if (prompt.empty()) throw InvalidInput("the prompt is empty");
     Prepared p;
-    p.transformer = std::make_unique<Transformer>(model);
+    p.transformer = std::make_unique<Transformer>(model, nullptr, WeightPacking::Once);
     const Transformer& transformer = *p.transformer;
     const Encoding enc = model.tokenizer.encode(prompt);
     transformer.validateTokens(enc.ids);

@@ -36,6 +36,12 @@ double meanProbability(const std::vector<RunState>& runs, int answerId) {
     return sum / runs.size();
 }
 
+double meanProbability(const Eigen::Ref<const Matrix>& lastLogits, int answerId) {
+    double sum = 0.0;
+    for (Eigen::Index r = 0; r < lastLogits.rows(); ++r) sum += softmax(lastLogits.row(r))[answerId];
+    return sum / double(lastLogits.rows());
+}
+
 double ActivationSpread::threeSigma() const {
     if (count < 2) return 0.0;
     const double var = (sumSq - sum * sum / count) / (count - 1);

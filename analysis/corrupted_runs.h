@@ -23,6 +23,8 @@ std::vector<RunState> rerunCopies(const Transformer& transformer, const RunState
 // The mean over the runs of the answer's probability at the last position.
 double meanProbability(const std::vector<RunState*>& runs, int answerId);
 double meanProbability(const std::vector<RunState>& runs, int answerId);
+// The same from the runs' last logit rows, one row per run.
+double meanProbability(const Eigen::Ref<const Matrix>& lastLogits, int answerId);
 
 // The spread of activation entries, accumulated entry by entry in double: the noise
 // level of a corrupted run is three times their (unbiased) standard deviation, as

@@ -25,7 +25,7 @@ int argmax(const Eigen::Ref<const RowVector>& logits) {
 KnowledgeAccuracy evaluateKnowledge(const Model& model, const std::vector<KnownFact>& facts,
                                     const ProgressFn& progress) {
     if (facts.empty()) throw InvalidInput("there are no facts to evaluate");
-    const Transformer transformer(model);
+    const Transformer transformer(model, nullptr, WeightPacking::Once);
     const Tokenizer& tokenizer = model.tokenizer;
     const int n = int(facts.size());
     KnowledgeAccuracy out;

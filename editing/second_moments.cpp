@@ -206,7 +206,7 @@ std::map<int, SecondMoment> secondMoments(const Model& model, const std::vector<
 
     const auto docs = splitDocuments(corpusText);
     if (docs.empty()) throw InvalidInput("the corpus for the second-moment statistics is empty");
-    const Transformer transformer(model);
+    const Transformer transformer(model, nullptr, WeightPacking::Once);
     Hooks hooks;
     for (int layer : todo) hooks.captures.push_back({HookSite::MlpIn, layer});
     const int toLayer = *std::max_element(todo.begin(), todo.end()) + 1;  // later layers are not needed

@@ -1,7 +1,9 @@
 #include "model/transformer.h"
 
 #include <omp.h>
+#include <unistd.h>
 
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -95,9 +97,64 @@ void applyHooks(const Hooks& hooks, RunState& state, HookSite site, int layer, i
 
 }  // namespace
 
-Transformer::Transformer(const Model& model, const WeightOverrides* overrides)
+// The blocks' linear weights (indexed by BlockLinear) and the unembedding, packed once.
+struct Transformer::PackedWeights {
+    std::vector<std::array<PackedMatrix, kBlockLinears>> blocks;
+    PackedMatrix unembedding;
+};
+
+namespace {
+
+PackedMatrix packLinear(const Linear& l) {
+    const int out = int(l.outFeatures()), k = int(l.inFeatures());
+    if (l.isHalf()) return PackedMatrix(l.weightHalf.bits.data(), l.weightHalf.format, l.weightHalf.cols, out, k);
+    return PackedMatrix(l.weight.data(), l.weight.cols(), out, k);
+}
+
+// The packed copy (4 bytes per weight) is made only when it takes at most a quarter of
+// the machine's memory; otherwise the runs pack per product, with the same results.
+bool packedCopyFits(long weights) {
+    const long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && pageSize > 0 && weights * long(sizeof(float)) <= pages / 4 * pageSize;
+}
+
+}  // namespace
+
+Transformer::Transformer(const Model& model, const WeightOverrides* overrides, WeightPacking packing)
     : m_model(model), m_overrides(overrides) {
     if (auto problem = configProblem(model.config); !problem.empty()) throw InvalidInput(problem);
+    if (packing == WeightPacking::Once) packWeights();
+}
+
+void Transformer::packWeights() {
+    const auto& c = config();
+    const auto& e = m_model.weights.unembedding();
+    long weights = e.size();
+    for (int l = 0; l < c.nLayers; ++l)
+        for (int w = 0; w < kBlockLinears; ++w) {
+            const Linear& lin = linear(l, BlockLinear(w));
+            weights += lin.outFeatures() * lin.inFeatures();
+        }
+    if (!packedCopyFits(weights)) return;
+    auto packed = std::make_shared<PackedWeights>();
+    packed->blocks.resize(c.nLayers);
+    for (int l = 0; l < c.nLayers; ++l)
+        for (int w = 0; w < kBlockLinears; ++w) {
+            const Linear& lin = linear(l, BlockLinear(w));
+            if (lin.outFeatures() > 0 && lin.inFeatures() > 0) packed->blocks[l][w] = packLinear(lin);
+        }
+    packed->unembedding = PackedMatrix(e.data(), e.cols(), int(e.rows()), int(e.cols()));
+    m_packed = std::move(packed);
+}
+
+void Transformer::project(int layer, BlockLinear which, const Matrix& x, Matrix& y) const {
+    if (m_packed) {
+        const PackedMatrix& w = m_packed->blocks[layer][int(which)];
+        w.multiply(x.data(), x.outerStride(), y.data(), y.outerStride(), int(x.rows()));
+        if (const Vector& bias = linear(layer, which).bias; bias.size()) y.rowwise() += bias.transpose();
+        return;
+    }
+    ops::linear<float>(x, linear(layer, which), y);
 }
 
 const Linear& Transformer::linear(int layer, BlockLinear which) const {
@@ -136,8 +193,11 @@ Matrix Transformer::unembed(const Eigen::Ref<const Matrix>& x) const {
     ops::norm<float>(x, m_model.weights.finalNorm, c, h);
     Matrix logits(x.rows(), c.vocabSize);
     const auto& e = m_model.weights.unembedding();
-    matmulTransposed(h.data(), h.cols(), e.data(), e.cols(), logits.data(), logits.cols(),
-                     static_cast<int>(h.rows()), static_cast<int>(e.rows()), static_cast<int>(h.cols()));
+    if (m_packed)
+        m_packed->unembedding.multiply(h.data(), h.cols(), logits.data(), logits.cols(), int(h.rows()));
+    else
+        matmulTransposed(h.data(), h.cols(), e.data(), e.cols(), logits.data(), logits.cols(),
+                         static_cast<int>(h.rows()), static_cast<int>(e.rows()), static_cast<int>(h.cols()));
     if (m_model.weights.lmHeadBias.size()) logits.rowwise() += m_model.weights.lmHeadBias.transpose();
     if (c.finalSoftcap > 0.0f) ops::softcapRows(logits, c.finalSoftcap);
     return logits;
@@ -291,18 +351,18 @@ void Transformer::block(const std::vector<RunState*>& states, int layer, int fro
     };
     auto mlp = [&](const Matrix& h) {
         Matrix hidden(rows, c.dFf);
-        ops::linear<float>(h, linear(layer, BlockLinear::Up), hidden);
+        project(layer, BlockLinear::Up, h, hidden);
         if (c.gatedMlp()) {
             // SwiGLU / GeGLU (Shazeer 2020): act(gate x) * up x
             Matrix gate(rows, c.dFf);
-            ops::linear<float>(h, linear(layer, BlockLinear::Gate), gate);
+            project(layer, BlockLinear::Gate, h, gate);
             activateRows(c.activation, hidden, &gate);
         } else {
             activateRows(c.activation, hidden, nullptr);
         }
         hook(HookSite::MlpIn, hidden);
         Matrix out(rows, c.dModel);
-        ops::linear<float>(hidden, linear(layer, BlockLinear::Down), out);
+        project(layer, BlockLinear::Down, hidden, out);
         hook(HookSite::MlpOut, out);
         if (c.postNorms()) out = normed(out, b.postMlpNorm);
         return out;
@@ -341,9 +401,9 @@ void Transformer::attention(const std::vector<RunState*>& states, int layer, int
     const auto& b = m_model.weights.blocks[layer];
 
     Matrix q(rows, c.qDim()), kNew(rows, kvDim), vNew(rows, kvDim);
-    ops::linear<float>(h, linear(layer, BlockLinear::Q), q);
-    ops::linear<float>(h, linear(layer, BlockLinear::K), kNew);
-    ops::linear<float>(h, linear(layer, BlockLinear::V), vNew);
+    project(layer, BlockLinear::Q, h, q);
+    project(layer, BlockLinear::K, h, kNew);
+    project(layer, BlockLinear::V, h, vNew);
     if (c.qkNorm() != QkNorm::None) {
         // Per head: each head's dHead values are one row of the [rows * heads x dHead] view.
         auto normInPlace = [&](Matrix& m, int heads, const Norm& norm) {
@@ -424,7 +484,7 @@ void Transformer::attention(const std::vector<RunState*>& states, int layer, int
         for (int head = 0; head < c.nHeads; ++head)
             contextOf(s, head, patterns[s].middleRows(static_cast<long>(head) * n, n));
     }
-    ops::linear<float>(context, linear(layer, BlockLinear::O), out);
+    project(layer, BlockLinear::O, context, out);
 }
 
 Vector softmax(const Eigen::Ref<const RowVector>& logits) {

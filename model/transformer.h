@@ -8,6 +8,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -36,13 +37,22 @@ struct RunState {
     RowVector lastLogits() const { return logits.row(logits.rows() - 1); }
 };
 
+// How the runs read the linear weights. PerProduct: every matrix product packs the
+// weights it multiplies into the kernel's layout (tensor/matmul.h), so the weights may
+// change between runs (edits). Once: they are packed when the Transformer is made,
+// which makes runs of few rows (decoding, causal tracing's reruns) several times
+// faster; the weights must then not change while the Transformer exists. Both give
+// the same results, bit for bit. Once packs only when the packed copy (4 bytes per
+// weight) fits in a quarter of the machine's memory, and otherwise reads as PerProduct.
+enum class WeightPacking { PerProduct, Once };
+
 class Transformer {
 public:
-    // Keeps references: the model must outlive the Transformer. Weights may be
-    // changed between runs (edits); nothing is precomputed from them. With
-    // `overrides` (which must outlive it too) the blocks' linear weights it holds
-    // replace the model's: the changed model, without writing the model.
-    explicit Transformer(const Model& model, const WeightOverrides* overrides = nullptr);
+    // Keeps references: the model must outlive the Transformer. With `overrides`
+    // (which must outlive it too) the blocks' linear weights it holds replace the
+    // model's: the changed model, without writing the model.
+    explicit Transformer(const Model& model, const WeightOverrides* overrides = nullptr,
+                         WeightPacking packing = WeightPacking::PerProduct);
 
     // Full forward pass of `tokens` (validated: non-empty, ids in range, <= nCtx).
     // With toLayer < nLayers only layers [0, toLayer) run (no logits): for callers
@@ -102,9 +112,14 @@ private:
     void ensureCapacity(RunState& state, int nTokens) const;
     // The weight the runs use: the override, else the model's.
     const Linear& linear(int layer, BlockLinear which) const;
+    // y = x Wᵀ + b for that weight, from the packed copy when there is one.
+    void project(int layer, BlockLinear which, const Matrix& x, Matrix& y) const;
+    void packWeights();
 
+    struct PackedWeights;
     const Model& m_model;
     const WeightOverrides* m_overrides;
+    std::shared_ptr<const PackedWeights> m_packed;  // null: packed per product
 };
 
 // Softmax of a logit row, in double for stable small probabilities.

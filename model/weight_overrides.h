@@ -14,6 +14,7 @@
 namespace mwb {
 
 enum class BlockLinear { Q, K, V, O, Up, Gate, Down };
+constexpr int kBlockLinears = 7;
 
 // The linear `which` of a block.
 const Linear& linearOf(const BlockWeights& block, BlockLinear which);

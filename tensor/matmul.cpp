@@ -243,14 +243,38 @@ bool cpuHasAvx2() {
     return has;
 }
 
+// Steps [first, first + steps) of outputs [o0, o0 + cols) of a float w [out][k] into
+// panel[(p - first) * width + o - o0], zeros for outputs cols..width.
+void packFloatPanel(const float* w, long ldw, int o0, int cols, int width, int first, int steps, float* panel) {
+    const float* w0 = w + long(o0) * ldw + first;
+    if (cpuHasAvx2()) return avx2::packFloat(w0, ldw, cols, width, steps, panel);
+    pack(cols, width, steps, panel, [&](int o, int p0, int count, float* dst) {
+        std::memcpy(dst, w0 + long(o) * ldw + p0, sizeof(float) * size_t(count));
+    });
+}
+
+// The same for 16-bit weights, decoded to float.
+void packHalfPanel(const uint16_t* w, HalfFormat format, long ldw, int o0, int cols, int width, int first,
+                   int steps, float* panel) {
+    const uint16_t* w0 = w + long(o0) * ldw + first;
+    if (cpuHasAvx2()) {
+        if (format == HalfFormat::Float16) return avx2::packHalf(w0, ldw, cols, width, steps, panel);
+        return avx2::packBfloat16(w0, ldw, cols, width, steps, panel);
+    }
+    pack(cols, width, steps, panel, [&](int o, int p0, int count, float* dst) {
+        const uint16_t* src = w0 + long(o) * ldw + p0;
+        if (format == HalfFormat::Float16) {
+            halvesToFloats(src, dst, count);
+        } else {
+            for (int j = 0; j < count; ++j) dst[j] = bfloat16ToFloat(src[j]);
+        }
+    });
+}
+
 void floatProduct(const Kernel& kernel, const float* x, long ldx, const float* w, long ldw, float* y, long ldy,
                   int n, int out, int k) {
     multiply(kernel, x, ldx, y, ldy, n, out, k, [&](int o0, int cols, int width, int first, int steps, float* panel) {
-        const float* w0 = w + long(o0) * ldw + first;
-        if (cpuHasAvx2()) return avx2::packFloat(w0, ldw, cols, width, steps, panel);
-        pack(cols, width, steps, panel, [&](int o, int p0, int count, float* dst) {
-            std::memcpy(dst, w0 + long(o) * ldw + p0, sizeof(float) * size_t(count));
-        });
+        packFloatPanel(w, ldw, o0, cols, width, first, steps, panel);
     });
 }
 
@@ -293,20 +317,43 @@ void matmulTransposed(const float* x, long ldx, const uint16_t* w, HalfFormat fo
                       long ldy, int n, int out, int k) {
     multiply(activeKernel(), x, ldx, y, ldy, n, out, k, [&](int o0, int cols, int width, int first, int steps,
                                                              float* panel) {
-        const uint16_t* w0 = w + long(o0) * ldw + first;
-        if (cpuHasAvx2()) {
-            if (format == HalfFormat::Float16) return avx2::packHalf(w0, ldw, cols, width, steps, panel);
-            return avx2::packBfloat16(w0, ldw, cols, width, steps, panel);
-        }
-        pack(cols, width, steps, panel, [&](int o, int p0, int count, float* dst) {
-            const uint16_t* src = w0 + long(o) * ldw + p0;
-            if (format == HalfFormat::Float16) {
-                halvesToFloats(src, dst, count);
-            } else {
-                for (int j = 0; j < count; ++j) dst[j] = bfloat16ToFloat(src[j]);
-            }
-        });
+        packHalfPanel(w, format, ldw, o0, cols, width, first, steps, panel);
     });
+}
+
+PackedMatrix::PackedMatrix(const float* w, long ldw, int out, int k) : m_out(out), m_k(k) {
+    packAll([&](int o0, int cols, float* panel) { packFloatPanel(w, ldw, o0, cols, m_width, 0, k, panel); });
+}
+
+PackedMatrix::PackedMatrix(const uint16_t* w, HalfFormat format, long ldw, int out, int k) : m_out(out), m_k(k) {
+    packAll([&](int o0, int cols, float* panel) { packHalfPanel(w, format, ldw, o0, cols, m_width, 0, k, panel); });
+}
+
+template <typename PackFn>
+void PackedMatrix::packAll(PackFn&& packPanel) {
+    if (m_out <= 0 || m_k <= 0) return;  // empty(): multiply() has nothing to do
+    m_width = activeKernel().panel;
+    m_panelCount = (m_out + m_width - 1) / m_width;
+    const size_t bytes = (size_t(m_panelCount) * size_t(m_width) * size_t(m_k) * sizeof(float) + 63) / 64 * 64;
+    float* data = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (!data) throw Error("out of memory packing a " + std::to_string(m_out) + " x " + std::to_string(m_k) +
+                           " weight matrix");
+    m_panels = std::shared_ptr<float[]>(data, std::free);
+#pragma omp parallel for schedule(static) if (!omp_in_parallel() && m_panelCount > 1)
+    for (int b = 0; b < m_panelCount; ++b)
+        packPanel(b * m_width, std::min(m_width, m_out - b * m_width), data + long(b) * m_width * m_k);
+}
+
+void PackedMatrix::multiply(const float* x, long ldx, float* y, long ldy, int n) const {
+    if (n <= 0 || empty()) return;
+    const Kernel& kernel = activeKernel();
+    const bool parallel = !omp_in_parallel() && long(n) * m_out * m_k >= kParallelWork && m_panelCount > 1;
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int b = 0; b < m_panelCount; ++b) {
+        const int o0 = b * m_width;
+        kernel.product(x, ldx, m_panels.get() + long(b) * m_width * m_k, std::min(m_width, m_out - o0), y + o0,
+                       ldy, n, m_k, false);
+    }
 }
 
 float dotInvariant(const float* a, const float* b, int k) {

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 namespace mwb {
@@ -45,6 +46,36 @@ void matmulTransposed(const float* x, long ldx, const uint16_t* w, HalfFormat fo
 // y[i][o] = sum_k x[i][k] * w[k][o]: the same product with w stored [k][out] (row
 // stride ldw), summed the same way (one accumulator per output, k in order).
 void matmul(const float* x, long ldx, const float* w, long ldw, float* y, long ldy, int n, int out, int k);
+
+// A weight matrix w [out][k] packed once into the panels the kernel in use reads,
+// for a run of many products with the same weights: the product functions above
+// pack the weights anew on every call, which costs as much as the multiply-adds
+// when only a few rows are multiplied (decoding, the reruns of causal tracing).
+// multiply() gives the same bits as matmulTransposed on the matrix it was packed
+// from: the same tile sums every output in the same k order. The packed copy takes
+// 4 bytes per weight (16-bit weights are decoded into it).
+class PackedMatrix {
+public:
+    PackedMatrix() = default;
+    PackedMatrix(const float* w, long ldw, int out, int k);
+    PackedMatrix(const uint16_t* w, HalfFormat format, long ldw, int out, int k);
+
+    bool empty() const { return !m_panels; }
+    int outFeatures() const { return m_out; }
+    int inFeatures() const { return m_k; }
+    long bytes() const { return long(m_panelCount) * m_width * m_k * long(sizeof(float)); }
+
+    // y[i][o] = sum_k x[i][k] * w[o][k] for i < n, o < outFeatures(); threads as
+    // in matmulTransposed.
+    void multiply(const float* x, long ldx, float* y, long ldy, int n) const;
+
+private:
+    template <typename PackFn>
+    void packAll(PackFn&& packPanel);
+
+    int m_out = 0, m_k = 0, m_width = 0, m_panelCount = 0;
+    std::shared_ptr<float[]> m_panels;  // panel b at b * m_width * m_k: [k][m_width]
+};
 
 // For tests and benchmarks: whether the CPU can run the named kernel, and the float
 // product on it (InvalidInput for an unknown name or one the CPU cannot run).

@@ -43,7 +43,7 @@ void registerBench(CLI::App& app) {
         const Model m = openModel(o->model);
         // Checked before any work so that bad input is one sentence, not a warm-up first.
         validateThroughputOptions(m.config, o->bench);
-        const Transformer t(m);
+        const Transformer t(m, nullptr, WeightPacking::Once);
         const ThroughputResult r = measureThroughput(t, o->bench, progressBar());
         const ThroughputOptions& b = r.options;
         if (o->json) {

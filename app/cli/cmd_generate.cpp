@@ -29,7 +29,7 @@ void registerGenerate(CLI::App& app) {
         if (o->gen.sampling.temperature < 0) throw InvalidInput("--temperature must not be negative");
         const Model m = openModel(o->model);
         const std::vector<int> input = promptIds(m, o->prompt);
-        const Transformer t(m);
+        const Transformer t(m, nullptr, WeightPacking::Once);
         o->gen.maxNewTokens = o->maxNew;
         const Generation g = generate(t, input, o->gen, progressBar());
         const std::string text = generatedText(m.tokenizer, g);

@@ -226,6 +226,29 @@ TEST(TransformerPrefixReuse, RerunManyEqualsSeparateReruns) {
     EXPECT_GT((together[0].lastLogits() - together[2].lastLogits()).cwiseAbs().maxCoeff(), 1e-3);
 }
 
+// Weights packed once when the Transformer is made give the same bits as weights
+// packed per product: every logit of a full run, and KV-cache decoding, on GPT-2
+// (biases everywhere, untied head) and Llama (tied and untied), and with an
+// override, which is what gets packed in place of the model's weight.
+TEST(TransformerPacking, WeightsPackedOnceGiveTheSameBits) {
+    const auto ids = goldenIds();
+    for (const char* name : {"golden_gpt2_untied.h5", "golden_llama_tied.h5", "golden_llama_untied.h5"}) {
+        const Model m = loadFixture(name);
+        WeightOverrides overrides;
+        overrides.edit(m, 1, BlockLinear::Down).weight *= 1.5f;
+        for (const WeightOverrides* o : {static_cast<const WeightOverrides*>(nullptr), &overrides}) {
+            const Transformer perProduct(m, o), once(m, o, WeightPacking::Once);
+            const RunState a = perProduct.run(ids, {}, LogitsMode::All), b = once.run(ids, {}, LogitsMode::All);
+            EXPECT_TRUE(a.logits == b.logits) << name;
+            RunState decoded = once.run({ids.begin(), ids.begin() + 2});
+            for (size_t i = 2; i < ids.size(); ++i) once.extend(decoded, {ids[i]});
+            EXPECT_TRUE(decoded.lastLogits() == a.lastLogits()) << name;
+        }
+        const RunState plain = Transformer(m).run(ids), edited = Transformer(m, &overrides, WeightPacking::Once).run(ids);
+        EXPECT_GT((plain.lastLogits() - edited.lastLogits()).cwiseAbs().maxCoeff(), 1e-4) << name;
+    }
+}
+
 TEST(TransformerBatch, BatchEqualsSingleRuns) {
     const Model m = loadFixture("golden_gpt2_untied.h5");
     const Transformer t(m);

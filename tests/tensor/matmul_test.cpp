@@ -151,6 +151,33 @@ TEST(Matmul, UntransposedWeightsGiveTheSameBits) {
     }
 }
 
+// Weights packed once multiply to the same bits as weights packed per product: for
+// few rows (which the per-product path multiplies 64 steps of k at a time), many rows,
+// outputs that fill no whole panel, with a row stride wider than the matrix, and for
+// 16-bit weights.
+TEST(Matmul, WeightsPackedOnceGiveTheSameBits) {
+    for (auto [n, out, k] : {std::tuple{1, 1, 1}, {1, 300, 515}, {5, 70, 200}, {6, 17, 64}, {7, 130, 129},
+                              {64, 1000, 96}}) {
+        const Matrix x = randomMatrix(n, k, 14), wide = randomMatrix(out, k + 5, 15);
+        const Matrix w = wide.leftCols(k);
+        const PackedMatrix packed(wide.data(), wide.cols(), out, k);
+        EXPECT_EQ(packed.outFeatures(), out);
+        EXPECT_EQ(packed.inFeatures(), k);
+        Matrix got = Matrix::Constant(n, out, 7.0f);
+        packed.multiply(x.data(), k, got.data(), out, n);
+        EXPECT_TRUE(bitwiseEqual(got, product(x, w))) << n << "x" << out << "x" << k;
+    }
+    const int out = 70, k = 45;
+    const Matrix x = randomMatrix(3, k, 16), w = randomMatrix(out, k, 17);
+    for (HalfFormat format : {HalfFormat::Float16, HalfFormat::BFloat16}) {
+        const HalfMatrix h = HalfMatrix::fromFloat(w, format);
+        const PackedMatrix packed(h.bits.data(), format, k, out, k);
+        Matrix got(3, out);
+        packed.multiply(x.data(), k, got.data(), out, 3);
+        EXPECT_TRUE(bitwiseEqual(got, product(x, h.toFloat())));
+    }
+}
+
 TEST(Matmul, TheKernelInUseIsNamed) {
     const std::string isa = matmulIsa();
     EXPECT_TRUE(isa == "sse2" || isa == "avx2" || isa == "avx512") << isa;

@@ -164,7 +164,7 @@ void PredictPanel::generate() {
     options.sampling.topP = static_cast<float>(m_topP->value());
     options.sampling.seed = static_cast<uint64_t>(m_seed->value());
     m_generate.start([model, prompt, options](const ProgressFn& progress) {
-        const Transformer transformer(*model);
+        const Transformer transformer(*model, nullptr, WeightPacking::Once);
         const Generation g = mwb::generate(transformer, model->tokenizer.encodeIds(prompt), options, progress);
         return Continuation{prompt, generatedText(model->tokenizer, g), static_cast<int>(g.newIds.size()),
                             g.stoppedAtEos, g.stoppedAtContext};
