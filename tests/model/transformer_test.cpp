@@ -236,7 +236,7 @@ TEST(TransformerPacking, WeightsPackedOnceGiveTheSameBits) {
         const Model m = loadFixture(name);
         WeightOverrides overrides;
         overrides.edit(m, 1, BlockLinear::Down).weight *= 1.5f;
-        for (const WeightOverrides* o : {static_cast<const WeightOverrides*>(nullptr), &overrides}) {
+        for (const WeightOverrides* o : std::vector<const WeightOverrides*>{nullptr, &overrides}) {
             const Transformer perProduct(m, o), once(m, o, WeightPacking::Once);
             const RunState a = perProduct.run(ids, {}, LogitsMode::All), b = once.run(ids, {}, LogitsMode::All);
             EXPECT_TRUE(a.logits == b.logits) << name;
