@@ -4,7 +4,9 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <tuple>
 
+#include "metrics/next_token_metrics.h"
 #include "model/transformer.h"
 
 namespace mwb {
@@ -58,8 +60,8 @@ LayerSpikes layerSpikes(int layer, const Eigen::Ref<const Matrix>& x, const Eige
 std::vector<SuperWeight> layerCandidates(int layer, const Eigen::Ref<const Matrix>& x,
                                          const Eigen::Ref<const Matrix>& y, const Eigen::Ref<const Matrix>& w,
                                          const SuperWeightParams& params) {
-    const double thrX = threshold(typicalMagnitude(x), params.minInputRatio, params.minInputMagnitude);
-    const double thrY = threshold(typicalMagnitude(y), params.minOutputRatio, params.minOutputMagnitude);
+    const double thrX = threshold(typicalMagnitude(x), params.candidateRatio, params.minInputMagnitude);
+    const double thrY = threshold(typicalMagnitude(y), params.candidateRatio, params.minOutputMagnitude);
     std::map<std::pair<int, int>, SuperWeight> best;  // (row, col) -> strongest occurrence
     for (int p = 0; p < y.rows(); ++p) {
         std::vector<int> spikeRows;
@@ -97,6 +99,56 @@ std::vector<SuperWeight> layerCandidates(int layer, const Eigen::Ref<const Matri
     return out;
 }
 
+namespace {
+
+double meanKl(const Matrix& original, const Matrix& changed) {
+    double sum = 0.0;
+    for (Eigen::Index i = 0; i < original.rows(); ++i)
+        sum += klDivergence(logSoftmax(original.row(i)), logSoftmax(changed.row(i)));
+    return original.rows() ? sum / double(original.rows()) : 0.0;
+}
+
+// Logits at every position with `changes` applied.
+Matrix changedLogits(const Model& model, const std::vector<int>& ids, const std::vector<WeightChange>& changes) {
+    const WeightOverrides overrides = weightOverrides(model, changes);
+    return Transformer(model, &overrides).run(ids, {}, LogitsMode::All).logits;
+}
+
+// The paper's test (Yu et al. 2024, section 3.2: removing the super weight hurts far
+// more than removing thousands of other large weights), on the prompt. Candidates that
+// read the same input channel at the same token are one mechanism (several super
+// weights share a column in Phi-3 and Llama-3-8B) and are zeroed together. The
+// control leaves out every candidate (`suspects`), so that they are not each other's.
+void confirm(const Model& model, const std::vector<int>& ids, const Matrix& original, const SuperWeightParams& params,
+             const std::vector<WeightCoord>& suspects, std::vector<SuperWeight*> group) {
+    const SuperWeight& first = *group.front();
+    const long size = long(model.config.dModel) * model.config.dFf;
+    const int controlWeights = int(std::clamp(size / 100, 10L, long(std::max(10, params.maxControlWeights))));
+    std::vector<WeightCoord> members;
+    for (const SuperWeight* s : group) members.push_back(s->coord());
+    std::vector<WeightChange> excluded = zeroChanges(members);  // names the matrix: the group's layer
+    for (const auto& c : suspects)
+        if (c.layer == first.layer) excluded.push_back({c.layer, c.row, c.col, 0.0f});
+    const double damage = meanKl(original, changedLogits(model, ids, zeroChanges(members)));
+    const double control =
+        meanKl(original, changedLogits(model, ids, largestOtherWeights(model, excluded, controlWeights)));
+    for (SuperWeight* s : group) {
+        s->damage = damage;
+        s->controlDamage = control;
+        s->controlWeights = controlWeights;
+        s->confirmed = damage > control;
+    }
+}
+
+double median(std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+}  // namespace
+
 SuperWeightResult detectSuperWeights(const Model& model, const std::vector<int>& ids,
                                      const SuperWeightParams& params, const ProgressFn& progress) {
     const Transformer t(model);
@@ -106,6 +158,13 @@ SuperWeightResult detectSuperWeights(const Model& model, const std::vector<int>&
     result.params = params;
     result.ids = ids;
     for (int id : ids) result.tokens.push_back(model.tokenizer.tokenDisplay(id));
+    const Matrix original = t.run(ids, {}, LogitsMode::All).logits;
+    auto seen = [&](const WeightCoord& c) {
+        for (const auto* list : {&result.superWeights, &result.nearMisses})
+            for (const auto& f : *list)
+                if (f.coord() == c) return true;
+        return false;
+    };
 
     const int maxIterations = std::max(0, params.maxIterations);
     for (int it = 0; it <= maxIterations; ++it) {
@@ -137,18 +196,16 @@ SuperWeightResult detectSuperWeights(const Model& model, const std::vector<int>&
         const RunState state = t.run(ids, hooks, LogitsMode::None);
 
         std::vector<LayerSpikes> spikes;
-        std::vector<SuperWeight> fresh;
+        std::vector<SuperWeight> candidates;
         for (int l = 0; l < nLayers; ++l) {
             const Matrix& x = state.captured.at({HookSite::MlpIn, l});
             const Matrix& y = state.captured.at({HookSite::MlpOut, l});
             spikes.push_back(layerSpikes(l, x, y, params));
             if (it == maxIterations) continue;  // the last pass only looks
             for (SuperWeight s : layerCandidates(l, x, y, model.weights.blocks[l].down.weight, params)) {
-                const bool known = std::any_of(result.superWeights.begin(), result.superWeights.end(),
-                                               [&](const SuperWeight& f) { return f.coord() == s.coord(); });
-                if (known) continue;
+                if (seen(s.coord())) continue;
                 s.iteration = it;
-                fresh.push_back(s);
+                candidates.push_back(s);
             }
         }
         if (it == 0) {
@@ -157,13 +214,39 @@ SuperWeightResult detectSuperWeights(const Model& model, const std::vector<int>&
         }
         result.layersAfter = spikes;
         result.iterations = it + 1;
-        if (fresh.empty()) break;
-        result.superWeights.insert(result.superWeights.end(), fresh.begin(), fresh.end());
+        // Rank: the share of the spike times how far it stands out from the other
+        // layers' largest spikes.
+        for (auto& s : candidates) {
+            std::vector<double> others;
+            for (const auto& l : spikes)
+                if (l.layer != s.layer && l.outputRatio > 0) others.push_back(std::log(l.outputRatio));
+            const double ratio = std::abs(s.outputActivation) / std::max(1e-30, spikes[s.layer].outputMedian);
+            s.layerStandout = std::log(ratio) - median(others);
+            s.score = s.share * std::exp(s.layerStandout);
+        }
+        std::sort(candidates.begin(), candidates.end(),
+                  [](const SuperWeight& a, const SuperWeight& b) { return a.score > b.score; });
+        if (int(candidates.size()) > params.maxCandidates) candidates.resize(std::max(0, params.maxCandidates));
+        std::vector<WeightCoord> suspects;
+        for (const auto* list : {&result.superWeights, &candidates})
+            for (const auto& s : *list) suspects.push_back(s.coord());
+        std::map<std::tuple<int, int, int>, std::vector<SuperWeight*>> groups;  // (layer, col, pos)
+        for (auto& s : candidates) groups[{s.layer, s.col, s.pos}].push_back(&s);
+        for (auto& [key, group] : groups) confirm(model, ids, original, params, suspects, group);
+        bool found = false;
+        for (const auto& s : candidates) {
+            (s.confirmed ? result.superWeights : result.nearMisses).push_back(s);
+            found = found || s.confirmed;
+        }
+        if (!found) break;
     }
-    for (auto& s : result.superWeights) s.rowIsMassiveDim = result.massive.isMassiveDim(s.row);
+    for (auto* list : {&result.superWeights, &result.nearMisses})
+        for (auto& s : *list) s.rowIsMassiveDim = result.massive.isMassiveDim(s.row);
     std::sort(result.superWeights.begin(), result.superWeights.end(), [](const SuperWeight& a, const SuperWeight& b) {
         return std::tie(a.layer, a.row, a.col) < std::tie(b.layer, b.row, b.col);
     });
+    std::sort(result.nearMisses.begin(), result.nearMisses.end(),
+              [](const SuperWeight& a, const SuperWeight& b) { return a.score > b.score; });
     report(progress, {maxIterations + 1, maxIterations + 1, "super weights"});
     return result;
 }
@@ -178,7 +261,13 @@ nlohmann::json toJson(const SuperWeight& s) {
             {"position", s.pos},
             {"share", s.share},
             {"iteration", s.iteration},
-            {"row_is_massive_dim", s.rowIsMassiveDim}};
+            {"row_is_massive_dim", s.rowIsMassiveDim},
+            {"layer_standout", s.layerStandout},
+            {"score", s.score},
+            {"damage_kl", s.damage},
+            {"control_damage_kl", s.controlDamage},
+            {"control_weights", s.controlWeights},
+            {"confirmed", s.confirmed}};
 }
 
 nlohmann::json toJson(const LayerSpikes& s) {
@@ -200,11 +289,14 @@ nlohmann::json toJson(const LayerSpikes& s) {
 nlohmann::json toJson(const SuperWeightResult& r) {
     nlohmann::json sws = nlohmann::json::array(), layers = nlohmann::json::array(),
                    after = nlohmann::json::array();
+    nlohmann::json near = nlohmann::json::array();
     for (const auto& s : r.superWeights) sws.push_back(toJson(s));
+    for (const auto& s : r.nearMisses) near.push_back(toJson(s));
     for (const auto& s : r.layers) layers.push_back(toJson(s));
     for (const auto& s : r.layersAfter) after.push_back(toJson(s));
     const auto& p = r.params;
     return {{"super_weights", sws},
+            {"near_misses", near},
             {"layers", layers},
             {"layers_after_zeroing", after},
             {"iterations", r.iterations},
@@ -215,7 +307,10 @@ nlohmann::json toJson(const SuperWeightResult& r) {
               {"min_input_ratio", p.minInputRatio},
               {"min_output_magnitude", p.minOutputMagnitude},
               {"min_input_magnitude", p.minInputMagnitude},
+              {"candidate_ratio", p.candidateRatio},
               {"min_share", p.minShare},
+              {"max_candidates", p.maxCandidates},
+              {"max_control_weights", p.maxControlWeights},
               {"min_weight_ratio", p.minWeightRatio},
               {"max_iterations", p.maxIterations}}},
             {"massive_activations", toJson(r.massive)}};

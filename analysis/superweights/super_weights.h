@@ -10,6 +10,15 @@
 // several super weights can share one input channel (Phi-3, Llama-3-8B). Scanning the
 // column needs one more condition: the weight must stand out among its column's
 // weights, since a massive input times an ordinary weight is already an output spike.
+//
+// No single threshold decides. Weights that pass loose filters (input and output at
+// least 10 x their layer's median, supplying a quarter of the output, standing out in
+// their column) are ranked by how much of the spike they supply times how far the
+// spike stands out from the largest spikes of the model's other layers, and the
+// highest-ranked are confirmed by the paper's own test: zeroing the weight must hurt
+// the model's predictions on the prompt more than zeroing many of the matrix's other
+// largest weights together. Confirmed weights are super weights; the others are
+// reported as near misses with the same figures.
 #pragma once
 
 #include <string>
@@ -25,14 +34,21 @@
 namespace mwb {
 
 struct SuperWeightParams {
-    double minOutputRatio = 100.0;    // output spike: |mlp/down output| / the layer's median |output|
-    double minInputRatio = 100.0;     // input spike: |mlp/down input| / the layer's median |input|
+    // What the per-layer report calls a spike (LayerSpikes::inputSpike, outputSpike).
+    double minOutputRatio = 100.0;    // |mlp/down output| / the layer's median |output|
+    double minInputRatio = 100.0;     // |mlp/down input| / the layer's median |input|
     double minOutputMagnitude = 0.0;  // and |output| at least this
     double minInputMagnitude = 0.0;   // and |input| at least this
-    double minShare = 0.25;           // W[r, c] * x[c] must make up this share of the output spike
+    // Candidates: output and input at least this many times their layer's median.
+    double candidateRatio = 10.0;
+    double minShare = 0.25;           // W[r, c] * x[c] must make up this share of the output
     // |W[r, c]| over the median |W[:, c]| of its column: without it, a large enough
     // input spike makes every ordinary weight of the column produce an output spike.
     double minWeightRatio = 10.0;
+    int maxCandidates = 8;            // per pass, the highest-ranked candidates are confirmed
+    // The control of the confirmation: the largest other weights of the same matrix,
+    // 1 % of it, at least 10 and at most this many (the paper zeroes 7,000 of 45 M).
+    int maxControlWeights = 100;
     int maxIterations = 8;            // zero-and-look-again passes
     MassiveActivationParams massive;  // for the residual-stream report
 };
@@ -61,6 +77,17 @@ struct SuperWeight {
     double share = 0.0;             // weight * input / output
     int iteration = 0;              // detection pass that found it (0: the unchanged model)
     bool rowIsMassiveDim = false;   // the row is a massive-activation dimension of the residual stream
+    // ln(|output| / the layer's median) minus the median over the other layers of
+    // ln(their largest |output| / their median): how far the spike stands out.
+    double layerStandout = 0.0;
+    double score = 0.0;             // share * exp(layerStandout): the candidates' ranking
+    // Mean KL(original || changed) of the next-token distributions over the prompt,
+    // with this weight zeroed (together with the candidates that read the same input
+    // channel at the same token), and with the control weights zeroed instead.
+    double damage = 0.0;
+    double controlDamage = 0.0;
+    int controlWeights = 0;
+    bool confirmed = false;         // damage > controlDamage
 
     WeightCoord coord() const { return {layer, row, col}; }
 };
@@ -69,7 +96,8 @@ struct SuperWeightResult {
     SuperWeightParams params;
     std::vector<int> ids;
     std::vector<std::string> tokens;
-    std::vector<SuperWeight> superWeights;
+    std::vector<SuperWeight> superWeights;  // confirmed
+    std::vector<SuperWeight> nearMisses;    // candidates the confirmation rejected, by score
     std::vector<LayerSpikes> layers;       // the unchanged model
     std::vector<LayerSpikes> layersAfter;  // with every found super weight zeroed
     int iterations = 0;                    // passes made
@@ -88,6 +116,8 @@ SuperWeightResult detectSuperWeights(const Model& model, const std::vector<int>&
 // output [nTokens x dModel], w: mlp/down weight [dModel x dFf].
 LayerSpikes layerSpikes(int layer, const Eigen::Ref<const Matrix>& x, const Eigen::Ref<const Matrix>& y,
                         const SuperWeightParams& params);
+// Candidates of one layer (before ranking and confirmation), with their share;
+// layerStandout and score are left to the caller, who knows the other layers.
 std::vector<SuperWeight> layerCandidates(int layer, const Eigen::Ref<const Matrix>& x,
                                          const Eigen::Ref<const Matrix>& y, const Eigen::Ref<const Matrix>& w,
                                          const SuperWeightParams& params);

@@ -1,5 +1,7 @@
 #include "analysis/superweights/superweight_experiments.h"
 
+#include <cmath>
+
 #include <string>
 
 #include "analysis/superweights/model_variant.h"
@@ -19,6 +21,16 @@ ProgressFn subProgress(const ProgressFn& progress, long step, long steps, std::s
 }
 
 }  // namespace
+
+std::vector<double> scaleFactorRange(double start, double stop, double step) {
+    if (!std::isfinite(start) || !std::isfinite(stop) || !std::isfinite(step) || step <= 0.0 || start > stop)
+        throw InvalidInput("a scale range needs start <= stop and a positive step (for example 0:3:0.25)");
+    const double count = std::floor((stop - start) / step + 1e-9) + 1.0;
+    if (count > 1000) throw InvalidInput("a scale range of more than 1,000 factors is too long");
+    std::vector<double> out;
+    for (int i = 0; i < int(count); ++i) out.push_back(start + i * step);
+    return out;
+}
 
 std::vector<double> defaultScaleFactors() {
     std::vector<double> f;

@@ -49,6 +49,11 @@ ScaleSweep runScaleSweep(const Model& model, const std::vector<WeightCoord>& wei
 // 0, 0.25, ..., 3
 std::vector<double> defaultScaleFactors();
 
+// start, start + step, ... up to stop (included when the steps reach it to within
+// rounding). Throws InvalidInput unless step > 0, start <= stop and there are at most
+// 1,000 factors.
+std::vector<double> scaleFactorRange(double start, double stop, double step);
+
 nlohmann::json toJson(const SuperWeightExperiments& e);
 nlohmann::json toJson(const ScaleSweep& s);
 

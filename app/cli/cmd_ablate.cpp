@@ -12,6 +12,8 @@
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
 #include "app/cli/superweight_options.h"
+#include "app/plots/figure_export.h"
+#include "app/plots/superweight_figure.h"
 #include "data/datasets.h"
 #include "tensor/errors.h"
 
@@ -20,8 +22,8 @@ namespace mwb::cli {
 namespace {
 
 struct AblateOpts {
-    std::string model, text, stopwords, factors;
-    std::vector<std::string> prompts, zero, scale;
+    std::string model, text, stopwords, factors, png, pdf;
+    std::vector<std::string> prompts, zero, scale, scaleSweep;
     int top = 5, generate = 0, control = 0;
     long maxTokens = 0;
     bool json = false, restore = false, sweep = false, detect = false;
@@ -91,13 +93,26 @@ void registerAblate(CLI::App& app) {
     cmd->add_option("--control", o->control, "Also zero the N largest other weights of the same matrices instead");
     cmd->add_flag("--sweep", o->sweep, "Scale the weights by each of --factors and report perplexity and stop-word mass");
     cmd->add_option("--factors", o->factors, "Factors for --sweep (default 0,0.25,...,3)");
+    cmd->add_option("--scale-sweep", o->scaleSweep,
+                    "Scale weights together over a range and plot perplexity and KL: layer:row:col=start:stop:step "
+                    "(repeatable, one range)");
+    cmd->add_option("--png", o->png, "With a sweep: also draw perplexity, KL and stop-word mass into this PNG file");
+    cmd->add_option("--pdf", o->pdf, "With a sweep: the same figure as PDF");
     cmd->add_option("--stopwords", o->stopwords, "Stop-word list, one word per line (default resources/stopwords.txt)");
     cmd->add_flag("--json", o->json, "Print JSON");
     cmd->callback([o] {
         if (o->top < 1) throw InvalidInput("--top must be at least 1");
         if (o->generate < 0 || o->control < 0 || o->maxTokens < 0)
             throw InvalidInput("--generate, --control and --max-tokens must not be negative");
+        if (!o->scaleSweep.empty() && (o->sweep || !o->zero.empty() || !o->scale.empty() || o->detect))
+            throw InvalidInput("--scale-sweep names its own weights; it does not combine with --sweep, --zero, --scale or --detect");
+        if ((!o->png.empty() || !o->pdf.empty()) && o->scaleSweep.empty() && !o->sweep)
+            throw InvalidInput("--png and --pdf draw a sweep: use them with --scale-sweep or --sweep");
+        std::optional<std::pair<std::vector<WeightCoord>, std::vector<double>>> scaleSweep;
+        if (!o->scaleSweep.empty()) scaleSweep = parseScaleSweep(o->scaleSweep);
         std::vector<WeightChange> changes = parseChanges(o->zero, "--zero", false);
+        if (scaleSweep)
+            for (const auto& c : scaleSweep->first) changes.push_back({c.layer, c.row, c.col, 1.0f});
         for (const auto& c : parseChanges(o->scale, "--scale", true)) changes.push_back(c);
         if (changes.empty() && !o->detect) throw InvalidInput("name the weights to change with --zero, --scale or --detect");
         Model m = openModel(o->model);
@@ -114,16 +129,19 @@ void registerAblate(CLI::App& app) {
         }
         for (const auto& c : changes) validateChange(m.config, c);
 
-        if (o->sweep) {
+        if (o->sweep || scaleSweep) {
             std::vector<WeightCoord> coords;
             for (const auto& c : changes) {
                 if (!c.isSingleWeight()) throw InvalidInput("--sweep scales single weights; " + toString(c) + " is a row or column");
                 coords.push_back({c.layer, c.row, c.col});
             }
-            const auto factors = o->factors.empty() ? defaultScaleFactors() : parseNumbers(o->factors, "--factors");
+            const auto factors = scaleSweep         ? scaleSweep->second
+                                 : o->factors.empty() ? defaultScaleFactors()
+                                                      : parseNumbers(o->factors, "--factors");
             const ScaleSweep s = runScaleSweep(m, coords, factors, in, progressBar());
             if (o->json) printJson(toJson(s));
             else printSweep(s);
+            plots::exportFigures(plots::scaleSweepFigure(s, m.config.name), o->png, o->pdf);
             return;
         }
         const AblationResult r = runAblation(m, changes, in, o->restore, o->restore ? "restore" : "ablation", progressBar());

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "analysis/superweights/published_super_weights.h"
 #include "analysis/superweights/super_weights.h"
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
@@ -24,25 +25,36 @@ void printLayers(const std::vector<LayerSpikes>& layers) {
                                                   : "");
 }
 
+void printWeight(const SuperWeightResult& r, const SuperWeight& s) {
+    std::printf("  %d:%d:%d  weight %.4g  input %.4g  output %.4g  at position %d %s  share %.2f%s\n", s.layer, s.row,
+                s.col, s.weight, s.inputActivation, s.outputActivation, s.pos, quoted(r.tokens[s.pos]).c_str(),
+                s.share, s.rowIsMassiveDim ? "  (row is a massive-activation dimension)" : "");
+    std::printf("      stands out %.1fx from the other layers' largest spikes; zeroing it: KL %.4g, zeroing the %d "
+                "largest other weights: KL %.4g\n",
+                std::exp(s.layerStandout), s.damage, s.controlWeights, s.controlDamage);
+}
+
 void printResult(const SuperWeightResult& r) {
-    std::printf("prompt: %zu tokens; spikes: above %.0fx the layer's median |value|\n\n", r.ids.size(),
-                r.params.minOutputRatio);
+    std::printf("prompt: %zu tokens; spikes: above %.0fx the layer's median |value|; candidates from %.0fx, "
+                "confirmed by zeroing\n\n",
+                r.ids.size(), r.params.minOutputRatio, r.params.candidateRatio);
     std::printf("mlp/down input and output maxima per layer:\n");
     printLayers(r.layers);
     std::printf("\n");
     if (r.superWeights.empty()) {
-        std::printf("no super weight found (no layer has an input and an output spike at the same token)\n");
+        std::printf("no super weight found (no weight supplies a spike that stands out and hurts more when zeroed "
+                    "than the matrix's largest other weights)\n");
     } else {
-        std::printf("super weights (layer:row:col), %d detection pass(es):\n", r.iterations);
-        for (const auto& s : r.superWeights)
-            std::printf("  %d:%d:%d  weight %.4g  input %.4g  output %.4g  at position %d %s  share %.2f%s\n",
-                        s.layer, s.row, s.col, s.weight, s.inputActivation, s.outputActivation, s.pos,
-                        quoted(r.tokens[s.pos]).c_str(), s.share,
-                        s.rowIsMassiveDim ? "  (row is a massive-activation dimension)" : "");
+        std::printf("super weights (layer:row:col), confirmed, %d detection pass(es):\n", r.iterations);
+        for (const auto& s : r.superWeights) printWeight(r, s);
         double worst = 0;
         for (const auto& s : r.layersAfter) worst = std::max(worst, s.outputSpike ? s.outputRatio : 0.0);
         std::printf("with them zeroed: %s\n",
                     worst > 0 ? "some output spikes remain (see --json layers_after_zeroing)" : "no output spike left");
+    }
+    if (!r.nearMisses.empty()) {
+        std::printf("near misses (candidates whose removal hurt less than the control's):\n");
+        for (const auto& s : r.nearMisses) printWeight(r, s);
     }
     const auto& m = r.massive;
     std::printf("\nmassive activations (Sun et al.: |x| > %.0f and > %.0fx the median of resid_post): ",
@@ -92,11 +104,23 @@ void registerSuperWeights(CLI::App& app) {
         const Model m = openModel(o->model);
         const std::vector<int> ids = *prompt ? promptIds(m, o->prompt) : detectionIds(m, "");
         const SuperWeightResult r = detectSuperWeights(m, ids, o->params, progressBar());
+        const auto published = publishedFor(m.config);
         if (o->json) {
-            printJson(toJson(r));
+            nlohmann::json j = toJson(r);
+            if (published) j["published"] = publishedComparisonJson(*published, m, r.coords());
+            printJson(j);
             return;
         }
         printResult(r);
+        if (published) {
+            const auto p = publishedComparisonJson(*published, m, r.coords());
+            std::printf("\nthis model has the shape of %s; its published super weights (%s):\n",
+                        published->model.c_str(), p["source"].get<std::string>().c_str());
+            for (const auto& w : p["weights"])
+                std::printf("  %d:%d:%d  value here %.4g  %s\n", w["layer"].get<int>(), w["row"].get<int>(),
+                            w["col"].get<int>(), w["value"].get<double>(),
+                            w["detected"].get<bool>() ? "detected" : "not detected");
+        }
     });
 }
 

@@ -1,5 +1,9 @@
 #include "app/cli/superweight_options.h"
 
+#include <algorithm>
+
+#include "analysis/superweights/superweight_experiments.h"
+
 #include <sstream>
 
 #include "analysis/superweights/stop_words.h"
@@ -30,6 +34,28 @@ std::vector<WeightChange> parseChanges(const std::vector<std::string>& items, co
         }
     }
     return out;
+}
+
+std::pair<std::vector<WeightCoord>, std::vector<double>> parseScaleSweep(const std::vector<std::string>& items) {
+    std::vector<WeightCoord> coords;
+    std::string range;
+    for (const auto& item : items) {
+        const size_t eq = item.find('=');
+        if (eq == std::string::npos)
+            throw InvalidInput("--scale-sweep '" + item + "' needs a range: layer:row:col=start:stop:step");
+        const WeightChange c = parseWeightChange(item.substr(0, eq));
+        if (!c.isSingleWeight()) throw InvalidInput("--scale-sweep scales single weights; '" + item + "' is not one");
+        if (!range.empty() && item.substr(eq + 1) != range)
+            throw InvalidInput("the weights of --scale-sweep are scaled together and need one range, not " + range +
+                               " and " + item.substr(eq + 1));
+        range = item.substr(eq + 1);
+        coords.push_back({c.layer, c.row, c.col});
+    }
+    std::string parts = range;
+    std::replace(parts.begin(), parts.end(), ':', ',');
+    const auto numbers = parseNumbers(parts, "--scale-sweep's range");
+    if (numbers.size() != 3) throw InvalidInput("--scale-sweep's range is start:stop:step, not '" + range + "'");
+    return {coords, scaleFactorRange(numbers[0], numbers[1], numbers[2])};
 }
 
 std::vector<double> parseNumbers(const std::string& text, const std::string& option) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "analysis/superweights/weight_selection.h"
@@ -21,6 +22,10 @@ std::vector<int> detectionIds(const Model& model, const std::string& prompt);
 // flag in errors; withFactor: every weight must carry "=factor", else none may.
 std::vector<WeightChange> parseChanges(const std::vector<std::string>& items, const std::string& option,
                                        bool withFactor);
+
+// --scale-sweep items "L:R:C=start:stop:step" (several weights are scaled together and
+// must share one range): the weights and the factors.
+std::pair<std::vector<WeightCoord>, std::vector<double>> parseScaleSweep(const std::vector<std::string>& items);
 
 // "1,2,3" or "0.5,1,2" -> numbers; throws InvalidInput naming the option.
 std::vector<double> parseNumbers(const std::string& text, const std::string& option);

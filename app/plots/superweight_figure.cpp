@@ -39,4 +39,36 @@ FigureSpec spikesFigure(const SuperWeightResult& r) {
     return fig;
 }
 
+FigureSpec scaleSweepFigure(const ScaleSweep& s, const std::string& modelName) {
+    auto panel = [&](const std::string& title, const std::string& yTitle, auto value) {
+        LineSpec l;
+        l.title = title;
+        l.xTitle = "scale factor of the weight(s)";
+        l.yTitle = yTitle;
+        LineSeries series{yTitle, {}, {}};
+        for (const auto& p : s.points) {
+            series.x.push_back(p.factor);
+            series.y.push_back(value(p));
+        }
+        l.series = {series};
+        return l;
+    };
+    FigureSpec fig;
+    std::string weights;
+    for (const auto& w : s.weights)
+        weights += (weights.empty() ? "" : ", ") + std::to_string(w.layer) + ":" + std::to_string(w.row) + ":" +
+                   std::to_string(w.col);
+    fig.title = (modelName.empty() ? std::string() : modelName + ": ") + "scaling " + weights;
+    if (!s.points.empty() && s.points.front().perplexity)
+        fig.panels.push_back(panel("Perplexity", "perplexity", [](const ScalePoint& p) { return *p.perplexity; }));
+    fig.panels.push_back(panel("KL against the unscaled model", "mean KL", [](const ScalePoint& p) { return p.meanKl; }));
+    fig.panels.push_back(
+        panel("Stop-word mass", "stop-word probability", [](const ScalePoint& p) { return p.stopWordMass; }));
+    fig.columns = int(fig.panels.size());
+    fig.panelWidth = 360;
+    fig.panelHeight = 280;
+    fig.source = toJson(s);
+    return fig;
+}
+
 }  // namespace mwb::plots

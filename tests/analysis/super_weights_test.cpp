@@ -2,10 +2,15 @@
 // nothing on random models; massive activations sit in its row.
 #include <gtest/gtest.h>
 
+#include <Eigen/QR>
+
 #include "analysis/superweights/massive_activations.h"
+#include "analysis/superweights/published_super_weights.h"
 #include "analysis/superweights/super_weights.h"
 #include "tensor/errors.h"
 #include "io/hdf5_model_file.h"
+#include "model/ops.h"
+#include "model/transformer.h"
 #include "tests/analysis/planted_model.h"
 
 namespace mwb {
@@ -136,6 +141,85 @@ TEST(SuperWeights, JsonHasTheDocumentedKeys) {
         EXPECT_TRUE(j["super_weights"][0].contains(key)) << key;
     EXPECT_EQ(j["layers"].size(), 2u);
     EXPECT_TRUE(j.contains("massive_activations"));
+}
+
+// A super weight planted in the trained demo model, weaker than the 100 x rule: the
+// MLP unit `col` of `layer` fires only at position 0 of `ids` (its up row solves
+// h_t · u = target_t exactly for the prompt's MLP inputs h_t), with an input spike
+// `inputRatio` x the layer's median, and the weight (row, col), the only one left in
+// its column, turns it into an output spike `outputRatio` x the median.
+Model plantInDemo(const std::vector<int>& ids, int layer, int row, int col, double inputRatio, double outputRatio) {
+    Model m = loadModel(std::string(MWB_SOURCE_DIR) + "/resources/models/demo.h5");
+    Hooks hooks;
+    hooks.captures = {{HookSite::ResidPre, layer}, {HookSite::AttnOut, layer}, {HookSite::MlpIn, layer},
+                      {HookSite::MlpOut, layer}};
+    const RunState before = Transformer(m).run(ids, hooks, LogitsMode::None);
+    const Matrix mid = before.captured.at({HookSite::ResidPre, layer}) + before.captured.at({HookSite::AttnOut, layer});
+    Matrix h(mid.rows(), mid.cols());
+    auto& b = m.weights.blocks[layer];
+    ops::norm<float>(mid, b.norm2, m.config, h);
+    const double xMedian = medianAbs(before.captured.at({HookSite::MlpIn, layer}));
+    const double yMedian = medianAbs(before.captured.at({HookSite::MlpOut, layer}));
+    Eigen::VectorXd target = Eigen::VectorXd::Zero(h.rows());
+    target(0) = inputRatio * xMedian;  // gelu(a) = a for large a, gelu(0) = 0
+    const Eigen::VectorXd u = h.cast<double>().completeOrthogonalDecomposition().solve(target);
+    b.up.weight.row(col) = u.cast<float>().transpose();
+    b.up.bias(col) = 0.0f;
+    b.down.weight.col(col).setZero();
+    b.down.weight(row, col) = float(outputRatio * yMedian / target(0));
+    return m;
+}
+
+TEST(SuperWeights, APlantedSpikeBelowTheHundredfoldRuleIsConfirmedAndOrdinaryWeightsAreNot) {
+    const std::string path = std::string(MWB_SOURCE_DIR) + "/resources/models/demo.h5";
+    const Model demo = loadModel(path);
+    const std::vector<int> ids = demo.tokenizer.encodeIds("Apple Inc. is a worldwide tech company.");
+    // The trained model itself: candidates, if any, are near misses (their removal
+    // hurts less than removing the matrix's largest other weights).
+    const auto clean = detectSuperWeights(demo, ids);
+    EXPECT_TRUE(clean.superWeights.empty());
+    for (const auto& s : clean.nearMisses) EXPECT_LE(s.damage, s.controlDamage);
+
+    const Model m = plantInDemo(ids, 1, 50, 100, 6300.0, 60.0);
+    const auto r = detectSuperWeights(m, ids);
+    ASSERT_GE(r.layers.size(), 2u);
+    EXPECT_FALSE(r.layers[1].outputSpike);  // 60 x: below the 100 x spike rule
+    EXPECT_NEAR(r.layers[1].outputRatio, 60.0, 6.0);
+    ASSERT_EQ(r.superWeights.size(), 1u);
+    const SuperWeight& s = r.superWeights[0];
+    EXPECT_EQ(s.coord(), (WeightCoord{1, 50, 100}));
+    EXPECT_EQ(s.pos, 0);
+    EXPECT_GT(s.share, 0.9);
+    EXPECT_TRUE(s.confirmed);
+    EXPECT_GT(s.damage, s.controlDamage);
+    EXPECT_GT(s.layerStandout, std::log(2.0));
+    for (const auto& n : r.nearMisses) EXPECT_FALSE(n.confirmed);
+}
+
+// The published table matches a model by architecture and shape; Llama and Llama 2
+// (same shape) differ in their context.
+TEST(SuperWeights, PublishedCoordinatesMatchByArchitectureAndShape) {
+    ModelConfig c;
+    c.architecture = Architecture::Llama;
+    c.nLayers = 32;
+    c.dModel = 4096;
+    c.dFf = 14336;
+    c.vocabSize = 32000;
+    c.nCtx = 32768;
+    auto p = publishedFor(c);
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->model, "mistralai/Mistral-7B-v0.1");
+    EXPECT_EQ(p->coords, (std::vector<WeightCoord>{{1, 2070, 7310}}));
+    c.dFf = 11008;
+    c.nCtx = 2048;
+    EXPECT_EQ(publishedFor(c)->coords, (std::vector<WeightCoord>{{2, 3968, 7003}}));
+    c.nCtx = 4096;
+    EXPECT_EQ(publishedFor(c)->model, "meta-llama/Llama-2-7b-hf");
+    c.architecture = Architecture::Gpt2;
+    EXPECT_FALSE(publishedFor(c));
+    const Model demo = loadModel(std::string(MWB_SOURCE_DIR) + "/resources/models/demo.h5");
+    EXPECT_FALSE(publishedFor(demo.config));
+    EXPECT_EQ(publishedSuperWeights().size(), 10u);
 }
 
 TEST(SuperWeights, EmptyPromptIsRejected) {

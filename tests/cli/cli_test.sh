@@ -158,6 +158,22 @@ expect_error 1 "context" -- "$MWB" bench "$FIX" --prompt-tokens 20 --decode-toke
 expect_error 1 "prompt-tokens must be at least 1" -- "$MWB" bench "$FIX" --prompt-tokens 0 --decode-tokens 1
 expect_error 1 "repeat must be at least 1" -- "$MWB" bench "$FIX" --prompt-tokens 4 --decode-tokens 1 --repeat 0
 
+# The scale sweep over a range: factors start..stop in steps, KL 0 at factor 1, a figure.
+expect_ok "$MWB" ablate "$FIX" --scale-sweep 0:1:2=0:2:0.5 --prompt "The cat" --json --png "$TMP/sweep.png"
+python3 - "$TMP/out" <<'PY' || { echo "FAIL: ablate --scale-sweep: $(cat "$TMP/out")"; fails=$((fails+1)); }
+import json, sys
+s = json.load(open(sys.argv[1]))
+f = [p["factor"] for p in s["points"]]
+assert f == [0, 0.5, 1, 1.5, 2], f
+kl = {p["factor"]: p["kl"] for p in s["points"]}
+assert kl[1] == 0 and kl[0] > 0, kl
+PY
+[ -s "$TMP/sweep.png" ] || { echo "FAIL: ablate --scale-sweep --png wrote no figure"; fails=$((fails+1)); }
+expect_error 1 "start <= stop" -- "$MWB" ablate "$FIX" --scale-sweep 0:1:2=2:0:0.5 --prompt "The cat"
+expect_error 1 "one range" -- "$MWB" ablate "$FIX" --scale-sweep 0:1:2=0:2:0.5 --scale-sweep 0:1:3=0:1:0.5 --prompt "The cat"
+expect_error 1 "start:stop:step" -- "$MWB" ablate "$FIX" --scale-sweep 0:1:2=0:2 --prompt "The cat"
+expect_error 1 "sweep" -- "$MWB" ablate "$FIX" --zero 0:1:2 --png "$TMP/x.png" --prompt "The cat"
+
 new=$(find "$SRC" \( -path "$SRC/build*" -o -path "$SRC/.git" \) -prune -o -newer "$TMP/start" \( -name '*.mwbstats' -o -name '*.h5' -o -name '*.tmp*' -o -name '*.json' \) -print | head -5)
 [ -z "$new" ] || { echo "FAIL: the test wrote into the source tree: $new"; fails=$((fails+1)); }
 
