@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "io/model_checks.h"
+#include "io/tensor_checksum.h"
 #include "tensor/atomic_file.h"
 #include "tensor/float16.h"
 
@@ -93,14 +94,38 @@ Handle Writer::createDataset(const std::string& path, hid_t fileType, const Dims
                   H5Dclose);
 }
 
+void Writer::writeChecksum(hid_t dset, const std::string& path, uint64_t value) {
+    Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    const std::string where = path + " attribute " + kChecksumAttribute;
+    Handle attr(ok(H5Acreate2(dset, kChecksumAttribute, H5T_STD_U64LE, space, H5P_DEFAULT, H5P_DEFAULT), where),
+                H5Aclose);
+    const unsigned long long v = value;
+    ok(H5Awrite(attr, H5T_NATIVE_ULLONG, &v), where);
+}
+
 void Writer::writeFloats(const std::string& path, const float* data, const Dims& dims,
                          StorageType storage) {
     hsize_t total = 1;
     for (hsize_t d : dims) total *= d;
-    if (storage != StorageType::Float16) {
-        const hid_t fileType = storage == StorageType::Float64 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE;
-        Handle dset = createDataset(path, fileType, dims);
+    TensorHash hash;
+    if (storage == StorageType::Float32) {
+        Handle dset = createDataset(path, H5T_IEEE_F32LE, dims);
         if (total) ok(H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), path);
+        hash.add(data, total * sizeof(float));
+        writeChecksum(dset, path, hash.value());
+        return;
+    }
+    if (storage == StorageType::Float64) {
+        Handle dset = createDataset(path, H5T_IEEE_F64LE, dims);
+        if (total) ok(H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), path);
+        // The checksum is of the doubles the file holds, widened a block at a time.
+        std::vector<double> wide(std::min<hsize_t>(total, kChunkElements));
+        for (hsize_t done = 0; done < total; done += wide.size()) {
+            const hsize_t n = std::min<hsize_t>(wide.size(), total - done);
+            std::copy(data + done, data + done + n, wide.begin());
+            hash.add(wide.data(), n * sizeof(double));
+        }
+        writeChecksum(dset, path, hash.value());
         return;
     }
     Handle fileType = halfType(H5T_ORDER_LE);
@@ -111,7 +136,7 @@ void Writer::writeFloats(const std::string& path, const float* data, const Dims&
     // is not available, so slices are whole rows of the first dimension).
     hsize_t rowElements = 1;
     for (size_t i = 1; i < dims.size(); ++i) rowElements *= dims[i];
-    if (total == 0) return;
+    if (total == 0) return writeChecksum(dset, path, hash.value());
     const hsize_t chunkRows = std::max<hsize_t>(1, kChunkElements / rowElements);
     std::vector<uint16_t> buffer(std::min(chunkRows, dims[0]) * rowElements);
     for (hsize_t row = 0; row < dims[0]; row += chunkRows) {
@@ -134,7 +159,9 @@ void Writer::writeFloats(const std::string& path, const float* data, const Dims&
                                nullptr),
            path);
         ok(H5Dwrite(dset, memType, memSpace, fileSpace, H5P_DEFAULT, buffer.data()), path);
+        hash.add(buffer.data(), elements * sizeof(uint16_t));
     }
+    writeChecksum(dset, path, hash.value());
 }
 
 void Writer::writeStrings(const std::string& path, const std::vector<std::string>& values) {
@@ -235,6 +262,9 @@ void Writer::writeModel(const Model& m, StorageType storage) {
         Handle memType = halfType(nativeOrder());
         Handle dset = createDataset(path, fileType, Dims{hsize_t(l.weightHalf.rows), hsize_t(l.weightHalf.cols)});
         ok(H5Dwrite(dset, memType, H5S_ALL, H5S_ALL, H5P_DEFAULT, l.weightHalf.bits.data()), path);
+        TensorHash hash;
+        hash.add(l.weightHalf.bits.data(), l.weightHalf.bits.size() * sizeof(uint16_t));
+        writeChecksum(dset, path, hash.value());
     };
     detail::visitTensors(c, m.weights, tensor, linear);
     writeTokenizer(m.tokenizer.spec());

@@ -40,6 +40,8 @@ private:
     void writeIntArray(hid_t obj, const std::string& objPath, const char* name,
                        const std::vector<int64_t>& v);
     void writeDouble(hid_t obj, const std::string& objPath, const char* name, double v);
+    // The XXH3-64 attribute of a float dataset (tensor_checksum.h).
+    void writeChecksum(hid_t dset, const std::string& path, uint64_t value);
     Handle createDataset(const std::string& path, hid_t fileType, const Dims& dims);
     void writeFloats(const std::string& path, const float* data, const Dims& dims,
                      StorageType storage);

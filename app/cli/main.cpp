@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
     mwb::cli::registerExport(app);
     mwb::cli::registerSubjectCheck(app);
     mwb::cli::registerBench(app);
+    mwb::cli::registerVerify(app);
     mwb::cli::installInterruptHandler();
     try {
         app.parse(argc, argv);
