@@ -4,11 +4,17 @@
 #include "io/hdf5_writer.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <optional>
 #include <type_traits>
+#include <utility>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "io/model_checks.h"
 #include "io/tensor_checksum.h"
@@ -40,16 +46,61 @@ std::string tokenizerKindName(TokenizerKind kind) {
 
 }  // namespace
 
-Writer::Writer(const fs::path& target, const fs::path& temp) : m_target(target) {
+void Writer::fail(const std::string& path) const {
+    if (const int error = hdf5SystemErrno()) {
+        H5Eclear2(H5E_DEFAULT);
+        throw Error(writeFailureText(m_target, error));
+    }
+    throw Error(m_target.string() + ": cannot write " + path + " (" + hdf5ErrorText() + ")");
+}
+
+Writer::Writer(const fs::path& target, const fs::path& temp) : m_target(target), m_temp(temp) {
     m_h5 = Handle(H5Fcreate(temp.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
     ok(m_h5, "a temporary file " + temp.string());
     m_linkProps = Handle(ok(H5Pcreate(H5P_LINK_CREATE), "/"), H5Pclose);
     ok(H5Pset_create_intermediate_group(m_linkProps, 1), "/");
 }
 
+void Writer::reserve(double bytes) {
+    void* handle = nullptr;
+    if (H5Fget_vfd_handle(m_h5, H5P_DEFAULT, &handle) < 0 || !handle) {
+        H5Eclear2(H5E_DEFAULT);
+        return;
+    }
+    // Beyond the end of the file, so that its size stays what HDF5 writes.
+    if (fallocate(*static_cast<int*>(handle), FALLOC_FL_KEEP_SIZE, 0, off_t(bytes)) != 0) {
+        const int error = errno;
+        if (error == ENOSPC || error == EDQUOT || error == EFBIG) throw Error(writeFailureText(m_target, error));
+        // Other errors: a file system without fallocate; the write goes ahead unreserved.
+    }
+}
+
 void Writer::close() {
     m_linkProps.close();
+    // Flushed first, so that a failure (a full disk) leaves the file open for the
+    // destructor to give up cleanly.
+    if (H5Fflush(m_h5, H5F_SCOPE_LOCAL) < 0) fail("the file");
     if (m_h5.close() < 0) fail("the file");
+}
+
+Writer::~Writer() {
+    if (!m_h5.valid()) return;
+    m_linkProps.close();
+    // HDF5 flushes what it still caches when the file is closed. After a failed write
+    // (a full disk) that flush fails again, and a file whose close failed stays
+    // registered half-destroyed, which crashes the library's shutdown at exit. The
+    // file's descriptor is therefore pointed at an anonymous memory file first: the
+    // close writes its last metadata there and succeeds, and the caller removes the
+    // temporary file, which holds nothing of use.
+    void* handle = nullptr;
+    if (H5Fget_vfd_handle(m_h5, H5P_DEFAULT, &handle) >= 0 && handle) {
+        const int scratch = memfd_create("mwb-abandoned-model", MFD_CLOEXEC);
+        if (scratch >= 0) {
+            dup2(scratch, *static_cast<int*>(handle));
+            ::close(scratch);
+        }
+    }
+    if (m_h5.close() < 0) H5Eclear2(H5E_DEFAULT);
 }
 
 void Writer::writeString(hid_t obj, const std::string& objPath, const char* name,
@@ -253,6 +304,7 @@ void Writer::writeModel(const Model& m, StorageType storage) {
         const Dims dims = Tensor::ColsAtCompileTime == 1 ? Dims{hsize_t(t.rows())}
                                                          : Dims{hsize_t(t.rows()), hsize_t(t.cols())};
         writeFloats(path, t.data(), dims, storage);
+        if (!std::exchange(m_firstTensorWritten, true)) failWriteForTest(m_target);
     };
     // Weights kept in float16 are written as they are, whatever `storage` says: a
     // float32 copy would double a large model's file and add nothing.
@@ -274,6 +326,42 @@ void Writer::writeModel(const Model& m, StorageType storage) {
 }  // namespace hdf5
 
 namespace {
+
+// A generous estimate of the file's size: every tensor in its storage type, the
+// tokenizer's strings with HDF5's per-string overhead, and room for the metadata.
+double plannedFileBytes(const Model& m, StorageType storage) {
+    const double element = storage == StorageType::Float16 ? 2.0 : storage == StorageType::Float64 ? 8.0 : 4.0;
+    double bytes = 65536.0;
+    int datasets = 0;
+    detail::visitTensors(
+        m.config, m.weights, [&](const std::string&, const auto& t) { bytes += element * double(t.size()); ++datasets; },
+        [&](const std::string&, const Linear& l) {
+            bytes += l.isHalf() ? 2.0 * double(l.weightHalf.bits.size()) : element * double(l.weight.size());
+            ++datasets;
+        });
+    const TokenizerSpec& spec = m.tokenizer.spec();
+    for (const auto* strings : {&spec.vocab, &spec.merges})
+        for (const std::string& piece : *strings) bytes += 32.0 + double(piece.size());
+    bytes += 4.0 * double(spec.scores.size());
+    for (const EditRecord& e : m.edits) {
+        for (const auto* list : {&e.left, &e.right, &e.keys}) {
+            for (const Matrix& x : *list) bytes += 4.0 * double(x.size());
+        }
+        for (const Matrix& x : e.before) bytes += element * double(x.size());
+        datasets += 8;
+    }
+    return 1.01 * bytes + 4096.0 * datasets;
+}
+
+// Gives back the space reserved beyond the end of a finished file (a shrinking
+// truncate frees what lies past the new end on every file system).
+void releaseReservation(const fs::path& file) {
+    std::error_code ec;
+    const auto size = fs::file_size(file, ec);
+    if (ec) return;
+    fs::resize_file(file, size + 1, ec);
+    if (!ec) fs::resize_file(file, size, ec);
+}
 
 // Throws InvalidInput unless the model can be written and read back.
 void checkSavable(const Model& m) {
@@ -312,8 +400,13 @@ void saveModel(const Model& model, const fs::path& file, StorageType storage, bo
             std::lock_guard lock(hdf5::hdf5Mutex());
             hdf5::silenceHdf5();
             hdf5::Writer writer(file, temp);
+            // HDF5 cannot recover from a failed flush (1.10 leaves its metadata cache
+            // unable to close the file), so the space is claimed first: a full disk is
+            // then found before HDF5 writes anything.
+            writer.reserve(plannedFileBytes(model, storage));
             writer.writeModel(model, storage);
             writer.close();
+            releaseReservation(temp);
         },
         overwrite);
 }

@@ -197,6 +197,15 @@ int utf8CharLength(std::string_view s, std::size_t pos) {
     return len;
 }
 
+bool isValidUtf8(std::string_view s) {
+    for (std::size_t pos = 0; pos < s.size();) {
+        const int len = utf8CharLength(s, pos);
+        if (len == 0) return false;
+        pos += std::size_t(len);
+    }
+    return true;
+}
+
 std::string byteLevelDecode(std::string_view piece) {
     std::string out;
     out.reserve(piece.size());

@@ -52,6 +52,8 @@ void registerEval(CLI::App& app) {
         if (o->batch < 0) throw InvalidInput("--batch must be positive");
         const size_t group = o->batch > 0 ? static_cast<size_t>(o->batch) : 1;
         if (group > 1) o->edit.method = "memit";
+        checkEditLayers(o->edit, loadConfig(o->model));  // before any work
+        for (const auto& c : cases) validateRequest({c.prompt, c.subject, c.targetNew, c.targetTrue});
         // Neighbourhoods without the subjects edited together with the case: in its
         // batch, or anywhere in a sequence (which ends with all of them in the model).
         int dropped = 0;

@@ -6,29 +6,26 @@
 #include <sstream>
 
 #include "analysis/causal_trace.h"
+#include "app/cli/common.h"
 #include "data/datasets.h"
 #include "tensor/errors.h"
 
 namespace mwb::cli {
 
-namespace {
-
-std::vector<int> parseLayerList(const std::string& text) {
-    std::vector<int> out;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ','))
-        if (!item.empty()) {
-            try {
-                out.push_back(std::stoi(item));
-            } catch (const std::exception&) {
-                throw InvalidInput("'" + item + "' is not a layer number");
-            }
+void checkEditLayers(const EditOptions& o, const ModelConfig& config) {
+    if (o.layer != "auto") {
+        size_t used = 0;
+        int layer = -1;
+        try {
+            layer = std::stoi(o.layer, &used);
+        } catch (const std::exception&) {
+            used = 0;
         }
-    return out;
+        if (used == 0 || used != o.layer.size()) throw InvalidInput("--layer must be a number or auto, not " + quote(o.layer));
+        checkLayer("--layer", layer, config);
+    }
+    parseLayers(o.layers, "--layers", config);
 }
-
-}  // namespace
 
 std::string bundledResource(const std::string& relative) {
 #ifdef MWB_RESOURCE_DIR
@@ -117,6 +114,8 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
 EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, const EditOptions& o,
                   bool quiet) {
     if (requests.empty()) throw InvalidInput("no edit requests");
+    checkEditLayers(o, model.config);
+    for (const EditRequest& r : requests) validateRequest(r);
     EditSpec spec;
     spec.method = parseEditMethod(o.method);
     int layer = -1;
@@ -124,7 +123,6 @@ EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, 
         if (o.layer == "auto") {
             std::vector<std::pair<std::string, std::string>> facts;
             for (const EditRequest& r : requests) {
-                validateRequest(r);
                 facts.emplace_back(fillTemplate(r.prompt, r.subject), r.subject);
             }
             layer = mlpPeakLayer(model, facts);
@@ -133,17 +131,13 @@ EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, 
                           << (requests.size() > 1 ? " (where causal tracing of the MLP peaks for most of the traced requests)\n"
                                                   : " (where causal tracing of the MLP peaks)\n");
         } else {
-            try {
-                layer = std::stoi(o.layer);
-            } catch (const std::exception&) {
-                throw InvalidInput("--layer must be a number or auto");
-            }
+            layer = std::stoi(o.layer);  // checked by checkEditLayers
         }
     }
     if (spec.method == EditMethod::Rome)
         spec.layers = {layer};
     else if (!o.layers.empty())
-        spec.layers = parseLayerList(o.layers);
+        spec.layers = parseLayers(o.layers, "--layers", model.config);
     else  // three layers ending at the trace's peak, shifted up when the peak is below layer 2
         spec.layers = memitLayersEndingAt(std::min(model.config.nLayers - 1, std::max(layer, 2)));
     spec.factToken = parseFactToken(o.factToken);
