@@ -85,37 +85,50 @@ Model smallModel() {
 
 int openHdf5Objects() { return int(H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL)); }
 
-class EveryFlippedByte : public testing::TestWithParam<StorageType> {};
-
-TEST_P(EveryFlippedByte, IsRefusedOnLoadNamingTheTensor) {
-    test::TempDir dir;
-    const fs::path file = dir / "m.h5";
-    saveModel(smallModel(), file, GetParam());
+// Flips bytes 0, step, 2 step, ... of every tensor's data in turn; each must be refused
+// on load, naming the tensor. Returns how many were refused so.
+size_t expectFlipsRefused(const fs::path& file, hsize_t step) {
     const std::vector<DataExtent> tensors = floatDatasets(file);
-    ASSERT_GE(tensors.size(), 14u);  // embeddings, 12 in the block, the final norm, lm_head
-    size_t tried = 0;
+    EXPECT_GE(tensors.size(), 14u);  // embeddings, 12 in the block, the final norm, lm_head
+    size_t refused = 0;
     for (const DataExtent& t : tensors) {
-        ASSERT_NE(t.offset, HADDR_UNDEF) << t.path << " is not contiguous";
-        ASSERT_GT(t.bytes, 0u) << t.path;
-        for (hsize_t i = 0; i < t.bytes; ++i) {
+        EXPECT_NE(t.offset, HADDR_UNDEF) << t.path << " is not contiguous";
+        if (t.offset == HADDR_UNDEF) continue;
+        EXPECT_GT(t.bytes, 0u) << t.path;
+        for (hsize_t i = 0; i < t.bytes; i += step) {
             flipByte(file, std::streamoff(t.offset + i));
             try {
                 loadModel(file);
                 ADD_FAILURE() << "a flipped byte " << i << " of " << t.path << " was not noticed";
             } catch (const ModelFormatError& e) {
-                ASSERT_EQ(e.hdf5Path(), t.path) << e.what();
-                ASSERT_NE(std::string(e.what()).find("is damaged"), std::string::npos) << e.what();
+                const bool named = e.hdf5Path() == t.path && std::string(e.what()).find("is damaged") != std::string::npos;
+                if (named) ++refused;
+                else ADD_FAILURE() << "byte " << i << " of " << t.path << ": " << e.what();
             }
             flipByte(file, std::streamoff(t.offset + i));
-            ++tried;
         }
     }
-    EXPECT_GT(tried, 1000u);
     EXPECT_NO_THROW(loadModel(file));  // every byte back as it was
+    return refused;
 }
 
-INSTANTIATE_TEST_SUITE_P(StorageTypes, EveryFlippedByte,
-                         testing::Values(StorageType::Float32, StorageType::Float16, StorageType::Float64));
+class EveryFlippedByte : public testing::TestWithParam<StorageType> {};
+
+TEST_P(EveryFlippedByte, IsRefusedOnLoadNamingTheTensor) {
+    test::TempDir dir;
+    saveModel(smallModel(), dir / "m.h5", GetParam());
+    EXPECT_GT(expectFlipsRefused(dir / "m.h5", 1), 4000u);
+}
+
+INSTANTIATE_TEST_SUITE_P(StorageTypes, EveryFlippedByte, testing::Values(StorageType::Float32, StorageType::Float16));
+
+// float64 hashes the doubles it reads (another path): one byte in 7, which meets every
+// byte position of an 8-byte element, keeps the test short.
+TEST(Checksums, FlippedBytesOfFloat64TensorsAreRefused) {
+    test::TempDir dir;
+    saveModel(smallModel(), dir / "m.h5", StorageType::Float64);
+    EXPECT_GT(expectFlipsRefused(dir / "m.h5", 7), 2000u);
+}
 
 TEST(Checksums, AreXxh3OfTheStoredValuesReadableAsUnsigned64BitAttributes) {
     test::TempDir dir;
