@@ -30,8 +30,8 @@ T field(const nlohmann::json& record, const char* key, const std::filesystem::pa
     try {
         return record.at(key).get<T>();
     } catch (const nlohmann::json::exception&) {
-        throw InvalidInput(file.string() + ": record " + std::to_string(index) + " has a \"" + key +
-                           "\" of the wrong type");
+        throw InvalidInput(file.string() + ": record " + std::to_string(index) + " has a " + quote(key) +
+                           " of the wrong type");
     }
 }
 
@@ -88,8 +88,8 @@ std::vector<CounterFactCase> loadCounterFact(const std::filesystem::path& file) 
         c.attributePrompts = list("attribute_prompts");
         c.generationPrompts = list("generation_prompts");
         if (c.prompt.find("{}") == std::string::npos)
-            throw InvalidInput(file.string() + ": case " + std::to_string(c.caseId) + ": the prompt \"" +
-                               c.prompt + "\" has no {} for the subject");
+            throw InvalidInput(file.string() + ": case " + std::to_string(c.caseId) + ": the prompt " +
+                               quote(c.prompt) + " has no {} for the subject");
         cases.push_back(std::move(c));
     }
     return cases;

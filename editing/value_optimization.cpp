@@ -91,6 +91,14 @@ void validateRequest(const EditRequest& r) {
     if (r.targetNew.find_first_not_of(' ') == std::string::npos) throw InvalidInput("the new target is empty");
 }
 
+void validateValueParams(const ValueParams& params) {
+    if (params.steps < 1) throw InvalidInput("the number of optimisation steps must be at least 1");
+    if (!(params.learningRate > 0)) throw InvalidInput("the learning rate must be positive");
+    if (!(params.clampNormFactor > 0)) throw InvalidInput("the clamp factor must be positive");
+    if (!(params.klFactor >= 0)) throw InvalidInput("the KL factor must not be negative");
+    if (!(params.weightDecay >= 0)) throw InvalidInput("the weight decay must not be negative");
+}
+
 PlacedRequest placeRequest(const Model& model, const EditRequest& request,
                            const std::vector<std::string>& templates, FactToken factToken,
                            bool subjectTokensAsInPrompt) {
@@ -301,11 +309,7 @@ ValueTarget optimizeSharedValue(const Model& model, const std::vector<EditReques
                                 double initNorm, const ValueParams& params, const ProgressFn& progress,
                                 std::optional<double> barePromptShare) {
     const auto& c = model.config;
-    if (params.steps < 1) throw InvalidInput("the number of optimisation steps must be at least 1");
-    if (!(params.learningRate > 0)) throw InvalidInput("the learning rate must be positive");
-    if (!(params.clampNormFactor > 0)) throw InvalidInput("the clamp factor must be positive");
-    if (!(params.klFactor >= 0)) throw InvalidInput("the KL factor must not be negative");
-    if (!(params.weightDecay >= 0)) throw InvalidInput("the weight decay must not be negative");
+    validateValueParams(params);
     if (requests.empty() || requests.size() != placed.size())
         throw InvalidInput("one placement per request is needed");
     for (const EditRequest& r : requests)

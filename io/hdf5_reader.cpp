@@ -299,7 +299,7 @@ void Reader::readFloatRows(hid_t dset, const std::string& path, const Dims& dims
         if (half) {
             readBlock(first + done, n, memType, halves.data());
             for (hsize_t i = 0; i < n * rowElements; ++i) dst[i] = halfToFloat(halves[i]);
-            hash->add(halves.data(), n * rowElements * sizeof(uint16_t));
+            if (hash) hash->add(halves.data(), n * rowElements * sizeof(uint16_t));
         } else {
             readBlock(first + done, n, H5T_NATIVE_DOUBLE, doubles.data());
             for (hsize_t i = 0; i < n * rowElements; ++i) dst[i] = float(doubles[i]);

@@ -117,7 +117,7 @@ Activation activationFrom(const ConfigReader& r, const char* key, const std::str
     if (name == "relu") return Activation::Relu;
     if (name == "silu" || name == "swish") return Activation::Silu;
     r.fail(key,
-           "is '" + name + "'; supported are gelu_new, gelu_pytorch_tanh, gelu, relu and silu");
+           "is " + quote(name) + "; supported are gelu_new, gelu_pytorch_tanh, gelu, relu and silu");
 }
 
 void readGpt2(const ConfigReader& r, HfConfig& out) {
@@ -150,7 +150,7 @@ RopeScaling ropeScalingFrom(const ConfigReader& r) {
     if (type == "default") return s;
     if (type != "linear" && type != "llama3")
         r.fail(r.has("rope_type") ? "rope_type" : "type",
-               "is \"" + type + "\"; this program computes linear and llama3 rotary scaling only");
+               "is " + quote(type) + "; this program computes linear and llama3 rotary scaling only");
     s.type = parseRopeScalingType(type);
     s.factor = r.requiredNumber("factor");
     if (s.type == RopeScalingType::Llama3) {
@@ -202,8 +202,8 @@ void readLayerTypes(const ConfigReader& r, ModelConfig& c) {
     bool all = true, none = true, even = true;
     for (int i = 0; i < c.nLayers; ++i) {
         if (types[i] != "sliding_attention" && types[i] != "full_attention")
-            r.fail("layer_types", "names the attention '" + types[i] +
-                                      "'; this program knows sliding_attention and full_attention");
+            r.fail("layer_types", "names the attention " + quote(types[i]) +
+                                      "; this program knows sliding_attention and full_attention");
         const bool sliding = types[i] == "sliding_attention";
         all &= sliding;
         none &= !sliding;

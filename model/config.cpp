@@ -184,8 +184,8 @@ Architecture parseArchitecture(const std::string& s) {
     for (Architecture a : {Architecture::Gpt2, Architecture::Llama, Architecture::GptJ, Architecture::GptNeoX,
                            Architecture::Qwen3, Architecture::Gemma2, Architecture::Phi3, Architecture::Olmo2})
         if (s == toString(a)) return a;
-    throw InvalidInput("unknown architecture '" + s +
-                       "' (expected gpt2, llama, gptj, gpt_neox, qwen3, gemma2, phi3 or olmo2)");
+    throw InvalidInput("unknown architecture " + quote(s) +
+                       " (expected gpt2, llama, gptj, gpt_neox, qwen3, gemma2, phi3 or olmo2)");
 }
 
 Activation parseActivation(const std::string& s) {

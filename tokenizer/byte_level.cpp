@@ -125,7 +125,7 @@ std::shared_ptr<const PreTokenRegex::Code> compileRegex(const std::string& sourc
     if (code->code == nullptr) {
         PCRE2_UCHAR message[256];
         pcre2_get_error_message(error, message, sizeof message);
-        throw InvalidInput("The pre-tokenisation regex \"" + source + "\" cannot be compiled: " +
+        throw InvalidInput("The pre-tokenisation regex " + quote(source) + " cannot be compiled: " +
                            reinterpret_cast<const char*>(message) + " at offset " +
                            std::to_string(errorOffset) + ".");
     }

@@ -111,13 +111,60 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
     cmd->add_option("--seed", o.seed, "Seed for the context templates")->capture_default_str();
 }
 
+namespace {
+
+// Everything of the spec but its layers: the options checked and translated, which
+// needs no model.
+EditSpec specWithoutLayers(const EditOptions& o) {
+    EditSpec spec;
+    spec.method = parseEditMethod(o.method);
+    spec.factToken = parseFactToken(o.factToken);
+    if (o.keyMode == "original") spec.keyMode = KeyMode::Original;
+    else if (o.keyMode != "consistent") throw InvalidInput("--key must be consistent or original");
+    if (!o.keyContext.empty()) spec.keyContext = parseKeyContext(o.keyContext);
+    // The step limit, stop rule and clamp are the method's unless given (defaultValueParams).
+    const ValueParams methodDefaults = defaultValueParams(spec.method);
+    spec.value = o.value;
+    spec.value->steps = o.steps.value_or(methodDefaults.steps);
+    spec.value->stopRule = o.stopOn.empty() ? methodDefaults.stopRule : parseStopRule(o.stopOn);
+    spec.value->clampNormFactor = o.clamp.value_or(methodDefaults.clampNormFactor);
+    validateValueParams(*spec.value);
+    spec.templateSeed = o.seed;
+    if (o.contextJoin != "auto" && o.contextJoin != "space") throw InvalidInput("--context-join must be auto or space");
+    spec.subjectTokensAsInPrompt = o.contextJoin == "auto";
+    if (!(o.momentWeight >= 0)) throw InvalidInput("--moment-weight must not be negative (0: the default)");
+    spec.momentWeight = o.momentWeight;
+    spec.nullSpace = o.nullSpace;
+    if (!(o.nullSpaceThreshold > 0)) throw InvalidInput("--null-space-threshold must be positive");
+    spec.nullSpaceThreshold = o.nullSpaceThreshold;
+    if (o.nullSpaceAbsolute && !o.nullSpace) throw InvalidInput("--null-space-absolute is for --null-space");
+    spec.nullSpaceThresholdIsAbsolute = o.nullSpaceAbsolute;
+    if (!(o.nullSpaceL2 > 0) || !std::isfinite(o.nullSpaceL2)) throw InvalidInput("--null-space-l2 must be positive");
+    spec.nullSpaceL2 = o.nullSpaceL2;
+    spec.separateSubjectValues = o.separateSubjectValues;
+    if (o.passes < 1) throw InvalidInput("--passes must be at least 1");
+    if (o.passes > 1 && spec.method != EditMethod::Memit) throw InvalidInput("--passes is for MEMIT");
+    spec.passes = o.passes;
+    if (o.statsTokens < 1) throw InvalidInput("--stats-tokens must be positive");
+    spec.stats.maxTokens = o.statsTokens;
+    if (o.statsOf != "unedited" && o.statsOf != "current") throw InvalidInput("--stats-of must be unedited or current");
+    spec.statsOfUneditedModel = o.statsOf == "unedited";
+    return spec;
+}
+
+}  // namespace
+
+void checkEditOptions(const EditOptions& o, const ModelConfig& config) {
+    checkEditLayers(o, config);
+    specWithoutLayers(o);
+}
+
 EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, const EditOptions& o,
                   bool quiet) {
     if (requests.empty()) throw InvalidInput("no edit requests");
     checkEditLayers(o, model.config);
     for (const EditRequest& r : requests) validateRequest(r);
-    EditSpec spec;
-    spec.method = parseEditMethod(o.method);
+    EditSpec spec = specWithoutLayers(o);
     int layer = -1;
     if (spec.method == EditMethod::Rome || o.layers.empty()) {
         if (o.layer == "auto") {
@@ -140,34 +187,6 @@ EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, 
         spec.layers = parseLayers(o.layers, "--layers", model.config);
     else  // three layers ending at the trace's peak, shifted up when the peak is below layer 2
         spec.layers = memitLayersEndingAt(std::min(model.config.nLayers - 1, std::max(layer, 2)));
-    spec.factToken = parseFactToken(o.factToken);
-    if (o.keyMode == "original") spec.keyMode = KeyMode::Original;
-    else if (o.keyMode != "consistent") throw InvalidInput("--key must be consistent or original");
-    if (!o.keyContext.empty()) spec.keyContext = parseKeyContext(o.keyContext);
-    // The step limit, stop rule and clamp are the method's unless given (defaultValueParams).
-    const ValueParams methodDefaults = defaultValueParams(spec.method);
-    spec.value = o.value;
-    spec.value->steps = o.steps.value_or(methodDefaults.steps);
-    spec.value->stopRule = o.stopOn.empty() ? methodDefaults.stopRule : parseStopRule(o.stopOn);
-    spec.value->clampNormFactor = o.clamp.value_or(methodDefaults.clampNormFactor);
-    spec.templateSeed = o.seed;
-    if (o.contextJoin != "auto" && o.contextJoin != "space") throw InvalidInput("--context-join must be auto or space");
-    spec.subjectTokensAsInPrompt = o.contextJoin == "auto";
-    spec.momentWeight = o.momentWeight;
-    spec.nullSpace = o.nullSpace;
-    if (!(o.nullSpaceThreshold > 0)) throw InvalidInput("--null-space-threshold must be positive");
-    spec.nullSpaceThreshold = o.nullSpaceThreshold;
-    if (o.nullSpaceAbsolute && !o.nullSpace) throw InvalidInput("--null-space-absolute is for --null-space");
-    spec.nullSpaceThresholdIsAbsolute = o.nullSpaceAbsolute;
-    if (!(o.nullSpaceL2 > 0) || !std::isfinite(o.nullSpaceL2)) throw InvalidInput("--null-space-l2 must be positive");
-    spec.nullSpaceL2 = o.nullSpaceL2;
-    spec.separateSubjectValues = o.separateSubjectValues;
-    if (o.passes < 1) throw InvalidInput("--passes must be at least 1");
-    if (o.passes > 1 && spec.method != EditMethod::Memit) throw InvalidInput("--passes is for MEMIT");
-    spec.passes = o.passes;
-    spec.stats.maxTokens = o.statsTokens;
-    if (o.statsOf != "unedited" && o.statsOf != "current") throw InvalidInput("--stats-of must be unedited or current");
-    spec.statsOfUneditedModel = o.statsOf == "unedited";
     return spec;
 }
 

@@ -46,8 +46,10 @@ void addEditOptions(CLI::App* cmd, EditOptions& o);
 std::string bundledResource(const std::string& relative);
 
 // Throws InvalidInput unless --layer and --layers name layers of a model of this shape.
-// Commands call it right after reading the model's configuration, before any work.
 void checkEditLayers(const EditOptions& o, const ModelConfig& config);
+// checkEditLayers and every other editing option (method, stop rule, clamp, ...):
+// commands call it right after reading the model's configuration, before any work.
+void checkEditOptions(const EditOptions& o, const ModelConfig& config);
 
 // The spec for these requests (validated first, then the layer traced when asked); "--layer auto" traces the request (a batch: up to ten of them, mlpPeakLayer).
 EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, const EditOptions& o,

@@ -56,9 +56,9 @@ expect_error 1 "noise level" -- "$MWB" trace "$FIX" --prompt "a cat sat" --subje
 expect_error 1 "no {}" -- "$MWB" edit "$FIX" --prompt "cat is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS"
 expect_error 1 "layer 9 is outside" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 9 --corpus "$CORPUS"
 expect_error 1 "target" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target "" --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS"
-expect_error 1 "stop rule.*loss or target" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS" --stop-on nll
-expect_error 1 "clamp factor must be positive" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS" --clamp -1
-expect_error 1 "must not be negative" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$CORPUS" --moment-weight -5
+expect_sentence 1 "stop rule.*loss or target" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS" --stop-on nll
+expect_sentence 1 "clamp factor must be positive" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS" --clamp -1
+expect_sentence 1 "must not be negative" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$CORPUS" --moment-weight -5
 expect_error 1 "passes must be at least 1" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$CORPUS" --passes 0
 expect_error 1 "passes is for MEMIT" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS" --passes 2
 expect_error 1 "null-space-threshold must be positive" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$CORPUS" --null-space --null-space-threshold -1
