@@ -26,7 +26,7 @@ public:
     }
 
     [[noreturn]] void fail(const std::string& key, const std::string& problem) const {
-        throw InvalidInput(m_where + (key.empty() ? "" : ": " + quote(key)) + " " + problem);
+        throw InvalidInput(m_where + (key.empty() ? "" : ": '" + key + "'") + " " + problem);
     }
 
     bool has(const std::string& key) const { return m_obj.contains(key); }
