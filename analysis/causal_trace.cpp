@@ -269,7 +269,7 @@ std::string toString(TraceKind k) { return kKindNames[static_cast<int>(k)]; }
 TraceKind parseTraceKind(const std::string& s) {
     for (int i = 0; i < 3; ++i)
         if (s == kKindNames[i]) return static_cast<TraceKind>(i);
-    throw InvalidInput("unknown trace kind '" + s + "' (expected hidden, mlp or attn)");
+    throw InvalidInput("unknown trace kind " + quote(s) + " (expected hidden, mlp or attn)");
 }
 
 std::string toString(TraceMethod m) { return m == TraceMethod::Exact ? "exact" : "attribution"; }
@@ -277,7 +277,7 @@ std::string toString(TraceMethod m) { return m == TraceMethod::Exact ? "exact" :
 TraceMethod parseTraceMethod(const std::string& s) {
     if (s == "exact") return TraceMethod::Exact;
     if (s == "attribution") return TraceMethod::Attribution;
-    throw InvalidInput("unknown trace method '" + s + "' (expected exact or attribution)");
+    throw InvalidInput("unknown trace method " + quote(s) + " (expected exact or attribution)");
 }
 
 NoiseLevel defaultNoise(const Model& model, const std::vector<std::string>& subjects) {

@@ -26,12 +26,12 @@ nlohmann::json parseJsonFile(const std::filesystem::path& file) {
 template <typename T>
 T field(const nlohmann::json& record, const char* key, const std::filesystem::path& file, size_t index) {
     if (!record.is_object() || !record.contains(key))
-        throw InvalidInput(file.string() + ": record " + std::to_string(index) + " has no \"" + key + "\"");
+        throw InvalidInput(file.string() + ": record " + std::to_string(index) + " has no " + quote(key));
     try {
         return record.at(key).get<T>();
     } catch (const nlohmann::json::exception&) {
-        throw InvalidInput(file.string() + ": record " + std::to_string(index) + " has a \"" + key +
-                           "\" of the wrong type");
+        throw InvalidInput(file.string() + ": record " + std::to_string(index) + " has a " + quote(key) +
+                           " of the wrong type");
     }
 }
 
@@ -39,7 +39,7 @@ T field(const nlohmann::json& record, const char* key, const std::filesystem::pa
 
 std::string fillTemplate(const std::string& templ, const std::string& text) {
     const auto at = templ.find("{}");
-    if (at == std::string::npos) throw InvalidInput("the template \"" + templ + "\" has no {}");
+    if (at == std::string::npos) throw InvalidInput("the template " + quote(templ) + " has no {}");
     return templ.substr(0, at) + text + templ.substr(at + 2);
 }
 
@@ -59,8 +59,8 @@ std::vector<KnownFact> loadKnownFacts(const std::filesystem::path& file) {
         if (r.contains("template")) f.templ = field<std::string>(r, "template", file, i);
         if (r.contains("relation_id")) f.relationId = field<std::string>(r, "relation_id", file, i);
         if (f.subject.empty() || f.prompt.find(f.subject) == std::string::npos)
-            throw InvalidInput(file.string() + ": record " + std::to_string(i) + ": the subject \"" +
-                               f.subject + "\" is not in the prompt \"" + f.prompt + "\"");
+            throw InvalidInput(file.string() + ": record " + std::to_string(i) + ": the subject " +
+                               quote(f.subject) + " is not in the prompt " + quote(f.prompt));
         facts.push_back(std::move(f));
     }
     return facts;
@@ -88,8 +88,8 @@ std::vector<CounterFactCase> loadCounterFact(const std::filesystem::path& file) 
         c.attributePrompts = list("attribute_prompts");
         c.generationPrompts = list("generation_prompts");
         if (c.prompt.find("{}") == std::string::npos)
-            throw InvalidInput(file.string() + ": case " + std::to_string(c.caseId) + ": the prompt \"" +
-                               c.prompt + "\" has no {} for the subject");
+            throw InvalidInput(file.string() + ": case " + std::to_string(c.caseId) + ": the prompt " +
+                               quote(c.prompt) + " has no {} for the subject");
         cases.push_back(std::move(c));
     }
     return cases;

@@ -14,7 +14,7 @@ std::string toString(EditMethod m) { return m == EditMethod::Rome ? "rome" : "me
 EditMethod parseEditMethod(const std::string& s) {
     if (s == "rome") return EditMethod::Rome;
     if (s == "memit") return EditMethod::Memit;
-    throw InvalidInput("the editing method must be rome or memit, not '" + s + "'");
+    throw InvalidInput("the editing method must be rome or memit, not " + quote(s));
 }
 
 ValueParams defaultValueParams(EditMethod m) { return m == EditMethod::Rome ? RomeParams{}.value : MemitParams{}.value; }

@@ -69,12 +69,12 @@ std::vector<std::pair<double, double>> targetNlls(const Transformer& transformer
     std::vector<std::array<std::vector<int>, 2>> targets(n);
     for (int i = 0; i < n; ++i) {
         ids[i] = tokenizer.encodeIds(prompts[i]);
-        if (ids[i].empty()) throw InvalidInput("the prompt \"" + prompts[i] + "\" gives no tokens");
+        if (ids[i].empty()) throw InvalidInput("the prompt " + quote(prompts[i]) + " gives no tokens");
         targets[i][0] = continuationIds(tokenizer, prompts[i], targetA);
         targets[i][1] = continuationIds(tokenizer, prompts[i], targetB);
         const size_t longest = std::max(targets[i][0].size(), targets[i][1].size());
         if (ids[i].size() + longest - 1 > size_t(nCtx))
-            throw InvalidInput("the prompt \"" + prompts[i] + "\" with its target is longer than the model's context of " +
+            throw InvalidInput("the prompt " + quote(prompts[i]) + " with its target is longer than the model's context of " +
                                std::to_string(nCtx) + " tokens");
     }
     // First target token: the prompt's last position, both targets from one run.
@@ -115,9 +115,9 @@ std::vector<std::string> generateTexts(const Transformer& transformer, const std
     std::vector<std::vector<int>> ids(n);
     for (int i = 0; i < n; ++i) {
         ids[i] = tokenizer.encodeIds(prompts[i]);
-        if (ids[i].empty()) throw InvalidInput("the generation prompt \"" + prompts[i] + "\" gives no tokens");
+        if (ids[i].empty()) throw InvalidInput("the generation prompt " + quote(prompts[i]) + " gives no tokens");
         if (ids[i].size() > size_t(nCtx))
-            throw InvalidInput("the generation prompt \"" + prompts[i] + "\" is longer than the model's context of " +
+            throw InvalidInput("the generation prompt " + quote(prompts[i]) + " is longer than the model's context of " +
                                std::to_string(nCtx) + " tokens");
     }
     std::vector<std::string> texts(n);

@@ -41,8 +41,8 @@ KnowledgeAccuracy evaluateKnowledge(const Model& model, const std::vector<KnownF
         p.attributeIds = continuationIds(tokenizer, p.prompt, p.attribute);
         if (promptIds[i].empty()) throw InvalidInput("fact " + std::to_string(p.knownId) + " has an empty prompt");
         if (promptIds[i].size() + p.attributeIds.size() - 1 > size_t(model.config.nCtx))
-            throw InvalidInput("fact " + std::to_string(p.knownId) + ": the prompt \"" + p.prompt +
-                               "\" with its attribute is longer than the model's context of " +
+            throw InvalidInput("fact " + std::to_string(p.knownId) + ": the prompt " + quote(p.prompt) +
+                               " with its attribute is longer than the model's context of " +
                                std::to_string(model.config.nCtx) + " tokens");
     }
     for (int first = 0; first < n; first += kChunk) {

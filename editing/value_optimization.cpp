@@ -66,7 +66,7 @@ std::string toString(FactToken f) { return kFactTokenNames[static_cast<int>(f)];
 FactToken parseFactToken(const std::string& s) {
     for (int i = 0; i < 3; ++i)
         if (s == kFactTokenNames[i]) return static_cast<FactToken>(i);
-    throw InvalidInput("unknown fact token '" + s + "' (expected subject_last, subject_first or last)");
+    throw InvalidInput("unknown fact token " + quote(s) + " (expected subject_last, subject_first or last)");
 }
 
 std::string toString(KeyContext c) { return kKeyContextNames[static_cast<int>(c)]; }
@@ -74,21 +74,29 @@ std::string toString(KeyContext c) { return kKeyContextNames[static_cast<int>(c)
 KeyContext parseKeyContext(const std::string& s) {
     for (int i = 0; i < 2; ++i)
         if (s == kKeyContextNames[i]) return static_cast<KeyContext>(i);
-    throw InvalidInput("unknown key context '" + s + "' (expected subject or prompt)");
+    throw InvalidInput("unknown key context " + quote(s) + " (expected subject or prompt)");
 }
 
 StopRule parseStopRule(const std::string& s) {
     for (int i = 0; i < 2; ++i)
         if (s == kStopRuleNames[i]) return static_cast<StopRule>(i);
-    throw InvalidInput("unknown stop rule '" + s + "' (expected loss or target)");
+    throw InvalidInput("unknown stop rule " + quote(s) + " (expected loss or target)");
 }
 
 void validateRequest(const EditRequest& r) {
     if (r.prompt.find("{}") == std::string::npos)
-        throw InvalidInput("the prompt \"" + r.prompt + "\" has no {} where the subject goes");
+        throw InvalidInput("the prompt " + quote(r.prompt) + " has no {} where the subject goes");
     if (r.subject.empty()) throw InvalidInput("the subject is empty");
     if (r.subject.find("{}") != std::string::npos) throw InvalidInput("the subject must not contain {}");
     if (r.targetNew.find_first_not_of(' ') == std::string::npos) throw InvalidInput("the new target is empty");
+}
+
+void validateValueParams(const ValueParams& params) {
+    if (params.steps < 1) throw InvalidInput("the number of optimisation steps must be at least 1");
+    if (!(params.learningRate > 0)) throw InvalidInput("the learning rate must be positive");
+    if (!(params.clampNormFactor > 0)) throw InvalidInput("the clamp factor must be positive");
+    if (!(params.klFactor >= 0)) throw InvalidInput("the KL factor must not be negative");
+    if (!(params.weightDecay >= 0)) throw InvalidInput("the weight decay must not be negative");
 }
 
 PlacedRequest placeRequest(const Model& model, const EditRequest& request,
@@ -301,11 +309,7 @@ ValueTarget optimizeSharedValue(const Model& model, const std::vector<EditReques
                                 double initNorm, const ValueParams& params, const ProgressFn& progress,
                                 std::optional<double> barePromptShare) {
     const auto& c = model.config;
-    if (params.steps < 1) throw InvalidInput("the number of optimisation steps must be at least 1");
-    if (!(params.learningRate > 0)) throw InvalidInput("the learning rate must be positive");
-    if (!(params.clampNormFactor > 0)) throw InvalidInput("the clamp factor must be positive");
-    if (!(params.klFactor >= 0)) throw InvalidInput("the KL factor must not be negative");
-    if (!(params.weightDecay >= 0)) throw InvalidInput("the weight decay must not be negative");
+    validateValueParams(params);
     if (requests.empty() || requests.size() != placed.size())
         throw InvalidInput("one placement per request is needed");
     for (const EditRequest& r : requests)

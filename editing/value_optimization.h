@@ -67,6 +67,11 @@ struct ValueParams {
     double activationBudgetBytes = 1024.0 * 1024 * 1024;
 };
 
+// Throws InvalidInput unless the optimisation's parameters can be used (steps, learning
+// rate, clamp, KL factor, weight decay); optimizeSharedValue checks them too, callers
+// earlier, before any work.
+void validateValueParams(const ValueParams& params);
+
 // The request's prompt in every context template: token ids and the lookup index.
 // The first template must be the bare "{}". With `subjectTokensAsInPrompt`, a
 // template whose prefix would change how the subject is split into tokens (a

@@ -46,11 +46,14 @@ void Reader::readFactors(const std::string& path, int64_t nLayers, int64_t rows,
                        std::to_string(maxRank));
     requireFloat(dset, path);
     out.resize(nLayers);
+    const std::optional<uint64_t> checksum = storedChecksum(dset, path);
+    TensorHash hash;  // the layers are read in order, so it sees the whole dataset
     for (int64_t j = 0; j < nLayers; ++j) {
         allocate(path, 4.0 * rows * rank, [&] { out[j].resize(rows, rank); });
-        if (dims.size() == 3) readFloatRows(dset, path, dims, j, 1, out[j].data());
-        else readFloatRows(dset, path, dims, 0, dims[0], out[j].data());
+        if (dims.size() == 3) readFloatRows(dset, path, dims, j, 1, out[j].data(), &hash);
+        else readFloatRows(dset, path, dims, 0, dims[0], out[j].data(), &hash);
     }
+    requireChecksum(path, checksum, hash);
 }
 
 bool Reader::hasPerLayerGroup(const std::string& path, int64_t nLayers) {

@@ -3,6 +3,7 @@
 
 #include <map>
 #include <span>
+#include <vector>
 
 #include "tensor/atomic_file.h"
 #include "tensor/errors.h"
@@ -65,12 +66,28 @@ void exportHf(const Model& model, const fs::path& dir, const ExportOptions& opti
         toWrite.push_back({t.name, t.shape, buffer.data()});
     }
 
+    const bool createdFolder = !fs::exists(dir, ec);
     fs::create_directories(dir, ec);
     if (!fs::is_directory(dir)) throw Error("cannot create the folder " + dir.string());
-    report(progress, {0, 1, "writing model.safetensors"});
-    writeSafetensors(dir / "model.safetensors", toWrite, options.dtype);
-    writeFileAtomically(dir / "config.json", config);
-    for (const TextFile& f : tokenizerFiles) writeFileAtomically(dir / f.name, f.content);
+    // A failure (a full disk) leaves no half of a folder: the files this export wrote are
+    // removed (a file it failed to replace is kept as it was), and the folder when this
+    // export made it.
+    std::vector<fs::path> written;
+    try {
+        report(progress, {0, 1, "writing model.safetensors"});
+        writeSafetensors(dir / "model.safetensors", toWrite, options.dtype);
+        written.push_back(dir / "model.safetensors");
+        writeFileAtomically(dir / "config.json", config);
+        written.push_back(dir / "config.json");
+        for (const TextFile& f : tokenizerFiles) {
+            writeFileAtomically(dir / f.name, f.content);
+            written.push_back(dir / f.name);
+        }
+    } catch (...) {
+        for (const fs::path& file : written) fs::remove(file, ec);
+        if (createdFolder) fs::remove(dir, ec);  // only when empty
+        throw;
+    }
     report(progress, {1, 1, "writing model.safetensors"});
 }
 

@@ -2,6 +2,8 @@
 #include "io/hdf5_handles.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "io/model_checks.h"
 
@@ -25,6 +27,21 @@ std::string hdf5ErrorText() {
         &text);
     H5Eclear2(H5E_DEFAULT);
     return text.empty() ? "unknown HDF5 error" : text;
+}
+
+int hdf5SystemErrno() {
+    int found = 0;
+    H5Ewalk2(
+        H5E_DEFAULT, H5E_WALK_UPWARD,
+        [](unsigned, const H5E_error2_t* err, void* data) -> herr_t {
+            int& out = *static_cast<int*>(data);
+            if (out || !err || !err->desc) return 0;
+            const char* at = std::strstr(err->desc, "errno = ");
+            if (at) out = std::atoi(at + 8);
+            return 0;
+        },
+        &found);
+    return found;
 }
 
 std::string dimsText(const Dims& dims) {

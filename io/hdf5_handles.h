@@ -62,6 +62,11 @@ void silenceHdf5();
 // The innermost (most specific) message of the HDF5 error stack; clears the stack.
 std::string hdf5ErrorText();
 
+// The operating system's errno that the HDF5 error stack reports for a failed read or
+// write ("errno = 28" in the file driver's message), 0 when it names none. Leaves the
+// stack as it is.
+int hdf5SystemErrno();
+
 std::string dimsText(const Dims& dims);
 
 const char* typeClassName(H5T_class_t c);

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "model/model.h"
 
@@ -23,6 +25,19 @@ Model loadModel(const std::filesystem::path& file, const LoadOptions& options = 
 
 // Only the root attributes (fast; for `mwb info` and file dialogs).
 ModelConfig loadConfig(const std::filesystem::path& file);
+
+// What verifyModelFile found. Every float dataset (weights, tokenizer scores, edit
+// records) carries a checksum in files written by this program (docs/file-format.md).
+struct ChecksumReport {
+    int checked = 0;                       // float datasets whose checksum matched
+    std::vector<std::string> unchecked;    // HDF5 paths of float datasets without one
+    std::vector<std::string> damaged;      // one sentence per damaged dataset
+};
+
+// Reads every float dataset of a model file and compares it with its checksum, without
+// building the model (no weights kept, memory of one block). Throws ModelFormatError
+// when the file is not a readable model file at all (its root attributes).
+ChecksumReport verifyModelFile(const std::filesystem::path& file);
 
 enum class StorageType { Float32, Float16, Float64 };
 

@@ -262,7 +262,7 @@ void Reader::requireFloat(hid_t dset, const std::string& path) {
 }
 
 void Reader::readFloatRows(hid_t dset, const std::string& path, const Dims& dims,
-                           hsize_t first, hsize_t count, float* out) {
+                           hsize_t first, hsize_t count, float* out, TensorHash* hash) {
     hsize_t rowElements = 1;
     for (size_t i = 1; i < dims.size(); ++i) rowElements *= dims[i];
     if (count == 0 || rowElements == 0) return;
@@ -279,20 +279,56 @@ void Reader::readFloatRows(hid_t dset, const std::string& path, const Dims& dims
             H5Dread(dset, memType, memSpace, fileSpace, H5P_DEFAULT, buffer) < 0)
             failHdf5(path, "cannot be read");
     };
-    if (!isIeeeHalf(fileType)) {  // float32 as is; other float types converted by HDF5
+    const size_t fileSize = H5Tget_size(fileType);
+    const bool half = isIeeeHalf(fileType);
+    if (!half && (fileSize == 4 || !hash)) {  // float32 as is; other float types converted by HDF5
         readBlock(first, count, H5T_NATIVE_FLOAT, out);
+        if (hash) hash->add(out, count * rowElements * sizeof(float));
         return;
     }
-    // float16: convert through a small buffer, never a second copy of the whole tensor.
-    Handle memType = halfType(nativeOrder());
+    // float16 (and float64 when its checksum is wanted): through a small buffer in the
+    // stored precision, never a second copy of the whole tensor.
     const hsize_t chunkRows = std::max<hsize_t>(1, kChunkElements / rowElements);
-    std::vector<uint16_t> buffer(std::min(chunkRows, count) * rowElements);
+    const hsize_t bufferElements = std::min(chunkRows, count) * rowElements;
+    std::vector<uint16_t> halves(half ? bufferElements : 0);
+    std::vector<double> doubles(half ? 0 : bufferElements);
+    Handle memType = half ? halfType(nativeOrder()) : Handle();
     for (hsize_t done = 0; done < count; done += chunkRows) {
         const hsize_t n = std::min(chunkRows, count - done);
-        readBlock(first + done, n, memType, buffer.data());
         float* dst = out + done * rowElements;
-        for (hsize_t i = 0; i < n * rowElements; ++i) dst[i] = halfToFloat(buffer[i]);
+        if (half) {
+            readBlock(first + done, n, memType, halves.data());
+            for (hsize_t i = 0; i < n * rowElements; ++i) dst[i] = halfToFloat(halves[i]);
+            if (hash) hash->add(halves.data(), n * rowElements * sizeof(uint16_t));
+        } else {
+            readBlock(first + done, n, H5T_NATIVE_DOUBLE, doubles.data());
+            for (hsize_t i = 0; i < n * rowElements; ++i) dst[i] = float(doubles[i]);
+            hash->add(doubles.data(), n * rowElements * sizeof(double));
+        }
     }
+}
+
+std::optional<uint64_t> Reader::storedChecksum(hid_t dset, const std::string& path) {
+    if (!hasAttribute(dset, kChecksumAttribute)) {
+        ++m_withoutChecksum;
+        return std::nullopt;
+    }
+    Handle attr = openAttribute(dset, path, kChecksumAttribute);
+    Handle type(H5Aget_type(attr), H5Tclose);
+    Handle space(H5Aget_space(attr), H5Sclose);
+    const std::string where = std::string("attribute '") + kChecksumAttribute + "'";
+    if (H5Tget_class(type) != H5T_INTEGER || H5Tget_size(type) != 8 ||
+        H5Sget_simple_extent_npoints(space) != 1)
+        fail(path, where + " is not a single 64-bit integer");
+    unsigned long long v = 0;
+    if (H5Aread(attr, H5T_NATIVE_ULLONG, &v) < 0) failHdf5(path, where + " cannot be read");
+    return uint64_t(v);
+}
+
+void Reader::requireChecksum(const std::string& path, const std::optional<uint64_t>& expected,
+                             const TensorHash& hash) {
+    if (expected && *expected != hash.value())
+        fail(path, "is damaged: its data does not match its checksum (the file changed after it was written)");
 }
 
 template <typename Tensor>
@@ -307,7 +343,10 @@ void Reader::readTensor(const std::string& path, Tensor& t, long rows, long cols
         if constexpr (isVector) t.resize(rows);
         else t.resize(rows, cols);
     });
-    readFloatRows(dset, path, dims, 0, dims[0], t.data());
+    const std::optional<uint64_t> checksum = storedChecksum(dset, path);
+    TensorHash hash;
+    readFloatRows(dset, path, dims, 0, dims[0], t.data(), &hash);
+    requireChecksum(path, checksum, hash);  // a damaged tensor is named as damaged, not as NaN
     const std::vector<int64_t> shape(dims.begin(), dims.end());
     if (auto bad = nonFiniteProblem(t.data(), shape)) fail(path, *bad);
 }
@@ -460,23 +499,30 @@ void Reader::readHalfTensor(const std::string& path, HalfMatrix& t, long rows, l
         t.format = format;
     });
     Handle fileType(H5Dget_type(dset), H5Tclose);
+    const std::optional<uint64_t> checksum = storedChecksum(dset, path);
+    TensorHash hash;
+    std::optional<std::string> nonFinite;  // reported after the checksum: damage comes first
     if (format == HalfFormat::Float16 && isIeeeHalf(fileType)) {
         Handle memType = halfType(nativeOrder());
         if (H5Dread(dset, memType, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.bits.data()) < 0)
             failHdf5(path, "cannot be read");
+        hash.add(t.bits.data(), t.bits.size() * sizeof(uint16_t));
     } else {
         const hsize_t chunkRows = std::max<hsize_t>(1, kChunkElements / hsize_t(cols));
         std::vector<float> buffer(std::min<hsize_t>(chunkRows, rows) * cols);
         for (hsize_t done = 0; done < hsize_t(rows); done += chunkRows) {
             const hsize_t n = std::min<hsize_t>(chunkRows, rows - done);
-            readFloatRows(dset, path, dims, done, n, buffer.data());
+            readFloatRows(dset, path, dims, done, n, buffer.data(), &hash);
             const std::vector<int64_t> shape{int64_t(n), cols};
-            if (auto bad = nonFiniteProblem(buffer.data(), shape)) fail(path, *bad + " (rows from " + std::to_string(done) + ")");
+            if (auto bad = nonFiniteProblem(buffer.data(), shape); bad && !nonFinite)
+                nonFinite = *bad + " (rows from " + std::to_string(done) + ")";
             for (hsize_t i = 0; i < n * cols; ++i)
                 t.bits[done * cols + i] =
                     format == HalfFormat::Float16 ? floatToHalf(buffer[i]) : floatToBfloat16(buffer[i]);
         }
     }
+    requireChecksum(path, checksum, hash);
+    if (nonFinite) fail(path, *nonFinite);
     // Exponent all ones: Inf or NaN (also a float32 too large for float16).
     const uint16_t exponent = format == HalfFormat::Float16 ? 0x7c00u : 0x7f80u;
     for (size_t i = 0; i < t.bits.size(); ++i)
@@ -527,7 +573,10 @@ TokenizerSpec Reader::readTokenizer(const ModelConfig& c) {
         requireShape(dims, {hsize_t(c.vocabSize)}, scoresPath, " (vocab_size)");
         requireFloat(dset, scoresPath);
         spec.scores.resize(c.vocabSize);
-        readFloatRows(dset, scoresPath, dims, 0, dims[0], spec.scores.data());
+        const std::optional<uint64_t> checksum = storedChecksum(dset, scoresPath);
+        TensorHash hash;
+        readFloatRows(dset, scoresPath, dims, 0, dims[0], spec.scores.data(), &hash);
+        requireChecksum(scoresPath, checksum, hash);
     }
     if (hasAttribute(group, "pre_tokenizer_pattern"))
         spec.preTokenizerPattern = readString(group, path, "pre_tokenizer_pattern");
@@ -556,6 +605,54 @@ TokenizerSpec Reader::readTokenizer(const ModelConfig& c) {
     }
     if (auto problem = tokenizerProblem(spec, c.vocabSize)) fail(problem->path, problem->text);
     return spec;
+}
+
+ChecksumReport Reader::verifyAll() {
+    // Every dataset of the file, in HDF5's name order (deterministic messages).
+    std::vector<std::string> paths;
+#if H5_VERSION_GE(1, 12, 0)
+    using ObjectInfo = H5O_info2_t;
+#define MWB_H5OVISIT H5Ovisit3
+#else
+    using ObjectInfo = H5O_info_t;
+#define MWB_H5OVISIT H5Ovisit2
+#endif
+    const auto collect = [](hid_t, const char* name, const ObjectInfo* info, void* data) -> herr_t {
+        if (info->type == H5O_TYPE_DATASET) static_cast<std::vector<std::string>*>(data)->push_back(std::string("/") + name);
+        return 0;
+    };
+    if (MWB_H5OVISIT(m_h5, H5_INDEX_NAME, H5_ITER_INC, collect, &paths, H5O_INFO_BASIC) < 0)
+        failHdf5("/", "cannot be listed");
+#undef MWB_H5OVISIT
+    ChecksumReport report;
+    std::vector<float> block;
+    for (const std::string& path : paths) {
+        try {
+            Handle dset = openDataset(path);
+            Handle type(H5Dget_type(dset), H5Tclose);
+            if (H5Tget_class(type) != H5T_FLOAT) continue;  // strings and integers carry none
+            const Dims dims = datasetDims(dset, path);
+            const std::optional<uint64_t> checksum = storedChecksum(dset, path);
+            if (!checksum) {
+                report.unchecked.push_back(path);
+                continue;
+            }
+            TensorHash hash;
+            if (!dims.empty() && dims[0] > 0) {
+                hsize_t rowElements = 1;
+                for (size_t i = 1; i < dims.size(); ++i) rowElements *= dims[i];
+                const hsize_t rows = std::max<hsize_t>(1, kChunkElements / std::max<hsize_t>(rowElements, 1));
+                allocate(path, 4.0 * rows * rowElements, [&] { block.resize(std::min(rows, dims[0]) * rowElements); });
+                for (hsize_t done = 0; done < dims[0]; done += rows)
+                    readFloatRows(dset, path, dims, done, std::min(rows, dims[0] - done), block.data(), &hash);
+            }
+            requireChecksum(path, checksum, hash);
+            ++report.checked;
+        } catch (const ModelFormatError& e) {
+            report.damaged.push_back(e.what());
+        }
+    }
+    return report;
 }
 
 // readTensor serves readWeights above and the edit records (edit_record_schema.cpp),
@@ -588,7 +685,16 @@ Model loadModel(const fs::path& file, const LoadOptions& options) {
     }
     model.edits = reader.readEdits(model.config);
     model.path = file;
+    model.tensorsWithoutChecksum = reader.tensorsWithoutChecksum();
     return model;
+}
+
+ChecksumReport verifyModelFile(const fs::path& file) {
+    std::lock_guard lock(hdf5::hdf5Mutex());
+    hdf5::silenceHdf5();
+    hdf5::Reader reader(file);
+    reader.readConfig();  // a file that is no model file is one error, not a list
+    return reader.verifyAll();
 }
 
 ModelConfig loadConfig(const fs::path& file) {

@@ -13,6 +13,8 @@
 
 #include "io/global_heap_check.h"
 #include "io/hdf5_handles.h"
+#include "io/hdf5_model_file.h"
+#include "io/tensor_checksum.h"
 #include "model/model.h"
 #include "tensor/errors.h"
 
@@ -29,6 +31,12 @@ public:
     bool storesFloat16(const ModelConfig& c);
     TokenizerSpec readTokenizer(const ModelConfig& c);
     std::vector<EditRecord> readEdits(const ModelConfig& c);
+    // How many float datasets read so far carried no checksum (files written before
+    // checksums, or by other programs).
+    int tensorsWithoutChecksum() const { return m_withoutChecksum; }
+    // Reads every float dataset of the file and compares it with its checksum
+    // (hdf5_model_file.h, verifyModelFile).
+    ChecksumReport verifyAll();
 
 private:
     [[noreturn]] void fail(const std::string& path, const std::string& problem) const {
@@ -57,8 +65,14 @@ private:
                       const std::string& note = "");
     void requireFloat(hid_t dset, const std::string& path);
     // Reads entries [first, first + count) along dimension 0 of a float dataset into `out`.
+    // With `hash`, the values as stored (tensor_checksum.h) are added to it.
     void readFloatRows(hid_t dset, const std::string& path, const Dims& dims, hsize_t first,
-                       hsize_t count, float* out);
+                       hsize_t count, float* out, TensorHash* hash = nullptr);
+    // The checksum attribute of a float dataset; nullopt (and counted) when it has none.
+    std::optional<uint64_t> storedChecksum(hid_t dset, const std::string& path);
+    // Fails naming the tensor when `expected` is set and `hash` differs from it.
+    void requireChecksum(const std::string& path, const std::optional<uint64_t>& expected,
+                         const TensorHash& hash);
     // Defined in hdf5_reader.cpp, which instantiates it for Vector and Matrix.
     template <typename Tensor>
     void readTensor(const std::string& path, Tensor& t, long rows, long cols);
@@ -95,6 +109,7 @@ private:
     std::filesystem::path m_file;
     Handle m_h5;
     std::optional<GlobalHeapCheck> m_heapCheck;
+    int m_withoutChecksum = 0;
 };
 
 }  // namespace mwb::hdf5

@@ -4,13 +4,20 @@
 #include "io/hdf5_writer.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <optional>
 #include <type_traits>
+#include <utility>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "io/model_checks.h"
+#include "io/tensor_checksum.h"
 #include "tensor/atomic_file.h"
 #include "tensor/float16.h"
 
@@ -39,16 +46,61 @@ std::string tokenizerKindName(TokenizerKind kind) {
 
 }  // namespace
 
-Writer::Writer(const fs::path& target, const fs::path& temp) : m_target(target) {
+void Writer::fail(const std::string& path) const {
+    if (const int error = hdf5SystemErrno()) {
+        H5Eclear2(H5E_DEFAULT);
+        throw Error(writeFailureText(m_target, error));
+    }
+    throw Error(m_target.string() + ": cannot write " + path + " (" + hdf5ErrorText() + ")");
+}
+
+Writer::Writer(const fs::path& target, const fs::path& temp) : m_target(target), m_temp(temp) {
     m_h5 = Handle(H5Fcreate(temp.c_str(), H5F_ACC_EXCL, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
     ok(m_h5, "a temporary file " + temp.string());
     m_linkProps = Handle(ok(H5Pcreate(H5P_LINK_CREATE), "/"), H5Pclose);
     ok(H5Pset_create_intermediate_group(m_linkProps, 1), "/");
 }
 
+void Writer::reserve(double bytes) {
+    void* handle = nullptr;
+    if (H5Fget_vfd_handle(m_h5, H5P_DEFAULT, &handle) < 0 || !handle) {
+        H5Eclear2(H5E_DEFAULT);
+        return;
+    }
+    // Beyond the end of the file, so that its size stays what HDF5 writes.
+    if (fallocate(*static_cast<int*>(handle), FALLOC_FL_KEEP_SIZE, 0, off_t(bytes)) != 0) {
+        const int error = errno;
+        if (error == ENOSPC || error == EDQUOT || error == EFBIG) throw Error(writeFailureText(m_target, error));
+        // Other errors: a file system without fallocate; the write goes ahead unreserved.
+    }
+}
+
 void Writer::close() {
     m_linkProps.close();
+    // Flushed first, so that a failure (a full disk) leaves the file open for the
+    // destructor to give up cleanly.
+    if (H5Fflush(m_h5, H5F_SCOPE_LOCAL) < 0) fail("the file");
     if (m_h5.close() < 0) fail("the file");
+}
+
+Writer::~Writer() {
+    if (!m_h5.valid()) return;
+    m_linkProps.close();
+    // HDF5 flushes what it still caches when the file is closed. After a failed write
+    // (a full disk) that flush fails again, and a file whose close failed stays
+    // registered half-destroyed, which crashes the library's shutdown at exit. The
+    // file's descriptor is therefore pointed at an anonymous memory file first: the
+    // close writes its last metadata there and succeeds, and the caller removes the
+    // temporary file, which holds nothing of use.
+    void* handle = nullptr;
+    if (H5Fget_vfd_handle(m_h5, H5P_DEFAULT, &handle) >= 0 && handle) {
+        const int scratch = memfd_create("mwb-abandoned-model", MFD_CLOEXEC);
+        if (scratch >= 0) {
+            dup2(scratch, *static_cast<int*>(handle));
+            ::close(scratch);
+        }
+    }
+    if (m_h5.close() < 0) H5Eclear2(H5E_DEFAULT);
 }
 
 void Writer::writeString(hid_t obj, const std::string& objPath, const char* name,
@@ -93,14 +145,38 @@ Handle Writer::createDataset(const std::string& path, hid_t fileType, const Dims
                   H5Dclose);
 }
 
+void Writer::writeChecksum(hid_t dset, const std::string& path, uint64_t value) {
+    Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    const std::string where = path + " attribute " + kChecksumAttribute;
+    Handle attr(ok(H5Acreate2(dset, kChecksumAttribute, H5T_STD_U64LE, space, H5P_DEFAULT, H5P_DEFAULT), where),
+                H5Aclose);
+    const unsigned long long v = value;
+    ok(H5Awrite(attr, H5T_NATIVE_ULLONG, &v), where);
+}
+
 void Writer::writeFloats(const std::string& path, const float* data, const Dims& dims,
                          StorageType storage) {
     hsize_t total = 1;
     for (hsize_t d : dims) total *= d;
-    if (storage != StorageType::Float16) {
-        const hid_t fileType = storage == StorageType::Float64 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE;
-        Handle dset = createDataset(path, fileType, dims);
+    TensorHash hash;
+    if (storage == StorageType::Float32) {
+        Handle dset = createDataset(path, H5T_IEEE_F32LE, dims);
         if (total) ok(H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), path);
+        hash.add(data, total * sizeof(float));
+        writeChecksum(dset, path, hash.value());
+        return;
+    }
+    if (storage == StorageType::Float64) {
+        Handle dset = createDataset(path, H5T_IEEE_F64LE, dims);
+        if (total) ok(H5Dwrite(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), path);
+        // The checksum is of the doubles the file holds, widened a block at a time.
+        std::vector<double> wide(std::min<hsize_t>(total, kChunkElements));
+        for (hsize_t done = 0; done < total; done += wide.size()) {
+            const hsize_t n = std::min<hsize_t>(wide.size(), total - done);
+            std::copy(data + done, data + done + n, wide.begin());
+            hash.add(wide.data(), n * sizeof(double));
+        }
+        writeChecksum(dset, path, hash.value());
         return;
     }
     Handle fileType = halfType(H5T_ORDER_LE);
@@ -111,7 +187,7 @@ void Writer::writeFloats(const std::string& path, const float* data, const Dims&
     // is not available, so slices are whole rows of the first dimension).
     hsize_t rowElements = 1;
     for (size_t i = 1; i < dims.size(); ++i) rowElements *= dims[i];
-    if (total == 0) return;
+    if (total == 0) return writeChecksum(dset, path, hash.value());
     const hsize_t chunkRows = std::max<hsize_t>(1, kChunkElements / rowElements);
     std::vector<uint16_t> buffer(std::min(chunkRows, dims[0]) * rowElements);
     for (hsize_t row = 0; row < dims[0]; row += chunkRows) {
@@ -134,7 +210,9 @@ void Writer::writeFloats(const std::string& path, const float* data, const Dims&
                                nullptr),
            path);
         ok(H5Dwrite(dset, memType, memSpace, fileSpace, H5P_DEFAULT, buffer.data()), path);
+        hash.add(buffer.data(), elements * sizeof(uint16_t));
     }
+    writeChecksum(dset, path, hash.value());
 }
 
 void Writer::writeStrings(const std::string& path, const std::vector<std::string>& values) {
@@ -226,6 +304,7 @@ void Writer::writeModel(const Model& m, StorageType storage) {
         const Dims dims = Tensor::ColsAtCompileTime == 1 ? Dims{hsize_t(t.rows())}
                                                          : Dims{hsize_t(t.rows()), hsize_t(t.cols())};
         writeFloats(path, t.data(), dims, storage);
+        if (!std::exchange(m_firstTensorWritten, true)) failWriteForTest(m_target);
     };
     // Weights kept in float16 are written as they are, whatever `storage` says: a
     // float32 copy would double a large model's file and add nothing.
@@ -235,6 +314,9 @@ void Writer::writeModel(const Model& m, StorageType storage) {
         Handle memType = halfType(nativeOrder());
         Handle dset = createDataset(path, fileType, Dims{hsize_t(l.weightHalf.rows), hsize_t(l.weightHalf.cols)});
         ok(H5Dwrite(dset, memType, H5S_ALL, H5S_ALL, H5P_DEFAULT, l.weightHalf.bits.data()), path);
+        TensorHash hash;
+        hash.add(l.weightHalf.bits.data(), l.weightHalf.bits.size() * sizeof(uint16_t));
+        writeChecksum(dset, path, hash.value());
     };
     detail::visitTensors(c, m.weights, tensor, linear);
     writeTokenizer(m.tokenizer.spec());
@@ -244,6 +326,42 @@ void Writer::writeModel(const Model& m, StorageType storage) {
 }  // namespace hdf5
 
 namespace {
+
+// A generous estimate of the file's size: every tensor in its storage type, the
+// tokenizer's strings with HDF5's per-string overhead, and room for the metadata.
+double plannedFileBytes(const Model& m, StorageType storage) {
+    const double element = storage == StorageType::Float16 ? 2.0 : storage == StorageType::Float64 ? 8.0 : 4.0;
+    double bytes = 65536.0;
+    int datasets = 0;
+    detail::visitTensors(
+        m.config, m.weights, [&](const std::string&, const auto& t) { bytes += element * double(t.size()); ++datasets; },
+        [&](const std::string&, const Linear& l) {
+            bytes += l.isHalf() ? 2.0 * double(l.weightHalf.bits.size()) : element * double(l.weight.size());
+            ++datasets;
+        });
+    const TokenizerSpec& spec = m.tokenizer.spec();
+    for (const auto* strings : {&spec.vocab, &spec.merges})
+        for (const std::string& piece : *strings) bytes += 32.0 + double(piece.size());
+    bytes += 4.0 * double(spec.scores.size());
+    for (const EditRecord& e : m.edits) {
+        for (const auto* list : {&e.left, &e.right, &e.keys}) {
+            for (const Matrix& x : *list) bytes += 4.0 * double(x.size());
+        }
+        for (const Matrix& x : e.before) bytes += element * double(x.size());
+        datasets += 8;
+    }
+    return 1.01 * bytes + 4096.0 * datasets;
+}
+
+// Gives back the space reserved beyond the end of a finished file (a shrinking
+// truncate frees what lies past the new end on every file system).
+void releaseReservation(const fs::path& file) {
+    std::error_code ec;
+    const auto size = fs::file_size(file, ec);
+    if (ec) return;
+    fs::resize_file(file, size + 1, ec);
+    if (!ec) fs::resize_file(file, size, ec);
+}
 
 // Throws InvalidInput unless the model can be written and read back.
 void checkSavable(const Model& m) {
@@ -282,8 +400,13 @@ void saveModel(const Model& model, const fs::path& file, StorageType storage, bo
             std::lock_guard lock(hdf5::hdf5Mutex());
             hdf5::silenceHdf5();
             hdf5::Writer writer(file, temp);
+            // HDF5 cannot recover from a failed flush (1.10 leaves its metadata cache
+            // unable to close the file), so the space is claimed first: a full disk is
+            // then found before HDF5 writes anything.
+            writer.reserve(plannedFileBytes(model, storage));
             writer.writeModel(model, storage);
             writer.close();
+            releaseReservation(temp);
         },
         overwrite);
 }

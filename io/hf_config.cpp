@@ -18,6 +18,14 @@ namespace {
 
 using Json = nlohmann::json;
 
+// Upper bounds of config.json's sizes: far above any published model, low enough that
+// the products of them the program computes stay in range.
+constexpr int kMaxLayers = 4096;
+constexpr int kMaxHeads = 4096;
+constexpr int kMaxWidth = 1 << 20;
+constexpr int kMaxVocabulary = 1 << 24;
+constexpr int kMaxContext = 1 << 24;
+
 class ConfigReader {
 public:
     // `prefix` names a nested object in messages ("rope_scaling.").
@@ -31,6 +39,17 @@ public:
         return integerAt(key, m_j.at(key));
     }
     int integer(const char* key, int fallback) const { return has(key) ? integer(key) : fallback; }
+
+    // A size of the model (layers, widths, vocabulary, context): a positive integer no
+    // larger than `limit`, so that a config that lies (a negative vocabulary, 2^31
+    // layers) is one sentence naming the key, before anything is allocated.
+    int size(const char* key, int limit) const {
+        const int v = integer(key);
+        if (v < 1 || v > limit)
+            fail(key, "is " + std::to_string(v) + "; expected a positive integer up to " + std::to_string(limit));
+        return v;
+    }
+    int size(const char* key, int fallback, int limit) const { return has(key) ? size(key, limit) : fallback; }
 
     double number(const char* key, double fallback) const { return value<double>(key, fallback); }
     bool boolean(const char* key, bool fallback) const { return value<bool>(key, fallback); }
@@ -98,19 +117,19 @@ Activation activationFrom(const ConfigReader& r, const char* key, const std::str
     if (name == "relu") return Activation::Relu;
     if (name == "silu" || name == "swish") return Activation::Silu;
     r.fail(key,
-           "is '" + name + "'; supported are gelu_new, gelu_pytorch_tanh, gelu, relu and silu");
+           "is " + quote(name) + "; supported are gelu_new, gelu_pytorch_tanh, gelu, relu and silu");
 }
 
 void readGpt2(const ConfigReader& r, HfConfig& out) {
     ModelConfig& c = out.config;
     c.architecture = Architecture::Gpt2;
-    c.nLayers = r.integer("n_layer");
-    c.nHeads = c.nKvHeads = r.integer("n_head");
-    c.dModel = r.integer("n_embd");
-    c.dFf = r.integer("n_inner", 4 * c.dModel);
-    c.nCtx = r.integer("n_positions", r.integer("n_ctx", 0));
+    c.nLayers = r.size("n_layer", kMaxLayers);
+    c.nHeads = c.nKvHeads = r.size("n_head", kMaxHeads);
+    c.dModel = r.size("n_embd", kMaxWidth);
+    c.dFf = r.size("n_inner", 4 * c.dModel, kMaxWidth);
+    c.nCtx = r.size("n_positions", r.integer("n_ctx", 0), kMaxContext);
     if (c.nCtx == 0) r.fail("n_positions", "is missing");
-    c.vocabSize = r.integer("vocab_size");
+    c.vocabSize = r.size("vocab_size", kMaxVocabulary);
     c.normEps = float(r.number("layer_norm_epsilon", 1e-5));
     c.activation =
         activationFrom(r, "activation_function", r.string("activation_function", "gelu_new"));
@@ -131,7 +150,7 @@ RopeScaling ropeScalingFrom(const ConfigReader& r) {
     if (type == "default") return s;
     if (type != "linear" && type != "llama3")
         r.fail(r.has("rope_type") ? "rope_type" : "type",
-               "is \"" + type + "\"; this program computes linear and llama3 rotary scaling only");
+               "is " + quote(type) + "; this program computes linear and llama3 rotary scaling only");
     s.type = parseRopeScalingType(type);
     s.factor = r.requiredNumber("factor");
     if (s.type == RopeScalingType::Llama3) {
@@ -183,8 +202,8 @@ void readLayerTypes(const ConfigReader& r, ModelConfig& c) {
     bool all = true, none = true, even = true;
     for (int i = 0; i < c.nLayers; ++i) {
         if (types[i] != "sliding_attention" && types[i] != "full_attention")
-            r.fail("layer_types", "names the attention '" + types[i] +
-                                      "'; this program knows sliding_attention and full_attention");
+            r.fail("layer_types", "names the attention " + quote(types[i]) +
+                                      "; this program knows sliding_attention and full_attention");
         const bool sliding = types[i] == "sliding_attention";
         all &= sliding;
         none &= !sliding;
@@ -207,19 +226,19 @@ void readLayerTypes(const ConfigReader& r, ModelConfig& c) {
 void readLlama(const ConfigReader& r, HfConfig& out, Architecture a, bool qwen2 = false) {
     ModelConfig& c = out.config;
     c.architecture = a;
-    c.dModel = r.integer("hidden_size");
-    c.dFf = r.integer("intermediate_size");
-    c.nLayers = r.integer("num_hidden_layers");
-    c.nHeads = r.integer("num_attention_heads");
-    c.nKvHeads = r.integer("num_key_value_heads", c.nHeads);
-    c.vocabSize = r.integer("vocab_size");
-    c.nCtx = r.integer("max_position_embeddings", 2048);
+    c.dModel = r.size("hidden_size", kMaxWidth);
+    c.dFf = r.size("intermediate_size", kMaxWidth);
+    c.nLayers = r.size("num_hidden_layers", kMaxLayers);
+    c.nHeads = r.size("num_attention_heads", kMaxHeads);
+    c.nKvHeads = r.size("num_key_value_heads", c.nHeads, kMaxHeads);
+    c.vocabSize = r.size("vocab_size", kMaxVocabulary);
+    c.nCtx = r.size("max_position_embeddings", 2048, kMaxContext);
     c.normEps = float(r.number("rms_norm_eps", 1e-6));
     c.tieEmbeddings = r.boolean("tie_word_embeddings", false);
     const char* actKey = r.has("hidden_activation") ? "hidden_activation" : "hidden_act";
     c.activation = activationFrom(r, actKey, r.string(actKey, "silu"));
     if (r.has("head_dim") && c.nHeads > 0) {
-        const int headDim = r.integer("head_dim");
+        const int headDim = r.size("head_dim", kMaxWidth);
         if (headDim <= 0) r.fail("head_dim", "must be positive");
         if (headDim * c.nHeads != c.dModel) c.headDim = headDim;
     }
@@ -254,12 +273,12 @@ void readGemma2(const ConfigReader& r, HfConfig& out) {
 void readGptJ(const ConfigReader& r, HfConfig& out) {
     ModelConfig& c = out.config;
     c.architecture = Architecture::GptJ;
-    c.nLayers = r.integer("n_layer");
-    c.nHeads = c.nKvHeads = r.integer("n_head");
-    c.dModel = r.integer("n_embd");
-    c.dFf = r.integer("n_inner", 4 * c.dModel);
-    c.nCtx = r.integer("n_positions");
-    c.vocabSize = r.integer("vocab_size");
+    c.nLayers = r.size("n_layer", kMaxLayers);
+    c.nHeads = c.nKvHeads = r.size("n_head", kMaxHeads);
+    c.dModel = r.size("n_embd", kMaxWidth);
+    c.dFf = r.size("n_inner", 4 * c.dModel, kMaxWidth);
+    c.nCtx = r.size("n_positions", kMaxContext);
+    c.vocabSize = r.size("vocab_size", kMaxVocabulary);
     c.normEps = float(r.number("layer_norm_epsilon", 1e-5));
     c.activation = activationFrom(r, "activation_function", r.string("activation_function", "gelu_new"));
     c.tieEmbeddings = r.boolean("tie_word_embeddings", false);
@@ -271,12 +290,12 @@ void readGptJ(const ConfigReader& r, HfConfig& out) {
 void readGptNeoX(const ConfigReader& r, HfConfig& out) {
     ModelConfig& c = out.config;
     c.architecture = Architecture::GptNeoX;
-    c.dModel = r.integer("hidden_size");
-    c.dFf = r.integer("intermediate_size");
-    c.nLayers = r.integer("num_hidden_layers");
-    c.nHeads = c.nKvHeads = r.integer("num_attention_heads");
-    c.vocabSize = r.integer("vocab_size");
-    c.nCtx = r.integer("max_position_embeddings", 2048);
+    c.dModel = r.size("hidden_size", kMaxWidth);
+    c.dFf = r.size("intermediate_size", kMaxWidth);
+    c.nLayers = r.size("num_hidden_layers", kMaxLayers);
+    c.nHeads = c.nKvHeads = r.size("num_attention_heads", kMaxHeads);
+    c.vocabSize = r.size("vocab_size", kMaxVocabulary);
+    c.nCtx = r.size("max_position_embeddings", 2048, kMaxContext);
     c.normEps = float(r.number("layer_norm_eps", 1e-5));
     c.activation = activationFrom(r, "hidden_act", r.string("hidden_act", "gelu"));
     c.tieEmbeddings = r.boolean("tie_word_embeddings", false);
@@ -343,12 +362,12 @@ HfConfig readHfConfig(const fs::path& configJson) {
     const Json j = readJsonFile(configJson);
     if (!j.is_object()) throw ModelFormatError(configJson, "", "is not a JSON object");
     const ConfigReader r(configJson, j);
-    std::string type = r.string("model_type", "");
-    if (type.empty() && j.contains("architectures") && j["architectures"].is_array() &&
-        !j["architectures"].empty() && j["architectures"][0].is_string()) {
-        const std::string arch = j["architectures"][0];
-        type = arch.starts_with("GPT2") ? "gpt2" : arch.starts_with("Llama") ? "llama" : arch;
-    }
+    // model_type decides how every other key is read; guessing it (from "architectures",
+    // or as gpt2) would read a config of another family with the wrong meanings.
+    if (!r.has("model_type"))
+        r.fail("model_type", "is missing; it names the architecture (gpt2, gptj, gpt_neox, llama, mistral, qwen2, "
+                             "qwen3, gemma2, phi3 or olmo2)");
+    const std::string type = r.string("model_type", "");
     HfConfig out;
     if (type == "gpt2")
         readGpt2(r, out);
@@ -369,8 +388,8 @@ HfConfig readHfConfig(const fs::path& configJson) {
     else if (type == "gpt_neox")
         readGptNeoX(r, out);
     else
-        r.fail("model_type", "is '" + type +
-                                 "'; supported are gpt2, gptj, gpt_neox, llama, mistral, qwen2, qwen3, gemma2, "
+        r.fail("model_type", "is " + quote(type) +
+                                 "; supported are gpt2, gptj, gpt_neox, llama, mistral, qwen2, qwen3, gemma2, "
                                  "phi3 and olmo2");
     out.bosId = r.tokenId("bos_token_id");
     out.eosId = r.tokenId("eos_token_id");

@@ -543,11 +543,11 @@ std::vector<TextFile> hfTokenizerFiles(const TokenizerSpec& spec) {
         const std::string& piece = spec.vocab[i];
         for (size_t pos = 0; pos < piece.size(); pos += size_t(utf8CharLength(piece, pos)))
             if (utf8CharLength(piece, pos) == 0)
-                throw InvalidInput("piece " + std::to_string(i) + " (\"" + printableBytes(piece) +
-                                   "\") is not valid UTF-8, which tokenizer.json cannot hold");
+                throw InvalidInput("piece " + std::to_string(i) + " (" + quote(printableBytes(piece)) +
+                                   ") is not valid UTF-8, which tokenizer.json cannot hold");
         if (const auto [it, inserted] = seen.emplace(spec.vocab[i], i); !inserted)
-            throw InvalidInput("the vocabulary holds \"" + printableBytes(spec.vocab[i]) +
-                               "\" twice (ids " + std::to_string(it->second) + " and " +
+            throw InvalidInput("the vocabulary holds " + quote(printableBytes(spec.vocab[i])) +
+                               " twice (ids " + std::to_string(it->second) + " and " +
                                std::to_string(i) + "); a Hugging Face vocabulary cannot");
     }
     const bool byteLevel = spec.kind == TokenizerKind::ByteBpe;

@@ -232,7 +232,7 @@ RopeScaling ropeScaling(const GgufFile& g, const std::string& p, ModelConfig& c)
         }
     } else {
         g.fail("key '" + p + "rope.scaling.type'",
-               "is '" + type + "'; this program computes linear and llama3 rotary scaling only");
+               "is " + quote(type) + "; this program computes linear and llama3 rotary scaling only");
     }
     const GgufTensorInfo* freqs = g.findTensor("rope_freqs.weight");
     if (!freqs) return s;

@@ -1,6 +1,9 @@
 // Hugging Face folder -> Model (see import_hf.h).
 #include "io/import_hf.h"
 
+#include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -141,20 +144,49 @@ void loadTensor(const CheckpointTensors& store, const HfTensor& t, const ModelCo
     }
 }
 
-// Refuses a checkpoint tensor the layout does not use, unless it is a buffer without
-// weights; notes the skipped buffers.
+// The layer number in a checkpoint tensor's name ("h.7.", "layers.7."), or -1.
+int layerOfName(const std::string& name) {
+    for (const char* marker : {"h.", "layers."}) {
+        for (size_t at = name.find(marker); at != std::string::npos; at = name.find(marker, at + 1)) {
+            if (at > 0 && name[at - 1] != '.') continue;
+            size_t i = at + std::strlen(marker), digits = 0;
+            while (i + digits < name.size() && std::isdigit(static_cast<unsigned char>(name[i + digits]))) ++digits;
+            if (digits > 0 && digits < 7 && i + digits < name.size() && name[i + digits] == '.')
+                return std::stoi(name.substr(i, digits));
+        }
+    }
+    return -1;
+}
+
+// Refuses checkpoint tensors the layout does not use, unless they are buffers without
+// weights (noted as skipped): weights that config.json does not account for (layers
+// beyond its layer count, say) would otherwise be dropped without a word.
 void checkUnusedTensors(const CheckpointTensors& store, const std::vector<HfTensor>& tensors,
-                        std::vector<std::string>& notes) {
+                        const ModelConfig& c, std::vector<std::string>& notes) {
     std::set<std::string> used;
     for (const HfTensor& t : tensors)
         for (const std::string& name : hfNameCandidates(t.name)) used.insert(name);
-    std::vector<std::string> skipped;
+    std::vector<std::string> skipped, unknown;
+    int highestLayer = -1;
     for (const std::string& name : store.names()) {
         if (used.count(name)) continue;
-        if (!isHfBuffer(name))
-            throw ModelFormatError(store.source(), name,
-                                   "is a tensor this program does not know for this architecture");
-        skipped.push_back(name);
+        if (isHfBuffer(name)) {
+            skipped.push_back(name);
+            continue;
+        }
+        unknown.push_back(name);
+        highestLayer = std::max(highestLayer, layerOfName(name));
+    }
+    if (!unknown.empty()) {
+        const std::string others =
+            unknown.size() > 1 ? " (and " + std::to_string(unknown.size() - 1) + " more tensors)" : "";
+        if (highestLayer >= c.nLayers)
+            throw ModelFormatError(store.source(), unknown.front(),
+                                   "is not accounted for by config.json" + others + ": the checkpoint holds layers up to " +
+                                       std::to_string(highestLayer) + ", but config.json gives the model " +
+                                       std::to_string(c.nLayers) + " layers");
+        throw ModelFormatError(store.source(), unknown.front(),
+                               "is a tensor this program does not know for this architecture" + others);
     }
     if (!skipped.empty())
         notes.push_back("skipped " + std::to_string(skipped.size()) +
@@ -212,6 +244,8 @@ ImportedModel importHf(const fs::path& dir, const ProgressFn& progress, WeightPr
                                    ", but the tokenizer has " + std::to_string(spec.vocab.size()) +
                                    " pieces");
     padVocabulary(spec, m.config.vocabSize, out.warnings);
+    if (const auto problem = tokenizerProblem(spec, m.config.vocabSize))
+        throw ModelFormatError(dir, problem->path, problem->text);
 
     const CheckpointTensors store(dir);
     // Every tensor is allocated at its shape, except, for Float16, the linear weights kept
@@ -238,7 +272,7 @@ ImportedModel importHf(const fs::path& dir, const ProgressFn& progress, WeightPr
             views[path] = std::span<float>(l.weight.data(), size_t(l.weight.size()));
         });
     const std::vector<HfTensor> tensors = hfTensors(m.config);
-    checkUnusedTensors(store, tensors, out.notes);
+    checkUnusedTensors(store, tensors, m.config, out.notes);
     for (size_t i = 0; i < tensors.size(); ++i) {
         report(progress, {long(i), long(tensors.size()), "reading tensors"});
         std::vector<std::pair<std::string, Matrix>> staged;

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <tuple>
 
+#include "tokenizer/byte_level.h"
+
 namespace mwb {
 
 namespace {
@@ -116,6 +118,12 @@ std::optional<ModelProblem> tokenizerProblem(const TokenizerSpec& spec, int voca
     for (size_t i = 0; i < spec.scores.size(); ++i)
         if (std::isnan(spec.scores[i]))
             return ModelProblem{"/tokenizer/scores", "holds NaN at [" + str(i) + "]"};
+    // Pieces are text: byte-level vocabularies spell bytes as characters and SentencePiece
+    // ones as <0xNN>, so bytes that are not UTF-8 mean a damaged or mistaken file.
+    for (const auto& [path, strings] : {std::pair{"/tokenizer/vocab", &spec.vocab}, std::pair{"/tokenizer/merges", &spec.merges}})
+        for (size_t i = 0; i < strings->size(); ++i)
+            if (!isValidUtf8((*strings)[i]))
+                return ModelProblem{path, "entry " + str(i) + " is not valid UTF-8"};
     return std::nullopt;
 }
 

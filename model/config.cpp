@@ -139,14 +139,14 @@ std::string toString(SlidingLayers s) { return s == SlidingLayers::Even ? "even"
 SlidingLayers parseSlidingLayers(const std::string& s) {
     if (s == "all") return SlidingLayers::All;
     if (s == "even") return SlidingLayers::Even;
-    throw InvalidInput("unknown sliding-window layers '" + s + "' (expected all or even)");
+    throw InvalidInput("unknown sliding-window layers " + quote(s) + " (expected all or even)");
 }
 
 RopeScalingType parseRopeScalingType(const std::string& s) {
     if (s == "none") return RopeScalingType::None;
     if (s == "linear") return RopeScalingType::Linear;
     if (s == "llama3") return RopeScalingType::Llama3;
-    throw InvalidInput("unknown rotary scaling '" + s + "' (expected none, linear or llama3)");
+    throw InvalidInput("unknown rotary scaling " + quote(s) + " (expected none, linear or llama3)");
 }
 
 double ropeInverseFrequency(const ModelConfig& c, int i, int rotaryDims) {
@@ -184,8 +184,8 @@ Architecture parseArchitecture(const std::string& s) {
     for (Architecture a : {Architecture::Gpt2, Architecture::Llama, Architecture::GptJ, Architecture::GptNeoX,
                            Architecture::Qwen3, Architecture::Gemma2, Architecture::Phi3, Architecture::Olmo2})
         if (s == toString(a)) return a;
-    throw InvalidInput("unknown architecture '" + s +
-                       "' (expected gpt2, llama, gptj, gpt_neox, qwen3, gemma2, phi3 or olmo2)");
+    throw InvalidInput("unknown architecture " + quote(s) +
+                       " (expected gpt2, llama, gptj, gpt_neox, qwen3, gemma2, phi3 or olmo2)");
 }
 
 Activation parseActivation(const std::string& s) {
@@ -193,7 +193,7 @@ Activation parseActivation(const std::string& s) {
     if (s == "gelu") return Activation::Gelu;
     if (s == "relu") return Activation::Relu;
     if (s == "silu") return Activation::Silu;
-    throw InvalidInput("unknown activation '" + s + "' (expected gelu_tanh, gelu, relu or silu)");
+    throw InvalidInput("unknown activation " + quote(s) + " (expected gelu_tanh, gelu, relu or silu)");
 }
 
 std::vector<std::string> architecturePieces(const ModelConfig& c) {

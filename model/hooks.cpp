@@ -15,8 +15,8 @@ std::string toString(HookSite s) { return kSiteNames[static_cast<int>(s)]; }
 HookSite parseHookSite(const std::string& s) {
     for (int i = 0; i < kSites; ++i)
         if (s == kSiteNames[i]) return static_cast<HookSite>(i);
-    throw InvalidInput("unknown hook site '" + s +
-                       "' (expected embed, resid_pre, attn_out, attn_pattern, mlp_in, mlp_out or resid_post)");
+    throw InvalidInput("unknown hook site " + quote(s) +
+                       " (expected embed, resid_pre, attn_out, attn_pattern, mlp_in, mlp_out or resid_post)");
 }
 
 }  // namespace mwb

@@ -41,6 +41,9 @@ struct Model {
     Tokenizer tokenizer;
     std::vector<EditRecord> edits;
     std::filesystem::path path;  // where it was loaded from; empty for a model made in memory
+    // Tensors of the file that carried no checksum (a file written before checksums or
+    // by another program); damage to those cannot be detected on load.
+    int tensorsWithoutChecksum = 0;
 };
 
 }  // namespace mwb

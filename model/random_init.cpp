@@ -79,7 +79,7 @@ ModelConfig namedShape(const std::string& name) {
     }
     std::string known;
     for (const auto& n : shapeNames()) known += (known.empty() ? "" : ", ") + n;
-    throw InvalidInput("unknown shape '" + name + "' (known shapes: " + known + ")");
+    throw InvalidInput("unknown shape " + quote(name) + " (known shapes: " + known + ")");
 }
 
 Weights randomWeights(const ModelConfig& c, uint64_t seed, WeightPrecision precision) {

@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "tensor/errors.h"
 #include "tensor/matmul.h"
@@ -16,6 +17,15 @@
 namespace mwb {
 
 namespace {
+
+// Every run passes through runBlocks, so this is the one place that keeps a NaN or Inf
+// (a damaged weight, an overflow in float32) from reaching a printed result: the first
+// layer whose output is not finite is named instead.
+void requireFinite(const Matrix& x, const std::string& where) {
+    if (!x.allFinite())
+        throw Error("the forward pass produced NaN or Inf in " + where +
+                    " (the model's weights may be damaged or too large for float32)");
+}
 
 // act(x) (or, with a gate, act(gate) * x) of every row of x, rows over the threads.
 // Vectorised (bp::activate) in an aligned copy of each row, so that a row's values do
@@ -305,6 +315,7 @@ void Transformer::runBlocks(const std::vector<RunState*>& states, int fromLayer,
     for (int s = 0; s < count; ++s) x.middleRows(s * n, n) = states[s]->resid[fromLayer].middleRows(fromPos, n);
     for (int layer = fromLayer; layer < toLayer; ++layer) {
         block(states, layer, fromPos, x, hooks);
+        requireFinite(x, "layer " + std::to_string(layer) + " of " + std::to_string(c.nLayers));
         for (int s = 0; s < count; ++s) states[s]->resid[layer + 1].middleRows(fromPos, n) = x.middleRows(s * n, n);
     }
     if (logits == LogitsMode::None) {
@@ -316,6 +327,7 @@ void Transformer::runBlocks(const std::vector<RunState*>& states, int fromLayer,
     Matrix rows(static_cast<long>(count) * rowsEach, c.dModel);
     for (int s = 0; s < count; ++s) rows.middleRows(s * rowsEach, rowsEach) = x.middleRows(s * n + n - rowsEach, rowsEach);
     const Matrix all = unembed(rows);
+    requireFinite(all, "the unembedding");
     for (int s = 0; s < count; ++s) {
         states[s]->logits = all.middleRows(s * rowsEach, rowsEach);
         states[s]->logitsFirstPos = states[s]->nTokens - rowsEach;

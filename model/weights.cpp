@@ -11,7 +11,7 @@ namespace mwb {
 namespace {
 
 [[noreturn]] void unknownPath(const ModelConfig& c, const std::string& path) {
-    throw InvalidInput("'" + path + "' is not a tensor of a " + toString(c.architecture) +
+    throw InvalidInput(quote(path) + " is not a tensor of a " + toString(c.architecture) +
                        " model with " + std::to_string(c.nLayers) + " layers");
 }
 

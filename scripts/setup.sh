@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake pkg-config
   libeigen3-dev libhdf5-dev libopenblas-dev
-  nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev
+  nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev libxxhash-dev
   libgtest-dev libbenchmark-dev
   qt6-base-dev libqcustomplot-dev libgl-dev
   xvfb xauth

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 #include <ostream>
+#include <string>
 #include <string_view>
 
 namespace mwb {
@@ -25,5 +26,16 @@ void writeFileAtomically(const std::filesystem::path& file, std::string_view con
 void writeFileAtomicallyAt(const std::filesystem::path& file,
                            const std::function<void(const std::filesystem::path& temp)>& write,
                            bool replaceExisting = true);
+
+// One sentence for a failed write of `file` with errno `error`, e.g. "no space left on
+// /mnt/usb while writing /mnt/usb/m.h5" (the mount point of the file's folder). An error
+// that says nothing specific (0, EIO) on a folder without free space counts as a full disk.
+std::string writeFailureText(const std::filesystem::path& file, int error);
+
+// Throws Error(writeFailureText(file, test)) when MWB_FAIL_WRITES names `file`'s file
+// name (or is "*"): a test hook that makes a writer fail half-way, as a full disk does,
+// on machines where a small file system cannot be mounted. Writers call it after
+// their first bytes are out.
+void failWriteForTest(const std::filesystem::path& file);
 
 }  // namespace mwb

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace mwb {
 
@@ -32,6 +33,14 @@ private:
     std::filesystem::path m_file;
     std::string m_hdf5Path;
 };
+
+// User text (a prompt, a subject, a token, an option's value) as an error message quotes
+// it: in double quotes, and when it is long only its first bytes (whole UTF-8
+// characters) and its length, so that a 10 MB argument does not become a 10 MB message.
+std::string quote(std::string_view text);
+
+// The first at most `maxBytes` bytes of text, not cutting a UTF-8 character in two.
+std::string_view utf8Prefix(std::string_view text, size_t maxBytes);
 
 // Thrown by a progress callback that asked to stop.
 struct Cancelled {};

@@ -310,7 +310,7 @@ void matmulTransposedWith(const std::string& isa, const float* x, long ldx, cons
             if (!cpuHas(*kernel)) throw InvalidInput("this CPU cannot run the " + isa + " kernel");
             return floatProduct(*kernel, x, ldx, w, ldw, y, ldy, n, out, k);
         }
-    throw InvalidInput("unknown kernel '" + isa + "' (expected sse2, avx2 or avx512)");
+    throw InvalidInput("unknown kernel " + quote(isa) + " (expected sse2, avx2 or avx512)");
 }
 
 void matmulTransposed(const float* x, long ldx, const uint16_t* w, HalfFormat format, long ldw, float* y,

@@ -125,7 +125,7 @@ std::shared_ptr<const PreTokenRegex::Code> compileRegex(const std::string& sourc
     if (code->code == nullptr) {
         PCRE2_UCHAR message[256];
         pcre2_get_error_message(error, message, sizeof message);
-        throw InvalidInput("The pre-tokenisation regex \"" + source + "\" cannot be compiled: " +
+        throw InvalidInput("The pre-tokenisation regex " + quote(source) + " cannot be compiled: " +
                            reinterpret_cast<const char*>(message) + " at offset " +
                            std::to_string(errorOffset) + ".");
     }
@@ -195,6 +195,15 @@ int utf8CharLength(std::string_view s, std::size_t pos) {
     const char32_t cp = decodeUtf8(s, pos, len);
     if (cp < minValue || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
     return len;
+}
+
+bool isValidUtf8(std::string_view s) {
+    for (std::size_t pos = 0; pos < s.size();) {
+        const int len = utf8CharLength(s, pos);
+        if (len == 0) return false;
+        pos += std::size_t(len);
+    }
+    return true;
 }
 
 std::string byteLevelDecode(std::string_view piece) {

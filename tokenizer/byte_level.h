@@ -25,6 +25,8 @@ std::string byteLevelEncode(std::string_view bytes);
 // Length of the valid UTF-8 character starting at s[pos] (1..4), or 0 when the bytes there
 // are not valid UTF-8 (stray continuation byte, overlong form, surrogate, > U+10FFFF).
 int utf8CharLength(std::string_view s, std::size_t pos);
+// True when all of s is valid UTF-8 (utf8CharLength's rules).
+bool isValidUtf8(std::string_view s);
 
 // GPT-2's pre-tokenisation regex, as tokenizer.json spells it in a Split pre-tokenizer.
 extern const char* const kGpt2PreTokenPattern;

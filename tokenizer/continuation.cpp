@@ -11,7 +11,7 @@ std::pair<int, int> findSubjectTokens(const Encoding& encoding, const std::strin
     if (subject.empty()) throw InvalidInput("the subject is empty");
     const auto at = text.find(subject);
     if (at == std::string::npos)
-        throw InvalidInput("the subject \"" + subject + "\" is not in the prompt \"" + text + "\"");
+        throw InvalidInput("the subject " + quote(subject) + " is not in the prompt " + quote(text));
     return findSubjectTokens(encoding, text, subject, at);
 }
 
@@ -29,7 +29,7 @@ std::pair<int, int> findSubjectTokens(const Encoding& encoding, const std::strin
         }
     }
     if (begin < 0)
-        throw InvalidInput("the subject \"" + subject + "\" covers no token of the prompt \"" + text + "\"");
+        throw InvalidInput("the subject " + quote(subject) + " covers no token of the prompt " + quote(text));
     return {begin, end};
 }
 
@@ -45,7 +45,7 @@ std::vector<int> continuationIds(const Tokenizer& tokenizer, const std::string& 
         return {allIds.begin() + promptIds.size(), allIds.end()};
     // The last prompt token merged with the target: tokenize the target on its own.
     auto alone = tokenizer.encodeIds((needsSpace ? " " : "") + target, false);
-    if (alone.empty()) throw InvalidInput("the target \"" + target + "\" gives no tokens");
+    if (alone.empty()) throw InvalidInput("the target " + quote(target) + " gives no tokens");
     return alone;
 }
 

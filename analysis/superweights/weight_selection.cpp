@@ -60,7 +60,7 @@ WeightChange parseWeightChange(const std::string& text, float defaultFactor) {
         !parseIndex(parts[2], true, c.col))
         throw InvalidInput(bad);
     if (c.row == WeightChange::kAll && c.col == WeightChange::kAll)
-        throw InvalidInput("'" + text + "' selects a whole matrix; give a row or a column");
+        throw InvalidInput(quote(text) + " selects a whole matrix; give a row or a column");
     return c;
 }
 

@@ -5,6 +5,7 @@
 #include "analysis/attention_maps.h"
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
+#include "io/hdf5_model_file.h"
 #include "app/cli/superweight_options.h"
 #include "app/plots/attention_figure.h"
 #include "app/plots/figure_export.h"
@@ -66,6 +67,11 @@ void registerAttention(CLI::App& app) {
     cmd->add_option("--png", o->png, "Draw the --layer's heads (or the --head) into this PNG file");
     cmd->add_option("--pdf", o->pdf, "Draw the --layer's heads (or the --head) into this PDF file");
     cmd->callback([o, layer, head] {
+        const ModelConfig config = loadConfig(o->model);
+        if (*layer) checkLayer("--layer", o->layer, config);
+        if (*head && (o->head < 0 || o->head >= config.nHeads))
+            throw InvalidInput("--head " + std::to_string(o->head) + " is outside the model's heads 0 .. " +
+                               std::to_string(config.nHeads - 1));
         const Model m = openModel(o->model);
         const AttentionMaps a = attentionMaps(m, promptIds(m, o->prompt));
         const std::optional<int> l = *layer ? std::optional<int>(o->layer) : std::nullopt;

@@ -74,12 +74,17 @@ void registerEdit(CLI::App& app) {
                 throw InvalidInput("give --prompt, --subject and --target (or --cases FILE)");
             requests.push_back({o->prompt, o->subject, o->target, o->targetTrue});
         }
+        // Every argument is checked before any work: the layers against the model's
+        // shape as soon as it is known, the requests before the model is even loaded.
+        for (const EditRequest& r : requests) validateRequest(r);
+        checkEditOptions(o->edit, loadConfig(o->model));
+        const std::string corpus = statisticsCorpus(o->edit);  // a missing --corpus before the tracing
         Model m = openModel(o->model);
+        const EditSpec spec = editSpec(m, requests, o->edit, o->json);
         const std::string shown = fillTemplate(requests[0].prompt, requests[0].subject);
         const auto before = topTokens(m, shown, 5);
-        const EditSpec spec = editSpec(m, requests, o->edit, o->json);
         const std::string sample = o->edit.guardTokens > 0 ? guardSample() : std::string();
-        const auto [run, guard] = runGuardedEdit(m, requests, spec, statisticsCorpus(o->edit), sample,
+        const auto [run, guard] = runGuardedEdit(m, requests, spec, corpus, sample,
                                                  o->edit.guardTokens, o->json ? ProgressFn{} : progressBar());
         const auto after = topTokens(m, shown, 5);
         saveModel(m, dest, StorageType::Float32, o->inPlace || o->force);

@@ -52,6 +52,9 @@ void registerEval(CLI::App& app) {
         if (o->batch < 0) throw InvalidInput("--batch must be positive");
         const size_t group = o->batch > 0 ? static_cast<size_t>(o->batch) : 1;
         if (group > 1) o->edit.method = "memit";
+        checkEditOptions(o->edit, loadConfig(o->model));  // before any work
+        for (const auto& c : cases) validateRequest({c.prompt, c.subject, c.targetNew, c.targetTrue});
+        const std::string corpus = statisticsCorpus(o->edit);
         // Neighbourhoods without the subjects edited together with the case: in its
         // batch, or anywhere in a sequence (which ends with all of them in the model).
         int dropped = 0;
@@ -70,7 +73,6 @@ void registerEval(CLI::App& app) {
         const std::vector<CaseMetrics> unedited = evaluateCases(m, cases, eo, progress);
         std::vector<CaseMetrics> edited;
         std::vector<std::vector<int>> editedLayers;  // per case: the layers its edit changed
-        const std::string corpus = statisticsCorpus(o->edit);
         for (size_t start = 0; start < cases.size(); start += group) {
             report(progress, {static_cast<long>(start), static_cast<long>(cases.size()), "edit and evaluate"});
             const size_t end = std::min(cases.size(), start + group);

@@ -32,7 +32,7 @@ void registerExport(CLI::App& app) {
         else if (o->dtype == "bfloat16")
             options.dtype = TensorDtype::BF16;
         else if (o->dtype != "float32")
-            throw InvalidInput("unknown --dtype '" + o->dtype + "' (float32, float16 or bfloat16)");
+            throw InvalidInput("unknown --dtype " + quote(o->dtype) + " (float32, float16 or bfloat16)");
         const Model m = openModel(o->model);
         exportHf(m, o->dir, options, progressBar());
         if (o->json) {

@@ -31,7 +31,7 @@ void addOutputOptions(CLI::App* cmd, ImportOpts& o) {
 StorageType storageType(const std::string& dtype) {
     if (dtype == "float32") return StorageType::Float32;
     if (dtype == "float16") return StorageType::Float16;
-    throw InvalidInput("unknown --dtype '" + dtype + "' (float32 or float16)");
+    throw InvalidInput("unknown --dtype " + quote(dtype) + " (float32 or float16)");
 }
 
 // float16 output: keep the weights that may be kept so in float16 while importing, so that

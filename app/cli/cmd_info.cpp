@@ -42,7 +42,7 @@ void registerInfo(CLI::App& app) {
                        {"tokenizer", {{"kind", kind}, {"vocab_size", t.vocab.size()},
                                       {"merges", t.merges.size()}, {"bos_id", t.bosId},
                                       {"eos_id", t.eosId}, {"add_bos", t.addBos}}},
-                       {"edits", edits}});
+                       {"edits", edits}, {"tensors_without_checksum", m.tensorsWithoutChecksum}});
             return;
         }
         std::cout << o->model << (c.name.empty() ? "" : " (" + c.name + ")") << "\n"
@@ -56,6 +56,12 @@ void registerInfo(CLI::App& app) {
                   << "  tokenizer     " << kind << ", " << t.vocab.size() << " tokens"
                   << (t.merges.empty() ? "" : ", " + std::to_string(t.merges.size()) + " merges")
                   << (t.addBos ? ", adds BOS" : "") << "\n"
+                  << "  checksums     "
+                  << (m.tensorsWithoutChecksum == 0
+                          ? std::string("every tensor checked on load")
+                          : std::to_string(m.tensorsWithoutChecksum) +
+                                " tensor(s) without a checksum (written before checksums; damage cannot be detected)")
+                  << "\n"
                   << "  edits         " << m.edits.size() << "\n";
         for (size_t i = 0; i < m.edits.size(); ++i) {
             const auto& e = m.edits[i];

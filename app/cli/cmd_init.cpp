@@ -54,7 +54,7 @@ void registerInit(CLI::App& app) {
         StorageType storage = StorageType::Float32;
         if (o->dtype == "float16") storage = StorageType::Float16;
         else if (o->dtype == "float64") storage = StorageType::Float64;
-        else if (o->dtype != "float32") throw InvalidInput("unknown --dtype '" + o->dtype + "' (float32, float16 or float64)");
+        else if (o->dtype != "float32") throw InvalidInput("unknown --dtype " + quote(o->dtype) + " (float32, float16 or float64)");
         checkSaveTarget(o->out, o->force);  // before drawing what may be gigabytes of weights
         // Drawn in float32 and rounded either way; keeping the rounded weights in float16
         // from the start lets a 7B model be written without a float32 copy in memory.

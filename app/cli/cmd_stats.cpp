@@ -3,6 +3,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
+#include "io/hdf5_model_file.h"
 #include "app/cli/edit_support.h"
 #include "editing/second_moments.h"
 #include "data/datasets.h"
@@ -20,12 +21,9 @@ void registerStats(CLI::App& app) {
     cmd->add_option("--tokens", o->tokens, "Tokens to average over")->capture_default_str();
     cmd->add_flag("--json", o->json, "Print JSON");
     cmd->callback([o] {
+        if (o->tokens < 1) throw InvalidInput("--tokens must be positive");
+        std::vector<int> layers = parseLayers(o->layers, "--layers", loadConfig(o->model));
         const Model m = openModel(o->model);
-        std::vector<int> layers;
-        std::stringstream in(o->layers);
-        std::string item;
-        while (std::getline(in, item, ','))
-            if (!item.empty()) layers.push_back(std::stoi(item));
         if (layers.empty())
             for (int l = 0; l < m.config.nLayers; ++l) layers.push_back(l);
         const std::string path = o->corpus.empty() ? bundledResource("data/corpus.txt") : o->corpus;

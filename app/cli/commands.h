@@ -30,5 +30,6 @@ void registerImport(CLI::App& app);
 void registerExport(CLI::App& app);
 void registerSubjectCheck(CLI::App& app);
 void registerBench(CLI::App& app);
+void registerVerify(CLI::App& app);
 
 }  // namespace mwb::cli

@@ -55,16 +55,57 @@ std::vector<int> parseIds(const std::string& text) {
             used = 0;
         }
         if (used == 0 || used != item.size())
-            throw InvalidInput("'" + item + "' in --ids is not a token id (expected e.g. --ids 464,3290)");
+            throw InvalidInput(quote(item) + " in --ids is not a token id (expected e.g. --ids 464,3290)");
         ids.push_back(id);
     }
     if (ids.empty()) throw InvalidInput("--ids is empty");
     return ids;
 }
 
+void checkLayer(const std::string& option, int layer, const ModelConfig& config) {
+    if (layer < 0 || layer >= config.nLayers)
+        throw InvalidInput(option + " " + std::to_string(layer) + " is outside the model's layers 0 .. " +
+                           std::to_string(config.nLayers - 1));
+}
+
+std::vector<int> parseLayers(const std::string& text, const std::string& option, const ModelConfig& config) {
+    std::vector<int> layers;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+        if (item.empty()) continue;
+        size_t used = 0;
+        int layer = 0;
+        try {
+            layer = std::stoi(item, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used == 0 || used != item.size())
+            throw InvalidInput(quote(item) + " in " + option + " is not a layer number");
+        checkLayer(option, layer, config);
+        layers.push_back(layer);
+    }
+    return layers;
+}
+
 std::vector<int> promptIds(const Model& model, const std::string& prompt) {
     if (prompt.empty()) throw InvalidInput("the prompt is empty");
     return model.tokenizer.encodeIds(prompt);
+}
+
+std::string parseErrorSentence(const std::string& message) {
+    std::string text;
+    for (char ch : message) {
+        if (ch == '\n' || ch == '\r' || ch == '\t') ch = ' ';
+        if (ch == ' ' && (text.empty() || text.back() == ' ')) continue;
+        text += ch;
+    }
+    while (!text.empty() && (text.back() == ' ' || text.back() == '.')) text.pop_back();
+    // CLI11 repeats the value it could not use; a 10 MB argument stays out of the message.
+    constexpr size_t kMax = 200;
+    if (text.size() > kMax) text = std::string(utf8Prefix(text, kMax)) + "... (" + std::to_string(message.size()) + " bytes)";
+    return text + " (mwb COMMAND --help lists the options)";
 }
 
 void printJson(const nlohmann::json& j) {

@@ -22,6 +22,13 @@ void addWeightsOption(CLI::App& app);
 // "1,2,3" -> {1,2,3}; throws InvalidInput on anything else.
 std::vector<int> parseIds(const std::string& text);
 
+// Throws InvalidInput unless `layer` is one of the model's (0 .. n_layer - 1), naming
+// the option it came from. Commands check their arguments right after reading the
+// model's configuration (loadConfig), before loading weights or doing any work.
+void checkLayer(const std::string& option, int layer, const ModelConfig& config);
+// "3,4" -> {3, 4}, each checked by checkLayer; empty text gives an empty list.
+std::vector<int> parseLayers(const std::string& text, const std::string& option, const ModelConfig& config);
+
 // Encodes a prompt, refusing an empty one.
 std::vector<int> promptIds(const Model& model, const std::string& prompt);
 
@@ -31,6 +38,10 @@ void printJson(const nlohmann::json& j);
 // a terminal, else one line per stage); returns false once Ctrl-C was pressed, which
 // cancels the work.
 ProgressFn progressBar();
+
+// CLI11's message for a mistake on the command line as one sentence on one line, a
+// long value in it cut short; with the hint where the options are listed.
+std::string parseErrorSentence(const std::string& message);
 
 // Called by main() before running a command.
 void installInterruptHandler();

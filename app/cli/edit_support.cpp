@@ -6,29 +6,26 @@
 #include <sstream>
 
 #include "analysis/causal_trace.h"
+#include "app/cli/common.h"
 #include "data/datasets.h"
 #include "tensor/errors.h"
 
 namespace mwb::cli {
 
-namespace {
-
-std::vector<int> parseLayerList(const std::string& text) {
-    std::vector<int> out;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ','))
-        if (!item.empty()) {
-            try {
-                out.push_back(std::stoi(item));
-            } catch (const std::exception&) {
-                throw InvalidInput("'" + item + "' is not a layer number");
-            }
+void checkEditLayers(const EditOptions& o, const ModelConfig& config) {
+    if (o.layer != "auto") {
+        size_t used = 0;
+        int layer = -1;
+        try {
+            layer = std::stoi(o.layer, &used);
+        } catch (const std::exception&) {
+            used = 0;
         }
-    return out;
+        if (used == 0 || used != o.layer.size()) throw InvalidInput("--layer must be a number or auto, not " + quote(o.layer));
+        checkLayer("--layer", layer, config);
+    }
+    parseLayers(o.layers, "--layers", config);
 }
-
-}  // namespace
 
 std::string bundledResource(const std::string& relative) {
 #ifdef MWB_RESOURCE_DIR
@@ -114,38 +111,13 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
     cmd->add_option("--seed", o.seed, "Seed for the context templates")->capture_default_str();
 }
 
-EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, const EditOptions& o,
-                  bool quiet) {
-    if (requests.empty()) throw InvalidInput("no edit requests");
+namespace {
+
+// Everything of the spec but its layers: the options checked and translated, which
+// needs no model.
+EditSpec specWithoutLayers(const EditOptions& o) {
     EditSpec spec;
     spec.method = parseEditMethod(o.method);
-    int layer = -1;
-    if (spec.method == EditMethod::Rome || o.layers.empty()) {
-        if (o.layer == "auto") {
-            std::vector<std::pair<std::string, std::string>> facts;
-            for (const EditRequest& r : requests) {
-                validateRequest(r);
-                facts.emplace_back(fillTemplate(r.prompt, r.subject), r.subject);
-            }
-            layer = mlpPeakLayer(model, facts);
-            if (!quiet)
-                std::cerr << "layer " << layer
-                          << (requests.size() > 1 ? " (where causal tracing of the MLP peaks for most of the traced requests)\n"
-                                                  : " (where causal tracing of the MLP peaks)\n");
-        } else {
-            try {
-                layer = std::stoi(o.layer);
-            } catch (const std::exception&) {
-                throw InvalidInput("--layer must be a number or auto");
-            }
-        }
-    }
-    if (spec.method == EditMethod::Rome)
-        spec.layers = {layer};
-    else if (!o.layers.empty())
-        spec.layers = parseLayerList(o.layers);
-    else  // three layers ending at the trace's peak, shifted up when the peak is below layer 2
-        spec.layers = memitLayersEndingAt(std::min(model.config.nLayers - 1, std::max(layer, 2)));
     spec.factToken = parseFactToken(o.factToken);
     if (o.keyMode == "original") spec.keyMode = KeyMode::Original;
     else if (o.keyMode != "consistent") throw InvalidInput("--key must be consistent or original");
@@ -156,9 +128,11 @@ EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, 
     spec.value->steps = o.steps.value_or(methodDefaults.steps);
     spec.value->stopRule = o.stopOn.empty() ? methodDefaults.stopRule : parseStopRule(o.stopOn);
     spec.value->clampNormFactor = o.clamp.value_or(methodDefaults.clampNormFactor);
+    validateValueParams(*spec.value);
     spec.templateSeed = o.seed;
     if (o.contextJoin != "auto" && o.contextJoin != "space") throw InvalidInput("--context-join must be auto or space");
     spec.subjectTokensAsInPrompt = o.contextJoin == "auto";
+    if (!(o.momentWeight >= 0)) throw InvalidInput("--moment-weight must not be negative (0: the default)");
     spec.momentWeight = o.momentWeight;
     spec.nullSpace = o.nullSpace;
     if (!(o.nullSpaceThreshold > 0)) throw InvalidInput("--null-space-threshold must be positive");
@@ -171,9 +145,48 @@ EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, 
     if (o.passes < 1) throw InvalidInput("--passes must be at least 1");
     if (o.passes > 1 && spec.method != EditMethod::Memit) throw InvalidInput("--passes is for MEMIT");
     spec.passes = o.passes;
+    if (o.statsTokens < 1) throw InvalidInput("--stats-tokens must be positive");
     spec.stats.maxTokens = o.statsTokens;
     if (o.statsOf != "unedited" && o.statsOf != "current") throw InvalidInput("--stats-of must be unedited or current");
     spec.statsOfUneditedModel = o.statsOf == "unedited";
+    return spec;
+}
+
+}  // namespace
+
+void checkEditOptions(const EditOptions& o, const ModelConfig& config) {
+    checkEditLayers(o, config);
+    specWithoutLayers(o);
+}
+
+EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, const EditOptions& o,
+                  bool quiet) {
+    if (requests.empty()) throw InvalidInput("no edit requests");
+    checkEditLayers(o, model.config);
+    for (const EditRequest& r : requests) validateRequest(r);
+    EditSpec spec = specWithoutLayers(o);
+    int layer = -1;
+    if (spec.method == EditMethod::Rome || o.layers.empty()) {
+        if (o.layer == "auto") {
+            std::vector<std::pair<std::string, std::string>> facts;
+            for (const EditRequest& r : requests) {
+                facts.emplace_back(fillTemplate(r.prompt, r.subject), r.subject);
+            }
+            layer = mlpPeakLayer(model, facts);
+            if (!quiet)
+                std::cerr << "layer " << layer
+                          << (requests.size() > 1 ? " (where causal tracing of the MLP peaks for most of the traced requests)\n"
+                                                  : " (where causal tracing of the MLP peaks)\n");
+        } else {
+            layer = std::stoi(o.layer);  // checked by checkEditLayers
+        }
+    }
+    if (spec.method == EditMethod::Rome)
+        spec.layers = {layer};
+    else if (!o.layers.empty())
+        spec.layers = parseLayers(o.layers, "--layers", model.config);
+    else  // three layers ending at the trace's peak, shifted up when the peak is below layer 2
+        spec.layers = memitLayersEndingAt(std::min(model.config.nLayers - 1, std::max(layer, 2)));
     return spec;
 }
 

@@ -45,7 +45,13 @@ void addEditOptions(CLI::App* cmd, EditOptions& o);
 // The bundled file resources/<relative>, or empty when not installed.
 std::string bundledResource(const std::string& relative);
 
-// The spec for these requests; "--layer auto" traces the request (a batch: up to ten of them, mlpPeakLayer).
+// Throws InvalidInput unless --layer and --layers name layers of a model of this shape.
+void checkEditLayers(const EditOptions& o, const ModelConfig& config);
+// checkEditLayers and every other editing option (method, stop rule, clamp, ...):
+// commands call it right after reading the model's configuration, before any work.
+void checkEditOptions(const EditOptions& o, const ModelConfig& config);
+
+// The spec for these requests (validated first, then the layer traced when asked); "--layer auto" traces the request (a batch: up to ten of them, mlpPeakLayer).
 EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, const EditOptions& o,
                   bool quiet);
 

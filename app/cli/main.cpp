@@ -37,11 +37,16 @@ int main(int argc, char** argv) {
     mwb::cli::registerExport(app);
     mwb::cli::registerSubjectCheck(app);
     mwb::cli::registerBench(app);
+    mwb::cli::registerVerify(app);
     mwb::cli::installInterruptHandler();
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        // Help and the exit codes commands choose (CLI::RuntimeError) as CLI11 has them;
+        // a mistake on the command line is one sentence, like every other error.
+        if (e.get_exit_code() == 0 || e.get_name() == "RuntimeError") return app.exit(e);
+        std::cerr << "mwb: " << mwb::cli::parseErrorSentence(e.what()) << "\n";
+        return e.get_exit_code();
     } catch (const mwb::Error& e) {
         std::cerr << "mwb: " << e.what() << "\n";
         return 1;

@@ -71,7 +71,7 @@ std::vector<double> parseNumbers(const std::string& text, const std::string& opt
             used = 0;
         }
         if (item.empty() || used != item.size())
-            throw InvalidInput("'" + item + "' in " + option + " is not a number (expected e.g. 0,0.5,1)");
+            throw InvalidInput(quote(item) + " in " + option + " is not a number (expected e.g. 0,0.5,1)");
         out.push_back(v);
     }
     if (out.empty()) throw InvalidInput(option + " is empty");

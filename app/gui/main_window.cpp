@@ -74,7 +74,13 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_workspace, &Workspace::modelChanged, this, [this] {
         updateTitle();
         fillRecentMenu();
-        if (!m_workspace->hasUnsavedEdits()) m_jobs->showMessage(tr("Opened %1").arg(m_workspace->modelPath()));
+        if (m_workspace->hasUnsavedEdits()) return;
+        const auto model = m_workspace->model();
+        m_jobs->showMessage(model && model->tensorsWithoutChecksum > 0
+                                ? tr("Opened %1; its tensors carry no checksums, so damage to them cannot be "
+                                     "detected (saving the model again adds them)")
+                                      .arg(m_workspace->modelPath())
+                                : tr("Opened %1").arg(m_workspace->modelPath()));
     });
     buildMenus();
     updateTitle();

@@ -24,6 +24,18 @@ expect_error() {
     echo "FAIL: $* -> exit $rc, stderr: $err (expected exit $code and /$pattern/)"; fails=$((fails+1))
   fi
 }
+# expect_sentence EXIT_CODE PATTERN -- command...: stderr is exactly one line, "mwb: ...",
+# besides the progress stages ("statistics...") a long command logs.
+expect_sentence() {
+  local code="$1" pattern="$2"; shift 3
+  local err rc
+  err=$("$@" 2>&1 >/dev/null); rc=$?
+  err=$(grep -v '^[a-z][^:]*\.\.\.$' <<<"$err")
+  if [ "$rc" -ne "$code" ] || ! grep -q -- "$pattern" <<<"$err" || [ "$(printf '%s\n' "$err" | wc -l)" -ne 1 ] \
+     || [ "${err#mwb: }" = "$err" ] || [ "${#err}" -gt 400 ]; then
+    echo "FAIL: $* -> exit $rc, stderr: $(head -c 600 <<<"$err") (expected exit $code and one line /$pattern/)"; fails=$((fails+1))
+  fi
+}
 expect_ok() {
   if ! "$@" >"$TMP/out" 2>"$TMP/err"; then echo "FAIL: $* -> $(cat "$TMP/err")"; fails=$((fails+1)); fi
 }
@@ -42,11 +54,11 @@ expect_error 1 "not in the prompt" -- "$MWB" trace "$FIX" --prompt "a cat sat" -
 expect_error 1 "noise level" -- "$MWB" trace "$FIX" --prompt "a cat sat" --subject cat --noise nan
 expect_error 1 "noise level" -- "$MWB" trace "$FIX" --prompt "a cat sat" --subject cat --noise -1
 expect_error 1 "no {}" -- "$MWB" edit "$FIX" --prompt "cat is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS"
-expect_error 1 "out of range" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 9 --corpus "$CORPUS"
+expect_error 1 "layer 9 is outside" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 9 --corpus "$CORPUS"
 expect_error 1 "target" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target "" --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS"
-expect_error 1 "stop rule.*loss or target" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS" --stop-on nll
-expect_error 1 "clamp factor must be positive" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS" --clamp -1
-expect_error 1 "must not be negative" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$CORPUS" --moment-weight -5
+expect_sentence 1 "stop rule.*loss or target" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS" --stop-on nll
+expect_sentence 1 "clamp factor must be positive" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS" --clamp -1
+expect_sentence 1 "must not be negative" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$CORPUS" --moment-weight -5
 expect_error 1 "passes must be at least 1" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$CORPUS" --passes 0
 expect_error 1 "passes is for MEMIT" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS" --passes 2
 expect_error 1 "null-space-threshold must be positive" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$CORPUS" --null-space --null-space-threshold -1
@@ -54,6 +66,69 @@ expect_error 1 "null-space-absolute is for --null-space" -- "$MWB" edit "$FIX" -
 expect_error 1 "null-space-l2 must be positive" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$CORPUS" --null-space --null-space-l2 0
 expect_error 1 "stats-of must be unedited or current" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS" --stats-of edited
 expect_error 1 "unknown shape" -- "$MWB" init --shape gpt9 --out "$TMP/x.h5"
+
+# Arguments are checked before any work, one sentence each: a layer the model lacks is
+# refused before the edit guard's perplexity pass (whose progress would be on stderr).
+expect_sentence 1 "--layer 99 is outside the model's layers 0 .. 1" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 99 --corpus "$CORPUS"
+expect_sentence 1 "--layers 5 is outside" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0,5 --corpus "$CORPUS"
+expect_sentence 1 "--layers 4 is outside" -- "$MWB" stats "$FIX" --layers 0,4 --corpus "$CORPUS"
+expect_sentence 1 "\"x\" in --layers is not a layer number" -- "$MWB" stats "$FIX" --layers x --corpus "$CORPUS"
+expect_sentence 1 "--head 9 is outside" -- "$MWB" attention "$FIX" --prompt "a cat" --layer 0 --head 9
+# User text is quoted short: a 100 KB subject is not echoed whole.
+big=$(head -c 100000 /dev/zero | tr '\0' q)
+expect_sentence 1 "the subject \"qqqq.*(100000 bytes) is not in the prompt" -- "$MWB" trace "$FIX" --prompt "a cat sat" --subject "$big"
+printf '[{"known_id": 0, "subject": "%s", "attribute": "x", "template": "{} is", "prompt": "dog is", "relation_id": "P1"}]' \
+  "$(head -c 10000000 /dev/zero | tr '\0' q)" > "$TMP/big.json"
+expect_sentence 1 "(10000000 bytes) is not in the prompt" -- "$MWB" eval-knowledge "$FIX" --facts "$TMP/big.json"
+rm -f "$TMP/big.json"
+# Command-line mistakes are one sentence too (CLI11's exit codes kept).
+expect_sentence 109 "bogus" -- "$MWB" predict "$FIX" --prompt hi --bogus
+expect_sentence 106 "prompt" -- "$MWB" attention "$FIX"
+expect_sentence 104 "Could not convert: --top = qqq.*(100027 bytes)" -- "$MWB" predict "$FIX" --prompt hi --top "$big"
+
+# A model file that cannot change silently: checksums checked on load and by mwb verify.
+"$MWB" init --shape gpt2-tiny --seed 3 --out "$TMP/v.h5" 2>/dev/null
+expect_ok "$MWB" verify "$TMP/v.h5"
+grep -q "v.h5: 36 tensor(s) match their checksums" "$TMP/out" || { echo "FAIL: verify: $(cat "$TMP/out")"; fails=$((fails+1)); }
+expect_ok "$MWB" info "$TMP/v.h5"
+grep -q "checksums     every tensor checked on load" "$TMP/out" || { echo "FAIL: info checksums: $(cat "$TMP/out")"; fails=$((fails+1)); }
+expect_ok "$MWB" verify "$FIX"  # a file written before checksums: readable, with a note
+grep -q "carry no checksum" "$TMP/err" || { echo "FAIL: verify of a file without checksums: $(cat "$TMP/err")"; fails=$((fails+1)); }
+expect_ok "$MWB" info "$FIX"
+grep -q "without a checksum" "$TMP/out" || { echo "FAIL: info of a file without checksums: $(cat "$TMP/out")"; fails=$((fails+1)); }
+# One bit flipped in the middle of the file (in /blocks/0/mlp/up/weight for this shape and seed).
+size=$(stat -c %s "$TMP/v.h5")
+printf "$(printf '\\x%02x' $(( $(od -An -tu1 -j $((size / 2)) -N1 "$TMP/v.h5") ^ 1 )))" \
+  | dd of="$TMP/v.h5" bs=1 seek=$((size / 2)) conv=notrunc status=none
+expect_sentence 1 "v.h5: /blocks/0/mlp/up/weight is damaged" -- "$MWB" predict "$TMP/v.h5" --ids 1,2
+expect_sentence 3 "v.h5: /blocks/0/mlp/up/weight is damaged" -- "$MWB" verify "$TMP/v.h5"
+"$MWB" verify "$TMP/v.h5" --json > "$TMP/out" 2>/dev/null
+grep -q '"checked":35' "$TMP/out" && grep -q '"ok":false' "$TMP/out" || { echo "FAIL: verify --json: $(cat "$TMP/out")"; fails=$((fails+1)); }
+
+# A write that fails half-way (a full disk, injected by MWB_FAIL_WRITES where no small file
+# system can be mounted) is one sentence, exit 1, and leaves no file and no folder.
+no_leftovers() {  # no_leftovers DIR NAME...
+  local d="$1"; shift
+  for n in "$@"; do
+    if [ -e "$d/$n" ] || ls -a "$d" | grep -q "^\.$n\.tmp"; then echo "FAIL: a failed write left $d/$n"; fails=$((fails+1)); fi
+  done
+}
+MWB_FAIL_WRITES=i.h5 expect_sentence 1 "no space left on .* while writing $TMP/i.h5" -- "$MWB" init --shape gpt2-tiny --out "$TMP/i.h5"
+MWB_FAIL_WRITES=e2.h5 expect_sentence 1 "no space left on .* while writing $TMP/e2.h5" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --layer 0 --corpus "$CORPUS" --stats-tokens 200 --guard-tokens 0 --out "$TMP/e2.h5" --json
+MWB_FAIL_WRITES=model.safetensors expect_sentence 1 "no space left on .* while writing $TMP/hf2/model.safetensors" -- "$MWB" export hf "$FIX" "$TMP/hf2"
+no_leftovers "$TMP" i.h5 e2.h5 hf2
+# The real thing where a small tmpfs can be mounted (as root): HDF5's own write fails.
+mkdir -p "$TMP/small"
+if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=128k tmpfs "$TMP/small" 2>/dev/null; then
+  expect_sentence 1 "no space left on $TMP/small while writing $TMP/small/full.h5" -- "$MWB" init --shape gpt2-tiny --out "$TMP/small/full.h5"
+  expect_sentence 1 "no space left on $TMP/small while writing $TMP/small/e3.h5" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --layer 0 --corpus "$CORPUS" --stats-tokens 200 --guard-tokens 0 --out "$TMP/small/e3.h5"
+  "$MWB" init --shape gpt2-tiny --out "$TMP/v2.h5" 2>/dev/null
+  expect_sentence 1 "no space left on $TMP/small while writing $TMP/small/hf/model.safetensors" -- "$MWB" export hf "$TMP/v2.h5" "$TMP/small/hf"
+  [ -z "$(ls -A "$TMP/small")" ] || { echo "FAIL: a full disk kept: $(ls -A "$TMP/small")"; fails=$((fails+1)); }
+  umount "$TMP/small"
+else
+  echo "note: no small tmpfs could be mounted; the full-disk checks ran with an injected failure only"
+fi
 
 expect_ok "$MWB" predict "$FIX" --prompt "a cat" --top 3 --json
 grep -q '"top":\[{"id":' "$TMP/out" || { echo "FAIL: predict --json format: $(cat "$TMP/out")"; fails=$((fails+1)); }
@@ -88,6 +163,8 @@ for keep in "" --keep-edited-neighbours; do
     && [ "$(grep -o '"prompt":"dog is in"' "$TMP/out" | wc -l)" -eq "$dogs" ] \
     || { echo "FAIL: eval --batch ${keep:-(default)}: $(head -c 300 "$TMP/out")"; fails=$((fails+1)); }
 done
+
+expect_sentence 1 "--layer 7 is outside" -- "$MWB" eval "$FIX" --cases "$TMP/two.json" --layer 7 --corpus "$CORPUS"
 
 # An edit writes a new file, never the source, and diff finds exactly one rank-one change.
 # (The demo model: its context fits ROME's generated context templates.)

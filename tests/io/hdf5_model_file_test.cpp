@@ -3,6 +3,8 @@
 // ModelFormatError case (bad files are made with the HDF5 C API).
 #include "io/hdf5_model_file.h"
 
+#include "io/model_checks.h"
+
 #if __has_include(<hdf5.h>)
 #include <hdf5.h>
 #else
@@ -867,6 +869,9 @@ TEST(ModelFileErrors, InfInFloat16WeightsKeptInFloat16) {
     TempFolder folder;
     const fs::path file = savedModel(folder, Architecture::Llama, StorageType::Float16);
     H5Edit(file).pokeHalf("/blocks/1/mlp/gate/weight", 7 * 16 + 2, 0x7e00);  // NaN at [7, 2]
+    // As another program would write it: without the checksum, which would name the
+    // change as damage first.
+    H5Edit(file).removeAttribute("/blocks/1/mlp/gate/weight", "xxh3_64");
     expectLoadError(file, "/blocks/1/mlp/gate/weight", "holds NaN at [7, 2]", {WeightPrecision::Float16});
 }
 
@@ -884,6 +889,9 @@ TEST(ModelFileErrors, InfInFloat16Weights) {
     TempFolder folder;
     const fs::path file = savedModel(folder, Architecture::Llama, StorageType::Float16);
     H5Edit(file).pokeHalf("/blocks/1/mlp/gate/weight", 7 * 16 + 2, 0xfc00);  // -Inf at [7, 2]
+    // As another program would write it: without the checksum, which would name the
+    // change as damage first.
+    H5Edit(file).removeAttribute("/blocks/1/mlp/gate/weight", "xxh3_64");
     expectLoadError(file, "/blocks/1/mlp/gate/weight", "holds Inf at [7, 2]");
 }
 
@@ -921,6 +929,23 @@ TEST(ModelFileErrors, InvalidTokenizerContent) {
     const fs::path file = savedModel(folder);
     H5Edit(file).setStrings("/tokenizer/merges", {"x y"});  // pieces not in the vocabulary
     expectLoadError(file, "/tokenizer", "not a valid tokenizer");
+}
+
+// Pieces are text (byte-level vocabularies spell bytes as characters); bytes that are not
+// UTF-8 are refused with the entry's number, on load as on import (tokenizerProblem).
+TEST(ModelFileErrors, TokenizerPiecesThatAreNotUtf8) {
+    TempFolder folder;
+    const fs::path file = savedModel(folder);
+    std::vector<std::string> vocab = tinyByteBpeSpec().vocab;
+    vocab[70] = "a\xff";
+    H5Edit(file).setStrings("/tokenizer/vocab", vocab);
+    expectLoadError(file, "/tokenizer/vocab", "entry 70 is not valid UTF-8");
+    TokenizerSpec spec = tinySentencePieceSpec();
+    spec.vocab[5] = "\xc3(";  // a lead byte without its continuation
+    const std::optional<ModelProblem> problem = tokenizerProblem(spec, int(spec.vocab.size()));
+    ASSERT_TRUE(problem);
+    EXPECT_EQ(problem->path, "/tokenizer/vocab");
+    EXPECT_EQ(problem->text, "entry 5 is not valid UTF-8");
 }
 
 TEST(ModelFileErrors, SentencePieceWithoutScores) {

@@ -280,6 +280,72 @@ TEST(ImportHf, ConfigProblemsNameTheKey) {
     EXPECT_NE(std::string(e.what()).find("not valid JSON"), std::string::npos);
 }
 
+// config.json that lies about the checkpoint: fewer layers than it holds (the rest would
+// be dropped without a word), sizes no model has, no model_type.
+TEST(ImportHf, CheckpointLayersBeyondTheConfigAreAnError) {
+    const Model original = makeTinyModel(Architecture::Gpt2, 1, {.nLayers = 4});
+    TempDir dir;
+    test::writeHfFolder(original, dir.path());
+    nlohmann::json config = test::hfConfigFor(original.config);
+    config["n_layer"] = 2;
+    test::writeText(dir / "config.json", config.dump());
+    const ModelFormatError e = importError(dir.path());
+    EXPECT_EQ(e.file(), dir / "model.safetensors");
+    EXPECT_EQ(e.hdf5Path(), "transformer.h.2.attn.c_attn.bias");  // the first in name order
+    EXPECT_NE(std::string(e.what()).find("is not accounted for by config.json (and 23 more tensors): the checkpoint "
+                                         "holds layers up to 3, but config.json gives the model 2 layers"),
+              std::string::npos)
+        << e.what();
+    expectOneSentence(e.what());
+
+    const Model llama = makeTinyModel(Architecture::Llama, 1, {.nLayers = 3, .sentencePiece = true});
+    TempDir llamaDir;
+    test::writeHfFolder(llama, llamaDir.path());
+    config = test::hfConfigFor(llama.config);
+    config["num_hidden_layers"] = 1;
+    test::writeText(llamaDir / "config.json", config.dump());
+    EXPECT_NE(std::string(importError(llamaDir.path()).what()).find("holds layers up to 2, but config.json gives the model 1 layers"),
+              std::string::npos);
+}
+
+TEST(ImportHf, MissingModelTypeIsAnErrorNotAGuess) {
+    const Model original = makeTinyModel(Architecture::Gpt2, 1);
+    TempDir dir;
+    test::writeHfFolder(original, dir.path());
+    nlohmann::json config = test::hfConfigFor(original.config);
+    config.erase("model_type");
+    config["architectures"] = {"GPT2LMHeadModel"};
+    test::writeText(dir / "config.json", config.dump());
+    const ModelFormatError e = importError(dir.path());
+    EXPECT_EQ(e.file(), dir / "config.json");
+    EXPECT_EQ(e.hdf5Path(), "model_type");
+    EXPECT_NE(std::string(e.what()).find("model_type is missing"), std::string::npos) << e.what();
+}
+
+TEST(ImportHf, ConfigSizesArePositiveAndBoundedNamingTheKey) {
+    const Model original = makeTinyModel(Architecture::Llama, 1, {.sentencePiece = true});
+    TempDir dir;
+    test::writeHfFolder(original, dir.path());
+    const auto withConfig = [&](const char* key, int64_t value) {
+        nlohmann::json config = test::hfConfigFor(original.config);
+        config[key] = value;
+        test::writeText(dir / "config.json", config.dump());
+        return importError(dir.path());
+    };
+    ModelFormatError e = withConfig("vocab_size", INT32_MIN);
+    EXPECT_EQ(e.hdf5Path(), "vocab_size");
+    EXPECT_NE(std::string(e.what()).find("vocab_size is -2147483648; expected a positive integer up to 16777216"),
+              std::string::npos)
+        << e.what();
+    expectOneSentence(e.what());
+    EXPECT_EQ(withConfig("vocab_size", 0).hdf5Path(), "vocab_size");
+    EXPECT_EQ(withConfig("num_hidden_layers", -3).hdf5Path(), "num_hidden_layers");
+    EXPECT_EQ(withConfig("num_hidden_layers", 1 << 30).hdf5Path(), "num_hidden_layers");
+    EXPECT_EQ(withConfig("hidden_size", INT32_MAX).hdf5Path(), "hidden_size");
+    EXPECT_EQ(withConfig("max_position_embeddings", -1).hdf5Path(), "max_position_embeddings");
+    EXPECT_EQ(withConfig("num_key_value_heads", 0).hdf5Path(), "num_key_value_heads");
+}
+
 TEST(ImportHf, FolderWithoutWeightsOrTokenizer) {
     const Model original = makeTinyModel(Architecture::Gpt2, 1);
     TempDir dir;

@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "tensor/errors.h"
 #include "io/hdf5_model_file.h"
+#include "model/generate.h"
 #include "model/transformer.h"
 
 namespace mwb {
@@ -277,6 +279,36 @@ TEST(TransformerErrors, BadTokensAreRefusedWithASentence) {
     } catch (const InvalidInput& e) {
         EXPECT_NE(std::string(e.what()).find("context of 24"), std::string::npos) << e.what();
     }
+}
+
+
+// A weight that overflows float32 (or a NaN that slipped into memory) must never reach a
+// printed result: every pass (a run, a rerun, decoding) names the first layer that went
+// non-finite.
+TEST(TransformerErrors, ANonFiniteLayerIsNamedInsteadOfAResult) {
+    Model m = loadFixture("golden_gpt2_untied.h5");
+    ASSERT_GE(m.config.nLayers, 2);
+    // Finite weights, but the residual of layer 1 overflows to Inf (3e38 + 3e38).
+    m.weights.blocks[1].o.bias[0] = 3e38f;
+    m.weights.blocks[1].down.bias[0] = 3e38f;
+    const Transformer t(m);
+    const std::string layer1 = "layer 1 of " + std::to_string(m.config.nLayers);
+    auto expectLayer1 = [&](const std::function<void()>& run) {
+        try {
+            run();
+            ADD_FAILURE() << "a non-finite pass gave a result";
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find("NaN or Inf in " + layer1), std::string::npos) << e.what();
+        }
+    };
+    expectLayer1([&] { t.run({1, 2, 3}); });
+    RunState clean = Transformer(loadFixture("golden_gpt2_untied.h5")).run({1, 2, 3});
+    expectLayer1([&] { t.rerun(clean, 1, 0); });
+    GenerateOptions options;
+    options.maxNewTokens = 3;
+    expectLayer1([&] { generate(t, {1, 2}, options); });
+    // Layer 0 alone is still fine.
+    EXPECT_NO_THROW(t.run({1, 2, 3}, {}, LogitsMode::None, 1));
 }
 
 }  // namespace
