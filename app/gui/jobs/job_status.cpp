@@ -32,6 +32,7 @@ JobStatus::JobStatus(QWidget* parent)
 
 void JobStatus::track(const QString& operation, QFutureWatcherBase* watcher) {
     m_label->setStyleSheet({});
+    m_error = false;
     m_jobs.push_back({operation, watcher});
     connect(watcher, &QFutureWatcherBase::progressValueChanged, this, [this, watcher](int value) {
         if (!m_jobs.empty() && m_jobs.back().watcher == watcher) m_progress->setValue(value);
@@ -69,11 +70,13 @@ void JobStatus::cancelCurrent() {
 void JobStatus::showError(const QString& sentence) {
     m_label->setStyleSheet(QStringLiteral("color: #b00020;"));
     m_label->setText(sentence);
+    m_error = true;
     emit errorShown(sentence);
 }
 
 void JobStatus::showMessage(const QString& text) {
     m_label->setStyleSheet({});
+    m_error = false;
     m_label->setText(text);
 }
 

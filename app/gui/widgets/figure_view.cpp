@@ -14,6 +14,7 @@
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
+#include "app/gui/widgets/file_dialogs.h"
 #include "app/plots/figure_export.h"
 
 namespace mwb::gui {
@@ -56,10 +57,13 @@ FigureView::FigureView(const QString& placeholder, QWidget* parent)
 
 void FigureView::setFigure(plots::FigureSpec figure) {
     m_figure = std::move(figure);
-    const QSize size = plots::figureSize(*m_figure);
+    // A figure's table is for exports: on screen the tab shows it as a table of its own.
+    plots::FigureSpec onScreen = *m_figure;
+    onScreen.table.reset();
+    const QSize size = plots::figureSize(onScreen);
     // Shrinks to fit moderately, scrolls beyond that so labels never overlap.
-    m_plot->setMinimumSize(size.width() * 3 / 4, size.height() * 3 / 4);
-    m_rendered = plots::renderFigure(*m_figure, *m_plot);
+    m_plot->setMinimumSize(size.width() * 3 / 5, size.height() * 3 / 5);
+    m_rendered = plots::renderFigure(onScreen, *m_plot);
     m_stack->setCurrentIndex(1);
     for (auto* b : m_exportButtons) b->setEnabled(true);
 }
@@ -78,6 +82,8 @@ void FigureView::exportTo(const QString& file) const {
     const std::filesystem::path path = file.toStdString();
     if (path.extension() == ".json")
         plots::saveFigureJson(*m_figure, path);
+    else if (m_figure->table)
+        plots::exportFigure(*m_figure, path);  // drawn afresh, with the table
     else
         plots::savePlot(*m_plot, *m_figure, path);
 }
@@ -87,8 +93,9 @@ QString FigureView::describeAt(const QPointF& pixel) const {
 }
 
 void FigureView::chooseAndExport(const QString& filter, const QString& suffix) {
-    QString file = QFileDialog::getSaveFileName(this, tr("Export figure"), QString(), filter);
+    QString file = QFileDialog::getSaveFileName(this, tr("Export figure"), suggestedFile(m_exportName, suffix), filter);
     if (file.isEmpty()) return;
+    rememberFolder(file);
     if (!file.endsWith(suffix, Qt::CaseInsensitive)) file += suffix;
     try {
         exportTo(file);

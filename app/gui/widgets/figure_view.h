@@ -24,6 +24,9 @@ public:
     explicit FigureView(const QString& placeholder, QWidget* parent = nullptr);
 
     void setFigure(plots::FigureSpec figure);
+    // The file name stem export dialogs propose ("demo-trace"); "figure" until set.
+    void setExportName(const QString& stem) { m_exportName = stem; }
+    QString exportName() const { return m_exportName; }
     void clear();
     bool hasFigure() const { return m_figure.has_value(); }
     const plots::FigureSpec& figure() const { return *m_figure; }
@@ -49,6 +52,7 @@ private:
     QList<QPushButton*> m_exportButtons;
     std::optional<plots::FigureSpec> m_figure;
     plots::RenderedFigure m_rendered;
+    QString m_exportName = QStringLiteral("figure");
 };
 
 }  // namespace mwb::gui
