@@ -20,6 +20,7 @@
 #include "app/gui/panels/tool_panel.h"
 #include "app/gui/panels/trace_panel.h"
 #include "app/gui/widgets/attention_text_view.h"
+#include "app/gui/widgets/figure_view.h"
 #include "app/gui/workspace.h"
 
 namespace mwb::gui {
@@ -134,6 +135,16 @@ void ScreenshotTour::save(const QString& name) {
 
 void ScreenshotTour::grab(int index, const QString& name) {
     save(name);
+    // The Edit figure as exported: the bar charts with the prompts' table below them.
+    if (auto* edit = qobject_cast<EditPanel*>(m_window->panels()[index]); edit && edit->figure()->hasFigure()) {
+        const QString file = QDir(m_dir).filePath(name + QStringLiteral("_export.png"));
+        try {
+            edit->figure()->exportTo(file);
+            m_saved << file;
+        } catch (const std::exception&) {
+            m_ok = false;
+        }
+    }
     // Undo the sample edit so that the later tabs show the model as it was loaded.
     auto* edit = qobject_cast<EditPanel*>(m_window->panels()[index]);
     if (edit && !m_window->workspace()->model()->edits.empty()) {

@@ -1,8 +1,10 @@
 // QCustomPlot rendering of heatmaps, horizontal bar charts and line plots.
 #include "app/plots/figure_render.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include <QFontMetricsF>
 #include <qcustomplot.h>
 
 namespace mwb::plots {
@@ -10,9 +12,13 @@ namespace {
 
 QString qs(const std::string& s) { return QString::fromStdString(s); }
 
+// The text size of the figure being rendered (renderFigure's textScale; rendering
+// happens on the GUI thread only).
+double gTextScale = 1.0;
+
 QFont font(int pointSize, bool bold = false) {
     QFont f;
-    f.setPointSize(pointSize);
+    f.setPointSizeF(pointSize * gTextScale);
     f.setBold(bold);
     return f;
 }
@@ -168,8 +174,20 @@ void drawLines(const LineSpec& l, QCustomPlot& plot, QCPAxisRect* rect, QCPLayou
     y->scaleRange(1.1);
 }
 
-// The table as texts in an axis rect without axes, columns as wide as their longest
-// cell (in characters), rows of equal height.
+// Pixel widths of a table's columns: the widest cell (the header in bold) plus a gap.
+std::vector<double> tableWidths(const TableSpec& t) {
+    const QFontMetricsF body(font(8)), head(font(8, true));
+    std::vector<double> width(t.header.size(), 0.0);
+    for (size_t c = 0; c < t.header.size(); ++c) {
+        width[c] = head.horizontalAdvance(qs(t.header[c]));
+        for (const auto& r : t.rows) width[c] = std::max(width[c], body.horizontalAdvance(qs(r[c])) * 1.1);
+        width[c] += 14.0;
+    }
+    return width;
+}
+
+// The table as texts in an axis rect without axes, each column as wide as its widest
+// cell, rows of equal height.
 void drawTable(const TableSpec& t, QCustomPlot& plot, int row) {
     auto* grid = new QCPLayoutGrid;
     plot.plotLayout()->addElement(row, 0, grid);
@@ -178,16 +196,11 @@ void drawTable(const TableSpec& t, QCustomPlot& plot, int row) {
     grid->addElement(1, 0, rect);
     grid->setRowStretchFactor(1, 1000);
     rect->setMinimumMargins(QMargins(10, 0, 10, 4));
-    const size_t nCols = t.header.size();
-    std::vector<double> width(nCols, 0.0);
-    auto chars = [](const std::string& text) { return QString::fromStdString(text).size(); };
-    for (size_t c = 0; c < nCols; ++c) {
-        width[c] = chars(t.header[c]);
-        for (const auto& r : t.rows) width[c] = std::max<double>(width[c], chars(r[c]));
-        width[c] += 2;
-    }
+    const std::vector<double> width = tableWidths(t);
     double total = 0.0;
     for (double w : width) total += w;
+    // Left-aligned in the figure's width (wider when the panels are).
+    const double span = std::max(total, double(plot.width()) - 20.0);
     const int nRows = static_cast<int>(t.rows.size()) + 1;
     auto cellText = [&](int r, size_t c, const std::string& text, bool bold) {
         auto* item = new QCPItemText(&plot);
@@ -196,14 +209,14 @@ void drawTable(const TableSpec& t, QCustomPlot& plot, int row) {
         item->position->setAxisRect(rect);
         double x = 0.0;
         for (size_t k = 0; k < c; ++k) x += width[k];
-        item->position->setCoords(x / total, (r + 0.5) / nRows);
+        item->position->setCoords(x / span, (r + 0.5) / nRows);
         item->setPositionAlignment(Qt::AlignLeft | Qt::AlignVCenter);
         item->setText(qs(text));
         item->setFont(font(8, bold));
     };
-    for (size_t c = 0; c < nCols; ++c) cellText(0, c, t.header[c], true);
+    for (size_t c = 0; c < t.header.size(); ++c) cellText(0, c, t.header[c], true);
     for (int r = 0; r < static_cast<int>(t.rows.size()); ++r)
-        for (size_t c = 0; c < nCols; ++c)
+        for (size_t c = 0; c < t.header.size(); ++c)
             cellText(r + 1, c, t.rows[r][c], !t.bold.empty() && t.bold[r][c]);
     const int height = nRows * FigureSpec::kTableRowHeight + (t.title.empty() ? 0 : 24);
     grid->setMinimumSize(0, height);
@@ -257,11 +270,20 @@ QSize figureSize(const FigureSpec& figure) {
     const int table = figure.table ? (static_cast<int>(figure.table->rows.size()) + 1) * FigureSpec::kTableRowHeight +
                                          (figure.table->title.empty() ? 0 : 24) + 8
                                    : 0;
-    return {columns * figure.panelWidth, rows * figure.panelHeight + (figure.title.empty() ? 0 : 30) + table};
+    const int titleLines = static_cast<int>(std::count(figure.title.begin(), figure.title.end(), '\n')) + 1;
+    const int title = figure.title.empty() ? 0 : 30 + 16 * (titleLines - 1);
+    int width = columns * figure.panelWidth;
+    if (figure.table) {
+        double total = 20.0;
+        for (double w : tableWidths(*figure.table)) total += w;
+        width = std::max(width, static_cast<int>(std::ceil(total)));
+    }
+    return {width, rows * figure.panelHeight + title + table};
 }
 
-RenderedFigure renderFigure(const FigureSpec& figure, QCustomPlot& plot) {
+RenderedFigure renderFigure(const FigureSpec& figure, QCustomPlot& plot, double textScale) {
     validate(figure);
+    gTextScale = std::clamp(textScale, 0.5, 2.0);
     plot.clearPlottables();
     plot.clearItems();
     plot.setAutoAddPlottableToLegend(false);  // each line plot fills its own legend
@@ -270,6 +292,7 @@ RenderedFigure renderFigure(const FigureSpec& figure, QCustomPlot& plot) {
     int row = 0;
     if (!figure.title.empty()) {
         auto* title = new QCPTextElement(&plot, qs(figure.title), font(10, true));
+        title->setTextFlags(Qt::AlignCenter);
         plot.plotLayout()->addElement(row++, 0, title);
     }
     auto* grid = new QCPLayoutGrid;
@@ -300,6 +323,7 @@ RenderedFigure renderFigure(const FigureSpec& figure, QCustomPlot& plot) {
     }
     if (figure.table) drawTable(*figure.table, plot, row + 1);
     plot.replot();
+    gTextScale = 1.0;
     return out;
 }
 

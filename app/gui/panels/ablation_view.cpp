@@ -25,7 +25,7 @@ AblationView::AblationView(QWidget* parent)
     m_metrics->setWordWrap(true);
     for (auto* text : {m_before, m_after}) {
         text->setReadOnly(true);
-        text->setMaximumHeight(90);
+        text->setMaximumHeight(54);
     }
     m_before->setPlaceholderText(tr("Greedy continuation of the original model"));
     m_after->setPlaceholderText(tr("Greedy continuation with the changes"));

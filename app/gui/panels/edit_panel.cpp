@@ -130,7 +130,7 @@ EditPanel::EditPanel(Workspace* workspace, QWidget* parent)
     m_plan->setWordWrap(true);
     m_plan->setObjectName(QStringLiteral("editPlan"));
     auto* left = new QWidget(this);
-    left->setFixedWidth(360);
+    left->setFixedWidth(340);
     auto* leftLayout = new QVBoxLayout(left);
     leftLayout->setContentsMargins(0, 0, 0, 0);
     leftLayout->addWidget(scroll, 1);

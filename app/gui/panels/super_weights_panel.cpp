@@ -97,15 +97,17 @@ SuperWeightsPanel::SuperWeightsPanel(Workspace* workspace, QWidget* parent)
     wl->addLayout(scaleRow);
     wl->addWidget(m_compareButton);
 
-    auto* right = new QSplitter(Qt::Vertical, this);
-    right->addWidget(m_spikes);
-    right->addWidget(m_view);
-    right->setSizes({300, 500});
+    // The weights and their per-layer plot on the left, the comparison on the right: each
+    // column has room for its figures down to a 1024 x 700 window.
+    auto* left = new QSplitter(Qt::Vertical, this);
+    left->addWidget(weights);
+    left->addWidget(m_spikes);
+    left->setSizes({450, 450});
     auto* split = new QSplitter(Qt::Horizontal, this);
-    split->addWidget(weights);
-    split->addWidget(right);
+    split->addWidget(left);
+    split->addWidget(m_view);
     split->setStretchFactor(1, 1);
-    split->setSizes({460, 900});
+    split->setSizes({520, 880});
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(split);
 

@@ -21,7 +21,7 @@ bool ToolPanel::requireModelAndPrompt() {
 
 void ToolPanel::showFigure(FigureView* view, plots::FigureSpec figure, const QString& analysis) {
     const std::string model = m_workspace->modelLabel().toStdString();
-    figure.title = figure.title.empty() ? "Model: " + model : figure.title + "    (model: " + model + ")";
+    figure.title = figure.title.empty() ? "Model: " + model : figure.title + "\nmodel: " + model;
     if (!figure.source.is_object() && !figure.source.is_null())
         figure.source = nlohmann::json{{"result", std::move(figure.source)}};
     figure.source["model"] = model;

@@ -13,7 +13,8 @@
 namespace mwb::gui {
 namespace {
 
-constexpr double kPadX = 3.0, kPadY = 2.0, kGapX = 2.0, kGapY = 6.0, kMargin = 8.0;
+constexpr double kPadX = 3.0, kPadY = 2.0, kGapX = 2.0, kGapY = 14.0, kMargin = 8.0;
+constexpr double kMinWidth = 30.0;  // room for a weight ("0.94") under the narrowest token
 constexpr double kCaption = 22.0;  // the caption's line above the tokens
 
 // A token as drawn: spaces visible as a middle dot so that " the" and "the" differ.
@@ -61,7 +62,7 @@ int AttentionTextView::layOut(int width, std::vector<QRectF>* rects) const {
     double x = kMargin, y = kMargin + kCaption;
     if (rects) rects->clear();
     for (const QString& token : m_tokens) {
-        const double w = metrics.horizontalAdvance(shown(token)) + 2 * kPadX;
+        const double w = std::max(kMinWidth, metrics.horizontalAdvance(shown(token)) + 2 * kPadX);
         if (x + w > width - kMargin && x > kMargin) {
             x = kMargin;
             y += lineHeight + kGapY;

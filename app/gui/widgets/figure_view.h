@@ -13,6 +13,7 @@ class QCustomPlot;
 class QLabel;
 class QMouseEvent;
 class QPushButton;
+class QScrollArea;
 class QStackedWidget;
 
 namespace mwb::gui {
@@ -50,7 +51,14 @@ private:
     QLabel* m_placeholder;
     QCustomPlot* m_plot;
     QList<QPushButton*> m_exportButtons;
+    // Renders the figure's on-screen part with text scaled to the plot's size.
+    void render();
+    void updateMinimumSize();
+
     std::optional<plots::FigureSpec> m_figure;
+    double m_textScale = 1.0;
+    QSize m_designSize;
+    QScrollArea* m_scroll = nullptr;
     plots::RenderedFigure m_rendered;
     QString m_exportName = QStringLiteral("figure");
 };
