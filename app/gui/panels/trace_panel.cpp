@@ -76,6 +76,7 @@ TracePanel::TracePanel(Workspace* workspace, QWidget* parent)
     fileRow->addWidget(m_browse);
     factForm->addRow(tr("Facts file"), fileRow);
     m_factsFile->setText(resourceFile(QStringLiteral("data/facts.json")));
+    m_factsFile->setMinimumWidth(60);  // the side panel stays narrow; the path scrolls in its field
     m_factsFile->setPlaceholderText(tr("a known_1000.json style list of facts"));
     m_maxFacts->setRange(1, 100000);
     m_maxFacts->setValue(50);
@@ -129,7 +130,7 @@ TracePanel::TracePanel(Workspace* workspace, QWidget* parent)
     sideScroll->setFrameShape(QFrame::NoFrame);
     sideScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     sideScroll->setWidget(side);
-    sideScroll->setFixedWidth(285);
+    sideScroll->setFixedWidth(300);
     auto* layout = new QHBoxLayout(this);
     layout->addWidget(sideScroll);
     layout->addWidget(m_figure, 1);
