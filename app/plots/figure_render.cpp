@@ -129,7 +129,7 @@ void drawBars(const BarSpec& b, QCustomPlot& plot, QCPAxisRect* rect) {
     value->setRange(0, end > 0 ? end * 1.2 : 1.0);
 }
 
-void drawLines(const LineSpec& l, QCustomPlot& plot, QCPAxisRect* rect, QCPLayoutGrid* cell) {
+void drawLines(const LineSpec& l, QCPAxisRect* rect, QCPLayoutGrid* cell) {
     static const QColor kColours[] = {QColor(31, 119, 180), QColor(214, 39, 40), QColor(44, 160, 44),
                                       QColor(148, 103, 189), QColor(255, 127, 14)};
     QCPAxis* x = rect->axis(QCPAxis::atBottom);
@@ -154,7 +154,6 @@ void drawLines(const LineSpec& l, QCustomPlot& plot, QCPAxisRect* rect, QCPLayou
     legend->setWrap(0);
     legend->setBorderPen(Qt::NoPen);
     legend->setMargins(QMargins(4, 2, 4, 2));
-    (void)plot;
     int i = 0;
     for (const auto& s : l.series) {
         auto* graph = new QCPGraph(x, y);
@@ -317,7 +316,7 @@ RenderedFigure renderFigure(const FigureSpec& figure, QCustomPlot& plot, double 
         else if (const auto* b = std::get_if<BarSpec>(&figure.panels[i]))
             drawBars(*b, plot, rect);
         else
-            drawLines(std::get<LineSpec>(figure.panels[i]), plot, rect, cell);
+            drawLines(std::get<LineSpec>(figure.panels[i]), rect, cell);
         out.rects.push_back(rect);
         out.maps.push_back(map);
     }

@@ -4,6 +4,7 @@
 #include <QtTest>
 
 #include <QElapsedTimer>
+#include <QPlainTextEdit>
 #include <QTableWidget>
 #include <QRadioButton>
 #include <QSpinBox>
@@ -18,6 +19,7 @@
 #include "app/gui/widgets/attention_text_view.h"
 #include "app/gui/widgets/figure_view.h"
 #include "app/gui/workspace.h"
+#include "model/transformer.h"
 #include "tests/app/app_test_util.h"
 
 using namespace mwb;
@@ -126,6 +128,31 @@ private slots:
         const auto changes = panel->selectedChanges();
         QCOMPARE(changes.size(), size_t(1));
         QCOMPARE(changes[0].factor, 2.0f);
+    }
+
+    // The comparison's generations stop at end of text, as Predict's do: with the end-of-
+    // text token as the model's next greedy token, both continuations are empty.
+    void comparisonGenerationsStopAtEndOfText() {
+        Model m = *test::randomGpt2(2);
+        const std::string prompt = "the cat sat";
+        Eigen::Index next = 0;
+        Transformer(m).run(m.tokenizer.encodeIds(prompt)).lastLogits().maxCoeff(&next);
+        TokenizerSpec spec = m.tokenizer.spec();
+        spec.eosId = static_cast<int>(next);
+        m.tokenizer = Tokenizer(spec);
+        m_window->workspace()->setModel(std::make_shared<const Model>(std::move(m)), QString());
+        m_window->workspace()->setPrompt(QString::fromStdString(prompt));
+        auto* panel = m_window->panel<SuperWeightsPanel>();
+        QVERIFY(panel->addWeight(QStringLiteral("1:2:3")));
+        panel->setScale(1.0);  // changes nothing: both sides generate the same
+        QSignalSpy compared(panel, &SuperWeightsPanel::compareFinished);
+        panel->compare();
+        QVERIFY(waitFor(compared));
+        QVERIFY(compared.front().front().toBool());
+        const auto texts = panel->comparison()->findChildren<QPlainTextEdit*>();
+        QCOMPARE(texts.size(), qsizetype(2));
+        for (auto* text : texts) QCOMPARE(text->toPlainText(), QString::fromStdString(prompt));
+        QCOMPARE(panel->lastAblation()->prompts.front().generationOriginal, std::string());
     }
 
     // "4:31:*" as the CLI takes it: a whole row (or column) of mlp/down.
