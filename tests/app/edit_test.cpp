@@ -174,7 +174,7 @@ private slots:
         auto* panel = m_window->panel<EditPanel>();
         fillForm(panel);
         panel->promptEdit()->setText(QStringLiteral(" {} "));
-        QSignalSpy errors(panel, &ToolPanel::errorMessage);
+        QSignalSpy errors(m_window->jobStatus(), &JobStatus::errorShown);
         QSignalSpy done(panel, &ToolPanel::actionFinished);
         panel->runAction();
         QVERIFY(waitFor(done));
@@ -182,7 +182,9 @@ private slots:
         QCOMPARE(errors.size(), 1);
         const QString sentence = errors.front().front().toString();
         QVERIFY2(sentence.contains(QStringLiteral("no text besides {}")), qPrintable(sentence));
+        QVERIFY2(sentence.startsWith(QStringLiteral("The prompt")), qPrintable(sentence));
         QCOMPARE(sentence.count(QLatin1Char('.')), 1);
+        QVERIFY(sentence.endsWith(QLatin1Char('.')));
         QVERIFY(m_window->workspace()->model()->edits.empty());
     }
 

@@ -67,7 +67,13 @@ void JobStatus::cancelCurrent() {
     m_label->setText(m_jobs.back().operation + tr(": cancelling\u2026"));
 }
 
-void JobStatus::showError(const QString& sentence) {
+void JobStatus::showError(const QString& text) {
+    // The libraries' messages are clauses ("the input has 92 tokens, ..."): shown as a sentence.
+    QString sentence = text.trimmed();
+    if (!sentence.isEmpty()) sentence[0] = sentence[0].toUpper();
+    if (!sentence.isEmpty() && !sentence.endsWith(QLatin1Char('.')) && !sentence.endsWith(QLatin1Char('?')) &&
+        !sentence.endsWith(QLatin1Char('!')))
+        sentence += QLatin1Char('.');
     m_label->setStyleSheet(QStringLiteral("color: #b00020;"));
     m_label->setText(sentence);
     m_error = true;

@@ -444,9 +444,7 @@ void EditPanel::runAction() {
         plannedLayers();
         validateRequest(s.request);
     } catch (const std::exception& e) {
-        QString sentence = QString::fromUtf8(e.what());
-        if (!sentence.isEmpty()) sentence[0] = sentence[0].toUpper();
-        emit errorMessage(sentence + QLatin1Char('.'));
+        emit errorMessage(QString::fromUtf8(e.what()));
         emit actionFinished(false);
         return;
     }
