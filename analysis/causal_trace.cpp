@@ -1,3 +1,4 @@
+#include <cstdio>
 #include "analysis/causal_trace.h"
 
 #include <algorithm>
@@ -280,6 +281,23 @@ TraceMethod parseTraceMethod(const std::string& s) {
     throw InvalidInput("unknown trace method " + quote(s) + " (expected exact or attribution)");
 }
 
+int defaultTraceWindow(int nLayers) { return std::max(1, (nLayers * 10 + 24) / 48); }
+
+std::string recallWarning(const CausalTraceResult& r) {
+    auto percent = [](double p) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%.1f %%", 100.0 * p);
+        return std::string(text);
+    };
+    if (r.probClean < 0.2)
+        return "the model gives '" + r.answer + "' only " + percent(r.probClean) +
+               " on the clean prompt, so this is not a confident recall and the map shows little more than noise";
+    if (r.probCorrupted >= 0.5 * r.probClean)
+        return "corrupting the subject leaves '" + r.answer + "' at " + percent(r.probCorrupted) + " (clean " +
+               percent(r.probClean) + "), so the model does not get the answer from the subject and the map means little";
+    return {};
+}
+
 NoiseLevel defaultNoise(const Model& model, const std::vector<std::string>& subjects) {
     const Matrix& emb = model.weights.tokenEmbedding;
     ActivationSpread spread;
@@ -452,7 +470,7 @@ int editLayerAfterTrace(const Model& model, const std::string& prompt, const std
 int mlpPeakLayer(const Model& model, const std::string& prompt, const std::string& subject) {
     CausalTraceParams p;
     p.kinds = {TraceKind::Mlp};
-    p.window = std::max(1, (model.config.nLayers * 10 + 24) / 48);
+    p.window = defaultTraceWindow(model.config.nLayers);
     return editLayerAfterTrace(model, prompt, subject, "", traceFact(model, prompt, subject, "", p));
 }
 

@@ -97,6 +97,18 @@ struct CausalTraceResult {
     }
 };
 
+// The window of layers restored together for MLP and attention when none is given:
+// the ROME paper's 10 of GPT-2 XL's 48 layers scaled to the model's depth,
+// round(nLayers * 10 / 48), at least 1 (8 layers: 2; 12: 3; 48: 10). A fixed 10 would
+// restore nearly every layer of a small model at once and blur both maps.
+int defaultTraceWindow(int nLayers);
+
+// Empty when the answer is a confident recall of the subject; otherwise one sentence
+// saying why the map means little: the clean model gives the answer a low probability
+// (p(clean) < 0.2), or corrupting the subject leaves it nearly as likely (p(corrupted) at
+// least half of p(clean)), so there is little or nothing for a restoration to bring back.
+std::string recallWarning(const CausalTraceResult& result);
+
 // sigma = 3 x the standard deviation of the token embeddings of `subjects` (each
 // tokenized on its own, as the reference code does), or of the whole embedding
 // matrix when `subjects` is empty.

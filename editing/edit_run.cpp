@@ -25,6 +25,18 @@ std::vector<int> memitLayersEndingAt(int last, int count) {
     return layers;
 }
 
+std::vector<int> memitLayersExactly(int last, int count, int nLayers) {
+    if (count < 1) throw InvalidInput("MEMIT needs at least one layer");
+    if (last < 0 || last >= nLayers)
+        throw InvalidInput("layer " + std::to_string(last) + " is out of range (the model has " +
+                           std::to_string(nLayers) + " layers)");
+    if (last - count + 1 < 0)
+        throw InvalidInput(std::to_string(count) + " MEMIT layers ending at layer " + std::to_string(last) +
+                           " would start below layer 0: choose layer " + std::to_string(count - 1) +
+                           " or higher, or at most " + std::to_string(last + 1) + " MEMIT layers");
+    return memitLayersEndingAt(last, count);
+}
+
 namespace {
 
 // The reference's prefixes (5 or 10 generated tokens after a start word) shortened for

@@ -74,6 +74,11 @@ MatrixD earlierEditKeys(const Model& model, int layer);
 // MEMIT's default layers: `last` and the two below it (clipped at 0).
 std::vector<int> memitLayersEndingAt(int last, int count = 3);
 
+// Exactly `count` layers ending at `last`, all inside a model of `nLayers` layers; throws
+// InvalidInput in one sentence naming the layers otherwise (a form that asks for three
+// MEMIT layers ending at layer 0 must not quietly edit one).
+std::vector<int> memitLayersExactly(int last, int count, int nLayers);
+
 // Edits `model` in place and records the edit. `corpus` is the text for the
 // statistics (cached on disk, see second_moments.h). Throws InvalidInput for bad
 // requests or layers, Cancelled when progress says stop (the model is unchanged

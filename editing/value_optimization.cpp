@@ -86,6 +86,11 @@ StopRule parseStopRule(const std::string& s) {
 void validateRequest(const EditRequest& r) {
     if (r.prompt.find("{}") == std::string::npos)
         throw InvalidInput("the prompt " + quote(r.prompt) + " has no {} where the subject goes");
+    std::string relation = r.prompt;
+    relation.erase(relation.find("{}"), 2);
+    if (relation.find_first_not_of(" \t\n") == std::string::npos)
+        throw InvalidInput("the prompt " + quote(r.prompt) +
+                           " has no text besides {}: write the relation too, such as \"{} is located in the city of\"");
     if (r.subject.empty()) throw InvalidInput("the subject is empty");
     if (r.subject.find("{}") != std::string::npos) throw InvalidInput("the subject must not contain {}");
     if (r.targetNew.find_first_not_of(' ') == std::string::npos) throw InvalidInput("the new target is empty");

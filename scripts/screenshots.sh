@@ -6,6 +6,8 @@
 #
 # MODEL defaults to the demo model (resources/models/demo.h5), OUT_DIR to
 # docs/screenshots. WORKBENCH may name the executable (default: build*/app/gui/workbench).
+# SIZES lists window sizes (default "1600x1000 1024x700"): the first goes into OUT_DIR,
+# every other into OUT_DIR/WxH.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 model=${1:-$root/resources/models/demo.h5}
@@ -30,5 +32,12 @@ mkdir -p "$out"
 # Settings (recent files) of the tour stay out of the user's own.
 export XDG_CONFIG_HOME=$(mktemp -d)
 trap 'rm -rf "$XDG_CONFIG_HOME"' EXIT
-xvfb-run -a -s "-screen 0 1600x1000x24" \
-    "$WORKBENCH" "$model" --prompt "$prompt" --subject "$subject" --screenshot-tour "$out"
+first=1
+for size in ${SIZES:-1600x1000 1024x700}; do
+    dir=$out
+    [ "$first" = 1 ] || dir=$out/$size
+    first=0
+    mkdir -p "$dir"
+    xvfb-run -a -s "-screen 0 ${size}x24" \
+        "$WORKBENCH" "$model" --prompt "$prompt" --subject "$subject" --size "$size" --screenshot-tour "$dir"
+done

@@ -13,12 +13,14 @@ namespace mwb {
 
 namespace {
 
-// `count` greedy tokens after `ids` (every one, EOS included).
+// At most `count` greedy tokens after `ids`, up to the end-of-text token (left out), as
+// the Predict tab's generation stops there: text after it is not a continuation.
 std::vector<int> greedy(const Transformer& t, const std::vector<int>& ids, int count) {
     GenerateOptions options;
     options.maxNewTokens = count;
-    options.stopAtEos = false;
-    return generate(t, ids, options).newIds;
+    Generation g = generate(t, ids, options);
+    if (g.stoppedAtEos) g.newIds.pop_back();
+    return g.newIds;
 }
 
 int argmax(const RowVector& v) {
@@ -85,8 +87,10 @@ std::vector<int> ModelVariant::greedyVariant(const std::vector<int>& ids, int co
     // own continuation, so every step runs both models on the whole sequence.
     std::vector<int> seq = ids;
     std::vector<int> out;
+    const int eos = m_model.tokenizer.spec().eosId;
     for (int i = 0; i < count && static_cast<int>(seq.size()) < m_model.config.nCtx; ++i) {
         const int next = argmax(runVariant(seq).lastLogits());
+        if (next == eos) break;
         out.push_back(next);
         seq.push_back(next);
     }

@@ -36,7 +36,8 @@ public:
     RunState runOriginal(const std::vector<int>& ids, LogitsMode logits = LogitsMode::Last) const;
     RunState runVariant(const std::vector<int>& ids, LogitsMode logits = LogitsMode::Last) const;
 
-    // Greedy continuations of `ids` by `count` tokens (stopping at the context's end).
+    // Greedy continuations of `ids` by at most `count` tokens, stopping at the context's end
+    // and before the end-of-text token.
     std::vector<int> greedyOriginal(const std::vector<int>& ids, int count) const;
     std::vector<int> greedyVariant(const std::vector<int>& ids, int count) const;
 

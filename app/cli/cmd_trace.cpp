@@ -18,7 +18,7 @@ namespace {
 struct TraceOpts {
     std::string model, prompt, subject, answer, facts, out, kinds = "hidden,mlp,attn", severed = "none", png, pdf;
     std::string method = "exact", correction = "none", metric = "prob";
-    int samples = 10, window = 10, limit = 0, verify = 0;
+    int samples = 10, window = 0, limit = 0, verify = 0;  // window 0: defaultTraceWindow
     std::optional<double> noise;  // unset: 3 x the embeddings' std
     uint64_t seed = 1;
     bool json = false, naive = false, keepWrong = false;
@@ -101,7 +101,8 @@ void registerTrace(CLI::App& app) {
     cmd->add_flag("--keep-wrong", o->keepWrong, "With --facts: also average facts the model gets wrong");
     cmd->add_option("--kind", o->kinds, "Comma-separated kinds: hidden, mlp, attn")->capture_default_str();
     cmd->add_option("--samples", o->samples, "Noise samples")->capture_default_str();
-    cmd->add_option("--window", o->window, "Layers restored together for mlp/attn")->capture_default_str();
+    cmd->add_option("--window", o->window,
+                    "Layers restored together for mlp/attn (default: round(layers x 10 / 48), at least 1)");
     cmd->add_option("--noise", o->noise, "Absolute noise sigma (default: 3 x embedding std)");
     cmd->add_option("--seed", o->seed, "Noise seed")->capture_default_str();
     cmd->add_option("--severed", o->severed, "Freeze later mlp or attn of the token: none, mlp, attn")
@@ -123,8 +124,10 @@ void registerTrace(CLI::App& app) {
     cmd->add_option("--png", o->png, "Also draw the heatmaps into this PNG file");
     cmd->add_option("--pdf", o->pdf, "Also draw the heatmaps into this PDF file");
     cmd->callback([o, prompt] {
-        const CausalTraceParams params = paramsFrom(*o);
+        if (o->window < 0) throw InvalidInput("--window must be at least 1");
+        CausalTraceParams params = paramsFrom(*o);
         const Model m = openModel(o->model);
+        if (o->window == 0) params.window = defaultTraceWindow(m.config.nLayers);
         if (!o->facts.empty()) {
             if (o->verify != 0) throw InvalidInput("--verify applies to a single prompt, not to --facts");
             auto list = loadKnownFacts(o->facts);
@@ -156,7 +159,14 @@ void registerTrace(CLI::App& app) {
         if (o->subject.empty()) throw InvalidInput("--subject is required with --prompt");
         const CausalTraceResult r = traceFact(m, o->prompt, o->subject, o->answer, params, progressBar());
         plots::exportFigures(plots::traceFigure(r, m.config.name), o->png, o->pdf);
-        if (o->json) { printJson(toJson(r)); return; }
+        const std::string warning = recallWarning(r);
+        if (!warning.empty()) std::fprintf(stderr, "warning: %s\n", warning.c_str());
+        if (o->json) {
+            nlohmann::json j = toJson(r);
+            if (!warning.empty()) j["warning"] = warning;
+            printJson(j);
+            return;
+        }
         std::printf("answer %s: p clean %.4f, p corrupted %.4f (noise %.4f, %s; %d samples)\n",
                     nlohmann::json(r.answer).dump().c_str(), r.probClean, r.probCorrupted, r.noise.sigma,
                     r.noise.source.c_str(), r.params.samples);

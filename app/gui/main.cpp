@@ -43,10 +43,21 @@ int main(int argc, char** argv) {
                                      QStringLiteral("text"), QStringLiteral("Eiffel Tower"));
     const QCommandLineOption tour(QStringLiteral("screenshot-tour"),
                                   QStringLiteral("Run every tab, save screenshots to DIR and quit"), QStringLiteral("DIR"));
-    parser.addOptions({prompt, subject, tour});
+    const QCommandLineOption size(QStringLiteral("size"), QStringLiteral("Window size, e.g. 1024x700"),
+                                  QStringLiteral("WxH"));
+    parser.addOptions({prompt, subject, tour, size});
     parser.process(app);
 
     mwb::gui::MainWindow window;
+    if (parser.isSet(size)) {
+        const QStringList wh = parser.value(size).split(QLatin1Char('x'));
+        const int w = wh.size() == 2 ? wh[0].toInt() : 0, h = wh.size() == 2 ? wh[1].toInt() : 0;
+        if (w < 200 || h < 200) {
+            std::fprintf(stderr, "workbench: --size must be WIDTHxHEIGHT, e.g. 1024x700\n");
+            return 1;
+        }
+        window.resize(w, h);
+    }
     window.workspace()->setPrompt(parser.value(prompt));
     if (auto* trace = window.panel<mwb::gui::TracePanel>()) trace->subjectEdit()->setText(parser.value(subject));
     const QString model = startupModel(parser.positionalArguments(), *window.workspace());

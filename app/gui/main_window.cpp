@@ -4,6 +4,8 @@
 #include <QAction>
 #include <QCloseEvent>
 #include <QApplication>
+#include <QDesktopServices>
+#include <QDir>
 #include <QDragEnterEvent>
 #include <QDropEvent>
 #include <QFileDialog>
@@ -13,6 +15,8 @@
 #include <QMimeData>
 #include <QStatusBar>
 #include <QTabWidget>
+#include <QTimer>
+#include <QUrl>
 #include <QVBoxLayout>
 
 #include "app/gui/jobs/job_status.h"
@@ -22,6 +26,9 @@
 #include "app/gui/panels/predict_panel.h"
 #include "app/gui/panels/super_weights_panel.h"
 #include "app/gui/panels/trace_panel.h"
+#include "app/gui/resources.h"
+#include "app/gui/widgets/figure_view.h"
+#include "app/gui/widgets/file_dialogs.h"
 #include "app/gui/widgets/prompt_bar.h"
 #include "app/gui/workspace.h"
 
@@ -74,6 +81,7 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_workspace, &Workspace::modelChanged, this, [this] {
         updateTitle();
         fillRecentMenu();
+        if (m_undoModel) m_undoModel->setEnabled(m_workspace->model() && !m_workspace->model()->edits.empty());
         if (m_workspace->hasUnsavedEdits()) return;
         const auto model = m_workspace->model();
         m_jobs->showMessage(model && model->tensorsWithoutChecksum > 0
@@ -93,6 +101,12 @@ void MainWindow::addPanel(ToolPanel* panel) {
     connect(panel, &ToolPanel::jobStarted, m_jobs, &JobStatus::track);
     connect(panel, &ToolPanel::statusMessage, m_jobs, &JobStatus::showMessage);
     connect(panel, &ToolPanel::errorMessage, m_jobs, &JobStatus::showError);
+    for (auto* figure : panel->findChildren<FigureView*>()) {
+        connect(figure, &FigureView::exported, m_jobs, [this](const QString& file) {
+            m_jobs->showMessage(tr("Exported %1").arg(file));
+        });
+        connect(figure, &FigureView::exportFailed, m_jobs, &JobStatus::showError);
+    }
 }
 
 void MainWindow::buildMenus() {
@@ -104,10 +118,15 @@ void MainWindow::buildMenus() {
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
 
+    // The model's undo has its own keys: Ctrl+Z belongs to the text fields (the prompt's
+    // own undo), so one key never means two things depending on focus.
     QMenu* editMenu = menuBar()->addMenu(tr("&Edit"));
-    editMenu->addAction(tr("&Undo last edit"), QKeySequence::Undo, this, [this] {
-        if (auto* edit = panel<EditPanel>()) edit->undo();
-    });
+    m_undoModel = editMenu->addAction(tr("&Undo last model edit"), QKeySequence(Qt::CTRL | Qt::ALT | Qt::Key_Z), this,
+                                      [this] {
+                                          if (auto* edit = panel<EditPanel>()) edit->undo();
+                                      });
+    m_undoModel->setShortcutContext(Qt::ApplicationShortcut);
+    m_undoModel->setEnabled(false);
 
     QMenu* run = menuBar()->addMenu(tr("&Run"));
     run->addAction(tr("Run the current tab"), QKeySequence(Qt::CTRL | Qt::Key_Return), this,
@@ -118,6 +137,26 @@ void MainWindow::buildMenus() {
     addAction(enter);
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
+    // The documentation that comes with the program, opened in the system's viewer.
+    m_docs = help->addMenu(tr("&Documentation"));
+    const QString docs = docsFolder();
+    const struct { const char* file; const char* title; } pages[] = {
+        {"workbench.md", "The workbench (tabs, keys, figures)"},
+        {"causal-tracing.md", "Causal tracing"},
+        {"editing.md", "Editing: ROME, MEMIT, AlphaEdit"},
+        {"super-weights.md", "Super weights"},
+        {"demo-model.md", "The demo model"},
+        {"importing.md", "Importing models"},
+        {"datasets.md", "Data sets"}};
+    for (const auto& page : pages) {
+        const QString file = QDir(docs).filePath(QString::fromLatin1(page.file));
+        if (docs.isEmpty() || !QFileInfo::exists(file)) continue;
+        QAction* a = m_docs->addAction(tr(page.title), this, [file] {
+            QDesktopServices::openUrl(QUrl::fromLocalFile(file));
+        });
+        a->setData(file);
+    }
+    m_docs->setEnabled(!m_docs->isEmpty());
     help->addAction(tr("&About"), this, [this] {
         QMessageBox::about(this, tr("About the workbench"),
                            tr("<b>Model workbench</b><p>Look inside GPT-2 and Llama models: next-token "
@@ -130,7 +169,7 @@ void MainWindow::fillRecentMenu() {
     if (!m_recent) return;
     m_recent->clear();
     for (const QString& path : m_workspace->recentFiles())
-        m_recent->addAction(path, this, [this, path] { m_workspace->openModel(path); });
+        m_recent->addAction(path, this, [this, path] { openModel(path); });
     m_recent->setEnabled(!m_recent->isEmpty());
 }
 
@@ -139,20 +178,56 @@ void MainWindow::runCurrentTab() {
 }
 
 void MainWindow::openDialog() {
-    const QString file = QFileDialog::getOpenFileName(this, tr("Open model"), QFileInfo(m_workspace->modelPath()).path(),
-                                                      tr("Model files (*.h5)"));
-    if (!file.isEmpty()) m_workspace->openModel(file);
+    const QString file = QFileDialog::getOpenFileName(this, tr("Open model"), startFolder(), tr("Model files (*.h5)"));
+    if (file.isEmpty()) return;
+    rememberFolder(file);
+    openModel(file);
 }
 
-void MainWindow::saveAsDialog() {
+void MainWindow::openModel(const QString& path) {
+    settleUnsavedEdits(tr("The model has edits that are not saved. Save them before opening %1?")
+                           .arg(QFileInfo(path).fileName()),
+                       [this, path] { m_workspace->openModel(path); });
+}
+
+bool MainWindow::settleUnsavedEdits(const QString& question, const std::function<void()>& proceed) {
+    if (!m_workspace->hasUnsavedEdits() || m_closeWithoutAsking) {
+        proceed();
+        return true;
+    }
+    const auto answer = QMessageBox::question(this, tr("Unsaved edits"), question,
+                                              QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel,
+                                              QMessageBox::Save);
+    if (answer == QMessageBox::Discard) {
+        proceed();
+        return true;
+    }
+    if (answer == QMessageBox::Save) {
+        auto* context = new QObject(this);  // one shot: whichever of saved / saveFailed comes first
+        connect(m_workspace, &Workspace::saved, context, [context, proceed] {
+            context->deleteLater();
+            proceed();
+        });
+        connect(m_workspace, &Workspace::saveFailed, context, [context] { context->deleteLater(); });
+        if (!saveAsDialog()) context->deleteLater();
+    }
+    return false;
+}
+
+bool MainWindow::saveAsDialog() {
     if (!m_workspace->model()) {
         m_jobs->showError(tr("There is no model to save."));
-        return;
+        return false;
     }
-    const QString file = QFileDialog::getSaveFileName(this, tr("Save model as"), QFileInfo(m_workspace->modelPath()).path(),
-                                                      tr("Model files (*.h5)"));
-    if (file.isEmpty()) return;
+    const QString proposed =
+        suggestedFile(m_workspace->fileStem(m_workspace->model()->edits.empty() ? QStringLiteral("copy")
+                                                                                 : QStringLiteral("edited")),
+                      QStringLiteral(".h5"));
+    const QString file = QFileDialog::getSaveFileName(this, tr("Save model as"), proposed, tr("Model files (*.h5)"));
+    if (file.isEmpty()) return false;
+    rememberFolder(file);
     m_workspace->saveAs(file.endsWith(QStringLiteral(".h5")) ? file : file + QStringLiteral(".h5"));
+    return true;
 }
 
 void MainWindow::updateTitle() {
@@ -162,16 +237,19 @@ void MainWindow::updateTitle() {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
-    if (!m_workspace->hasUnsavedEdits() || m_closeWithoutAsking) return event->accept();
-    const auto answer = QMessageBox::question(
-        this, tr("Unsaved edits"), tr("The model has edits that are not saved. Save it before closing?"),
-        QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, QMessageBox::Save);
-    if (answer == QMessageBox::Discard) return event->accept();
+    // Discard answers while the event is open; a finished save closes the window again.
+    bool closeNow = false;
+    m_closing = &closeNow;
+    const bool settled = settleUnsavedEdits(tr("The model has edits that are not saved. Save it before closing?"),
+                                            [this] {
+                                                if (m_closing)
+                                                    *m_closing = true;
+                                                else
+                                                    close();
+                                            });
+    m_closing = nullptr;
+    if (settled || closeNow) return event->accept();
     event->ignore();
-    if (answer == QMessageBox::Save) {
-        connect(m_workspace, &Workspace::saved, this, &QWidget::close, Qt::SingleShotConnection);
-        saveAsDialog();
-    }
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
@@ -181,8 +259,9 @@ void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
 void MainWindow::dropEvent(QDropEvent* event) {
     const QString file = droppedModel(event->mimeData());
     if (file.isEmpty()) return;
-    m_workspace->openModel(file);
     event->acceptProposedAction();
+    // After the drop has returned: the question must not block the drag source.
+    QTimer::singleShot(0, this, [this, file] { openModel(file); });
 }
 
 }  // namespace mwb::gui

@@ -2,9 +2,12 @@
 // status bar, and the menus. It only assembles panels and routes their signals.
 #pragma once
 
+#include <functional>
+
 #include <QMainWindow>
 #include <vector>
 
+class QAction;
 class QMenu;
 class QTabWidget;
 
@@ -33,6 +36,12 @@ public:
         return nullptr;
     }
     void runCurrentTab();
+    // Opens `path`, first asking Save / Discard / Cancel when the model has unsaved edits
+    // (File > Open, Open recent and a dropped file all come here).
+    void openModel(const QString& path);
+    // Edit > Undo last model edit (Ctrl+Alt+Z: Ctrl+Z stays the text fields' undo).
+    QAction* undoModelAction() const { return m_undoModel; }
+    QMenu* docsMenu() const { return m_docs; }
     // Close without the unsaved-edits question (tests, screenshot tour).
     void setCloseWithoutAsking(bool on) { m_closeWithoutAsking = on; }
 
@@ -41,13 +50,16 @@ protected:
     void dropEvent(QDropEvent* event) override;
     // Asks whether to save unsaved edits (Save / Discard / Cancel).
     void closeEvent(QCloseEvent* event) override;
+    // With unsaved edits: asks Save / Discard / Cancel and runs `proceed` after a
+    // discard or a finished save; false when the user cancelled (or a save is pending).
+    bool settleUnsavedEdits(const QString& question, const std::function<void()>& proceed);
 
 private:
     void addPanel(ToolPanel* panel);
     void buildMenus();
     void fillRecentMenu();
     void openDialog();
-    void saveAsDialog();
+    bool saveAsDialog();  // false when the user chose no file
     void updateTitle();
 
     Workspace* m_workspace;
@@ -55,8 +67,11 @@ private:
     QTabWidget* m_tabs;
     JobStatus* m_jobs;
     QMenu* m_recent = nullptr;
+    QMenu* m_docs = nullptr;
+    QAction* m_undoModel = nullptr;
     std::vector<ToolPanel*> m_panels;
     bool m_closeWithoutAsking = false;
+    bool* m_closing = nullptr;  // set while closeEvent asks
 };
 
 }  // namespace mwb::gui

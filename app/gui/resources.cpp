@@ -16,4 +16,14 @@ QString resourceFile(const QString& relative) {
     return {};
 }
 
+QString docsFolder() {
+    const QString exeDir = QCoreApplication::applicationDirPath();
+    for (const QString& dir : {exeDir + QStringLiteral("/docs"), exeDir + QStringLiteral("/../docs"),
+                               QStringLiteral(MWB_DOCS_DIR)}) {
+        const QFileInfo file(dir + QStringLiteral("/workbench.md"));
+        if (file.exists()) return file.absolutePath();
+    }
+    return {};
+}
+
 }  // namespace mwb::gui

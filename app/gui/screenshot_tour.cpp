@@ -5,17 +5,22 @@
 #include <QDir>
 #include <QLineEdit>
 #include <QPlainTextEdit>
+#include <QRadioButton>
+#include <QSpinBox>
 #include <QTabWidget>
 #include <QTableWidget>
 #include <QTimer>
 
 #include "app/gui/jobs/job_status.h"
 #include "app/gui/main_window.h"
+#include "app/gui/panels/attention_panel.h"
 #include "app/gui/panels/edit_panel.h"
 #include "app/gui/panels/predict_panel.h"
 #include "app/gui/panels/super_weights_panel.h"
 #include "app/gui/panels/tool_panel.h"
 #include "app/gui/panels/trace_panel.h"
+#include "app/gui/widgets/attention_text_view.h"
+#include "app/gui/widgets/figure_view.h"
 #include "app/gui/workspace.h"
 
 namespace mwb::gui {
@@ -95,6 +100,24 @@ void ScreenshotTour::visit(int index) {
             });
         }, Qt::SingleShotConnection);
         trace->runAction();
+    } else if (auto* attention = qobject_cast<AttentionPanel*>(panel)) {
+        // The heatmaps of every head, then the token view with the last token hovered.
+        attention->allHeadsMode()->setChecked(true);
+        connect(panel, &ToolPanel::actionFinished, this, [this, attention, name, shoot](bool ok) {
+            if (!ok) m_ok = false;
+            QTimer::singleShot(kSettleMs, this, [this, attention, name, shoot] {
+                save(name);
+                attention->textMode()->setChecked(true);
+                attention->layerBox()->setValue(attention->layerBox()->maximum() / 2);
+                attention->textView()->setQuery(attention->textView()->tokenCount() - 1);
+                QTimer::singleShot(kSettleMs, this, [this, attention, name, shoot] {
+                    save(name + QStringLiteral("_tokens"));
+                    attention->allHeadsMode()->setChecked(true);
+                    shoot(true);
+                });
+            });
+        }, Qt::SingleShotConnection);
+        panel->runAction();
     } else {
         if (auto* edit = qobject_cast<EditPanel*>(panel)) fillSampleEdit(edit);
         connect(panel, &ToolPanel::actionFinished, this, shoot, Qt::SingleShotConnection);
@@ -112,6 +135,16 @@ void ScreenshotTour::save(const QString& name) {
 
 void ScreenshotTour::grab(int index, const QString& name) {
     save(name);
+    // The Edit figure as exported: the bar charts with the prompts' table below them.
+    if (auto* edit = qobject_cast<EditPanel*>(m_window->panels()[index]); edit && edit->figure()->hasFigure()) {
+        const QString file = QDir(m_dir).filePath(name + QStringLiteral("_export.png"));
+        try {
+            edit->figure()->exportTo(file);
+            m_saved << file;
+        } catch (const std::exception&) {
+            m_ok = false;
+        }
+    }
     // Undo the sample edit so that the later tabs show the model as it was loaded.
     auto* edit = qobject_cast<EditPanel*>(m_window->panels()[index]);
     if (edit && !m_window->workspace()->model()->edits.empty()) {

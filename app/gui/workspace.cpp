@@ -34,6 +34,27 @@ QString Workspace::modelSummary() const {
     return name + QStringLiteral(" \u2014 ") + shape;
 }
 
+QString Workspace::modelLabel() const {
+    if (!m_model) return tr("no model");
+    QString name = m_path.isEmpty() ? QString::fromStdString(m_model->config.name) : QFileInfo(m_path).fileName();
+    if (name.isEmpty()) name = tr("unnamed model");
+    const int edits = static_cast<int>(m_model->edits.size());
+    if (edits == 0) return name;
+    return edits == 1 ? tr("%1 + 1 edit").arg(name) : tr("%1 + %2 edits").arg(name).arg(edits);
+}
+
+QString Workspace::fileStem(const QString& analysis) const {
+    QString model = m_path.isEmpty() ? (m_model ? QString::fromStdString(m_model->config.name) : QString())
+                                     : QFileInfo(m_path).completeBaseName();
+    if (model.isEmpty()) model = QStringLiteral("model");
+    QString stem = model + QLatin1Char('-') + analysis;
+    // Only characters every file system takes.
+    for (QChar& c : stem)
+        if (!c.isLetterOrNumber() && c != QLatin1Char('-') && c != QLatin1Char('_') && c != QLatin1Char('.'))
+            c = QLatin1Char('_');
+    return stem;
+}
+
 void Workspace::setPrompt(const QString& prompt) {
     if (prompt == m_prompt) return;
     m_prompt = prompt;
@@ -57,9 +78,30 @@ void Workspace::loadFinished() {
     setModel(*outcome->value, m_loadingPath);
 }
 
+namespace {
+
+bool sameEdits(const std::vector<EditRecord>& a, const std::vector<EditRecord>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+        const EditRecord &x = a[i], &y = b[i];
+        if (x.method != y.method || x.layers != y.layers || x.subject != y.subject || x.prompt != y.prompt ||
+            x.targetNew != y.targetNew || x.targetTrue != y.targetTrue || x.created != y.created ||
+            x.left.size() != y.left.size())
+            return false;
+        for (size_t k = 0; k < x.left.size(); ++k)
+            if (x.left[k].rows() != y.left[k].rows() || x.left[k].cols() != y.left[k].cols() ||
+                x.left[k] != y.left[k])
+                return false;
+    }
+    return true;
+}
+
+}  // namespace
+
 void Workspace::setModel(std::shared_ptr<const Model> model, const QString& path, bool edited) {
     m_model = std::move(model);
-    m_unsaved = edited;
+    if (!edited) m_savedEdits = m_model ? m_model->edits : std::vector<EditRecord>{};
+    m_unsaved = edited && m_model && !sameEdits(m_model->edits, m_savedEdits);
     if (!edited && !path.isEmpty()) remember(path);
     m_path = path;
     emit modelChanged();
@@ -71,6 +113,7 @@ void Workspace::saveAs(const QString& path) {
         return;
     }
     auto model = m_model;
+    m_savingEdits = model->edits;
     const std::string source = m_path.toStdString();
     m_save.start([model, path, source](const ProgressFn&) {
         saveModel(*model, path.toStdString(), StorageType::Float32, /*overwrite=*/true);
@@ -89,7 +132,8 @@ void Workspace::saveFinished() {
     }
     remember(*outcome->value);
     m_path = *outcome->value;
-    m_unsaved = false;
+    m_savedEdits = std::move(m_savingEdits);
+    m_unsaved = !sameEdits(m_model->edits, m_savedEdits);
     emit saved(*outcome->value);
 }
 

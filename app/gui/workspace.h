@@ -26,6 +26,11 @@ public:
     QString modelPath() const { return m_path; }
     // "demo — gpt2, 8 layers, d_model 128, 4 heads, vocab 4096, ctx 64"
     QString modelSummary() const;
+    // The model as results name it: the file's name, with the number of edits it
+    // carries ("demo.h5", "demo.h5 + 1 edit").
+    QString modelLabel() const;
+    // A file name stem from the model and an analysis: "demo-trace".
+    QString fileStem(const QString& analysis) const;
 
     QString prompt() const { return m_prompt; }
     void setPrompt(const QString& prompt);
@@ -35,7 +40,8 @@ public:
     void openModel(const QString& path);
     bool isLoading() const { return m_load.isRunning(); }
     // Replaces the model; the previous one stays valid for jobs that hold it. `edited`:
-    // the new model has changes not in any file (until saveAs).
+    // the new model is an edited version of the one at `path`; it counts as unsaved
+    // unless its edits are those of the file as last opened or saved (an edit undone).
     void setModel(std::shared_ptr<const Model> model, const QString& path, bool edited = false);
     bool hasUnsavedEdits() const { return m_unsaved; }
 
@@ -50,8 +56,8 @@ signals:
     void modelChanged();
     void loadFailed(const QString& sentence);
     void promptChanged(const QString& prompt);
-    // Text selected in the prompt field (the Trace tab takes it as the subject).
-    void promptSelection(const QString& text);
+    // The user asked to use this text (a selection of the prompt) as the subject.
+    void subjectChosen(const QString& text);
     void saved(const QString& path);
     void saveFailed(const QString& sentence);
     void jobStarted(const QString& operation, QFutureWatcherBase* watcher);
@@ -66,6 +72,8 @@ private:
     QString m_loadingPath;
     QString m_prompt;
     bool m_unsaved = false;
+    std::vector<EditRecord> m_savedEdits;   // the edits of the file as last opened or saved
+    std::vector<EditRecord> m_savingEdits;  // those of the model being saved
     Job<std::shared_ptr<const Model>> m_load;
     Job<QString> m_save;
 };

@@ -27,6 +27,8 @@ HeatmapSpec headHeatmap(const AttentionMaps& maps, int layer, int head, bool lab
     }
     h.xName = "key";
     h.yName = "query";
+    h.xHover = tokenHovers("key", maps.tokens);
+    h.yHover = tokenHovers("query", maps.tokens);
     h.zLabel = "attention weight";
     h.palette = Palette::Viridis;
     h.zMin = 0.0;
@@ -41,10 +43,13 @@ FigureSpec attentionHeadFigure(const AttentionMaps& maps, int layer, int head) {
     FigureSpec fig;
     HeatmapSpec h = headHeatmap(maps, layer, head, true);
     h.title = "Layer " + std::to_string(layer) + ", head " + std::to_string(head);
-    fig.panels.push_back(std::move(h));
     const int n = static_cast<int>(maps.tokens.size());
-    fig.panelWidth = std::max(420, 160 + 26 * n);
-    fig.panelHeight = std::max(340, 120 + 22 * n);
+    // Up to 64 tokens every label at 14 px a row; beyond, every n-th so that they stay apart.
+    h.xLabelEvery = h.yLabelEvery = labelStride(n, 64);
+    h.rotateXLabels = true;
+    fig.panels.push_back(std::move(h));
+    fig.panelWidth = std::max(420, 200 + 16 * std::min(n, 64));
+    fig.panelHeight = std::max(340, 160 + 15 * std::min(n, 64));
     fig.source = toJson(maps, layer, head);
     return fig;
 }
@@ -55,19 +60,24 @@ FigureSpec attentionLayerFigure(const AttentionMaps& maps, int layer) {
     fig.title = "Attention of every head in layer " + std::to_string(layer) + " (queries down, keys across)";
     const int n = static_cast<int>(maps.tokens.size());
     fig.columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(maps.nHeads))));
-    // Token labels only where they can be read: few tokens, queries on the first column,
-    // keys on the last row.
+    // Token labels on the outer edges (queries on the first column, keys on the last
+    // row), thinned to at most 24 per axis so that they stay readable; the hover names
+    // every token.
     const int lastRow = (maps.nHeads - 1) / fig.columns;
+    const int every = labelStride(n, 24);
     for (int head = 0; head < maps.nHeads; ++head) {
         HeatmapSpec h = headHeatmap(maps, layer, head, false);
         h.title = "head " + std::to_string(head);
-        if (head % fig.columns == 0 && n <= 24) h.yLabels = tokenLabels(maps.tokens);
-        if (head / fig.columns == lastRow && n <= 24) h.xLabels = tokenLabels(maps.tokens);
+        h.xLabelEvery = h.yLabelEvery = every;
+        h.rotateXLabels = true;
+        if (head % fig.columns == 0) h.yLabels = tokenLabels(maps.tokens);
+        if (head / fig.columns == lastRow) h.xLabels = tokenLabels(maps.tokens);
         h.showScale = head == maps.nHeads - 1 || (head + 1) % fig.columns == 0;
         fig.panels.push_back(std::move(h));
     }
-    fig.panelWidth = std::max(200, 60 + 12 * n) + 40;
-    fig.panelHeight = std::max(170, 40 + 12 * n);
+    // Room for the labels: the first column's queries and the last row's keys.
+    fig.panelWidth = std::max(200, 60 + 12 * std::min(n, 48)) + 40 + 40;
+    fig.panelHeight = std::max(170, 40 + 12 * std::min(n, 48)) + 50;
     fig.source = toJson(maps, layer);
     return fig;
 }

@@ -9,6 +9,9 @@
 #include <QApplication>
 #include <QDir>
 #include <QFile>
+#include <QPageLayout>
+#include <QPageSize>
+#include <QPdfWriter>
 #include <qcustomplot.h>
 
 #include "app/plots/figure_render.h"
@@ -41,6 +44,25 @@ void ensureApplication() {
     (void)app;
 }
 
+// The plot as vectors on a page of its own size. Images (heatmaps) are embedded
+// losslessly: Qt's PDF writer would otherwise store them as JPEG, whose artefacts
+// blur the cell edges and shift the colours a reader compares.
+bool savePdf(QCustomPlot& plot, const QString& name, int width, int height) {
+    QPdfWriter writer(name);
+    writer.setCreator(QStringLiteral("mwb"));
+    writer.setPageLayout(QPageLayout(QPageSize(QSizeF(width, height), QPageSize::Point, QString(),
+                                               QPageSize::ExactMatch),
+                                     QPageLayout::Portrait, QMarginsF(0, 0, 0, 0)));
+    QCPPainter painter;
+    if (!painter.begin(&writer)) return false;
+    painter.setMode(QCPPainter::pmVectorized);
+    painter.setMode(QCPPainter::pmNoCaching);
+    painter.setRenderHint(QPainter::LosslessImageRendering);
+    painter.setWindow(0, 0, width, height);
+    plot.toPainter(&painter, width, height);
+    return painter.end();
+}
+
 }  // namespace
 
 void savePlot(QCustomPlot& plot, const FigureSpec& figure, const std::filesystem::path& file) {
@@ -51,7 +73,7 @@ void savePlot(QCustomPlot& plot, const FigureSpec& figure, const std::filesystem
     if (ext == ".png")
         ok = plot.savePng(name, size.width(), size.height(), 2.0);
     else if (ext == ".pdf")
-        ok = plot.savePdf(name, size.width(), size.height());
+        ok = savePdf(plot, name, size.width(), size.height());
     else
         throw std::runtime_error(file.string() + ": unknown figure format '" + ext +
                                  "' (use .png or .pdf)");

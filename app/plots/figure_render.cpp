@@ -1,8 +1,10 @@
 // QCustomPlot rendering of heatmaps, horizontal bar charts and line plots.
 #include "app/plots/figure_render.h"
 
+#include <algorithm>
 #include <cmath>
 
+#include <QFontMetricsF>
 #include <qcustomplot.h>
 
 namespace mwb::plots {
@@ -10,9 +12,13 @@ namespace {
 
 QString qs(const std::string& s) { return QString::fromStdString(s); }
 
+// The text size of the figure being rendered (renderFigure's textScale; rendering
+// happens on the GUI thread only).
+double gTextScale = 1.0;
+
 QFont font(int pointSize, bool bold = false) {
     QFont f;
-    f.setPointSize(pointSize);
+    f.setPointSizeF(pointSize * gTextScale);
     f.setBold(bold);
     return f;
 }
@@ -60,7 +66,8 @@ QCPColorMap* drawHeatmap(const HeatmapSpec& h, QCustomPlot& plot, QCPAxisRect* r
     y->setRange(-0.5, h.rows - 0.5);
     y->setRangeReversed(true);
     if (!h.xLabels.empty()) setTextTicks(x, h.xLabels, h.xLabelEvery);
-    if (!h.yLabels.empty()) setTextTicks(y, h.yLabels, 1);
+    if (!h.yLabels.empty()) setTextTicks(y, h.yLabels, h.yLabelEvery);
+    if (h.rotateXLabels) x->setTickLabelRotation(-60);
     y->setTicks(!h.yLabels.empty());
     x->setTicks(!h.xLabels.empty());
     if (!h.cellText.empty()) {
@@ -122,7 +129,7 @@ void drawBars(const BarSpec& b, QCustomPlot& plot, QCPAxisRect* rect) {
     value->setRange(0, end > 0 ? end * 1.2 : 1.0);
 }
 
-void drawLines(const LineSpec& l, QCPAxisRect* rect) {
+void drawLines(const LineSpec& l, QCPAxisRect* rect, QCPLayoutGrid* cell) {
     static const QColor kColours[] = {QColor(31, 119, 180), QColor(214, 39, 40), QColor(44, 160, 44),
                                       QColor(148, 103, 189), QColor(255, 127, 14)};
     QCPAxis* x = rect->axis(QCPAxis::atBottom);
@@ -137,10 +144,16 @@ void drawLines(const LineSpec& l, QCPAxisRect* rect) {
         y->setScaleType(QCPAxis::stLogarithmic);
         y->setTicker(QSharedPointer<QCPAxisTickerLog>::create());
     }
+    // The legend sits below the plot, in one row: inside the axes it hides data points.
     auto* legend = new QCPLegend;
-    rect->insetLayout()->addElement(legend, Qt::AlignRight | Qt::AlignTop);
+    cell->addElement(2, 0, legend);
+    cell->setRowStretchFactor(2, 0.001);
     legend->setLayer("legend");
     legend->setFont(font(8));
+    legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+    legend->setWrap(0);
+    legend->setBorderPen(Qt::NoPen);
+    legend->setMargins(QMargins(4, 2, 4, 2));
     int i = 0;
     for (const auto& s : l.series) {
         auto* graph = new QCPGraph(x, y);
@@ -150,11 +163,63 @@ void drawLines(const LineSpec& l, QCPAxisRect* rect) {
         graph->setData(QVector<double>(s.x.begin(), s.x.end()), QVector<double>(s.y.begin(), s.y.end()));
         legend->addItem(new QCPPlottableLegendItem(legend, graph));
     }
-    if (l.series.size() < 2) legend->setVisible(false);
+    if (l.series.size() < 2) {
+        cell->remove(legend);
+        cell->simplify();
+    }
     rect->axis(QCPAxis::atBottom)->rescale();
     y->rescale();
     x->scaleRange(1.05);
     y->scaleRange(1.1);
+}
+
+// Pixel widths of a table's columns: the widest cell (the header in bold) plus a gap.
+std::vector<double> tableWidths(const TableSpec& t) {
+    const QFontMetricsF body(font(8)), head(font(8, true));
+    std::vector<double> width(t.header.size(), 0.0);
+    for (size_t c = 0; c < t.header.size(); ++c) {
+        width[c] = head.horizontalAdvance(qs(t.header[c]));
+        for (const auto& r : t.rows) width[c] = std::max(width[c], body.horizontalAdvance(qs(r[c])) * 1.1);
+        width[c] += 14.0;
+    }
+    return width;
+}
+
+// The table as texts in an axis rect without axes, each column as wide as its widest
+// cell, rows of equal height.
+void drawTable(const TableSpec& t, QCustomPlot& plot, int row) {
+    auto* grid = new QCPLayoutGrid;
+    plot.plotLayout()->addElement(row, 0, grid);
+    if (!t.title.empty()) grid->addElement(0, 0, new QCPTextElement(&plot, qs(t.title), font(9, true)));
+    auto* rect = new QCPAxisRect(&plot, false);
+    grid->addElement(1, 0, rect);
+    grid->setRowStretchFactor(1, 1000);
+    rect->setMinimumMargins(QMargins(10, 0, 10, 4));
+    const std::vector<double> width = tableWidths(t);
+    double total = 0.0;
+    for (double w : width) total += w;
+    // Left-aligned in the figure's width (wider when the panels are).
+    const double span = std::max(total, double(plot.width()) - 20.0);
+    const int nRows = static_cast<int>(t.rows.size()) + 1;
+    auto cellText = [&](int r, size_t c, const std::string& text, bool bold) {
+        auto* item = new QCPItemText(&plot);
+        item->setClipToAxisRect(false);
+        item->position->setType(QCPItemPosition::ptAxisRectRatio);
+        item->position->setAxisRect(rect);
+        double x = 0.0;
+        for (size_t k = 0; k < c; ++k) x += width[k];
+        item->position->setCoords(x / span, (r + 0.5) / nRows);
+        item->setPositionAlignment(Qt::AlignLeft | Qt::AlignVCenter);
+        item->setText(qs(text));
+        item->setFont(font(8, bold));
+    };
+    for (size_t c = 0; c < t.header.size(); ++c) cellText(0, c, t.header[c], true);
+    for (int r = 0; r < static_cast<int>(t.rows.size()); ++r)
+        for (size_t c = 0; c < t.header.size(); ++c)
+            cellText(r + 1, c, t.rows[r][c], !t.bold.empty() && t.bold[r][c]);
+    const int height = nRows * FigureSpec::kTableRowHeight + (t.title.empty() ? 0 : 24);
+    grid->setMinimumSize(0, height);
+    grid->setMaximumSize(QWIDGETSIZE_MAX, height);
 }
 
 QCPColorGradient twoColour(QColor low, QColor high) {
@@ -201,11 +266,23 @@ QSize figureSize(const FigureSpec& figure) {
     const int n = static_cast<int>(figure.panels.size());
     const int columns = std::max(1, std::min(figure.columns, n));
     const int rows = std::max(1, (n + columns - 1) / columns);
-    return {columns * figure.panelWidth, rows * figure.panelHeight + (figure.title.empty() ? 0 : 30)};
+    const int table = figure.table ? (static_cast<int>(figure.table->rows.size()) + 1) * FigureSpec::kTableRowHeight +
+                                         (figure.table->title.empty() ? 0 : 24) + 8
+                                   : 0;
+    const int titleLines = static_cast<int>(std::count(figure.title.begin(), figure.title.end(), '\n')) + 1;
+    const int title = figure.title.empty() ? 0 : 30 + 16 * (titleLines - 1);
+    int width = columns * figure.panelWidth;
+    if (figure.table) {
+        double total = 20.0;
+        for (double w : tableWidths(*figure.table)) total += w;
+        width = std::max(width, static_cast<int>(std::ceil(total)));
+    }
+    return {width, rows * figure.panelHeight + title + table};
 }
 
-RenderedFigure renderFigure(const FigureSpec& figure, QCustomPlot& plot) {
+RenderedFigure renderFigure(const FigureSpec& figure, QCustomPlot& plot, double textScale) {
     validate(figure);
+    gTextScale = std::clamp(textScale, 0.5, 2.0);
     plot.clearPlottables();
     plot.clearItems();
     plot.setAutoAddPlottableToLegend(false);  // each line plot fills its own legend
@@ -214,6 +291,7 @@ RenderedFigure renderFigure(const FigureSpec& figure, QCustomPlot& plot) {
     int row = 0;
     if (!figure.title.empty()) {
         auto* title = new QCPTextElement(&plot, qs(figure.title), font(10, true));
+        title->setTextFlags(Qt::AlignCenter);
         plot.plotLayout()->addElement(row++, 0, title);
     }
     auto* grid = new QCPLayoutGrid;
@@ -238,11 +316,13 @@ RenderedFigure renderFigure(const FigureSpec& figure, QCustomPlot& plot) {
         else if (const auto* b = std::get_if<BarSpec>(&figure.panels[i]))
             drawBars(*b, plot, rect);
         else
-            drawLines(std::get<LineSpec>(figure.panels[i]), rect);
+            drawLines(std::get<LineSpec>(figure.panels[i]), rect, cell);
         out.rects.push_back(rect);
         out.maps.push_back(map);
     }
+    if (figure.table) drawTable(*figure.table, plot, row + 1);
     plot.replot();
+    gTextScale = 1.0;
     return out;
 }
 
@@ -255,11 +335,14 @@ QString describeAt(const FigureSpec& figure, const RenderedFigure& rendered, con
         if (const auto* h = std::get_if<HeatmapSpec>(&figure.panels[i])) {
             const int c = static_cast<int>(std::lround(xc)), r = static_cast<int>(std::lround(yc));
             if (c < 0 || r < 0 || c >= h->cols || r >= h->rows) return {};
-            const QString col = h->xLabels.empty() ? QString::number(c) : qs(h->xLabels[c]);
-            const QString row = h->yLabels.empty() ? QString::number(r) : qs(h->yLabels[r]);
-            QString text = QStringLiteral("%1 %2, %3 '%4': %5 = %6")
-                               .arg(qs(h->xName), col, qs(h->yName), row,
-                                    h->zLabel.empty() ? QStringLiteral("value") : qs(h->zLabel))
+            const QString col = !h->xHover.empty() ? qs(h->xHover[c])
+                                : qs(h->xName) + QLatin1Char(' ') +
+                                      (h->xLabels.empty() ? QString::number(c) : qs(h->xLabels[c]));
+            const QString row = !h->yHover.empty() ? qs(h->yHover[r])
+                                : qs(h->yName) + QLatin1Char(' ') +
+                                      (h->yLabels.empty() ? QString::number(r) : qs(h->yLabels[r]));
+            QString text = QStringLiteral("%1, %2: %3 = %4")
+                               .arg(col, row, h->zLabel.empty() ? QStringLiteral("value") : qs(h->zLabel))
                                .arg(h->at(r, c), 0, 'g', 4);
             if (!h->cellText.empty()) text += "  [" + qs(h->cellText[static_cast<size_t>(r) * h->cols + c]) + "]";
             return text;

@@ -23,9 +23,10 @@ struct RenderedFigure {
     std::vector<QCPColorMap*> maps;   // one per panel, null unless a heatmap
 };
 
-// Replaces everything in `plot` with the figure and replots. Throws
-// std::invalid_argument when the spec is inconsistent (see validate).
-RenderedFigure renderFigure(const FigureSpec& figure, QCustomPlot& plot);
+// Replaces everything in `plot` with the figure and replots. `textScale` scales every
+// text (a figure shown smaller than designed keeps its titles inside their panels).
+// Throws std::invalid_argument when the spec is inconsistent (see validate).
+RenderedFigure renderFigure(const FigureSpec& figure, QCustomPlot& plot, double textScale = 1.0);
 
 // The pixel size the figure is designed for (columns x panelWidth, rows x panelHeight).
 QSize figureSize(const FigureSpec& figure);

@@ -51,6 +51,15 @@ nlohmann::json panelJson(const LineSpec& l) {
 }  // namespace
 
 void validate(const FigureSpec& figure) {
+    if (figure.table) {
+        const TableSpec& t = *figure.table;
+        for (size_t r = 0; r < t.rows.size(); ++r)
+            if (t.rows[r].size() != t.header.size() || (!t.bold.empty() && t.bold.at(r).size() != t.header.size()))
+                throw std::invalid_argument("table '" + t.title + "': row " + std::to_string(r) +
+                                            " does not match the header");
+        if (!t.bold.empty() && t.bold.size() != t.rows.size())
+            throw std::invalid_argument("table '" + t.title + "': bold marks do not match the rows");
+    }
     for (const auto& panel : figure.panels) {
         if (const auto* h = std::get_if<HeatmapSpec>(&panel)) validateHeatmap(*h);
         if (const auto* b = std::get_if<BarSpec>(&panel); b && b->labels.size() != b->values.size())
@@ -69,6 +78,8 @@ nlohmann::json toJson(const FigureSpec& figure) {
         std::visit([&](const auto& p) { panels.push_back(panelJson(p)); }, panel);
     nlohmann::json j = {{"title", figure.title}, {"panels", panels}};
     if (!figure.source.is_null()) j["source"] = figure.source;
+    if (figure.table) j["table"] = {{"title", figure.table->title}, {"header", figure.table->header},
+                                    {"rows", figure.table->rows}};
     return j;
 }
 
@@ -84,6 +95,16 @@ std::string tokenLabel(const std::string& token) {
     std::string out;
     for (size_t i = 0; i < token.size(); ++i) out += "\u2423";
     return out.empty() ? "\u2205" : out;
+}
+
+std::string tokenHover(const std::string& axis, int index, const std::string& token) {
+    return axis + " " + std::to_string(index) + " '" + tokenLabel(token) + "'";
+}
+
+std::vector<std::string> tokenHovers(const std::string& axis, const std::vector<std::string>& tokens) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < tokens.size(); ++i) out.push_back(tokenHover(axis, static_cast<int>(i), tokens[i]));
+    return out;
 }
 
 int labelStride(int count, int maxLabels) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -25,9 +26,14 @@ struct HeatmapSpec {
     std::vector<std::string> cellText;   // optional: rows * cols texts drawn in the cells
     double zMin = 0.0, zMax = 1.0;
     std::string zLabel;                  // the colour scale's label, e.g. "p(answer)"
+    // Optional hover names of the columns and rows ("key 41 ' Paris'"), used instead of
+    // "<xName> <label>" where drawn labels are thinned out or missing.
+    std::vector<std::string> xHover, yHover;
     Palette palette = Palette::Purples;
     bool showScale = true;               // small multiples share one scale: draw it once
     int xLabelEvery = 1;                 // label every n-th column (long axes)
+    int yLabelEvery = 1;                 // label every n-th row
+    bool rotateXLabels = false;          // long token labels: drawn at an angle
 
     double at(int row, int col) const { return values[static_cast<size_t>(row) * cols + col]; }
 };
@@ -55,12 +61,23 @@ struct LineSpec {
 
 using PanelSpec = std::variant<HeatmapSpec, BarSpec, LineSpec>;
 
+// A table of texts drawn under the panels across the figure's whole width: the rows
+// of evidence behind the panels (an edit's paraphrase and neighbour prompts).
+struct TableSpec {
+    std::string title;
+    std::vector<std::string> header;
+    std::vector<std::vector<std::string>> rows;  // each as many cells as the header
+    std::vector<std::vector<bool>> bold;         // optional, the shape of rows
+};
+
 struct FigureSpec {
     std::string title;                   // drawn above the panels (may be empty)
     std::vector<PanelSpec> panels;
     int columns = 1;                     // panels per row
     int panelWidth = 360, panelHeight = 300;  // suggested pixel size of one panel
     nlohmann::json source;               // the library's JSON of the result behind the figure
+    std::optional<TableSpec> table;      // drawn below the panels in exports (PNG, PDF) and the JSON
+    static constexpr int kTableRowHeight = 18;
 };
 
 // Throws std::invalid_argument when a heatmap's values, labels or texts do not match
@@ -76,6 +93,10 @@ void saveFigureJson(const FigureSpec& figure, const std::filesystem::path& file)
 // A token as an axis or cell label: a token of only spaces shows them as '␣' so
 // that it does not vanish; anything else is returned as is.
 std::string tokenLabel(const std::string& token);
+
+// A hover name for the token at `index` of an axis: "key 41 ' Paris'".
+std::string tokenHover(const std::string& axis, int index, const std::string& token);
+std::vector<std::string> tokenHovers(const std::string& axis, const std::vector<std::string>& tokens);
 
 // Every n-th label so that about `maxLabels` fit on an axis (at least 1).
 int labelStride(int count, int maxLabels);

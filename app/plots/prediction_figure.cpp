@@ -50,7 +50,7 @@ FigureSpec beforeAfterFigure(const std::vector<TokenProb>& before, const std::ve
         fig.panels.push_back(std::move(bars));
     }
     fig.columns = 2;
-    fig.panelWidth = 420;
+    fig.panelWidth = 380;
     fig.panelHeight = 90 + 24 * static_cast<int>(std::max(before.size(), after.size()));
     fig.source = {{"before", toJson(before)}, {"after", toJson(after)}};
     return fig;

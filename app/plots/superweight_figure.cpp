@@ -34,7 +34,7 @@ FigureSpec spikesFigure(const SuperWeightResult& r) {
     FigureSpec fig;
     fig.panels.push_back(std::move(l));
     fig.panelWidth = 560;
-    fig.panelHeight = 300;
+    fig.panelHeight = 270;
     fig.source = toJson(r);
     return fig;
 }

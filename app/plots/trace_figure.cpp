@@ -89,6 +89,8 @@ FigureSpec traceFigure(const CausalTraceResult& r, const std::string& modelName)
         h.title = kindTitle(kind);
         h.xTitle = kindAxis(kind, r.params.window, modelName);
         h.yLabels = traceTokenLabels(r);
+        for (size_t t = 0; t < h.yLabels.size(); ++t)
+            h.yHover.push_back("token " + std::to_string(t) + " '" + h.yLabels[t] + "'");
         h.palette = tracePalette(kind);
         h.zLabel = zLabel;
         h.zMin = r.probCorrupted;

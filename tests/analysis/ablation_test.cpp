@@ -98,6 +98,25 @@ TEST(Ablation, TheModelIsNeverChanged) {
     EXPECT_TRUE(identical(before, snapshot(m)));
 }
 
+// The comparison's generations end at end of text, as the Predict tab's do: a model
+// whose end-of-text token is its next greedy token generates nothing on either side.
+TEST(Ablation, GenerationsStopAtEndOfText) {
+    Model m = plantedTinyGpt2();
+    const auto ids = m.tokenizer.encodeIds("Hello there");
+    Eigen::Index next = 0;
+    Transformer(m).run(ids).lastLogits().maxCoeff(&next);
+    TokenizerSpec spec = m.tokenizer.spec();
+    spec.eosId = static_cast<int>(next);
+    m.tokenizer = Tokenizer(spec);
+    AblationInputs in;
+    in.prompts = {ids};
+    in.topK = 5;
+    in.generateTokens = 4;
+    const auto r = runAblation(m, {{kPlantedLayer, 0, 0, 1.0f}}, in);  // a change that changes nothing
+    EXPECT_EQ(r.prompts[0].generationOriginal, "");
+    EXPECT_EQ(r.prompts[0].generationAblated, "");
+}
+
 TEST(Ablation, ResultsReportTheChangesAndOriginalValues) {
     Model m = plantedTinyGpt2();
     const auto r = runAblation(m, {kSuperWeight, {1, WeightChange::kAll, 2, 0.0f}}, inputs(m, 4));
@@ -112,12 +131,11 @@ TEST(Ablation, ResultsReportTheChangesAndOriginalValues) {
         EXPECT_GE(p.stopWordMassOriginal, 0.0);
         EXPECT_LE(p.stopWordMassOriginal, 1.0 + 1e-9);
     }
-    // The original's greedy continuation is what generate() gives.
+    // The original's greedy continuation is what generate() gives, up to end of text.
     GenerateOptions g;
     g.maxNewTokens = 4;
-    g.stopAtEos = false;
     const auto ids = m.tokenizer.encodeIds("Hello there");
-    EXPECT_EQ(r.prompts[1].generationOriginal, m.tokenizer.decode(generate(Transformer(m), ids, g).newIds));
+    EXPECT_EQ(r.prompts[1].generationOriginal, generatedText(m.tokenizer, generate(Transformer(m), ids, g)));
     const auto j = toJson(r);
     EXPECT_TRUE(j.contains("kl"));
     EXPECT_TRUE(j.contains("top_original"));

@@ -3,6 +3,8 @@
 // prediction.
 #include <QtTest>
 
+#include <QElapsedTimer>
+#include <QPlainTextEdit>
 #include <QTableWidget>
 #include <QRadioButton>
 #include <QSpinBox>
@@ -14,8 +16,10 @@
 #include "app/gui/panels/attention_panel.h"
 #include "app/gui/panels/lens_panel.h"
 #include "app/gui/panels/super_weights_panel.h"
+#include "app/gui/widgets/attention_text_view.h"
 #include "app/gui/widgets/figure_view.h"
 #include "app/gui/workspace.h"
+#include "model/transformer.h"
 #include "tests/app/app_test_util.h"
 
 using namespace mwb;
@@ -126,7 +130,178 @@ private slots:
         QCOMPARE(changes[0].factor, 2.0f);
     }
 
+    // The comparison's generations stop at end of text, as Predict's do: with the end-of-
+    // text token as the model's next greedy token, both continuations are empty.
+    void comparisonGenerationsStopAtEndOfText() {
+        Model m = *test::randomGpt2(2);
+        const std::string prompt = "the cat sat";
+        Eigen::Index next = 0;
+        Transformer(m).run(m.tokenizer.encodeIds(prompt)).lastLogits().maxCoeff(&next);
+        TokenizerSpec spec = m.tokenizer.spec();
+        spec.eosId = static_cast<int>(next);
+        m.tokenizer = Tokenizer(spec);
+        m_window->workspace()->setModel(std::make_shared<const Model>(std::move(m)), QString());
+        m_window->workspace()->setPrompt(QString::fromStdString(prompt));
+        auto* panel = m_window->panel<SuperWeightsPanel>();
+        QVERIFY(panel->addWeight(QStringLiteral("1:2:3")));
+        panel->setScale(1.0);  // changes nothing: both sides generate the same
+        QSignalSpy compared(panel, &SuperWeightsPanel::compareFinished);
+        panel->compare();
+        QVERIFY(waitFor(compared));
+        QVERIFY(compared.front().front().toBool());
+        const auto texts = panel->comparison()->findChildren<QPlainTextEdit*>();
+        QCOMPARE(texts.size(), qsizetype(2));
+        for (auto* text : texts) QCOMPARE(text->toPlainText(), QString::fromStdString(prompt));
+        QCOMPARE(panel->lastAblation()->prompts.front().generationOriginal, std::string());
+    }
+
+    // "4:31:*" as the CLI takes it: a whole row (or column) of mlp/down.
+    void wholeRowsAndColumnsCanBeAdded() {
+        m_window->workspace()->setModel(test::randomGpt2(), QString());
+        auto* panel = m_window->panel<SuperWeightsPanel>();
+        QVERIFY(panel->addWeight(QStringLiteral("1:3:*")));
+        QVERIFY(panel->addWeight(QStringLiteral("0:*:7")));
+        QVERIFY(!panel->addWeight(QStringLiteral("0:*:*")));
+        const auto changes = panel->selectedChanges();
+        QCOMPARE(changes.size(), size_t(2));
+        QCOMPARE(changes[0].layer, 1);
+        QCOMPARE(changes[0].row, 3);
+        QCOMPARE(changes[0].col, int(WeightChange::kAll));
+        QCOMPARE(changes[1].row, int(WeightChange::kAll));
+        QCOMPARE(changes[1].col, 7);
+    }
+
+    // Added weights get the activations the detection reports for found ones.
+    void addedWeightsShowTheirActivations() {
+        auto model = test::randomGpt2(3);
+        m_window->workspace()->setModel(model, QString());
+        m_window->workspace()->setPrompt(QStringLiteral("the cat sat on the mat"));
+        auto* panel = m_window->panel<SuperWeightsPanel>();
+        QSignalSpy shown(panel, &SuperWeightsPanel::activationsShown);
+        QVERIFY(panel->addWeight(QStringLiteral("2:5:17")));
+        QVERIFY(waitFor(shown));
+        const auto expected =
+            weightActivations(*model, model->tokenizer.encodeIds("the cat sat on the mat"), {{2, 5, 17}}).front();
+        QCOMPARE(panel->table()->item(0, 5)->text(), QString::number(expected.input, 'g', 4));
+        QCOMPARE(panel->table()->item(0, 6)->text(), QString::number(expected.output, 'g', 4));
+        QCOMPARE(panel->table()->item(0, 7)->text(), QString::number(expected.pos));
+        QVERIFY(!std::isnan(expected.input) && expected.input != 0.0f);
+    }
+
+    // 64 tokens: every head's map has token labels on its outer axes and the hover names
+    // the tokens, not their numbers.
+    void attentionAtLengthIsLabelled() {
+        auto model = test::randomGpt2(2);
+        m_window->workspace()->setModel(model, QString());
+        const QString prompt = longPrompt(model, 64);
+        m_window->workspace()->setPrompt(prompt);
+        auto* panel = m_window->panel<AttentionPanel>();
+        QSignalSpy done(panel, &ToolPanel::actionFinished);
+        panel->runAction();
+        QVERIFY(waitFor(done));
+        const auto& fig = panel->figure()->figure();
+        const auto& first = std::get<plots::HeatmapSpec>(fig.panels.front());
+        const auto& last = std::get<plots::HeatmapSpec>(fig.panels.back());
+        const size_t n = panel->maps()->tokens.size();
+        QVERIFY(n >= 60);
+        QCOMPARE(first.yLabels.size(), n);
+        QCOMPARE(last.xLabels.size(), n);
+        QVERIFY(first.yLabelEvery <= 3);  // at most 24 labels shown, but labels
+        const auto& maps = *panel->maps();
+        const auto& rendered = panel->figure()->rendered();
+        QCPAxisRect* rect = rendered.rects.front();
+        const QPointF pixel(rect->axis(QCPAxis::atBottom)->coordToPixel(41), rect->axis(QCPAxis::atLeft)->coordToPixel(45));
+        const QString hover = panel->figure()->describeAt(pixel);
+        const QString key = QString::fromStdString(plots::tokenLabel(maps.tokens[41]));
+        const QString query = QString::fromStdString(plots::tokenLabel(maps.tokens[45]));
+        QVERIFY2(hover.startsWith(QStringLiteral("key 41 '%1', query 45 '%2'").arg(key, query)), qPrintable(hover));
+        QVERIFY(hover.endsWith(QString::number(maps.weights[0][0](45, 41), 'g', 4)));
+    }
+
+    // The token view: hovering a token frames the keys it attends to most, at the
+    // model's whole context and quickly.
+    void theTokenViewShowsTheStrongestKeys() {
+        auto model = test::randomGpt2(2);
+        m_window->workspace()->setModel(model, QString());
+        m_window->workspace()->setPrompt(longPrompt(model, 40));
+        auto* panel = m_window->panel<AttentionPanel>();
+        m_window->tabs()->setCurrentWidget(panel);
+        QSignalSpy done(panel, &ToolPanel::actionFinished);
+        panel->runAction();
+        QVERIFY(waitFor(done));
+        panel->textMode()->setChecked(true);
+        panel->layerBox()->setValue(1);
+        panel->headBox()->setValue(2);
+        QVERIFY(panel->textMode()->isChecked());
+        AttentionTextView* view = panel->textView();
+        QCOMPARE(view->tokenCount(), int(panel->maps()->tokens.size()));
+        QVERIFY(view->tokenCount() > 30);
+        QTest::qWait(50);
+        const QPointF at = view->tokenRect(30).center();
+        QTest::mouseMove(view, at.toPoint());
+        QTRY_COMPARE(view->query(), 30);
+        const Matrix& w = panel->maps()->weights[1][2];
+        Eigen::Index best = 0;
+        w.row(30).maxCoeff(&best);
+        QCOMPARE(view->strongestKeys().front(), int(best));
+        QCOMPARE(view->strongestKeys().size(), size_t(AttentionTextView::kStrongest));
+        for (int k : view->strongestKeys()) QVERIFY(k <= 30);
+        QVERIFY(view->describe(30).contains(QStringLiteral("query 30 '")));
+        QVERIFY(view->describe(30).contains(QString::fromStdString(panel->maps()->tokens[best])));
+
+        // A whole context of 2048 tokens: laid out, painted and hovered in well under a second.
+        QStringList tokens;
+        for (int i = 0; i < 2048; ++i) tokens << QStringLiteral(" tok%1").arg(i);
+        Matrix big = Matrix::Random(2048, 2048).cwiseAbs();
+        AttentionTextView wide;
+        wide.resize(900, 600);
+        QElapsedTimer clock;
+        clock.start();
+        wide.setAttention(tokens, big, QStringLiteral("synthetic"));
+        wide.grab();
+        for (int q = 0; q < 200; ++q) wide.setQuery(q * 10);
+        wide.grab();
+        qInfo("2048 tokens: %lld ms", clock.elapsed());
+        QVERIFY2(clock.elapsed() < 1500, qPrintable(QString::number(clock.elapsed())));
+        QCOMPARE(wide.tokenAt(wide.tokenRect(1500).center()), 1500);
+        QVERIFY(wide.heightForWidth(900) > 600);  // it scrolls instead of shrinking the text
+    }
+
+    // Long lens tokens are not cut, and the hover says "layer 5", not "layer '5'".
+    void theLensKeepsWholeWordsAndPlainLayers() {
+        auto model = test::randomGpt2(3);
+        m_window->workspace()->setModel(model, QString());
+        m_window->workspace()->setPrompt(longPrompt(model, 48));
+        auto* panel = m_window->panel<LensPanel>();
+        QSignalSpy done(panel, &ToolPanel::actionFinished);
+        panel->runAction();
+        QVERIFY(waitFor(done));
+        const auto& h = std::get<plots::HeatmapSpec>(panel->figure()->figure().panels[0]);
+        const LogitLensResult& r = *panel->result();
+        for (int row = 0; row < h.rows; ++row)
+            for (int pos = 0; pos < h.cols; ++pos) {
+                const std::string token = plots::tokenLabel(r.top[h.rows - 1 - row][pos].front().token);
+                if (QString::fromStdString(token).size() <= 14)
+                    QCOMPARE(h.cellText[static_cast<size_t>(row) * h.cols + pos], token);
+            }
+        QCPAxisRect* rect = panel->figure()->rendered().rects.front();
+        const QPointF pixel(rect->axis(QCPAxis::atBottom)->coordToPixel(3), rect->axis(QCPAxis::atLeft)->coordToPixel(0));
+        const QString hover = panel->figure()->describeAt(pixel);
+        QVERIFY2(hover.startsWith(QStringLiteral("position 3 '")), qPrintable(hover));
+        QVERIFY2(hover.contains(QStringLiteral(", layer 2:")), qPrintable(hover));
+    }
+
 private:
+    // A prompt of exactly n tokens of the model's tokenizer.
+    static QString longPrompt(const std::shared_ptr<const Model>& model, int n) {
+        QString text;
+        const char* words[] = {" evening", " the", " Eiffel", " Tower", " river", " station", " of", " in"};
+        for (int i = 0; model->tokenizer.encodeIds(text.toStdString()).size() < size_t(n); ++i)
+            text += QString::fromLatin1(words[i % 8]);
+        while (model->tokenizer.encodeIds(text.toStdString()).size() > size_t(n)) text.chop(1);
+        return text;
+    }
+
     std::unique_ptr<MainWindow> m_window;
 };
 

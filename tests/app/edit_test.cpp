@@ -11,6 +11,9 @@
 #include <QListWidget>
 #include <QPlainTextEdit>
 #include <QSpinBox>
+#include <QLabel>
+#include <QPushButton>
+#include <QScrollBar>
 #include <QTableWidget>
 #include <QTemporaryDir>
 
@@ -18,6 +21,7 @@
 #include "app/gui/main_window.h"
 #include "app/gui/panels/edit_panel.h"
 #include "app/gui/widgets/figure_view.h"
+#include "app/plots/figure_render.h"
 #include "app/gui/workspace.h"
 #include "tests/app/app_test_util.h"
 #include "io/hdf5_model_file.h"
@@ -93,7 +97,7 @@ private slots:
         const auto& neighbour = panel->lastMeasurement()->prompts.back();
         QCOMPARE(panel->probabilities()->item(3, 6)->text(),
                  QStringLiteral("'%1' %2 %").arg(QString::fromStdString(neighbour.answerBefore.token))
-                     .arg(100.0 * neighbour.answerBefore.prob, 0, 'f', 2));
+                     .arg(100.0 * neighbour.answerBefore.prob, 0, 'f', 1));
         // "Export JSON" carries the table.
         const QString json = m_dir.filePath(QStringLiteral("edit.json"));
         panel->figure()->exportTo(json);
@@ -105,15 +109,123 @@ private slots:
         QCOMPARE(exported[0]["p_new_after"].get<double>(), rewrite.newAfter);
         QCOMPARE(exported[0]["p_true_before"].get<double>(), rewrite.trueBefore);
 
+        // The PNG and the JSON hold the prompts' table too: it is the evidence for the bars.
+        const auto table = nlohmann::json::parse(std::ifstream(json.toStdString()))["table"];
+        QCOMPARE(table["rows"].size(), size_t(4));
+        QCOMPARE(table["rows"][3][0].get<std::string>(), std::string("the sun is in"));
+        const QString png = m_dir.filePath(QStringLiteral("edit.png"));
+        panel->figure()->exportTo(png);
+        plots::FigureSpec withoutTable = panel->figure()->figure();
+        withoutTable.table.reset();
+        const QImage image(png);
+        QCOMPARE(image.height(), 2 * plots::figureSize(panel->figure()->figure()).height());
+        QVERIFY(image.height() >= 2 * plots::figureSize(withoutTable).height() + 2 * 5 * plots::FigureSpec::kTableRowHeight);
+        // The result names the model it came from.
+        QVERIFY(panel->figure()->figure().title.find("tiny.h5 + 1 edit") != std::string::npos);
+        QCOMPARE(panel->figure()->exportName(), QStringLiteral("tiny-edit"));
+
+        // The model's undo from its own keys, with the focus in a text field.
         QSignalSpy undone(panel, &EditPanel::undoFinished);
-        panel->undo();
+        m_window->activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(m_window.get()));
+        panel->subjectEdit()->setFocus();
+        QVERIFY(m_window->undoModelAction()->isEnabled());
+        QTest::keyClick(panel->subjectEdit(), Qt::Key_Z, Qt::ControlModifier | Qt::AltModifier);
         QVERIFY(waitFor(undone));
         QVERIFY(undone.front().front().toBool());
+        QCOMPARE(panel->subjectEdit()->text(), QStringLiteral("cat"));
         const auto restored = m_window->workspace()->model();
         QVERIFY(restored->edits.empty());
         QCOMPARE(panel->editList()->count(), 0);
         for (int l = 0; l < model->config.nLayers; ++l)
             QVERIFY(restored->weights.blocks[l].down.weight == model->weights.blocks[l].down.weight);
+        // Back where the file is: nothing unsaved, no mark, no question on closing.
+        QVERIFY(!m_window->workspace()->hasUnsavedEdits());
+        QVERIFY(!m_window->windowTitle().contains(QLatin1Char('*')));
+        QVERIFY(!m_window->undoModelAction()->isEnabled());
+        QVERIFY(!panel->figure()->hasFigure());
+    }
+
+    // At 1024 x 700 the prompts' table fits without scrolling sideways; another model
+    // clears it.
+    void theTableFitsASmallWindowAndGoesWithTheModel() {
+        m_window->resize(1024, 700);
+        auto model = std::make_shared<const Model>(loadModel(fixture().toStdString()));
+        m_window->workspace()->setModel(model, m_dir.filePath(QStringLiteral("tiny.h5")));
+        auto* panel = m_window->panel<EditPanel>();
+        m_window->tabs()->setCurrentWidget(panel);
+        fillForm(panel);
+        panel->stepsBox()->setValue(3);
+        QSignalSpy done(panel, &ToolPanel::actionFinished);
+        panel->runAction();
+        QVERIFY(waitFor(done));
+        QVERIFY(done.front().front().toBool());
+        QTest::qWait(50);
+        QCOMPARE(panel->probabilities()->rowCount(), 4);
+        QCOMPARE(panel->probabilities()->horizontalScrollBar()->maximum(), 0);
+        m_window->workspace()->setModel(test::randomGpt2(2, 64), QString());
+        QCOMPARE(panel->probabilities()->rowCount(), 0);
+        QVERIFY(!panel->figure()->hasFigure());
+        QVERIFY(!panel->lastMeasurement());
+    }
+
+    void aTemplateOfOnlyBracesIsRefused() {
+        m_window->workspace()->setModel(test::randomGpt2(2, 64), QString());
+        auto* panel = m_window->panel<EditPanel>();
+        fillForm(panel);
+        panel->promptEdit()->setText(QStringLiteral(" {} "));
+        QSignalSpy errors(m_window->jobStatus(), &JobStatus::errorShown);
+        QSignalSpy done(panel, &ToolPanel::actionFinished);
+        panel->runAction();
+        QVERIFY(waitFor(done));
+        QCOMPARE(done.front().front().toBool(), false);
+        QCOMPARE(errors.size(), 1);
+        const QString sentence = errors.front().front().toString();
+        QVERIFY2(sentence.contains(QStringLiteral("no text besides {}")), qPrintable(sentence));
+        QVERIFY2(sentence.startsWith(QStringLiteral("The prompt")), qPrintable(sentence));
+        QCOMPARE(sentence.count(QLatin1Char('.')), 1);
+        QVERIFY(sentence.endsWith(QLatin1Char('.')));
+        QVERIFY(m_window->workspace()->model()->edits.empty());
+    }
+
+    // MEMIT's layers are shown before applying; layers below 0 are refused, not dropped.
+    void memitSaysWhichLayersItEdits() {
+        m_window->workspace()->setModel(test::randomGpt2(4, 64), QString());
+        auto* panel = m_window->panel<EditPanel>();
+        fillForm(panel);
+        QCOMPARE(panel->planLabel()->text(), QStringLiteral("Will edit layer 0 (ROME)"));
+        panel->methodBox()->setCurrentIndex(1);
+        panel->memitLayersBox()->setValue(3);
+        panel->layerBox()->setValue(0);
+        QVERIFY2(panel->planLabel()->text().startsWith(QStringLiteral("Cannot edit: 3 MEMIT layers ending at layer 0")),
+                 qPrintable(panel->planLabel()->text()));
+        QVERIFY(!panel->applyButton()->isEnabled());
+        QSignalSpy errors(panel, &ToolPanel::errorMessage);
+        QSignalSpy done(panel, &ToolPanel::actionFinished);
+        panel->runAction();
+        QVERIFY(waitFor(done));
+        QCOMPARE(done.front().front().toBool(), false);
+        QCOMPARE(errors.size(), 1);
+        QVERIFY(errors.front().front().toString().contains(QStringLiteral("choose layer 2 or higher")));
+        QVERIFY(m_window->workspace()->model()->edits.empty());
+        panel->layerBox()->setValue(3);
+        QCOMPARE(panel->planLabel()->text(), QStringLiteral("Will edit layers 1, 2, 3 (MEMIT)"));
+        QVERIFY(panel->applyButton()->isEnabled());
+        panel->methodBox()->setCurrentIndex(0);
+    }
+
+    void loadedCasesAreNamedInTheComboBox() {
+        auto* panel = m_window->panel<EditPanel>();
+        QVERIFY(panel->caseBox()->placeholderText().contains(QStringLiteral("no file loaded")));
+        QSignalSpy loaded(panel, &EditPanel::casesLoaded);
+        panel->loadCases(QStringLiteral(MWB_SOURCE_DIR "/resources/data/counterfact.json"));
+        QVERIFY(waitFor(loaded));
+        const int n = loaded.front().front().toInt();
+        QVERIFY(n > 0);
+        QCOMPARE(panel->caseBox()->count(), n);
+        QVERIFY(!panel->caseBox()->placeholderText().contains(QStringLiteral("no file")));
+        QVERIFY2(panel->caseBox()->placeholderText().contains(QString::number(n) + QStringLiteral(" cases loaded")),
+                 qPrintable(panel->caseBox()->placeholderText()));
     }
 
     void memitEditsSeveralLayers() {
@@ -123,6 +235,7 @@ private slots:
         fillForm(panel);
         panel->methodBox()->setCurrentIndex(1);
         panel->layerBox()->setValue(1);
+        panel->memitLayersBox()->setValue(2);  // the fixture's layers 0 and 1
         QSignalSpy done(panel, &ToolPanel::actionFinished);
         panel->runAction();
         QVERIFY(waitFor(done));
@@ -199,7 +312,7 @@ private slots:
     }
 
     void savingClearsTheUnsavedMark() {
-        auto model = test::randomGpt2(2, 64);
+        auto model = test::withEditRecord(test::randomGpt2(2, 64));
         m_window->workspace()->setModel(model, QString(), /*edited=*/true);
         QVERIFY(m_window->workspace()->hasUnsavedEdits());
         const QString file = m_dir.filePath(QStringLiteral("saved.h5"));

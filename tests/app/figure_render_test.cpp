@@ -77,6 +77,51 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(std::runtime_error, exportFigure(fig, dir.filePath("f.bmp").toStdString()));
     }
 
+    // Heatmaps inside a PDF are stored losslessly (Flate), never as JPEG (DCT).
+    void pdfHeatmapsAreLossless() {
+        QTemporaryDir dir;
+        const std::filesystem::path file = dir.filePath("trace.pdf").toStdString();
+        exportFigure(traceFigure(smallTrace()), file);
+        QFile pdf(QString::fromStdString(file.string()));
+        QVERIFY(pdf.open(QIODevice::ReadOnly));
+        const QByteArray bytes = pdf.readAll();
+        QVERIFY(bytes.contains("/Subtype /Image"));
+        QVERIFY(!bytes.contains("/DCTDecode"));
+        QVERIFY(bytes.contains("/FlateDecode"));
+    }
+
+    // The legend sits outside the plotted area, so it hides no point.
+    void theLegendCoversNoData() {
+        LineSpec l;
+        l.series = {{"in", {0, 7}, {1, 100}}, {"out", {0, 7}, {2, 200}}};
+        FigureSpec fig;
+        fig.panels.push_back(l);
+        QCustomPlot plot;
+        plot.resize(560, 300);
+        const RenderedFigure out = renderFigure(fig, plot);
+        QCPLegend* legend = plot.findChild<QCPLegend*>();
+        QVERIFY(legend);
+        QVERIFY(legend->visible());
+        QVERIFY(!legend->outerRect().intersects(out.rects[0]->rect()));
+        QCOMPARE(legend->itemCount(), 2);
+    }
+
+    // An exported figure with a table draws it below the panels.
+    void tablesGoBelowThePanels() {
+        FigureSpec fig = topTokensFigure({{1, " a", 0.5, 1.0}}, "next token");
+        TableSpec t;
+        t.header = {"prompt", "p"};
+        t.rows = {{"a cat is in", "0.5"}, {"my cat is in", "0.25"}};
+        fig.table = t;
+        QCOMPARE(figureSize(fig).height(), figureSize(topTokensFigure({{1, " a", 0.5, 1.0}}, "next token")).height() +
+                                               3 * FigureSpec::kTableRowHeight + 8);
+        QTemporaryDir dir;
+        exportFigure(fig, dir.filePath("t.png").toStdString());
+        QCOMPARE(QImage(dir.filePath("t.png")).height(), 2 * figureSize(fig).height());
+        fig.table->rows[1].pop_back();
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, validate(fig));
+    }
+
     void linePlotsRender() {
         LineSpec l;
         l.title = "activations";

@@ -4,6 +4,7 @@
 
 #include <QElapsedTimer>
 #include <QCheckBox>
+#include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QRadioButton>
@@ -18,6 +19,7 @@
 #include "app/gui/panels/predict_panel.h"
 #include "app/gui/panels/trace_panel.h"
 #include "app/gui/widgets/figure_view.h"
+#include "app/gui/widgets/prompt_bar.h"
 #include "app/gui/workspace.h"
 #include "tests/app/app_test_util.h"
 
@@ -96,7 +98,7 @@ private slots:
     }
 
     void closingWithUnsavedEditsAsks() {
-        m_window->workspace()->setModel(test::randomGpt2(), QString(), /*edited=*/true);
+        m_window->workspace()->setModel(test::withEditRecord(test::randomGpt2()), QString(), /*edited=*/true);
         QVERIFY(m_window->windowTitle().contains(QLatin1Char('*')));
         bool asked = false;
         QTimer::singleShot(200, this, [&] {
@@ -179,12 +181,51 @@ private slots:
         QCOMPARE(fig.source["facts_used"].get<int>(), 2);
     }
 
-    void selectingThePromptFillsTheSubject() {
+    // A selection alone leaves the subject as it is (selecting the whole prompt to
+    // replace it, or an undo, selects text too); "Use as subject" sends it.
+    void onlyUseAsSubjectFillsTheSubject() {
         m_window->workspace()->setPrompt(QStringLiteral("Paris is the capital of"));
-        QLineEdit* prompt = m_window->findChild<QLineEdit*>();
-        QVERIFY(prompt);
+        QLineEdit* prompt = m_window->promptBar()->promptEdit();
+        auto* subject = m_window->panel<TracePanel>()->subjectEdit();
+        subject->setText(QStringLiteral("France"));
+        prompt->selectAll();
         prompt->setSelection(0, 5);
-        QCOMPARE(m_window->panel<TracePanel>()->subjectEdit()->text(), QStringLiteral("Paris"));
+        QCOMPARE(subject->text(), QStringLiteral("France"));
+        QVERIFY(m_window->promptBar()->useAsSubjectAction()->isEnabled());
+        m_window->promptBar()->useAsSubjectAction()->trigger();
+        QCOMPARE(subject->text(), QStringLiteral("Paris"));
+        prompt->deselect();
+        QVERIFY(!m_window->promptBar()->useAsSubjectAction()->isEnabled());
+    }
+
+    // A random model recalls nothing: the trace says that its map means little.
+    void aTraceOfANonFactIsFlagged() {
+        auto model = test::randomGpt2(3);
+        m_window->workspace()->setModel(model, QString());
+        m_window->workspace()->setPrompt(QStringLiteral("Barack Obama was born in"));
+        auto* panel = m_window->panel<TracePanel>();
+        panel->subjectEdit()->setText(QStringLiteral("Barack Obama"));
+        panel->samplesBox()->setValue(2);
+        QSignalSpy errors(m_window->jobStatus(), &JobStatus::errorShown);
+        QSignalSpy done(panel, &ToolPanel::actionFinished);
+        panel->runAction();
+        QVERIFY(waitFor(done));
+        QVERIFY(done.front().front().toBool());
+        const CausalTraceResult& r = *panel->lastTrace();
+        QVERIFY(r.probClean < 0.2);
+        const QString warning = QString::fromStdString(recallWarning(r));
+        QVERIFY(warning.contains(QStringLiteral("not a confident recall")));
+        QCOMPARE(errors.size(), 1);
+        QVERIFY2(errors.front().front().toString().contains(warning), qPrintable(errors.front().front().toString()));
+        auto* summary = panel->findChild<QLabel*>(QStringLiteral("traceSummary"));
+        QVERIFY(summary && summary->text().contains(QStringLiteral("Not a confident recall")));
+        // And when corruption leaves the answer where it was.
+        CausalTraceResult flat = r;
+        flat.probClean = 0.7;
+        flat.probCorrupted = 0.62;
+        QVERIFY(QString::fromStdString(recallWarning(flat)).contains(QStringLiteral("does not get the answer from the subject")));
+        flat.probCorrupted = 0.05;
+        QVERIFY(recallWarning(flat).empty());
     }
 
     void aSubjectNotInThePromptIsOneSentence() {

@@ -66,6 +66,9 @@ expect_error 1 "null-space-absolute is for --null-space" -- "$MWB" edit "$FIX" -
 expect_error 1 "null-space-l2 must be positive" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --method memit --layers 0 --corpus "$CORPUS" --null-space --null-space-l2 0
 expect_error 1 "stats-of must be unedited or current" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS" --stats-of edited
 expect_error 1 "unknown shape" -- "$MWB" init --shape gpt9 --out "$TMP/x.h5"
+# A template without a relation is refused, in one sentence, before any work.
+expect_error 1 "no text besides {}" -- "$MWB" edit "$FIX" --prompt "{}" --subject cat --target x --out "$TMP/e.h5" --layer 0 --corpus "$CORPUS"
+expect_error 1 "window must be at least 1" -- "$MWB" trace "$FIX" --prompt "a cat sat" --subject cat --window -2
 
 # Arguments are checked before any work, one sentence each: a layer the model lacks is
 # refused before the edit guard's perplexity pass (whose progress would be on stderr).
@@ -136,6 +139,13 @@ expect_ok "$MWB" tokenize "$FIX" --text "a cat" --json
 grep -q '"offsets":\[\[0,1\]' "$TMP/out" || { echo "FAIL: tokenize --json format: $(cat "$TMP/out")"; fails=$((fails+1)); }
 expect_ok "$MWB" trace "$FIX" --prompt "a cat sat" --subject cat --samples 2 --json
 grep -q '"subject_range":\[2,5\]' "$TMP/out" || { echo "FAIL: trace --json: $(head -c 300 "$TMP/out")"; fails=$((fails+1)); }
+# The default window follows the depth (as the workbench's): round(layers x 10 / 48), at least 1.
+layers=$("$MWB" info "$FIX" --json | grep -o '"n_layer[s]*":[0-9]*' | head -n 1 | grep -o '[0-9]*$')
+window=$(( (layers * 10 + 24) / 48 )); [ "$window" -ge 1 ] || window=1
+grep -q "\"window\":$window[,}]" "$TMP/out" || { echo "FAIL: trace default window for $layers layers is not $window: $(grep -o '"window":[0-9]*' "$TMP/out")"; fails=$((fails+1)); }
+# The fixture recalls nothing: the trace warns, on stderr and in the JSON.
+grep -q "^warning: .*the map means little" "$TMP/err" || { echo "FAIL: trace of a non-fact did not warn: $(cat "$TMP/err")"; fails=$((fails+1)); }
+grep -q '"warning":"' "$TMP/out" || { echo "FAIL: trace --json has no warning"; fails=$((fails+1)); }
 
 # Knowledge per template: two templates of one fact each.
 cat > "$TMP/known.json" <<'EOF'

@@ -32,6 +32,7 @@ JobStatus::JobStatus(QWidget* parent)
 
 void JobStatus::track(const QString& operation, QFutureWatcherBase* watcher) {
     m_label->setStyleSheet({});
+    m_error = false;
     m_jobs.push_back({operation, watcher});
     connect(watcher, &QFutureWatcherBase::progressValueChanged, this, [this, watcher](int value) {
         if (!m_jobs.empty() && m_jobs.back().watcher == watcher) m_progress->setValue(value);
@@ -66,14 +67,22 @@ void JobStatus::cancelCurrent() {
     m_label->setText(m_jobs.back().operation + tr(": cancelling\u2026"));
 }
 
-void JobStatus::showError(const QString& sentence) {
+void JobStatus::showError(const QString& text) {
+    // The libraries' messages are clauses ("the input has 92 tokens, ..."): shown as a sentence.
+    QString sentence = text.trimmed();
+    if (!sentence.isEmpty()) sentence[0] = sentence[0].toUpper();
+    if (!sentence.isEmpty() && !sentence.endsWith(QLatin1Char('.')) && !sentence.endsWith(QLatin1Char('?')) &&
+        !sentence.endsWith(QLatin1Char('!')))
+        sentence += QLatin1Char('.');
     m_label->setStyleSheet(QStringLiteral("color: #b00020;"));
     m_label->setText(sentence);
+    m_error = true;
     emit errorShown(sentence);
 }
 
 void JobStatus::showMessage(const QString& text) {
     m_label->setStyleSheet({});
+    m_error = false;
     m_label->setText(text);
 }
 

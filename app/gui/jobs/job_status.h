@@ -28,6 +28,7 @@ public:
     void showMessage(const QString& text);
 
     QString currentText() const;
+    bool isShowingError() const { return m_error; }
     bool isBusy() const;
 
 signals:
@@ -45,6 +46,7 @@ private:
     QLabel* m_label;
     QProgressBar* m_progress;
     QPushButton* m_cancel;
+    bool m_error = false;
 };
 
 }  // namespace mwb::gui

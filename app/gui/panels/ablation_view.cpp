@@ -25,7 +25,7 @@ AblationView::AblationView(QWidget* parent)
     m_metrics->setWordWrap(true);
     for (auto* text : {m_before, m_after}) {
         text->setReadOnly(true);
-        text->setMaximumHeight(90);
+        text->setMaximumHeight(54);
     }
     m_before->setPlaceholderText(tr("Greedy continuation of the original model"));
     m_after->setPlaceholderText(tr("Greedy continuation with the changes"));
@@ -40,12 +40,13 @@ AblationView::AblationView(QWidget* parent)
     layout->setRowStretch(0, 1);
 }
 
-void AblationView::show(const AblationResult& r) {
+void AblationView::show(const AblationResult& r, const QString& model) {
     if (r.prompts.empty()) return clear();
     const PromptComparison& p = r.prompts.front();
     plots::FigureSpec fig = plots::beforeAfterFigure(p.topOriginal, p.topAblated, "Original model",
-                                                     "With the changes");
+                                                     "With the changes", "Model: " + model.toStdString());
     fig.source = toJson(r);
+    fig.source["model"] = model.toStdString();
     m_figure->setFigure(std::move(fig));
     QString text = tr("<b>KL(original \u2016 changed)</b> %1 nats &nbsp; <b>top-%2 overlap</b> %3 &nbsp; "
                       "<b>stop-word mass</b> %4 \u2192 %5")

@@ -18,7 +18,8 @@ class AblationView : public QWidget {
 public:
     explicit AblationView(QWidget* parent = nullptr);
 
-    void show(const AblationResult& result);
+    // `model`: the name of the model compared, shown with the result.
+    void show(const AblationResult& result, const QString& model);
     void clear();
     FigureView* figure() const { return m_figure; }
     QString metricsText() const;

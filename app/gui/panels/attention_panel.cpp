@@ -6,9 +6,12 @@
 #include <QLabel>
 #include <QPushButton>
 #include <QRadioButton>
+#include <QScrollArea>
 #include <QSpinBox>
+#include <QStackedWidget>
 #include <QVBoxLayout>
 
+#include "app/gui/widgets/attention_text_view.h"
 #include "app/gui/widgets/figure_view.h"
 #include "app/plots/attention_figure.h"
 
@@ -20,13 +23,19 @@ AttentionPanel::AttentionPanel(Workspace* workspace, QWidget* parent)
       m_head(new QSpinBox(this)),
       m_oneHead(new QRadioButton(tr("One head"), this)),
       m_allHeads(new QRadioButton(tr("All heads of the layer"), this)),
+      m_textMode(new QRadioButton(tr("Tokens (hover)"), this)),
       m_run(new QPushButton(tr("Show attention"), this)),
       m_figure(new FigureView(tr("Show the attention weights of the prompt."), this)),
+      m_text(new AttentionTextView(this)),
+      m_views(new QStackedWidget(this)),
       m_job(this) {
     auto* modes = new QButtonGroup(this);
     modes->addButton(m_oneHead);
     modes->addButton(m_allHeads);
+    modes->addButton(m_textMode);
     m_allHeads->setChecked(true);
+    m_textMode->setToolTip(tr("The prompt as text: hover a token to shade the tokens it attends to "
+                              "(the selected layer and head); readable at any length"));
     auto* controls = new QHBoxLayout;
     controls->addWidget(new QLabel(tr("Layer"), this));
     controls->addWidget(m_layer);
@@ -36,19 +45,28 @@ AttentionPanel::AttentionPanel(Workspace* workspace, QWidget* parent)
     controls->addWidget(m_head);
     controls->addSpacing(12);
     controls->addWidget(m_allHeads);
+    controls->addSpacing(12);
+    controls->addWidget(m_textMode);
     controls->addStretch(1);
     controls->addWidget(m_run);
+    auto* textScroll = new QScrollArea(this);
+    textScroll->setWidgetResizable(true);
+    textScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    textScroll->setWidget(m_text);
+    m_views->addWidget(m_figure);
+    m_views->addWidget(textScroll);
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(controls);
-    layout->addWidget(m_figure, 1);
+    layout->addWidget(m_views, 1);
 
     connect(m_run, &QPushButton::clicked, this, &AttentionPanel::runAction);
     connect(m_layer, &QSpinBox::valueChanged, this, &AttentionPanel::redraw);
     connect(m_head, &QSpinBox::valueChanged, this, [this] {
-        m_oneHead->setChecked(true);
+        if (m_allHeads->isChecked()) m_oneHead->setChecked(true);
         redraw();
     });
     connect(m_oneHead, &QRadioButton::toggled, this, &AttentionPanel::redraw);
+    connect(m_textMode, &QRadioButton::toggled, this, &AttentionPanel::redraw);
     connect(workspace, &Workspace::modelChanged, this, &AttentionPanel::modelChanged);
     connect(m_job.watcher(), &QFutureWatcherBase::finished, this, &AttentionPanel::finished);
     modelChanged();
@@ -60,6 +78,7 @@ void AttentionPanel::modelChanged() {
     m_head->setRange(0, model ? model->config.nHeads - 1 : 0);
     m_maps.reset();
     m_figure->clear();
+    m_text->clear();
 }
 
 void AttentionPanel::runAction() {
@@ -85,9 +104,21 @@ void AttentionPanel::finished() {
 }
 
 void AttentionPanel::redraw() {
+    m_views->setCurrentIndex(m_textMode->isChecked() ? 1 : 0);
     if (!m_maps || m_layer->value() >= m_maps->nLayers || m_head->value() >= m_maps->nHeads) return;
-    m_figure->setFigure(m_oneHead->isChecked() ? plots::attentionHeadFigure(*m_maps, m_layer->value(), m_head->value())
-                                               : plots::attentionLayerFigure(*m_maps, m_layer->value()));
+    const int layer = m_layer->value(), head = m_head->value();
+    if (m_textMode->isChecked()) {
+        QStringList tokens;
+        for (const auto& t : m_maps->tokens) tokens << QString::fromStdString(t);
+        m_text->setAttention(tokens, m_maps->weights[layer][head],
+                             tr("Layer %1, head %2 (model: %3)").arg(layer).arg(head).arg(m_workspace->modelLabel()));
+        return;
+    }
+    showFigure(m_figure,
+               m_oneHead->isChecked() ? plots::attentionHeadFigure(*m_maps, layer, head)
+                                      : plots::attentionLayerFigure(*m_maps, layer),
+               m_oneHead->isChecked() ? QStringLiteral("attention-L%1H%2").arg(layer).arg(head)
+                                      : QStringLiteral("attention-L%1").arg(layer));
 }
 
 }  // namespace mwb::gui

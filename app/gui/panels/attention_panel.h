@@ -12,9 +12,11 @@
 class QRadioButton;
 class QSpinBox;
 class QPushButton;
+class QStackedWidget;
 
 namespace mwb::gui {
 
+class AttentionTextView;
 class FigureView;
 
 class AttentionPanel : public ToolPanel {
@@ -29,6 +31,10 @@ public:
     QSpinBox* layerBox() const { return m_layer; }
     QSpinBox* headBox() const { return m_head; }
     QRadioButton* allHeadsMode() const { return m_allHeads; }
+    // The tokens as text, hover a token to see what it attends to (layer and head
+    // from the selectors).
+    QRadioButton* textMode() const { return m_textMode; }
+    AttentionTextView* textView() const { return m_text; }
     FigureView* figure() const { return m_figure; }
     const std::optional<AttentionMaps>& maps() const { return m_maps; }
 
@@ -41,8 +47,11 @@ private:
     QSpinBox* m_head;
     QRadioButton* m_oneHead;
     QRadioButton* m_allHeads;
+    QRadioButton* m_textMode;
     QPushButton* m_run;
     FigureView* m_figure;
+    AttentionTextView* m_text;
+    QStackedWidget* m_views;
     std::optional<AttentionMaps> m_maps;
     Job<AttentionMaps> m_job;
 };

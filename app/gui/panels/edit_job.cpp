@@ -26,7 +26,8 @@ EditOutcomeData applyEditJob(std::shared_ptr<const Model> model, const EditSetti
     if (s.corpusFile.empty()) throw InvalidInput("choose a text corpus for the second-moment statistics");
     EditSpec spec;
     spec.method = s.method;
-    spec.layers = s.method == EditMethod::Rome ? std::vector<int>{s.layer} : memitLayersEndingAt(s.layer, s.memitLayers);
+    spec.layers = s.method == EditMethod::Rome ? std::vector<int>{s.layer}
+                                               : memitLayersExactly(s.layer, s.memitLayers, model->config.nLayers);
     spec.stats.maxTokens = s.statsTokens;
     spec.value = s.value;
     spec.momentWeight = s.momentWeight;

@@ -26,6 +26,8 @@
 #include "app/gui/resources.h"
 #include "app/gui/widgets/figure_view.h"
 #include "app/plots/prediction_figure.h"
+#include "editing/value_optimization.h"
+#include "tensor/errors.h"
 
 namespace mwb::gui {
 namespace {
@@ -37,7 +39,9 @@ std::vector<std::string> lines(const QPlainTextEdit* edit) {
     return out;
 }
 
-QString probText(double p) { return std::isnan(p) ? QStringLiteral("\u2013") : QString::number(100.0 * p, 'f', 2) + " %"; }
+QString probText(double p) { return std::isnan(p) ? QStringLiteral("\u2013") : QString::number(100.0 * p, 'f', 1) + " %"; }
+
+std::string probCell(double p) { return probText(p).toStdString(); }
 
 QString answerText(const TokenProb& t) {
     return QStringLiteral("'%1' %2").arg(QString::fromStdString(t.token), probText(t.prob));
@@ -81,18 +85,24 @@ EditPanel::EditPanel(Workspace* workspace, QWidget* parent)
       m_paraphrases(new QPlainTextEdit(this)),
       m_neighbours(new QPlainTextEdit(this)),
       m_apply(new QPushButton(tr("Apply edit"), this)),
-      m_undoButton(new QPushButton(tr("Undo last edit"), this)),
+      m_plan(new QLabel(this)),
+      m_undoButton(new QPushButton(tr("Undo last model edit"), this)),
       m_edits(new QListWidget(this)),
       m_figure(new FigureView(tr("Apply an edit to compare the predictions before and after."), this)),
       m_table(new QTableWidget(0, 8, this)),
       m_edit(this),
       m_undo(this),
       m_load(this) {
-    m_table->setHorizontalHeaderLabels({tr("Prompt"), tr("Kind"), tr("p(new) before"), tr("p(new) after"),
-                                        tr("p(true) before"), tr("p(true) after"), tr("answer before"),
-                                        tr("answer after")});
+    // Two-line headers and a prompt column that gives way: the table fits a 1024-pixel
+    // window without scrolling sideways.
+    m_table->setHorizontalHeaderLabels({tr("Prompt"), tr("Kind"), tr("p(new)\nbefore"), tr("p(new)\nafter"),
+                                        tr("p(true)\nbefore"), tr("p(true)\nafter"), tr("answer\nbefore"),
+                                        tr("answer\nafter")});
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_table->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
+    m_table->horizontalHeader()->setMinimumSectionSize(40);
+    m_table->setTextElideMode(Qt::ElideMiddle);
+    m_table->setHorizontalScrollBarPolicy(Qt::ScrollBarAsNeeded);
     m_table->verticalHeader()->setVisible(false);
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setWordWrap(false);
@@ -104,6 +114,7 @@ EditPanel::EditPanel(Workspace* workspace, QWidget* parent)
     auto* el = new QHBoxLayout(editsBox);
     el->addWidget(m_edits, 1);
     el->addWidget(m_undoButton, 0, Qt::AlignTop);
+    m_undoButton->setToolTip(tr("Restore the weights before the last edit, bit for bit (Edit menu, Ctrl+Alt+Z)"));
     m_edits->setMaximumHeight(110);
 
     auto* right = new QSplitter(Qt::Vertical, this);
@@ -113,15 +124,28 @@ EditPanel::EditPanel(Workspace* workspace, QWidget* parent)
     right->setSizes({380, 220, 120});
     auto* scroll = new QScrollArea(this);
     scroll->setWidgetResizable(true);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     scroll->setWidget(buildForm());
-    scroll->setFixedWidth(400);
+    // The form scrolls; what it will do and the Apply button stay in view below it.
+    m_plan->setWordWrap(true);
+    m_plan->setObjectName(QStringLiteral("editPlan"));
+    auto* left = new QWidget(this);
+    left->setFixedWidth(340);
+    auto* leftLayout = new QVBoxLayout(left);
+    leftLayout->setContentsMargins(0, 0, 0, 0);
+    leftLayout->addWidget(scroll, 1);
+    leftLayout->addWidget(m_plan);
+    leftLayout->addWidget(m_apply);
     auto* layout = new QHBoxLayout(this);
-    layout->addWidget(scroll);
+    layout->addWidget(left);
     layout->addWidget(right, 1);
 
     connect(m_apply, &QPushButton::clicked, this, &EditPanel::runAction);
     connect(m_undoButton, &QPushButton::clicked, this, &EditPanel::undo);
     connect(m_layer, &QSpinBox::valueChanged, this, [this] { m_layerChosen = m_layer->hasFocus() || m_layerChosen; });
+    connect(m_layer, &QSpinBox::valueChanged, this, &EditPanel::updatePlan);
+    connect(m_memitLayers, &QSpinBox::valueChanged, this, &EditPanel::updatePlan);
+    connect(m_method, &QComboBox::currentIndexChanged, this, &EditPanel::updatePlan);
     connect(m_cases, &QComboBox::activated, this, &EditPanel::useCase);
     connect(workspace, &Workspace::modelChanged, this, &EditPanel::modelChanged);
     connect(m_edit.watcher(), &QFutureWatcherBase::finished, this, &EditPanel::editFinished);
@@ -134,10 +158,14 @@ EditPanel::EditPanel(Workspace* workspace, QWidget* parent)
         }
         m_caseList = std::move(*outcome->value);
         m_cases->clear();
+        const int n = static_cast<int>(m_caseList.size());
+        m_cases->setPlaceholderText(n == 1 ? tr("1 case loaded: choose it") : tr("%1 cases loaded: choose one").arg(n));
         for (const auto& c : m_caseList)
             m_cases->addItem(QStringLiteral("%1: %2 \u2192 %3")
                                  .arg(c.caseId)
                                  .arg(QString::fromStdString(c.rewritePrompt()), QString::fromStdString(c.targetNew)));
+        m_cases->setCurrentIndex(-1);
+        emit statusMessage(n == 1 ? tr("1 CounterFact case loaded") : tr("%1 CounterFact cases loaded").arg(n));
         emit casesLoaded(static_cast<int>(m_caseList.size()));
     });
     modelChanged();
@@ -289,7 +317,6 @@ QWidget* EditPanel::buildForm() {
     layout->addWidget(fact);
     layout->addWidget(method);
     layout->addWidget(prompts);
-    layout->addWidget(m_apply);
     layout->addStretch(1);
     return form;
 }
@@ -307,14 +334,53 @@ void EditPanel::modelChanged() {
     if (model)
         for (int i = 0; i < static_cast<int>(model->edits.size()); ++i) m_edits->addItem(describe(model->edits[i], i));
     m_undoButton->setEnabled(model && !model->edits.empty());
+    // Another model (or this one after an undo): the last edit's before/after is not about it.
+    if (!m_ownModelChange) clearResult();
+    updatePlan();
+}
+
+void EditPanel::clearResult() {
+    m_figure->clear();
+    m_table->setRowCount(0);
+    m_measurement.reset();
+}
+
+std::vector<int> EditPanel::plannedLayers() const {
+    const auto model = m_workspace->model();
+    const int nLayers = model ? model->config.nLayers : 0;
+    if (m_method->currentIndex() == 1) return memitLayersExactly(m_layer->value(), m_memitLayers->value(), nLayers);
+    if (m_layer->value() >= nLayers) throw InvalidInput("there is no model to edit");
+    return {m_layer->value()};
+}
+
+void EditPanel::updatePlan() {
+    const bool memit = m_method->currentIndex() == 1;
+    m_memitLayers->setEnabled(memit);
+    try {
+        const std::vector<int> layers = plannedLayers();
+        QStringList names;
+        for (int l : layers) names << QString::number(l);
+        m_plan->setText(memit ? tr("Will edit layers %1 (MEMIT)").arg(names.join(QStringLiteral(", ")))
+                              : tr("Will edit layer %1 (ROME)").arg(names.front()));
+        m_plan->setStyleSheet({});
+        m_apply->setEnabled(true);
+    } catch (const std::exception& e) {
+        m_plan->setText(tr("Cannot edit: %1.").arg(QString::fromUtf8(e.what())));
+        m_plan->setStyleSheet(QStringLiteral("color: #b00020;"));
+        m_apply->setEnabled(false);
+    }
 }
 
 void EditPanel::suggestFromTrace(const QString& prompt, const QString& subject, int layer) {
     if (!m_layerChosen) m_layer->setValue(layer);
-    if (!m_subject->text().isEmpty() || !prompt.contains(subject) || subject.isEmpty()) return;
-    m_subject->setText(subject);
+    if (!m_subject->text().isEmpty() || !m_prompt->text().isEmpty() || !prompt.contains(subject) ||
+        subject.trimmed().isEmpty())
+        return;
     QString templ = prompt;
     templ.replace(templ.indexOf(subject), subject.size(), QStringLiteral("{}"));
+    // A subject that is the whole prompt leaves no relation to edit: not a suggestion.
+    if (QString(templ).remove(QStringLiteral("{}")).trimmed().isEmpty()) return;
+    m_subject->setText(subject);
     m_prompt->setText(templ);
 }
 
@@ -373,6 +439,15 @@ void EditPanel::runAction() {
         return;
     }
     const EditSettings s = settings();
+    try {
+        // Checked here too so that the answer comes at once, before any statistics.
+        plannedLayers();
+        validateRequest(s.request);
+    } catch (const std::exception& e) {
+        emit errorMessage(QString::fromUtf8(e.what()));
+        emit actionFinished(false);
+        return;
+    }
     m_edit.start([model = m_workspace->model(), s](const ProgressFn& progress) {
         return applyEditJob(model, s, progress);
     });
@@ -384,7 +459,9 @@ void EditPanel::editFinished() {
     const auto outcome = m_edit.outcome();
     if (!accept(outcome)) return;
     const EditOutcomeData& r = *outcome->value;
+    m_ownModelChange = true;
     m_workspace->setModel(r.edited, m_workspace->modelPath(), /*edited=*/true);
+    m_ownModelChange = false;
     showMeasurement(r.measurement);
     const auto& rewrite = r.measurement.prompts.front();
     emit statusMessage(tr("Edited: p(%1) %2 \u2192 %3, ||\u0394W||/||W|| %4, output change on ordinary text %5")
@@ -401,7 +478,21 @@ void EditPanel::showMeasurement(const EditMeasurement& m) {
     plots::FigureSpec figure = plots::beforeAfterFigure(m.topBefore, m.topAfter, "Before the edit", "After the edit",
                                                         m.prompts.empty() ? std::string() : m.prompts.front().prompt);
     figure.source["prompts"] = toJson(m.prompts);
-    m_figure->setFigure(std::move(figure));
+    // The exported figure carries the prompts' table: it is the evidence for the bars.
+    plots::TableSpec table;
+    table.title = "Target probabilities and answers before and after the edit";
+    table.header = {"prompt", "kind", "p(new) before", "p(new) after", "p(true) before", "p(true) after",
+                    "answer before", "answer after"};
+    for (const PromptProbs& p : m.prompts) {
+        table.rows.push_back({p.prompt, p.kind, probCell(p.newBefore), probCell(p.newAfter), probCell(p.trueBefore),
+                              probCell(p.trueAfter), answerText(p.answerBefore).toStdString(),
+                              answerText(p.answerAfter).toStdString()});
+        std::vector<bool> bold(8, false);
+        bold[7] = p.answerAfter.id != p.answerBefore.id;
+        table.bold.push_back(bold);
+    }
+    figure.table = std::move(table);
+    showFigure(m_figure, std::move(figure), QStringLiteral("edit"));
     m_table->setRowCount(static_cast<int>(m.prompts.size()));
     for (int i = 0; i < static_cast<int>(m.prompts.size()); ++i) {
         const PromptProbs& p = m.prompts[i];
@@ -440,9 +531,6 @@ void EditPanel::undoDone() {
         return;
     }
     m_workspace->setModel(*outcome->value, m_workspace->modelPath(), /*edited=*/true);
-    m_figure->clear();
-    m_table->setRowCount(0);
-    m_measurement.reset();
     emit statusMessage(tr("Last edit undone"));
     emit undoFinished(true);
 }

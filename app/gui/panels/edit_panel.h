@@ -62,6 +62,11 @@ public:
     QComboBox* keyContextBox() const { return m_keyContext; }
     QComboBox* methodBox() const { return m_method; }
     QComboBox* caseBox() const { return m_cases; }
+    QSpinBox* memitLayersBox() const { return m_memitLayers; }
+    QPushButton* applyButton() const { return m_apply; }
+    QPushButton* undoButton() const { return m_undoButton; }
+    // "Will edit layer 3 (ROME)", or in red why the layers cannot be edited.
+    QLabel* planLabel() const { return m_plan; }
     QListWidget* editList() const { return m_edits; }
     QTableWidget* probabilities() const { return m_table; }
     FigureView* figure() const { return m_figure; }
@@ -73,6 +78,10 @@ signals:
 
 private:
     void modelChanged();
+    void updatePlan();
+    // The layers the form asks for; throws InvalidInput when they do not exist.
+    std::vector<int> plannedLayers() const;
+    void clearResult();
     void editFinished();
     void undoDone();
     void showMeasurement(const EditMeasurement& m);
@@ -101,11 +110,13 @@ private:
     QPlainTextEdit* m_paraphrases;
     QPlainTextEdit* m_neighbours;
     QPushButton* m_apply;
+    QLabel* m_plan;
     QPushButton* m_undoButton;
     QListWidget* m_edits;
     FigureView* m_figure;
     QTableWidget* m_table;
     bool m_layerChosen = false;
+    bool m_ownModelChange = false;  // the model changes to this tab's own edit: keep its result
     std::optional<EditMeasurement> m_measurement;
     std::vector<CounterFactCase> m_caseList;
     Job<EditOutcomeData> m_edit;

@@ -72,7 +72,7 @@ void LensPanel::finished() {
 }
 
 void LensPanel::redraw() {
-    if (m_result) m_figure->setFigure(plots::lensFigure(*m_result, m_colourByTarget->isChecked()));
+    if (m_result) showFigure(m_figure, plots::lensFigure(*m_result, m_colourByTarget->isChecked()), QStringLiteral("lens"));
 }
 
 }  // namespace mwb::gui

@@ -114,6 +114,13 @@ PredictPanel::PredictPanel(Workspace* workspace, QWidget* parent)
     connect(m_generateButton, &QPushButton::clicked, this, &PredictPanel::generate);
     connect(m_predict.watcher(), &QFutureWatcherBase::finished, this, &PredictPanel::predictionFinished);
     connect(m_generate.watcher(), &QFutureWatcherBase::finished, this, &PredictPanel::generationDone);
+    // Another model, or this one edited: the shown prediction is no longer this model's.
+    connect(workspace, &Workspace::modelChanged, this, [this] {
+        m_last = {};
+        m_table->setRowCount(0);
+        m_figure->clear();
+        m_output->clear();
+    });
 }
 
 void PredictPanel::runAction() {
@@ -142,8 +149,10 @@ void PredictPanel::predictionFinished() {
         set(2, QString::number(t.logit, 'f', 3));
         set(3, QString::number(t.id));
     }
-    m_figure->setFigure(plots::topTokensFigure(
-        m_last.top, tr("Next token after %n prompt token(s)", nullptr, m_last.nTokens).toStdString()));
+    showFigure(m_figure,
+               plots::topTokensFigure(m_last.top,
+                                      tr("Next token after %n prompt token(s)", nullptr, m_last.nTokens).toStdString()),
+               QStringLiteral("prediction"));
     emit statusMessage(tr("Most likely next token: %1 (%2 %)")
                            .arg(QString::fromStdString(plots::quotedToken(m_last.top.front().token)))
                            .arg(100.0 * m_last.top.front().prob, 0, 'f', 1));
@@ -181,9 +190,11 @@ void PredictPanel::generationDone() {
     }
     const Continuation& c = *outcome->value;
     m_output->clear();
-    m_output->appendHtml(QStringLiteral("<div style='white-space: pre-wrap'><b>%1</b>%2</div>")
+    m_output->appendHtml(QStringLiteral("<div style='white-space: pre-wrap'><b>%1</b>%2</div>"
+                                        "<div style='color: gray'>(%3)</div>")
                              .arg(QString::fromStdString(c.prompt).toHtmlEscaped(),
-                                  QString::fromStdString(c.text).toHtmlEscaped()));
+                                  QString::fromStdString(c.text).toHtmlEscaped(),
+                                  tr("model: %1").arg(m_workspace->modelLabel()).toHtmlEscaped()));
     QString note = tr("%n new token(s)", nullptr, c.newTokens);
     if (c.stoppedAtEos) note += tr(", stopped at end of text");
     if (c.stoppedAtContext) note += tr(", context full");

@@ -32,6 +32,10 @@ constexpr int kScaleSteps = 4;           // slider ticks per unit of the factor
 constexpr long kPerplexityTokens = 4000;  // held-out tokens for the perplexity comparison
 constexpr int kGenerateTokens = 16;
 
+// A row or column of the table: a channel, or "*" for all of them.
+QString channelText(int channel) { return channel == WeightChange::kAll ? QStringLiteral("*") : QString::number(channel); }
+int channelOf(const QString& text) { return text == QStringLiteral("*") ? WeightChange::kAll : text.toInt(); }
+
 AblationInputs ablationInputs(const Model& model, const std::string& prompt, const std::string& heldout) {
     AblationInputs in;
     in.prompts = {model.tokenizer.encodeIds(prompt)};
@@ -58,7 +62,8 @@ SuperWeightsPanel::SuperWeightsPanel(Workspace* workspace, QWidget* parent)
       m_spikes(new FigureView(tr("Detect super weights to see the per-layer activations."), this)),
       m_view(new AblationView(this)),
       m_detect(this),
-      m_compare(this) {
+      m_compare(this),
+      m_activations(this) {
     m_table->setHorizontalHeaderLabels({tr("Change"), tr("Layer"), tr("Row"), tr("Col"), tr("Weight"),
                                         tr("Input act."), tr("Output act."), tr("Pos")});
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
@@ -66,7 +71,7 @@ SuperWeightsPanel::SuperWeightsPanel(Workspace* workspace, QWidget* parent)
     m_table->verticalHeader()->setVisible(false);
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setToolTip(tr("Rows are output channels (d_model), columns input channels (d_ff) of mlp/down"));
-    m_addEdit->setPlaceholderText(tr("layer:row:col"));
+    m_addEdit->setPlaceholderText(tr("layer:row:col, or layer:row:* / layer:*:col"));
     auto* add = new QPushButton(tr("Add"), this);
     auto* addSpike = new QPushButton(tr("Add strongest spike"), this);
     addSpike->setToolTip(tr("The weight joining the largest mlp/down input and output of the layer with the "
@@ -92,15 +97,17 @@ SuperWeightsPanel::SuperWeightsPanel(Workspace* workspace, QWidget* parent)
     wl->addLayout(scaleRow);
     wl->addWidget(m_compareButton);
 
-    auto* right = new QSplitter(Qt::Vertical, this);
-    right->addWidget(m_spikes);
-    right->addWidget(m_view);
-    right->setSizes({300, 500});
+    // The weights and their per-layer plot on the left, the comparison on the right: each
+    // column has room for its figures down to a 1024 x 700 window.
+    auto* left = new QSplitter(Qt::Vertical, this);
+    left->addWidget(weights);
+    left->addWidget(m_spikes);
+    left->setSizes({450, 450});
     auto* split = new QSplitter(Qt::Horizontal, this);
-    split->addWidget(weights);
-    split->addWidget(right);
+    split->addWidget(left);
+    split->addWidget(m_view);
     split->setStretchFactor(1, 1);
-    split->setSizes({460, 900});
+    split->setSizes({520, 880});
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(split);
 
@@ -113,6 +120,7 @@ SuperWeightsPanel::SuperWeightsPanel(Workspace* workspace, QWidget* parent)
     connect(workspace, &Workspace::modelChanged, this, &SuperWeightsPanel::modelChanged);
     connect(m_detect.watcher(), &QFutureWatcherBase::finished, this, &SuperWeightsPanel::detectFinished);
     connect(m_compare.watcher(), &QFutureWatcherBase::finished, this, &SuperWeightsPanel::compareDone);
+    connect(m_activations.watcher(), &QFutureWatcherBase::finished, this, &SuperWeightsPanel::activationsDone);
     updateScaleLabel();
 }
 
@@ -148,7 +156,7 @@ void SuperWeightsPanel::detectFinished() {
     const SuperWeightResult& r = *m_detection;
     m_table->setRowCount(0);
     for (const SuperWeight& s : r.superWeights) addRow(s.coord(), &s);
-    m_spikes->setFigure(plots::spikesFigure(r));
+    showFigure(m_spikes, plots::spikesFigure(r), QStringLiteral("super-weights"));
     emit statusMessage(r.superWeights.empty()
                            ? tr("No super weight found on this prompt; type one in to ablate it anyway")
                            : tr("%n super weight(s) found", nullptr, static_cast<int>(r.superWeights.size())));
@@ -168,13 +176,17 @@ void SuperWeightsPanel::addRow(const WeightCoord& w, const SuperWeight* found) {
         m_table->setItem(row, col, item);
     };
     number(kLayer, QString::number(w.layer));
-    number(kRow, QString::number(w.row));
-    number(kCol, QString::number(w.col));
+    number(kRow, channelText(w.row));
+    number(kCol, channelText(w.col));
     if (!found) {
-        // A weight typed in or taken from a spike: its current value at least (mlp/down
-        // is always kept in float32, weights.h).
-        if (const auto model = m_workspace->model())
+        // A weight typed in or taken from a spike: its current value (mlp/down is always
+        // kept in float32, weights.h); the activations come from measureAddedRows.
+        const auto model = m_workspace->model();
+        if (model && w.row != WeightChange::kAll && w.col != WeightChange::kAll)
             number(kWeight, QString::number(model->weights.blocks[w.layer].down.weight(w.row, w.col), 'g', 4));
+        else
+            number(kWeight, w.row == WeightChange::kAll ? tr("column") : tr("row"));
+        measureAddedRows();
         return;
     }
     number(kWeight, QString::number(found->weight, 'g', 4));
@@ -196,13 +208,54 @@ bool SuperWeightsPanel::addStrongestSpike() {
     return true;
 }
 
+void SuperWeightsPanel::measureAddedRows() {
+    const auto model = m_workspace->model();
+    const QString prompt = m_workspace->prompt();
+    if (!model || prompt.trimmed().isEmpty()) return;
+    std::vector<WeightCoord> coords;
+    for (int r = 0; r < m_table->rowCount(); ++r)
+        if (!m_table->item(r, kPos))
+            coords.push_back({m_table->item(r, kLayer)->text().toInt(), channelOf(m_table->item(r, kRow)->text()),
+                              channelOf(m_table->item(r, kCol)->text())});
+    if (coords.empty()) return;
+    m_activations.start([model, prompt = prompt.toStdString(), coords](const ProgressFn&) {
+        return weightActivations(*model, model->tokenizer.encodeIds(prompt), coords);
+    });
+}
+
+void SuperWeightsPanel::activationsDone() {
+    const auto outcome = m_activations.outcome();
+    if (!outcome) return;
+    if (!outcome->value) {
+        emit errorMessage(outcome->error);
+        return;
+    }
+    auto text = [](float v) { return std::isnan(v) ? QStringLiteral("\u2013") : QString::number(v, 'g', 4); };
+    for (const WeightActivation& a : *outcome->value)
+        for (int r = 0; r < m_table->rowCount(); ++r) {
+            if (m_table->item(r, kPos) || m_table->item(r, kLayer)->text() != QString::number(a.coord.layer) ||
+                m_table->item(r, kRow)->text() != channelText(a.coord.row) ||
+                m_table->item(r, kCol)->text() != channelText(a.coord.col))
+                continue;
+            for (const auto& [col, value] : {std::pair{int(kInput), text(a.input)}, std::pair{int(kOutput), text(a.output)},
+                                             std::pair{int(kPos), QString::number(a.pos)}}) {
+                auto* item = new QTableWidgetItem(value);
+                item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+                m_table->setItem(r, col, item);
+            }
+        }
+    emit activationsShown();
+}
+
 bool SuperWeightsPanel::addWeight(const QString& text) {
     try {
         const WeightChange c = parseWeightChange(text.trimmed().toStdString());
-        if (!c.isSingleWeight()) throw InvalidInput("give one weight as layer:row:col");
+        if (c.row == WeightChange::kAll && c.col == WeightChange::kAll)
+            throw InvalidInput("give one weight, row or column: layer:row:col, layer:row:* or layer:*:col");
         if (auto model = m_workspace->model()) validateChange(model->config, c);
         addRow({c.layer, c.row, c.col}, nullptr);
         m_addEdit->clear();
+        emit statusMessage(tr("Added %1").arg(QString::fromStdString(toString(WeightChange{c.layer, c.row, c.col, 0.0f}))));
         return true;
     } catch (const std::exception& e) {
         emit errorMessage(QString::fromUtf8(e.what()));
@@ -215,8 +268,8 @@ std::vector<WeightChange> SuperWeightsPanel::selectedChanges() const {
     const float factor = static_cast<float>(m_scale->value()) / kScaleSteps;
     for (int r = 0; r < m_table->rowCount(); ++r)
         if (m_table->item(r, kUse)->checkState() == Qt::Checked)
-            changes.push_back({m_table->item(r, kLayer)->text().toInt(), m_table->item(r, kRow)->text().toInt(),
-                               m_table->item(r, kCol)->text().toInt(), factor});
+            changes.push_back({m_table->item(r, kLayer)->text().toInt(), channelOf(m_table->item(r, kRow)->text()),
+                               channelOf(m_table->item(r, kCol)->text()), factor});
     return changes;
 }
 
@@ -246,7 +299,8 @@ void SuperWeightsPanel::compareDone() {
         return;
     }
     m_ablation = std::move(*outcome->value);
-    m_view->show(*m_ablation);
+    m_view->show(*m_ablation, m_workspace->modelLabel());
+    m_view->figure()->setExportName(m_workspace->fileStem(QStringLiteral("ablation")));
     emit statusMessage(tr("Compared: KL %1 nats").arg(m_ablation->meanKl, 0, 'g', 3));
     emit compareFinished(true);
 }

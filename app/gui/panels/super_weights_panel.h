@@ -8,6 +8,7 @@
 
 #include "analysis/superweights/ablation.h"
 #include "analysis/superweights/super_weights.h"
+#include "analysis/superweights/weight_activation.h"
 #include "app/gui/jobs/run_job.h"
 #include "app/gui/panels/tool_panel.h"
 
@@ -35,7 +36,9 @@ public:
 
     // The checked weights with the slider's factor.
     std::vector<WeightChange> selectedChanges() const;
-    // Adds a weight row (checked); false with an error message when the text is bad.
+    // Adds a row (checked) for one weight "L:R:C" or a whole row or column of mlp/down
+    // ("L:R:*", "L:*:C"); false with an error message when the text is bad. Its input
+    // and output activations on the prompt follow from a background pass.
     bool addWeight(const QString& text);
     void setScale(double factor);
     // Adds W[output channel, input channel] of the layer with the largest |output|
@@ -49,12 +52,17 @@ public:
 
 signals:
     void compareFinished(bool ok);
+    // The activation columns of added rows are filled in.
+    void activationsShown();
 
 private:
     void modelChanged();
     void detectFinished();
     void compareDone();
     void addRow(const WeightCoord& w, const SuperWeight* found);
+    // Fills the activation columns of rows that have none (a background pass).
+    void measureAddedRows();
+    void activationsDone();
     void updateScaleLabel();
 
     QPushButton* m_detectButton;
@@ -69,6 +77,7 @@ private:
     std::optional<SuperWeightResult> m_detection;
     Job<SuperWeightResult> m_detect;
     Job<AblationResult> m_compare;
+    Job<std::vector<WeightActivation>> m_activations;
 };
 
 }  // namespace mwb::gui

@@ -8,9 +8,13 @@
 
 #include "app/gui/workspace.h"
 
+#include "app/plots/figure_spec.h"
+
 class QFutureWatcherBase;
 
 namespace mwb::gui {
+
+class FigureView;
 
 class ToolPanel : public QWidget {
     Q_OBJECT
@@ -32,6 +36,9 @@ protected:
     // Emits errorMessage and actionFinished(false) unless a model is open and the
     // prompt is not empty.
     bool requireModelAndPrompt();
+    // Shows a result figure named after the model it came from (in its title and its
+    // JSON), exported by default as "<model>-<analysis>.png" etc.
+    void showFigure(FigureView* view, plots::FigureSpec figure, const QString& analysis);
     // Reports a failed or cancelled outcome; true when there is a value to show.
     template <class Outcome>
     bool accept(const std::optional<Outcome>& outcome) {

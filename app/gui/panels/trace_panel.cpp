@@ -16,6 +16,7 @@
 #include <QLineEdit>
 #include <QPushButton>
 #include <QRadioButton>
+#include <QScrollArea>
 #include <QSpinBox>
 #include <QVBoxLayout>
 
@@ -62,7 +63,7 @@ TracePanel::TracePanel(Workspace* workspace, QWidget* parent)
     modes->addButton(m_averageMode);
     m_singleMode->setChecked(true);
 
-    m_subject->setPlaceholderText(tr("select it in the prompt"));
+    m_subject->setPlaceholderText(tr("type it, or select it in the prompt: Use as subject"));
     m_answer->setPlaceholderText(tr("the model's top prediction"));
     auto* fact = new QGroupBox(tr("Fact"), this);
     auto* factForm = new QFormLayout(fact);
@@ -75,6 +76,7 @@ TracePanel::TracePanel(Workspace* workspace, QWidget* parent)
     fileRow->addWidget(m_browse);
     factForm->addRow(tr("Facts file"), fileRow);
     m_factsFile->setText(resourceFile(QStringLiteral("data/facts.json")));
+    m_factsFile->setMinimumWidth(60);  // the side panel stays narrow; the path scrolls in its field
     m_factsFile->setPlaceholderText(tr("a known_1000.json style list of facts"));
     m_maxFacts->setRange(1, 100000);
     m_maxFacts->setValue(50);
@@ -111,9 +113,9 @@ TracePanel::TracePanel(Workspace* workspace, QWidget* parent)
     paramForm->addRow(tr("Seed"), m_seed);
 
     m_summary->setWordWrap(true);
+    m_summary->setObjectName(QStringLiteral("traceSummary"));
     m_summary->setTextInteractionFlags(Qt::TextSelectableByMouse);
     auto* side = new QWidget(this);
-    side->setFixedWidth(330);
     auto* sideLayout = new QVBoxLayout(side);
     sideLayout->setContentsMargins(0, 0, 0, 0);
     sideLayout->addWidget(fact);
@@ -122,14 +124,21 @@ TracePanel::TracePanel(Workspace* workspace, QWidget* parent)
     sideLayout->addWidget(m_summary);
     sideLayout->addStretch(1);
 
+    // The side panel scrolls on a small screen rather than pushing the heatmaps away.
+    auto* sideScroll = new QScrollArea(this);
+    sideScroll->setWidgetResizable(true);
+    sideScroll->setFrameShape(QFrame::NoFrame);
+    sideScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    sideScroll->setWidget(side);
+    sideScroll->setFixedWidth(300);
     auto* layout = new QHBoxLayout(this);
-    layout->addWidget(side);
+    layout->addWidget(sideScroll);
     layout->addWidget(m_figure, 1);
 
     connect(m_run, &QPushButton::clicked, this, &TracePanel::runAction);
     connect(m_browse, &QPushButton::clicked, this, &TracePanel::chooseFactsFile);
     connect(m_singleMode, &QRadioButton::toggled, this, &TracePanel::updateMode);
-    connect(workspace, &Workspace::promptSelection, m_subject, &QLineEdit::setText);
+    connect(workspace, &Workspace::subjectChosen, m_subject, &QLineEdit::setText);
     connect(workspace, &Workspace::modelChanged, this, &TracePanel::modelChanged);
     connect(m_trace.watcher(), &QFutureWatcherBase::finished, this, &TracePanel::traceFinished);
     connect(m_average.watcher(), &QFutureWatcherBase::finished, this, &TracePanel::averageFinished);
@@ -141,8 +150,12 @@ void TracePanel::modelChanged() {
     const auto model = m_workspace->model();
     const int nLayers = model ? model->config.nLayers : 1;
     m_window->setRange(1, std::max(1, nLayers));
-    // The paper's window of 10 of GPT-2 XL's 48 layers, scaled to this model (as `mwb edit`).
-    m_window->setValue(std::max(1, (nLayers * 10 + 24) / 48));
+    // As `mwb trace`: the paper's window of 10 of GPT-2 XL's 48 layers, scaled to this model.
+    m_window->setValue(defaultTraceWindow(nLayers));
+    // A trace of another model (or of the model before an edit) would pass for this one's.
+    m_last.reset();
+    m_figure->clear();
+    m_summary->clear();
 }
 
 void TracePanel::updateMode() {
@@ -237,14 +250,18 @@ void TracePanel::traceFinished() {
     if (!accept(outcome)) return;
     m_last = outcome->value->trace;
     const CausalTraceResult& r = *m_last;
-    m_figure->setFigure(plots::traceFigure(r, modelName(*m_workspace)));
-    QString text = tr("<b>Answer</b> '%1'%2<br><b>p(clean)</b> %3, <b>p(corrupted)</b> %4<br>"
+    showFigure(m_figure, plots::traceFigure(r, modelName(*m_workspace)), QStringLiteral("trace"));
+    QString text = tr("<b>Model</b> %7<br><b>Answer</b> '%1'%2<br><b>p(clean)</b> %3, <b>p(corrupted)</b> %4<br>"
                       "<b>noise \u03c3</b> %5 (%6)")
                        .arg(QString::fromStdString(r.answer).toHtmlEscaped(),
                             r.answerIsTopPrediction ? QString() : tr(" (not the top prediction)"),
                             percent(r.probClean), percent(r.probCorrupted))
                        .arg(r.noise.sigma, 0, 'g', 4)
-                       .arg(QString::fromStdString(r.noise.source).toHtmlEscaped());
+                       .arg(QString::fromStdString(r.noise.source).toHtmlEscaped())
+                       .arg(m_workspace->modelLabel().toHtmlEscaped());
+    const QString warning = QString::fromStdString(recallWarning(r));
+    if (!warning.isEmpty())
+        text = tr("<p style='color:#b00020'><b>Not a confident recall:</b> %1.</p>").arg(warning.toHtmlEscaped()) + text;
     if (r.params.method == TraceMethod::Attribution)
         text += tr("<br><b>method</b> attribution: first-order estimates%1")
                     .arg(r.params.correction == AttributionCorrection::NextBlock
@@ -261,8 +278,11 @@ void TracePanel::traceFinished() {
         emit traced(m_workspace->prompt(), m_subject->text(), editLayer);
     }
     m_summary->setText(text);
-    emit statusMessage(tr("Trace done: p(%1) %2 clean, %3 corrupted")
-                           .arg(QString::fromStdString(r.answer), percent(r.probClean), percent(r.probCorrupted)));
+    if (warning.isEmpty())
+        emit statusMessage(tr("Trace done: p(%1) %2 clean, %3 corrupted")
+                               .arg(QString::fromStdString(r.answer), percent(r.probClean), percent(r.probCorrupted)));
+    else
+        emit errorMessage(tr("Trace done, but %1.").arg(warning));
     emit actionFinished(true);
 }
 
@@ -271,12 +291,13 @@ void TracePanel::averageFinished() {
     if (!accept(outcome)) return;
     const AverageTraceResult& r = *outcome->value;
     m_last.reset();
-    m_figure->setFigure(plots::averageTraceFigure(r, modelName(*m_workspace)));
-    m_summary->setText(tr("<b>%1 facts</b> averaged, %2 skipped<br><b>mean p(clean)</b> %3, "
+    showFigure(m_figure, plots::averageTraceFigure(r, modelName(*m_workspace)), QStringLiteral("average-trace"));
+    m_summary->setText(tr("<b>Model</b> %5<br><b>%1 facts</b> averaged, %2 skipped<br><b>mean p(clean)</b> %3, "
                           "<b>mean p(corrupted)</b> %4")
                            .arg(r.factsUsed)
                            .arg(r.factsSkipped)
-                           .arg(percent(r.meanProbClean), percent(r.meanProbCorrupted)));
+                           .arg(percent(r.meanProbClean), percent(r.meanProbCorrupted),
+                                m_workspace->modelLabel().toHtmlEscaped()));
     emit statusMessage(tr("Average trace done over %1 facts").arg(r.factsUsed));
     emit actionFinished(true);
 }

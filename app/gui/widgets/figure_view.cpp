@@ -1,6 +1,8 @@
 // Figure widget with hover values and export.
 #include "app/gui/widgets/figure_view.h"
 
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 #include <QFileDialog>
@@ -14,6 +16,7 @@
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
+#include "app/gui/widgets/file_dialogs.h"
 #include "app/plots/figure_export.h"
 
 namespace mwb::gui {
@@ -44,6 +47,8 @@ FigureView::FigureView(const QString& placeholder, QWidget* parent)
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::NoFrame);
     scroll->setWidget(m_plot);
+    m_scroll = scroll;
+    scroll->viewport()->installEventFilter(this);
     m_plot->setMouseTracking(true);
     m_plot->installEventFilter(this);
     m_stack->addWidget(m_placeholder);
@@ -56,12 +61,37 @@ FigureView::FigureView(const QString& placeholder, QWidget* parent)
 
 void FigureView::setFigure(plots::FigureSpec figure) {
     m_figure = std::move(figure);
-    const QSize size = plots::figureSize(*m_figure);
-    // Shrinks to fit moderately, scrolls beyond that so labels never overlap.
-    m_plot->setMinimumSize(size.width() * 3 / 4, size.height() * 3 / 4);
-    m_rendered = plots::renderFigure(*m_figure, *m_plot);
+    plots::FigureSpec onScreen = *m_figure;
+    onScreen.table.reset();
+    m_designSize = plots::figureSize(onScreen);
+    updateMinimumSize();
+    m_textScale = 0.0;  // render() decides
+    render();
     m_stack->setCurrentIndex(1);
     for (auto* b : m_exportButtons) b->setEnabled(true);
+}
+
+void FigureView::updateMinimumSize() {
+    if (!m_figure) return;
+    // Shrinks to fit moderately (a 1024-pixel window shows all three trace maps, their
+    // text scaled down); a figure that would scroll even so is shown at its full size.
+    const QSize shrunk(m_designSize.width() * 3 / 5, m_designSize.height() * 3 / 5);
+    const QSize view = m_scroll->viewport()->size();
+    m_plot->setMinimumSize(QSize(shrunk.width() > view.width() ? m_designSize.width() : shrunk.width(),
+                                 shrunk.height() > view.height() ? m_designSize.height() : shrunk.height()));
+}
+
+void FigureView::render() {
+    if (!m_figure) return;
+    // A figure's table is for exports: on screen the tab shows it as a table of its own.
+    plots::FigureSpec onScreen = *m_figure;
+    onScreen.table.reset();
+    const QSize size = plots::figureSize(onScreen);
+    // Titles run across: the width decides how far the text shrinks.
+    const double scale = std::clamp(double(m_plot->width()) / size.width(), 0.7, 1.0);
+    if (std::abs(scale - m_textScale) < 0.03) return;
+    m_textScale = scale;
+    m_rendered = plots::renderFigure(onScreen, *m_plot, scale);
 }
 
 void FigureView::clear() {
@@ -78,6 +108,8 @@ void FigureView::exportTo(const QString& file) const {
     const std::filesystem::path path = file.toStdString();
     if (path.extension() == ".json")
         plots::saveFigureJson(*m_figure, path);
+    else if (m_figure->table)
+        plots::exportFigure(*m_figure, path);  // drawn afresh, with the table
     else
         plots::savePlot(*m_plot, *m_figure, path);
 }
@@ -87,8 +119,9 @@ QString FigureView::describeAt(const QPointF& pixel) const {
 }
 
 void FigureView::chooseAndExport(const QString& filter, const QString& suffix) {
-    QString file = QFileDialog::getSaveFileName(this, tr("Export figure"), QString(), filter);
+    QString file = QFileDialog::getSaveFileName(this, tr("Export figure"), suggestedFile(m_exportName, suffix), filter);
     if (file.isEmpty()) return;
+    rememberFolder(file);
     if (!file.endsWith(suffix, Qt::CaseInsensitive)) file += suffix;
     try {
         exportTo(file);
@@ -99,6 +132,8 @@ void FigureView::chooseAndExport(const QString& filter, const QString& suffix) {
 }
 
 bool FigureView::eventFilter(QObject* watched, QEvent* event) {
+    if (watched == m_scroll->viewport() && event->type() == QEvent::Resize) updateMinimumSize();
+    if (watched == m_plot && event->type() == QEvent::Resize && m_figure) render();
     if (watched == m_plot && event->type() == QEvent::MouseMove) {
         const auto* mouse = static_cast<QMouseEvent*>(event);
         const QString text = describeAt(mouse->position());

@@ -13,6 +13,7 @@ class QCustomPlot;
 class QLabel;
 class QMouseEvent;
 class QPushButton;
+class QScrollArea;
 class QStackedWidget;
 
 namespace mwb::gui {
@@ -24,6 +25,9 @@ public:
     explicit FigureView(const QString& placeholder, QWidget* parent = nullptr);
 
     void setFigure(plots::FigureSpec figure);
+    // The file name stem export dialogs propose ("demo-trace"); "figure" until set.
+    void setExportName(const QString& stem) { m_exportName = stem; }
+    QString exportName() const { return m_exportName; }
     void clear();
     bool hasFigure() const { return m_figure.has_value(); }
     const plots::FigureSpec& figure() const { return *m_figure; }
@@ -47,8 +51,16 @@ private:
     QLabel* m_placeholder;
     QCustomPlot* m_plot;
     QList<QPushButton*> m_exportButtons;
+    // Renders the figure's on-screen part with text scaled to the plot's size.
+    void render();
+    void updateMinimumSize();
+
     std::optional<plots::FigureSpec> m_figure;
+    double m_textScale = 1.0;
+    QSize m_designSize;
+    QScrollArea* m_scroll = nullptr;
     plots::RenderedFigure m_rendered;
+    QString m_exportName = QStringLiteral("figure");
 };
 
 }  // namespace mwb::gui
