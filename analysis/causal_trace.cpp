@@ -114,7 +114,10 @@ MatrixD traceKindNaive(const TraceSetup& t, TraceKind kind, const std::vector<Ru
 //    at that layer and token, reusing the cached keys/values of earlier positions;
 //  - module restorations at one token whose windows start at the same layer patch
 //    the same clean values up to the end of the shorter window, so they share that
-//    part of the run (restoreWindowsAt).
+//    part of the run (restoreWindowsAt);
+//  - the hidden restorations of one token run together block by block, each joining
+//    at the block after its layer, so that every weight read from memory serves all
+//    the runs under way (restoreHiddenAt).
 // Tokens are spread over the threads, each with its own scratch copy of the
 // corrupted runs; a thread takes tokens from last to first, so that rows an
 // earlier run of that thread overwrote (positions >= its token) are never read.
@@ -173,24 +176,49 @@ private:
         m_cells.clear();
     }
 
+    // The restoration of layer l starts at block l + 1 (the restored resid_post is that
+    // block's resid_pre). Restorations join a wavefront as it reaches their block, and
+    // every block runs once for all the runs under way: with few rows per run, the
+    // products are bound by reading the weights, which this shares. Each run has its
+    // own scratch state; their number is capped by memory (kWavefrontBytes), so deep
+    // models run the restorations in groups of consecutive layers.
     void restoreHiddenAt(int token) {
-        for (int layer = 0; layer + 1 < m_t.nLayers; ++layer) {
-            // The restored residual is the input of the next block.
-            const int from = layer + 1;
-            resetRows(from, token);
-            std::vector<Hooks> hooks(m_scratch.size());
-            for (size_t s = 0; s < m_scratch.size(); ++s) {
-                hooks[s] = restorationHooks(m_t, m_kind, token, layer, &m_corrupted[s]);
-                // The run starts at the next block: the restored resid_post is its resid_pre.
-                hooks[s].patches.front().site = HookSite::ResidPre;
-                hooks[s].patches.front().layer = from;
+        const int nLayers = m_t.nLayers, samples = int(m_corrupted.size()), rows = m_t.nTokens - token;
+        const long stateBytes = long(sizeof(float)) * m_t.nTokens *
+                                ((nLayers + 1) * long(m_t.transformer.config().dModel) +
+                                 2L * nLayers * m_t.transformer.config().kvDim());
+        const int group = int(std::clamp(kWavefrontBytes / std::max(1L, stateBytes * samples), 1L, long(nLayers)));
+        for (int first = 0; first + 1 < nLayers; first += group) {
+            const int last = std::min(first + group, nLayers - 1);  // restorations [first, last)
+            while (int(m_pool.size()) < (last - first) * samples) m_pool.push_back(m_corrupted[m_pool.size() % samples]);
+            std::vector<Hooks> hooks(size_t(last - first) * samples);
+            std::vector<RunState*> runs;
+            std::vector<const Hooks*> hookPtrs;
+            for (int block = first + 1; block < nLayers; ++block) {
+                if (const int layer = block - 1; layer < last) {
+                    for (int s = 0; s < samples; ++s) {
+                        const size_t i = size_t(layer - first) * samples + s;
+                        RunState& run = m_pool[i];
+                        run.resid[block].middleRows(token, rows) = m_corrupted[s].resid[block].middleRows(token, rows);
+                        hooks[i] = restorationHooks(m_t, m_kind, token, layer, &m_corrupted[s]);
+                        hooks[i].patches.front().site = HookSite::ResidPre;
+                        hooks[i].patches.front().layer = block;
+                        runs.push_back(&run);
+                        hookPtrs.push_back(&hooks[i]);
+                    }
+                }
+                m_t.transformer.rerunMany(runs, block, token, hookPtrs, LogitsMode::None, block + 1);
             }
-            runToEnd(from, token, hooks, {layer});
+            for (int layer = first; layer < last; ++layer) {
+                for (int s = 0; s < samples; ++s)
+                    m_lastRows.push_back(m_pool[size_t(layer - first) * samples + s].resid[nLayers].row(m_t.nTokens - 1));
+                m_cells.push_back({token, {layer}});
+            }
         }
         // After the last block only the last position's own residual reaches its
         // logits: restoring it there gives back the clean output (the mean of equal
         // float probabilities in double is that probability exactly).
-        if (token == m_t.nTokens - 1) m_grid(token, m_t.nLayers - 1) = m_probClean;
+        if (token == m_t.nTokens - 1) m_grid(token, nLayers - 1) = m_probClean;
     }
 
     // Windows [lo, hi) with the same lo form a chain: run [lo, h1) with its
@@ -235,6 +263,8 @@ private:
     MatrixD& m_grid;
     std::vector<RunState> m_scratch;
     std::vector<RunState*> m_ptrs;
+    static constexpr long kWavefrontBytes = 1L << 30;  // scratch states of one thread's wavefront
+    std::vector<RunState> m_pool;       // the wavefront's runs (hidden kind)
     std::vector<RowVector> m_lastRows;  // per pending cell, one row per sample
     std::vector<Cells> m_cells;
 };

@@ -1,6 +1,6 @@
 // Causal tracing: the fast path (prefix reuse, batched samples) against the naive
 // path that recomputes every run in full. gpt2-small shape with random weights, a
-// 12-token prompt, 10 samples: all three kinds, and the hidden kind alone, the
+// 24-token prompt, 10 samples: all three kinds, and the hidden kind alone, the
 // latter also against the work of the reference implementation (ROME's
 // trace_with_patch: for every cell one forward pass of the clean prompt and the
 // noised copies, logits at every position); and the bundled demo model when present.
@@ -29,7 +29,7 @@ void traceBench(benchmark::State& state, const Model& m, const std::string& prom
 }
 
 void BM_TraceGpt2Small(benchmark::State& state) {
-    // 12 tokens with the default tokenizer of `mwb init`.
+    // 24 tokens with the default tokenizer of `mwb init`, the subject from token 3.
     traceBench(state, gpt2Small(), "The Eiffel Tower is located in the city of Paris and", "Eiffel Tower");
 }
 BENCHMARK(BM_TraceGpt2Small)->Arg(0)->Arg(1)->Unit(benchmark::kSecond)->Iterations(1)->UseRealTime();

@@ -94,6 +94,8 @@ private slots:
         QCOMPARE(panel->table()->item(0, 1)->text().toInt(), planted::kPlantedLayer);
         QCOMPARE(panel->table()->item(0, 2)->text().toInt(), planted::kPlantedRow);
         QCOMPARE(panel->table()->item(0, 3)->text().toInt(), planted::kPlantedCol);
+        QVERIFY(panel->table()->item(0, 8)->text().startsWith(QStringLiteral("super weight: KL")));
+        QCOMPARE(panel->table()->item(0, 0)->checkState(), Qt::Checked);
         QVERIFY(panel->spikes()->hasFigure());
 
         panel->setScale(0.0);
@@ -111,6 +113,28 @@ private slots:
         // The shared model is untouched: the planted weight is still there.
         QCOMPARE(model->weights.blocks[planted::kPlantedLayer].down.weight(planted::kPlantedRow, planted::kPlantedCol),
                  planted::kPlantedWeight);
+    }
+
+    // The scale sweep of the checked weights: 13 factors from 0 to 3, KL 0 at factor 1,
+    // drawn where the per-layer plot was.
+    void theScaleSweepIsDrawnFromTheLibrarysNumbers() {
+        auto model = std::make_shared<const Model>(planted::plantedTinyGpt2());
+        m_window->workspace()->setModel(model, QString());
+        m_window->workspace()->setPrompt(QStringLiteral("the cat sat"));
+        auto* panel = m_window->panel<SuperWeightsPanel>();
+        QVERIFY(panel->addWeight(QStringLiteral("0:3:5")));
+        QSignalSpy swept(panel, &SuperWeightsPanel::sweepFinished);
+        panel->sweep();
+        QVERIFY(waitFor(swept));
+        QVERIFY(swept.front().front().toBool());
+        const auto& fig = panel->spikes()->figure();
+        const auto& points = fig.source["points"];
+        QCOMPARE(points.size(), size_t(13));
+        QCOMPARE(points[4]["factor"].get<double>(), 1.0);
+        QCOMPARE(points[4]["kl"].get<double>(), 0.0);
+        QVERIFY(points[0]["kl"].get<double>() > 1e-3);
+        const auto& kl = std::get<plots::LineSpec>(fig.panels[fig.panels.size() - 2]);
+        QCOMPARE(kl.series[0].y[0], points[0]["kl"].get<double>());
     }
 
     void aTypedWeightIsValidated() {

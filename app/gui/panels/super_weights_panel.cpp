@@ -17,7 +17,9 @@
 #include <QVBoxLayout>
 
 #include "metrics/perplexity.h"
+#include "analysis/superweights/published_super_weights.h"
 #include "analysis/superweights/stop_words.h"
+#include "analysis/superweights/superweight_experiments.h"
 #include "app/gui/panels/ablation_view.h"
 #include "app/gui/resources.h"
 #include "app/gui/widgets/figure_view.h"
@@ -27,7 +29,7 @@
 namespace mwb::gui {
 namespace {
 
-enum Column { kUse, kLayer, kRow, kCol, kWeight, kInput, kOutput, kPos, kColumns };
+enum Column { kUse, kLayer, kRow, kCol, kWeight, kInput, kOutput, kPos, kStatus, kColumns };
 constexpr int kScaleSteps = 4;           // slider ticks per unit of the factor
 constexpr long kPerplexityTokens = 4000;  // held-out tokens for the perplexity comparison
 constexpr int kGenerateTokens = 16;
@@ -59,13 +61,15 @@ SuperWeightsPanel::SuperWeightsPanel(Workspace* workspace, QWidget* parent)
       m_scale(new QSlider(Qt::Horizontal, this)),
       m_scaleLabel(new QLabel(this)),
       m_compareButton(new QPushButton(tr("Compare with the original"), this)),
+      m_sweepButton(new QPushButton(tr("Sweep scale \u00d70\u20133"), this)),
       m_spikes(new FigureView(tr("Detect super weights to see the per-layer activations."), this)),
       m_view(new AblationView(this)),
       m_detect(this),
       m_compare(this),
+      m_sweep(this),
       m_activations(this) {
     m_table->setHorizontalHeaderLabels({tr("Change"), tr("Layer"), tr("Row"), tr("Col"), tr("Weight"),
-                                        tr("Input act."), tr("Output act."), tr("Pos")});
+                                        tr("Input act."), tr("Output act."), tr("Pos"), tr("Found")});
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_table->horizontalHeader()->setStretchLastSection(true);
     m_table->verticalHeader()->setVisible(false);
@@ -95,7 +99,12 @@ SuperWeightsPanel::SuperWeightsPanel(Workspace* workspace, QWidget* parent)
     scaleRow->addWidget(m_scale, 1);
     scaleRow->addWidget(m_scaleLabel);
     wl->addLayout(scaleRow);
-    wl->addWidget(m_compareButton);
+    auto* actions = new QHBoxLayout;
+    actions->addWidget(m_compareButton, 1);
+    actions->addWidget(m_sweepButton);
+    m_sweepButton->setToolTip(tr("Perplexity, KL and stop-word mass with the checked weights scaled by 0, 0.25, "
+                                 "..., 3 (Yu et al. 2024, Figure 6)"));
+    wl->addLayout(actions);
 
     // The weights and their per-layer plot on the left, the comparison on the right: each
     // column has room for its figures down to a 1024 x 700 window.
@@ -113,6 +122,8 @@ SuperWeightsPanel::SuperWeightsPanel(Workspace* workspace, QWidget* parent)
 
     connect(m_detectButton, &QPushButton::clicked, this, &SuperWeightsPanel::runAction);
     connect(m_compareButton, &QPushButton::clicked, this, &SuperWeightsPanel::compare);
+    connect(m_sweepButton, &QPushButton::clicked, this, &SuperWeightsPanel::sweep);
+    connect(m_sweep.watcher(), &QFutureWatcherBase::finished, this, &SuperWeightsPanel::sweepDone);
     connect(add, &QPushButton::clicked, this, [this] { addWeight(m_addEdit->text()); });
     connect(addSpike, &QPushButton::clicked, this, &SuperWeightsPanel::addStrongestSpike);
     connect(m_addEdit, &QLineEdit::returnPressed, this, [this] { addWeight(m_addEdit->text()); });
@@ -155,21 +166,40 @@ void SuperWeightsPanel::detectFinished() {
     m_detection = std::move(*outcome->value);
     const SuperWeightResult& r = *m_detection;
     m_table->setRowCount(0);
-    for (const SuperWeight& s : r.superWeights) addRow(s.coord(), &s);
+    auto damage = [](const SuperWeight& s) {
+        return tr("KL %1 zeroed vs %2 for the %3 largest others")
+            .arg(s.damage, 0, 'g', 3)
+            .arg(s.controlDamage, 0, 'g', 3)
+            .arg(s.controlWeights);
+    };
+    for (const SuperWeight& s : r.superWeights) addRow(s.coord(), &s, tr("super weight: ") + damage(s));
+    for (const SuperWeight& s : r.nearMisses) addRow(s.coord(), &s, tr("near miss: ") + damage(s), false);
+    const auto model = m_workspace->model();
+    if (const auto published = model ? publishedFor(model->config) : std::nullopt) {
+        const auto found = r.coords();
+        for (const WeightCoord& w : published->coords) {
+            const bool detected = std::find(found.begin(), found.end(), w) != found.end();
+            if (!detected)
+                addRow(w, nullptr, tr("published for %1, not detected").arg(QString::fromStdString(published->model)),
+                       false);
+        }
+    }
     showFigure(m_spikes, plots::spikesFigure(r), QStringLiteral("super-weights"));
     emit statusMessage(r.superWeights.empty()
-                           ? tr("No super weight found on this prompt; type one in to ablate it anyway")
+                           ? tr("No super weight confirmed on this prompt (%n near miss(es)); type one in to ablate it anyway",
+                                nullptr, static_cast<int>(r.nearMisses.size()))
                            : tr("%n super weight(s) found", nullptr, static_cast<int>(r.superWeights.size())));
     emit actionFinished(true);
 }
 
-void SuperWeightsPanel::addRow(const WeightCoord& w, const SuperWeight* found) {
+void SuperWeightsPanel::addRow(const WeightCoord& w, const SuperWeight* found, const QString& status, bool checked) {
     const int row = m_table->rowCount();
     m_table->insertRow(row);
     auto* use = new QTableWidgetItem;
     use->setFlags(Qt::ItemIsUserCheckable | Qt::ItemIsEnabled);
-    use->setCheckState(Qt::Checked);
+    use->setCheckState(checked ? Qt::Checked : Qt::Unchecked);
     m_table->setItem(row, kUse, use);
+    m_table->setItem(row, kStatus, new QTableWidgetItem(status));
     auto number = [&](int col, const QString& text) {
         auto* item = new QTableWidgetItem(text);
         item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
@@ -289,6 +319,40 @@ void SuperWeightsPanel::compare() {
         return runAblation(*model, changes, ablationInputs(*model, prompt, heldout), false, "gui", progress);
     });
     emit jobStarted(tr("Comparing with the original"), m_compare.watcher());
+}
+
+void SuperWeightsPanel::sweep() {
+    std::vector<WeightCoord> coords;
+    for (const WeightChange& c : selectedChanges())
+        if (c.isSingleWeight()) coords.push_back({c.layer, c.row, c.col});
+    if (!m_workspace->model() || m_workspace->prompt().trimmed().isEmpty() || coords.empty()) {
+        emit errorMessage(coords.empty() ? tr("Check at least one single weight (layer:row:col) to sweep.")
+                                         : tr("Open a model and type a prompt first."));
+        emit sweepFinished(false);
+        return;
+    }
+    const auto model = m_workspace->model();
+    const std::string prompt = m_workspace->prompt().toStdString();
+    const std::string heldout = resourceFile(QStringLiteral("data/heldout.txt")).toStdString();
+    m_sweep.start([model, prompt, heldout, coords](const ProgressFn& progress) {
+        return runScaleSweep(*model, coords, scaleFactorRange(0.0, 3.0, 1.0 / kScaleSteps),
+                             ablationInputs(*model, prompt, heldout), progress);
+    });
+    emit jobStarted(tr("Sweeping the scale"), m_sweep.watcher());
+}
+
+void SuperWeightsPanel::sweepDone() {
+    const auto outcome = m_sweep.outcome();
+    if (!outcome || !outcome->value) {
+        if (outcome) emit errorMessage(outcome->error);
+        emit sweepFinished(false);
+        return;
+    }
+    showFigure(m_spikes, plots::scaleSweepFigure(*outcome->value, m_workspace->modelLabel().toStdString()),
+               QStringLiteral("scale-sweep"));
+    emit statusMessage(tr("Swept %n weight(s) from \u00d70 to \u00d73", nullptr,
+                          static_cast<int>(outcome->value->weights.size())));
+    emit sweepFinished(true);
 }
 
 void SuperWeightsPanel::compareDone() {

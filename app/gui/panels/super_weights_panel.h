@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "analysis/superweights/superweight_experiments.h"
 #include "analysis/superweights/ablation.h"
 #include "analysis/superweights/super_weights.h"
 #include "analysis/superweights/weight_activation.h"
@@ -30,9 +31,12 @@ public:
 
     QString title() const override { return tr("Super weights"); }
     void runAction() override;  // detect
-    bool isRunning() const override { return m_detect.isRunning() || m_compare.isRunning(); }
+    bool isRunning() const override { return m_detect.isRunning() || m_compare.isRunning() || m_sweep.isRunning(); }
     // Runs the ablation of the checked weights; compareFinished follows.
     void compare();
+    // Perplexity, KL and stop-word mass with the checked single weights scaled by 0, 0.25, ..., 3
+    // (Yu et al. 2024, Figure 6), drawn in place of the per-layer plot.
+    void sweep();
 
     // The checked weights with the slider's factor.
     std::vector<WeightChange> selectedChanges() const;
@@ -52,6 +56,7 @@ public:
 
 signals:
     void compareFinished(bool ok);
+    void sweepFinished(bool ok);
     // The activation columns of added rows are filled in.
     void activationsShown();
 
@@ -59,7 +64,8 @@ private:
     void modelChanged();
     void detectFinished();
     void compareDone();
-    void addRow(const WeightCoord& w, const SuperWeight* found);
+    void addRow(const WeightCoord& w, const SuperWeight* found, const QString& status = {}, bool checked = true);
+    void sweepDone();
     // Fills the activation columns of rows that have none (a background pass).
     void measureAddedRows();
     void activationsDone();
@@ -71,12 +77,14 @@ private:
     QSlider* m_scale;
     QLabel* m_scaleLabel;
     QPushButton* m_compareButton;
+    QPushButton* m_sweepButton;
     FigureView* m_spikes;
     AblationView* m_view;
     std::optional<AblationResult> m_ablation;
     std::optional<SuperWeightResult> m_detection;
     Job<SuperWeightResult> m_detect;
     Job<AblationResult> m_compare;
+    Job<ScaleSweep> m_sweep;
     Job<std::vector<WeightActivation>> m_activations;
 };
 
