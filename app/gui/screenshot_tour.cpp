@@ -81,7 +81,7 @@ void ScreenshotTour::visit(int index) {
     } else if (auto* weights = qobject_cast<SuperWeightsPanel*>(panel)) {
         // Detect, make sure one weight is checked, then compare with it zeroed.
         connect(panel, &ToolPanel::actionFinished, weights, [weights](bool ok) {
-            if (ok && weights->table()->rowCount() == 0) weights->addStrongestSpike();
+            if (ok && weights->selectedChanges().empty()) weights->addStrongestSpike();
             weights->compare();
         }, Qt::SingleShotConnection);
         connect(weights, &SuperWeightsPanel::compareFinished, this, shoot, Qt::SingleShotConnection);

@@ -199,7 +199,9 @@ void SuperWeightsPanel::addRow(const WeightCoord& w, const SuperWeight* found, c
     use->setFlags(Qt::ItemIsUserCheckable | Qt::ItemIsEnabled);
     use->setCheckState(checked ? Qt::Checked : Qt::Unchecked);
     m_table->setItem(row, kUse, use);
-    m_table->setItem(row, kStatus, new QTableWidgetItem(status));
+    auto* statusItem = new QTableWidgetItem(status);
+    statusItem->setToolTip(status);
+    m_table->setItem(row, kStatus, statusItem);
     auto number = [&](int col, const QString& text) {
         auto* item = new QTableWidgetItem(text);
         item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
