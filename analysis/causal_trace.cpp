@@ -1,8 +1,8 @@
-#include <cstdio>
 #include "analysis/causal_trace.h"
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <random>

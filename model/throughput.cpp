@@ -8,6 +8,7 @@
 
 #include "tensor/errors.h"
 #include "tensor/matmul.h"
+#include "tensor/median.h"
 
 namespace mwb {
 
@@ -17,12 +18,6 @@ using Clock = std::chrono::steady_clock;
 
 double secondsSince(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 int argmax(const Eigen::Ref<const RowVector>& logits) {

@@ -8,6 +8,7 @@
 
 #include "metrics/next_token_metrics.h"
 #include "model/transformer.h"
+#include "tensor/median.h"
 
 namespace mwb {
 
@@ -138,13 +139,6 @@ void confirm(const Model& model, const std::vector<int>& ids, const Matrix& orig
         s->controlWeights = controlWeights;
         s->confirmed = damage > control;
     }
-}
-
-double median(std::vector<double> v) {
-    if (v.empty()) return 0.0;
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 }  // namespace
