@@ -60,20 +60,29 @@ AblationResult runAblation(const Model& model, const std::vector<WeightChange>& 
                            bool restoreActivation, const std::string& name, const ProgressFn& progress) {
     if (changes.empty()) throw InvalidInput("an ablation needs at least one weight to change");
     validateInputs(model, inputs);
-    AblationResult r;
-    r.name = name;
-    r.changes = changes;
-    r.activationRestored = restoreActivation;
+    std::vector<float> originalValues;
     for (const auto& c : changes) {
         validateChange(model.config, c);
-        r.originalValues.push_back(c.isSingleWeight() ? model.weights.blocks[c.layer].down.weight(c.row, c.col)
-                                                      : std::numeric_limits<float>::quiet_NaN());
+        originalValues.push_back(c.isSingleWeight() ? model.weights.blocks[c.layer].down.weight(c.row, c.col)
+                                                    : std::numeric_limits<float>::quiet_NaN());
     }
     ModelVariant variant(model, weightOverrides(model, changes),
                          restoreActivation ? restoredChannels(changes) : std::vector<Channel>{},
                          inputs.restoreMinRatio);
+    AblationResult r = compareVariant(variant, inputs, name, progress);
+    r.changes = changes;
+    r.originalValues = std::move(originalValues);
+    r.activationRestored = restoreActivation;
+    return r;
+}
+
+AblationResult compareVariant(const ModelVariant& variant, const AblationInputs& inputs, const std::string& name,
+                              const ProgressFn& progress) {
+    validateInputs(variant.model(), inputs);
+    AblationResult r;
+    r.name = name;
     const long total = static_cast<long>(inputs.prompts.size()) + (inputs.corpus.empty() ? 0 : 1);
-    const Tokenizer& tok = model.tokenizer;
+    const Tokenizer& tok = variant.model().tokenizer;
     for (size_t i = 0; i < inputs.prompts.size(); ++i) {
         report(progress, {static_cast<long>(i), total, name});
         const auto& ids = inputs.prompts[i];

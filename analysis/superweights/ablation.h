@@ -61,6 +61,11 @@ AblationResult runAblation(const Model& model, const std::vector<WeightChange>& 
                            bool restoreActivation = false, const std::string& name = "ablation",
                            const ProgressFn& progress = {});
 
+// The same comparison for any variant (e.g. a model with an estimated edit removed):
+// `changes` stay empty. Throws InvalidInput for no prompt or a bad prompt.
+AblationResult compareVariant(const ModelVariant& variant, const AblationInputs& inputs,
+                              const std::string& name = "variant", const ProgressFn& progress = {});
+
 // Next-token measurements of one model state on the prompts (used by sweeps so that
 // the original is measured once).
 struct PromptMeasurement {

@@ -21,6 +21,7 @@
 
 #include "app/gui/jobs/job_status.h"
 #include "app/gui/panels/attention_panel.h"
+#include "app/gui/panels/integrity_panel.h"
 #include "app/gui/panels/edit_panel.h"
 #include "app/gui/panels/lens_panel.h"
 #include "app/gui/panels/predict_panel.h"
@@ -68,6 +69,7 @@ MainWindow::MainWindow(QWidget* parent)
     addPanel(new SuperWeightsPanel(m_workspace, this));
     addPanel(new AttentionPanel(m_workspace, this));
     addPanel(new LensPanel(m_workspace, this));
+    addPanel(new IntegrityPanel(m_workspace, this));
     connect(trace, &TracePanel::traced, edit, &EditPanel::suggestFromTrace);
 
     connect(m_workspace, &Workspace::jobStarted, m_jobs, &JobStatus::track);
