@@ -97,6 +97,7 @@ double crossEntropy(const MatrixT<T>& logits, std::span<const int> targets, Matr
 template <typename T>
 BackpropT<T>::BackpropT(const ModelConfig& config, const WeightsT<T>& weights, ActivationMemory memory)
     : m_config(config), m_weights(weights), m_memory(memory) {
+    requireDenseModel(config, "the differentiable pass (editing, training, gradient tracing)");
     MWB_CHECK(int(weights.blocks.size()) == config.nLayers);
     MWB_CHECK(config.nHeads > 0 && config.dHead() > 0);
     const int nKv = config.nKvHeads > 0 ? config.nKvHeads : config.nHeads;
