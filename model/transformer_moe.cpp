@@ -89,7 +89,17 @@ Matrix Transformer::mixture(const std::vector<RunState*>& states, int layer, int
     Matrix slots(static_cast<long>(rows) * k, c.dModel);
     for (int e = 0; e < nExperts; ++e) {
         const std::vector<int>& rs = served[size_t(e)];
-        if (rs.empty()) continue;
+        if (rs.empty()) {
+            // No token uses the expert: its hooks still see (zero) rows, so that a capture
+            // of every expert finds each one.
+            for (int s = 0; s < count; ++s)
+                for (const auto& [site, width] : {std::pair{HookSite::ExpertIn, c.dExpert}, {HookSite::ExpertOut, c.dModel}})
+                    if (wants(s, site, e)) {
+                        Matrix zero = Matrix::Zero(n, width);
+                        applyHooks(*hooks[s], *states[s], site, layer, fromPos, zero, e);
+                    }
+            continue;
+        }
         std::vector<int> at(rs.size());
         Matrix x(long(rs.size()), c.dModel);
         for (size_t i = 0; i < rs.size(); ++i) {

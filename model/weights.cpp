@@ -71,7 +71,7 @@ std::pair<long, long> blockTensorShape(const ModelConfig& c, int layer, std::str
     if (rest == "attn/o/weight") return {d, qRows};
     if (c.moeLayer(layer)) {
         if (rest.starts_with("moe/")) return moeTensorShape(c, rest.substr(4));
-        return {-1, -1};
+        if (rest.starts_with("mlp/")) return {-1, -1};
     }
     if (rest == "mlp/up/weight") return {f, d};
     if (rest == "mlp/down/weight") return {d, f};

@@ -31,5 +31,6 @@ void registerExport(CLI::App& app);
 void registerSubjectCheck(CLI::App& app);
 void registerBench(CLI::App& app);
 void registerVerify(CLI::App& app);
+void registerRouting(CLI::App& app);
 
 }  // namespace mwb::cli

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
     mwb::cli::registerSubjectCheck(app);
     mwb::cli::registerBench(app);
     mwb::cli::registerVerify(app);
+    mwb::cli::registerRouting(app);
     mwb::cli::installInterruptHandler();
     try {
         app.parse(argc, argv);
