@@ -1,7 +1,8 @@
 // The Hugging Face tensor names of each architecture's checkpoints (see hf_layout.h),
 // as the transformers classes GPT2LMHeadModel, LlamaForCausalLM (also Mistral and
 // Qwen 2), GPTJForCausalLM, GPTNeoXForCausalLM, Qwen3ForCausalLM, Gemma2ForCausalLM,
-// Phi3ForCausalLM and Olmo2ForCausalLM name them.
+// Phi3ForCausalLM, Olmo2ForCausalLM and the mixtures of experts MixtralForCausalLM,
+// OlmoeForCausalLM, Qwen2MoeForCausalLM and Qwen3MoeForCausalLM name them.
 #include "io/hf_layout.h"
 
 #include "tensor/errors.h"
