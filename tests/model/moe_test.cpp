@@ -189,14 +189,20 @@ TEST(MoeConfig, ImpossibleSettingsAreOneSentence) {
     EXPECT_EQ(c.parameterCount(), dense.parameterCount() - 2 * 3 * 40 * d + 2 * sparse);
 }
 
-TEST(MoeConfig, TheDifferentiablePassRefusesExperts) {
+TEST(MoeConfig, TheDifferentiablePassRefusesTheRouterAndExpertSites) {
     const Model m = moeModel();
-    try {
-        Backprop pass(m.config, m.weights);
-        FAIL() << "no error";
-    } catch (const InvalidInput& e) {
-        EXPECT_NE(std::string(e.what()).find("mixture-of-experts"), std::string::npos);
-    }
+    Backprop pass(m.config, m.weights);
+    const std::vector<int> tokens = {3, 17, 4, 9};
+    Hooks router;
+    router.captures.push_back({HookSite::RouterLogits, 0});
+    EXPECT_THROW(pass.forward(tokens, 1, 4, router), InvalidInput);
+    Hooks mlpIn;
+    mlpIn.captures.push_back({HookSite::MlpIn, 0});
+    EXPECT_THROW(pass.forward(tokens, 1, 4, mlpIn), InvalidInput);
+    Hooks dense;
+    dense.captures.push_back({HookSite::MlpIn, 1});
+    const Matrix logits = pass.forward(tokens, 1, 4, dense);
+    EXPECT_LT((logits - Transformer(m).run(tokens, {}, LogitsMode::All).logits).cwiseAbs().maxCoeff(), 1e-4f);
 }
 
 }  // namespace
