@@ -548,6 +548,8 @@ nlohmann::ordered_json hfConfigJson(const ModelConfig& c, int bosId, int eosId, 
                 if (a == c.architecture) names = n;
             if (c.qkvBias) names = {"Qwen2ForCausalLM", "qwen2"};
             if (c.moe()) names = hfMoeNames(c);
+            else if (c.architecture == Architecture::Olmoe)
+                throw InvalidInput("an olmoe model without experts has no Hugging Face equivalent");
             j["architectures"] = {names.first};
             j["model_type"] = names.second;
             j["hidden_size"] = c.dModel;
