@@ -102,6 +102,7 @@ MatrixD earlierEditKeys(const Model& model, int layer) {
 
 EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const EditSpec& spec,
                 const std::string& corpus, const ProgressFn& progress) {
+    requireDenseModel(model.config, "editing (ROME, MEMIT, AlphaEdit)");
     if (requests.empty()) throw InvalidInput("no edit requests");
     if (spec.layers.empty()) throw InvalidInput("no layer to edit");
     for (int l : spec.layers) checkLayer(l, model);

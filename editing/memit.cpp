@@ -175,6 +175,7 @@ double defaultMomentWeight(const ModelConfig& config) { return 6400.0 * config.d
 
 MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, const MemitParams& params,
                        const std::map<int, MatrixD>& moments, const ProgressFn& progress) {
+    requireDenseModel(model.config, "MEMIT");
     validate(model, requests, params, moments);
     const int n = static_cast<int>(requests.size());
     const int nLayers = static_cast<int>(params.layers.size());

@@ -18,6 +18,7 @@ ValueParams romeValueParams() {
 
 RomeResult computeRome(const Model& model, const EditRequest& request, const RomeParams& params,
                        MatrixD secondMoment, const ProgressFn& progress) {
+    requireDenseModel(model.config, "ROME");
     validateRequest(request);
     const auto& c = model.config;
     const int layer = params.layer;

@@ -185,6 +185,7 @@ uint64_t keyFingerprint(const Model& model, int layer) {
 std::map<int, SecondMoment> secondMoments(const Model& model, const std::vector<int>& layers,
                                           const std::string& corpusText, const SecondMomentOptions& o,
                                           const ProgressFn& progress) {
+    requireDenseModel(model.config, "second-moment statistics of MLP keys");
     const auto& c = model.config;
     if (o.maxTokens < 1) throw InvalidInput("the number of tokens for the statistics must be positive");
     std::map<int, SecondMoment> result;
@@ -267,6 +268,7 @@ void linkCachedStatistics(const std::filesystem::path& sourceModel, const std::f
 
 SecondMoment secondMoment(const Model& model, int layer, const std::string& corpusText,
                           const SecondMomentOptions& options, const ProgressFn& progress) {
+    requireDenseModel(model.config, "second-moment statistics of MLP keys");
     return secondMoments(model, {layer}, corpusText, options, progress).at(layer);
 }
 

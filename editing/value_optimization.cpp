@@ -165,6 +165,7 @@ PlacedRequest keyPlacement(const Model& model, const EditRequest& request,
 
 RequestKeys requestKeys(const Model& model, const PlacedRequest& placed, int layer,
                         const std::vector<double>& weights) {
+    requireDenseModel(model.config, "editing (ROME, MEMIT, AlphaEdit)");
     if (!weights.empty() && weights.size() != placed.ids.size())
         throw InvalidInput("one key weight per context template is needed");
     const Transformer transformer(model);

@@ -48,8 +48,7 @@ void exportHf(const Model& model, const fs::path& dir, const ExportOptions& opti
             toWrite.push_back({t.name, t.shape, views.at(t.parts[0]).data()});
             continue;
         }
-        const int64_t outDim = t.transposed ? t.shape[1] : t.shape[0];
-        const int64_t inDim = t.shape.size() == 2 ? (t.transposed ? t.shape[0] : t.shape[1]) : 1;
+        const auto [outDim, inDim] = hfRowsAndColumns(t);
         std::vector<float>& buffer = owned.emplace_back(size_t(outDim * inDim));
         int64_t rowOffset = 0;
         for (size_t part = 0; part < t.parts.size(); ++part) {

@@ -453,11 +453,34 @@ ModelConfig Reader::readConfig() {
                                                             {"query_pre_attn_scalar", &c.queryPreAttnScalar}};
     for (const auto& [name, field] : optionalReals)
         if (hasAttribute(m_h5, name)) *field = float(readDouble(m_h5, root, name));
+    if (hasAttribute(m_h5, "n_experts")) readExperts(c);
     c.tieEmbeddings = readInt(m_h5, root, "tie_embeddings", 0, 1) != 0;
     if (hasAttribute(m_h5, "name")) c.name = readString(m_h5, root, "name");
     if (const std::string problem = configProblem(c); !problem.empty())
         fail(root, "has inconsistent sizes: " + problem);
     return c;
+}
+
+void Reader::readExperts(ModelConfig& c) {
+    const std::string root = "/";
+    c.nExperts = int(readInt(m_h5, root, "n_experts", 0, INT32_MAX));
+    c.nExpertsPerToken = int(readInt(m_h5, root, "n_experts_per_token", 0, INT32_MAX));
+    c.dExpert = int(readInt(m_h5, root, "d_expert", 0, INT32_MAX));
+    c.normTopK = readInt(m_h5, root, "norm_topk_prob", 0, 1) != 0;
+    if (hasAttribute(m_h5, "d_shared_expert")) c.dSharedExpert = int(readInt(m_h5, root, "d_shared_expert", 0, INT32_MAX));
+    if (hasAttribute(m_h5, "moe_every")) c.moeEvery = int(readInt(m_h5, root, "moe_every", 1, INT32_MAX));
+    if (!hasAttribute(m_h5, "dense_layers")) return;
+    // Decimal layer numbers separated by commas ("0,3").
+    const std::string list = readString(m_h5, root, "dense_layers");
+    size_t at = 0;
+    while (at <= list.size() && !list.empty()) {
+        const size_t comma = std::min(list.find(',', at), list.size());
+        const std::string item = list.substr(at, comma - at);
+        if (item.empty() || item.size() > 9 || item.find_first_not_of("0123456789") != std::string::npos)
+            fail(root, "attribute 'dense_layers' is '" + list + "', expected layer numbers separated by commas");
+        c.denseLayers.push_back(std::stoi(item));
+        at = comma + 1;
+    }
 }
 
 Weights Reader::readWeights(const ModelConfig& c, WeightPrecision precision) {
@@ -480,7 +503,7 @@ Weights Reader::readWeights(const ModelConfig& c, WeightPrecision precision) {
 }
 
 bool Reader::storesFloat16(const ModelConfig& c) {
-    const std::string path = "/blocks/0/mlp/up/weight";
+    const std::string path = c.moeLayer(0) ? "/blocks/0/moe/experts/0/up/weight" : "/blocks/0/mlp/up/weight";
     if (c.nLayers == 0 || objectType(path) != H5I_DATASET) return false;
     Handle dset = openDataset(path);
     Handle type(H5Dget_type(dset), H5Tclose);

@@ -26,6 +26,8 @@ public:
     explicit Reader(const std::filesystem::path& file);
 
     ModelConfig readConfig();
+    // The mixture-of-experts attributes (n_experts and the others) into c.
+    void readExperts(ModelConfig& c);
     Weights readWeights(const ModelConfig& c, WeightPrecision precision);
     // True when some linear weight is stored in float16.
     bool storesFloat16(const ModelConfig& c);

@@ -296,6 +296,22 @@ void Writer::writeModel(const Model& m, StorageType storage) {
     if (c.attnSoftcap > 0) writeDouble(m_h5, root, "attn_logit_softcapping", plainDouble(c.attnSoftcap));
     if (c.finalSoftcap > 0) writeDouble(m_h5, root, "final_logit_softcapping", plainDouble(c.finalSoftcap));
     if (c.queryPreAttnScalar > 0) writeDouble(m_h5, root, "query_pre_attn_scalar", plainDouble(c.queryPreAttnScalar));
+    if (c.moe()) {
+        writeInt(m_h5, root, "n_experts", c.nExperts);
+        writeInt(m_h5, root, "n_experts_per_token", c.nExpertsPerToken);
+        writeInt(m_h5, root, "d_expert", c.dExpert);
+        writeInt(m_h5, root, "norm_topk_prob", c.normTopK ? 1 : 0);
+        if (c.dSharedExpert > 0) writeInt(m_h5, root, "d_shared_expert", c.dSharedExpert);
+        if (c.moeEvery != 1) writeInt(m_h5, root, "moe_every", c.moeEvery);
+        if (!c.denseLayers.empty()) {
+            std::string list;
+            for (int l : c.denseLayers) {
+                if (!list.empty()) list += ',';
+                list += std::to_string(l);
+            }
+            writeString(m_h5, root, "dense_layers", list);
+        }
+    }
     writeInt(m_h5, root, "tie_embeddings", c.tieEmbeddings ? 1 : 0);
     if (!c.name.empty()) writeString(m_h5, root, "name", c.name);
 

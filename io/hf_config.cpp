@@ -253,6 +253,58 @@ void readLlama(const ConfigReader& r, HfConfig& out, Architecture a, bool qwen2 
     readLayerTypes(r, c);
 }
 
+// The layers given by number in the array at `key` (Qwen-MoE's mlp_only_layers).
+std::vector<int> layerList(const ConfigReader& r, const char* key, const nlohmann::json& j, int nLayers) {
+    std::vector<int> out;
+    if (!r.has(key)) return out;
+    const Json& v = j.at(key);
+    if (!v.is_array()) r.fail(key, "is not an array of layer numbers");
+    for (const Json& x : v) {
+        if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() >= nLayers)
+            r.fail(key, "holds " + x.dump() + ", not a layer number below num_hidden_layers (" +
+                            std::to_string(nLayers) + ")");
+        out.push_back(int(x.get<int64_t>()));
+    }
+    return out;
+}
+
+// The mixture-of-experts families (docs/mixture-of-experts.md), each a dense family
+// whose MLPs become experts:
+//   mixtral    Mistral with num_local_experts SwiGLU experts of intermediate_size in
+//              every layer, top num_experts_per_tok, weights always renormalised
+//              (Jiang et al. 2024, "Mixtral of Experts");
+//   olmoe      Llama with RMSNorm of the whole q and k projections and num_experts
+//              experts of intermediate_size in every layer, norm_topk_prob (OLMoE);
+//   qwen2_moe  Qwen 2 with experts of moe_intermediate_size, a shared expert of
+//              shared_expert_intermediate_size scaled by sigmoid(shared_expert_gate x),
+//              sparse layers every decoder_sparse_step-th except mlp_only_layers;
+//   qwen3_moe  Qwen 3 with experts as qwen2_moe but no shared expert.
+void readMoe(const ConfigReader& r, const nlohmann::json& j, HfConfig& out, const std::string& type) {
+    ModelConfig& c = out.config;
+    const bool mixtral = type == "mixtral", qwen = type == "qwen2_moe" || type == "qwen3_moe";
+    if (mixtral) readLlama(r, out, Architecture::Llama);
+    else if (type == "olmoe") readLlama(r, out, Architecture::Olmoe);
+    else readLlama(r, out, type == "qwen3_moe" ? Architecture::Qwen3 : Architecture::Llama, type == "qwen2_moe");
+    if (type == "qwen2_moe") c.qkvBias = r.boolean("qkv_bias", true);
+    if (type == "olmoe" && r.has("clip_qkv"))
+        r.fail("clip_qkv", "is set; this program does not clip q, k and v (OLMoE checkpoints leave it null)");
+    const char* countKey = mixtral ? "num_local_experts" : "num_experts";
+    c.nExperts = r.size(countKey, kMaxWidth);
+    c.nExpertsPerToken = r.size("num_experts_per_tok", kMaxWidth);
+    if (c.nExpertsPerToken > c.nExperts)
+        r.fail("num_experts_per_tok", "is " + std::to_string(c.nExpertsPerToken) + ", more than the " +
+                                          std::to_string(c.nExperts) + " experts");
+    c.dExpert = qwen ? r.size("moe_intermediate_size", kMaxWidth) : c.dFf;
+    c.normTopK = mixtral || r.boolean("norm_topk_prob", false);
+    if (type == "qwen2_moe") c.dSharedExpert = r.size("shared_expert_intermediate_size", kMaxWidth);
+    if (qwen) {
+        c.moeEvery = r.size("decoder_sparse_step", 1, kMaxLayers);
+        c.denseLayers = layerList(r, "mlp_only_layers", j, c.nLayers);
+    }
+    if (r.number("router_jitter_noise", 0.0) != 0.0)
+        out.warnings.push_back("router_jitter_noise is only applied in training; the routing here has none");
+}
+
 void readGemma2(const ConfigReader& r, HfConfig& out) {
     readLlama(r, out, Architecture::Gemma2);
     ModelConfig& c = out.config;
@@ -348,6 +400,39 @@ const char* torchDtype(TensorDtype dtype) {
     return "float32";
 }
 
+// The transformers class and model_type of a mixture-of-experts model; throws
+// InvalidInput when no Hugging Face family has its combination of pieces.
+std::pair<const char*, const char*> hfMoeNames(const ModelConfig& c) {
+    const bool allSparse = c.moeLayerCount() == c.nLayers, shared = c.dSharedExpert > 0;
+    if (c.architecture == Architecture::Llama && !c.qkvBias && !shared && allSparse && c.normTopK)
+        return {"MixtralForCausalLM", "mixtral"};
+    if (c.architecture == Architecture::Olmoe && !shared && allSparse) return {"OlmoeForCausalLM", "olmoe"};
+    if (c.architecture == Architecture::Llama && shared) return {"Qwen2MoeForCausalLM", "qwen2_moe"};
+    if (c.architecture == Architecture::Qwen3 && !shared) return {"Qwen3MoeForCausalLM", "qwen3_moe"};
+    throw InvalidInput("this " + toString(c.architecture) +
+                       " model with experts has no Hugging Face equivalent (mixtral, olmoe, qwen2_moe and qwen3_moe "
+                       "are the families with experts that can be written)");
+}
+
+void addMoeKeys(const ModelConfig& c, nlohmann::ordered_json& j) {
+    const std::string type = j["model_type"];
+    j[type == "mixtral" ? "num_local_experts" : "num_experts"] = c.nExperts;
+    j["num_experts_per_tok"] = c.nExpertsPerToken;
+    if (type == "mixtral" || type == "olmoe") {
+        j["intermediate_size"] = c.dExpert;
+    } else {
+        j["moe_intermediate_size"] = c.dExpert;
+        j["decoder_sparse_step"] = c.moeEvery;
+        j["mlp_only_layers"] = c.denseLayers;
+    }
+    if (type != "mixtral") j["norm_topk_prob"] = c.normTopK;
+    if (type == "qwen2_moe") {
+        j["shared_expert_intermediate_size"] = c.dSharedExpert;
+        j["qkv_bias"] = c.qkvBias;
+    }
+    if (type == "olmoe") j["clip_qkv"] = nullptr;
+}
+
 }  // namespace
 
 Json readJsonFile(const fs::path& file) {
@@ -366,7 +451,7 @@ HfConfig readHfConfig(const fs::path& configJson) {
     // or as gpt2) would read a config of another family with the wrong meanings.
     if (!r.has("model_type"))
         r.fail("model_type", "is missing; it names the architecture (gpt2, gptj, gpt_neox, llama, mistral, qwen2, "
-                             "qwen3, gemma2, phi3 or olmo2)");
+                             "qwen3, gemma2, phi3, olmo2, mixtral, olmoe, qwen2_moe or qwen3_moe)");
     const std::string type = r.string("model_type", "");
     HfConfig out;
     if (type == "gpt2")
@@ -387,10 +472,12 @@ HfConfig readHfConfig(const fs::path& configJson) {
         readGptJ(r, out);
     else if (type == "gpt_neox")
         readGptNeoX(r, out);
+    else if (type == "mixtral" || type == "olmoe" || type == "qwen2_moe" || type == "qwen3_moe")
+        readMoe(r, j, out, type);
     else
         r.fail("model_type", "is " + quote(type) +
                                  "; supported are gpt2, gptj, gpt_neox, llama, mistral, qwen2, qwen3, gemma2, "
-                                 "phi3 and olmo2");
+                                 "phi3, olmo2, mixtral, olmoe, qwen2_moe and qwen3_moe");
     out.bosId = r.tokenId("bos_token_id");
     out.eosId = r.tokenId("eos_token_id");
     if (const std::string name = r.string("_name_or_path", ""); name.find('/') == std::string::npos)
@@ -460,6 +547,9 @@ nlohmann::ordered_json hfConfigJson(const ModelConfig& c, int bosId, int eosId, 
             for (const auto& [a, n] : kNames)
                 if (a == c.architecture) names = n;
             if (c.qkvBias) names = {"Qwen2ForCausalLM", "qwen2"};
+            if (c.moe()) names = hfMoeNames(c);
+            else if (c.architecture == Architecture::Olmoe)
+                throw InvalidInput("an olmoe model without experts has no Hugging Face equivalent");
             j["architectures"] = {names.first};
             j["model_type"] = names.second;
             j["hidden_size"] = c.dModel;
@@ -490,6 +580,7 @@ nlohmann::ordered_json hfConfigJson(const ModelConfig& c, int bosId, int eosId, 
             } else {
                 j["sliding_window"] = c.slidingWindow > 0 ? nlohmann::ordered_json(c.slidingWindow) : nullptr;
             }
+            if (c.moe()) addMoeKeys(c, j);
         }
     }
     j["vocab_size"] = c.vocabSize;

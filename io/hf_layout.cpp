@@ -1,7 +1,8 @@
 // The Hugging Face tensor names of each architecture's checkpoints (see hf_layout.h),
 // as the transformers classes GPT2LMHeadModel, LlamaForCausalLM (also Mistral and
 // Qwen 2), GPTJForCausalLM, GPTNeoXForCausalLM, Qwen3ForCausalLM, Gemma2ForCausalLM,
-// Phi3ForCausalLM and Olmo2ForCausalLM name them.
+// Phi3ForCausalLM, Olmo2ForCausalLM and the mixtures of experts MixtralForCausalLM,
+// OlmoeForCausalLM, Qwen2MoeForCausalLM and Qwen3MoeForCausalLM name them.
 #include "io/hf_layout.h"
 
 #include "tensor/errors.h"
@@ -48,9 +49,49 @@ void addGpt2(const ModelConfig& c, std::vector<HfTensor>& out) {
     out.push_back({"transformer.ln_f.bias", {d}, false, {"/final_norm/bias"}});
 }
 
+// The MLP of sparse layer h ("model.layers.N.") with project prefix p ("/blocks/N/"):
+// the router, the experts and the shared expert with its gate, named as
+// MixtralForCausalLM (block_sparse_moe, w1 = gate, w3 = up, w2 = down) or as
+// OlmoeForCausalLM, Qwen2MoeForCausalLM and Qwen3MoeForCausalLM (mlp, gate_proj,
+// up_proj, down_proj) name them.
+void addExperts(const ModelConfig& c, const std::string& h, const std::string& p, HfExpertLayout layout,
+                std::vector<HfTensor>& out) {
+    const int64_t d = c.dModel, w = c.dExpert, n = c.nExperts;
+    const bool mixtral = c.architecture == Architecture::Llama && !c.qkvBias && c.dSharedExpert == 0;
+    const std::string m = h + (mixtral ? "block_sparse_moe." : "mlp.");
+    out.push_back({m + "gate.weight", {n, d}, false, {p + "moe/router/weight"}});
+    if (layout == HfExpertLayout::Packed) {
+        HfTensor gateUp{m + "experts.gate_up_proj", {n, 2 * w, d}, false, {}};
+        HfTensor down{m + "experts.down_proj", {n, d, w}, false, {}};
+        for (int e = 0; e < n; ++e) {
+            const std::string x = p + "moe/experts/" + std::to_string(e) + "/";
+            gateUp.parts.push_back(x + "gate/weight");
+            gateUp.parts.push_back(x + "up/weight");
+            down.parts.push_back(x + "down/weight");
+        }
+        out.push_back(std::move(gateUp));
+        out.push_back(std::move(down));
+    } else {
+        for (int e = 0; e < n; ++e) {
+            const std::string name = m + "experts." + std::to_string(e) + ".";
+            const std::string x = p + "moe/experts/" + std::to_string(e) + "/";
+            out.push_back({name + (mixtral ? "w1" : "gate_proj") + ".weight", {w, d}, false, {x + "gate/weight"}});
+            out.push_back({name + (mixtral ? "w3" : "up_proj") + ".weight", {w, d}, false, {x + "up/weight"}});
+            out.push_back({name + (mixtral ? "w2" : "down_proj") + ".weight", {d, w}, false, {x + "down/weight"}});
+        }
+    }
+    if (c.dSharedExpert > 0) {
+        const int64_t s = c.dSharedExpert;
+        out.push_back({m + "shared_expert.gate_proj.weight", {s, d}, false, {p + "moe/shared/gate/weight"}});
+        out.push_back({m + "shared_expert.up_proj.weight", {s, d}, false, {p + "moe/shared/up/weight"}});
+        out.push_back({m + "shared_expert.down_proj.weight", {d, s}, false, {p + "moe/shared/down/weight"}});
+        out.push_back({m + "shared_expert_gate.weight", {1, d}, false, {p + "moe/shared_gate/weight"}});
+    }
+}
+
 // The decoder families named like Llama ("model.layers.N.self_attn.q_proj"): llama,
 // qwen3, gemma2, phi3, olmo2. Their norms differ in name and place.
-void addLlamaLike(const ModelConfig& c, std::vector<HfTensor>& out) {
+void addLlamaLike(const ModelConfig& c, HfExpertLayout experts, std::vector<HfTensor>& out) {
     const int64_t d = c.dModel, f = c.dFf, q = c.qDim(), kv = c.kvDim();
     const Architecture a = c.architecture;
     out.push_back({"model.embed_tokens.weight", {c.vocabSize, d}, false, {"/embed/token"}});
@@ -89,13 +130,15 @@ void addLlamaLike(const ModelConfig& c, std::vector<HfTensor>& out) {
         } else {
             out.push_back({h + "post_attention_layernorm.weight", {d}, false, {p + "norm2/weight"}});
         }
-        if (a == Architecture::Phi3) {
+        if (c.moeLayer(i)) {
+            addExperts(c, h, p, experts, out);
+        } else if (a == Architecture::Phi3) {
             out.push_back({h + "mlp.gate_up_proj.weight", {2 * f, d}, false, {p + "mlp/gate/weight", p + "mlp/up/weight"}});
         } else {
             out.push_back({h + "mlp.gate_proj.weight", {f, d}, false, {p + "mlp/gate/weight"}});
             out.push_back({h + "mlp.up_proj.weight", {f, d}, false, {p + "mlp/up/weight"}});
         }
-        out.push_back({h + "mlp.down_proj.weight", {d, f}, false, {p + "mlp/down/weight"}});
+        if (!c.moeLayer(i)) out.push_back({h + "mlp.down_proj.weight", {d, f}, false, {p + "mlp/down/weight"}});
     }
     out.push_back({"model.norm.weight", {d}, false, {"/final_norm/weight"}});
 }
@@ -155,13 +198,13 @@ void addGptNeoX(const ModelConfig& c, std::vector<HfTensor>& out) {
 
 }  // namespace
 
-std::vector<HfTensor> hfTensors(const ModelConfig& c) {
+std::vector<HfTensor> hfTensors(const ModelConfig& c, HfExpertLayout experts) {
     std::vector<HfTensor> out;
     switch (c.architecture) {
         case Architecture::Gpt2: addGpt2(c, out); break;
         case Architecture::GptJ: addGptJ(c, out); break;
         case Architecture::GptNeoX: addGptNeoX(c, out); break;
-        default: addLlamaLike(c, out); break;
+        default: addLlamaLike(c, experts, out); break;
     }
     if (!c.tieEmbeddings) {
         const char* name = c.architecture == Architecture::GptNeoX ? "embed_out.weight" : "lm_head.weight";
@@ -169,6 +212,14 @@ std::vector<HfTensor> hfTensors(const ModelConfig& c) {
     }
     if (c.lmHeadBias()) out.push_back({"lm_head.bias", {c.vocabSize}, false, {"/lm_head/bias"}});
     return out;
+}
+
+std::pair<int64_t, int64_t> hfRowsAndColumns(const HfTensor& t) {
+    if (t.shape.size() == 1) return {t.shape[0], 1};
+    if (t.shape.size() == 2) return t.transposed ? std::pair{t.shape[1], t.shape[0]} : std::pair{t.shape[0], t.shape[1]};
+    int64_t rows = 1;
+    for (size_t i = 0; i + 1 < t.shape.size(); ++i) rows *= t.shape[i];
+    return {rows, t.shape.back()};
 }
 
 int64_t checkpointRow(const HfTensor& t, size_t part, int64_t rowsBefore, int64_t r) {
@@ -187,9 +238,16 @@ bool isHfBuffer(const std::string& name) {
     return false;
 }
 
+bool isPackedExpertName(const std::string& name) {
+    return name.ends_with(".experts.gate_up_proj") || name.ends_with(".experts.down_proj");
+}
+
 std::vector<std::string> hfNameCandidates(const std::string& name) {
     const std::string prefix = "transformer.";
     if (name.starts_with(prefix)) return {name, name.substr(prefix.size())};
+    const std::string mixtral = ".block_sparse_moe.";
+    if (const size_t at = name.find(mixtral); at != std::string::npos)
+        return {name, name.substr(0, at) + ".mlp." + name.substr(at + mixtral.size())};
     return {name};
 }
 

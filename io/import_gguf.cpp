@@ -320,6 +320,12 @@ ModelConfig readConfig(const GgufFile& g, const GgufArchitecture& a) {
     ModelConfig c;
     c.architecture = a.architecture;
     c.activation = a.activation;
+    // Mixtral, OLMoE and Qwen-MoE GGUF files store their experts stacked per layer
+    // (ffn_gate_exps); this importer reads dense MLPs only.
+    if (const int64_t experts = g.integer(p + "expert_count", 0); experts > 0)
+        g.fail("key '" + p + "expert_count'", "is " + std::to_string(experts) +
+                                                  "; mixture-of-experts GGUF files are not imported (import the "
+                                                  "Hugging Face folder instead)");
     c.dModel = positiveInt(g, p + "embedding_length", g.integer(p + "embedding_length"));
     c.dFf = positiveInt(g, p + "feed_forward_length", g.integer(p + "feed_forward_length"));
     c.nLayers = positiveInt(g, p + "block_count", g.integer(p + "block_count"));

@@ -126,8 +126,7 @@ void loadTensor(const CheckpointTensors& store, const HfTensor& t, const ModelCo
     if (const auto problem = nonFiniteProblem(buffer.data(), info.shape))
         throw ModelFormatError(file->path(), name, *problem);
     // Element (out, in) of the tensor in the project's [out, in] layout.
-    const int64_t outDim = t.transposed ? t.shape[1] : t.shape[0];
-    const int64_t inDim = t.shape.size() == 2 ? (t.transposed ? t.shape[0] : t.shape[1]) : 1;
+    const auto [outDim, inDim] = hfRowsAndColumns(t);
     int64_t rowOffset = 0;
     for (size_t part = 0; part < t.parts.size(); ++part) {
         const std::string& path = t.parts[part];
@@ -271,7 +270,10 @@ ImportedModel importHf(const fs::path& dir, const ProgressFn& progress, WeightPr
             l.weight.setZero(rows, cols);
             views[path] = std::span<float>(l.weight.data(), size_t(l.weight.size()));
         });
-    const std::vector<HfTensor> tensors = hfTensors(m.config);
+    HfExpertLayout experts = HfExpertLayout::PerExpert;
+    for (const std::string& name : store.names())
+        if (isPackedExpertName(name)) experts = HfExpertLayout::Packed;
+    const std::vector<HfTensor> tensors = hfTensors(m.config, experts);
     checkUnusedTensors(store, tensors, m.config, out.notes);
     for (size_t i = 0; i < tensors.size(); ++i) {
         report(progress, {long(i), long(tensors.size()), "reading tensors"});

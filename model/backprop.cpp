@@ -18,28 +18,9 @@ namespace mwb {
 namespace {
 
 using Eigen::Index;
-
-// y = x Wᵀ + b  (x: [n x in], W: [out x in], y resized to [n x out]).
-// A weight kept in float16 is decoded into `scratch` for the product.
-template <typename T>
-void linearForward(const MatrixT<T>& x, const LinearT<T>& l, MatrixT<T>& y, MatrixT<T>& scratch) {
-    const MatrixT<T>& weight = l.weightIn(scratch);
-    bp::productXWt(y, x, weight, false);
-    if (l.bias.size()) y.rowwise() += l.bias.transpose();
-}
-
-// Adds the sums of the rows of m (a [n x k] matrix) into acc [k], in row order.
-template <typename T>
-void addRowSum(const MatrixT<T>& m, VectorT<T>& acc) {
-    for (Index r = 0; r < m.rows(); ++r) acc.transpose() += m.row(r);
-}
-
-// Gradient of a linear layer y = x Wᵀ + b given dy: dW += dyᵀ x, db += Σ dy.
-template <typename T>
-void linearWeightGrad(const MatrixT<T>& dy, const MatrixT<T>& x, LinearT<T>& g) {
-    bp::productYtX(g.weight, dy, x, true);
-    if (g.bias.size()) addRowSum(dy, g.bias);
-}
+using bp::addRowSum;
+using bp::linearForward;
+using bp::linearWeightGrad;
 
 // Gradients are added into `grads`, so it must have the shapes of the weights.
 template <typename T>
@@ -113,6 +94,12 @@ double layerActivationBytes(const ModelConfig& c, int batch, int seqLen) {
     double width = 4.0 * c.dModel + 2.0 * c.qDim() + 2.0 * kvDim + (c.gatedMlp() ? 3.0 : 2.0) * c.dFf;
     if (c.qkNorm() != QkNorm::None) width += c.qDim() + kvDim;
     if (c.postNorms()) width += 2.0 * c.dModel;
+    if (c.moe()) {  // a sparse layer: router, k chosen rows of (input, u, g, m, output), shared expert
+        const double k = c.nExpertsPerToken;
+        const double sparse = 2.0 * c.nExperts + 2.0 * k + k * (2.0 * c.dModel + 3.0 * c.dExpert) +
+                              3.0 * c.dSharedExpert + c.dModel + 1.0;
+        width += std::max(0.0, sparse - (c.gatedMlp() ? 3.0 : 2.0) * c.dFf);
+    }
     return sizeof(float) * (rows * width + double(batch) * c.nHeads * seqLen * seqLen);
 }
 
@@ -184,6 +171,12 @@ void BackpropT<T>::setHooks(const Hooks& hooks) {
     auto checkSite = [&](HookSite site, int layer) {
         if (site == HookSite::AttnPattern)
             throw InvalidInput("the differentiable pass has no attn_pattern hook site");
+        if (site == HookSite::RouterLogits || isExpertSite(site))
+            throw InvalidInput("the differentiable pass has no " + toString(site) +
+                               " hook site (the router and expert sites are the inference pass's)");
+        if (site == HookSite::MlpIn && c.moeLayer(layer))
+            throw InvalidInput("layer " + std::to_string(layer) +
+                               " is a mixture of experts, whose MLP has no single mlp_in");
         if (layer < 0 || layer >= c.nLayers || (site == HookSite::Embed && layer != 0))
             throw InvalidInput("hook at " + toString(site) + " of layer " + std::to_string(layer) +
                                " is outside the model's " + std::to_string(c.nLayers) + " layers");
@@ -348,6 +341,15 @@ void BackpropT<T>::forwardLayer(int layer, MatrixT<T>& out) {
     if (c.sharedBlockNorm()) a.h2 = a.h1;
     else if (c.preNorms()) bp::normForward(mlpFrom, w.norm2, c, a.xhat2, a.rstd2, a.h2);
     else a.h2 = mlpFrom;
+    if (c.moeLayer(layer)) {
+        moeForward(layer, a);
+        MatrixT<T>& sub = a.moeOut;
+        if (hooks) applyHooks(HookSite::MlpOut, layer, sub);
+        if (c.postNorms()) bp::normForward(sub, w.postMlpNorm, c, a.xhatPM, a.rstdPM, sub);
+        x += sub;
+        if (hooks) applyHooks(HookSite::ResidPost, layer, x);
+        return;
+    }
     linearForward(a.h2, w.up, a.u, m_scratch);
     if (c.gatedMlp()) {
         linearForward(a.h2, w.gate, a.g, m_scratch);
@@ -472,22 +474,28 @@ void BackpropT<T>::backwardLayer(int layer, BlockWeightsT<T>* g) {
     if (patched) patchGradients(HookSite::ResidPost, layer, m_dx);
     // The attention branch of a parallel block sees d out, before the MLP's share is added.
     if (c.parallelBlock() && !c.sharedBlockNorm()) m_dOut = m_dx;
-    {
+    if (c.moeLayer(layer)) {
         const MatrixT<T>& dOut = sublayerGrad(HookSite::MlpOut, w.postMlpNorm, g ? &g->postMlpNorm : nullptr,
                                               a.xhatPM, a.rstdPM);
-        bp::productXW(m_dm, dOut, w.down.weight, false);
-        if (g) linearWeightGrad(dOut, a.m, g->down);
-    }
-    if (patched) patchGradients(HookSite::MlpIn, layer, m_dm);
-    if (c.gatedMlp())
-        bp::gluBackward(c.activation, a.g, a.u, m_dm, m_dg, m_du);
-    else
-        bp::activationBackward(c.activation, a.u, m_dm, m_du);
-    bp::productXW(m_dh2, m_du, w.up.weightIn(m_scratch), false);
-    if (c.gatedMlp()) bp::productXW(m_dh2, m_dg, w.gate.weightIn(m_scratch), true);
-    if (g) {
-        linearWeightGrad(m_du, a.h2, g->up);
-        if (c.gatedMlp()) linearWeightGrad(m_dg, a.h2, g->gate);
+        moeBackward(layer, a, dOut, g);
+    } else {
+        {
+            const MatrixT<T>& dOut = sublayerGrad(HookSite::MlpOut, w.postMlpNorm, g ? &g->postMlpNorm : nullptr,
+                                                  a.xhatPM, a.rstdPM);
+            bp::productXW(m_dm, dOut, w.down.weight, false);
+            if (g) linearWeightGrad(dOut, a.m, g->down);
+        }
+        if (patched) patchGradients(HookSite::MlpIn, layer, m_dm);
+        if (c.gatedMlp())
+            bp::gluBackward(c.activation, a.g, a.u, m_dm, m_dg, m_du);
+        else
+            bp::activationBackward(c.activation, a.u, m_dm, m_du);
+        bp::productXW(m_dh2, m_du, w.up.weightIn(m_scratch), false);
+        if (c.gatedMlp()) bp::productXW(m_dh2, m_dg, w.gate.weightIn(m_scratch), true);
+        if (g) {
+            linearWeightGrad(m_du, a.h2, g->up);
+            if (c.gatedMlp()) linearWeightGrad(m_dg, a.h2, g->gate);
+        }
     }
     // GPT-J: the MLP's input is norm1's output, whose gradient the attention adds to below.
     if (!c.sharedBlockNorm()) {

@@ -116,10 +116,23 @@ private:
     // What the backward pass of one block needs. Norms keep their normalised input
     // (xhat) and 1/rms (rstd): 1 before attention, 2 before the MLP, Q/K of q and k,
     // PA/PM after attention and MLP. h2 is the MLP's input.
+    // One expert of a sparse layer on the rows it serves: `slots` are row * k + j of
+    // the (row, choice) pairs, h its input rows, u, g, m its activations, y its output.
+    struct ExpertCache {
+        std::vector<int> slots;
+        MatrixT<T> h, u, g, m, y;
+    };
     struct LayerCache {
         MatrixT<T> xhat1, h1, q, k, v, probs, att, xhat2, h2, u, g, m;
         MatrixT<T> xhatQ, xhatK, xhatPA, xhatPM;
         VectorT<T> rstd1, rstd2, rstdQ, rstdK, rstdPA, rstdPM;
+        // Sparse layers: router probabilities [rows x nExperts], the chosen experts and
+        // their weights [rows x k], the experts, the shared expert and its gate's logit.
+        MatrixT<T> routerProbs, moeWeights, moeOut;
+        Eigen::Matrix<int, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> moeExperts;
+        std::vector<ExpertCache> experts;
+        ExpertCache shared;
+        VectorT<T> sharedGate;
     };
 
     // Runs block `layer` on m_resid[layer] into `out` (resid_post), filling cache(layer)
@@ -148,6 +161,10 @@ private:
     // d (normed) -> d (input) in place.
     void qkNormBackward(MatrixT<T>& d, int heads, const NormT<T>& norm, const MatrixT<T>& xhat,
                         const VectorT<T>& rstd, NormT<T>* grad);
+    // A sparse layer's MLP (backprop_moe.cpp): a.moeOut from a.h2, and from dOut = d loss
+    // / d (its output) m_dh2 = d loss / d a.h2, adding the weight gradients into g.
+    void moeForward(int layer, LayerCache& a);
+    void moeBackward(int layer, const LayerCache& a, const MatrixT<T>& dOut, BlockWeightsT<T>* g);
     // From m_dx = d loss / d resid_post of `layer`, leaves d loss / d resid_pre in m_dx.
     void backwardLayer(int layer, BlockWeightsT<T>* grads);
     // Head and final norm, then layers down to firstLayer; m_dx ends as d loss / d

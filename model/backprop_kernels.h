@@ -27,6 +27,28 @@ void productXW(MatrixT<T>& out, const MatrixT<T>& x, const MatrixT<T>& w, bool a
 template <typename T>
 void productYtX(MatrixT<T>& out, const MatrixT<T>& y, const MatrixT<T>& x, bool accumulate);
 
+// y = x Wᵀ + b  (x: [n x in], W: [out x in], y resized to [n x out]).
+// A weight kept in float16 is decoded into `scratch` for the product.
+template <typename T>
+inline void linearForward(const MatrixT<T>& x, const LinearT<T>& l, MatrixT<T>& y, MatrixT<T>& scratch) {
+    const MatrixT<T>& weight = l.weightIn(scratch);
+    bp::productXWt(y, x, weight, false);
+    if (l.bias.size()) y.rowwise() += l.bias.transpose();
+}
+
+// Adds the sums of the rows of m (a [n x k] matrix) into acc [k], in row order.
+template <typename T>
+inline void addRowSum(const MatrixT<T>& m, VectorT<T>& acc) {
+    for (Eigen::Index r = 0; r < m.rows(); ++r) acc.transpose() += m.row(r);
+}
+
+// Gradient of a linear layer y = x Wᵀ + b given dy: dW += dyᵀ x, db += Σ dy.
+template <typename T>
+inline void linearWeightGrad(const MatrixT<T>& dy, const MatrixT<T>& x, LinearT<T>& g) {
+    bp::productYtX(g.weight, dy, x, true);
+    if (g.bias.size()) addRowSum(dy, g.bias);
+}
+
 // LayerNorm or RMSNorm (c.rmsNorm()) of every row of x [n x d] into y [n x d], with the
 // weight applied as (c.normWeightOffset() + w), recording the normalised rows xhat
 // [n x d] and 1/sqrt(var + eps) per row in rstd [n]. y may be x.

@@ -24,7 +24,7 @@ N countParameters(const ModelConfig& c) {
     const N qRows = N(c.nHeads) * c.dHead(), kvRows = N(c.nKvHeads) * c.dHead();
     const N norm = c.normBiases() ? 2 * d : d;
 
-    N block = 0;
+    N block = 0, sparse = 0;
     if (c.preNorms()) block += c.sharedBlockNorm() ? norm : 2 * norm;  // norm1, norm2
     if (c.postNorms()) block += 2 * norm;
     if (c.qkNorm() == QkNorm::PerHead) block += 2 * N(c.dHead());
@@ -32,16 +32,49 @@ N countParameters(const ModelConfig& c) {
     block += qRows * d + 2 * kvRows * d + d * qRows;  // q, k, v, o weights
     if (c.qkvBiases()) block += qRows + 2 * kvRows;
     if (c.attnOutBias()) block += d;
-    block += (c.gatedMlp() ? 3 : 2) * f * d;          // (gate,) up, down
-    if (c.mlpBiases()) block += f + d;
+    N dense = (c.gatedMlp() ? 3 : 2) * f * d;         // (gate,) up, down
+    if (c.mlpBiases()) dense += f + d;
+    if (c.moe()) {                                    // router, experts, shared expert and its gate
+        sparse = N(c.nExperts) * d + N(c.nExperts) * 3 * N(c.dExpert) * d;
+        if (c.dSharedExpert > 0) sparse += 3 * N(c.dSharedExpert) * d + d;
+    }
+    const N sparseLayers = c.moe() ? N(c.moeLayerCount()) : N(0);
 
     N total = v * d;                                  // token embedding
     if (c.learnedPositions()) total += N(c.nCtx) * d;
-    total += N(c.nLayers) * block;
+    total += N(c.nLayers) * block + (N(c.nLayers) - sparseLayers) * dense + sparseLayers * sparse;
     total += norm;                                    // final norm
     if (!c.tieEmbeddings) total += v * d;             // lm_head
     if (c.lmHeadBias()) total += v;
     return total;
+}
+
+// The mixture-of-experts settings: consistent with each other and with the block.
+std::string moeProblem(const ModelConfig& c) {
+    if (c.nExperts < 0 || c.nExperts > kMaxDimension)
+        return "n_experts (" + std::to_string(c.nExperts) + ") must be zero (a dense model) or positive";
+    if (c.nExperts == 0) {
+        if (c.nExpertsPerToken != 0 || c.dSharedExpert != 0 || !c.denseLayers.empty())
+            return "the model sets mixture-of-experts sizes but has no experts (n_experts is 0)";
+        return {};
+    }
+    if (c.nExpertsPerToken < 1 || c.nExpertsPerToken > c.nExperts)
+        return "n_experts_per_token (" + std::to_string(c.nExpertsPerToken) + ") must be between 1 and n_experts (" +
+               std::to_string(c.nExperts) + ")";
+    if (c.dExpert <= 0 || c.dExpert > kMaxDimension)
+        return "d_expert (" + std::to_string(c.dExpert) + ") must be positive";
+    if (c.dSharedExpert < 0 || c.dSharedExpert > kMaxDimension)
+        return "d_shared_expert (" + std::to_string(c.dSharedExpert) + ") must be zero (none) or positive";
+    if (c.moeEvery < 1 || c.moeEvery > kMaxDimension)
+        return "moe_every (" + std::to_string(c.moeEvery) + ") must be positive";
+    for (int l : c.denseLayers)
+        if (l < 0 || l >= c.nLayers)
+            return "dense layer " + std::to_string(l) + " is outside the model's " + std::to_string(c.nLayers) +
+                   " layers";
+    if (!c.gatedMlp() || c.mlpBiases())
+        return "mixture-of-experts layers are implemented for gated MLPs without biases, not for " +
+               toString(c.architecture);
+    return {};
 }
 
 std::string formatNumber(double x) {
@@ -86,9 +119,22 @@ bool ModelConfig::mlpBiases() const {
            architecture == Architecture::GptNeoX;
 }
 
+bool ModelConfig::moeLayer(int layer) const {
+    if (nExperts <= 0 || moeEvery <= 0 || (layer + 1) % moeEvery != 0) return false;
+    for (int l : denseLayers)
+        if (l == layer) return false;
+    return true;
+}
+
+int ModelConfig::moeLayerCount() const {
+    int n = 0;
+    for (int l = 0; l < nLayers; ++l) n += moeLayer(l) ? 1 : 0;
+    return n;
+}
+
 QkNorm ModelConfig::qkNorm() const {
     if (architecture == Architecture::Qwen3) return QkNorm::PerHead;
-    if (architecture == Architecture::Olmo2) return QkNorm::Whole;
+    if (architecture == Architecture::Olmo2 || architecture == Architecture::Olmoe) return QkNorm::Whole;
     return QkNorm::None;
 }
 
@@ -111,6 +157,7 @@ std::string toString(Architecture a) {
         case Architecture::Gemma2: return "gemma2";
         case Architecture::Phi3: return "phi3";
         case Architecture::Olmo2: return "olmo2";
+        case Architecture::Olmoe: return "olmoe";
     }
     return "unknown";
 }
@@ -182,10 +229,11 @@ Activation defaultActivation(Architecture a) {
 Architecture parseArchitecture(const std::string& s) {
     if (s == "gpt2") return Architecture::Gpt2;
     for (Architecture a : {Architecture::Gpt2, Architecture::Llama, Architecture::GptJ, Architecture::GptNeoX,
-                           Architecture::Qwen3, Architecture::Gemma2, Architecture::Phi3, Architecture::Olmo2})
+                           Architecture::Qwen3, Architecture::Gemma2, Architecture::Phi3, Architecture::Olmo2,
+                           Architecture::Olmoe})
         if (s == toString(a)) return a;
     throw InvalidInput("unknown architecture " + quote(s) +
-                       " (expected gpt2, llama, gptj, gpt_neox, qwen3, gemma2, phi3 or olmo2)");
+                       " (expected gpt2, llama, gptj, gpt_neox, qwen3, gemma2, phi3, olmo2 or olmoe)");
 }
 
 Activation parseActivation(const std::string& s) {
@@ -214,6 +262,14 @@ std::vector<std::string> architecturePieces(const ModelConfig& c) {
     if (c.qkNorm() == QkNorm::PerHead) out.push_back("q/k norm per head");
     if (c.qkNorm() == QkNorm::Whole) out.push_back("q/k norm");
     out.push_back(c.gatedMlp() ? "gated MLP" : "MLP");
+    if (c.moe()) {
+        std::string experts = std::to_string(c.nExperts) + " experts, top " + std::to_string(c.nExpertsPerToken) +
+                              (c.normTopK ? " renormalised" : "") + ", width " + std::to_string(c.dExpert);
+        if (c.dSharedExpert > 0) experts += ", shared expert " + std::to_string(c.dSharedExpert);
+        if (const int sparse = c.moeLayerCount(); sparse < c.nLayers)
+            experts += ", in " + std::to_string(sparse) + " of " + std::to_string(c.nLayers) + " layers";
+        out.push_back(experts);
+    }
     if (c.qkvBiases() && !c.attnOutBias()) out.push_back("q/k/v biases");
     if (c.lmHeadBias()) out.push_back("LM-head bias");
     if (c.slidingWindow > 0)
@@ -272,11 +328,19 @@ std::string configProblem(const ModelConfig& c) {
             return "rope_scaling original_max_position_embeddings (" + std::to_string(r.originalContext) +
                    ") must be positive";
     }
+    if (const std::string problem = moeProblem(c); !problem.empty()) return problem;
     const double count = countParameters<double>(c);
     if (count > double(kMaxParameters))
         return "the sizes declare about " + formatNumber(count) +
                " parameters, more than this program can hold";
     return {};
+}
+
+void requireDenseModel(const ModelConfig& c, const std::string& what) {
+    if (c.moe())
+        throw InvalidInput(what + " works on one MLP per layer and does not yet support a mixture-of-experts model (" +
+                           std::to_string(c.moeLayerCount()) + " of its " + std::to_string(c.nLayers) +
+                           " layers route tokens to experts)");
 }
 
 }  // namespace mwb

@@ -24,7 +24,13 @@ namespace mwb {
 //   phi3     llama whose checkpoints fuse q/k/v and gate/up (split on import).
 //   olmo2    llama with RMSNorm of the whole q and k projections and norms after the
 //            sublayers instead of before (OLMo Team 2024, "2 OLMo 2 Furious").
-enum class Architecture { Gpt2, Llama, GptJ, GptNeoX, Qwen3, Gemma2, Phi3, Olmo2 };
+//   olmoe    llama with RMSNorm of the whole q and k projections, pre-norms as llama
+//            (Muennighoff et al. 2024, "OLMoE").
+// Any of the gated families may replace the MLP of some layers by a mixture of experts
+// (ModelConfig::nExperts): Mixtral is llama with experts, Qwen2-MoE llama with q/k/v
+// biases, experts and a shared expert, Qwen3-MoE qwen3 with experts, OLMoE olmoe with
+// experts (docs/mixture-of-experts.md).
+enum class Architecture { Gpt2, Llama, GptJ, GptNeoX, Qwen3, Gemma2, Phi3, Olmo2, Olmoe };
 enum class Activation { GeluTanh, Gelu, Relu, Silu };
 
 // Which dimensions of a head rotate together: Hugging Face's rotate-half pairs (i, i + r/2),
@@ -80,6 +86,22 @@ struct ModelConfig {
     float finalSoftcap = 0.0f;
     // Gemma 2: scores are scaled by queryPreAttnScalar^-1/2 instead of dHead^-1/2; 0: dHead.
     float queryPreAttnScalar = 0.0f;
+    // Mixture of experts (Shazeer et al. 2017; Fedus et al. 2022): in a sparse layer a
+    // router (linear, softmax) picks nExpertsPerToken of nExperts gated MLPs of width
+    // dExpert per token and mixes their outputs by the router's probabilities,
+    // renormalised over the chosen ones when normTopK. 0 experts: a dense model.
+    int nExperts = 0;
+    int nExpertsPerToken = 0;
+    int dExpert = 0;
+    // Qwen2-MoE: a shared expert of this width every token uses, scaled by
+    // sigmoid(shared_gate x); 0: none.
+    int dSharedExpert = 0;
+    bool normTopK = false;
+    // Layer l is sparse when (l + 1) % moeEvery == 0 and l is not in denseLayers
+    // (Qwen-MoE's decoder_sparse_step and mlp_only_layers); dense layers keep the MLP of
+    // width dFf.
+    int moeEvery = 1;
+    std::vector<int> denseLayers;
     std::string name;
 
     int dHead() const { return headDim > 0 ? headDim : (nHeads > 0 ? dModel / nHeads : 0); }
@@ -113,6 +135,11 @@ struct ModelConfig {
     bool scaledEmbeddings() const { return architecture == Architecture::Gemma2; }
     float embeddingScale() const;
     float attentionScale() const;
+    bool moe() const { return nExperts > 0; }
+    // Whether layer `layer`'s MLP is a mixture of experts.
+    bool moeLayer(int layer) const;
+    // The number of sparse layers.
+    int moeLayerCount() const;
     bool slidingAt(int layer) const {
         return slidingWindow > 0 && (slidingLayers == SlidingLayers::All || layer % 2 == 0);
     }
@@ -142,5 +169,10 @@ std::vector<std::string> architecturePieces(const ModelConfig& c);
 
 // Empty string when the shape is consistent, else one sentence saying what is wrong.
 std::string configProblem(const ModelConfig& c);
+
+// For analyses that read or change one MLP per layer (ROME, MEMIT, super weights, the
+// differentiable pass): throws InvalidInput saying that `what` does not support a
+// model with mixture-of-experts layers.
+void requireDenseModel(const ModelConfig& c, const std::string& what);
 
 }  // namespace mwb

@@ -6,7 +6,8 @@ namespace mwb {
 
 namespace {
 constexpr const char* kSiteNames[] = {"resid_pre", "attn_out",   "attn_pattern", "mlp_in",
-                                      "mlp_out",   "resid_post", "embed"};
+                                      "mlp_out",   "resid_post", "embed",        "router_logits",
+                                      "expert_in", "expert_out"};
 constexpr int kSites = sizeof(kSiteNames) / sizeof(kSiteNames[0]);
 }
 
@@ -16,7 +17,8 @@ HookSite parseHookSite(const std::string& s) {
     for (int i = 0; i < kSites; ++i)
         if (s == kSiteNames[i]) return static_cast<HookSite>(i);
     throw InvalidInput("unknown hook site " + quote(s) +
-                       " (expected embed, resid_pre, attn_out, attn_pattern, mlp_in, mlp_out or resid_post)");
+                       " (expected embed, resid_pre, attn_out, attn_pattern, mlp_in, mlp_out, resid_post, router_logits, "
+                       "expert_in or expert_out)");
 }
 
 }  // namespace mwb

@@ -5,6 +5,14 @@
 // mlp/down, ROME's key), mlp_out, resid_post (block output = next block's
 // resid_pre); and embed (layer 0 only): the token (+ position) embeddings, where
 // causal tracing adds its noise (Meng et al. 2022 §2.1).
+//
+// Mixture-of-experts layers (docs/mixture-of-experts.md) have, instead of mlp_in:
+// router_logits ([rows x nExperts], before the softmax; a patch changes the routing),
+// and per expert (the `expert` field) expert_in (the expert's act(gate x) * up x, its
+// key) and expert_out (its down projection's output, before the mixing weight). Rows
+// of tokens not routed to the expert are zero there and a patch of them has no effect;
+// expert nExperts is the shared expert (every token; expert_out before its sigmoid
+// gate). mlp_out of a sparse layer is the mixture's output.
 #pragma once
 
 #include <functional>
@@ -15,7 +23,10 @@
 
 namespace mwb {
 
-enum class HookSite { ResidPre, AttnOut, AttnPattern, MlpIn, MlpOut, ResidPost, Embed };
+enum class HookSite { ResidPre, AttnOut, AttnPattern, MlpIn, MlpOut, ResidPost, Embed, RouterLogits, ExpertIn, ExpertOut };
+
+// Whether a site belongs to one expert (HookPoint, Patch and Capture name it).
+inline bool isExpertSite(HookSite s) { return s == HookSite::ExpertIn || s == HookSite::ExpertOut; }
 
 std::string toString(HookSite s);
 HookSite parseHookSite(const std::string& s);  // throws InvalidInput
@@ -27,6 +38,7 @@ struct HookPoint {
     HookSite site;
     int layer;
     int firstPos;
+    int expert = -1;  // expert sites only
 };
 
 enum class PatchMode { Replace, Add };
@@ -38,12 +50,15 @@ struct Patch {
     int pos;
     Vector value;
     PatchMode mode = PatchMode::Replace;
+    int expert = -1;  // expert sites only
 };
 
-// Keep a copy of an activation; lands in RunState::captured.
+// Keep a copy of an activation; lands in RunState::captured (expert sites:
+// RunState::capturedExperts).
 struct Capture {
     HookSite site;
     int layer;
+    int expert = -1;  // expert sites only
 };
 
 struct Hooks {

@@ -90,7 +90,7 @@ Weights randomWeights(const ModelConfig& c, uint64_t seed, WeightPrecision preci
     std::vector<std::pair<std::string, std::function<void(std::mt19937_64&)>>> jobs;
     const float outStd = 0.02f / std::sqrt(2.0f * c.nLayers);
     auto stddevOf = [&](const std::string& path) {
-        const bool isOutput = path.ends_with("/attn/o/weight") || path.ends_with("/mlp/down/weight");
+        const bool isOutput = path.ends_with("/attn/o/weight") || path.ends_with("/down/weight");  // MLP and expert outputs
         return isOutput ? outStd : 0.02f;
     };
     auto fillNormal = [](float* data, Eigen::Index n, float stddev, std::mt19937_64& rng) {

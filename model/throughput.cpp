@@ -30,9 +30,16 @@ int argmax(const Eigen::Ref<const RowVector>& logits) {
 
 long weightParameters(const Model& model) {
     long total = 0;
-    for (const BlockWeights& b : model.weights.blocks)
-        for (const Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.up, &b.gate, &b.down})
-            total += l->outFeatures() * l->inFeatures();  // 0 for an absent gate
+    auto size = [](const Linear& l) { return l.outFeatures() * l.inFeatures(); };  // 0 when absent
+    auto expertSize = [&](const Expert& e) { return size(e.gate) + size(e.up) + size(e.down); };
+    for (const BlockWeights& b : model.weights.blocks) {
+        for (const Linear* l : {&b.q, &b.k, &b.v, &b.o, &b.up, &b.gate, &b.down}) total += size(*l);
+        // A sparse layer's active weights: the router, the experts one token uses (all
+        // experts are the same size) and the shared expert.
+        if (!b.moe.experts.empty())
+            total += size(b.moe.router) + model.config.nExpertsPerToken * expertSize(b.moe.experts[0]) +
+                     expertSize(b.moe.shared) + size(b.moe.sharedGate);
+    }
     const Matrix& unembedding = model.weights.unembedding();
     return total + long(unembedding.rows()) * long(unembedding.cols());
 }

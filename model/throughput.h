@@ -34,7 +34,8 @@ struct ThroughputResult {
 };
 
 // The parameters of the products a forward pass computes for every token: the linear
-// weights of the blocks (q, k, v, o, up, gate, down) plus the unembedding. Embeddings
+// weights of the blocks (q, k, v, o, up, gate, down; in a sparse layer the router, the
+// experts one token uses and the shared expert) plus the unembedding. Embeddings
 // (a lookup), norms and biases are left out, and so is attention's own work, which
 // grows with the sequence; 2 × this × tokens is therefore the usual lower bound on a
 // prefill's floating-point operations.

@@ -11,10 +11,14 @@
 #include "tensor/errors.h"
 #include "tensor/matmul.h"
 #include "tensor/parallel.h"
-#include "model/backprop_kernels.h"
+#include "model/forward_support.h"
 #include "model/ops.h"
 
 namespace mwb {
+
+using detail::activateRows;
+using detail::applyHooks;
+using detail::hookWanted;
 
 namespace {
 
@@ -27,82 +31,27 @@ void requireFinite(const Matrix& x, const std::string& where) {
                     " (the model's weights may be damaged or too large for float32)");
 }
 
-// act(x) (or, with a gate, act(gate) * x) of every row of x, rows over the threads.
-// Vectorised (bp::activate) in an aligned copy of each row, so that a row's values do
-// not depend on where it lies in the matrix (see ops::softcap).
-void activateRows(Activation a, Matrix& x, const Matrix* gate) {
-#pragma omp parallel for schedule(static) if (!omp_in_parallel() && x.size() >= (1 << 16))
-    for (Eigen::Index r = 0; r < x.rows(); ++r) {
-        thread_local Eigen::Array<float, 1, Eigen::Dynamic> v;
-        if (gate) v = gate->row(r).array();
-        else v = x.row(r).array();
-        bp::activate(a, v.data(), v.data(), v.size());
-        if (gate) x.row(r).array() *= v;
-        else x.row(r).array() = v;
-    }
-}
-
-bool hookWanted(const Hooks& hooks, HookSite site, int layer) {
-    for (const auto& c : hooks.captures)
-        if (c.site == site && c.layer == layer) return true;
-    for (const auto& p : hooks.patches)
-        if (p.site == site && p.layer == layer) return true;
-    return hooks.callback && (!hooks.wants || hooks.wants(site, layer));
-}
-
-// Patches, then the callback, then captures: a capture sees the patched value.
-void applyHooks(const Hooks& hooks, RunState& state, HookSite site, int layer, int fromPos,
-                Eigen::Ref<Matrix> rows) {
-    for (const auto& p : hooks.patches) {
-        if (p.site != site || p.layer != layer) continue;
-        const int r = p.pos - fromPos;
-        if (r < 0 || r >= rows.rows())
-            throw InvalidInput("patch of " + toString(site) + " at layer " + std::to_string(layer) +
-                               ", position " + std::to_string(p.pos) +
-                               " lies outside the positions being computed");
-        if (p.value.size() != rows.cols())
-            throw InvalidInput("patch of " + toString(site) + " has " +
-                               std::to_string(p.value.size()) + " values, expected " +
-                               std::to_string(rows.cols()));
-        if (p.mode == PatchMode::Replace)
-            rows.row(r) = p.value.transpose();
-        else
-            rows.row(r) += p.value.transpose();
-    }
-    if (hooks.callback && (!hooks.wants || hooks.wants(site, layer)))
-        hooks.callback(HookPoint{site, layer, fromPos}, rows);
-    for (const auto& c : hooks.captures) {
-        if (c.site != site || c.layer != layer) continue;
-        Matrix& dst = state.captured[{site, layer}];
-        if (site == HookSite::AttnPattern) {
-            // [nHeads * nRows, nTokens] -> stored [nHeads * nTokens, nTokens]
-            const int n = state.nTokens;
-            const int nRows = n - fromPos;
-            const int nHeads = static_cast<int>(rows.rows()) / std::max(nRows, 1);
-            if (dst.rows() != nHeads * n || dst.cols() != n) {
-                Matrix grown = Matrix::Zero(nHeads * n, n);
-                const int oldN = dst.cols();
-                if (oldN > 0 && oldN <= n && dst.rows() == nHeads * oldN)
-                    for (int h = 0; h < nHeads; ++h)
-                        grown.block(h * n, 0, oldN, oldN) = dst.block(h * oldN, 0, oldN, oldN);
-                dst = std::move(grown);
-            }
-            for (int h = 0; h < nHeads; ++h)
-                dst.block(h * n + fromPos, 0, nRows, n) = rows.middleRows(h * nRows, nRows);
-        } else {
-            if (dst.cols() != rows.cols() || dst.rows() < state.nTokens) {
-                Matrix grown = Matrix::Zero(state.nTokens, rows.cols());
-                if (dst.cols() == rows.cols()) {
-                    const auto keep = std::min<Eigen::Index>(dst.rows(), state.nTokens);
-                    grown.topRows(keep) = dst.topRows(keep);
-                }
-                dst = std::move(grown);
-            } else if (dst.rows() > state.nTokens) {
-                dst.conservativeResize(state.nTokens, Eigen::NoChange);
-            }
-            dst.middleRows(fromPos, rows.rows()) = rows;
-        }
-    }
+// Refuses patches and captures at a site the layer does not have: mlp_in of a sparse
+// layer (its MLP has one key per expert), the router and expert sites of a dense one,
+// an expert the layer does not have.
+void checkLayerSites(const ModelConfig& c, const Hooks& hooks, int layer) {
+    auto check = [&](HookSite site, int l, int expert) {
+        if (l != layer) return;
+        const std::string where = toString(site) + " at layer " + std::to_string(layer);
+        if (c.moeLayer(layer) && site == HookSite::MlpIn)
+            throw InvalidInput("layer " + std::to_string(layer) +
+                               " is a mixture of experts, whose MLP has no single mlp_in; hook expert_in of one "
+                               "expert instead");
+        const bool moeSite = site == HookSite::RouterLogits || isExpertSite(site);
+        if (moeSite && !c.moeLayer(layer))
+            throw InvalidInput(where + " does not exist: the layer's MLP is not a mixture of experts");
+        const int experts = c.nExperts + (c.dSharedExpert > 0 ? 1 : 0);
+        if (isExpertSite(site) && (expert < 0 || expert >= experts))
+            throw InvalidInput(where + " names expert " + std::to_string(expert) + ", but the layer has experts 0 to " +
+                               std::to_string(experts - 1) + (c.dSharedExpert > 0 ? " (the last is the shared one)" : ""));
+    };
+    for (const auto& p : hooks.patches) check(p.site, p.layer, p.expert);
+    for (const auto& cap : hooks.captures) check(cap.site, cap.layer, cap.expert);
 }
 
 }  // namespace
@@ -228,10 +177,17 @@ void Transformer::ensureCapacity(RunState& state, int nTokens) const {
     state.resid.resize(c.nLayers + 1);
     state.keys.resize(c.nLayers);
     state.values.resize(c.nLayers);
+    state.routing.resize(c.nLayers);
     for (auto& r : state.resid) grow(r, c.dModel);
     for (int l = 0; l < c.nLayers; ++l) {
         grow(state.keys[l], kvDim);
         grow(state.values[l], kvDim);
+        if (!c.moeLayer(l)) continue;
+        LayerRouting& routing = state.routing[l];
+        grow(routing.weights, c.nExpertsPerToken);
+        decltype(routing.experts) experts(capacity, c.nExpertsPerToken);
+        if (routing.experts.rows() > 0) experts.topRows(state.nTokens) = routing.experts.topRows(state.nTokens);
+        routing.experts = std::move(experts);
     }
 }
 
@@ -362,6 +318,12 @@ void Transformer::block(const std::vector<RunState*>& states, int layer, int fro
         return out;
     };
     auto mlp = [&](const Matrix& h) {
+        if (c.moeLayer(layer)) {
+            Matrix out = mixture(states, layer, fromPos, h, hooks);
+            hook(HookSite::MlpOut, out);
+            if (c.postNorms()) out = normed(out, b.postMlpNorm);
+            return out;
+        }
         Matrix hidden(rows, c.dFf);
         project(layer, BlockLinear::Up, h, hidden);
         if (c.gatedMlp()) {
@@ -380,6 +342,8 @@ void Transformer::block(const std::vector<RunState*>& states, int layer, int fro
         return out;
     };
 
+    for (const Hooks* h : hooks)
+        if (h && !h->empty()) checkLayerSites(c, *h, layer);
     hook(HookSite::ResidPre, x, true);
     const Matrix h = c.preNorms() ? normed(x, b.norm1) : x;
     Matrix attnOut(rows, c.dModel);

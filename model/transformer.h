@@ -9,6 +9,7 @@
 
 #include <map>
 #include <memory>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -19,6 +20,15 @@
 namespace mwb {
 
 enum class LogitsMode { Last, All, None };
+
+// The routing decision of one mixture-of-experts layer (docs/mixture-of-experts.md):
+// per token (row), the chosen experts in order of weight and their mixing weights as
+// they enter the output (after any renormalisation). [capacity x nExpertsPerToken],
+// first nTokens rows valid.
+struct LayerRouting {
+    Eigen::Matrix<int, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> experts;
+    Matrix weights;
+};
 
 struct RunState {
     std::vector<int> tokens;
@@ -33,6 +43,10 @@ struct RunState {
     Matrix logits;
     int logitsFirstPos = 0;
     std::map<std::pair<HookSite, int>, Matrix> captured;  // full [nTokens x dim]
+    // Captures of expert sites by (site, layer, expert), full [nTokens x dim].
+    std::map<std::tuple<HookSite, int, int>, Matrix> capturedExperts;
+    // Per layer; empty for dense layers.
+    std::vector<LayerRouting> routing;
 
     RowVector lastLogits() const { return logits.row(logits.rows() - 1); }
 };
@@ -109,6 +123,9 @@ private:
                const std::vector<const Hooks*>& hooks) const;
     void attention(const std::vector<RunState*>& states, int layer, int fromPos, const Matrix& h,
                    Matrix& out, const std::vector<const Hooks*>& hooks) const;
+    // The MLP of a sparse layer (transformer_moe.cpp): h, the result [nStates * n x dModel].
+    Matrix mixture(const std::vector<RunState*>& states, int layer, int fromPos, const Matrix& h,
+                   const std::vector<const Hooks*>& hooks) const;
     void ensureCapacity(RunState& state, int nTokens) const;
     // The weight the runs use: the override, else the model's.
     const Linear& linear(int layer, BlockLinear which) const;

@@ -27,6 +27,10 @@ const Linear& original(const Model& model, int layer, BlockLinear which) {
                            std::to_string(model.config.nLayers) + " layers");
     if (which == BlockLinear::Gate && !model.config.gatedMlp())
         throw InvalidInput("this model's MLP has no gate weight to change");
+    const bool mlp = which == BlockLinear::Up || which == BlockLinear::Gate || which == BlockLinear::Down;
+    if (mlp && model.config.moeLayer(layer))
+        throw InvalidInput("layer " + std::to_string(layer) +
+                           " is a mixture of experts: its MLP weights are the experts', which cannot be overridden yet");
     return linearOf(model.weights.blocks[layer], which);
 }
 

@@ -23,7 +23,8 @@ class WeightOverrides {
 public:
     // The weight (layer, which) to change: on first use a float32 copy of the model's
     // (a weight kept in float16 is decoded). Throws InvalidInput for a layer outside
-    // the model or a gate in a model without one.
+    // the model, a gate in a model without one, or an MLP weight of a mixture-of-experts
+    // layer (the experts' weights are not among the overridable ones).
     Linear& edit(const Model& model, int layer, BlockLinear which);
     // Replaces (layer, which) by `linear`, which must have the model's shapes.
     void set(const Model& model, int layer, BlockLinear which, Linear linear);

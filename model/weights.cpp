@@ -27,8 +27,32 @@ int parseLayer(std::string_view digits) {
     return value;
 }
 
-// Shape of a tensor inside /blocks/{i}/ given the rest of the path ("attn/q/weight").
-std::pair<long, long> blockTensorShape(const ModelConfig& c, std::string_view rest) {
+// Shape of a tensor inside /blocks/{i}/moe/ of a sparse layer given the rest of the path
+// ("experts/3/up/weight").
+std::pair<long, long> moeTensorShape(const ModelConfig& c, std::string_view rest) {
+    const long d = c.dModel;
+    if (rest == "router/weight") return {c.nExperts, d};
+    auto expert = [&](std::string_view name, long width) -> std::pair<long, long> {
+        if (name == "gate/weight" || name == "up/weight") return {width, d};
+        if (name == "down/weight") return {d, width};
+        return {-1, -1};
+    };
+    if (c.dSharedExpert > 0) {
+        if (rest == "shared_gate/weight") return {1, d};
+        if (rest.starts_with("shared/")) return expert(rest.substr(7), c.dSharedExpert);
+    }
+    const std::string_view experts = "experts/";
+    if (!rest.starts_with(experts)) return {-1, -1};
+    rest.remove_prefix(experts.size());
+    const auto slash = rest.find('/');
+    if (slash == std::string_view::npos) return {-1, -1};
+    const int e = parseLayer(rest.substr(0, slash));
+    if (e < 0 || e >= c.nExperts) return {-1, -1};
+    return expert(rest.substr(slash + 1), c.dExpert);
+}
+
+// Shape of a tensor inside /blocks/{layer}/ given the rest of the path ("attn/q/weight").
+std::pair<long, long> blockTensorShape(const ModelConfig& c, int layer, std::string_view rest) {
     const long d = c.dModel, f = c.dFf;
     const long qRows = c.qDim(), kvRows = c.kvDim();
     auto isNorm = [&](std::string_view name) {
@@ -45,6 +69,10 @@ std::pair<long, long> blockTensorShape(const ModelConfig& c, std::string_view re
     if (rest == "attn/q/weight") return {qRows, d};
     if (rest == "attn/k/weight" || rest == "attn/v/weight") return {kvRows, d};
     if (rest == "attn/o/weight") return {d, qRows};
+    if (c.moeLayer(layer)) {
+        if (rest.starts_with("moe/")) return moeTensorShape(c, rest.substr(4));
+        if (rest.starts_with("mlp/")) return {-1, -1};
+    }
     if (rest == "mlp/up/weight") return {f, d};
     if (rest == "mlp/down/weight") return {d, f};
     if (c.gatedMlp() && rest == "mlp/gate/weight") return {f, d};
@@ -78,7 +106,7 @@ std::pair<long, long> expectedShape(const ModelConfig& c, const std::string& pat
         if (slash != std::string_view::npos) {
             const int layer = parseLayer(p.substr(0, slash));
             if (layer >= 0 && layer < c.nLayers) {
-                const auto shape = blockTensorShape(c, p.substr(slash + 1));
+                const auto shape = blockTensorShape(c, layer, p.substr(slash + 1));
                 if (shape.first >= 0) return shape;
             }
         }
@@ -111,6 +139,12 @@ WeightsT<To> castWeights(const WeightsT<From>& w) {
     auto norm = [](const NormT<From>& n) {
         return NormT<To>{n.weight.template cast<To>(), n.bias.template cast<To>()};
     };
+    auto expert = [&](const ExpertT<From>& e) { return ExpertT<To>{linear(e.gate), linear(e.up), linear(e.down)}; };
+    auto moe = [&](const MoeWeightsT<From>& m) {
+        MoeWeightsT<To> out{linear(m.router), {}, expert(m.shared), linear(m.sharedGate)};
+        for (const auto& e : m.experts) out.experts.push_back(expert(e));
+        return out;
+    };
     WeightsT<To> out;
     out.tokenEmbedding = w.tokenEmbedding.template cast<To>();
     out.positionEmbedding = w.positionEmbedding.template cast<To>();
@@ -118,7 +152,7 @@ WeightsT<To> castWeights(const WeightsT<From>& w) {
     for (const auto& b : w.blocks) {
         out.blocks.push_back({norm(b.norm1), linear(b.q), linear(b.k), linear(b.v), linear(b.o),
                               norm(b.norm2), linear(b.up), linear(b.gate), linear(b.down), norm(b.qNorm),
-                              norm(b.kNorm), norm(b.postAttnNorm), norm(b.postMlpNorm)});
+                              norm(b.kNorm), norm(b.postAttnNorm), norm(b.postMlpNorm), moe(b.moe)});
     }
     out.finalNorm = norm(w.finalNorm);
     out.lmHead = w.lmHead.template cast<To>();

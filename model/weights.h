@@ -21,8 +21,12 @@ namespace mwb {
 enum class WeightPrecision { Float32, Float16, BFloat16 };
 
 // Whether the linear weight at `path` may be kept in float16: every one but mlp/down,
-// which editing, ablation and the super-weight tools change in place.
-inline bool mayKeepInFloat16(const std::string& path) { return !path.ends_with("/mlp/down/weight"); }
+// which editing, ablation and the super-weight tools change in place, and the routers
+// (a router's rounding would change which experts a token goes to).
+inline bool mayKeepInFloat16(const std::string& path) {
+    return !path.ends_with("/mlp/down/weight") && !path.ends_with("/moe/router/weight") &&
+           !path.ends_with("/moe/shared_gate/weight");
+}
 
 // y = W x + b, W stored [out, in]; bias has size 0 when the module has none.
 template <typename T>
@@ -53,8 +57,25 @@ struct NormT {
     VectorT<T> bias;
 };
 
+// One expert of a mixture: a gated MLP, down(act(gate x) * up x).
+template <typename T>
+struct ExpertT {
+    LinearT<T> gate, up, down;  // [dExpert, dModel], [dExpert, dModel], [dModel, dExpert]
+};
+
+// The MLP of a sparse layer (ModelConfig::moeLayer): router [nExperts, dModel],
+// nExperts experts, and with dSharedExpert > 0 the shared expert and its gate [1, dModel].
+template <typename T>
+struct MoeWeightsT {
+    LinearT<T> router;
+    std::vector<ExpertT<T>> experts;
+    ExpertT<T> shared;
+    LinearT<T> sharedGate;
+};
+
 // Which norms a block has depends on the architecture (ModelConfig::preNorms,
-// sharedBlockNorm, postNorms, qkNorm); the others stay empty.
+// sharedBlockNorm, postNorms, qkNorm); the others stay empty. A sparse layer has `moe`
+// and no up, gate, down.
 template <typename T>
 struct BlockWeightsT {
     NormT<T> norm1;  // before attention (and the MLP when the block has one norm)
@@ -63,6 +84,7 @@ struct BlockWeightsT {
     LinearT<T> up, gate, down;  // gate: gated MLPs only
     NormT<T> qNorm, kNorm;                // of q and k before the rotation
     NormT<T> postAttnNorm, postMlpNorm;  // of the sublayer outputs, before the residual add
+    MoeWeightsT<T> moe;
 };
 
 template <typename T>
@@ -79,6 +101,8 @@ struct WeightsT {
 
 using Linear = LinearT<float>;
 using Norm = NormT<float>;
+using Expert = ExpertT<float>;
+using MoeWeights = MoeWeightsT<float>;
 using BlockWeights = BlockWeightsT<float>;
 using Weights = WeightsT<float>;
 
@@ -117,6 +141,25 @@ void visitTensors(const ModelConfig& c, W& w, Fn&& fn, LinearFn&& linearWeight) 
         }
         if (c.postNorms()) norm(p + "/post_attn_norm", b.postAttnNorm);
         if (c.preNorms() && !c.sharedBlockNorm()) norm(p + "/norm2", b.norm2);
+        if (c.moeLayer(i)) {
+            // Mutable weights get their experts here, so that every reader and writer
+            // that fills weights through this list sizes them the same way.
+            if constexpr (!std::is_const_v<W>) b.moe.experts.resize(size_t(c.nExperts));
+            MWB_CHECK(b.moe.experts.size() == size_t(c.nExperts));
+            linearWeight(p + "/moe/router/weight", b.moe.router);
+            auto expert = [&](const std::string& e, auto& x) {
+                linearWeight(e + "/gate/weight", x.gate);
+                linearWeight(e + "/up/weight", x.up);
+                linearWeight(e + "/down/weight", x.down);
+            };
+            for (int e = 0; e < c.nExperts; ++e) expert(p + "/moe/experts/" + std::to_string(e), b.moe.experts[e]);
+            if (c.dSharedExpert > 0) {
+                expert(p + "/moe/shared", b.moe.shared);
+                linearWeight(p + "/moe/shared_gate/weight", b.moe.sharedGate);
+            }
+            if (c.postNorms()) norm(p + "/post_mlp_norm", b.postMlpNorm);
+            continue;
+        }
         linearWeight(p + "/mlp/up/weight", b.up);
         if (c.mlpBiases()) fn(p + "/mlp/up/bias", b.up.bias);
         if (c.gatedMlp()) linearWeight(p + "/mlp/gate/weight", b.gate);
@@ -155,9 +198,14 @@ void forEachTensor(const ModelConfig& c, const WeightsT<T>& w, Fn&& fn) {
 // True when some linear weight is kept in float16.
 template <typename T>
 bool hasHalfWeights(const WeightsT<T>& w) {
-    for (const auto& b : w.blocks)
+    for (const auto& b : w.blocks) {
         for (const auto* l : {&b.q, &b.k, &b.v, &b.o, &b.up, &b.gate, &b.down})
             if (l->isHalf()) return true;
+        for (const auto* e : {&b.moe.shared})
+            if (e->gate.isHalf() || e->up.isHalf() || e->down.isHalf()) return true;
+        for (const auto& e : b.moe.experts)
+            if (e.gate.isHalf() || e.up.isHalf() || e.down.isHalf()) return true;
+    }
     return false;
 }
 

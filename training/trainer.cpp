@@ -107,6 +107,8 @@ private:
 Model checkedModel(const TrainConfig& t, Model model) {
     const ModelConfig& a = t.model;
     const ModelConfig& b = model.config;
+    // A training configuration describes dense models only.
+    requireDenseModel(b, "the trainer");
     if (a.architecture != b.architecture || a.nLayers != b.nLayers || a.nHeads != b.nHeads ||
         a.nKvHeads != b.nKvHeads || a.dModel != b.dModel || a.dFf != b.dFf || a.nCtx != b.nCtx ||
         a.activation != b.activation || a.tieEmbeddings != b.tieEmbeddings)

@@ -33,7 +33,7 @@ bool sameShape(const ModelConfig& a, const ModelConfig& b) {
     return a.architecture == b.architecture && a.nLayers == b.nLayers && a.nHeads == b.nHeads &&
            a.nKvHeads == b.nKvHeads && a.dModel == b.dModel && a.dFf == b.dFf &&
            a.nCtx == b.nCtx && a.activation == b.activation &&
-           a.tieEmbeddings == b.tieEmbeddings && a.normEps == b.normEps &&
+           a.tieEmbeddings == b.tieEmbeddings && a.normEps == b.normEps && a.nExperts == b.nExperts &&
            (!a.rotary() || a.ropeTheta == b.ropeTheta);
 }
 

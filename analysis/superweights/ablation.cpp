@@ -58,6 +58,7 @@ std::vector<PromptMeasurement> measureVariant(const ModelVariant& variant, const
 
 AblationResult runAblation(const Model& model, const std::vector<WeightChange>& changes, const AblationInputs& inputs,
                            bool restoreActivation, const std::string& name, const ProgressFn& progress) {
+    requireDenseModel(model.config, "weight ablation");
     if (changes.empty()) throw InvalidInput("an ablation needs at least one weight to change");
     validateInputs(model, inputs);
     std::vector<float> originalValues;

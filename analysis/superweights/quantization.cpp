@@ -104,6 +104,7 @@ std::vector<QuantizedMatrix> quantizedMatrices(const Model& model) {
 
 WeightOverrides quantizationOverrides(const Model& model, const QuantizationConfig& config,
                                 const std::vector<WeightCoord>& superWeights, QuantizationError& error) {
+    requireDenseModel(model.config, "quantisation of the MLP weights");
     validateConfig(config);
     for (const auto& w : superWeights) validateCoord(model.config, w);
     // Quantised copies replace the float32 matrices.
@@ -127,6 +128,7 @@ WeightOverrides quantizationOverrides(const Model& model, const QuantizationConf
 QuantizationTable evaluateQuantization(const Model& model, const std::vector<QuantizationConfig>& configs,
                                        const std::vector<WeightCoord>& superWeights,
                                        const std::vector<std::vector<int>>& corpus, const ProgressFn& progress) {
+    requireDenseModel(model.config, "quantisation of the MLP weights");
     if (configs.empty()) throw InvalidInput("the quantisation table needs at least one configuration");
     if (corpus.empty()) throw InvalidInput("the quantisation table needs a corpus to measure perplexity on");
     for (const auto& c : configs) validateConfig(c);

@@ -145,6 +145,7 @@ void confirm(const Model& model, const std::vector<int>& ids, const Matrix& orig
 
 SuperWeightResult detectSuperWeights(const Model& model, const std::vector<int>& ids,
                                      const SuperWeightParams& params, const ProgressFn& progress) {
+    requireDenseModel(model.config, "super-weight detection");
     const Transformer t(model);
     t.validateTokens(ids);
     const int nLayers = model.config.nLayers;

@@ -41,6 +41,7 @@ std::vector<double> defaultScaleFactors() {
 SuperWeightExperiments runSuperWeightExperiments(const Model& model, const std::vector<WeightCoord>& superWeights,
                                                  const AblationInputs& inputs, int controlCount,
                                                  const ProgressFn& progress) {
+    requireDenseModel(model.config, "the super-weight experiments");
     if (superWeights.empty()) throw InvalidInput("the experiments need at least one super weight");
     if (controlCount < 0) throw InvalidInput("the control's number of weights must not be negative");
     const std::vector<WeightChange> zero = zeroChanges(superWeights);
@@ -60,6 +61,7 @@ SuperWeightExperiments runSuperWeightExperiments(const Model& model, const std::
 
 ScaleSweep runScaleSweep(const Model& model, const std::vector<WeightCoord>& weights, const std::vector<double>& factors,
                          const AblationInputs& inputs, const ProgressFn& progress) {
+    requireDenseModel(model.config, "the super-weight scale sweep");
     if (weights.empty()) throw InvalidInput("the scale sweep needs at least one weight");
     if (factors.empty()) throw InvalidInput("the scale sweep needs at least one factor");
     if (inputs.prompts.empty()) throw InvalidInput("the scale sweep needs at least one prompt");

@@ -96,6 +96,7 @@ void validateCoord(const ModelConfig& config, const WeightCoord& w) {
 }
 
 WeightOverrides weightOverrides(const Model& model, const std::vector<WeightChange>& changes) {
+    requireDenseModel(model.config, "weight ablation");
     for (const auto& c : changes) validateChange(model.config, c);
     WeightOverrides overrides;
     for (const auto& c : changes) {

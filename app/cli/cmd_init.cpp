@@ -22,7 +22,7 @@ void registerInit(CLI::App& app) {
     cmd->add_option("--shape", o->shape, "Named shape: " + shapes)->capture_default_str();
     cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
     cmd->add_option("--out", o->out, "Output file (.h5)")->required();
-    cmd->add_option("--arch", o->arch, "Override the architecture (gpt2, llama, gptj, gpt_neox, qwen3, gemma2, phi3 or olmo2)");
+    cmd->add_option("--arch", o->arch, "Override the architecture (gpt2, llama, gptj, gpt_neox, qwen3, gemma2, phi3, olmo2 or olmoe)");
     cmd->add_option("--layers", o->layers, "Override the number of layers");
     cmd->add_option("--heads", o->heads, "Override the number of attention heads");
     cmd->add_option("--kv-heads", o->kvHeads, "Override the number of key/value heads");

@@ -32,5 +32,6 @@ void registerSubjectCheck(CLI::App& app);
 void registerBench(CLI::App& app);
 void registerVerify(CLI::App& app);
 void registerAudit(CLI::App& app);
+void registerRouting(CLI::App& app);
 
 }  // namespace mwb::cli

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
     mwb::cli::registerBench(app);
     mwb::cli::registerVerify(app);
     mwb::cli::registerAudit(app);
+    mwb::cli::registerRouting(app);
     mwb::cli::installInterruptHandler();
     try {
         app.parse(argc, argv);

@@ -233,6 +233,32 @@ for case in gemma2 gpt_neox_parallel olmo2; do
     || { echo "FAIL: $case: predict --top 10 differs from the reference: $(head -c 300 "$TMP/pred") $(cat "$TMP/err")"; fails=$((fails+1)); }
 done
 
+# Mixture-of-experts folders from the same kind of reference (tests/fixtures/moe): predict
+# gives its ten most likely tokens, and routing --json its experts in the same order at
+# every sparse layer and token, with weights within 1e-4.
+for case in mixtral_packed olmoe qwen2_moe; do
+  moe="$SRC/tests/fixtures/moe/$case"
+  expect_ok "$MWB" import hf "$moe" --out "$TMP/$case.h5"
+  ids=$(jq -r '.ids | map(tostring) | join(",")' "$moe/expected.json")
+  "$MWB" predict "$TMP/$case.h5" --ids "$ids" --top 10 --json > "$TMP/pred" 2>"$TMP/err" \
+    && [ "$(jq -c '[.top[].id] | sort' "$TMP/pred")" = "$(jq -c '.top10_last | sort' "$moe/expected.json")" ] \
+    || { echo "FAIL: $case: predict --top 10 differs from the reference: $(head -c 300 "$TMP/pred") $(cat "$TMP/err")"; fails=$((fails+1)); }
+  "$MWB" routing "$TMP/$case.h5" --ids "$ids" --json > "$TMP/routing" 2>"$TMP/err" \
+    && [ "$(jq -c '[.layers[] | [.layer, [.tokens[].experts]]]' "$TMP/routing")" \
+         = "$(jq -c '[.routing.layers[] | [.layer, [.tokens[].experts]]]' "$moe/expected.json")" ] \
+    && jq -e --slurpfile want "$moe/expected.json" \
+         '[.layers as $g | range($g | length) as $l | range($g[$l].tokens | length) as $t
+           | range($g[$l].tokens[$t].weights | length) as $j
+           | ($g[$l].tokens[$t].weights[$j] - $want[0].routing.layers[$l].tokens[$t].weights[$j]) | fabs]
+          | max < 1e-4' "$TMP/routing" >/dev/null \
+    || { echo "FAIL: $case: routing differs from the reference: $(head -c 300 "$TMP/routing") $(cat "$TMP/err")"; fails=$((fails+1)); }
+done
+"$MWB" routing "$TMP/qwen2_moe.h5" --ids 1,2,3 > "$TMP/out" 2>"$TMP/err" && grep -q "^layer 3" "$TMP/out" \
+  || { echo "FAIL: routing (text): $(head -c 300 "$TMP/out") $(cat "$TMP/err")"; fails=$((fails+1)); }
+expect_sentence 1 "no mixture-of-experts layers" -- "$MWB" routing "$FIX" --ids 1,2,3
+expect_sentence 1 "prompt" -- "$MWB" routing "$TMP/olmoe.h5"
+expect_sentence 1 "does not yet support a mixture-of-experts model" -- "$MWB" superweights "$TMP/olmoe.h5" --prompt hi
+
 # mwb bench: every documented key, the measured figures positive; bad sizes refused.
 expect_ok "$MWB" bench "$FIX" --prompt-tokens 8 --decode-tokens 4 --repeat 2 --json
 for key in prefill_seconds prefill_gflops decode_tokens_per_second threads; do

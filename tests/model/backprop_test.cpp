@@ -1,7 +1,8 @@
 // The differentiable forward pass and the backward pass: logits agree with the
-// inference forward pass, and every gradient (each weight tensor of both
-// architectures, every activation, tied and untied heads, GQA, the delta added to an
-// MLP output) agrees with central finite differences in double precision.
+// inference forward pass, and every gradient (each weight tensor of every
+// architecture, mixtures of experts included, every activation, tied and untied heads,
+// GQA, the delta added to an MLP output) agrees with central finite differences in
+// double precision.
 #include <gtest/gtest.h>
 
 #include <limits>
@@ -91,6 +92,12 @@ MatrixD randomMatrix(Eigen::Index rows, Eigen::Index cols, uint64_t seed) {
     for (Eigen::Index i = 0; i < m.size(); ++i)
         m.data()[i] = double(rng() >> 11) / 9007199254740992.0 * 2.0 - 1.0;
     return m;
+}
+
+// mlp_in of a dense layer, with its width; mlp_out in a mixture-of-experts layer, which
+// has no single mlp_in.
+std::pair<HookSite, int> mlpKeySite(const ModelConfig& c, int layer) {
+    return c.moeLayer(layer) ? std::pair{HookSite::MlpOut, c.dModel} : std::pair{HookSite::MlpIn, c.dFf};
 }
 
 // Hooks that add delta.row(i) at (site, layer), batch row rows[i] (patch values are float).
@@ -216,6 +223,7 @@ TEST_P(BackpropGradients, PatchGradientsAtEverySiteMatchCentralDifferences) {
                                               {HookSite::MlpOut, 1},  {HookSite::ResidPost, 0}};
     for (const auto& [site, layer] : sites)
         for (PatchMode mode : {PatchMode::Add, PatchMode::Replace}) {
+            if (site == HookSite::MlpIn && c.moeLayer(layer)) continue;
             const int width = site == HookSite::MlpIn ? c.dFf : c.dModel;
             MatrixD value = (randomMatrix(2, width, 109 + int(site)) * 256).array().round() / 256;
             BackpropD bp(c, w);
@@ -254,7 +262,8 @@ TEST_P(BackpropGradients, WeightGradientsWithPatchesMatchCentralDifferences) {
     const std::vector<int> tokens = randomTokens(kBatch * kSeqLen, c.vocabSize, 127);
     const MatrixD r = randomMatrix(kBatch * kSeqLen, c.vocabSize, 131);
     Hooks hooks = added(HookSite::AttnOut, 1, {1, kSeqLen + 2}, randomMatrix(2, c.dModel, 137));
-    Hooks replaced = added(HookSite::MlpIn, 0, {3, kSeqLen}, randomMatrix(2, c.dFf, 139));
+    const auto [key0, width0] = mlpKeySite(c, 0);
+    Hooks replaced = added(key0, 0, {3, kSeqLen}, randomMatrix(2, width0, 139));
     replaced.patches.push_back({HookSite::ResidPre, 1, 4, Vector::Constant(c.dModel, 0.25f), PatchMode::Replace});
     for (Patch p : replaced.patches) {
         p.mode = PatchMode::Replace;
@@ -277,16 +286,17 @@ TEST_P(BackpropGradients, RerunFromAHookedLayerEqualsAFullHookedPass) {
     const ModelConfig c = tinyConfig(GetParam());
     const WeightsT<double> w = randomWeights(c, 151);
     const std::vector<int> tokens = randomTokens(kBatch * kSeqLen, c.vocabSize, 157);
-    Hooks hooks = added(HookSite::MlpIn, 1, {2, kSeqLen + 1}, randomMatrix(2, c.dFf, 163));
+    const auto [key, width] = mlpKeySite(c, 1);
+    Hooks hooks = added(key, 1, {2, kSeqLen + 1}, randomMatrix(2, width, 163));
     hooks.patches[1].mode = PatchMode::Replace;
-    hooks.captures = {{HookSite::MlpIn, 1}, {HookSite::ResidPost, 1}};
+    hooks.captures = {{key, 1}, {HookSite::ResidPost, 1}};
     BackpropD reused(c, w), full(c, w);
     reused.forward(tokens, kBatch, kSeqLen);
     const MatrixD a = reused.rerun(hooks);
     const MatrixD b = full.forward(tokens, kBatch, kSeqLen, hooks);
     EXPECT_TRUE(a == b);
-    const MatrixD& mlpIn = reused.captured().at({HookSite::MlpIn, 1});
-    EXPECT_TRUE(mlpIn == full.captured().at({HookSite::MlpIn, 1}));
+    const MatrixD& mlpIn = reused.captured().at({key, 1});
+    EXPECT_TRUE(mlpIn == full.captured().at({key, 1}));
     EXPECT_EQ(mlpIn.row(kSeqLen + 1), hooks.patches[1].value.transpose().cast<double>());
     // Hooks at layer 1 again reuse layer 0; after a pass hooked at layer 0, layer 1's
     // recorded input is no longer the unhooked one.
@@ -377,10 +387,15 @@ TEST_P(BackpropGradients, SelectedLogitRowsGiveTheFullPassesRowsAndGradients) {
     full.backward(rFull, gFull);
     selected.backward(r, gSome);
     const std::vector<MatrixD> a = tensorColumns(c, gFull), b = tensorColumns(c, gSome);
+    std::vector<std::string> paths;
+    forEachTensor(c, gSome, [&](const std::string& path, const auto&) { paths.push_back(path); });
     ASSERT_EQ(a.size(), b.size());
     for (size_t i = 0; i < a.size(); ++i) {
-        EXPECT_LT((a[i] - b[i]).cwiseAbs().maxCoeff(), 1e-12) << "tensor " << i;
-        EXPECT_GT(b[i].norm(), 0.0) << "tensor " << i;  // the check is not vacuous
+        EXPECT_LT((a[i] - b[i]).cwiseAbs().maxCoeff(), 1e-12) << paths[i];
+        // The check is not vacuous; only an expert no token is routed to has no gradient.
+        if (paths[i].find("/moe/experts/") == std::string::npos) {
+            EXPECT_GT(b[i].norm(), 0.0) << paths[i];
+        }
     }
 
     expectSameGradientAtMlpOut(full, selected, rFull, r, {2, kSeqLen + 1}, randomMatrix(2, c.dModel, 73));
@@ -462,7 +477,39 @@ INSTANTIATE_TEST_SUITE_P(
                                c.slidingWindow = 3;
                                c.rotaryDim = 2;
                            }},
-                      Case{"olmo2_post_norms", Architecture::Olmo2, Activation::Silu, false, 2}),
+                      Case{"olmo2_post_norms", Architecture::Olmo2, Activation::Silu, false, 2},
+                      // Mixtures of experts (docs/mixture-of-experts.md): renormalised or not, with a
+                      // shared expert and a dense layer, sparse every second layer.
+                      Case{"mixtral_experts_renormalised", Architecture::Llama, Activation::Silu, false, 2, false,
+                           [](ModelConfig& c) {
+                               c.nExperts = 4;
+                               c.nExpertsPerToken = 2;
+                               c.dExpert = 6;
+                               c.normTopK = true;
+                           }},
+                      Case{"qwen2_moe_shared_expert_dense_layer", Architecture::Llama, Activation::Silu, true, 2, true,
+                           [](ModelConfig& c) {
+                               c.nExperts = 4;
+                               c.nExpertsPerToken = 2;
+                               c.dExpert = 5;
+                               c.dSharedExpert = 7;
+                               c.denseLayers = {1};
+                           }},
+                      Case{"olmoe_experts", Architecture::Olmoe, Activation::Silu, false, 2, false,
+                           [](ModelConfig& c) {
+                               c.nExperts = 3;
+                               c.nExpertsPerToken = 2;
+                               c.dExpert = 6;
+                           }},
+                      Case{"qwen3_moe_every_second_layer", Architecture::Qwen3, Activation::Silu, false, 2, false,
+                           [](ModelConfig& c) {
+                               c.headDim = 6;
+                               c.nExperts = 5;
+                               c.nExpertsPerToken = 3;
+                               c.dExpert = 4;
+                               c.normTopK = true;
+                               c.moeEvery = 2;
+                           }}),
     [](const ::testing::TestParamInfo<Case>& info) { return std::string(info.param.name); });
 
 // Sequences longer than the attention's causal block (32 rows) take the blocked path:

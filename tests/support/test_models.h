@@ -87,6 +87,13 @@ struct TinyModelOptions {
     float weightStd = 0.1f;     // weights and biases ~ N(0, weightStd²); norm weights 1 + N
     bool sentencePiece = false;  // tokenizer: tinySentencePieceSpec instead of tinyByteBpeSpec
     bool qkvBias = false;        // llama: biases on q, k and v (Qwen 2)
+    // Mixture of experts (docs/mixture-of-experts.md); 0 experts: dense.
+    int nExperts = 0;
+    int nExpertsPerToken = 2;
+    int dExpert = 8;
+    int dSharedExpert = 0;
+    bool normTopK = false;
+    std::vector<int> denseLayers{};
 };
 
 // What the tiny models of the newer architectures exercise, on top of the shape: partial
@@ -147,6 +154,14 @@ inline Model makeTinyModel(Architecture architecture, uint64_t seed,
     c.qkvBias = options.qkvBias && architecture == Architecture::Llama;
     c.name = "tiny-" + toString(architecture) + "-" + std::to_string(seed);
     tinyArchitecturePieces(c);
+    if (options.nExperts > 0) {
+        c.nExperts = options.nExperts;
+        c.nExpertsPerToken = options.nExpertsPerToken;
+        c.dExpert = options.dExpert;
+        c.dSharedExpert = options.dSharedExpert;
+        c.normTopK = options.normTopK;
+        c.denseLayers = options.denseLayers;
+    }
 
     std::mt19937_64 rng(seed);
     auto normal = [&rng]() {  // Box-Muller on 53-bit uniforms

@@ -1,0 +1,50 @@
+// mwb routing: which experts a mixture-of-experts model routes each token to.
+#include <cstdio>
+
+#include "analysis/expert_routing.h"
+#include "app/cli/commands.h"
+#include "app/cli/common.h"
+#include "app/cli/superweight_options.h"
+#include "tensor/errors.h"
+
+namespace mwb::cli {
+
+namespace {
+
+void printRouting(const ExpertRoutingResult& r) {
+    for (const LayerRoutingResult& l : r.layers) {
+        std::printf("layer %d\n", l.layer);
+        for (size_t pos = 0; pos < l.tokens.size(); ++pos) {
+            std::printf("%6zu %-14.14s", pos, quoted(r.tokens[pos]).c_str());
+            const TokenRouting& t = l.tokens[pos];
+            for (size_t j = 0; j < t.experts.size(); ++j) std::printf("  %3d (%.3f)", t.experts[j], t.weights[j]);
+            std::printf("\n");
+        }
+    }
+}
+
+}  // namespace
+
+void registerRouting(CLI::App& app) {
+    struct Opts { std::string model, prompt, ids; bool json = false; };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = app.add_subcommand("routing", "The experts each token is routed to, per mixture-of-experts layer");
+    cmd->add_option("model", o->model, "Model file (.h5)")->required();
+    auto* prompt = cmd->add_option("--prompt", o->prompt, "Prompt text");
+    auto* ids = cmd->add_option("--ids", o->ids, "Prompt as token ids, e.g. 464,3290");
+    prompt->excludes(ids);
+    cmd->add_flag("--json", o->json, "Print JSON: layers[].tokens[].experts and weights");
+    cmd->callback([o, prompt, ids] {
+        if (!*prompt && !*ids) throw InvalidInput("give the prompt with --prompt TEXT or --ids 1,2,3");
+        const Model m = openModel(o->model);
+        const std::vector<int> input = *ids ? parseIds(o->ids) : promptIds(m, o->prompt);
+        const ExpertRoutingResult r = expertRouting(m, input);
+        if (o->json) {
+            printJson(toJson(r));
+            return;
+        }
+        printRouting(r);
+    });
+}
+
+}  // namespace mwb::cli
