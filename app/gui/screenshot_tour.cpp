@@ -15,6 +15,7 @@
 #include "app/gui/main_window.h"
 #include "app/gui/panels/attention_panel.h"
 #include "app/gui/panels/edit_panel.h"
+#include "app/gui/panels/integrity_panel.h"
 #include "app/gui/panels/predict_panel.h"
 #include "app/gui/panels/super_weights_panel.h"
 #include "app/gui/panels/tool_panel.h"
@@ -86,6 +87,17 @@ void ScreenshotTour::visit(int index) {
         }, Qt::SingleShotConnection);
         connect(weights, &SuperWeightsPanel::compareFinished, this, shoot, Qt::SingleShotConnection);
         weights->runAction();
+    } else if (auto* integrity = qobject_cast<IntegrityPanel*>(panel)) {
+        // Audit; when something is flagged, also compare the model with it removed.
+        connect(panel, &ToolPanel::actionFinished, integrity, [this, integrity, shoot](bool ok) {
+            if (ok && integrity->lastAudit() && integrity->lastAudit()->edited) {
+                connect(integrity, &IntegrityPanel::reverseFinished, this, shoot, Qt::SingleShotConnection);
+                integrity->reverse();
+            } else {
+                shoot(ok);
+            }
+        }, Qt::SingleShotConnection);
+        integrity->runAction();
     } else if (auto* trace = qobject_cast<TracePanel*>(panel)) {
         // The attribution estimate first (its own screenshot), then the exact trace,
         // whose edit layer the later tabs take.

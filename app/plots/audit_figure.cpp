@@ -23,7 +23,10 @@ FigureSpec auditFigure(const AuditResult& r, double flagThreshold) {
     bars.valueMax = top * 1.1;
     bars.palette = r.edited ? Palette::Reds : Palette::Blues;
     FigureSpec fig;
-    fig.title = r.verdict;
+    std::string flagged;
+    for (const AuditFinding* f : byLayer)
+        if (f->flagged) flagged += (flagged.empty() ? "" : ", ") + std::to_string(f->layer);
+    fig.title = flagged.empty() ? "No layer stands out" : "Probably edited: layer " + flagged;
     fig.panels.push_back(std::move(bars));
     fig.panelWidth = 560;
     fig.panelHeight = std::max(200, 26 * int(byLayer.size()) + 80);

@@ -55,11 +55,11 @@ LayerSpectrum layerSpectrum(const Matrix& w, const MatrixD& moment) {
 }
 
 // (value − median of the others) / their spread: how far one layer stands out
-// from the rest of the model.
-double robustZ(const std::vector<double>& values, size_t i) {
+// from the rest of the model (the layers marked in `reference`, all when empty).
+double robustZ(const std::vector<double>& values, size_t i, const std::vector<char>& reference = {}) {
     std::vector<double> others;
     for (size_t j = 0; j < values.size(); ++j)
-        if (j != i) others.push_back(values[j]);
+        if (j != i && (reference.empty() || reference[j])) others.push_back(values[j]);
     if (others.empty()) return 0.0;
     const double m = median(others);
     std::vector<double> dev;
@@ -92,6 +92,22 @@ std::vector<AuditFinding> judgeLayers(const std::vector<Matrix>& down, const std
                                                                  : 0.0);
     }
 
+    // Layers are compared with the layers not flagged so far, until no more stand out:
+    // several layers edited one by one (sequential ROME) must not hide each other by
+    // widening the spread they are measured against.
+    std::vector<char> reference(n, 1);
+    std::vector<double> score(n, 0.0);
+    for (bool more = true; more;) {
+        more = false;
+        for (size_t l = 0; l < n; ++l)
+            if (reference[l]) score[l] = std::max(robustZ(gap, l, reference), robustZ(top, l, reference));
+        for (size_t l = 0; l < n; ++l)
+            if (reference[l] && score[l] >= flagThreshold && n > 2) {
+                reference[l] = 0;
+                more = true;
+            }
+    }
+
     std::vector<AuditFinding> findings;
     for (size_t l = 0; l < n; ++l) {
         AuditFinding f;
@@ -100,15 +116,15 @@ std::vector<AuditFinding> judgeLayers(const std::vector<Matrix>& down, const std
         f.gapRatio = gap[l];
         f.topRatio = top[l];
         f.spectralGap = plainGap[l];
-        f.score = std::max(robustZ(gap, l), robustZ(top, l));
-        f.flagged = f.score >= flagThreshold;
+        f.score = score[l];
+        f.flagged = !reference[l];
         const LayerSpectrum& s = spectra[l];
         const Eigen::Index d = s.eigenvalues.size();
         // The edit's rank: eigenvalues above the bulk by as much as the top one of a
         // typical layer plus the flag threshold's worth of spread.
         std::vector<double> others;
         for (size_t j = 0; j < n; ++j)
-            if (j != l) others.push_back(top[j]);
+            if (j != l && reference[j]) others.push_back(top[j]);
         const double typical = others.empty() ? top[l] : median(others);
         std::vector<double> dev;
         for (double v : others) dev.push_back(std::abs(v - typical));

@@ -41,7 +41,9 @@ HandMade handMade(uint64_t seed) {
     for (int l = 0; l < kLayers; ++l) {
         const MatrixD q = Eigen::HouseholderQR<MatrixD>(gaussian(kF, kF, rng)).householderQ();
         Eigen::VectorXd lambda(kF);
-        for (int i = 0; i < kF; ++i) lambda[i] = std::exp(-i / 6.0);
+        // Layers differ in how concentrated their keys are, as a trained model's do.
+        const double decay = 4.0 + 4.0 * std::uniform_real_distribution<double>()(rng);
+        for (int i = 0; i < kF; ++i) lambda[i] = std::exp(-i / decay);
         h.moments.push_back(q * lambda.asDiagonal() * q.transpose());
         h.sqrtMoments.push_back(q * lambda.cwiseSqrt().asDiagonal() * q.transpose());
         h.down.push_back((gaussian(kD, kF, rng) * h.sqrtMoments.back()).cast<float>());
@@ -122,7 +124,7 @@ TEST(EditAudit, TheWeakLowerLayersOfABatchEditAreFoundThroughTheirSharedDirectio
     std::mt19937_64 rng(17);
     std::vector<Eigen::VectorXd> deltas;
     for (int fact = 0; fact < 3; ++fact) deltas.push_back(gaussian(kD, 1, rng));
-    for (const auto& [layer, share] : std::vector<std::pair<int, double>>{{5, 1.0}, {4, 0.12}, {3, 0.12}}) {
+    for (const auto& [layer, share] : std::vector<std::pair<int, double>>{{5, 1.0}, {4, 0.03}, {3, 0.03}}) {
         for (const Eigen::VectorXd& delta : deltas) {
             const Eigen::VectorXd k = h.sqrtMoments[layer] * gaussian(kF, 1, rng);
             const Eigen::VectorXd cinvk = h.moments[layer].ldlt().solve(k);
@@ -140,7 +142,10 @@ TEST(EditAudit, TheWeakLowerLayersOfABatchEditAreFoundThroughTheirSharedDirectio
     std::sort(flagged.begin(), flagged.end());
     std::sort(shared.begin(), shared.end());
     EXPECT_EQ(flagged, (std::vector<int>{3, 4, 5}));
-    EXPECT_FALSE(shared.empty());  // at least one lower layer is too weak to stand out alone
+    std::string scores;
+    for (const AuditFinding& f : findings)
+        scores += std::to_string(f.layer) + ":" + std::to_string(f.score) + "/" + std::to_string(f.sharedWith) + " ";
+    EXPECT_FALSE(shared.empty()) << scores;  // at least one lower layer is too weak to stand out alone
 }
 
 TEST(EditAudit, AUniformPerturbationIsNotAnEdit) {

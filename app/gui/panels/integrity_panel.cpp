@@ -3,6 +3,7 @@
 
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSplitter>
 #include <QTableWidget>
@@ -39,6 +40,7 @@ IntegrityPanel::IntegrityPanel(Workspace* workspace, QWidget* parent)
       m_auditButton(new QPushButton(tr("Audit the weights for hidden edits"), this)),
       m_reverseButton(new QPushButton(tr("Reverse the flagged edits and compare"), this)),
       m_table(new QTableWidget(0, kColumns, this)),
+      m_explanation(new QPlainTextEdit(this)),
       m_chart(new FigureView(tr("Audit the model to see how far each layer's mlp/down stands out."), this)),
       m_view(new AblationView(this)),
       m_audit(this),
@@ -51,6 +53,8 @@ IntegrityPanel::IntegrityPanel(Workspace* workspace, QWidget* parent)
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setToolTip(tr("mlp/down of every layer, most edit-like first: the score is a robust z-score of its "
                            "whitened spectrum against the model's other layers (docs/audit.md)"));
+    m_explanation->setReadOnly(true);
+    m_explanation->setPlaceholderText(tr("Suspected targets and subjects of the top finding"));
     m_reverseButton->setEnabled(false);
     m_reverseButton->setToolTip(tr("Removes each flagged layer's estimated edit (the output directions that stand "
                                    "out) in a copy and compares it with the open model; the open model is unchanged"));
@@ -62,7 +66,8 @@ IntegrityPanel::IntegrityPanel(Workspace* workspace, QWidget* parent)
     auto* split = new QSplitter(Qt::Vertical, left);
     split->addWidget(m_chart);
     split->addWidget(m_table);
-    split->setSizes({520, 260});
+    split->addWidget(m_explanation);
+    split->setSizes({440, 220, 120});
     ll->addWidget(split, 1);
     ll->addWidget(m_reverseButton);
     auto* columns = new QSplitter(Qt::Horizontal, this);
@@ -81,9 +86,12 @@ IntegrityPanel::IntegrityPanel(Workspace* workspace, QWidget* parent)
 
 void IntegrityPanel::modelChanged() {
     m_table->setRowCount(0);
+    m_explanation->clear();
     m_chart->clear();
     m_view->clear();
     m_result.reset();
+    m_explanation->setReadOnly(true);
+    m_explanation->setPlaceholderText(tr("Suspected targets and subjects of the top finding"));
     m_reverseButton->setEnabled(false);
 }
 
@@ -119,11 +127,24 @@ void IntegrityPanel::auditFinished() {
             m_table->setItem(row, c, item);
         }
     }
+    QStringList targets, subjects;
+    for (size_t i = 0; i < r.suspectedTargets.size() && i < 10; ++i)
+        targets << QString::fromStdString(r.suspectedTargets[i].token).trimmed();
+    for (size_t i = 0; i < r.suspectedSubjects.size() && i < 5; ++i)
+        subjects << QStringLiteral("…%1 (%2)")
+                        .arg(QString::fromStdString(r.suspectedSubjects[i].context))
+                        .arg(r.suspectedSubjects[i].score, 0, 'f', 1);
+    m_explanation->setPlainText(
+        tr("%1\n%2 targets: %3\nKeys it answers best in the corpus: %4")
+            .arg(QString::fromStdString(r.verdict), r.edited ? tr("Suspected") : tr("If it were an edit, its"),
+                 targets.join(QStringLiteral(", ")), subjects.join(QStringLiteral("; "))));
     showFigure(m_chart, plots::auditFigure(r, AuditOptions{}.flagThreshold), QStringLiteral("audit"));
     m_reverseButton->setEnabled(r.edited);
     emit statusMessage(QString::fromStdString(r.verdict));
     emit actionFinished(true);
 }
+
+QString IntegrityPanel::explanation() const { return m_explanation->toPlainText(); }
 
 void IntegrityPanel::reverse() {
     const auto model = m_workspace->model();

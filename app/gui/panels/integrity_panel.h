@@ -12,6 +12,7 @@
 #include "app/gui/panels/tool_panel.h"
 #include "editing/audit/edit_audit.h"
 
+class QPlainTextEdit;
 class QPushButton;
 class QTableWidget;
 
@@ -32,6 +33,7 @@ public:
     void reverse();
 
     QTableWidget* table() const { return m_table; }
+    QString explanation() const;
     FigureView* chart() const { return m_chart; }
     AblationView* comparison() const { return m_view; }
     const std::optional<AuditResult>& lastAudit() const { return m_result; }
@@ -47,6 +49,7 @@ private:
     QPushButton* m_auditButton;
     QPushButton* m_reverseButton;
     QTableWidget* m_table;
+    QPlainTextEdit* m_explanation;  // suspected targets and subjects
     FigureView* m_chart;
     AblationView* m_view;
     std::optional<AuditResult> m_result;
