@@ -5,6 +5,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
+#include "cluster/shard_job.h"
 #include "editing/knowledge_eval.h"
 #include "data/datasets.h"
 #include "tensor/errors.h"
@@ -12,7 +13,11 @@
 namespace mwb::cli {
 
 void registerEvalKnowledge(CLI::App& app) {
-    struct Opts { std::string model, facts; int limit = 0; bool json = false, verbose = false, byTemplate = false; };
+    struct Opts {
+        std::string model, facts, out, checkpoint;
+        int limit = 0;
+        bool json = false, verbose = false, byTemplate = false;
+    };
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("eval-knowledge", "Top-1 accuracy of a model on a known-facts file");
     cmd->add_option("model", o->model, "Model file (.h5)")->required();
@@ -22,15 +27,22 @@ void registerEvalKnowledge(CLI::App& app) {
     cmd->add_flag("--by-template", o->byTemplate,
                   "Accuracy per template, worst first, and the mean over templates");
     cmd->add_flag("--json", o->json, "Print JSON");
+    cmd->add_option("--out", o->out, "Also write the JSON result to this file");
+    addCheckpointOption(cmd, o->checkpoint);
     cmd->callback([o] {
+        const cluster::Communicator& comm = cluster::Communicator::world();
+        cluster::runAgreed(comm, [&] {
         if (o->limit < 0) throw InvalidInput("--limit must not be negative");
-        std::vector<KnownFact> facts = loadKnownFacts(o->facts);
+        std::vector<KnownFact> facts = parseKnownFacts(readOnRoot(comm, o->facts), o->facts);
         if (o->limit > 0 && int(facts.size()) > o->limit) facts.resize(o->limit);
         const Model m = openModel(o->model);
-        const KnowledgeAccuracy k = evaluateKnowledge(m, facts, progressBar());
+        const KnowledgeAccuracy k =
+            evaluateKnowledge(m, facts, progressBar(), {.comm = &comm, .checkpoint = o->checkpoint});
+        if (!comm.isRoot()) return;
+        nlohmann::json j = toJson(k);
+        if (o->byTemplate) j["by_template"] = toJson(accuracyByTemplate(facts, k));
+        if (!o->out.empty()) writeOutput(o->out, j.dump(1) + "\n");
         if (o->json) {
-            nlohmann::json j = toJson(k);
-            if (o->byTemplate) j["by_template"] = toJson(accuracyByTemplate(facts, k));
             printJson(j);
             return;
         }
@@ -51,6 +63,7 @@ void registerEvalKnowledge(CLI::App& app) {
         }
         std::printf("%d facts: first-token accuracy %.2f%%, whole-attribute accuracy (greedy) %.2f%%\n", k.facts,
                     k.firstTokenAccuracy, k.attributeAccuracy);
+        });
     });
 }
 
