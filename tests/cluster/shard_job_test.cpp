@@ -6,7 +6,7 @@
 
 #include "cluster/bytes.h"
 #include "cluster/checkpoint.h"
-#include "support/temp_dir.h"
+#include "tests/support/temp_dir.h"
 #include "tensor/atomic_file.h"
 
 namespace mwb::cluster {
