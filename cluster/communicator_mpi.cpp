@@ -6,7 +6,9 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "cluster/communicator.h"
 
@@ -17,6 +19,21 @@ namespace {
 // MPI messages count in int: larger payloads go in pieces of at most 1 GiB.
 constexpr size_t kPiece = size_t(1) << 30;
 constexpr int kSizeTag = 1, kDataTag = 2;
+
+// Waits for a non-blocking operation, sleeping between checks. Blocking MPI calls
+// spin at full speed while a rank waits for the others at the end of a round; on a
+// shared node (or with more ranks than cores) that spinning takes the CPU from the
+// ranks still computing. A check every few milliseconds costs nothing against shards
+// that take seconds.
+void wait(MPI_Request& request) {
+    auto pause = std::chrono::microseconds(50);
+    for (int done = 0;;) {
+        MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+        if (done) return;
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::microseconds(5000));
+    }
+}
 
 void finalizeAtExit() {
     int initialized = 0, finalized = 0;
@@ -49,38 +66,53 @@ const Communicator& Communicator::world() {
 
 std::vector<int> Communicator::allGather(int value) const {
     std::vector<int> all(m_size, value);
-    if (m_size > 1) MPI_Allgather(&value, 1, MPI_INT, all.data(), 1, MPI_INT, MPI_COMM_WORLD);
+    if (m_size == 1) return all;
+    MPI_Request request;
+    MPI_Iallgather(&value, 1, MPI_INT, all.data(), 1, MPI_INT, MPI_COMM_WORLD, &request);
+    wait(request);
     return all;
 }
 
 std::string Communicator::broadcast(const std::string& bytes) const {
     if (m_size == 1) return bytes;
     uint64_t n = m_rank == 0 ? bytes.size() : 0;
-    MPI_Bcast(&n, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    MPI_Request request;
+    MPI_Ibcast(&n, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD, &request);
+    wait(request);
     std::string out = m_rank == 0 ? bytes : std::string(n, '\0');
-    for (size_t at = 0; at < n; at += kPiece)
-        MPI_Bcast(out.data() + at, int(std::min(kPiece, n - at)), MPI_BYTE, 0, MPI_COMM_WORLD);
+    for (size_t at = 0; at < n; at += kPiece) {
+        MPI_Ibcast(out.data() + at, int(std::min(kPiece, n - at)), MPI_BYTE, 0, MPI_COMM_WORLD, &request);
+        wait(request);
+    }
     return out;
 }
 
 std::vector<std::string> Communicator::gather(const std::string& bytes) const {
     if (m_size == 1) return {bytes};
+    MPI_Request request;
     if (m_rank != 0) {
         const uint64_t n = bytes.size();
-        MPI_Send(&n, 1, MPI_UINT64_T, 0, kSizeTag, MPI_COMM_WORLD);
-        for (size_t at = 0; at < n; at += kPiece)
-            MPI_Send(bytes.data() + at, int(std::min(kPiece, n - at)), MPI_BYTE, 0, kDataTag, MPI_COMM_WORLD);
+        MPI_Isend(&n, 1, MPI_UINT64_T, 0, kSizeTag, MPI_COMM_WORLD, &request);
+        wait(request);
+        for (size_t at = 0; at < n; at += kPiece) {
+            MPI_Isend(bytes.data() + at, int(std::min(kPiece, n - at)), MPI_BYTE, 0, kDataTag, MPI_COMM_WORLD,
+                      &request);
+            wait(request);
+        }
         return {};
     }
     std::vector<std::string> all(m_size);
     all[0] = bytes;
     for (int r = 1; r < m_size; ++r) {
         uint64_t n = 0;
-        MPI_Recv(&n, 1, MPI_UINT64_T, r, kSizeTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        MPI_Irecv(&n, 1, MPI_UINT64_T, r, kSizeTag, MPI_COMM_WORLD, &request);
+        wait(request);
         all[r].resize(n);
-        for (size_t at = 0; at < n; at += kPiece)
-            MPI_Recv(all[r].data() + at, int(std::min(kPiece, n - at)), MPI_BYTE, r, kDataTag, MPI_COMM_WORLD,
-                     MPI_STATUS_IGNORE);
+        for (size_t at = 0; at < n; at += kPiece) {
+            MPI_Irecv(all[r].data() + at, int(std::min(kPiece, n - at)), MPI_BYTE, r, kDataTag, MPI_COMM_WORLD,
+                      &request);
+            wait(request);
+        }
     }
     return all;
 }
