@@ -538,66 +538,6 @@ double restoredProbability(const Model& model, const std::string& prompt, const 
     return meanProbability(ptrs, t.answerId);
 }
 
-AverageTraceResult traceFacts(const Model& model, const std::vector<KnownFact>& facts,
-                              const CausalTraceParams& params, bool skipWrong, const ProgressFn& progress) {
-    if (facts.empty()) throw InvalidInput("the facts file holds no facts");
-    AverageTraceResult avg;
-    avg.params = params;
-    std::vector<std::string> subjects;
-    for (const auto& f : facts) subjects.push_back(f.subject);
-    avg.noise = params.noise ? NoiseLevel{*params.noise, "given"} : defaultNoise(model, subjects);
-    CausalTraceParams p = params;
-    p.noise = avg.noise.sigma;
-    const int nLayers = model.config.nLayers;
-    // Indirect effects are averaged per fact (restored minus that fact's corrupted
-    // probability): categories are filled by different subsets of facts, so
-    // subtracting the overall mean corrupted probability would bias them.
-    std::map<TraceKind, MatrixD> sums, effectSums;
-    std::array<long, 6> counts{};
-    for (TraceKind k : params.kinds) sums[k] = effectSums[k] = MatrixD::Zero(6, nLayers);
-    for (size_t i = 0; i < facts.size(); ++i) {
-        report(progress, {static_cast<long>(i), static_cast<long>(facts.size()), "facts"});
-        const auto& f = facts[i];
-        const CausalTraceResult r = traceFact(model, f.prompt, f.subject, f.attribute, p);
-        if (skipWrong && !r.answerIsTopPrediction) {
-            ++avg.factsSkipped;
-            continue;
-        }
-        ++avg.factsUsed;
-        avg.meanProbClean += r.probClean;
-        avg.meanProbCorrupted += r.probCorrupted;
-        // Token categories as in the paper's Figure 2 (and its summarising code):
-        // every middle-subject and further token counts as one sample of its category.
-        const int b = r.subjectBegin, e = r.subjectEnd, last = static_cast<int>(r.ids.size()) - 1;
-        std::vector<std::pair<int, int>> rowsOf = {{0, b}, {2, e - 1}, {5, last}};
-        for (int tok = b + 1; tok < e - 1; ++tok) rowsOf.push_back({1, tok});
-        if (e <= last) rowsOf.push_back({3, e});
-        for (int tok = e + 1; tok < last; ++tok) rowsOf.push_back({4, tok});
-        for (const auto& [cat, tok] : rowsOf) {
-            ++counts[cat];
-            for (TraceKind k : params.kinds) {
-                sums[k].row(cat) += r.probRestored.at(k).row(tok);
-                effectSums[k].row(cat) += r.probRestored.at(k).row(tok).array().matrix() -
-                                          MatrixD::Constant(1, nLayers, r.probCorrupted);
-            }
-        }
-    }
-    report(progress, {static_cast<long>(facts.size()), static_cast<long>(facts.size()), "facts"});
-    if (avg.factsUsed == 0) throw InvalidInput("the model predicts none of the facts correctly; nothing to average");
-    avg.meanProbClean /= avg.factsUsed;
-    avg.meanProbCorrupted /= avg.factsUsed;
-    for (TraceKind k : params.kinds) {
-        MatrixD m = sums[k], e = effectSums[k];
-        for (int cat = 0; cat < 6; ++cat) {
-            m.row(cat) /= std::max<long>(counts[cat], 1);
-            e.row(cat) /= std::max<long>(counts[cat], 1);
-        }
-        avg.probRestored[k] = m;
-        avg.indirectEffect[k] = e;
-    }
-    return avg;
-}
-
 namespace {
 nlohmann::json gridJson(const MatrixD& m) {
     nlohmann::json rows = nlohmann::json::array();

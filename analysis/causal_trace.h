@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cluster/shard_job.h"
 #include "data/datasets.h"
 #include "model/model.h"
 #include "tensor/progress.h"
@@ -166,9 +167,14 @@ struct AverageTraceResult {
     std::map<TraceKind, MatrixD> indirectEffect;
 };
 
+// Traces every fact (skipping, with skipWrong, those whose top-1 is not the attribute)
+// and averages the grids per token category (trace_facts.cpp). With `run` over
+// several ranks (inside cluster::runAgreed), the facts are split over them in shards
+// and the result, identical bit for bit to one process's, is on rank 0; the other
+// ranks return an empty result.
 AverageTraceResult traceFacts(const Model& model, const std::vector<KnownFact>& facts,
                               const CausalTraceParams& params, bool skipWrong,
-                              const ProgressFn& progress = {});
+                              const ProgressFn& progress = {}, const cluster::ShardRun& run = {});
 
 nlohmann::json toJson(const CausalTraceResult& r);
 nlohmann::json toJson(const AverageTraceResult& r);

@@ -13,11 +13,9 @@ namespace mwb {
 
 namespace {
 
-nlohmann::json parseJsonFile(const std::filesystem::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw InvalidInput(file.string() + ": cannot open the file");
+nlohmann::json parseJsonText(std::string_view text, const std::filesystem::path& file) {
     try {
-        return nlohmann::json::parse(in);
+        return nlohmann::json::parse(text);
     } catch (const nlohmann::json::parse_error& e) {
         throw InvalidInput(file.string() + ": not valid JSON (" + e.what() + ")");
     }
@@ -46,7 +44,11 @@ std::string fillTemplate(const std::string& templ, const std::string& text) {
 std::string CounterFactCase::rewritePrompt() const { return fillTemplate(prompt, subject); }
 
 std::vector<KnownFact> loadKnownFacts(const std::filesystem::path& file) {
-    const auto j = parseJsonFile(file);
+    return parseKnownFacts(readTextFile(file), file);
+}
+
+std::vector<KnownFact> parseKnownFacts(std::string_view text, const std::filesystem::path& file) {
+    const auto j = parseJsonText(text, file);
     if (!j.is_array()) throw InvalidInput(file.string() + ": expected a JSON array of facts");
     std::vector<KnownFact> facts;
     for (size_t i = 0; i < j.size(); ++i) {
@@ -67,7 +69,11 @@ std::vector<KnownFact> loadKnownFacts(const std::filesystem::path& file) {
 }
 
 std::vector<CounterFactCase> loadCounterFact(const std::filesystem::path& file) {
-    const auto j = parseJsonFile(file);
+    return parseCounterFact(readTextFile(file), file);
+}
+
+std::vector<CounterFactCase> parseCounterFact(std::string_view text, const std::filesystem::path& file) {
+    const auto j = parseJsonText(text, file);
     if (!j.is_array()) throw InvalidInput(file.string() + ": expected a JSON array of edit cases");
     std::vector<CounterFactCase> cases;
     for (size_t i = 0; i < j.size(); ++i) {

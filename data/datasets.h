@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace mwb {
@@ -40,6 +41,10 @@ std::string fillTemplate(const std::string& templ, const std::string& text);
 // missing keys, a prompt that does not contain its subject, ...).
 std::vector<KnownFact> loadKnownFacts(const std::filesystem::path& file);
 std::vector<CounterFactCase> loadCounterFact(const std::filesystem::path& file);
+// The same for a file's content already read (a job's rank 0 reads the file and sends
+// its bytes to the other ranks); `file` names it in errors.
+std::vector<KnownFact> parseKnownFacts(std::string_view text, const std::filesystem::path& file);
+std::vector<CounterFactCase> parseCounterFact(std::string_view text, const std::filesystem::path& file);
 
 // Whole file as a string (UTF-8 text corpora); throws InvalidInput if unreadable.
 std::string readTextFile(const std::filesystem::path& file);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "cluster/bytes.h"
 #include "tokenizer/continuation.h"
 #include "tensor/errors.h"
 #include "tensor/parallel.h"
@@ -23,7 +24,7 @@ int argmax(const Eigen::Ref<const RowVector>& logits) {
 }  // namespace
 
 KnowledgeAccuracy evaluateKnowledge(const Model& model, const std::vector<KnownFact>& facts,
-                                    const ProgressFn& progress) {
+                                    const ProgressFn& progress, const cluster::ShardRun& run) {
     if (facts.empty()) throw InvalidInput("there are no facts to evaluate");
     const Transformer transformer(model, nullptr, WeightPacking::Once);
     const Tokenizer& tokenizer = model.tokenizer;
@@ -45,8 +46,9 @@ KnowledgeAccuracy evaluateKnowledge(const Model& model, const std::vector<KnownF
                                " with its attribute is longer than the model's context of " +
                                std::to_string(model.config.nCtx) + " tokens");
     }
-    for (int first = 0; first < n; first += kChunk) {
-        report(progress, {first, n, "evaluate facts"});
+    // A shard is one batch of kChunk prompts, so that every prompt runs in the same batch
+    // (and gives the same bits) whatever the number of ranks.
+    const auto evaluateBatch = [&](int first) {
         const int count = std::min(kChunk, n - first);
         const std::vector<std::vector<int>> batch(promptIds.begin() + first, promptIds.begin() + first + count);
         std::vector<RunState> states = transformer.runBatch(batch, {}, LogitsMode::Last);
@@ -69,8 +71,49 @@ KnowledgeAccuracy evaluateKnowledge(const Model& model, const std::vector<KnownF
             }
             p.attributeCorrect = p.matchedTokens == int(p.attributeIds.size());
         });
+    };
+    cluster::ShardJob job;
+    job.stage = "evaluate facts";
+    job.shards = cluster::shardCount(n, kChunk);
+    job.units = [&](int shard) { return long(std::min(kChunk, n - shard * kChunk)); };
+    job.compute = [&](int shard) {
+        evaluateBatch(shard * kChunk);
+        cluster::ByteWriter w;
+        for (int i = shard * kChunk; i < shard * kChunk + job.units(shard); ++i) {
+            const FactPrediction& p = out.predictions[i];
+            w.put<int32_t>(p.predictedId);
+            w.put(p.predicted);
+            w.put(p.probAttribute);
+            w.put<int32_t>(p.matchedTokens);
+            w.put<uint8_t>(p.firstTokenCorrect);
+            w.put<uint8_t>(p.attributeCorrect);
+        }
+        return w.take();
+    };
+    job.consume = [&](int shard, std::string_view bytes) {
+        cluster::ByteReader in(bytes, "shard " + std::to_string(shard) + " of the evaluated facts");
+        for (int i = shard * kChunk; i < shard * kChunk + job.units(shard); ++i) {
+            FactPrediction& p = out.predictions[i];
+            p.predictedId = in.get<int32_t>();
+            p.predicted = in.getString();
+            p.probAttribute = in.get<double>();
+            p.matchedTokens = in.get<int32_t>();
+            p.firstTokenCorrect = in.get<uint8_t>() != 0;
+            p.attributeCorrect = in.get<uint8_t>() != 0;
+        }
+    };
+    cluster::ByteWriter factText;
+    for (const FactPrediction& p : out.predictions) {
+        factText.put(p.prompt);
+        factText.put(p.attribute);
     }
-    report(progress, {n, n, "evaluate facts"});
+    const nlohmann::json identity = {{"job", "evaluate knowledge"},
+                                     {"model", cluster::fileIdentity(model.path)},
+                                     {"facts", n},
+                                     {"facts_hash", cluster::hashBytes(factText.bytes())},
+                                     {"facts_per_shard", kChunk}};
+    cluster::runShards(run.communicator(), job, progress, {run.checkpoint, identity});
+    if (!run.communicator().isRoot()) return {};
     int firstCorrect = 0, attributeCorrect = 0;
     for (const FactPrediction& p : out.predictions) {
         firstCorrect += p.firstTokenCorrect;

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cluster/shard_job.h"
 #include "data/datasets.h"
 #include "model/model.h"
 #include "tensor/progress.h"
@@ -42,9 +43,12 @@ struct KnowledgeAccuracy {
 };
 
 // Throws InvalidInput for an empty list, or a fact whose prompt plus attribute does not
-// fit in the model's context; Cancelled when progress returns false.
+// fit in the model's context; Cancelled when progress returns false. With `run` over
+// several ranks (inside cluster::runAgreed), batches of facts are split over them and
+// the result, identical bit for bit to one process's, is on rank 0; the other ranks
+// return an empty result.
 KnowledgeAccuracy evaluateKnowledge(const Model& model, const std::vector<KnownFact>& facts,
-                                    const ProgressFn& progress = {});
+                                    const ProgressFn& progress = {}, const cluster::ShardRun& run = {});
 
 // Accuracy per template of the facts (KnownFact::templ), worst first. A facts file
 // with a few large templates is dominated by them; the mean over templates weighs each

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cluster/bytes.h"
 #include "data/datasets.h"
 #include "tensor/atomic_file.h"
 #include "tensor/errors.h"
@@ -138,11 +139,13 @@ void writeCache(const std::filesystem::path& file, const SecondMoment& m) {
     }
 }
 
-uint64_t optionsFingerprint(uint64_t weights, const std::string& corpus, long maxTokens) {
+uint64_t optionsFingerprint(uint64_t weights, const std::string& corpus, const SecondMomentOptions& o) {
     Hasher h;
     h.mix(weights);
     h.bytes(corpus.data(), corpus.size());
-    h.mix(static_cast<uint64_t>(maxTokens));
+    h.mix(static_cast<uint64_t>(o.maxTokens));
+    // The shards fix the order of the floating-point sums, so they are part of the value.
+    h.mix(static_cast<uint64_t>(o.shardTokens));
     return h.h;
 }
 
@@ -182,63 +185,148 @@ uint64_t keyFingerprint(const Model& model, int layer) {
     return h.h;
 }
 
+namespace {
+
+// The corpus as the statistics read it: documents in order, each split into runs of at
+// most nCtx tokens, until maxTokens; then grouped into shards of consecutive chunks,
+// a new shard starting once the current one holds shardTokens tokens. The plan
+// depends only on the corpus and the options, never on the number of ranks.
+struct CorpusPlan {
+    std::vector<std::vector<int>> chunks;
+    std::vector<size_t> shardBegin;  // index of each shard's first chunk; then chunks.size()
+    std::vector<long> shardTokens;
+    long tokens = 0;
+};
+
+CorpusPlan planCorpus(const Model& model, const std::string& corpusText, const SecondMomentOptions& o) {
+    const auto docs = splitDocuments(corpusText);
+    if (docs.empty()) throw InvalidInput("the corpus for the second-moment statistics is empty");
+    CorpusPlan plan;
+    const long nCtx = model.config.nCtx;
+    for (size_t d = 0; d < docs.size() && plan.tokens < o.maxTokens; ++d) {
+        const auto ids = model.tokenizer.encodeIds(docs[d]);
+        for (size_t start = 0; start < ids.size() && plan.tokens < o.maxTokens; start += size_t(nCtx)) {
+            const size_t len = size_t(std::min<long>({long(ids.size() - start), nCtx, o.maxTokens - plan.tokens}));
+            if (plan.shardBegin.empty() || plan.shardTokens.back() >= o.shardTokens) {
+                plan.shardBegin.push_back(plan.chunks.size());
+                plan.shardTokens.push_back(0);
+            }
+            plan.chunks.emplace_back(ids.begin() + long(start), ids.begin() + long(start + len));
+            plan.shardTokens.back() += long(len);
+            plan.tokens += long(len);
+        }
+    }
+    plan.shardBegin.push_back(plan.chunks.size());
+    return plan;
+}
+
+// The lower triangle of a symmetric sum, column by column: half the bytes of the
+// matrix, all of its information (the upper part is never accumulated).
+void putLower(cluster::ByteWriter& w, const MatrixD& m) {
+    std::vector<double> lower;
+    lower.reserve(size_t(m.rows() * (m.rows() + 1) / 2));
+    for (Eigen::Index c = 0; c < m.cols(); ++c)
+        for (Eigen::Index r = c; r < m.rows(); ++r) lower.push_back(m(r, c));
+    w.put(lower);
+}
+
+// Adds a lower triangle written by putLower to the lower triangle of `sum`.
+void addLower(cluster::ByteReader& in, MatrixD& sum) {
+    const std::vector<double> lower = in.getVector<double>();
+    if (lower.size() != size_t(sum.rows() * (sum.rows() + 1) / 2))
+        throw Error("a shard of the second-moment statistics has " + std::to_string(lower.size()) +
+                    " values, expected " + std::to_string(sum.rows() * (sum.rows() + 1) / 2));
+    size_t i = 0;
+    for (Eigen::Index c = 0; c < sum.cols(); ++c)
+        for (Eigen::Index r = c; r < sum.rows(); ++r) sum(r, c) += lower[i++];
+}
+
+}  // namespace
+
 std::map<int, SecondMoment> secondMoments(const Model& model, const std::vector<int>& layers,
                                           const std::string& corpusText, const SecondMomentOptions& o,
+<<<<<<< HEAD
                                           const ProgressFn& progress) {
     requireDenseModel(model.config, "second-moment statistics of MLP keys");
+=======
+                                          const ProgressFn& progress, const cluster::ShardRun& run) {
+>>>>>>> mpi
     const auto& c = model.config;
     if (o.maxTokens < 1) throw InvalidInput("the number of tokens for the statistics must be positive");
+    if (o.shardTokens < 1) throw InvalidInput("the tokens per shard of the statistics must be positive");
+    const cluster::Communicator& comm = run.communicator();
     std::map<int, SecondMoment> result;
     std::map<int, uint64_t> keys;
     const auto dir = o.useCache ? cacheDirFor(model, o) : std::filesystem::path();
-    std::vector<int> todo;
-    for (int layer : layers) {
-        keys[layer] = optionsFingerprint(keyFingerprint(model, layer), corpusText, o.maxTokens);
-        SecondMoment m;
-        m.layer = layer;
-        if (o.useCache && readCache(cacheFile(dir, layer, keys[layer]), m, c.dFf)) {
-            result[layer] = std::move(m);
-        } else if (!result.count(layer) &&
-                   std::find(todo.begin(), todo.end(), layer) == todo.end()) {
-            todo.push_back(layer);
+    for (int layer : layers) keys[layer] = optionsFingerprint(keyFingerprint(model, layer), corpusText, o);
+    // Rank 0 alone reads the cache; every rank learns which layers remain to compute.
+    const std::string todoBytes = cluster::agreedBroadcast(comm, [&] {
+        std::vector<int> todo;
+        for (int layer : layers) {
+            SecondMoment m;
+            m.layer = layer;
+            if (o.useCache && readCache(cacheFile(dir, layer, keys[layer]), m, c.dFf))
+                result[layer] = std::move(m);
+            else if (!result.count(layer) && std::find(todo.begin(), todo.end(), layer) == todo.end())
+                todo.push_back(layer);
         }
-    }
+        cluster::ByteWriter w;
+        w.put(todo);
+        return w.take();
+    });
+    const std::vector<int> todo = cluster::ByteReader(todoBytes, "the layers to compute").getVector<int>();
     if (todo.empty()) return result;
 
-    const auto docs = splitDocuments(corpusText);
-    if (docs.empty()) throw InvalidInput("the corpus for the second-moment statistics is empty");
+    const CorpusPlan plan = planCorpus(model, corpusText, o);
     const Transformer transformer(model, nullptr, WeightPacking::Once);
     Hooks hooks;
     for (int layer : todo) hooks.captures.push_back({HookSite::MlpIn, layer});
     const int toLayer = *std::max_element(todo.begin(), todo.end()) + 1;  // later layers are not needed
-    // Only the lower triangle of each sum is accumulated (Kᵀ K is symmetric); in double,
-    // straight from the keys, so that no d_ff x d_ff temporary exists besides the sum
-    // (a 7B model's d_ff of 11008 makes each such matrix a gigabyte).
+    // Each shard's sums start from zero and rank 0 adds them in shard order, so the
+    // result is the same for any number of ranks (docs/cluster.md). Only the lower
+    // triangle is accumulated (Kᵀ K is symmetric); in double, straight from the keys,
+    // so that no d_ff x d_ff temporary exists besides the sums (a 7B model's d_ff of
+    // 11008 makes each such matrix a gigabyte).
     std::map<int, MatrixD> sums;
-    for (int layer : todo) sums[layer] = MatrixD::Zero(c.dFf, c.dFf);
-    long tokens = 0;
-    for (size_t d = 0; d < docs.size() && tokens < o.maxTokens; ++d) {
-        const auto ids = model.tokenizer.encodeIds(docs[d]);
-        for (size_t start = 0; start < ids.size() && tokens < o.maxTokens; start += c.nCtx) {
-            const size_t len = std::min<size_t>({ids.size() - start, static_cast<size_t>(c.nCtx),
-                                                 static_cast<size_t>(o.maxTokens - tokens)});
-            const std::vector<int> chunk(ids.begin() + start, ids.begin() + start + len);
-            const RunState s = transformer.run(chunk, hooks, LogitsMode::None, toLayer);
+    const auto computeShard = [&](int shard) {
+        std::map<int, MatrixD> partial;
+        for (int layer : todo) partial[layer] = MatrixD::Zero(c.dFf, c.dFf);
+        for (size_t i = plan.shardBegin[size_t(shard)]; i < plan.shardBegin[size_t(shard) + 1]; ++i) {
+            const RunState s = transformer.run(plan.chunks[i], hooks, LogitsMode::None, toLayer);
             for (int layer : todo) {
                 const MatrixD kt = s.captured.at({HookSite::MlpIn, layer}).transpose().cast<double>();
-                sums[layer].selfadjointView<Eigen::Lower>().rankUpdate(kt);
+                partial[layer].selfadjointView<Eigen::Lower>().rankUpdate(kt);
             }
-            tokens += static_cast<long>(len);
-            report(progress, {tokens, o.maxTokens, "statistics"});
         }
-    }
+        cluster::ByteWriter w;
+        for (int layer : todo) putLower(w, partial[layer]);
+        return w.take();
+    };
+    cluster::ShardJob job;
+    job.stage = "statistics";
+    job.shards = int(plan.shardTokens.size());
+    job.units = [&](int shard) { return plan.shardTokens[size_t(shard)]; };
+    job.compute = computeShard;
+    job.consume = [&](int shard, std::string_view bytes) {
+        cluster::ByteReader in(bytes, "shard " + std::to_string(shard) + " of the statistics");
+        for (int layer : todo) {
+            if (!sums.count(layer)) sums[layer] = MatrixD::Zero(c.dFf, c.dFf);
+            addLower(in, sums[layer]);
+        }
+    };
+    nlohmann::json identity = {{"job", "second moments"}, {"model", cluster::fileIdentity(model.path)},
+                               {"layers", todo}, {"tokens", plan.tokens}, {"shard_tokens", o.shardTokens},
+                               {"shards", job.shards}};
+    for (int layer : todo) identity["key_layer" + std::to_string(layer)] = keys[layer];
+    cluster::runShards(comm, job, progress, {run.checkpoint, identity});
+    if (!comm.isRoot()) return {};
     for (int layer : todo) {
         SecondMoment m;
         m.layer = layer;
-        m.tokens = tokens;
+        m.tokens = plan.tokens;
         MatrixD& sum = sums[layer];
         sum.triangularView<Eigen::StrictlyUpper>() = sum.transpose();  // reads only the lower part
-        sum /= static_cast<double>(tokens);
+        sum /= static_cast<double>(plan.tokens);
         m.moment = std::move(sum);
         if (o.useCache) {
             writeCache(cacheFile(dir, layer, keys[layer]), m);
@@ -268,8 +356,12 @@ void linkCachedStatistics(const std::filesystem::path& sourceModel, const std::f
 
 SecondMoment secondMoment(const Model& model, int layer, const std::string& corpusText,
                           const SecondMomentOptions& options, const ProgressFn& progress) {
+<<<<<<< HEAD
     requireDenseModel(model.config, "second-moment statistics of MLP keys");
     return secondMoments(model, {layer}, corpusText, options, progress).at(layer);
+=======
+    return secondMoments(model, {layer}, corpusText, options, progress, {}).at(layer);
+>>>>>>> mpi
 }
 
 double meanSquaredOutput(const Matrix& w, const MatrixD& moment) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/shard_job.h"
 #include "model/model.h"
 #include "tensor/progress.h"
 #include "tensor/tensor.h"
@@ -19,6 +20,11 @@ namespace mwb {
 
 struct SecondMomentOptions {
     long maxTokens = 100000;  // the reference's mom2_n_samples
+    // Tokens per shard: the unit of work split over ranks and kept by a checkpoint. The
+    // sums of a shard start from zero and the shards are added in order, so the result
+    // depends on this (in the last bits) but not on the number of ranks; part of the
+    // cache key.
+    long shardTokens = 4096;
     // Where cached statistics live; empty: "<model file>.mwbstats/" beside the model
     // when that folder is writable, else $XDG_CACHE_HOME/mwb (or ~/.cache/mwb).
     std::filesystem::path cacheDir;
@@ -42,11 +48,16 @@ struct SecondMoment {
 uint64_t keyFingerprint(const Model& model, int layer);
 
 // Statistics of several layers from one pass over the corpus (documents: one per
-// line, split into chunks of at most nCtx tokens). Accumulated in double.
+// line, split into chunks of at most nCtx tokens). Accumulated in double, by shards
+// of options.shardTokens tokens added in order. With `run` over several ranks
+// (inside cluster::runAgreed), the shards are split over them and the result,
+// identical bit for bit to one process's, is on rank 0 (which alone reads and writes
+// the cache); the other ranks return an empty map.
 std::map<int, SecondMoment> secondMoments(const Model& model, const std::vector<int>& layers,
                                           const std::string& corpusText,
                                           const SecondMomentOptions& options = {},
-                                          const ProgressFn& progress = {});
+                                          const ProgressFn& progress = {},
+                                          const cluster::ShardRun& run = {});
 
 // E‖W k‖² = tr(W C Wᵀ) over the keys C summarises: the mean squared output of
 // mlp/down on ordinary text (bias excluded).

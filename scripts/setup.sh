@@ -10,6 +10,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev libxxhash-dev
   libgtest-dev libbenchmark-dev
   qt6-base-dev libqcustomplot-dev libgl-dev
+  libopenmpi-dev openmpi-bin
   xvfb xauth
   jq
 )

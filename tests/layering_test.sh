@@ -10,7 +10,7 @@ self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 # which analysis/ includes editing/, and accept the same trees without those lines.
 if [ "${1:-}" = --self-test ]; then
   tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
-  for lib in tensor tokenizer data model io metrics training analysis editing; do mkdir -p "$tmp/$lib"; done
+  for lib in tensor cluster tokenizer data model io metrics training analysis editing; do mkdir -p "$tmp/$lib"; done
   echo '#include "tensor/tensor.h"' > "$tmp/model/a.h"
   echo '#include "model/a.h"' > "$tmp/analysis/b.h"
   "$self" "$tmp" >/dev/null 2>&1 || { echo "self-test: a clean tree was rejected" >&2; exit 1; }
@@ -28,14 +28,15 @@ cd "$root" || exit 2
 
 declare -A allowed=(
   [tensor]="tensor"
+  [cluster]="tensor cluster"
   [tokenizer]="tensor tokenizer"
   [data]="tensor data"
   [model]="tensor tokenizer model"
   [io]="tensor tokenizer model io"
   [metrics]="tensor tokenizer model metrics"
   [training]="tensor tokenizer data model io training"
-  [analysis]="tensor tokenizer data model io metrics analysis"
-  [editing]="tensor tokenizer data model io metrics editing"
+  [analysis]="tensor tokenizer data model io metrics cluster analysis"
+  [editing]="tensor tokenizer data model io metrics cluster editing"
 )
 
 failures=0
@@ -57,8 +58,16 @@ for lib in "${!allowed[@]}"; do
     if [ "$lib" != io ] && grep -Eq '^\s*#\s*include\s+[<"](H5Cpp|hdf5)' "$file"; then
       fail "$file uses the HDF5 API outside io/"
     fi
+    if [ "$lib" != cluster ] && grep -Eq '^\s*#\s*include\s+[<"]mpi' "$file"; then
+      fail "$file uses MPI outside cluster/"
+    fi
   done < <(find "$lib" -name '*.cpp' -o -name '*.h')
 done
+
+# MPI stays inside cluster/: app/ calls the cluster API, never MPI itself.
+while IFS= read -r file; do
+  fail "$file uses MPI outside cluster/"
+done < <(grep -rlE '^\s*#\s*include\s+[<"]mpi' --include='*.cpp' --include='*.h' app 2>/dev/null)
 
 # training/ is a leaf: only the train command and the training tests include it.
 while IFS= read -r file; do

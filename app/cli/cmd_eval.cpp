@@ -2,10 +2,13 @@
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <sstream>
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
 #include "app/cli/edit_support.h"
+#include "cluster/shard_job.h"
+#include "editing/counterfact_run.h"
 #include "editing/edit_history.h"
 #include "editing/evaluation.h"
 #include "editing/second_moments.h"
@@ -23,14 +26,108 @@ void printMetrics(const char* label, const Metrics& m) {
 
 }  // namespace
 
-void registerEval(CLI::App& app) {
-    struct Opts {
-        std::string model, cases;
-        int limit = 0, batch = 0;
-        bool sequential = false, json = false, noFluency = false, keepEditedNeighbours = false;
-        EditOptions edit;
+namespace {
+
+struct EvalOpts {
+    std::string model, cases, out, checkpoint;
+    int limit = 0, batch = 0;
+    bool sequential = false, json = false, noFluency = false, keepEditedNeighbours = false;
+    EditOptions edit;
+};
+
+// The outcome of every case with the edits applied one after another to one model;
+// one process (each edit needs the model the earlier ones left).
+std::vector<CaseOutcome> evaluateSequence(Model& m, const std::vector<CounterFactCase>& cases, size_t group,
+                                          const EvalOptions& eo, const GroupEdit& edit, const ProgressFn& progress) {
+    std::vector<CaseOutcome> outcomes(cases.size());
+    const std::vector<CaseMetrics> unedited = evaluateCases(m, cases, eo, progress);
+    for (size_t start = 0; start < cases.size(); start += group) {
+        report(progress, {static_cast<long>(start), static_cast<long>(cases.size()), "edit and evaluate"});
+        const size_t end = std::min(cases.size(), start + group);
+        std::vector<EditRequest> requests;
+        for (size_t i = start; i < end; ++i)
+            requests.push_back({cases[i].prompt, cases[i].subject, cases[i].targetNew, cases[i].targetTrue});
+        const std::vector<int> layers = edit(m, requests);
+        for (size_t i = start; i < end; ++i) outcomes[i] = {unedited[i], evaluateCase(m, cases[i], eo), layers};
+    }
+    report(progress, {static_cast<long>(cases.size()), static_cast<long>(cases.size()), "edit and evaluate"});
+    return outcomes;
+}
+
+// The work of `mwb eval`, on every rank of the job (inside cluster::runAgreed).
+void runEval(EvalOpts& o, const std::string& options, const cluster::Communicator& comm) {
+    auto cases = parseCounterFact(readOnRoot(comm, o.cases), o.cases);
+    if (o.limit < 0) throw InvalidInput("--limit must not be negative");
+    if (o.limit > 0 && static_cast<size_t>(o.limit) < cases.size()) cases.resize(o.limit);
+    if (cases.empty()) throw InvalidInput(o.cases + " holds no cases");
+    if (o.batch < 0) throw InvalidInput("--batch must be positive");
+    if (o.sequential && comm.size() > 1)
+        throw InvalidInput("--sequential edits one model case after case, which one process does; "
+                           "run it without mpirun");
+    const size_t group = o.batch > 0 ? static_cast<size_t>(o.batch) : 1;
+    if (group > 1) o.edit.method = "memit";
+    checkEditOptions(o.edit, loadConfig(o.model));  // before any work
+    for (const auto& c : cases) validateRequest({c.prompt, c.subject, c.targetNew, c.targetTrue});
+    const std::string corpus = cluster::agreedBroadcast(comm, [&] { return statisticsCorpus(o.edit); });
+    // Neighbourhoods without the subjects edited together with the case: in its
+    // batch, or anywhere in a sequence (which ends with all of them in the model).
+    int dropped = 0;
+    if (!o.keepEditedNeighbours && (group > 1 || o.sequential)) {
+        const size_t run = o.sequential ? cases.size() : group;
+        for (size_t start = 0; start < cases.size(); start += run) {
+            const auto first = cases.begin() + long(start), last = cases.begin() + long(std::min(cases.size(), start + run));
+            std::ranges::move(withoutEditedNeighbours({first, last}, &dropped), first);
+        }
+    }
+    Model m = openModel(o.model);
+    EvalOptions eo;
+    eo.fluency = !o.noFluency;
+    eo.maxGenerationPrompts = 1;
+    const GroupEdit edit = [&](Model& model, const std::vector<EditRequest>& requests) {
+        EditSpec spec = editSpec(model, requests, o.edit, true);
+        runEdit(model, requests, spec, corpus);  // with --null-space, the model's earlier edits are kept (K_p)
+        return spec.layers;
     };
-    auto o = std::make_shared<Opts>();
+    const auto progress = progressBar();
+    const std::vector<CaseOutcome> outcomes =
+        o.sequential ? evaluateSequence(m, cases, group, eo, edit, progress)
+                     : evaluateEditGroups(m, cases, group, eo, edit, progress,
+                                          {.comm = &comm, .checkpoint = o.checkpoint, .identity = options});
+    if (!comm.isRoot()) return;
+    std::vector<CaseMetrics> unedited, edited;
+    for (const CaseOutcome& c : outcomes) {
+        unedited.push_back(c.unedited);
+        edited.push_back(c.edited);
+    }
+    // Sequential editing: also re-measure every case on the final model, which shows
+    // whether later edits undid earlier ones.
+    nlohmann::json j = {{"unedited", toJson(aggregate(unedited))}, {"edited", toJson(aggregate(edited))}};
+    std::optional<Metrics> final;
+    if (o.sequential) {
+        final = aggregate(evaluateCases(m, cases, eo));
+        j["final"] = toJson(*final);
+    }
+    nlohmann::json perCase = nlohmann::json::array();
+    for (size_t i = 0; i < cases.size(); ++i)
+        perCase.push_back({{"case_id", cases[i].caseId}, {"layers", outcomes[i].layers},
+                           {"unedited", toJson(unedited[i])}, {"edited", toJson(edited[i])}});
+    j["cases"] = perCase;
+    j["method"] = o.edit.method;
+    j["neighborhood_prompts_left_out"] = dropped;
+    if (!o.out.empty()) writeOutput(o.out, j.dump(1) + "\n");
+    if (o.json) { printJson(j); return; }
+    if (dropped > 0)
+        std::printf("(%d neighbourhood prompts left out: their subjects are edited in the same run; "
+                    "--keep-edited-neighbours keeps them)\n", dropped);
+    printMetrics("unedited", aggregate(unedited));
+    printMetrics("edited", aggregate(edited));
+    if (final) printMetrics("final", *final);
+}
+
+}  // namespace
+
+void registerEval(CLI::App& app) {
+    auto o = std::make_shared<EvalOpts>();
     auto* cmd = app.add_subcommand(
         "eval", "CounterFact evaluation: edit each case and measure efficacy, paraphrase, neighbourhood, fluency");
     cmd->add_option("model", o->model, "Model file (.h5)")->required();
@@ -43,73 +140,19 @@ void registerEval(CLI::App& app) {
                   "With --batch or --sequential, also score neighbourhood prompts about subjects the run itself "
                   "edits in the same relation (left out by default: the run is meant to change them)");
     cmd->add_flag("--json", o->json, "Print JSON");
+    cmd->add_option("--out", o->out, "Also write the JSON result to this file");
+    addCheckpointOption(cmd, o->checkpoint);
     addEditOptions(cmd, o->edit);
-    cmd->callback([o] {
-        auto cases = loadCounterFact(o->cases);
-        if (o->limit < 0) throw InvalidInput("--limit must not be negative");
-        if (o->limit > 0 && static_cast<size_t>(o->limit) < cases.size()) cases.resize(o->limit);
-        if (cases.empty()) throw InvalidInput(o->cases + " holds no cases");
-        if (o->batch < 0) throw InvalidInput("--batch must be positive");
-        const size_t group = o->batch > 0 ? static_cast<size_t>(o->batch) : 1;
-        if (group > 1) o->edit.method = "memit";
-        checkEditOptions(o->edit, loadConfig(o->model));  // before any work
-        for (const auto& c : cases) validateRequest({c.prompt, c.subject, c.targetNew, c.targetTrue});
-        const std::string corpus = statisticsCorpus(o->edit);
-        // Neighbourhoods without the subjects edited together with the case: in its
-        // batch, or anywhere in a sequence (which ends with all of them in the model).
-        int dropped = 0;
-        if (!o->keepEditedNeighbours && (group > 1 || o->sequential)) {
-            const size_t run = o->sequential ? cases.size() : group;
-            for (size_t start = 0; start < cases.size(); start += run) {
-                const auto first = cases.begin() + long(start), last = cases.begin() + long(std::min(cases.size(), start + run));
-                std::ranges::move(withoutEditedNeighbours({first, last}, &dropped), first);
-            }
-        }
-        Model m = openModel(o->model);
-        EvalOptions eo;
-        eo.fluency = !o->noFluency;
-        eo.maxGenerationPrompts = 1;
-        const auto progress = progressBar();
-        const std::vector<CaseMetrics> unedited = evaluateCases(m, cases, eo, progress);
-        std::vector<CaseMetrics> edited;
-        std::vector<std::vector<int>> editedLayers;  // per case: the layers its edit changed
-        for (size_t start = 0; start < cases.size(); start += group) {
-            report(progress, {static_cast<long>(start), static_cast<long>(cases.size()), "edit and evaluate"});
-            const size_t end = std::min(cases.size(), start + group);
-            std::vector<EditRequest> requests;
-            for (size_t i = start; i < end; ++i)
-                requests.push_back({cases[i].prompt, cases[i].subject, cases[i].targetNew, cases[i].targetTrue});
-            EditSpec spec = editSpec(m, requests, o->edit, true);
-            runEdit(m, requests, spec, corpus);  // with --null-space, the model's earlier edits are kept (K_p)
-            for (size_t i = start; i < end; ++i) {
-                edited.push_back(evaluateCase(m, cases[i], eo));
-                editedLayers.push_back(spec.layers);
-            }
-            if (!o->sequential) undoLastEdit(m);
-        }
-        report(progress, {static_cast<long>(cases.size()), static_cast<long>(cases.size()), "edit and evaluate"});
-        // Sequential editing: also re-measure every case on the final model, which shows
-        // whether later edits undid earlier ones.
-        nlohmann::json j = {{"unedited", toJson(aggregate(unedited))}, {"edited", toJson(aggregate(edited))}};
-        std::optional<Metrics> final;
-        if (o->sequential) {
-            final = aggregate(evaluateCases(m, cases, eo));
-            j["final"] = toJson(*final);
-        }
-        nlohmann::json perCase = nlohmann::json::array();
-        for (size_t i = 0; i < cases.size(); ++i)
-            perCase.push_back({{"case_id", cases[i].caseId}, {"layers", editedLayers[i]},
-                               {"unedited", toJson(unedited[i])}, {"edited", toJson(edited[i])}});
-        j["cases"] = perCase;
-        j["method"] = o->edit.method;
-        j["neighborhood_prompts_left_out"] = dropped;
-        if (o->json) { printJson(j); return; }
-        if (dropped > 0)
-            std::printf("(%d neighbourhood prompts left out: their subjects are edited in the same run; "
-                        "--keep-edited-neighbours keeps them)\n", dropped);
-        printMetrics("unedited", aggregate(unedited));
-        printMetrics("edited", aggregate(edited));
-        if (final) printMetrics("final", *final);
+    cmd->callback([o, cmd] {
+        // The options as given, for the checkpoint's manifest (the editing options are
+        // part of the job; where its checkpoint and output go are not).
+        std::string options;
+        std::istringstream lines(cmd->config_to_str(false, false));
+        for (std::string line; std::getline(lines, line);)
+            if (line.rfind("checkpoint", 0) != 0 && line.rfind("out", 0) != 0 && line.rfind("json", 0) != 0)
+                options += line + "\n";
+        const cluster::Communicator& comm = cluster::Communicator::world();
+        cluster::runAgreed(comm, [&] { runEval(*o, options, comm); });
     });
 }
 

@@ -1,10 +1,10 @@
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <optional>
 #include <sstream>
 
 #include "analysis/causal_trace.h"
+#include "cluster/shard_job.h"
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
 #include "app/plots/figure_export.h"
@@ -16,7 +16,7 @@ namespace mwb::cli {
 namespace {
 
 struct TraceOpts {
-    std::string model, prompt, subject, answer, facts, out, kinds = "hidden,mlp,attn", severed = "none", png, pdf;
+    std::string model, prompt, subject, answer, facts, out, checkpoint, kinds = "hidden,mlp,attn", severed = "none", png, pdf;
     std::string method = "exact", correction = "none", metric = "prob";
     int samples = 10, window = 0, limit = 0, verify = 0;  // window 0: defaultTraceWindow
     std::optional<double> noise;  // unset: 3 x the embeddings' std
@@ -85,6 +85,8 @@ void printVerified(const CausalTraceResult& r) {
     }
 }
 
+void runTrace(const TraceOpts& o, const CLI::Option& prompt, const cluster::Communicator& comm);
+
 }  // namespace
 
 void registerTrace(CLI::App& app) {
@@ -123,59 +125,70 @@ void registerTrace(CLI::App& app) {
     cmd->add_flag("--json", o->json, "Print JSON");
     cmd->add_option("--png", o->png, "Also draw the heatmaps into this PNG file");
     cmd->add_option("--pdf", o->pdf, "Also draw the heatmaps into this PDF file");
+    addCheckpointOption(cmd, o->checkpoint);
     cmd->callback([o, prompt] {
-        if (o->window < 0) throw InvalidInput("--window must be at least 1");
-        CausalTraceParams params = paramsFrom(*o);
-        const Model m = openModel(o->model);
-        if (o->window == 0) params.window = defaultTraceWindow(m.config.nLayers);
-        if (!o->facts.empty()) {
-            if (o->verify != 0) throw InvalidInput("--verify applies to a single prompt, not to --facts");
-            auto list = loadKnownFacts(o->facts);
-            if (o->limit > 0 && static_cast<size_t>(o->limit) < list.size()) list.resize(o->limit);
-            const AverageTraceResult avg = traceFacts(m, list, params, !o->keepWrong, progressBar());
-            const auto j = toJson(avg);
-            plots::exportFigures(plots::averageTraceFigure(avg, m.config.name), o->png, o->pdf);
-            if (!o->out.empty()) {
-                std::ofstream out(o->out);
-                if (!out) throw InvalidInput("cannot write " + o->out);
-                out << j.dump(1) << "\n";
-            }
-            if (o->json) { printJson(j); return; }
-            std::printf("%d facts averaged (%d skipped: the model's top-1 was not the attribute); noise %.4f (%s)\n",
-                        avg.factsUsed, avg.factsSkipped, avg.noise.sigma, avg.noise.source.c_str());
-            std::printf("mean p(answer): clean %.4f, corrupted %.4f\n", avg.meanProbClean, avg.meanProbCorrupted);
-            for (const auto& [kind, grid] : avg.indirectEffect) {
-                std::printf("\naverage indirect effect, %s (rows: token categories; columns: layers)\n",
-                            toString(kind).c_str());
-                for (int c = 0; c < 6; ++c) {
-                    std::printf("%24s", AverageTraceResult::kCategories[c]);
-                    for (Eigen::Index l = 0; l < grid.cols(); ++l) std::printf(" %6.3f", grid(c, l));
-                    std::printf("\n");
-                }
-            }
-            return;
-        }
-        if (!*prompt) throw InvalidInput("give --prompt and --subject, or --facts FILE");
-        if (o->subject.empty()) throw InvalidInput("--subject is required with --prompt");
-        const CausalTraceResult r = traceFact(m, o->prompt, o->subject, o->answer, params, progressBar());
-        plots::exportFigures(plots::traceFigure(r, m.config.name), o->png, o->pdf);
-        const std::string warning = recallWarning(r);
-        if (!warning.empty()) std::fprintf(stderr, "warning: %s\n", warning.c_str());
-        if (o->json) {
-            nlohmann::json j = toJson(r);
-            if (!warning.empty()) j["warning"] = warning;
-            printJson(j);
-            return;
-        }
-        std::printf("answer %s: p clean %.4f, p corrupted %.4f (noise %.4f, %s; %d samples)\n",
-                    nlohmann::json(r.answer).dump().c_str(), r.probClean, r.probCorrupted, r.noise.sigma,
-                    r.noise.source.c_str(), r.params.samples);
-        if (r.params.method == TraceMethod::Attribution)
-            std::printf("method: attribution (first-order estimates of the restored probabilities)\n");
-        if (!r.answerIsTopPrediction) std::printf("note: the model's top prediction is not this answer\n");
-        for (const auto& [kind, grid] : r.probRestored) printGrid(r, kind);
-        if (!r.verified.empty()) printVerified(r);
+        const cluster::Communicator& comm = cluster::Communicator::world();
+        cluster::runAgreed(comm, [&] { runTrace(*o, *prompt, comm); });
     });
 }
+
+namespace {
+
+// The work of `mwb trace`, on every rank of the job (inside cluster::runAgreed).
+void runTrace(const TraceOpts& o, const CLI::Option& prompt, const cluster::Communicator& comm) {
+    if (o.window < 0) throw InvalidInput("--window must be at least 1");
+    CausalTraceParams params = paramsFrom(o);
+    const Model m = openModel(o.model);
+    if (o.window == 0) params.window = defaultTraceWindow(m.config.nLayers);
+    if (!o.facts.empty()) {
+        if (o.verify != 0) throw InvalidInput("--verify applies to a single prompt, not to --facts");
+        auto list = parseKnownFacts(readOnRoot(comm, o.facts), o.facts);
+        if (o.limit > 0 && static_cast<size_t>(o.limit) < list.size()) list.resize(o.limit);
+        const AverageTraceResult avg = traceFacts(m, list, params, !o.keepWrong, progressBar(),
+                                                  {.comm = &comm, .checkpoint = o.checkpoint});
+        if (!comm.isRoot()) return;
+        const auto j = toJson(avg);
+        plots::exportFigures(plots::averageTraceFigure(avg, m.config.name), o.png, o.pdf);
+        if (!o.out.empty()) writeOutput(o.out, j.dump(1) + "\n");
+        if (o.json) { printJson(j); return; }
+        std::printf("%d facts averaged (%d skipped: the model's top-1 was not the attribute); noise %.4f (%s)\n",
+                    avg.factsUsed, avg.factsSkipped, avg.noise.sigma, avg.noise.source.c_str());
+        std::printf("mean p(answer): clean %.4f, corrupted %.4f\n", avg.meanProbClean, avg.meanProbCorrupted);
+        for (const auto& [kind, grid] : avg.indirectEffect) {
+            std::printf("\naverage indirect effect, %s (rows: token categories; columns: layers)\n",
+                        toString(kind).c_str());
+            for (int c = 0; c < 6; ++c) {
+                std::printf("%24s", AverageTraceResult::kCategories[c]);
+                for (Eigen::Index l = 0; l < grid.cols(); ++l) std::printf(" %6.3f", grid(c, l));
+                std::printf("\n");
+            }
+        }
+        return;
+    }
+    if (comm.size() > 1)
+        throw InvalidInput("one prompt is traced by one process; --facts FILE splits a facts file over the ranks");
+    if (!prompt) throw InvalidInput("give --prompt and --subject, or --facts FILE");
+    if (o.subject.empty()) throw InvalidInput("--subject is required with --prompt");
+    const CausalTraceResult r = traceFact(m, o.prompt, o.subject, o.answer, params, progressBar());
+    plots::exportFigures(plots::traceFigure(r, m.config.name), o.png, o.pdf);
+    const std::string warning = recallWarning(r);
+    if (!warning.empty()) std::fprintf(stderr, "warning: %s\n", warning.c_str());
+    if (o.json) {
+        nlohmann::json j = toJson(r);
+        if (!warning.empty()) j["warning"] = warning;
+        printJson(j);
+        return;
+    }
+    std::printf("answer %s: p clean %.4f, p corrupted %.4f (noise %.4f, %s; %d samples)\n",
+                nlohmann::json(r.answer).dump().c_str(), r.probClean, r.probCorrupted, r.noise.sigma,
+                r.noise.source.c_str(), r.params.samples);
+    if (r.params.method == TraceMethod::Attribution)
+        std::printf("method: attribution (first-order estimates of the restored probabilities)\n");
+    if (!r.answerIsTopPrediction) std::printf("note: the model's top prediction is not this answer\n");
+    for (const auto& [kind, grid] : r.probRestored) printGrid(r, kind);
+    if (!r.verified.empty()) printVerified(r);
+}
+
+}  // namespace
 
 }  // namespace mwb::cli

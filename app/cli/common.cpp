@@ -9,8 +9,11 @@
 #include <iostream>
 #include <sstream>
 
-#include "tensor/errors.h"
+#include "cluster/shard_job.h"
+#include "data/datasets.h"
 #include "io/hdf5_model_file.h"
+#include "tensor/atomic_file.h"
+#include "tensor/errors.h"
 
 namespace mwb::cli {
 
@@ -19,7 +22,27 @@ std::atomic<bool> g_interrupted{false};
 void onInterrupt(int) { g_interrupted = true; }
 }  // namespace
 
-void installInterruptHandler() { std::signal(SIGINT, onInterrupt); }
+namespace {
+bool g_saysWhy = true;
+// mpirun answers Ctrl-C, and Slurm a cancelled or timed-out job, with SIGTERM to every
+// rank (SIGKILL soon after): no time to wait for a progress call. Rank 0 says why in
+// one sentence and every rank ends at once; output files are written by renaming a
+// finished temporary file, so none is left half-written.
+void onTerminate(int) {
+    static const char kSentence[] =
+        "mwb: stopped by SIGTERM: the job was ended (Ctrl-C on mpirun, the scheduler, or another rank that died)\n";
+    if (g_saysWhy) [[maybe_unused]] auto n = ::write(STDERR_FILENO, kSentence, sizeof kSentence - 1);
+    ::_exit(143);
+}
+}  // namespace
+
+void installInterruptHandler() {
+    std::signal(SIGINT, onInterrupt);
+    if (cluster::Communicator::launched()) {
+        g_saysWhy = cluster::Communicator::launcherRank() == 0;
+        std::signal(SIGTERM, onTerminate);
+    }
+}
 
 namespace {
 LoadOptions g_loadOptions;
@@ -113,7 +136,19 @@ void printJson(const nlohmann::json& j) {
     std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
+std::string readOnRoot(const cluster::Communicator& comm, const std::string& path) {
+    return cluster::agreedBroadcast(comm, [&] { return readTextFile(path); });
+}
+
+void addCheckpointOption(CLI::App* cmd, std::string& dir) {
+    cmd->add_option("--checkpoint", dir,
+                    "Keep finished shards in this folder; a job run again with it resumes where it stopped");
+}
+
+void writeOutput(const std::string& path, const std::string& text) { writeFileAtomically(path, text); }
+
 ProgressFn progressBar() {
+    if (cluster::Communicator::launcherRank() != 0) return [](const Progress&) { return !g_interrupted; };
     const bool tty = isatty(STDERR_FILENO);
     auto start = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
     auto lastDraw = std::make_shared<std::chrono::steady_clock::time_point>();

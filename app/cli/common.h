@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cluster/communicator.h"
 #include "model/model.h"
 #include "tensor/progress.h"
 
@@ -36,8 +37,17 @@ void printJson(const nlohmann::json& j);
 
 // A progress bar on stderr (redrawn at most ~10 times a second, only when stderr is
 // a terminal, else one line per stage); returns false once Ctrl-C was pressed, which
-// cancels the work.
+// cancels the work. On ranks other than 0 of an MPI job, only the Ctrl-C check.
 ProgressFn progressBar();
+
+// The commands that split their work over the ranks of an MPI job (docs/cluster.md)
+// run it inside cluster::runAgreed; these are their common pieces.
+// The bytes of a file read on rank 0 only, on every rank.
+std::string readOnRoot(const cluster::Communicator& comm, const std::string& path);
+// --checkpoint DIR: where finished shards are kept, so that a killed job resumes.
+void addCheckpointOption(CLI::App* cmd, std::string& dir);
+// Writes `text` to `path` through a temporary file (never a partial file); rank 0 only.
+void writeOutput(const std::string& path, const std::string& text);
 
 // CLI11's message for a mistake on the command line as one sentence on one line, a
 // long value in it cut short; with the hint where the options are listed.

@@ -4,8 +4,28 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
+#include "cluster/shard_job.h"
 #include "tensor/allocator.h"
 #include "tensor/errors.h"
+
+namespace {
+
+// One sentence on stderr for an error that ends the command. In an MPI job, errors of
+// the work are agreed on (cluster::runAgreed) and come here as JobError on rank 0
+// alone; an error that every rank meets alike before the work (a bad option) is said
+// by rank 0 only; an error on one rank that the others cannot know of ends the whole
+// job at once rather than leave them waiting.
+int fail(const std::string& sentence, int code) {
+    if (mwb::cluster::Communicator::running()) {
+        const auto& comm = mwb::cluster::Communicator::world();
+        std::cerr << "mwb: rank " << comm.rank() << " of " << comm.size() << ": " << sentence << "\n";
+        comm.abort(code);
+    }
+    if (mwb::cluster::Communicator::launcherRank() == 0) std::cerr << "mwb: " << sentence << "\n";
+    return code;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     mwb::keepFreedMemoryForReuse();
@@ -47,20 +67,21 @@ int main(int argc, char** argv) {
         // Help and the exit codes commands choose (CLI::RuntimeError) as CLI11 has them;
         // a mistake on the command line is one sentence, like every other error.
         if (e.get_exit_code() == 0 || e.get_name() == "RuntimeError") return app.exit(e);
-        std::cerr << "mwb: " << mwb::cli::parseErrorSentence(e.what()) << "\n";
-        return e.get_exit_code();
-    } catch (const mwb::Error& e) {
-        std::cerr << "mwb: " << e.what() << "\n";
+        return fail(mwb::cli::parseErrorSentence(e.what()), e.get_exit_code());
+    } catch (const mwb::cluster::JobError& e) {
+        std::cerr << "mwb: " << e.what() << "\n";  // agreed: every rank is stopping
         return 1;
+    } catch (const mwb::cluster::StoppedElsewhere&) {
+        return 1;  // rank 0 says why
+    } catch (const mwb::Error& e) {
+        return fail(e.what(), 1);
     } catch (const mwb::Cancelled&) {
-        std::cerr << "mwb: cancelled\n";
+        if (mwb::cluster::Communicator::launcherRank() == 0) std::cerr << "mwb: cancelled\n";
         return 130;
     } catch (const std::bad_alloc&) {
-        std::cerr << "mwb: out of memory\n";
-        return 1;
+        return fail("out of memory", 1);
     } catch (const std::exception& e) {
-        std::cerr << "mwb: " << e.what() << "\n";
-        return 2;
+        return fail(e.what(), 2);
     }
     return 0;
 }

@@ -87,6 +87,33 @@ TEST(SecondMoments, MaxTokensAndChunksLongerThanTheContext) {
     EXPECT_THROW(secondMoment(m, 5, "abc", o), InvalidInput);
 }
 
+// The sums are taken per shard of shardTokens tokens and added in shard order, which
+// fixes the floating-point order for any number of ranks. Another shard size adds in
+// another order: the same statistics within a few units in the last place, not the
+// same bits, and so a different cache entry.
+TEST(SecondMoments, ShardSizeChangesOnlyTheOrderOfTheSums) {
+    const Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
+    const test::TempDir dir;
+    SecondMomentOptions o;
+    o.cacheDir = dir.path();
+    std::string corpus;
+    for (int i = 0; i < 40; ++i) corpus += "document number " + std::to_string(i) + " of the shard test\n";
+    o.shardTokens = 1000000;  // one shard: the plain running sum
+    const SecondMoment whole = secondMoment(m, 1, corpus, o);
+    o.shardTokens = 17;
+    const SecondMoment sharded = secondMoment(m, 1, corpus, o);
+    EXPECT_FALSE(sharded.fromCache);  // the shard size is part of the key
+    EXPECT_EQ(sharded.tokens, whole.tokens);
+    EXPECT_LE((sharded.moment - whole.moment).cwiseAbs().maxCoeff(), 1e-13 * whole.moment.cwiseAbs().maxCoeff());
+    EXPECT_TRUE(sharded.moment == sharded.moment.transpose());
+    // The same shard size again: the same bits (from the cache, and recomputed).
+    EXPECT_EQ(secondMoment(m, 1, corpus, o).moment, sharded.moment);
+    o.useCache = false;
+    EXPECT_EQ(secondMoment(m, 1, corpus, o).moment, sharded.moment);
+    o.shardTokens = 0;
+    EXPECT_THROW(secondMoment(m, 1, corpus, o), InvalidInput);
+}
+
 TEST(SecondMoments, CacheIsReusedAndInvalidatedByAWeightChange) {
     Model m = loadModel(kFixtures + "golden_gpt2_untied.h5");
     const test::TempDir dir;
