@@ -245,12 +245,8 @@ void addLower(cluster::ByteReader& in, MatrixD& sum) {
 
 std::map<int, SecondMoment> secondMoments(const Model& model, const std::vector<int>& layers,
                                           const std::string& corpusText, const SecondMomentOptions& o,
-<<<<<<< HEAD
-                                          const ProgressFn& progress) {
-    requireDenseModel(model.config, "second-moment statistics of MLP keys");
-=======
                                           const ProgressFn& progress, const cluster::ShardRun& run) {
->>>>>>> mpi
+    requireDenseModel(model.config, "second-moment statistics of MLP keys");
     const auto& c = model.config;
     if (o.maxTokens < 1) throw InvalidInput("the number of tokens for the statistics must be positive");
     if (o.shardTokens < 1) throw InvalidInput("the tokens per shard of the statistics must be positive");
@@ -356,12 +352,7 @@ void linkCachedStatistics(const std::filesystem::path& sourceModel, const std::f
 
 SecondMoment secondMoment(const Model& model, int layer, const std::string& corpusText,
                           const SecondMomentOptions& options, const ProgressFn& progress) {
-<<<<<<< HEAD
-    requireDenseModel(model.config, "second-moment statistics of MLP keys");
-    return secondMoments(model, {layer}, corpusText, options, progress).at(layer);
-=======
     return secondMoments(model, {layer}, corpusText, options, progress, {}).at(layer);
->>>>>>> mpi
 }
 
 double meanSquaredOutput(const Matrix& w, const MatrixD& moment) {
