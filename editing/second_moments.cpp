@@ -11,6 +11,7 @@
 #include "data/datasets.h"
 #include "tensor/atomic_file.h"
 #include "tensor/errors.h"
+#include "tensor/matmul.h"
 #include "model/transformer.h"
 
 namespace mwb {
@@ -146,6 +147,7 @@ uint64_t optionsFingerprint(uint64_t weights, const std::string& corpus, const S
     h.mix(static_cast<uint64_t>(o.maxTokens));
     // The shards fix the order of the floating-point sums, so they are part of the value.
     h.mix(static_cast<uint64_t>(o.shardTokens));
+    if (o.floatProducts) h.mix(0xF10A7ull);  // mixed only when set: existing caches keep their keys
     return h.h;
 }
 
@@ -290,8 +292,16 @@ std::map<int, SecondMoment> secondMoments(const Model& model, const std::vector<
         for (size_t i = plan.shardBegin[size_t(shard)]; i < plan.shardBegin[size_t(shard) + 1]; ++i) {
             const RunState s = transformer.run(plan.chunks[i], hooks, LogitsMode::None, toLayer);
             for (int layer : todo) {
-                const MatrixD kt = s.captured.at({HookSite::MlpIn, layer}).transpose().cast<double>();
-                partial[layer].selfadjointView<Eigen::Lower>().rankUpdate(kt);
+                const Matrix& keys = s.captured.at({HookSite::MlpIn, layer});
+                if (o.floatProducts) {
+                    const Matrix kt = keys.transpose();  // [dFf x n], rows contiguous
+                    Matrix product(c.dFf, c.dFf);
+                    matmulTransposed(kt.data(), kt.cols(), kt.data(), kt.cols(), product.data(), c.dFf, int(c.dFf),
+                                     int(c.dFf), int(kt.cols()));
+                    partial[layer] += product.cast<double>();
+                } else {
+                    partial[layer].selfadjointView<Eigen::Lower>().rankUpdate(keys.transpose().cast<double>());
+                }
             }
         }
         cluster::ByteWriter w;

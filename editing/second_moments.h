@@ -25,6 +25,11 @@ struct SecondMomentOptions {
     // depends on this (in the last bits) but not on the number of ranks; part of the
     // cache key.
     long shardTokens = 4096;
+    // Each chunk's Kᵀ K as a float product (the run-time-chosen matrix kernel, several
+    // times faster than the double update on a large d_ff), added to the double sums:
+    // for the audit, whose statistic needs C to a few digits, not the editors' C,
+    // which stays the double accumulation. Part of the cache key.
+    bool floatProducts = false;
     // Where cached statistics live; empty: "<model file>.mwbstats/" beside the model
     // when that folder is writable, else $XDG_CACHE_HOME/mwb (or ~/.cache/mwb).
     std::filesystem::path cacheDir;

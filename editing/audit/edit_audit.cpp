@@ -206,6 +206,7 @@ AuditResult auditModel(const Model& model, const AuditOptions& o, const Progress
     SecondMomentOptions so;
     so.maxTokens = o.statsTokens;
     so.useCache = false;  // an audit leaves nothing beside the file it judges
+    so.floatProducts = true;
     auto moments = secondMoments(model, layers, o.corpusText, so, progress);
     r.statsTokens = moments.empty() ? 0 : moments.begin()->second.tokens;
     std::vector<Matrix> down;

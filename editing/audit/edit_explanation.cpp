@@ -31,7 +31,7 @@ std::vector<SuspectedSubject> suspectedSubjects(const Model& model, int layer, c
                                                 const std::string& corpusText, long tokens, int top,
                                                 const ProgressFn& progress) {
     const ModelConfig& c = model.config;
-    const Transformer transformer(model);
+    const Transformer transformer(model, nullptr, WeightPacking::Once);
     Hooks hooks;
     hooks.captures.push_back({HookSite::MlpIn, layer});
     std::map<int, SuspectedSubject> best;  // per token id, its strongest position
@@ -73,7 +73,7 @@ std::vector<CarrierPrompt> carriersFromFacts(const std::vector<KnownFact>& facts
 
 std::vector<SuspectedToken> suspectedTargets(const Model& model, int layer, const VectorD& u, int sign,
                                              const std::vector<CarrierPrompt>& prompts, int top) {
-    const Transformer transformer(model);
+    const Transformer transformer(model, nullptr, WeightPacking::Once);
     const long vocab = model.config.vocabSize;
     struct Group { VectorD rise[2], control; int n = 0; };  // +u, −u, random directions
     // Any push this strong lifts some tokens (the model's attractors, whatever the

@@ -3,6 +3,8 @@
 // prediction.
 #include <QtTest>
 
+#include <Eigen/Cholesky>
+
 #include <QElapsedTimer>
 #include <QPlainTextEdit>
 #include <QTableWidget>
@@ -14,11 +16,16 @@
 #include "app/gui/main_window.h"
 #include "app/gui/panels/ablation_view.h"
 #include "app/gui/panels/attention_panel.h"
+#include "app/gui/panels/integrity_panel.h"
 #include "app/gui/panels/lens_panel.h"
 #include "app/gui/panels/super_weights_panel.h"
 #include "app/gui/widgets/attention_text_view.h"
 #include "app/gui/widgets/figure_view.h"
 #include "app/gui/workspace.h"
+#include "data/datasets.h"
+#include "editing/rome.h"
+#include "editing/second_moments.h"
+#include "io/hdf5_model_file.h"
 #include "model/transformer.h"
 #include "tests/app/app_test_util.h"
 
@@ -113,6 +120,49 @@ private slots:
         // The shared model is untouched: the planted weight is still there.
         QCOMPARE(model->weights.blocks[planted::kPlantedLayer].down.weight(planted::kPlantedRow, planted::kPlantedCol),
                  planted::kPlantedWeight);
+    }
+
+    // A ROME-shaped change planted in the demo model's layer 3 (δ (C⁻¹k)ᵀ / kᵀC⁻¹k for
+    // a key of the corpus) is flagged, listed first, and reversed in a copy.
+    void theIntegrityTabFlagsAndReversesAPlantedEdit() {
+        const std::string resources = MWB_SOURCE_DIR "/resources/";
+        Model m = loadModel(resources + "models/demo.h5");
+        const std::string corpus = readTextFile(resources + "data/corpus.txt");
+        SecondMomentOptions so;
+        so.maxTokens = 4096;
+        so.useCache = false;
+        const MatrixD c = secondMoment(m, 3, corpus, so).moment;
+        Hooks capture;
+        capture.captures.push_back({HookSite::MlpIn, 3});
+        const auto ids = m.tokenizer.encodeIds("The Eiffel Tower is located in the city of");
+        const VectorD k = Transformer(m).run(ids, capture).captured.at({HookSite::MlpIn, 3}).row(4).transpose().cast<double>();
+        const VectorD cinvk = c.ldlt().solve(k);
+        VectorD delta = VectorD::LinSpaced(m.config.dModel, -1.0, 1.0);
+        delta *= 20.0 / delta.norm();
+        const Matrix before = m.weights.blocks[3].down.weight;
+        applyRankOne(m, 3, delta.cast<float>(), (cinvk / k.dot(cinvk)).cast<float>());
+        auto model = std::make_shared<const Model>(std::move(m));
+        m_window->workspace()->setModel(model, QString());
+        m_window->workspace()->setPrompt(QStringLiteral("The Eiffel Tower is located in the city of"));
+        auto* panel = m_window->panel<IntegrityPanel>();
+        QSignalSpy audited(panel, &ToolPanel::actionFinished);
+        panel->runAction();
+        QVERIFY(waitFor(audited));
+        QVERIFY(audited.front().front().toBool());
+        QCOMPARE(panel->table()->rowCount(), 8);
+        QCOMPARE(panel->table()->item(0, 0)->text().toInt(), 3);
+        QCOMPARE(panel->table()->item(0, 2)->text(), QStringLiteral("yes"));
+        QVERIFY(panel->lastAudit()->edited);
+        QVERIFY(panel->chart()->hasFigure());
+        QVERIFY(panel->explanation().contains(QStringLiteral("targets:")));
+
+        QSignalSpy reversed(panel, &IntegrityPanel::reverseFinished);
+        panel->reverse();
+        QVERIFY(waitFor(reversed));
+        QVERIFY(reversed.front().front().toBool());
+        QVERIFY(panel->comparison()->figure()->hasFigure());
+        // The open model is untouched.
+        QVERIFY(!(model->weights.blocks[3].down.weight - before).isZero());
     }
 
     // The scale sweep of the checked weights: 13 factors from 0 to 3, KL 0 at factor 1,
