@@ -50,7 +50,7 @@ struct CarrierPrompt {
 
 // At most `count` carriers spread over a known-facts list (every n-th fact: the
 // bundled facts are ordered by subject, so this mixes relations).
-std::vector<CarrierPrompt> carriersFromFacts(const std::vector<KnownFact>& facts, size_t count = 96);
+std::vector<CarrierPrompt> carriersFromFacts(const std::vector<KnownFact>& facts, size_t count = 256);
 
 // The `top` tokens the output direction pushes towards: a token's score is its mean
 // rise over the carriers of one relation, in the relation where it rises most (an
