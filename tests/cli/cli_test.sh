@@ -287,6 +287,25 @@ expect_error 1 "one range" -- "$MWB" ablate "$FIX" --scale-sweep 0:1:2=0:2:0.5 -
 expect_error 1 "start:stop:step" -- "$MWB" ablate "$FIX" --scale-sweep 0:1:2=0:2 --prompt "The cat"
 expect_error 1 "sweep" -- "$MWB" ablate "$FIX" --zero 0:1:2 --png "$TMP/x.png" --prompt "The cat"
 
+# The blind audit: the clean demo model is not flagged; --reverse writes a copy that
+# records what it removed (nothing here) and leaves the source alone.
+cp "$SRC/resources/models/demo.h5" "$TMP/audit.h5"
+expect_ok "$MWB" audit "$TMP/audit.h5" --json --tokens 2048
+python3 - "$TMP/out" <<'PY' || { echo "FAIL: audit --json: $(head -c 400 "$TMP/out")"; fails=$((fails+1)); }
+import json, sys
+a = json.load(open(sys.argv[1]))
+assert a["edited"] is False and a["score"] < 3.5, a["score"]
+assert len(a["findings"]) == 8 and all({"layer", "tensor", "score", "flagged"} <= set(f) for f in a["findings"])
+assert a["findings"] == sorted(a["findings"], key=lambda f: -f["score"])
+assert len(a["suspected_targets"]) == 20 and a["edit_records"]["count"] == 0
+PY
+expect_sentence 1 "needs --out" -- "$MWB" audit "$TMP/audit.h5" --reverse
+expect_sentence 1 "is for --reverse" -- "$MWB" audit "$TMP/audit.h5" --out "$TMP/x.h5"
+expect_sentence 1 "tokens" -- "$MWB" audit "$TMP/audit.h5" --tokens 0
+expect_ok "$MWB" audit "$TMP/audit.h5" --reverse --out "$TMP/reversed.h5" --tokens 2048
+grep -q "0 layer(s) reversed" "$TMP/out" || { echo "FAIL: audit --reverse: $(cat "$TMP/out")"; fails=$((fails+1)); }
+cmp -s "$TMP/audit.h5" "$SRC/resources/models/demo.h5" || { echo "FAIL: audit changed its source"; fails=$((fails+1)); }
+
 new=$(find "$SRC" \( -path "$SRC/build*" -o -path "$SRC/.git" \) -prune -o -newer "$TMP/start" \( -name '*.mwbstats' -o -name '*.h5' -o -name '*.tmp*' -o -name '*.json' \) -print | head -5)
 [ -z "$new" ] || { echo "FAIL: the test wrote into the source tree: $new"; fails=$((fails+1)); }
 
