@@ -62,4 +62,12 @@ std::vector<char> stopWordMask(const Tokenizer& tokenizer, const std::vector<std
     return mask;
 }
 
+std::vector<char> bundledStopWordMask(const Tokenizer& tokenizer) {
+    try {
+        return stopWordMask(tokenizer, loadStopWords(defaultStopWordsFile()));
+    } catch (const InvalidInput&) {
+        return {};
+    }
+}
+
 }  // namespace mwb

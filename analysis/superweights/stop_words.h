@@ -20,6 +20,10 @@ std::vector<std::string> loadStopWords(const std::filesystem::path& file);
 // library was built from. Throws InvalidInput when neither has the file.
 std::filesystem::path defaultStopWordsFile();
 
+// stopWordMask of the bundled list (defaultStopWordsFile), or an empty mask when the
+// list is not installed: stop-word mass is then reported as 0.
+std::vector<char> bundledStopWordMask(const Tokenizer& tokenizer);
+
 // Per token id: 1 when the token's text, stripped of surrounding white space (and the
 // SentencePiece word marker) and lower-cased, is one of `words`.
 std::vector<char> stopWordMask(const Tokenizer& tokenizer, const std::vector<std::string>& words);

@@ -10,7 +10,6 @@
 #include "data/datasets.h"
 #include "editing/edit_history.h"
 #include "editing/second_moments.h"
-#include "model/transformer.h"
 #include "tensor/errors.h"
 #include "tensor/median.h"
 
@@ -33,15 +32,13 @@ struct LayerSpectrum {
     Eigen::VectorXd eigenvalues;  // ascending, as the solver returns them
     MatrixD eigenvectors;         // columns, matching
     Eigen::LLT<MatrixD> whitening;  // of C + εI
-    double ridge = 0.0;
 };
 
 LayerSpectrum layerSpectrum(const Matrix& w, const MatrixD& moment) {
     LayerSpectrum s;
     const Eigen::Index f = moment.rows();
-    s.ridge = kRidge * std::max(moment.trace() / double(f), 1e-30);
     MatrixD c = moment;
-    c.diagonal().array() += s.ridge;
+    c.diagonal().array() += kRidge * std::max(moment.trace() / double(f), 1e-30);
     s.whitening.compute(c);
     if (s.whitening.info() != Eigen::Success)
         throw Error("the key statistics are not positive definite (non-finite keys?)");

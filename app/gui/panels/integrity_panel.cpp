@@ -163,11 +163,7 @@ void IntegrityPanel::reverse() {
         if (!prompt.empty()) in.prompts.push_back(model->tokenizer.encodeIds(prompt));
         for (size_t i = 0; i < audit.suspectedSubjects.size() && in.prompts.size() < 4; ++i)
             in.prompts.push_back(model->tokenizer.encodeIds(audit.suspectedSubjects[i].context));
-        try {
-            in.stopWords = stopWordMask(model->tokenizer, loadStopWords(defaultStopWordsFile()));
-        } catch (const InvalidInput&) {
-            // no stop-word list installed: the mass is reported as 0
-        }
+        in.stopWords = bundledStopWordMask(model->tokenizer);
         in.generateTokens = kGenerateTokens;
         return compareVariant(variant, in, "reversed", progress);
     });

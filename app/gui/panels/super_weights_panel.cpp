@@ -42,11 +42,7 @@ AblationInputs ablationInputs(const Model& model, const std::string& prompt, con
     AblationInputs in;
     in.prompts = {model.tokenizer.encodeIds(prompt)};
     if (!heldout.empty()) in.corpus = corpusChunks(model, readTextFile(heldout), kPerplexityTokens);
-    try {
-        in.stopWords = stopWordMask(model.tokenizer, loadStopWords(defaultStopWordsFile()));
-    } catch (const InvalidInput&) {
-        // no stop-word list installed: the mass is reported as 0
-    }
+    in.stopWords = bundledStopWordMask(model.tokenizer);
     in.generateTokens = kGenerateTokens;
     return in;
 }
