@@ -85,6 +85,7 @@ BackpropT<T>::BackpropT(const ModelConfig& config, const WeightsT<T>& weights, A
     MWB_CHECK(!config.rotary() || config.rotaryDims() % 2 == 0);
     m_resid.resize(config.nLayers + 1);
     m_layers.resize(memory == ActivationMemory::Recompute ? 1 : config.nLayers);
+    m_balanceLoss.assign(size_t(config.nLayers), 0.0);
 }
 
 double layerActivationBytes(const ModelConfig& c, int batch, int seqLen) {

@@ -105,6 +105,16 @@ public:
     // (the default): plain causal attention. Checked against the batch at each pass.
     void setBlockedKeys(std::vector<bp::BlockedKeys> blocked) { m_blocked = std::move(blocked); }
 
+    // The load-balancing loss of Switch Transformers (Fedus et al. 2022, §2.2) in the
+    // passes that follow: for each sparse layer alpha * E * Σ_i f_i P_i, with f_i the
+    // share of the pass's (row, choice) pairs routed to expert i and P_i its mean router
+    // probability, averaged over the sparse layers. Balanced routing gives alpha. f is
+    // piecewise constant, so the gradient reaches the router through P only; backward()
+    // and backwardToPatches() include it. 0 (the default): none.
+    void setRouterBalance(double alpha) { m_routerBalance = alpha; }
+    // That loss of the last pass (0 without sparse layers or with alpha 0).
+    double routerBalanceLoss() const;
+
     const MatrixT<T>& logits() const { return m_logits; }
     // The residual stream entering `layer` (resid_pre, [rows x dModel]); layer ==
     // nLayers gives the input of the final norm. As of the last pass.
@@ -183,6 +193,8 @@ private:
     MatrixT<T> m_recomputed;           // resid_post written while recomputing (discarded)
     std::vector<int> m_logitRows;  // empty: all rows
     std::vector<bp::BlockedKeys> m_blocked;
+    double m_routerBalance = 0;
+    std::vector<double> m_balanceLoss;  // per layer, of the last pass (0 for dense layers)
     MatrixT<T> m_headIn;           // the residual at m_logitRows
     MatrixT<T> m_xhatF, m_hF, m_logits;
     VectorT<T> m_rstdF;

@@ -74,6 +74,12 @@ void BackpropT<T>::moeForward(int layer, LayerCache& a) {
             a.experts[size_t(order[j])].slots.push_back(int(r) * k + j);
         }
     }
+    if (m_routerBalance > 0 && !m_recomputing) {
+        double loss = 0;
+        for (int e = 0; e < nExperts; ++e)
+            loss += double(a.experts[size_t(e)].slots.size()) / double(rows * k) * double(a.routerProbs.col(e).mean());
+        m_balanceLoss[size_t(layer)] = m_routerBalance * nExperts * loss / c.moeLayerCount();
+    }
     a.moeOut.setZero(rows, c.dModel);
     for (int e = 0; e < nExperts; ++e) {
         ExpertCache& x = a.experts[size_t(e)];
@@ -130,6 +136,17 @@ void BackpropT<T>::moeBackward(int layer, const LayerCache& a, const MatrixT<T>&
         for (int j = 0; j < k; ++j)
             dLogits(r, a.moeExperts(r, j)) += a.moeWeights(r, j) * (dWeights(r, j) - (c.normTopK ? s : T(0)));
     }
+    if (m_routerBalance > 0) {
+        // d balance / d p_{r,e} = alpha E f_e / (rows * sparse layers), then the softmax.
+        Eigen::Matrix<T, 1, Eigen::Dynamic> dp(nExperts);
+        for (int e = 0; e < nExperts; ++e)
+            dp[e] = T(m_routerBalance * nExperts * double(a.experts[size_t(e)].slots.size()) /
+                      (double(rows * k) * double(rows) * c.moeLayerCount()));
+        for (Index r = 0; r < rows; ++r) {
+            const T mean = a.routerProbs.row(r).dot(dp);
+            dLogits.row(r).array() += a.routerProbs.row(r).array() * (dp.array() - mean);
+        }
+    }
     bp::productXW(m_dh2, dLogits, moe.router.weightIn(m_scratch), true);
     if (gm) bp::linearWeightGrad(dLogits, a.h2, gm->router);
     if (c.dSharedExpert > 0) {
@@ -147,9 +164,19 @@ void BackpropT<T>::moeBackward(int layer, const LayerCache& a, const MatrixT<T>&
     }
 }
 
+template <typename T>
+double BackpropT<T>::routerBalanceLoss() const {
+    double sum = 0;
+    if (m_routerBalance > 0)
+        for (double x : m_balanceLoss) sum += x;
+    return sum;
+}
+
 template void BackpropT<float>::moeForward(int, LayerCache&);
 template void BackpropT<double>::moeForward(int, LayerCache&);
 template void BackpropT<float>::moeBackward(int, const LayerCache&, const MatrixT<float>&, BlockWeightsT<float>*);
 template void BackpropT<double>::moeBackward(int, const LayerCache&, const MatrixT<double>&, BlockWeightsT<double>*);
+template double BackpropT<float>::routerBalanceLoss() const;
+template double BackpropT<double>::routerBalanceLoss() const;
 
 }  // namespace mwb

@@ -9,16 +9,22 @@
 #      every data set stay those of resources/data).
 # About 2.5 h on 2 cores with a -DMWB_NATIVE=ON build. Each stage checkpoints; run the
 # script again with --resume after an interruption.
-#   scripts/train_demo.sh [--resume] [MWB]
+# With --moe the same two stages train the mixture-of-experts demo model
+# resources/models/moe-demo.h5 instead (moe_stage1.json, moe.json; docs/mixture-of-experts.md).
+#   scripts/train_demo.sh [--moe] [--resume] [MWB]
 set -euo pipefail
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
 RESUME=0
+FIRST=demo_stage1 SECOND=demo
+if [ "${1:-}" = "--moe" ]; then FIRST=moe_stage1 SECOND=moe; shift; fi
 if [ "${1:-}" = "--resume" ]; then RESUME=1; shift; fi
 MWB="${1:-$SRC/build/app/mwb}"
 
 stage() {  # stage NAME: train resources/train/NAME.json, resuming from its checkpoint if asked
   local config="$SRC/resources/train/$1.json"
-  if [ "$RESUME" = 1 ] && [ -f "$SRC/resources/models/$1.ckpt.state" ]; then
+  local ckpt
+  ckpt="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["checkpoint"])' "$config")"
+  if [ "$RESUME" = 1 ] && [ -f "$SRC/resources/train/$ckpt.state" ]; then
     "$MWB" train --config "$config" --resume
   else
     "$MWB" train --config "$config"
@@ -26,5 +32,5 @@ stage() {  # stage NAME: train resources/train/NAME.json, resuming from its chec
 }
 
 python3 "$SRC/tools/make_data.py" --extra-templates --out "$SRC/resources/train/extra-templates"
-stage demo_stage1
-stage demo
+stage "$FIRST"
+stage "$SECOND"

@@ -130,6 +130,20 @@ void readModel(const json& j, const std::string& where, ModelConfig& c) {
     c.tieEmbeddings = !c.gatedMlp();
     r.read("tie_embeddings", c.tieEmbeddings);
     r.read("name", c.name);
+    // A mixture of experts (docs/mixture-of-experts.md): configProblem checks the rest.
+    r.read("n_experts", c.nExperts);
+    r.read("n_experts_per_token", c.nExpertsPerToken);
+    r.read("d_expert", c.dExpert);
+    r.read("d_shared_expert", c.dSharedExpert);
+    r.read("norm_topk_prob", c.normTopK);
+    r.read("moe_every", c.moeEvery);
+    if (const json* v = r.find("dense_layers")) {
+        if (!v->is_array()) r.fail("dense_layers", "must be a list of layer numbers");
+        for (const json& x : *v) {
+            if (!x.is_number_integer()) r.fail("dense_layers", "must be a list of layer numbers");
+            c.denseLayers.push_back(x.get<int>());
+        }
+    }
     r.finish();
 }
 
@@ -189,6 +203,7 @@ TrainConfig parseTrainConfig(const nlohmann::json& j, const std::filesystem::pat
     r.read("adam_eps", t.adamEps);
     r.read("grad_clip", t.gradClip);
     r.read("seed", t.seed);
+    r.read("router_aux_loss_coef", t.routerAuxLossCoef);
     r.read("out", t.out, baseDir);
     r.read("checkpoint", t.checkpoint, baseDir);
     if (t.checkpoint.empty()) t.checkpoint = std::filesystem::path(t.out).replace_extension(".ckpt");
@@ -221,6 +236,8 @@ TrainConfig parseTrainConfig(const nlohmann::json& j, const std::filesystem::pat
     if (!(t.beta1 >= 0 && t.beta1 < 1)) r.fail("beta1", "must be in [0, 1)");
     if (!(t.beta2 >= 0 && t.beta2 < 1)) r.fail("beta2", "must be in [0, 1)");
     if (!(t.gradClip >= 0)) r.fail("grad_clip", "must not be negative");
+    if (!(t.routerAuxLossCoef >= 0) || !std::isfinite(t.routerAuxLossCoef))
+        r.fail("router_aux_loss_coef", "must not be negative");
     if (!(t.evalFraction >= 0 && t.evalFraction < 1)) r.fail("eval_fraction", "must be in [0, 1)");
     if (!(t.routeFraction > 0 && t.routeFraction <= 1))
         r.fail("route_fraction", "must be in (0, 1]");
@@ -232,6 +249,17 @@ TrainConfig parseTrainConfig(const nlohmann::json& j, const std::filesystem::pat
     if (t.evalEvery < 0) r.fail("eval_every", "must not be negative");
     if (t.checkpointEvery < 0) r.fail("checkpoint_every", "must not be negative");
     return t;
+}
+
+bool sameShape(const ModelConfig& a, const ModelConfig& b) {
+    return a.architecture == b.architecture && a.nLayers == b.nLayers && a.nHeads == b.nHeads &&
+           a.nKvHeads == b.nKvHeads && a.dModel == b.dModel && a.dFf == b.dFf &&
+           a.nCtx == b.nCtx && a.activation == b.activation &&
+           a.tieEmbeddings == b.tieEmbeddings && a.normEps == b.normEps &&
+           (!a.rotary() || a.ropeTheta == b.ropeTheta) && a.nExperts == b.nExperts &&
+           a.nExpertsPerToken == b.nExpertsPerToken && a.dExpert == b.dExpert &&
+           a.dSharedExpert == b.dSharedExpert && a.normTopK == b.normTopK &&
+           a.moeEvery == b.moeEvery && a.denseLayers == b.denseLayers;
 }
 
 TrainConfig loadTrainConfig(const std::filesystem::path& file) {

@@ -71,6 +71,9 @@ struct TrainConfig {
     double adamEps = 1e-8;
     double gradClip = 1.0;  // global L2 norm; 0 disables clipping
     uint64_t seed = 1;
+    // Mixture-of-experts models: the weight of the load-balancing loss added to the
+    // language-modelling loss (BackpropT::setRouterBalance; Fedus et al. 2022 use 0.01).
+    double routerAuxLossCoef = 0.01;
 
     // Output: the final model, and checkpoints every checkpointEvery steps (0: none
     // except on interruption and at the end) as `<checkpoint>.h5` (the model) and
@@ -85,18 +88,24 @@ struct TrainConfig {
 // Reads a training configuration. Relative paths are taken relative to baseDir (the
 // folder of the config file). Keys (all optional unless marked):
 //   model: {architecture*, n_layer*, n_head*, n_kv_head, d_model*, d_ff*, n_ctx*,
-//           activation, norm_eps, rope_theta, tie_embeddings, name}   (*)
+//           activation, norm_eps, rope_theta, tie_embeddings, name,
+//           n_experts, n_experts_per_token, d_expert, d_shared_expert, norm_topk_prob,
+//           moe_every, dense_layers}   (*)
 //   tokenizer: {vocab_size, train_bytes} or {from: "model.h5"}   (*)
 //   init: "model.h5" (instead of model and tokenizer),
 //   corpus*: path or [paths], document_separator,
 //   eval_text: path or [paths], eval_fraction, eval_every, eval_batches,
 //   route_subjects: path or [paths], route_fraction, route_hidden_layers,
 //   seq_len, batch_size, grad_accum, steps, stop_at, lr, min_lr, warmup, weight_decay,
-//   beta1, beta2, adam_eps, grad_clip, seed, out*, checkpoint, checkpoint_every, log_every.
+//   beta1, beta2, adam_eps, grad_clip, seed, router_aux_loss_coef, out*, checkpoint,
+//   checkpoint_every, log_every.
 // Throws InvalidInput naming `source` and the key for unknown keys, wrong types,
 // missing required keys and out-of-range values.
 TrainConfig parseTrainConfig(const nlohmann::json& j, const std::filesystem::path& baseDir,
                              const std::string& source = "train config");
+
+// The two configs describe the same shape of model (vocabulary and name aside).
+bool sameShape(const ModelConfig& a, const ModelConfig& b);
 
 // parseTrainConfig of a JSON file; throws InvalidInput when it cannot be read or parsed.
 TrainConfig loadTrainConfig(const std::filesystem::path& file);

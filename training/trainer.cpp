@@ -107,11 +107,7 @@ private:
 Model checkedModel(const TrainConfig& t, Model model) {
     const ModelConfig& a = t.model;
     const ModelConfig& b = model.config;
-    // A training configuration describes dense models only.
-    requireDenseModel(b, "the trainer");
-    if (a.architecture != b.architecture || a.nLayers != b.nLayers || a.nHeads != b.nHeads ||
-        a.nKvHeads != b.nKvHeads || a.dModel != b.dModel || a.dFf != b.dFf || a.nCtx != b.nCtx ||
-        a.activation != b.activation || a.tieEmbeddings != b.tieEmbeddings)
+    if (!sameShape(a, b))
         throw InvalidInput("the model to train does not have the shape of the training configuration");
     if (hasHalfWeights(model.weights))
         throw InvalidInput("cannot train a model whose weights are kept in float16 in memory (load it with --weights float32)");
@@ -142,6 +138,8 @@ Trainer::Trainer(TrainConfig config, Model model, std::vector<int> trainTokens,
       m_grads(zeroWeights<float>(m_model.config)),
       m_rng(m_config.seed) {
     m_config.model = m_model.config;
+    // Each of the gradAccum passes of a step carries its share of the step's mean.
+    if (m_model.config.moe()) m_backprop.setRouterBalance(m_config.routerAuxLossCoef / m_config.gradAccum);
     if (m_config.seqLen > m_model.config.nCtx)
         throw InvalidInput("seq_len " + std::to_string(m_config.seqLen) + " exceeds n_ctx " +
                            std::to_string(m_model.config.nCtx));
@@ -176,17 +174,19 @@ void Trainer::sampleBatch() {
 
 TrainStatus Trainer::step() {
     forEachTensor(m_model.config, m_grads, [](const std::string&, auto& t) { t.setZero(); });
-    double lossSum = 0;
+    double lossSum = 0, balanceSum = 0;
     for (int a = 0; a < m_config.gradAccum; ++a) {
         sampleBatch();
         m_backprop.forward(m_inputs, m_config.batchSize, m_config.seqLen);
         lossSum += crossEntropy(m_backprop.logits(), m_targets, m_dLogits);
+        balanceSum += m_backprop.routerBalanceLoss();
         if (m_config.gradAccum > 1) m_dLogits *= 1.0f / float(m_config.gradAccum);
         m_backprop.backward(m_dLogits, m_grads);
     }
     TrainStatus s;
     s.totalSteps = m_config.lastStep();
     s.loss = lossSum / m_config.gradAccum;
+    s.routerBalanceLoss = balanceSum;
     if (!std::isfinite(s.loss))
         throw Error("training diverged at step " + std::to_string(m_step + 1) +
                     " (the loss is not finite); try a lower lr or a stronger grad_clip");

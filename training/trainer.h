@@ -27,6 +27,8 @@ struct TrainStatus {
     double loss = 0;      // mean training loss of the last step
     double lr = 0;        // learning rate used by the last step
     double gradNorm = 0;  // global gradient norm of the last step, before clipping
+    // Mixture of experts: the load-balancing loss of the last step (not in `loss`).
+    double routerBalanceLoss = 0;
     double tokensPerSecond = 0;  // training tokens per second since this run started
     double elapsedSeconds = 0;
     double etaSeconds = 0;

@@ -28,15 +28,6 @@ std::vector<std::string> readTexts(const std::vector<std::filesystem::path>& fil
     return texts;
 }
 
-// The shape fields of two configs agree (vocabulary and name aside).
-bool sameShape(const ModelConfig& a, const ModelConfig& b) {
-    return a.architecture == b.architecture && a.nLayers == b.nLayers && a.nHeads == b.nHeads &&
-           a.nKvHeads == b.nKvHeads && a.dModel == b.dModel && a.dFf == b.dFf &&
-           a.nCtx == b.nCtx && a.activation == b.activation &&
-           a.tieEmbeddings == b.tieEmbeddings && a.normEps == b.normEps && a.nExperts == b.nExperts &&
-           (!a.rotary() || a.ropeTheta == b.ropeTheta);
-}
-
 Tokenizer makeTokenizer(const TrainConfig& config, const std::vector<std::string>& corpus,
                         const TrainCallbacks& cb) {
     if (!config.tokenizerFrom.empty()) return loadModel(config.tokenizerFrom).tokenizer;

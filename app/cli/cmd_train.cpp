@@ -30,6 +30,7 @@ void printStatus(const TrainStatus& s) {
     std::fprintf(stderr, "step %d/%d  loss %.4f  lr %.2e  grad %.3f  %.0f tok/s  elapsed %s  ETA %s",
                  s.step, s.totalSteps, s.loss, s.lr, s.gradNorm, s.tokensPerSecond,
                  clock(s.elapsedSeconds).c_str(), clock(s.etaSeconds).c_str());
+    if (s.routerBalanceLoss > 0) std::fprintf(stderr, "  balance %.4f", s.routerBalanceLoss);
     if (std::isfinite(s.evalLoss)) std::fprintf(stderr, "  eval %.4f", s.evalLoss);
     std::fputc('\n', stderr);
 }

@@ -745,3 +745,73 @@ TEST(Backprop, RejectsBadInput) {
 
 }  // namespace
 }  // namespace mwb
+
+namespace mwb {
+namespace {
+
+// The load-balancing loss: its value by hand from the routing of the pass, and the
+// gradient of logits·R + balance against central differences (the routing does not
+// change under the steps, so f stays constant as the loss assumes).
+TEST(Backprop, RouterBalanceLossValueAndGradient) {
+    const Case k{"", Architecture::Llama, Activation::Silu, false, 2, false, [](ModelConfig& c) {
+                     c.nExperts = 4;
+                     c.nExpertsPerToken = 2;
+                     c.dExpert = 6;
+                     c.normTopK = true;
+                 }};
+    const ModelConfig c = tinyConfig(k);
+    WeightsT<double> w = randomWeights(c, 71);
+    const std::vector<int> tokens = randomTokens(kBatch * kSeqLen, c.vocabSize, 73);
+    const MatrixD r = randomMatrix(kBatch * kSeqLen, c.vocabSize, 79);
+    const double alpha = 0.7;
+    BackpropD bp(c, w);
+    bp.setRouterBalance(alpha);
+    auto loss = [&] { return (bp.forward(tokens, kBatch, kSeqLen).array() * r.array()).sum() + bp.routerBalanceLoss(); };
+
+    // By hand from the inference pass's router logits of both sequences.
+    Model model;
+    model.config = c;
+    model.weights = castWeights<float>(w);
+    const Transformer transformer(model);
+    Hooks capture;
+    for (int l = 0; l < c.nLayers; ++l) capture.captures.push_back({HookSite::RouterLogits, l});
+    std::vector<MatrixD> logits(size_t(c.nLayers));
+    for (int b = 0; b < kBatch; ++b) {
+        const std::vector<int> seq(tokens.begin() + b * kSeqLen, tokens.begin() + (b + 1) * kSeqLen);
+        const RunState s = transformer.run(seq, capture, LogitsMode::None);
+        for (int l = 0; l < c.nLayers; ++l) {
+            MatrixD& m = logits[size_t(l)];
+            m.conservativeResize(m.rows() + kSeqLen, c.nExperts);
+            m.bottomRows(kSeqLen) = s.captured.at({HookSite::RouterLogits, l}).cast<double>();
+        }
+    }
+    double expected = 0;
+    for (const MatrixD& m : logits) {
+        Eigen::VectorXd routed = Eigen::VectorXd::Zero(c.nExperts), prob = routed;
+        for (Eigen::Index t = 0; t < m.rows(); ++t) {
+            Eigen::VectorXd p = (m.row(t).array() - m.row(t).maxCoeff()).exp();
+            p /= p.sum();
+            prob += p / double(m.rows());
+            Eigen::Index first, second;
+            m.row(t).maxCoeff(&first);
+            MatrixD rest = m.row(t);
+            rest(0, first) = -1e300;
+            rest.row(0).maxCoeff(&second);
+            routed[first] += 1.0 / (2.0 * double(m.rows()));
+            routed[second] += 1.0 / (2.0 * double(m.rows()));
+        }
+        expected += alpha * c.nExperts * routed.dot(prob) / c.nLayers;
+    }
+    loss();
+    EXPECT_NEAR(bp.routerBalanceLoss(), expected, 1e-5);
+    EXPECT_GT(bp.routerBalanceLoss(), alpha);  // random routing is not balanced
+
+    WeightsT<double> grads = zeroWeights<double>(c);
+    loss();
+    bp.backward(r, grads);
+    const GradCheck check = checkEveryWeight(c, w, grads, loss, 1);
+    EXPECT_LE(check.worst, 1.0) << check.where;
+}
+
+}  // namespace
+}  // namespace mwb

@@ -596,3 +596,85 @@ TEST(TrainConfig, EndToEndTrainsTokenizerAndModelAndResumesAfterCompletion) {
 
 }  // namespace
 }  // namespace mwb
+
+namespace mwb {
+namespace {
+
+// A mixture of experts learns the chain like a dense model, and the load-balancing loss
+// (Fedus et al. 2022) keeps its router near balanced: alpha * E * Σ f_i P_i is alpha
+// for perfectly even routing and grows as the router favours some experts.
+TEST(Trainer, MixtureOfExpertsLearnsWithBalancedRouting) {
+    TempDir dir;
+    auto balanceAfterTraining = [&](double coef, double* firstLoss, double* lastLoss) {
+        TrainConfig t = tinyTrainConfig(dir.path(), Architecture::Llama);
+        t.model.nExperts = 4;
+        t.model.nExpertsPerToken = 2;
+        t.model.dExpert = 32;
+        t.model.normTopK = true;
+        t.routerAuxLossCoef = coef;
+        t.steps = 200;
+        t.lr = 3e-3;
+        t.minLr = 3e-4;
+        t.warmup = 20;
+        const auto stream = markovStream(t.model.vocabSize, 20000, 5);
+        Trainer trainer(t, tinyModel(t), stream, {});
+        TrainStatus s = trainer.step();
+        *firstLoss = s.loss;
+        for (int i = 1; i < t.steps; ++i) s = trainer.step();
+        *lastLoss = s.loss;
+        // The routing balance of the trained model, on fresh windows, with alpha 1.
+        Backprop bp(trainer.model().config, trainer.model().weights);
+        bp.setRouterBalance(1.0);
+        const std::vector<int> tokens(stream.begin(), stream.begin() + 8 * 16);
+        bp.forward(tokens, 8, 16);
+        return bp.routerBalanceLoss();
+    };
+    double first = 0, last = 0, firstFree = 0, lastFree = 0;
+    const double balanced = balanceAfterTraining(0.1, &first, &last);
+    const double free = balanceAfterTraining(0.0, &firstFree, &lastFree);
+    EXPECT_NEAR(first, std::log(300.0), 0.3);
+    EXPECT_LT(last, 0.45 * first) << "first " << first << ", last " << last;
+    EXPECT_LT(lastFree, 0.45 * firstFree);
+    EXPECT_LT(balanced, 1.005);
+    EXPECT_LT(balanced, free) << "balanced " << balanced << ", without the loss " << free;
+}
+
+TEST(TrainConfig, MixtureOfExpertsKeysAndTheMoeDemoRecipe) {
+    const fs::path dir = fs::path(MWB_SOURCE_DIR) / "resources" / "train";
+    const TrainConfig stage1 = loadTrainConfig(dir / "moe_stage1.json");
+    const TrainConfig stage2 = loadTrainConfig(dir / "moe.json");
+    EXPECT_EQ(stage1.model.nExperts, 8);
+    EXPECT_EQ(stage1.model.nExpertsPerToken, 2);
+    EXPECT_EQ(stage1.model.dExpert, 128);
+    EXPECT_TRUE(stage1.model.normTopK);
+    EXPECT_EQ(stage1.routerAuxLossCoef, 0.01);
+    EXPECT_EQ(stage2.init, stage1.out);
+    EXPECT_EQ(stage2.out.filename(), "moe-demo.h5");
+
+    const nlohmann::json base = nlohmann::json::parse(R"({"model": {"architecture": "llama", "n_layer": 2,
+        "n_head": 2, "d_model": 32, "d_ff": 64, "n_ctx": 32, "n_experts": 4, "n_experts_per_token": 2,
+        "d_expert": 16, "dense_layers": [0]}, "tokenizer": {"vocab_size": 300}, "seq_len": 16, "corpus": "c.txt", "out": "o.h5"})");
+    const TrainConfig t = parseTrainConfig(base, "/tmp");
+    EXPECT_EQ(t.model.denseLayers, std::vector<int>{0});
+    EXPECT_FALSE(t.model.moeLayer(0));
+    EXPECT_TRUE(t.model.moeLayer(1));
+    auto refused = [&](const char* key, const nlohmann::json& value) {
+        nlohmann::json j = base;
+        j["model"][key] = value;
+        try {
+            parseTrainConfig(j, "/tmp");
+        } catch (const InvalidInput& e) {
+            return std::string(e.what());
+        }
+        return std::string("accepted");
+    };
+    EXPECT_NE(refused("n_experts_per_token", 5).find("n_experts_per_token"), std::string::npos);
+    EXPECT_NE(refused("dense_layers", "0").find("dense_layers"), std::string::npos);
+    EXPECT_NE(refused("dense_layers", nlohmann::json::array({7})).find("dense"), std::string::npos);
+    nlohmann::json negative = base;
+    negative["router_aux_loss_coef"] = -1;
+    EXPECT_THROW(parseTrainConfig(negative, "/tmp"), InvalidInput);
+}
+
+}  // namespace
+}  // namespace mwb
