@@ -2,6 +2,7 @@
 // the router, top-k routing per token, the chosen experts computed only on the tokens
 // routed to them, and the optional shared expert (Qwen2-MoE).
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,12 @@ Matrix Transformer::mixture(const std::vector<RunState*>& states, int layer, int
     for (int s = 0; s < count; ++s)
         if (wants(s, HookSite::RouterLogits, -1))
             applyHooks(*hooks[s], *states[s], HookSite::RouterLogits, layer, fromPos, logits.middleRows(s * n, n));
+
+    // Removed experts (WeightOverrides::removeExpert) are out of every token's choice and
+    // softmax: exp(-inf) is 0, and at least k finite logits remain.
+    if (m_overrides && m_overrides->removesExperts(layer))
+        for (int e = 0; e < nExperts; ++e)
+            if (m_overrides->expertRemoved(layer, e)) logits.col(e).setConstant(-std::numeric_limits<float>::infinity());
 
     // Which (row, slot) each expert serves, rows ascending.
     std::vector<std::vector<int>> served(static_cast<size_t>(nExperts));

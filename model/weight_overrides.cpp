@@ -54,6 +54,31 @@ void WeightOverrides::set(const Model& model, int layer, BlockLinear which, Line
     m_linears[{layer, which}] = std::move(linear);
 }
 
+void WeightOverrides::removeExpert(const Model& model, int layer, int expert) {
+    const ModelConfig& c = model.config;
+    if (layer < 0 || layer >= c.nLayers)
+        throw InvalidInput("layer " + std::to_string(layer) + " is outside the model's " + std::to_string(c.nLayers) +
+                           " layers");
+    if (!c.moeLayer(layer)) throw InvalidInput("layer " + std::to_string(layer) + " has no experts to remove");
+    if (expert < 0 || expert >= c.nExperts)
+        throw InvalidInput("expert " + std::to_string(expert) + " is outside layer " + std::to_string(layer) +
+                           "'s " + std::to_string(c.nExperts) + " experts");
+    m_removedExperts.insert({layer, expert});
+    int removed = 0;
+    for (int e = 0; e < c.nExperts; ++e) removed += expertRemoved(layer, e);
+    if (c.nExperts - removed < c.nExpertsPerToken) {
+        m_removedExperts.erase({layer, expert});
+        throw InvalidInput("removing " + std::to_string(removed) + " experts of layer " + std::to_string(layer) +
+                           " would leave fewer than the " + std::to_string(c.nExpertsPerToken) +
+                           " each token is routed to");
+    }
+}
+
+bool WeightOverrides::removesExperts(int layer) const {
+    const auto it = m_removedExperts.lower_bound({layer, 0});
+    return it != m_removedExperts.end() && it->first == layer;
+}
+
 const Linear* WeightOverrides::find(int layer, BlockLinear which) const {
     const auto it = m_linears.find({layer, which});
     return it == m_linears.end() ? nullptr : &it->second;

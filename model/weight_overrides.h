@@ -7,6 +7,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <utility>
 
 #include "model/model.h"
@@ -31,10 +32,22 @@ public:
 
     // The override of (layer, which), or null.
     const Linear* find(int layer, BlockLinear which) const;
-    bool empty() const { return m_linears.empty(); }
+    bool empty() const { return m_linears.empty() && m_removedExperts.empty(); }
+
+    // Removes expert `expert` of sparse layer `layer` from the routing: its router
+    // logit counts as -infinity, so every token's top-k and softmax run over the other
+    // experts (with renormalisation the chosen weights again sum to one). This is how
+    // Su et al. (2025, "Unveiling Super Experts") prune an expert. Throws InvalidInput
+    // for a dense layer, an expert outside the layer, or when fewer than
+    // nExpertsPerToken experts of the layer would remain.
+    void removeExpert(const Model& model, int layer, int expert);
+    bool expertRemoved(int layer, int expert) const { return m_removedExperts.count({layer, expert}) > 0; }
+    // Whether any expert of `layer` is removed.
+    bool removesExperts(int layer) const;
 
 private:
     std::map<std::pair<int, BlockLinear>, Linear> m_linears;
+    std::set<std::pair<int, int>> m_removedExperts;  // (layer, expert)
 };
 
 }  // namespace mwb

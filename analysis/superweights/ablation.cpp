@@ -149,8 +149,11 @@ nlohmann::json toJson(const AblationResult& r) {
         changes.push_back(c);
     }
     for (const auto& p : r.prompts) prompts.push_back(toJson(p));
+    nlohmann::json removed = nlohmann::json::array();
+    for (const auto& [layer, expert] : r.removedExperts) removed.push_back({{"layer", layer}, {"expert", expert}});
     nlohmann::json j = {{"name", r.name},
                         {"changes", changes},
+                        {"removed_experts", removed},
                         {"activation_restored", r.activationRestored},
                         {"kl", r.meanKl},
                         {"top_overlap", r.meanTopOverlap},

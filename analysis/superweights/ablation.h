@@ -47,6 +47,7 @@ struct AblationResult {
     std::vector<WeightChange> changes;
     std::vector<float> originalValues;  // per single-weight change its original value, else NaN
     bool activationRestored = false;    // original super activation patched back at the changed rows
+    std::vector<std::pair<int, int>> removedExperts;  // (layer, expert) taken out of the routing
     std::vector<PromptComparison> prompts;
     double meanKl = 0.0;
     double meanTopOverlap = 0.0;

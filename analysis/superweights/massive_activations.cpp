@@ -28,7 +28,6 @@ bool MassiveActivationResult::isMassiveDim(int dim) const {
 
 MassiveActivationResult massiveActivationsOf(const Model& model, const RunState& state,
                                              const MassiveActivationParams& params) {
-    requireDenseModel(model.config, "the massive-activation search");
     MassiveActivationResult r;
     r.params = params;
     r.ids = state.tokens;
@@ -76,7 +75,6 @@ MassiveActivationResult massiveActivationsOf(const Model& model, const RunState&
 
 MassiveActivationResult findMassiveActivations(const Model& model, const std::vector<int>& ids,
                                                const MassiveActivationParams& params) {
-    requireDenseModel(model.config, "the massive-activation search");
     const Transformer t(model);
     return massiveActivationsOf(model, t.run(ids, {}, LogitsMode::None), params);
 }

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "analysis/experts/expert_ablation.h"
 #include "analysis/superweights/ablation.h"
 #include "analysis/superweights/stop_words.h"
 #include "analysis/superweights/super_weights.h"
@@ -23,41 +24,20 @@ namespace {
 
 struct AblateOpts {
     std::string model, text, stopwords, factors, png, pdf;
-    std::vector<std::string> prompts, zero, scale, scaleSweep;
+    std::vector<std::string> prompts, zero, scale, scaleSweep, experts;
     int top = 5, generate = 0, control = 0;
     long maxTokens = 0;
     bool json = false, restore = false, sweep = false, detect = false;
 };
 
-void printTop(const char* label, const std::vector<TokenProb>& top) {
-    std::printf("    %-9s", label);
-    for (const auto& t : top) std::printf(" %s %.3g%%", quoted(t.token).c_str(), 100.0 * t.prob);
-    std::printf("\n");
-}
-
-void printAblation(const AblationResult& r, int topK) {
-    std::printf("%s%s: %zu change(s):", r.name.c_str(), r.activationRestored ? " (super activation restored)" : "",
-                r.changes.size());
-    for (size_t i = 0; i < r.changes.size() && i < 12; ++i) {
-        std::printf(" %s", toString(r.changes[i]).c_str());
-        if (!std::isnan(r.originalValues[i])) std::printf(" (was %.4g)", r.originalValues[i]);
-    }
-    std::printf("%s\n", r.changes.size() > 12 ? " ..." : "");
-    for (const auto& p : r.prompts) {
-        std::printf("  prompt %s: KL %.4g, top-%d overlap %d, stop-word mass %.1f%% -> %.1f%%\n", quoted(printableBytes(p.prompt)).c_str(),
-                    p.kl, topK, p.topOverlap, 100 * p.stopWordMassOriginal, 100 * p.stopWordMassAblated);
-        printTop("original", p.topOriginal);
-        printTop("ablated", p.topAblated);
-        if (!p.generationOriginal.empty() || !p.generationAblated.empty()) {
-            std::printf("    original generates %s\n", quoted(printableBytes(p.generationOriginal)).c_str());
-            std::printf("    ablated generates  %s\n", quoted(printableBytes(p.generationAblated)).c_str());
-        }
-    }
-    std::printf("  mean KL %.4g, mean stop-word mass %.1f%% -> %.1f%%\n", r.meanKl, 100 * r.meanStopWordMassOriginal,
-                100 * r.meanStopWordMassAblated);
-    if (r.corpus)
-        std::printf("  perplexity on %ld tokens: %.4g -> %.4g, mean KL %.4g\n", r.corpus->original.tokens,
-                    r.corpus->original.perplexity, r.corpus->variant.perplexity, r.corpus->meanKl);
+AblationInputs ablationInputs(const Model& m, const AblateOpts& o) {
+    AblationInputs in;
+    for (const auto& p : o.prompts) in.prompts.push_back(promptIds(m, p));
+    in.topK = o.top;
+    in.generateTokens = o.generate;
+    in.stopWords = stopWordsFor(m, o.stopwords);
+    if (!o.text.empty()) in.corpus = corpusChunks(m, readTextFile(o.text), o.maxTokens);
+    return in;
 }
 
 void printSweep(const ScaleSweep& s) {
@@ -78,11 +58,13 @@ void printSweep(const ScaleSweep& s) {
 
 void registerAblate(CLI::App& app) {
     auto o = std::make_shared<AblateOpts>();
-    auto* cmd = app.add_subcommand("ablate", "Zero or scale mlp/down weights and compare with the original model");
+    auto* cmd = app.add_subcommand("ablate", "Zero or scale mlp/down weights, or remove experts, and compare with the original model");
     cmd->add_option("model", o->model, "Model file (.h5)")->required();
     cmd->add_option("--zero", o->zero, "Weights to zero: layer:row:col, layer:row:* or layer:*:col (repeatable)");
     cmd->add_option("--scale", o->scale, "Weights to scale: layer:row:col=factor (repeatable)");
     cmd->add_flag("--detect", o->detect, "Zero the super weights detected on the first prompt");
+    cmd->add_option("--expert", o->experts,
+                    "Mixture of experts: remove expert layer:expert from the routing (repeatable or comma-separated)");
     cmd->add_option("--prompt", o->prompts, "Prompt to compare next-token distributions on (repeatable)")->required();
     cmd->add_option("--text", o->text, "Text file to measure perplexity on (chunks of the model's context)");
     cmd->add_option("--max-tokens", o->maxTokens, "Use only the first N tokens of --text (0: all)");
@@ -108,6 +90,21 @@ void registerAblate(CLI::App& app) {
             throw InvalidInput("--scale-sweep names its own weights; it does not combine with --sweep, --zero, --scale or --detect");
         if ((!o->png.empty() || !o->pdf.empty()) && o->scaleSweep.empty() && !o->sweep)
             throw InvalidInput("--png and --pdf draw a sweep: use them with --scale-sweep or --sweep");
+        if (!o->experts.empty()) {
+            if (!o->zero.empty() || !o->scale.empty() || o->detect || o->sweep || !o->scaleSweep.empty() || o->restore ||
+                o->control > 0)
+                throw InvalidInput("--expert removes experts from the routing; it does not combine with the weight options");
+            std::vector<ExpertId> experts;
+            for (const auto& item : o->experts)
+                for (const ExpertId& e : parseExpertList(item)) experts.push_back(e);
+            Model m = openModel(o->model);
+            expertRemoval(m, experts);  // every expert checked before any run
+            const AblationInputs in = ablationInputs(m, *o);
+            const AblationResult r = runExpertAblation(m, experts, in, "expert ablation", progressBar());
+            if (o->json) printJson(toJson(r));
+            else printAblation(r, o->top);
+            return;
+        }
         std::optional<std::pair<std::vector<WeightCoord>, std::vector<double>>> scaleSweep;
         if (!o->scaleSweep.empty()) scaleSweep = parseScaleSweep(o->scaleSweep);
         std::vector<WeightChange> changes = parseChanges(o->zero, "--zero", false);
@@ -116,12 +113,7 @@ void registerAblate(CLI::App& app) {
         for (const auto& c : parseChanges(o->scale, "--scale", true)) changes.push_back(c);
         if (changes.empty() && !o->detect) throw InvalidInput("name the weights to change with --zero, --scale or --detect");
         Model m = openModel(o->model);
-        AblationInputs in;
-        for (const auto& p : o->prompts) in.prompts.push_back(promptIds(m, p));
-        in.topK = o->top;
-        in.generateTokens = o->generate;
-        in.stopWords = stopWordsFor(m, o->stopwords);
-        if (!o->text.empty()) in.corpus = corpusChunks(m, readTextFile(o->text), o->maxTokens);
+        AblationInputs in = ablationInputs(m, *o);
         if (o->detect) {
             const auto found = detectSuperWeights(m, in.prompts.front());
             if (found.superWeights.empty()) throw InvalidInput("--detect found no super weight on the first prompt");

@@ -1,7 +1,7 @@
 // mwb routing: which experts a mixture-of-experts model routes each token to.
 #include <cstdio>
 
-#include "analysis/expert_routing.h"
+#include "analysis/experts/expert_routing.h"
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
 #include "app/cli/superweight_options.h"

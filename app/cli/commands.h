@@ -33,5 +33,6 @@ void registerBench(CLI::App& app);
 void registerVerify(CLI::App& app);
 void registerAudit(CLI::App& app);
 void registerRouting(CLI::App& app);
+void registerSuperExperts(CLI::App& app);
 
 }  // namespace mwb::cli

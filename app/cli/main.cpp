@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
     mwb::cli::registerVerify(app);
     mwb::cli::registerAudit(app);
     mwb::cli::registerRouting(app);
+    mwb::cli::registerSuperExperts(app);
     mwb::cli::installInterruptHandler();
     try {
         app.parse(argc, argv);

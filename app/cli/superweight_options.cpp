@@ -1,12 +1,13 @@
 #include "app/cli/superweight_options.h"
 
 #include <algorithm>
-
-#include "analysis/superweights/superweight_experiments.h"
-
+#include <cmath>
+#include <cstdio>
 #include <sstream>
 
 #include "analysis/superweights/stop_words.h"
+#include "analysis/superweights/superweight_experiments.h"
+#include "app/cli/common.h"
 #include "tensor/errors.h"
 
 namespace mwb::cli {
@@ -85,6 +86,47 @@ std::vector<char> stopWordsFor(const Model& model, const std::string& file) {
 
 std::string quoted(const std::string& token) {
     return "\"" + token + "\"";
+}
+
+namespace {
+
+void printTop(const char* label, const std::vector<TokenProb>& top) {
+    std::printf("    %-9s", label);
+    for (const auto& t : top) std::printf(" %s %.3g%%", quoted(t.token).c_str(), 100.0 * t.prob);
+    std::printf("\n");
+}
+
+}  // namespace
+
+void printAblation(const AblationResult& r, int topK) {
+    if (!r.removedExperts.empty()) {
+        std::printf("%s: %zu expert(s) removed from the routing:", r.name.c_str(), r.removedExperts.size());
+        for (const auto& [layer, expert] : r.removedExperts) std::printf(" %d:%d", layer, expert);
+        std::printf("\n");
+    } else {
+        std::printf("%s%s: %zu change(s):", r.name.c_str(), r.activationRestored ? " (super activation restored)" : "",
+                    r.changes.size());
+        for (size_t i = 0; i < r.changes.size() && i < 12; ++i) {
+            std::printf(" %s", toString(r.changes[i]).c_str());
+            if (!std::isnan(r.originalValues[i])) std::printf(" (was %.4g)", r.originalValues[i]);
+        }
+        std::printf("%s\n", r.changes.size() > 12 ? " ..." : "");
+    }
+    for (const auto& p : r.prompts) {
+        std::printf("  prompt %s: KL %.4g, top-%d overlap %d, stop-word mass %.1f%% -> %.1f%%\n", quoted(printableBytes(p.prompt)).c_str(),
+                    p.kl, topK, p.topOverlap, 100 * p.stopWordMassOriginal, 100 * p.stopWordMassAblated);
+        printTop("original", p.topOriginal);
+        printTop("ablated", p.topAblated);
+        if (!p.generationOriginal.empty() || !p.generationAblated.empty()) {
+            std::printf("    original generates %s\n", quoted(printableBytes(p.generationOriginal)).c_str());
+            std::printf("    ablated generates  %s\n", quoted(printableBytes(p.generationAblated)).c_str());
+        }
+    }
+    std::printf("  mean KL %.4g, mean stop-word mass %.1f%% -> %.1f%%\n", r.meanKl, 100 * r.meanStopWordMassOriginal,
+                100 * r.meanStopWordMassAblated);
+    if (r.corpus)
+        std::printf("  perplexity on %ld tokens: %.4g -> %.4g, mean KL %.4g\n", r.corpus->original.tokens,
+                    r.corpus->original.perplexity, r.corpus->variant.perplexity, r.corpus->meanKl);
 }
 
 }  // namespace mwb::cli

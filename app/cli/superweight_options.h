@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "analysis/superweights/ablation.h"
 #include "analysis/superweights/weight_selection.h"
 #include "model/model.h"
 
@@ -32,6 +33,10 @@ std::vector<double> parseNumbers(const std::string& text, const std::string& opt
 
 // The stop-word mask of the model's vocabulary from `file` (default list when empty).
 std::vector<char> stopWordsFor(const Model& model, const std::string& file);
+
+// An ablation's comparison as text: what changed, per prompt KL, top tokens, stop-word
+// mass and generations, then the means and the corpus perplexity.
+void printAblation(const AblationResult& r, int topK);
 
 // A token (already in display form) in double quotes.
 std::string quoted(const std::string& token);

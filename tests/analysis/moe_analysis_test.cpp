@@ -8,7 +8,7 @@
 
 #include "analysis/attention_maps.h"
 #include "analysis/causal_trace.h"
-#include "analysis/expert_routing.h"
+#include "analysis/experts/expert_routing.h"
 #include "analysis/logit_lens.h"
 #include "analysis/superweights/super_weights.h"
 #include "model/transformer.h"

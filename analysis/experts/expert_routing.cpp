@@ -1,5 +1,5 @@
 // Expert routing of a prompt (see expert_routing.h).
-#include "analysis/expert_routing.h"
+#include "analysis/experts/expert_routing.h"
 
 #include "tensor/errors.h"
 

@@ -1,0 +1,152 @@
+// Removing experts from the routing (WeightOverrides::removeExpert) and the super-expert
+// search (Su et al. 2025) on tiny random mixture-of-experts models.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <string>
+
+#include "analysis/experts/expert_ablation.h"
+#include "analysis/experts/super_experts.h"
+#include "model/transformer.h"
+#include "tensor/errors.h"
+#include "tests/support/test_models.h"
+
+namespace mwb {
+namespace {
+
+Model moeModel(bool normTopK, uint64_t seed = 5) {
+    TinyModelOptions o;
+    o.nLayers = 3;
+    o.weightStd = 0.3f;
+    o.nExperts = 5;
+    o.nExpertsPerToken = 2;
+    o.dExpert = 8;
+    o.normTopK = normTopK;
+    return makeTinyModel(Architecture::Llama, seed, o);
+}
+
+std::vector<int> promptIds(const Model& m) { return m.tokenizer.encodeIds("The cat sat on a mat by the door"); }
+
+// By hand from the original router logits: the top 2 of the experts left, softmax over
+// the experts left, renormalised over the chosen ones when normTopK.
+TEST(ExpertRemoval, RoutesAmongTheOtherExpertsWithTheirSoftmax) {
+    for (bool normTopK : {true, false}) {
+        const Model m = moeModel(normTopK);
+        const std::vector<int> ids = promptIds(m);
+        const std::vector<ExpertId> removed = {{0, 1}, {0, 3}, {2, 0}};
+        const WeightOverrides overrides = expertRemoval(m, removed);
+        // Layer 0's logits are the same in both runs; later layers see a changed input,
+        // so take the variant's own logits there (a capture sees them before removal).
+        Hooks capture;
+        for (int l = 0; l < 3; ++l) capture.captures.push_back({HookSite::RouterLogits, l});
+        const RunState s = Transformer(m, &overrides).run(ids, capture, LogitsMode::Last);
+        const RunState original = Transformer(m).run(ids, capture, LogitsMode::Last);
+        EXPECT_EQ(s.captured.at({HookSite::RouterLogits, 0}), original.captured.at({HookSite::RouterLogits, 0}));
+        for (int l = 0; l < 3; ++l) {
+            const Matrix& logits = s.captured.at({HookSite::RouterLogits, l});
+            for (int pos = 0; pos < s.nTokens; ++pos) {
+                std::vector<int> left;
+                for (int e = 0; e < 5; ++e)
+                    if (std::find(removed.begin(), removed.end(), ExpertId{l, e}) == removed.end()) left.push_back(e);
+                std::stable_sort(left.begin(), left.end(), [&](int a, int b) { return logits(pos, a) > logits(pos, b); });
+                double sum = 0;
+                for (int e : left) sum += std::exp(double(logits(pos, e)));
+                const double p0 = std::exp(double(logits(pos, left[0]))) / sum;
+                const double p1 = std::exp(double(logits(pos, left[1]))) / sum;
+                EXPECT_EQ(s.routing[size_t(l)].experts(pos, 0), left[0]) << "layer " << l << " pos " << pos;
+                EXPECT_EQ(s.routing[size_t(l)].experts(pos, 1), left[1]);
+                EXPECT_NEAR(s.routing[size_t(l)].weights(pos, 0), normTopK ? p0 / (p0 + p1) : p0, 1e-6);
+                EXPECT_NEAR(s.routing[size_t(l)].weights(pos, 1), normTopK ? p1 / (p0 + p1) : p1, 1e-6);
+            }
+        }
+        // An expert nobody was routed to changes nothing; removing a used one does.
+        EXPECT_GT((s.logits - original.logits).cwiseAbs().maxCoeff(), 1e-6);
+    }
+}
+
+TEST(ExpertRemoval, RefusesWhatCannotBeRemoved) {
+    const Model m = moeModel(true);
+    auto message = [&](const std::vector<ExpertId>& experts) {
+        try {
+            expertRemoval(m, experts);
+        } catch (const InvalidInput& e) {
+            return std::string(e.what());
+        }
+        return std::string("accepted");
+    };
+    EXPECT_NE(message({}).find("at least one"), std::string::npos);
+    EXPECT_NE(message({{3, 0}}).find("outside"), std::string::npos);
+    EXPECT_NE(message({{0, 5}}).find("outside"), std::string::npos);
+    EXPECT_NE(message({{0, 0}, {0, 1}, {0, 2}, {0, 3}}).find("fewer than the 2"), std::string::npos);
+    EXPECT_EQ(message({{0, 0}, {0, 1}, {0, 2}}), "accepted");
+    TinyModelOptions dense;
+    const Model d = makeTinyModel(Architecture::Llama, 1, dense);
+    EXPECT_THROW(expertRemoval(d, {{0, 0}}), InvalidInput);
+
+    EXPECT_EQ(parseExpertList("0:3, 2:5,1:0"), (std::vector<ExpertId>{{0, 3}, {2, 5}, {1, 0}}));
+    EXPECT_THROW(parseExpertList("0:3,x"), InvalidInput);
+    EXPECT_THROW(parseExpertList("0:-1"), InvalidInput);
+    EXPECT_THROW(parseExpertList("0:"), InvalidInput);
+}
+
+TEST(ExpertRemoval, RandomExpertsAreSeededDistinctAndLeaveEnoughPerLayer) {
+    const Model m = moeModel(true);
+    const std::vector<ExpertId> exclude = {{1, 2}, {1, 3}, {1, 4}};
+    const auto a = randomExperts(m.config, 6, 7, exclude), b = randomExperts(m.config, 6, 7, exclude);
+    EXPECT_EQ(a, b);
+    EXPECT_NE(a, randomExperts(m.config, 6, 8, exclude));
+    std::vector<int> perLayer(3, 0);
+    for (const ExpertId& e : a) {
+        EXPECT_EQ(std::find(exclude.begin(), exclude.end(), e), exclude.end());
+        ++perLayer[size_t(e.layer)];
+    }
+    EXPECT_EQ(perLayer[1], 0);  // three of five removed already: two must stay
+    EXPECT_EQ(std::adjacent_find(a.begin(), a.end()), a.end());
+    EXPECT_NO_THROW(expertRemoval(m, a));
+    EXPECT_THROW(randomExperts(m.config, 7, 7, exclude), InvalidInput);
+}
+
+// A planted super expert: expert 2 of layer 0 gets a down projection that writes a
+// huge value into channel 3 from its strongest key unit, as the super experts Su et al.
+// find do. The search names it (and only it), the layer where the massive activation
+// forms is 0, and removing it changes the model far more than removing a random one.
+TEST(SuperExperts, FindsAPlantedSuperExpertAndItsRemovalMatters) {
+    Model m = moeModel(true);
+    const std::vector<int> ids = promptIds(m);
+    const std::vector<std::vector<int>> sequences = {ids, m.tokenizer.encodeIds("A dog ran to the old house")};
+    const SuperExpertResult clean = findSuperExperts(m, sequences);
+    EXPECT_TRUE(clean.superExperts.empty());
+    EXPECT_TRUE(clean.formingLayers.empty());
+    long routed = 0;
+    for (const ExpertPeak& p : clean.experts) routed += p.tokensRouted;
+    EXPECT_EQ(routed, long(ids.size() + sequences[1].size()) * 2 * 3);
+
+    Linear& down = m.weights.blocks[0].moe.experts[2].down;
+    down.weight.row(3).setConstant(4000.0f);
+    const SuperExpertResult r = findSuperExperts(m, sequences);
+    ASSERT_EQ(r.superExperts.size(), 1u);
+    EXPECT_EQ(r.superExperts[0].layer, 0);
+    EXPECT_EQ(r.superExperts[0].expert, 2);
+    EXPECT_EQ(r.superExperts[0].channel, 3);
+    EXPECT_EQ(r.formingLayers, std::vector<int>{0});
+    EXPECT_GT(r.superExperts[0].tokensRouted, 0);
+    EXPECT_EQ(r.largestPeak, r.superExperts[0].peak);
+
+    AblationInputs in;
+    in.prompts = {ids};
+    const SuperExpertRemoval removal = compareSuperExpertRemoval(m, r.superIds(), in, 3);
+    EXPECT_EQ(removal.removed.removedExperts, (std::vector<std::pair<int, int>>{{0, 2}}));
+    ASSERT_EQ(removal.random.removedExperts.size(), 1u);
+    EXPECT_NE(removal.random.removedExperts[0], (std::pair<int, int>{0, 2}));
+    EXPECT_GT(removal.removed.meanKl, 10 * removal.random.meanKl);
+
+    const nlohmann::json j = toJson(r);
+    EXPECT_EQ(j["super_experts"][0]["expert"], 2);
+    EXPECT_EQ(j["experts"].size(), 15u);
+}
+
+}  // namespace
+}  // namespace mwb
