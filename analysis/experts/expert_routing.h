@@ -10,6 +10,7 @@
 
 #include "model/model.h"
 #include "model/transformer.h"
+#include "tensor/progress.h"
 
 namespace mwb {
 
@@ -38,5 +39,26 @@ std::vector<LayerRoutingResult> routingOf(const ModelConfig& c, const RunState& 
 
 // {"ids": [...], "layers": [{"layer": l, "tokens": [{"experts": [...], "weights": [...]}]}]}
 nlohmann::json toJson(const ExpertRoutingResult& r);
+
+// How much each expert is used (Fedus et al. 2022's load): per sparse layer the share
+// of the (token, choice) pairs routed to each expert and its mean mixing weight where
+// chosen. Even routing gives every expert 1 / nExperts.
+struct ExpertLoad {
+    std::vector<int> layers;                   // the sparse layers
+    int nExperts = 0;
+    long tokens = 0;
+    std::vector<std::vector<double>> share;    // [layer index][expert]
+    std::vector<std::vector<double>> meanWeight;  // [layer index][expert]; 0 where never chosen
+};
+
+// The load over `sequences` (each validated; InvalidInput for a model without experts
+// or no sequences). Progress per sequence; cancellable.
+ExpertLoad expertLoad(const Model& model, const std::vector<std::vector<int>>& sequences,
+                      const ProgressFn& progress = {});
+// The load of one routing result (e.g. of a prompt).
+ExpertLoad loadOf(const ModelConfig& c, const std::vector<LayerRoutingResult>& layers);
+
+// {"tokens": n, "layers": [{"layer": l, "share": [...], "mean_weight": [...]}]}
+nlohmann::json toJson(const ExpertLoad& load);
 
 }  // namespace mwb

@@ -1,13 +1,16 @@
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <optional>
 #include <sstream>
 
 #include "analysis/causal_trace.h"
+#include "analysis/experts/expert_trace.h"
 #include "cluster/shard_job.h"
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
 #include "app/plots/figure_export.h"
+#include "app/plots/expert_figure.h"
 #include "app/plots/trace_figure.h"
 #include "tensor/errors.h"
 
@@ -21,7 +24,7 @@ struct TraceOpts {
     int samples = 10, window = 0, limit = 0, verify = 0;  // window 0: defaultTraceWindow
     std::optional<double> noise;  // unset: 3 x the embeddings' std
     uint64_t seed = 1;
-    bool json = false, naive = false, keepWrong = false;
+    bool json = false, naive = false, keepWrong = false, experts = false;
 };
 
 CausalTraceParams paramsFrom(const TraceOpts& o) {
@@ -122,6 +125,8 @@ void registerTrace(CLI::App& app) {
     cmd->add_option("--verify", o->verify,
                     "With --method attribution: run the K highest estimated cells of each kind exactly")
         ->capture_default_str();
+    cmd->add_flag("--experts", o->experts,
+                  "Mixture of experts: restore each expert's contribution at the subject's last token (layer x expert grid)");
     cmd->add_flag("--json", o->json, "Print JSON");
     cmd->add_option("--png", o->png, "Also draw the heatmaps into this PNG file");
     cmd->add_option("--pdf", o->pdf, "Also draw the heatmaps into this PDF file");
@@ -169,6 +174,32 @@ void runTrace(const TraceOpts& o, const CLI::Option& prompt, const cluster::Comm
         throw InvalidInput("one prompt is traced by one process; --facts FILE splits a facts file over the ranks");
     if (!prompt) throw InvalidInput("give --prompt and --subject, or --facts FILE");
     if (o.subject.empty()) throw InvalidInput("--subject is required with --prompt");
+    if (o.experts) {
+        if (params.method != TraceMethod::Exact || params.naive || params.severed != Severed::None || o.verify != 0)
+            throw InvalidInput("--experts is an exact trace of single experts; it takes --samples, --noise and --seed only");
+        const ExpertTraceResult r = traceExperts(m, o.prompt, o.subject, o.answer, params, progressBar());
+        plots::exportFigures(plots::expertTraceFigure(r), o.png, o.pdf);
+        if (o.json) {
+            printJson(toJson(r));
+            return;
+        }
+        std::printf("answer %s: p clean %.4f, p corrupted %.4f (noise %.4f; %d samples); at token %d %s\n",
+                    nlohmann::json(r.answer).dump().c_str(), r.probClean, r.probCorrupted, r.noise.sigma, r.samples,
+                    r.subjectEnd - 1, nlohmann::json(r.tokens[size_t(r.subjectEnd - 1)]).dump().c_str());
+        std::printf("p(answer) with one expert's clean contribution restored (rows: layers; columns: experts; "
+                    "* routed in the clean run)\n%6s", "");
+        for (int e = 0; e < r.nExperts; ++e) std::printf(" %7d", e);
+        std::printf("\n");
+        for (size_t i = 0; i < r.layers.size(); ++i) {
+            std::printf("%6d", r.layers[i]);
+            for (int e = 0; e < r.nExperts; ++e) {
+                const bool routed = std::find(r.cleanExperts[i].begin(), r.cleanExperts[i].end(), e) != r.cleanExperts[i].end();
+                std::printf(" %6.3f%s", r.probRestored(Eigen::Index(i), e), routed ? "*" : " ");
+            }
+            std::printf("\n");
+        }
+        return;
+    }
     const CausalTraceResult r = traceFact(m, o.prompt, o.subject, o.answer, params, progressBar());
     plots::exportFigures(plots::traceFigure(r, m.config.name), o.png, o.pdf);
     const std::string warning = recallWarning(r);

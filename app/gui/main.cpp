@@ -5,12 +5,10 @@
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QFileInfo>
-#include <QLineEdit>
 #include <QTimer>
 
 #include "app/gui/jobs/job_status.h"
 #include "app/gui/main_window.h"
-#include "app/gui/panels/trace_panel.h"
 #include "app/gui/resources.h"
 #include "app/gui/screenshot_tour.h"
 #include "app/gui/workspace.h"
@@ -39,7 +37,7 @@ int main(int argc, char** argv) {
     parser.addPositionalArgument(QStringLiteral("model"), QStringLiteral("Model file (.h5) to open"));
     const QCommandLineOption prompt(QStringLiteral("prompt"), QStringLiteral("Initial prompt"), QStringLiteral("text"),
                                     QStringLiteral("The Eiffel Tower is located in the city of"));
-    const QCommandLineOption subject(QStringLiteral("subject"), QStringLiteral("Initial subject for the Trace tab"),
+    const QCommandLineOption subject(QStringLiteral("subject"), QStringLiteral("Initial subject for the Trace and Experts tabs"),
                                      QStringLiteral("text"), QStringLiteral("Eiffel Tower"));
     const QCommandLineOption tour(QStringLiteral("screenshot-tour"),
                                   QStringLiteral("Run every tab, save screenshots to DIR and quit"), QStringLiteral("DIR"));
@@ -59,7 +57,8 @@ int main(int argc, char** argv) {
         window.resize(w, h);
     }
     window.workspace()->setPrompt(parser.value(prompt));
-    if (auto* trace = window.panel<mwb::gui::TracePanel>()) trace->subjectEdit()->setText(parser.value(subject));
+    // The tabs that take a subject (Trace, Experts) fill their field from it.
+    if (parser.isSet(subject)) emit window.workspace()->subjectChosen(parser.value(subject));
     const QString model = startupModel(parser.positionalArguments(), *window.workspace());
     if (model.isEmpty())
         window.jobStatus()->showMessage(QObject::tr("Open a model with File > Open (Ctrl+O) or drop an .h5 file here."));

@@ -23,6 +23,7 @@
 #include "app/gui/panels/attention_panel.h"
 #include "app/gui/panels/integrity_panel.h"
 #include "app/gui/panels/edit_panel.h"
+#include "app/gui/panels/experts_panel.h"
 #include "app/gui/panels/lens_panel.h"
 #include "app/gui/panels/predict_panel.h"
 #include "app/gui/panels/super_weights_panel.h"
@@ -60,7 +61,7 @@ MainWindow::MainWindow(QWidget* parent)
     statusBar()->setSizeGripEnabled(true);
     setAcceptDrops(true);
 
-    // Tab order: Predict, Trace, Edit, Super weights, Attention, Lens.
+    // Tab order: Predict, Trace, Edit, Super weights, Attention, Lens, Integrity, Experts.
     auto* trace = new TracePanel(m_workspace, this);
     auto* edit = new EditPanel(m_workspace, this);
     addPanel(new PredictPanel(m_workspace, this));
@@ -70,6 +71,7 @@ MainWindow::MainWindow(QWidget* parent)
     addPanel(new AttentionPanel(m_workspace, this));
     addPanel(new LensPanel(m_workspace, this));
     addPanel(new IntegrityPanel(m_workspace, this));
+    addPanel(new ExpertsPanel(m_workspace, this));
     connect(trace, &TracePanel::traced, edit, &EditPanel::suggestFromTrace);
 
     connect(m_workspace, &Workspace::jobStarted, m_jobs, &JobStatus::track);

@@ -7,6 +7,7 @@
 #include <QPlainTextEdit>
 #include <QRadioButton>
 #include <QSpinBox>
+#include <QCheckBox>
 #include <QTabWidget>
 #include <QTableWidget>
 #include <QTimer>
@@ -15,6 +16,7 @@
 #include "app/gui/main_window.h"
 #include "app/gui/panels/attention_panel.h"
 #include "app/gui/panels/edit_panel.h"
+#include "app/gui/panels/experts_panel.h"
 #include "app/gui/panels/integrity_panel.h"
 #include "app/gui/panels/predict_panel.h"
 #include "app/gui/panels/super_weights_panel.h"
@@ -87,6 +89,26 @@ void ScreenshotTour::visit(int index) {
         }, Qt::SingleShotConnection);
         connect(weights, &SuperWeightsPanel::compareFinished, this, shoot, Qt::SingleShotConnection);
         weights->runAction();
+    } else if (auto* experts = qobject_cast<ExpertsPanel*>(panel)) {
+        // A model with experts: route the prompt (load over held-out text), find the
+        // super experts, then compare without them (or the expert of largest peak).
+        const auto model = m_window->workspace()->model();
+        if (!model || !model->config.moe()) {
+            shoot(true);
+        } else {
+            experts->loadOverText()->setChecked(true);
+            connect(panel, &ToolPanel::actionFinished, experts, [experts] { experts->findSuperExperts(); },
+                    Qt::SingleShotConnection);
+            connect(experts, &ExpertsPanel::superFinished, experts, [experts] { experts->compare(); },
+                    Qt::SingleShotConnection);
+            connect(experts, &ExpertsPanel::compareFinished, experts, [experts] {
+                if (!experts->subjectField()->text().isEmpty()) experts->traceExperts();
+            }, Qt::SingleShotConnection);
+            connect(experts, experts->subjectField()->text().isEmpty() ? &ExpertsPanel::compareFinished
+                                                                        : &ExpertsPanel::traceFinished,
+                    this, shoot, Qt::SingleShotConnection);
+            experts->runAction();
+        }
     } else if (auto* integrity = qobject_cast<IntegrityPanel*>(panel)) {
         // Audit; when something is flagged, also compare the model with it removed.
         connect(panel, &ToolPanel::actionFinished, integrity, [this, integrity, shoot](bool ok) {

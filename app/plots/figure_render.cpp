@@ -345,6 +345,7 @@ QString describeAt(const FigureSpec& figure, const RenderedFigure& rendered, con
                                .arg(col, row, h->zLabel.empty() ? QStringLiteral("value") : qs(h->zLabel))
                                .arg(h->at(r, c), 0, 'g', 4);
             if (!h->cellText.empty()) text += "  [" + qs(h->cellText[static_cast<size_t>(r) * h->cols + c]) + "]";
+            if (!h->cellHover.empty()) text += "  " + qs(h->cellHover[static_cast<size_t>(r) * h->cols + c]);
             return text;
         }
         if (const auto* b = std::get_if<BarSpec>(&figure.panels[i])) {

@@ -19,6 +19,8 @@ void validateHeatmap(const HeatmapSpec& h) {
         throw std::invalid_argument("heatmap '" + h.title + "': row labels do not match rows");
     if (!h.cellText.empty() && h.cellText.size() != cells)
         throw std::invalid_argument("heatmap '" + h.title + "': cell texts do not match cells");
+    if (!h.cellHover.empty() && h.cellHover.size() != cells)
+        throw std::invalid_argument("heatmap '" + h.title + "': cell hover texts do not match cells");
 }
 
 nlohmann::json panelJson(const HeatmapSpec& h) {
@@ -33,6 +35,7 @@ nlohmann::json panelJson(const HeatmapSpec& h) {
                         {"values", rows},      {"z_min", h.zMin},       {"z_max", h.zMax},
                         {"z_label", h.zLabel}};
     if (!h.cellText.empty()) j["cell_text"] = h.cellText;
+    if (!h.cellHover.empty()) j["cell_hover"] = h.cellHover;
     return j;
 }
 

@@ -24,6 +24,7 @@ struct HeatmapSpec {
     int rows = 0, cols = 0;
     std::vector<double> values;          // row-major, rows * cols
     std::vector<std::string> cellText;   // optional: rows * cols texts drawn in the cells
+    std::vector<std::string> cellHover;  // optional: rows * cols texts added to the hover (a routing's full choice)
     double zMin = 0.0, zMax = 1.0;
     std::string zLabel;                  // the colour scale's label, e.g. "p(answer)"
     // Optional hover names of the columns and rows ("key 41 ' Paris'"), used instead of

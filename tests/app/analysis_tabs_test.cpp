@@ -6,6 +6,7 @@
 #include <Eigen/Cholesky>
 
 #include <QElapsedTimer>
+#include <QLineEdit>
 #include <QPlainTextEdit>
 #include <QTableWidget>
 #include <QRadioButton>
@@ -16,6 +17,7 @@
 #include "app/gui/main_window.h"
 #include "app/gui/panels/ablation_view.h"
 #include "app/gui/panels/attention_panel.h"
+#include "app/gui/panels/experts_panel.h"
 #include "app/gui/panels/integrity_panel.h"
 #include "app/gui/panels/lens_panel.h"
 #include "app/gui/panels/super_weights_panel.h"
@@ -28,6 +30,7 @@
 #include "io/hdf5_model_file.h"
 #include "model/transformer.h"
 #include "tests/app/app_test_util.h"
+#include "tests/support/test_models.h"
 
 using namespace mwb;
 using namespace mwb::gui;
@@ -163,6 +166,62 @@ private slots:
         QVERIFY(panel->comparison()->figure()->hasFigure());
         // The open model is untouched.
         QVERIFY(!(model->weights.blocks[3].down.weight - before).isZero());
+    }
+
+    // The Experts tab on a tiny mixture of experts whose expert 2 of layer 0 is made a
+    // super expert (its down projection writes a huge value into channel 3): the routing
+    // map and the load are drawn, the search names 0:2 and fills the field, and removing
+    // it is compared with the open model. A dense model leaves the tab idle.
+    void theExpertsTabRoutesFindsSuperExpertsAndRemovesThem() {
+        auto* panel = m_window->panel<ExpertsPanel>();
+        m_window->workspace()->setModel(std::make_shared<const Model>(planted::plantedTinyGpt2()), QString());
+        QVERIFY(!panel->expertsField()->isEnabled());
+
+        TinyModelOptions o;
+        o.nLayers = 3;
+        o.weightStd = 0.3f;
+        o.nExperts = 5;
+        o.dExpert = 8;
+        o.normTopK = true;
+        Model m = makeTinyModel(Architecture::Llama, 5, o);
+        m.weights.blocks[0].moe.experts[2].down.weight.row(3).setConstant(4000.0f);
+        m_window->workspace()->setModel(std::make_shared<const Model>(std::move(m)), QString());
+        m_window->workspace()->setPrompt(QStringLiteral("The cat sat on a mat"));
+        QVERIFY(panel->expertsField()->isEnabled());
+
+        QSignalSpy routed(panel, &ToolPanel::actionFinished);
+        panel->runAction();
+        QVERIFY(waitFor(routed));
+        QVERIFY(routed.front().front().toBool());
+        QVERIFY(panel->routingMap()->hasFigure());
+        QVERIFY(panel->loadChart()->hasFigure());
+
+        QSignalSpy found(panel, &ExpertsPanel::superFinished);
+        panel->findSuperExperts();
+        QVERIFY(waitFor(found));
+        QVERIFY(found.front().front().toBool());
+        QCOMPARE(panel->expertsField()->text(), QStringLiteral("0:2"));
+        QVERIFY(panel->superChart()->hasFigure());
+
+        QSignalSpy compared(panel, &ExpertsPanel::compareFinished);
+        panel->compare();
+        QVERIFY(waitFor(compared));
+        QVERIFY(compared.front().front().toBool());
+        QVERIFY(panel->comparison()->figure()->hasFigure());
+
+        QSignalSpy traced(panel, &ExpertsPanel::traceFinished);
+        panel->subjectField()->setText(QStringLiteral("cat sat"));
+        panel->traceExperts();
+        QVERIFY(waitFor(traced));
+        QVERIFY(traced.front().front().toBool());
+        QVERIFY(panel->traceChart()->hasFigure());
+
+        // A typo is one sentence, not a run.
+        QSignalSpy errors(panel, &ToolPanel::errorMessage);
+        panel->expertsField()->setText(QStringLiteral("0:9"));
+        panel->compare();
+        QCOMPARE(errors.size(), 1);
+        QVERIFY(errors.front().front().toString().contains(QStringLiteral("outside")));
     }
 
     // The scale sweep of the checked weights: 13 factors from 0 to 3, KL 0 at factor 1,

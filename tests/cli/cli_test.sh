@@ -259,6 +259,23 @@ expect_sentence 1 "no mixture-of-experts layers" -- "$MWB" routing "$FIX" --ids 
 expect_sentence 1 "prompt" -- "$MWB" routing "$TMP/olmoe.h5"
 expect_sentence 1 "does not yet support a mixture-of-experts model" -- "$MWB" superweights "$TMP/olmoe.h5" --prompt hi
 
+# Expert removal and the super-expert search: the JSON names what was removed and the
+# random control; bad experts, mixed options and dense models get one sentence.
+"$MWB" ablate "$TMP/olmoe.h5" --expert 1:0,0:2 --prompt "The cat" --json > "$TMP/out" 2>"$TMP/err" \
+  && jq -e '.removed_experts == [{"layer":1,"expert":0},{"layer":0,"expert":2}] and .kl >= 0 and (.changes | length) == 0' "$TMP/out" >/dev/null \
+  || { echo "FAIL: ablate --expert: $(head -c 300 "$TMP/out") $(cat "$TMP/err")"; fails=$((fails+1)); }
+expect_sentence 1 "outside" -- "$MWB" ablate "$TMP/olmoe.h5" --expert 0:99 --prompt hi
+expect_sentence 1 "layer:expert" -- "$MWB" ablate "$TMP/olmoe.h5" --expert 0-1 --prompt hi
+expect_sentence 1 "does not combine" -- "$MWB" ablate "$TMP/olmoe.h5" --expert 0:1 --zero 0:1:2 --prompt hi
+expect_sentence 1 "has no experts" -- "$MWB" ablate "$FIX" --expert 0:0 --prompt hi
+"$MWB" superexperts "$TMP/olmoe.h5" --text "$SRC/resources/data/heldout.txt" --max-tokens 64 --remove-top 1 --json \
+  > "$TMP/out" 2>"$TMP/err" \
+  && jq -e '.tokens > 0 and (.experts | length) > 0 and (.super_experts | type) == "array"
+            and (.removed.removed_experts | length) == 1 and (.random.removed_experts | length) == 1
+            and .removed.removed_experts != .random.removed_experts' "$TMP/out" >/dev/null \
+  || { echo "FAIL: superexperts --json: $(head -c 300 "$TMP/out") $(cat "$TMP/err")"; fails=$((fails+1)); }
+expect_sentence 1 "has no experts" -- "$MWB" superexperts "$FIX" --text "$SRC/resources/data/heldout.txt"
+
 # mwb bench: every documented key, the measured figures positive; bad sizes refused.
 expect_ok "$MWB" bench "$FIX" --prompt-tokens 8 --decode-tokens 4 --repeat 2 --json
 for key in prefill_seconds prefill_gflops decode_tokens_per_second threads; do

@@ -5,19 +5,36 @@
 #include <QLabel>
 #include <QPlainTextEdit>
 
+#include "analysis/superweights/stop_words.h"
 #include "app/gui/widgets/figure_view.h"
+#include "data/datasets.h"
+#include "metrics/perplexity.h"
 #include "app/plots/prediction_figure.h"
 
 namespace mwb::gui {
 namespace {
 
+constexpr long kPerplexityTokens = 4000;  // held-out tokens for the perplexity comparison
+constexpr int kGenerateTokens = 16;
+
 QString percent(double p) { return QString::number(100.0 * p, 'f', 2) + QStringLiteral(" %"); }
 
 }  // namespace
 
-AblationView::AblationView(QWidget* parent)
+AblationInputs comparisonInputs(const Model& model, const std::string& prompt, const std::string& heldout) {
+    AblationInputs in;
+    in.prompts = {model.tokenizer.encodeIds(prompt)};
+    if (!heldout.empty()) in.corpus = corpusChunks(model, readTextFile(heldout), kPerplexityTokens);
+    in.stopWords = bundledStopWordMask(model.tokenizer);
+    in.generateTokens = kGenerateTokens;
+    return in;
+}
+
+AblationView::AblationView(QWidget* parent, const QString& placeholder)
     : QWidget(parent),
-      m_figure(new FigureView(tr("Check weights to change and compare the model before and after."), this)),
+      m_figure(new FigureView(placeholder.isEmpty() ? tr("Check weights to change and compare the model before and after.")
+                                                    : placeholder,
+                              this)),
       m_metrics(new QLabel(this)),
       m_before(new QPlainTextEdit(this)),
       m_after(new QPlainTextEdit(this)) {

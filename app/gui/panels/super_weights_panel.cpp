@@ -31,21 +31,11 @@ namespace {
 
 enum Column { kUse, kLayer, kRow, kCol, kWeight, kInput, kOutput, kPos, kStatus, kColumns };
 constexpr int kScaleSteps = 4;           // slider ticks per unit of the factor
-constexpr long kPerplexityTokens = 4000;  // held-out tokens for the perplexity comparison
-constexpr int kGenerateTokens = 16;
 
 // A row or column of the table: a channel, or "*" for all of them.
 QString channelText(int channel) { return channel == WeightChange::kAll ? QStringLiteral("*") : QString::number(channel); }
 int channelOf(const QString& text) { return text == QStringLiteral("*") ? WeightChange::kAll : text.toInt(); }
 
-AblationInputs ablationInputs(const Model& model, const std::string& prompt, const std::string& heldout) {
-    AblationInputs in;
-    in.prompts = {model.tokenizer.encodeIds(prompt)};
-    if (!heldout.empty()) in.corpus = corpusChunks(model, readTextFile(heldout), kPerplexityTokens);
-    in.stopWords = bundledStopWordMask(model.tokenizer);
-    in.generateTokens = kGenerateTokens;
-    return in;
-}
 
 }  // namespace
 
@@ -314,7 +304,7 @@ void SuperWeightsPanel::compare() {
     const std::string heldout = resourceFile(QStringLiteral("data/heldout.txt")).toStdString();
     m_compare.start([model, prompt, heldout, changes](const ProgressFn& progress) {
         // The changed weights are overrides: the shared model is only read.
-        return runAblation(*model, changes, ablationInputs(*model, prompt, heldout), false, "gui", progress);
+        return runAblation(*model, changes, comparisonInputs(*model, prompt, heldout), false, "gui", progress);
     });
     emit jobStarted(tr("Comparing with the original"), m_compare.watcher());
 }
@@ -334,7 +324,7 @@ void SuperWeightsPanel::sweep() {
     const std::string heldout = resourceFile(QStringLiteral("data/heldout.txt")).toStdString();
     m_sweep.start([model, prompt, heldout, coords](const ProgressFn& progress) {
         return runScaleSweep(*model, coords, scaleFactorRange(0.0, 3.0, 1.0 / kScaleSteps),
-                             ablationInputs(*model, prompt, heldout), progress);
+                             comparisonInputs(*model, prompt, heldout), progress);
     });
     emit jobStarted(tr("Sweeping the scale"), m_sweep.watcher());
 }

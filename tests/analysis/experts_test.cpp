@@ -1,15 +1,19 @@
-// Removing experts from the routing (WeightOverrides::removeExpert) and the super-expert
-// search (Su et al. 2025) on tiny random mixture-of-experts models.
+// Removing experts from the routing (WeightOverrides::removeExpert), the super-expert
+// search (Su et al. 2025) and the per-expert causal trace on tiny random
+// mixture-of-experts models.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <random>
 #include <string>
 
 #include "analysis/experts/expert_ablation.h"
+#include "analysis/experts/expert_trace.h"
 #include "analysis/experts/super_experts.h"
+#include "metrics/next_token_metrics.h"
 #include "model/transformer.h"
 #include "tensor/errors.h"
 #include "tests/support/test_models.h"
@@ -146,6 +150,74 @@ TEST(SuperExperts, FindsAPlantedSuperExpertAndItsRemovalMatters) {
     const nlohmann::json j = toJson(r);
     EXPECT_EQ(j["super_experts"][0]["expert"], 2);
     EXPECT_EQ(j["experts"].size(), 15u);
+}
+
+// The grid against full runs through the public API: per noise sample (drawn as the
+// trace draws them: seeded normal values, row-major over the subject's tokens) a
+// corrupted run, then a full run with the expert's clean contribution swapped in at
+// mlp_out of the subject's last token. An expert routed in neither run restores nothing.
+TEST(ExpertTrace, EqualsFullRunsWithTheContributionSwappedIn) {
+    const Model m = moeModel(true, 9);
+    const std::string prompt = "The cat sat on a mat by the", subject = "cat sat";
+    CausalTraceParams params;
+    params.samples = 3;
+    params.noise = 0.8;
+    params.seed = 11;
+    const ExpertTraceResult r = traceExperts(m, prompt, subject, "", params);
+    ASSERT_EQ(r.layers, (std::vector<int>{0, 1, 2}));
+    ASSERT_EQ(r.probRestored.rows(), 3);
+    ASSERT_EQ(r.probRestored.cols(), 5);
+    const int pos = r.subjectEnd - 1;
+    const Transformer t(m);
+    Hooks experts;
+    for (int l = 0; l < 3; ++l)
+        for (int e = 0; e < 5; ++e) experts.captures.push_back({HookSite::ExpertOut, l, e});
+    const RunState clean = t.run(r.ids, experts, LogitsMode::Last);
+    std::mt19937_64 rng(params.seed);
+    std::normal_distribution<double> normal(0.0, 1.0);
+    std::vector<Hooks> noise(size_t(params.samples));
+    for (Hooks& h : noise)
+        for (int tok = r.subjectBegin; tok < r.subjectEnd; ++tok) {
+            Vector v(m.config.dModel);
+            for (Eigen::Index i = 0; i < v.size(); ++i) v[i] = float(*params.noise * normal(rng));
+            h.patches.push_back({HookSite::Embed, 0, tok, v, PatchMode::Add});
+        }
+    auto contribution = [&](const RunState& s, int l, int e) -> RowVector {
+        for (int j = 0; j < 2; ++j)
+            if (s.routing[size_t(l)].experts(pos, j) == e)
+                return s.routing[size_t(l)].weights(pos, j) * s.capturedExperts.at({HookSite::ExpertOut, l, e}).row(pos);
+        return RowVector::Zero(m.config.dModel);
+    };
+    int unrouted = 0;
+    for (int l = 0; l < 3; ++l)
+        for (int e = 0; e < 5; ++e) {
+            double p = 0;
+            bool routedSomewhere = std::find(r.cleanExperts[size_t(l)].begin(), r.cleanExperts[size_t(l)].end(), e) !=
+                                   r.cleanExperts[size_t(l)].end();
+            for (int s = 0; s < params.samples; ++s) {
+                Hooks corruptedHooks = noise[size_t(s)];
+                corruptedHooks.captures = experts.captures;
+                const RunState corrupted = t.run(r.ids, corruptedHooks, LogitsMode::Last);
+                routedSomewhere |= contribution(corrupted, l, e).squaredNorm() > 0;
+                Hooks restore = noise[size_t(s)];
+                restore.patches.push_back({HookSite::MlpOut, l, pos,
+                                           (contribution(clean, l, e) - contribution(corrupted, l, e)).transpose(),
+                                           PatchMode::Add});
+                const RunState run = t.run(r.ids, restore, LogitsMode::Last);
+                const VectorD probs = logSoftmax(run.lastLogits()).array().exp();
+                p += probs[r.answerId] / params.samples;
+            }
+            EXPECT_NEAR(r.probRestored(l, e), p, 1e-5) << "layer " << l << " expert " << e;
+            if (!routedSomewhere) {
+                EXPECT_NEAR(r.probRestored(l, e), r.probCorrupted, 1e-6);
+                ++unrouted;
+            }
+        }
+    EXPECT_GT(unrouted, 0);
+    EXPECT_GT(r.probRestored.maxCoeff(), r.probCorrupted + 1e-4);  // some expert carries something back
+
+    TinyModelOptions dense;
+    EXPECT_THROW(traceExperts(makeTinyModel(Architecture::Llama, 1, dense), prompt, subject, "", params), InvalidInput);
 }
 
 }  // namespace

@@ -1,0 +1,190 @@
+#include "app/plots/expert_figure.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace mwb::plots {
+
+namespace {
+
+std::vector<std::string> layerLabels(const std::vector<int>& layers) {
+    std::vector<std::string> out;
+    for (int l : layers) out.push_back(std::to_string(l));
+    return out;
+}
+
+std::vector<std::string> expertLabels(int n) {
+    std::vector<std::string> out;
+    for (int e = 0; e < n; ++e) out.push_back(std::to_string(e));
+    return out;
+}
+
+}  // namespace
+
+FigureSpec routingMapFigure(const ExpertRoutingResult& r) {
+    HeatmapSpec h;
+    h.title = "Top expert per token and layer (colour: its mixing weight)";
+    h.xTitle = "token";
+    h.yTitle = "layer";
+    h.xName = "token";
+    h.yName = "layer";
+    std::vector<int> layers;
+    for (const LayerRoutingResult& l : r.layers) layers.push_back(l.layer);
+    h.yLabels = layerLabels(layers);
+    for (const std::string& t : r.tokens) h.xLabels.push_back(tokenLabel(t));
+    h.xHover = tokenHovers("token", r.tokens);
+    h.rows = int(r.layers.size());
+    h.cols = int(r.tokens.size());
+    for (const LayerRoutingResult& l : r.layers)
+        for (const TokenRouting& t : l.tokens) {
+            h.values.push_back(t.weights.empty() ? 0.0 : t.weights[0]);
+            h.cellText.push_back(t.experts.empty() ? "" : std::to_string(t.experts[0]));
+            std::string choice = "experts";
+            for (size_t j = 0; j < t.experts.size(); ++j) {
+                char buf[48];
+                std::snprintf(buf, sizeof buf, "%s %d (%.3f)", j ? "," : "", t.experts[j], double(t.weights[j]));
+                choice += buf;
+            }
+            h.cellHover.push_back(choice);
+        }
+    h.zMin = 0.0;
+    h.zMax = 1.0;
+    h.zLabel = "top expert's weight";
+    h.palette = Palette::Blues;
+    h.rotateXLabels = true;
+    h.xLabelEvery = labelStride(h.cols, 40);
+    FigureSpec fig;
+    fig.title = "Routing";
+    fig.panels.push_back(std::move(h));
+    fig.panelWidth = std::max(360, 26 * int(r.tokens.size()) + 120);
+    fig.panelHeight = std::max(200, 26 * int(r.layers.size()) + 110);
+    fig.source = toJson(r);
+    return fig;
+}
+
+FigureSpec expertLoadFigure(const ExpertLoad& load, const std::string& over) {
+    HeatmapSpec h;
+    h.title = "Share of the routing choices per expert, over " + over + " (even: " +
+              std::to_string(int(std::lround(100.0 / std::max(1, load.nExperts)))) + "%)";
+    h.xTitle = "expert";
+    h.yTitle = "layer";
+    h.xName = "expert";
+    h.yName = "layer";
+    h.yLabels = layerLabels(load.layers);
+    h.xLabels = expertLabels(load.nExperts);
+    h.rows = int(load.layers.size());
+    h.cols = load.nExperts;
+    double top = 0;
+    for (size_t i = 0; i < load.share.size(); ++i)
+        for (int e = 0; e < load.nExperts; ++e) {
+            const double s = load.share[i][size_t(e)];
+            top = std::max(top, s);
+            h.values.push_back(s);
+            h.cellText.push_back(std::to_string(int(std::lround(100 * s))));
+            char buf[64];
+            std::snprintf(buf, sizeof buf, "mean weight where chosen %.3f", load.meanWeight[i][size_t(e)]);
+            h.cellHover.push_back(buf);
+        }
+    h.zMin = 0.0;
+    h.zMax = std::max(top, 1e-9);
+    h.zLabel = "share";
+    h.palette = Palette::Greens;
+    FigureSpec fig;
+    fig.title = "Expert load";
+    fig.panels.push_back(std::move(h));
+    fig.panelWidth = std::max(360, 30 * load.nExperts + 120);
+    fig.panelHeight = std::max(200, 26 * int(load.layers.size()) + 110);
+    fig.source = toJson(load);
+    return fig;
+}
+
+FigureSpec superExpertFigure(const SuperExpertResult& r) {
+    HeatmapSpec h;
+    char title[160];
+    std::snprintf(title, sizeof title, "log10 peak |down-projection output| per expert over %ld tokens (largest %.3g)",
+                  r.tokens, r.largestPeak);
+    h.title = title;
+    h.xTitle = "expert";
+    h.yTitle = "layer";
+    h.xName = "expert";
+    h.yName = "layer";
+    std::vector<int> layers;
+    int nExperts = 0;
+    for (const ExpertPeak& p : r.experts) {
+        if (layers.empty() || layers.back() != p.layer) layers.push_back(p.layer);
+        nExperts = std::max(nExperts, p.expert + 1);
+    }
+    h.yLabels = layerLabels(layers);
+    h.xLabels = expertLabels(nExperts);
+    h.rows = int(layers.size());
+    h.cols = nExperts;
+    double lo = 1e300, hi = -1e300;
+    for (const ExpertPeak& p : r.experts) {
+        const double v = std::log10(std::max(double(p.peak), 1e-12));
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+        h.values.push_back(v);
+        const bool super = std::any_of(r.superExperts.begin(), r.superExperts.end(), [&](const ExpertPeak& s) {
+            return s.layer == p.layer && s.expert == p.expert;
+        });
+        h.cellText.push_back(super ? "SE" : "");
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "peak %.4g at channel %d, token '%s'; %ld tokens routed", double(p.peak),
+                      p.channel, p.token.c_str(), p.tokensRouted);
+        h.cellHover.push_back(buf);
+    }
+    h.zMin = lo;
+    h.zMax = hi > lo ? hi : lo + 1;
+    h.zLabel = "log10 peak";
+    h.palette = Palette::Reds;
+    FigureSpec fig;
+    std::string supers;
+    for (const ExpertPeak& p : r.superExperts)
+        supers += (supers.empty() ? "" : ", ") + std::to_string(p.layer) + ":" + std::to_string(p.expert);
+    fig.title = supers.empty() ? "No super expert" : "Super experts: " + supers;
+    fig.panels.push_back(std::move(h));
+    fig.panelWidth = std::max(360, 30 * nExperts + 120);
+    fig.panelHeight = std::max(200, 26 * int(layers.size()) + 110);
+    fig.source = toJson(r);
+    return fig;
+}
+
+FigureSpec expertTraceFigure(const ExpertTraceResult& r) {
+    HeatmapSpec h;
+    const std::string token = r.subjectEnd > 0 ? tokenLabel(r.tokens[size_t(r.subjectEnd - 1)]) : "";
+    h.title = "p(" + tokenLabel(r.answer) + ") with one expert restored at '" + token + "'";
+    h.xTitle = "expert";
+    h.yTitle = "layer";
+    h.xName = "expert";
+    h.yName = "layer";
+    h.yLabels = layerLabels(r.layers);
+    h.xLabels = expertLabels(r.nExperts);
+    h.rows = int(r.layers.size());
+    h.cols = r.nExperts;
+    double top = r.probCorrupted;
+    for (size_t i = 0; i < r.layers.size(); ++i)
+        for (int e = 0; e < r.nExperts; ++e) {
+            const double v = r.probRestored(Eigen::Index(i), e);
+            top = std::max(top, v);
+            h.values.push_back(v);
+            const bool routed = std::find(r.cleanExperts[i].begin(), r.cleanExperts[i].end(), e) != r.cleanExperts[i].end();
+            h.cellText.push_back(routed ? "*" : "");
+        }
+    h.zMin = r.probCorrupted;
+    h.zMax = top > h.zMin ? top : h.zMin + 1e-6;
+    h.zLabel = "p(answer)";
+    h.palette = Palette::Purples;
+    FigureSpec fig;
+    char title[128];
+    std::snprintf(title, sizeof title, "Experts traced (p clean %.3f, corrupted %.3f; * routed in the clean run)",
+                  r.probClean, r.probCorrupted);
+    fig.title = title;
+    fig.panels.push_back(std::move(h));
+    fig.panelWidth = std::max(360, 30 * r.nExperts + 120);
+    fig.panelHeight = std::max(200, 26 * int(r.layers.size()) + 110);
+    fig.source = toJson(r);
+    return fig;
+}
+
+}  // namespace mwb::plots
