@@ -65,7 +65,7 @@ FigureSpec routingMapFigure(const ExpertRoutingResult& r) {
 
 FigureSpec expertLoadFigure(const ExpertLoad& load, const std::string& over) {
     HeatmapSpec h;
-    h.title = "Share of the routing choices per expert, over " + over + " (even: " +
+    h.title = "Share of routing choices over " + over + " (even: " +
               std::to_string(int(std::lround(100.0 / std::max(1, load.nExperts)))) + "%)";
     h.xTitle = "expert";
     h.yTitle = "layer";
@@ -102,8 +102,8 @@ FigureSpec expertLoadFigure(const ExpertLoad& load, const std::string& over) {
 FigureSpec superExpertFigure(const SuperExpertResult& r) {
     HeatmapSpec h;
     char title[160];
-    std::snprintf(title, sizeof title, "log10 peak |down-projection output| per expert over %ld tokens (largest %.3g)",
-                  r.tokens, r.largestPeak);
+    std::snprintf(title, sizeof title, "log10 peak |expert output|, %ld tokens (largest %.3g)", r.tokens,
+                  r.largestPeak);
     h.title = title;
     h.xTitle = "expert";
     h.yTitle = "layer";
@@ -177,8 +177,8 @@ FigureSpec expertTraceFigure(const ExpertTraceResult& r) {
     h.palette = Palette::Purples;
     FigureSpec fig;
     char title[128];
-    std::snprintf(title, sizeof title, "Experts traced (p clean %.3f, corrupted %.3f; * routed in the clean run)",
-                  r.probClean, r.probCorrupted);
+    std::snprintf(title, sizeof title, "Experts traced: p clean %.3f, corrupted %.3f (* chosen)", r.probClean,
+                  r.probCorrupted);
     fig.title = title;
     fig.panels.push_back(std::move(h));
     fig.panelWidth = std::max(360, 30 * r.nExperts + 120);

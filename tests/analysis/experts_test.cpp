@@ -11,6 +11,7 @@
 #include <string>
 
 #include "analysis/experts/expert_ablation.h"
+#include "analysis/experts/expert_routing.h"
 #include "analysis/experts/expert_trace.h"
 #include "analysis/experts/super_experts.h"
 #include "metrics/next_token_metrics.h"
@@ -218,6 +219,38 @@ TEST(ExpertTrace, EqualsFullRunsWithTheContributionSwappedIn) {
 
     TinyModelOptions dense;
     EXPECT_THROW(traceExperts(makeTinyModel(Architecture::Llama, 1, dense), prompt, subject, "", params), InvalidInput);
+}
+
+// The load counts the routing: over one prompt it is that prompt's routing counted by
+// hand; shares sum to one per layer; over two prompts it is their token-weighted mean.
+TEST(ExpertLoad, CountsTheRoutingChoices) {
+    const Model m = moeModel(false);
+    const std::vector<int> a = promptIds(m), b = m.tokenizer.encodeIds("A dog ran");
+    const ExpertRoutingResult ra = expertRouting(m, a), rb = expertRouting(m, b);
+    const ExpertLoad one = expertLoad(m, {a}), both = expertLoad(m, {a, b});
+    EXPECT_EQ(one.layers, (std::vector<int>{0, 1, 2}));
+    EXPECT_EQ(both.tokens, long(a.size() + b.size()));
+    for (size_t i = 0; i < 3; ++i) {
+        std::vector<double> count(5, 0.0), weight(5, 0.0), countB(5, 0.0);
+        for (const TokenRouting& t : ra.layers[i].tokens)
+            for (size_t j = 0; j < 2; ++j) {
+                count[size_t(t.experts[j])] += 1;
+                weight[size_t(t.experts[j])] += t.weights[j];
+            }
+        for (const TokenRouting& t : rb.layers[i].tokens)
+            for (size_t j = 0; j < 2; ++j) countB[size_t(t.experts[j])] += 1;
+        double sum = 0;
+        for (size_t e = 0; e < 5; ++e) {
+            EXPECT_NEAR(one.share[i][e], count[e] / (2.0 * double(a.size())), 1e-12);
+            EXPECT_NEAR(one.meanWeight[i][e], count[e] > 0 ? weight[e] / count[e] : 0.0, 1e-6);
+            EXPECT_NEAR(both.share[i][e], (count[e] + countB[e]) / (2.0 * double(a.size() + b.size())), 1e-12);
+            sum += one.share[i][e];
+        }
+        EXPECT_NEAR(sum, 1.0, 1e-12);
+    }
+    const ExpertLoad fromRouting = loadOf(m.config, ra.layers);
+    EXPECT_EQ(fromRouting.share, one.share);
+    EXPECT_THROW(expertLoad(m, {}), InvalidInput);
 }
 
 }  // namespace

@@ -257,6 +257,10 @@ done
   || { echo "FAIL: routing (text): $(head -c 300 "$TMP/out") $(cat "$TMP/err")"; fails=$((fails+1)); }
 expect_sentence 1 "no mixture-of-experts layers" -- "$MWB" routing "$FIX" --ids 1,2,3
 expect_sentence 1 "prompt" -- "$MWB" routing "$TMP/olmoe.h5"
+"$MWB" routing "$TMP/olmoe.h5" --text "$SRC/resources/data/heldout.txt" --max-tokens 200 --json > "$TMP/out" 2>"$TMP/err" \
+  && jq -e '.tokens > 0 and ([.layers[].share | add] | map(. - 1 | fabs) | max) < 1e-9' "$TMP/out" >/dev/null \
+  || { echo "FAIL: routing --text (load): $(head -c 300 "$TMP/out") $(cat "$TMP/err")"; fails=$((fails+1)); }
+expect_sentence 1 "no mixture-of-experts layers" -- "$MWB" routing "$FIX" --text "$SRC/resources/data/heldout.txt"
 expect_sentence 1 "does not yet support a mixture-of-experts model" -- "$MWB" superweights "$TMP/olmoe.h5" --prompt hi
 
 # Expert removal and the super-expert search: the JSON names what was removed and the

@@ -159,7 +159,7 @@ void ExpertsPanel::runAction() {
         if (overText) {
             const auto chunks = heldoutChunks(*model, heldout);
             r.load = expertLoad(*model, chunks, progress);
-            r.over = std::to_string(r.load.tokens) + " tokens of held-out text";
+            r.over = std::to_string(r.load.tokens) + " held-out tokens";
         } else {
             r.load = loadOf(model->config, r.routing.layers);
             r.over = "the prompt";
