@@ -14,10 +14,28 @@ std::vector<std::string> layerLabels(const std::vector<int>& layers) {
     return out;
 }
 
-std::vector<std::string> expertLabels(int n) {
-    std::vector<std::string> out;
-    for (int e = 0; e < n; ++e) out.push_back(std::to_string(e));
-    return out;
+// An empty grid of sparse layers (rows) by experts (columns).
+HeatmapSpec layerExpertGrid(std::string title, const std::vector<int>& layers, int nExperts) {
+    HeatmapSpec h;
+    h.title = std::move(title);
+    h.xTitle = h.xName = "expert";
+    h.yTitle = h.yName = "layer";
+    h.yLabels = layerLabels(layers);
+    for (int e = 0; e < nExperts; ++e) h.xLabels.push_back(std::to_string(e));
+    h.rows = int(layers.size());
+    h.cols = nExperts;
+    return h;
+}
+
+// A figure of one layer x expert grid, sized to it.
+FigureSpec gridFigure(std::string title, HeatmapSpec h, nlohmann::json source) {
+    FigureSpec fig;
+    fig.title = std::move(title);
+    fig.panelWidth = std::max(360, 30 * h.cols + 120);
+    fig.panelHeight = std::max(200, 26 * h.rows + 110);
+    fig.panels.push_back(std::move(h));
+    fig.source = std::move(source);
+    return fig;
 }
 
 }  // namespace
@@ -25,10 +43,8 @@ std::vector<std::string> expertLabels(int n) {
 FigureSpec routingMapFigure(const ExpertRoutingResult& r) {
     HeatmapSpec h;
     h.title = "Top expert per token and layer (colour: its mixing weight)";
-    h.xTitle = "token";
-    h.yTitle = "layer";
-    h.xName = "token";
-    h.yName = "layer";
+    h.xTitle = h.xName = "token";
+    h.yTitle = h.yName = "layer";
     std::vector<int> layers;
     for (const LayerRoutingResult& l : r.layers) layers.push_back(l.layer);
     h.yLabels = layerLabels(layers);
@@ -64,17 +80,9 @@ FigureSpec routingMapFigure(const ExpertRoutingResult& r) {
 }
 
 FigureSpec expertLoadFigure(const ExpertLoad& load, const std::string& over) {
-    HeatmapSpec h;
-    h.title = "Share of routing choices over " + over + " (even: " +
-              std::to_string(int(std::lround(100.0 / std::max(1, load.nExperts)))) + "%)";
-    h.xTitle = "expert";
-    h.yTitle = "layer";
-    h.xName = "expert";
-    h.yName = "layer";
-    h.yLabels = layerLabels(load.layers);
-    h.xLabels = expertLabels(load.nExperts);
-    h.rows = int(load.layers.size());
-    h.cols = load.nExperts;
+    HeatmapSpec h = layerExpertGrid("Share of routing choices over " + over + " (even: " +
+                                        std::to_string(int(std::lround(100.0 / std::max(1, load.nExperts)))) + "%)",
+                                    load.layers, load.nExperts);
     double top = 0;
     for (size_t i = 0; i < load.share.size(); ++i)
         for (int e = 0; e < load.nExperts; ++e) {
@@ -90,35 +98,20 @@ FigureSpec expertLoadFigure(const ExpertLoad& load, const std::string& over) {
     h.zMax = std::max(top, 1e-9);
     h.zLabel = "share";
     h.palette = Palette::Greens;
-    FigureSpec fig;
-    fig.title = "Expert load";
-    fig.panels.push_back(std::move(h));
-    fig.panelWidth = std::max(360, 30 * load.nExperts + 120);
-    fig.panelHeight = std::max(200, 26 * int(load.layers.size()) + 110);
-    fig.source = toJson(load);
-    return fig;
+    return gridFigure("Expert load", std::move(h), toJson(load));
 }
 
 FigureSpec superExpertFigure(const SuperExpertResult& r) {
-    HeatmapSpec h;
     char title[160];
     std::snprintf(title, sizeof title, "log10 peak |expert output|, %ld tokens (largest %.3g)", r.tokens,
                   r.largestPeak);
-    h.title = title;
-    h.xTitle = "expert";
-    h.yTitle = "layer";
-    h.xName = "expert";
-    h.yName = "layer";
     std::vector<int> layers;
     int nExperts = 0;
     for (const ExpertPeak& p : r.experts) {
         if (layers.empty() || layers.back() != p.layer) layers.push_back(p.layer);
         nExperts = std::max(nExperts, p.expert + 1);
     }
-    h.yLabels = layerLabels(layers);
-    h.xLabels = expertLabels(nExperts);
-    h.rows = int(layers.size());
-    h.cols = nExperts;
+    HeatmapSpec h = layerExpertGrid(title, layers, nExperts);
     double lo = 1e300, hi = -1e300;
     for (const ExpertPeak& p : r.experts) {
         const double v = std::log10(std::max(double(p.peak), 1e-12));
@@ -138,30 +131,16 @@ FigureSpec superExpertFigure(const SuperExpertResult& r) {
     h.zMax = hi > lo ? hi : lo + 1;
     h.zLabel = "log10 peak";
     h.palette = Palette::Reds;
-    FigureSpec fig;
     std::string supers;
     for (const ExpertPeak& p : r.superExperts)
         supers += (supers.empty() ? "" : ", ") + std::to_string(p.layer) + ":" + std::to_string(p.expert);
-    fig.title = supers.empty() ? "No super expert" : "Super experts: " + supers;
-    fig.panels.push_back(std::move(h));
-    fig.panelWidth = std::max(360, 30 * nExperts + 120);
-    fig.panelHeight = std::max(200, 26 * int(layers.size()) + 110);
-    fig.source = toJson(r);
-    return fig;
+    return gridFigure(supers.empty() ? "No super expert" : "Super experts: " + supers, std::move(h), toJson(r));
 }
 
 FigureSpec expertTraceFigure(const ExpertTraceResult& r) {
-    HeatmapSpec h;
     const std::string token = r.subjectEnd > 0 ? tokenLabel(r.tokens[size_t(r.subjectEnd - 1)]) : "";
-    h.title = "p(" + tokenLabel(r.answer) + ") with one expert restored at '" + token + "'";
-    h.xTitle = "expert";
-    h.yTitle = "layer";
-    h.xName = "expert";
-    h.yName = "layer";
-    h.yLabels = layerLabels(r.layers);
-    h.xLabels = expertLabels(r.nExperts);
-    h.rows = int(r.layers.size());
-    h.cols = r.nExperts;
+    HeatmapSpec h = layerExpertGrid("p(" + tokenLabel(r.answer) + ") with one expert restored at '" + token + "'",
+                                    r.layers, r.nExperts);
     double top = r.probCorrupted;
     for (size_t i = 0; i < r.layers.size(); ++i)
         for (int e = 0; e < r.nExperts; ++e) {
@@ -175,16 +154,10 @@ FigureSpec expertTraceFigure(const ExpertTraceResult& r) {
     h.zMax = top > h.zMin ? top : h.zMin + 1e-6;
     h.zLabel = "p(answer)";
     h.palette = Palette::Purples;
-    FigureSpec fig;
     char title[128];
     std::snprintf(title, sizeof title, "Experts traced: p clean %.3f, corrupted %.3f (* chosen)", r.probClean,
                   r.probCorrupted);
-    fig.title = title;
-    fig.panels.push_back(std::move(h));
-    fig.panelWidth = std::max(360, 30 * r.nExperts + 120);
-    fig.panelHeight = std::max(200, 26 * int(r.layers.size()) + 110);
-    fig.source = toJson(r);
-    return fig;
+    return gridFigure(title, std::move(h), toJson(r));
 }
 
 }  // namespace mwb::plots

@@ -2,6 +2,7 @@
 #include <QtTest>
 
 #include "app/plots/attention_figure.h"
+#include "app/plots/expert_figure.h"
 #include "app/plots/figure_spec.h"
 #include "app/plots/prediction_figure.h"
 #include "app/plots/trace_figure.h"
@@ -140,6 +141,50 @@ private slots:
             if (!h.xLabels.empty()) QCOMPARE(h.xLabels, labels);
             QCOMPARE(h.at(1, 0), double(0.1f * float(head)));
         }
+    }
+
+    // The mixture-of-experts figures draw the numbers of their results: the routing map's
+    // cells hold the top expert and hover the full choice; the super-expert grid marks
+    // the super experts; the trace grid marks the experts the clean run chose.
+    void expertFiguresHoldTheirResults() {
+        ExpertRoutingResult routing;
+        routing.tokens = {"The", " cat"};
+        routing.layers = {{1, {{{3, 0}, {0.7f, 0.3f}}, {{2, 1}, {0.6f, 0.4f}}}}};
+        FigureSpec map = routingMapFigure(routing);
+        validate(map);
+        const auto& m = std::get<HeatmapSpec>(map.panels[0]);
+        QCOMPARE(m.rows, 1);
+        QCOMPARE(m.cellText, (std::vector<std::string>{"3", "2"}));
+        QCOMPARE(m.at(0, 1), double(0.6f));
+        QCOMPARE(m.cellHover[0], std::string("experts 3 (0.700), 0 (0.300)"));
+
+        SuperExpertResult super;
+        for (int l : {0, 2})
+            for (int e = 0; e < 3; ++e) super.experts.push_back({.layer = l, .expert = e, .peak = float(1 + l * 3 + e)});
+        super.superExperts = {super.experts[5]};
+        FigureSpec grid = superExpertFigure(super);
+        validate(grid);
+        const auto& g = std::get<HeatmapSpec>(grid.panels[0]);
+        QCOMPARE(g.yLabels, (std::vector<std::string>{"0", "2"}));
+        QCOMPARE(g.cellText[5], std::string("SE"));
+        QCOMPARE(g.at(1, 2), std::log10(9.0));  // peak 1 + 2 * 3 + 2
+        QCOMPARE(grid.title, std::string("Super experts: 2:2"));
+
+        ExpertTraceResult trace;
+        trace.tokens = {"The", " cat"};
+        trace.subjectEnd = 2;
+        trace.answer = " sat";
+        trace.layers = {0, 1};
+        trace.nExperts = 2;
+        trace.probRestored = MatrixD{{0.1, 0.5}, {0.2, 0.1}};
+        trace.cleanExperts = {{1}, {0}};
+        trace.probCorrupted = 0.1;
+        FigureSpec t = expertTraceFigure(trace);
+        validate(t);
+        const auto& tg = std::get<HeatmapSpec>(t.panels[0]);
+        QCOMPARE(tg.cellText, (std::vector<std::string>{"", "*", "*", ""}));
+        QCOMPARE(tg.at(0, 1), 0.5);
+        QCOMPARE(tg.zMax, 0.5);
     }
 
     void labelStrideKeepsAxesReadable() {
