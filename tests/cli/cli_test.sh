@@ -30,7 +30,7 @@ expect_sentence() {
   local code="$1" pattern="$2"; shift 3
   local err rc
   err=$("$@" 2>&1 >/dev/null); rc=$?
-  err=$(grep -v '^[a-z][^:]*\.\.\.$' <<<"$err")
+  err=$(grep -v -e '^[a-z][^:]*\.\.\.$' -e '^[a-z][^:]*: [0-9]*/[0-9]* (.*s elapsed, ETA ' <<<"$err")
   if [ "$rc" -ne "$code" ] || ! grep -q -- "$pattern" <<<"$err" || [ "$(printf '%s\n' "$err" | wc -l)" -ne 1 ] \
      || [ "${err#mwb: }" = "$err" ] || [ "${#err}" -gt 400 ]; then
     echo "FAIL: $* -> exit $rc, stderr: $(head -c 600 <<<"$err") (expected exit $code and one line /$pattern/)"; fails=$((fails+1))
