@@ -286,24 +286,48 @@ std::map<int, SecondMoment> secondMoments(const Model& model, const std::vector<
     // so that no d_ff x d_ff temporary exists besides the sums (a 7B model's d_ff of
     // 11008 makes each such matrix a gigabyte).
     std::map<int, MatrixD> sums;
+    // With float products the keys of consecutive chunks are stacked, up to a block of
+    // rows that keeps the stacks of all layers within 256 MB, and multiplied once per
+    // block: a chunk's few dozen rows make Kᵀ K a memory-bound rank update of a
+    // d_ff x d_ff matrix, a block of hundreds a compute-bound product.
+    const long blockRows = std::clamp<long>((256L << 20) / (long(sizeof(float)) * c.dFf * long(todo.size())), 64, 4096);
     const auto computeShard = [&](int shard) {
         std::map<int, MatrixD> partial;
-        for (int layer : todo) partial[layer] = MatrixD::Zero(c.dFf, c.dFf);
+        std::map<int, Matrix> stack;  // [dFf x blockRows]: keys as columns, rows contiguous
+        long stacked = 0;
+        for (int layer : todo) {
+            partial[layer] = MatrixD::Zero(c.dFf, c.dFf);
+            if (o.floatProducts) stack[layer].resize(c.dFf, blockRows);
+        }
+        // partial += kt ktᵀ for keys as the columns of kt ([dFf x n], rows contiguous).
+        const auto addProduct = [&](int layer, const Matrix& kt) {
+            Matrix product(c.dFf, c.dFf);
+            matmulTransposed(kt.data(), kt.cols(), kt.data(), kt.cols(), product.data(), c.dFf, int(c.dFf),
+                             int(c.dFf), int(kt.cols()));
+            partial[layer] += product.cast<double>();
+        };
+        const auto flush = [&] {
+            if (stacked > 0)
+                for (int layer : todo) addProduct(layer, stack[layer].leftCols(stacked));
+            stacked = 0;
+        };
         for (size_t i = plan.shardBegin[size_t(shard)]; i < plan.shardBegin[size_t(shard) + 1]; ++i) {
             const RunState s = transformer.run(plan.chunks[i], hooks, LogitsMode::None, toLayer);
+            const long rows = s.captured.at({HookSite::MlpIn, todo.front()}).rows();
+            if (o.floatProducts && stacked + rows > blockRows) flush();
             for (int layer : todo) {
                 const Matrix& keys = s.captured.at({HookSite::MlpIn, layer});
-                if (o.floatProducts) {
-                    const Matrix kt = keys.transpose();  // [dFf x n], rows contiguous
-                    Matrix product(c.dFf, c.dFf);
-                    matmulTransposed(kt.data(), kt.cols(), kt.data(), kt.cols(), product.data(), c.dFf, int(c.dFf),
-                                     int(c.dFf), int(kt.cols()));
-                    partial[layer] += product.cast<double>();
+                if (o.floatProducts && rows <= blockRows) {
+                    stack[layer].middleCols(stacked, rows) = keys.transpose();
+                } else if (o.floatProducts) {  // a chunk longer than a block: on its own
+                    addProduct(layer, keys.transpose());
                 } else {
                     partial[layer].selfadjointView<Eigen::Lower>().rankUpdate(keys.transpose().cast<double>());
                 }
             }
+            if (o.floatProducts && rows <= blockRows) stacked += rows;
         }
+        if (o.floatProducts) flush();
         cluster::ByteWriter w;
         for (int layer : todo) putLower(w, partial[layer]);
         return w.take();

@@ -91,19 +91,35 @@ std::vector<SuspectedToken> suspectedTargets(const Model& model, int layer, cons
         Group& g = groups[p.relation];
         if (g.n++ == 0) g.rise[0] = g.rise[1] = g.control = VectorD::Zero(vocab);
         const double scale = base.resid[size_t(layer) + 1].row(at).norm() * kPushScale;
+        // The pushes (+u, −u) and the control as copies of the base run recomputed from
+        // (layer, at) in one batch: the same logits as full runs, bit for bit.
+        std::vector<int> kinds;  // 0: +u, 1: −u, 2: control
+        std::vector<Hooks> hooks;
         for (int k = 0; k < 2; ++k) {
             const int s = k == 0 ? 1 : -1;
             if (sign != 0 && s != sign) continue;
-            Hooks push;
-            push.patches.push_back({HookSite::MlpOut, layer, at, (double(s) * scale * u).cast<float>(), PatchMode::Add});
-            g.rise[k] += logSoftmax(transformer.run(e.ids, push).lastLogits()) - before;
+            kinds.push_back(k);
+            hooks.emplace_back().patches.push_back(
+                {HookSite::MlpOut, layer, at, (double(s) * scale * u).cast<float>(), PatchMode::Add});
         }
         VectorD random(u.size());
         for (Eigen::Index i = 0; i < random.size(); ++i) random[i] = normal(rng);
         random *= scale / random.norm();
-        Hooks control;
-        control.patches.push_back({HookSite::MlpOut, layer, at, random.cast<float>(), PatchMode::Add});
-        g.control += logSoftmax(transformer.run(e.ids, control).lastLogits()) - before;
+        kinds.push_back(2);
+        hooks.emplace_back().patches.push_back({HookSite::MlpOut, layer, at, random.cast<float>(), PatchMode::Add});
+        std::vector<RunState> runs(hooks.size(), base);
+        std::vector<RunState*> states;
+        std::vector<const Hooks*> hookPtrs;
+        for (size_t i = 0; i < runs.size(); ++i) {
+            states.push_back(&runs[i]);
+            hookPtrs.push_back(&hooks[i]);
+        }
+        transformer.rerunMany(states, layer, at, hookPtrs, LogitsMode::Last);
+        for (size_t i = 0; i < runs.size(); ++i) {
+            const VectorD rise = logSoftmax(runs[i].lastLogits()) - before;
+            if (kinds[i] == 2) g.control += rise;
+            else g.rise[kinds[i]] += rise;
+        }
     }
     std::vector<SuspectedToken> out;
     if (groups.empty()) return out;
