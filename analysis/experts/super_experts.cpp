@@ -15,6 +15,19 @@ std::vector<ExpertId> SuperExpertResult::superIds() const {
     return ids;
 }
 
+std::vector<ExpertPeak> SuperExpertResult::byPeak() const {
+    std::vector<ExpertPeak> sorted = experts;
+    std::stable_sort(sorted.begin(), sorted.end(), [](const ExpertPeak& a, const ExpertPeak& b) { return a.peak > b.peak; });
+    return sorted;
+}
+
+std::vector<ExpertId> SuperExpertResult::largestPeaks(int count) const {
+    std::vector<ExpertId> ids;
+    for (const ExpertPeak& p : byPeak())
+        if (int(ids.size()) < count) ids.push_back({p.layer, p.expert});
+    return ids;
+}
+
 namespace {
 
 // The p-th percentile of `values` with linear interpolation between order statistics

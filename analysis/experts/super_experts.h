@@ -53,6 +53,10 @@ struct SuperExpertResult {
     std::vector<ExpertPeak> superExperts;  // meeting all three conditions, largest peak first
 
     std::vector<ExpertId> superIds() const;
+    // Every expert, largest peak first (equal peaks in layer, then expert order).
+    std::vector<ExpertPeak> byPeak() const;
+    // The `count` experts of largest peak (the candidates to remove when none is super).
+    std::vector<ExpertId> largestPeaks(int count) const;
 };
 
 // Runs the model over `sequences` (each validated: InvalidInput) with a callback at every

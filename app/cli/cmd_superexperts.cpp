@@ -1,6 +1,5 @@
 // mwb superexperts: the experts whose down projection makes the massive activations
 // (Su et al. 2025), and what removing them does against removing as many random ones.
-#include <algorithm>
 #include <cstdio>
 #include <optional>
 
@@ -25,8 +24,7 @@ void printPeaks(const SuperExpertResult& r, int rows) {
     if (r.formingLayers.empty()) std::printf(" none");
     for (int l : r.formingLayers) std::printf(" %d", l);
     std::printf("\n");
-    std::vector<ExpertPeak> sorted = r.experts;
-    std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.peak > b.peak; });
+    const std::vector<ExpertPeak> sorted = r.byPeak();
     std::printf("%6s %7s %10s %8s %8s  %s\n", "layer", "expert", "peak", "channel", "routed", "token");
     for (int i = 0; i < rows && i < int(sorted.size()); ++i) {
         const ExpertPeak& p = sorted[size_t(i)];
@@ -87,14 +85,7 @@ void registerSuperExperts(CLI::App& app) {
         params.fractionOfMax = o->fraction;
         const SuperExpertResult r = findSuperExperts(m, chunks, params, progressBar());
 
-        std::vector<ExpertId> removed = r.superIds();
-        if (o->removeTop > 0) {
-            std::vector<ExpertPeak> sorted = r.experts;
-            std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.peak > b.peak; });
-            removed.clear();
-            for (int i = 0; i < o->removeTop && i < int(sorted.size()); ++i)
-                removed.push_back({sorted[size_t(i)].layer, sorted[size_t(i)].expert});
-        }
+        const std::vector<ExpertId> removed = o->removeTop > 0 ? r.largestPeaks(o->removeTop) : r.superIds();
         std::optional<SuperExpertRemoval> removal;
         if (!o->noRemoval && !removed.empty()) {
             AblationInputs in;

@@ -139,6 +139,10 @@ TEST(SuperExperts, FindsAPlantedSuperExpertAndItsRemovalMatters) {
     EXPECT_EQ(r.formingLayers, std::vector<int>{0});
     EXPECT_GT(r.superExperts[0].tokensRouted, 0);
     EXPECT_EQ(r.largestPeak, r.superExperts[0].peak);
+    EXPECT_EQ(r.largestPeaks(1), r.superIds());
+    const std::vector<ExpertPeak> sorted = r.byPeak();
+    ASSERT_EQ(sorted.size(), r.experts.size());
+    for (size_t i = 1; i < sorted.size(); ++i) EXPECT_GE(sorted[i - 1].peak, sorted[i].peak);
 
     AblationInputs in;
     in.prompts = {ids};

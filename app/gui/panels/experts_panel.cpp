@@ -239,9 +239,7 @@ void ExpertsPanel::superDone() {
     for (const ExpertPeak& p : r.superExperts) ids << QString::fromStdString(toString(ExpertId{p.layer, p.expert}));
     if (ids.isEmpty()) {
         // The expert of largest peak, to compare its removal all the same.
-        const auto top = std::max_element(r.experts.begin(), r.experts.end(),
-                                          [](const ExpertPeak& a, const ExpertPeak& b) { return a.peak < b.peak; });
-        if (top != r.experts.end()) ids << QString::fromStdString(toString(ExpertId{top->layer, top->expert}));
+        for (const ExpertId& e : r.largestPeaks(1)) ids << QString::fromStdString(toString(e));
         emit statusMessage(tr("No super expert; the field holds the expert of largest peak"));
     } else {
         emit statusMessage(tr("Super experts: %1").arg(ids.join(QStringLiteral(", "))));
