@@ -43,10 +43,20 @@ std::vector<std::string> contextTemplates(const Model& model, const ContextTempl
             g.maxNewTokens = length;
             g.sampling = {1.0f, o.topK, 1.0f, seed++};
             g.stopAtEos = true;
-            const Generation gen = generate(transformer, model.tokenizer.encodeIds(start), g);
+            const std::vector<int> startIds = model.tokenizer.encodeIds(start);
+            const Generation gen = generate(transformer, startIds, g);
             std::string text = start + generatedText(model.tokenizer, gen);
             for (char& ch : text)
                 if (ch == '{' || ch == '}' || ch == '\n') ch = ' ';
+            // Decoded and encoded again, generated text can take more tokens than were
+            // generated (bytes that are not UTF-8 come back as replacement characters):
+            // shortened, a character at a time, to the tokens the prefix was meant to have.
+            while (text.size() > start.size() &&
+                   model.tokenizer.encodeIds(text).size() > startIds.size() + size_t(length)) {
+                size_t last = text.size() - 1;  // where the last UTF-8 character starts
+                while (last > 0 && (static_cast<unsigned char>(text[last]) & 0xC0) == 0x80) --last;
+                text.resize(last);
+            }
             templates.push_back(text + ". {}");
         }
     }

@@ -5,6 +5,8 @@
 
 #include "cluster/bytes.h"
 #include "editing/edit_history.h"
+#include "editing/routing_change.h"
+#include "editing/value_optimization.h"
 
 namespace mwb {
 
@@ -53,7 +55,84 @@ CaseMetrics getCase(cluster::ByteReader& in) {
     return m;
 }
 
+// The rewrite prompt, then the neighbourhood prompts.
+std::vector<std::string> routedPrompts(const CounterFactCase& c) {
+    std::vector<std::string> prompts = {c.rewritePrompt()};
+    prompts.insert(prompts.end(), c.neighborhoodPrompts.begin(), c.neighborhoodPrompts.end());
+    return prompts;
+}
+
+CaseRouting caseRouting(const Model& model, const CounterFactCase& c, const RoutingSnapshot& before,
+                        const RoutingSnapshot& after) {
+    const RoutingChange change = routingChange(before, after, model.config);
+    CaseRouting r;
+    const int subject =
+        placeRequest(model, {c.prompt, c.subject, c.targetNew, c.targetTrue}, {"{}"}, FactToken::SubjectLast).lookup[0];
+    const PromptRoutingChange& rewrite = change.prompts.front();
+    r.rewritePlaces = rewrite.places;
+    r.rewriteChanged = long(rewrite.changes.size());
+    for (const RoutingChangeAt& at : rewrite.changes) r.subjectLayersChanged += at.position == subject;
+    for (size_t i = 1; i < change.prompts.size(); ++i) {
+        ++r.neighbourPrompts;
+        r.neighbourPromptsChanged += !change.prompts[i].changes.empty();
+        r.neighbourPlaces += change.prompts[i].places;
+        r.neighbourChanged += long(change.prompts[i].changes.size());
+    }
+    return r;
+}
+
+void putRouting(cluster::ByteWriter& w, const std::optional<CaseRouting>& r) {
+    w.put<int32_t>(r.has_value());
+    if (!r) return;
+    for (int64_t v : {int64_t(r->subjectLayersChanged), int64_t(r->rewritePlaces), int64_t(r->rewriteChanged),
+                      int64_t(r->neighbourPrompts), int64_t(r->neighbourPromptsChanged), int64_t(r->neighbourPlaces),
+                      int64_t(r->neighbourChanged)})
+        w.put(v);
+}
+
+std::optional<CaseRouting> getRouting(cluster::ByteReader& in) {
+    if (!in.get<int32_t>()) return std::nullopt;
+    CaseRouting r;
+    r.subjectLayersChanged = int(in.get<int64_t>());
+    r.rewritePlaces = in.get<int64_t>();
+    r.rewriteChanged = in.get<int64_t>();
+    r.neighbourPrompts = int(in.get<int64_t>());
+    r.neighbourPromptsChanged = int(in.get<int64_t>());
+    r.neighbourPlaces = in.get<int64_t>();
+    r.neighbourChanged = in.get<int64_t>();
+    return r;
+}
+
 }  // namespace
+
+std::optional<CaseRouting> totalRouting(const std::vector<CaseOutcome>& outcomes) {
+    std::optional<CaseRouting> total;
+    for (const CaseOutcome& o : outcomes) {
+        if (!o.routing) continue;
+        if (!total) total.emplace();
+        total->subjectLayersChanged += o.routing->subjectLayersChanged;
+        total->rewritePlaces += o.routing->rewritePlaces;
+        total->rewriteChanged += o.routing->rewriteChanged;
+        total->neighbourPrompts += o.routing->neighbourPrompts;
+        total->neighbourPromptsChanged += o.routing->neighbourPromptsChanged;
+        total->neighbourPlaces += o.routing->neighbourPlaces;
+        total->neighbourChanged += o.routing->neighbourChanged;
+    }
+    return total;
+}
+
+nlohmann::json toJson(const CaseRouting& r) {
+    auto share = [](long part, long whole) { return whole > 0 ? double(part) / double(whole) : 0.0; };
+    return {{"subject_layers_changed", r.subjectLayersChanged},
+            {"rewrite_places", r.rewritePlaces},
+            {"rewrite_changed", r.rewriteChanged},
+            {"rewrite_changed_share", share(r.rewriteChanged, r.rewritePlaces)},
+            {"neighbourhood_prompts", r.neighbourPrompts},
+            {"neighbourhood_prompts_changed", r.neighbourPromptsChanged},
+            {"neighbourhood_places", r.neighbourPlaces},
+            {"neighbourhood_changed", r.neighbourChanged},
+            {"neighbourhood_changed_share", share(r.neighbourChanged, r.neighbourPlaces)}};
+}
 
 std::vector<CaseOutcome> evaluateEditGroups(Model& model, const std::vector<CounterFactCase>& cases,
                                             size_t group, const EvalOptions& options, const GroupEdit& edit,
@@ -70,15 +149,20 @@ std::vector<CaseOutcome> evaluateEditGroups(Model& model, const std::vector<Coun
         const size_t begin = size_t(shard * perShard), end = begin + size_t(job.units(shard));
         std::vector<EditRequest> requests;
         std::vector<CaseOutcome> done(end - begin);
+        std::vector<RoutingSnapshot> routingBefore;
         for (size_t i = begin; i < end; ++i) {
             requests.push_back({cases[i].prompt, cases[i].subject, cases[i].targetNew, cases[i].targetTrue});
             done[i - begin].unedited = evaluateCase(model, cases[i], options);
+            if (model.config.moe()) routingBefore.push_back(routingSnapshot(model, routedPrompts(cases[i])));
         }
         const std::vector<int> layers = edit(model, requests);
         try {
             for (size_t i = begin; i < end; ++i) {
                 done[i - begin].edited = evaluateCase(model, cases[i], options);
                 done[i - begin].layers = layers;
+                if (model.config.moe())
+                    done[i - begin].routing = caseRouting(model, cases[i], routingBefore[i - begin],
+                                                          routingSnapshot(model, routedPrompts(cases[i])));
             }
         } catch (...) {
             undoLastEdit(model);  // the next shard on this rank starts from the unedited model
@@ -90,6 +174,7 @@ std::vector<CaseOutcome> evaluateEditGroups(Model& model, const std::vector<Coun
             putCase(w, o.unedited);
             putCase(w, o.edited);
             w.put(o.layers);
+            putRouting(w, o.routing);
         }
         return w.take();
     };
@@ -100,6 +185,7 @@ std::vector<CaseOutcome> evaluateEditGroups(Model& model, const std::vector<Coun
             o.unedited = getCase(in);
             o.edited = getCase(in);
             o.layers = in.getVector<int>();
+            o.routing = getRouting(in);
         }
     };
     cluster::ByteWriter caseText;

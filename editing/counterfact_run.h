@@ -6,7 +6,10 @@
 
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "cluster/shard_job.h"
 #include "data/datasets.h"
@@ -17,10 +20,26 @@
 
 namespace mwb {
 
+// How its group's edit moved the routing of a model with experts, on a case's rewrite
+// prompt and neighbourhood prompts (editing/routing_change.h): places are (sparse layer,
+// token) pairs, changed where the set of chosen experts differs.
+struct CaseRouting {
+    int subjectLayersChanged = 0;  // sparse layers whose choice changed at the rewrite prompt's subject token
+    long rewritePlaces = 0, rewriteChanged = 0;
+    int neighbourPrompts = 0, neighbourPromptsChanged = 0;  // prompts with any change
+    long neighbourPlaces = 0, neighbourChanged = 0;
+};
+
 struct CaseOutcome {
     CaseMetrics unedited, edited;
     std::vector<int> layers;  // the layers its group's edit changed
+    std::optional<CaseRouting> routing;  // models with experts
 };
+
+// The sums over the cases that have them (absent: none has), and as JSON with the
+// shares of changed places.
+std::optional<CaseRouting> totalRouting(const std::vector<CaseOutcome>& outcomes);
+nlohmann::json toJson(const CaseRouting& r);
 
 // Applies one edit of `requests` to `model` (recorded, so that undoLastEdit removes it)
 // and returns the layers it changed.

@@ -16,24 +16,37 @@ std::string isoTimestamp() {
     return buf;
 }
 
+std::string editedPlaces(const EditRecord& record) {
+    auto list = [](const std::vector<int>& v) {
+        std::string s;
+        for (int x : v) s += (s.empty() ? "" : ",") + std::to_string(x);
+        return s;
+    };
+    const bool several = record.layers.size() > 1;
+    std::string text = (several ? "layers " : "layer ") + list(record.layers);
+    if (!record.experts.empty()) text += (several ? ", experts " : ", expert ") + list(record.experts);
+    return text;
+}
+
 void applyEdit(Model& model, EditRecord record) {
     const auto& c = model.config;
     if (record.layers.empty() || record.left.size() != record.layers.size() ||
         record.right.size() != record.layers.size())
         throw InvalidInput("an edit needs one pair of factors per edited layer");
+    if (!record.experts.empty() && record.experts.size() != record.layers.size())
+        throw InvalidInput("an edit of experts needs one expert per edited layer");
     for (size_t i = 0; i < record.layers.size(); ++i) {
-        const int layer = record.layers[i];
-        if (layer < 0 || layer >= c.nLayers)
-            throw InvalidInput("layer " + std::to_string(layer) + " is out of range (the model has " +
-                               std::to_string(c.nLayers) + " layers)");
-        if (record.left[i].rows() != c.dModel || record.right[i].rows() != c.dFf ||
+        const int layer = record.layers[i], expert = record.expertAt(i);
+        if (const std::string problem = editTargetProblem(c, layer, expert); !problem.empty())
+            throw InvalidInput(problem);
+        if (record.left[i].rows() != c.dModel || record.right[i].rows() != editedKeyWidth(c, expert) ||
             record.left[i].cols() != record.right[i].cols())
-            throw InvalidInput("the factors of the edit at layer " + std::to_string(layer) +
-                               " do not match mlp/down's shape");
+            throw InvalidInput("the factors of the edit at layer " + std::to_string(layer) + " do not match " +
+                               editedDownPath(layer, expert) + "'s shape");
     }
     record.before.clear();
     for (size_t i = 0; i < record.layers.size(); ++i) {
-        auto& w = model.weights.blocks[record.layers[i]].down.weight;
+        auto& w = editedDown(model.weights, record.layers[i], record.expertAt(i));
         record.before.push_back(w);
         w.noalias() += record.left[i] * record.right[i].transpose();
     }
@@ -59,17 +72,17 @@ EditRecord undoLastEdit(Model& model) {
     model.edits.pop_back();
     // Undo layers in reverse order, so that a record editing one layer twice is undone right.
     for (size_t i = record.layers.size(); i-- > 0;)
-        undoLayer(record, i, model.weights.blocks.at(record.layers[i]).down.weight);
+        undoLayer(record, i, editedDown(model.weights, record.layers[i], record.expertAt(i)));
     return record;
 }
 
-std::map<int, Matrix> weightsBeforeEdits(const Model& model) {
-    std::map<int, Matrix> weights;
+std::map<std::pair<int, int>, Matrix> weightsBeforeEdits(const Model& model) {
+    std::map<std::pair<int, int>, Matrix> weights;
     for (auto r = model.edits.rbegin(); r != model.edits.rend(); ++r)
         for (size_t i = r->layers.size(); i-- > 0;) {
-            const int layer = r->layers[i];
-            auto it = weights.find(layer);
-            if (it == weights.end()) it = weights.emplace(layer, model.weights.blocks.at(layer).down.weight).first;
+            const std::pair<int, int> at{r->layers[i], r->expertAt(i)};
+            auto it = weights.find(at);
+            if (it == weights.end()) it = weights.emplace(at, editedDown(model.weights, at.first, at.second)).first;
             undoLayer(*r, i, it->second);
         }
     return weights;

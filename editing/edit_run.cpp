@@ -63,37 +63,37 @@ void checkLayer(int layer, const Model& model) {
                            std::to_string(model.config.nLayers) + " layers)");
 }
 
-// C of each layer; of the model before its recorded edits if the spec asks: the earlier
-// edits' mlp/down weights are swapped back for the pass over the corpus (and the cache
+// C of each key site; of the model before its recorded edits if the spec asks: the
+// earlier edits' weights are swapped back for the pass over the corpus (and the cache
 // lookup, which then finds the unedited model's statistics).
-std::map<int, MatrixD> editStatistics(Model& model, const std::vector<int>& layers, const std::string& corpus,
-                                      const EditSpec& spec, const ProgressFn& progress) {
-    std::map<int, Matrix> other;
+std::map<KeySite, MatrixD> editStatistics(Model& model, const std::vector<KeySite>& sites, const std::string& corpus,
+                                          const EditSpec& spec, const ProgressFn& progress) {
+    std::map<std::pair<int, int>, Matrix> other;
     if (spec.statsOfUneditedModel) other = weightsBeforeEdits(model);
     auto swap = [&] {
-        for (auto& [l, w] : other) std::swap(model.weights.blocks[l].down.weight, w);
+        for (auto& [at, w] : other) std::swap(editedDown(model.weights, at.first, at.second), w);
     };
     swap();
-    std::map<int, SecondMoment> moments;
+    std::map<KeySite, SecondMoment> moments;
     try {
-        moments = secondMoments(model, layers, corpus, spec.stats, progress);
+        moments = keySecondMoments(model, sites, corpus, spec.stats, progress);
     } catch (...) {
         swap();
         throw;
     }
     swap();
-    std::map<int, MatrixD> out;
-    for (auto& [l, m] : moments) out[l] = std::move(m.moment);
+    std::map<KeySite, MatrixD> out;
+    for (auto& [site, m] : moments) out[site] = std::move(m.moment);
     return out;
 }
 
 }  // namespace
 
-MatrixD earlierEditKeys(const Model& model, int layer) {
-    MatrixD all(model.config.dFf, 0);
+MatrixD earlierEditKeys(const Model& model, int layer, int expert) {
+    MatrixD all(editedKeyWidth(model.config, expert), 0);
     for (const EditRecord& e : model.edits)
         for (size_t j = 0; j < e.keys.size() && j < e.layers.size(); ++j)
-            if (e.layers[j] == layer) {
+            if (e.layers[j] == layer && e.expertAt(j) == expert) {
                 all.conservativeResize(Eigen::NoChange, all.cols() + e.keys[j].cols());
                 all.rightCols(e.keys[j].cols()) = e.keys[j].cast<double>();
             }
@@ -102,7 +102,6 @@ MatrixD earlierEditKeys(const Model& model, int layer) {
 
 EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const EditSpec& spec,
                 const std::string& corpus, const ProgressFn& progress) {
-    requireDenseModel(model.config, "editing (ROME, MEMIT, AlphaEdit)");
     if (requests.empty()) throw InvalidInput("no edit requests");
     if (spec.layers.empty()) throw InvalidInput("no layer to edit");
     for (int l : spec.layers) checkLayer(l, model);
@@ -138,9 +137,16 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
         if (spec.keyContext) p.keyContext = *spec.keyContext;
         if (spec.value) p.value = *spec.value;
         p.templates = templates;
-        MatrixD c = std::move(editStatistics(model, {p.layer}, corpus, spec, progress).at(p.layer));
+        p.expert = spec.expert;
+        if (model.config.moeLayer(p.layer) && p.expert < 0)
+            p.expert = subjectExperts(model, requests, {p.layer}, p.factToken).at(p.layer).front();
+        if (const std::string problem = editTargetProblem(model.config, p.layer, p.expert); !problem.empty())
+            throw InvalidInput(problem);
+        const KeySite site{p.layer, p.expert};
+        MatrixD c = std::move(editStatistics(model, {site}, corpus, spec, progress).at(site));
         const RomeResult r = computeRome(model, requests[0], p, std::move(c), progress);
         record.layers = {p.layer};
+        if (r.expert >= 0) record.experts = {r.expert};
         record.left = {Matrix(r.left)};
         record.right = {Matrix(r.right)};
         record.keys = {Matrix(updatedKey(r, p.keyMode))};
@@ -163,17 +169,33 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
         p.nullSpaceThreshold = spec.nullSpaceThreshold;
         p.nullSpaceThresholdIsAbsolute = spec.nullSpaceThresholdIsAbsolute;
         p.nullSpaceL2 = spec.nullSpaceL2;
+        // A record's entries are all MLPs' or all experts' (docs/file-format.md).
+        for (int l : p.layers)
+            if (model.config.moeLayer(l) != model.config.moeLayer(p.layers.front()))
+                throw InvalidInput("MEMIT's layers must be all dense or all mixtures of experts; layers " +
+                                   std::to_string(p.layers.front()) + " and " + std::to_string(l) + " are not");
+        // In sparse layers, each request's top expert there (memit.h).
+        p.experts = subjectExperts(model, requests, p.layers, p.factToken);
+        std::vector<KeySite> sites;
+        for (int l : p.layers) {
+            std::vector<int> experts = model.config.moeLayer(l) ? p.experts.at(l) : std::vector<int>{-1};
+            std::sort(experts.begin(), experts.end());
+            experts.erase(std::unique(experts.begin(), experts.end()), experts.end());
+            for (int e : experts) sites.push_back({l, e});
+        }
         // Sequential AlphaEdit: every earlier edit's keys stay where they are.
         if (p.nullSpace)
-            for (int l : p.layers)
-                if (MatrixD k = earlierEditKeys(model, l); k.cols() > 0) p.previousKeys[l] = std::move(k);
-        const std::map<int, MatrixD> moments = editStatistics(model, p.layers, corpus, spec, progress);
+            for (const KeySite& site : sites)
+                if (MatrixD k = earlierEditKeys(model, site.layer, site.expert); k.cols() > 0)
+                    p.previousKeys[site] = std::move(k);
+        const std::map<KeySite, MatrixD> moments = editStatistics(model, sites, corpus, spec, progress);
         // applyMemit writes the update as it goes; put the weights back afterwards (or
         // on cancellation) so that applyEdit records exactly what it replaces.
         std::vector<Matrix> before;
-        for (int l : p.layers) before.push_back(model.weights.blocks[l].down.weight);
+        for (const KeySite& site : sites) before.push_back(editedDown(model.weights, site.layer, site.expert));
         auto restore = [&] {
-            for (size_t i = 0; i < p.layers.size(); ++i) model.weights.blocks[p.layers[i]].down.weight = before[i];
+            for (size_t i = 0; i < sites.size(); ++i)
+                editedDown(model.weights, sites[i].layer, sites[i].expert) = before[i];
         };
         MemitResult r;
         try {
@@ -183,8 +205,9 @@ EditRun runEdit(Model& model, const std::vector<EditRequest>& requests, const Ed
             throw;
         }
         restore();
-        record.layers = p.layers;
         for (const auto& u : r.updates) {
+            record.layers.push_back(u.layer);
+            if (u.expert >= 0) record.experts.push_back(u.expert);
             record.left.push_back(u.left);
             record.right.push_back(u.right);
             out.weightChange += u.weightChange;

@@ -32,6 +32,9 @@ ValueParams defaultValueParams(EditMethod m);
 struct EditSpec {
     EditMethod method = EditMethod::Rome;
     std::vector<int> layers;  // ROME: exactly one; MEMIT: ascending, one or more
+    // ROME in a sparse layer: the expert to edit; -1: the one the subject's token is
+    // routed to with the largest weight (RomeParams::expert).
+    int expert = -1;
     FactToken factToken = FactToken::SubjectLast;
     KeyMode keyMode = KeyMode::Consistent;  // ROME
     // Where k* is read; unset: the method's default (ROME: the paper's subject
@@ -67,9 +70,10 @@ struct EditRun {
     nlohmann::json details;     // the method's result (toJson of RomeResult / MemitResult)
 };
 
-// The keys of every edit recorded in `model` that changed `layer`, side by side
-// [dFf x m]: what a null-space edit must leave in place (AlphaEdit's K_p).
-MatrixD earlierEditKeys(const Model& model, int layer);
+// The keys of every edit recorded in `model` that changed `layer` (or its expert
+// `expert`), side by side [width x m]: what a null-space edit must leave in place
+// (AlphaEdit's K_p).
+MatrixD earlierEditKeys(const Model& model, int layer, int expert = -1);
 
 // MEMIT's default layers: `last` and the two below it (clipped at 0).
 std::vector<int> memitLayersEndingAt(int last, int count = 3);

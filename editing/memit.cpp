@@ -10,6 +10,7 @@
 #include <string>
 
 #include "editing/second_moments.h"
+#include "model/transformer.h"
 #include "tensor/errors.h"
 
 namespace mwb {
@@ -17,7 +18,7 @@ namespace mwb {
 namespace {
 
 void validate(const Model& model, const std::vector<EditRequest>& requests, const MemitParams& p,
-              const std::map<int, MatrixD>& moments) {
+              const std::map<KeySite, MatrixD>& moments) {
     if (requests.empty()) throw InvalidInput("MEMIT needs at least one edit request");
     if (p.layers.empty()) throw InvalidInput("MEMIT needs at least one layer to edit");
     if (!(p.momentWeight >= 0)) throw InvalidInput("MEMIT's λ must not be negative (0: the default)");
@@ -32,9 +33,22 @@ void validate(const Model& model, const std::vector<EditRequest>& requests, cons
             throw InvalidInput("layer " + std::to_string(l) + " is out of range (the model has " +
                                std::to_string(model.config.nLayers) + " layers)");
         if (i > 0 && l <= p.layers[i - 1]) throw InvalidInput("MEMIT's layers must be given in ascending order");
-        const auto it = moments.find(l);
-        if (it == moments.end() || it->second.rows() != model.config.dFf)
-            throw InvalidInput("no second-moment statistics for layer " + std::to_string(l));
+        std::vector<int> experts = {-1};
+        if (model.config.moeLayer(l)) {
+            const auto e = p.experts.find(l);
+            if (e == p.experts.end() || e->second.size() != requests.size())
+                throw InvalidInput("layer " + std::to_string(l) + " is a mixture of experts: MEMIT needs the expert "
+                                   "each request edits there (subjectExperts)");
+            experts = e->second;
+        }
+        for (int expert : experts) {
+            if (const std::string problem = editTargetProblem(model.config, l, expert); !problem.empty())
+                throw InvalidInput(problem);
+            const auto it = moments.find({l, expert});
+            if (it == moments.end() || it->second.rows() != editedKeyWidth(model.config, expert))
+                throw InvalidInput("no second-moment statistics for layer " + std::to_string(l) +
+                                   (expert >= 0 ? ", expert " + std::to_string(expert) : std::string()));
+        }
     }
     for (const auto& r : requests) validateRequest(r);
 }
@@ -116,7 +130,7 @@ PassTargets passTargets(const Model& model, const std::vector<EditRequest>& requ
         for (int i : group) {
             groupRequests.push_back(requests[i]);
             groupPlaced.push_back(placed[i]);
-            resid.push_back(requestKeys(model, placed[i], lastLayer).residBare);
+            resid.push_back(residualAtLookup(model, placed[i], lastLayer));
         }
         const ValueTarget t = optimizeSharedValue(model, groupRequests, groupPlaced, params.factToken, lastLayer,
                                                   resid.front().norm(), params.value);
@@ -134,12 +148,13 @@ void appendColumns(Matrix& all, const Matrix& more) {
     all.rightCols(more.cols()) = more;
 }
 
-// The update's right factor for one layer: (λC + K Kᵀ)⁻¹ K (eq. 14), or AlphaEdit's.
-MatrixD rightFactor(const MatrixD& keys, int layer, const MemitParams& params, double lambda, const MatrixD& moment,
-                    std::optional<NullSpace>& ns) {
+// The update's right factor for one key site: (λC + K Kᵀ)⁻¹ K (eq. 14), or AlphaEdit's.
+MatrixD rightFactor(const MatrixD& keys, const KeySite& site, const MemitParams& params, double lambda,
+                    const MatrixD& moment, std::optional<NullSpace>& ns) {
+    const int layer = site.layer;
     if (params.nullSpace) {
         MatrixD previous(keys.rows(), 0);
-        if (auto it = params.previousKeys.find(layer); it != params.previousKeys.end() && it->second.size()) {
+        if (auto it = params.previousKeys.find(site); it != params.previousKeys.end() && it->second.size()) {
             if (it->second.rows() != keys.rows())
                 throw InvalidInput("earlier edits' keys for layer " + std::to_string(layer) + " have " +
                                    std::to_string(it->second.rows()) + " rows, expected " +
@@ -171,11 +186,19 @@ ValueParams memitValueParams() {
     return p;
 }
 
-double defaultMomentWeight(const ModelConfig& config) { return 6400.0 * config.dFf / 16384.0; }
+double defaultMomentWeight(int keyWidth) { return 6400.0 * keyWidth / 16384.0; }
+
+double defaultMomentWeight(const ModelConfig& config) { return defaultMomentWeight(config.dFf); }
 
 MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, const MemitParams& params,
                        const std::map<int, MatrixD>& moments, const ProgressFn& progress) {
-    requireDenseModel(model.config, "MEMIT");
+    std::map<KeySite, MatrixD> sites;
+    for (const auto& [layer, c] : moments) sites[{layer, -1}] = c;
+    return applyMemit(model, requests, params, sites, progress);
+}
+
+MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, const MemitParams& params,
+                       const std::map<KeySite, MatrixD>& moments, const ProgressFn& progress) {
     validate(model, requests, params, moments);
     const int n = static_cast<int>(requests.size());
     const int nLayers = static_cast<int>(params.layers.size());
@@ -190,10 +213,13 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
     }
     const std::vector<double> weights = keyWeights(params.templates);
     const std::vector<std::vector<int>> groups = subjectGroups(requests, params.separateSubjectValues);
-    const double lambda = params.momentWeight > 0 ? params.momentWeight : defaultMomentWeight(model.config);
+    const auto lambdaFor = [&](int expert) {
+        return params.momentWeight > 0 ? params.momentWeight
+                                       : defaultMomentWeight(editedKeyWidth(model.config, expert));
+    };
     const long steps = static_cast<long>(params.passes) * (n + nLayers);
-    std::map<int, MemitLayerUpdate> updates;  // per layer, every pass's columns side by side
-    std::map<int, std::optional<NullSpace>> nullSpaces;
+    std::map<KeySite, MemitLayerUpdate> updates;  // per key site, every pass's columns side by side
+    std::map<KeySite, std::optional<NullSpace>> nullSpaces;
 
     for (int pass = 0; pass < params.passes; ++pass) {
         const long done = static_cast<long>(pass) * (n + nLayers);
@@ -205,38 +231,56 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
         for (int li = 0; li < nLayers; ++li) {
             const int layer = params.layers[li];
             report(progress, {done + n + li, steps, "layers"});
-            // Keys at this layer and the current hidden state at the last layer, with the
-            // updates of the earlier layers already in place.
-            MatrixD keys(model.config.dFf, n), residual(model.config.dModel, n);
-            for (int i = 0; i < n; ++i) {
-                keys.col(i) = requestKeys(model, keyPlaced[i], layer, weights).keyStar.cast<double>();
+            // The current hidden state at the last layer, with the updates of the earlier
+            // layers already in place; what is left spread over the layers still to edit
+            // (eq. 15).
+            MatrixD residual(model.config.dModel, n);
+            for (int i = 0; i < n; ++i)
                 residual.col(i) =
-                    t.z.col(i) - requestKeys(model, placed[i], params.layers.back()).residBare.cast<double>();
-            }
-            // Spread what is left over the layers still to edit (eq. 15).
+                    t.z.col(i) - residualAtLookup(model, placed[i], params.layers.back()).cast<double>();
             residual /= static_cast<double>(nLayers - li);
-            // ΔW = R · (A⁻¹ K)ᵀ: factors left = R [dModel x n], right = A⁻¹K [dFf x n].
-            const Matrix left = residual.cast<float>();
-            const Matrix right =
-                rightFactor(keys, layer, params, lambda, moments.at(layer), nullSpaces[layer]).cast<float>();
-            model.weights.blocks[layer].down.weight += left * right.transpose();
-            MemitLayerUpdate& u = updates[layer];
-            u.layer = layer;
-            u.keys = keys;
-            appendColumns(u.left, left);
-            appendColumns(u.right, right);
+            // The requests each key site of the layer writes: all of them to a dense MLP;
+            // in a sparse layer, each expert those assigned to it.
+            std::map<int, std::vector<int>> byExpert;
+            for (int i = 0; i < n; ++i)
+                byExpert[model.config.moeLayer(layer) ? params.experts.at(layer)[size_t(i)] : -1].push_back(i);
+            for (const auto& [expert, which] : byExpert) {
+                const KeySite site{layer, expert};
+                const Eigen::Index m = Eigen::Index(which.size());
+                MatrixD keys(editedKeyWidth(model.config, expert), m), r(model.config.dModel, m);
+                for (Eigen::Index j = 0; j < m; ++j) {
+                    const int i = which[size_t(j)];
+                    keys.col(j) = requestKeys(model, keyPlaced[i], layer, weights, expert).keyStar.cast<double>();
+                    // An expert's output enters the layer's output times its mixing weight g:
+                    // it is asked for R / g (where the token no longer goes to it, g = 0, the
+                    // update cannot reach the request and R is left as it is).
+                    const double g = expert < 0 ? 1.0 : requestKeys(model, placed[i], layer, {}, expert).mixingWeightBare;
+                    r.col(j) = residual.col(i) / (g > 0 ? g : 1.0);
+                }
+                // ΔW = R · (A⁻¹ K)ᵀ: factors left = R [dModel x m], right = A⁻¹K [width x m].
+                const Matrix left = r.cast<float>();
+                const Matrix right =
+                    rightFactor(keys, site, params, lambdaFor(expert), moments.at(site), nullSpaces[site]).cast<float>();
+                editedDown(model.weights, layer, expert) += left * right.transpose();
+                MemitLayerUpdate& u = updates[site];
+                u.layer = layer;
+                u.expert = expert;
+                u.keys = keys;
+                appendColumns(u.left, left);
+                appendColumns(u.right, right);
+            }
         }
         result.passes = pass + 1;
     }
-    for (auto& [layer, u] : updates) {
+    for (auto& [site, u] : updates) {
         // Judged on the whole change, every pass together, against the weights before it
         // (rebuilt here, one layer at a time, rather than kept for every layer all along:
         // each is d_model x d_ff, 180 MB on a 7B model).
         const Matrix delta = u.left * u.right.transpose();
-        const Matrix before = model.weights.blocks[layer].down.weight - delta;
+        const Matrix before = editedDown(model.weights, site.layer, site.expert) - delta;
         u.weightChange = delta.norm() / before.norm();
-        u.outputChange = outputChange(before, u.left.cast<double>(), u.right.cast<double>(), moments.at(layer));
-        if (const auto& ns = nullSpaces[layer]) {
+        u.outputChange = outputChange(before, u.left.cast<double>(), u.right.cast<double>(), moments.at(site));
+        if (const auto& ns = nullSpaces[site]) {
             u.nullSpaceDimension = int(ns->dimension);
             u.nullSpaceEnergyShare = ns->energyShare;
             u.nullSpaceCutoff = ns->cutoff;
@@ -251,6 +295,7 @@ nlohmann::json toJson(const MemitResult& r) {
     nlohmann::json layers = nlohmann::json::array(), targets = nlohmann::json::array();
     for (const auto& u : r.updates) {
         layers.push_back({{"layer", u.layer}, {"weight_change", u.weightChange}, {"output_change", u.outputChange}});
+        if (u.expert >= 0) layers.back()["expert"] = u.expert;
         if (u.nullSpaceDimension >= 0) {
             layers.back()["null_space_dimension"] = u.nullSpaceDimension;
             layers.back()["null_space_energy_share"] = u.nullSpaceEnergyShare;

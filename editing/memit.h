@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "editing/second_moments.h"
 #include "editing/value_optimization.h"
 
 namespace mwb {
@@ -60,17 +61,27 @@ struct MemitParams {
     // every configuration of the reference code (its "L2"). Larger makes the update
     // smaller.
     double nullSpaceL2 = 1.0;
-    // AlphaEdit for sequential editing: per layer, the keys [dFf x m] of earlier
-    // edits, which the new update must leave in place (the K_p term of eq. 9).
-    std::map<int, MatrixD> previousKeys;
+    // AlphaEdit for sequential editing: per key site (a layer's MLP, or an expert), the
+    // keys [width x m] of earlier edits, which the new update must leave in place (the
+    // K_p term of eq. 9).
+    std::map<KeySite, MatrixD> previousKeys;
+    // Sparse layers (docs/mixture-of-experts.md, "Editing experts"): per layer, per
+    // request, the expert whose down projection carries that request's share of the
+    // update; subjectExperts (value_optimization.h) assigns each request the expert its fact token is routed to
+    // with the largest weight. Its residual is divided by that expert's mixing weight,
+    // so that the mixture delivers it, and each expert's requests are solved together
+    // with the expert's own C.
+    std::map<int, std::vector<int>> experts;
 };
+
 
 struct MemitLayerUpdate {
     int layer = -1;
-    MatrixD keys;  // [dFf x n] the requests' keys k* at this layer (in the last pass)
+    int expert = -1;  // the expert whose down projection changed; -1: the layer's MLP
+    MatrixD keys;  // [dFf x n] the requests' keys k* at this layer (in the last pass; an expert's: its requests')
 
     Matrix left;   // [dModel x n·passes]  ΔW = left · rightᵀ, every pass's columns
-    Matrix right;  // [dFf x n·passes]
+    Matrix right;  // [dFf x n·passes] (an expert's: [dExpert x ...])
     double weightChange = 0.0;  // ||ΔW|| / ||W||
     double outputChange = 0.0;  // sqrt(E‖ΔW k‖² / E‖W k‖²) over C's keys (second_moments.h)
     // With the null-space projection: its dimension and tr(P C) / tr(C), the share of
@@ -95,10 +106,16 @@ struct MemitResult {
 // with memitValueParams()'s clamp, which bounds the spill that a weaker λ would
 // otherwise let through.
 double defaultMomentWeight(const ModelConfig& config);
+// The same for keys of `keyWidth` (an expert's d_expert).
+double defaultMomentWeight(int keyWidth);
 
 // Computes and applies the update to `model` (MEMIT's layers depend on the earlier
-// layers' updates). `secondMoments` holds C for every layer in params.layers.
+// layers' updates). `secondMoments` holds C for every key site the edit writes: each
+// dense layer of params.layers ({layer, -1}) and each expert params.experts names.
 // The caller records the edit (edit_history.h) from the result.
+MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, const MemitParams& params,
+                       const std::map<KeySite, MatrixD>& secondMoments, const ProgressFn& progress = {});
+// For a dense model: C per layer.
 MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, const MemitParams& params,
                        const std::map<int, MatrixD>& secondMoments, const ProgressFn& progress = {});
 

@@ -1,6 +1,7 @@
 #include "editing/model_diff.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -31,7 +32,7 @@ std::string shapeText(long rows, long cols) {
 }
 
 bool sameRecord(const EditRecord& x, const EditRecord& y) {
-    if (x.method != y.method || x.layers != y.layers || x.subject != y.subject || x.prompt != y.prompt ||
+    if (x.method != y.method || x.layers != y.layers || x.experts != y.experts || x.subject != y.subject || x.prompt != y.prompt ||
         x.targetNew != y.targetNew || x.targetTrue != y.targetTrue || x.created != y.created ||
         x.left.size() != y.left.size() || x.right.size() != y.right.size())
         return false;
@@ -48,13 +49,13 @@ void checkRecord(const EditRecord& e, const ModelConfig& c, const std::string& m
     if (e.left.size() != e.layers.size() || e.right.size() != e.layers.size())
         throw InvalidInput(where + " does not have one factor pair per layer");
     for (size_t j = 0; j < e.layers.size(); ++j) {
-        if (e.layers[j] < 0 || e.layers[j] >= c.nLayers)
-            throw InvalidInput(where + " names layer " + std::to_string(e.layers[j]) + ", outside 0.." +
-                               std::to_string(c.nLayers - 1));
-        if (e.left[j].rows() != c.dModel || e.right[j].rows() != c.dFf || e.left[j].cols() != e.right[j].cols())
+        if (const std::string problem = editTargetProblem(c, e.layers[j], e.expertAt(j)); !problem.empty())
+            throw InvalidInput(where + " does not fit the model: " + problem);
+        const int width = editedKeyWidth(c, e.expertAt(j));
+        if (e.left[j].rows() != c.dModel || e.right[j].rows() != width || e.left[j].cols() != e.right[j].cols())
             throw InvalidInput(where + " has factors of shape " + shapeText(e.left[j].rows(), e.left[j].cols()) +
                                " and " + shapeText(e.right[j].rows(), e.right[j].cols()) + ", expected [" +
-                               std::to_string(c.dModel) + ", r] and [" + std::to_string(c.dFf) + ", r]");
+                               std::to_string(c.dModel) + ", r] and [" + std::to_string(width) + ", r]");
     }
 }
 
@@ -78,7 +79,11 @@ void splitRecords(const Model& a, const Model& b, ModelDiff& out) {
     out.removedEdits = onlyA;
 }
 
-// The change the records predict for one layer's mlp/down, E = left · rightᵀ, kept as
+struct EditedDown {
+    int layer = -1, expert = -1;
+};
+
+// The change the records predict for one layer's mlp/down (or one expert's down), E = left · rightᵀ, kept as
 // factors (new records' columns, then removed records' columns with a minus sign) so
 // that no [dModel x dFf] matrix is built for it.
 struct RecordedChange {
@@ -103,12 +108,12 @@ struct RecordedChange {
     }
 };
 
-void addColumns(const std::vector<EditRecord>& edits, const std::vector<int>& which, int layer, double sign,
-                RecordedChange& change, std::vector<int>& touching) {
+void addColumns(const std::vector<EditRecord>& edits, const std::vector<int>& which, const EditedDown& at,
+                double sign, RecordedChange& change, std::vector<int>& touching) {
     for (int i : which) {
         const EditRecord& e = edits[i];
         for (size_t j = 0; j < e.layers.size(); ++j) {
-            if (e.layers[j] != layer) continue;
+            if (e.layers[j] != at.layer || e.expertAt(j) != at.expert) continue;
             const Eigen::Index at = change.left.cols(), r = e.left[j].cols();
             change.left.conservativeResize(e.left[j].rows(), at + r);
             change.right.conservativeResize(e.right[j].rows(), at + r);
@@ -121,13 +126,17 @@ void addColumns(const std::vector<EditRecord>& edits, const std::vector<int>& wh
 
 bool isHalfValue(float x) { return halfToFloat(floatToHalf(x)) == x; }
 
-// Layer of "/blocks/{L}/mlp/down/weight", else -1.
-int downLayer(const std::string& path) {
-    const std::string prefix = "/blocks/", suffix = "/mlp/down/weight";
-    if (path.size() <= prefix.size() + suffix.size() || path.compare(0, prefix.size(), prefix) != 0 ||
-        path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0)
-        return -1;
-    return std::stoi(path.substr(prefix.size(), path.size() - prefix.size() - suffix.size()));
+// The layer and expert of a tensor edits change (editedDownPath), or layer -1.
+EditedDown editedDownAt(const std::string& path) {
+    const std::string prefix = "/blocks/", experts = "/moe/experts/";
+    if (path.rfind(prefix, 0) != 0 || path.size() <= prefix.size() || !std::isdigit(path[prefix.size()])) return {};
+    size_t end = 0;
+    const int layer = std::stoi(path.substr(prefix.size()), &end);
+    const std::string rest = path.substr(prefix.size() + end);
+    int expert = -1;
+    if (rest.rfind(experts, 0) == 0 && rest.size() > experts.size() && std::isdigit(rest[experts.size()]))
+        expert = std::stoi(rest.substr(experts.size()));
+    return path == editedDownPath(layer, expert) ? EditedDown{layer, expert} : EditedDown{};
 }
 
 struct Comparer {
@@ -136,12 +145,13 @@ struct Comparer {
     const DiffOptions& options;
     ModelDiff& out;
 
-    // Compares one tensor; `layer` >= 0 for mlp/down, whose recorded change is checked.
-    void compare(const std::string& path, const MapF& x, const MapF& y, int layer) {
+    // Compares one tensor; `at.layer` >= 0 for a down projection edits change, whose
+    // recorded change is checked.
+    void compare(const std::string& path, const MapF& x, const MapF& y, const EditedDown& at) {
         RecordedChange recorded;
-        if (layer >= 0) {
-            addColumns(b.edits, out.newEdits, layer, 1.0, recorded, recorded.newTouching);
-            addColumns(a.edits, out.removedEdits, layer, -1.0, recorded, recorded.removedTouching);
+        if (at.layer >= 0) {
+            addColumns(b.edits, out.newEdits, at, 1.0, recorded, recorded.newTouching);
+            addColumns(a.edits, out.removedEdits, at, -1.0, recorded, recorded.removedTouching);
         }
         const long nRecords = recorded.records();
         // A linear scan (Eigen's any() walks a row-major matrix column by column).
@@ -268,7 +278,8 @@ ModelDiff diffModels(const Model& a, const Model& b, const DiffOptions& options,
         report(progress, {long(i), long(viewsA.size()), "compare"});
         const auto& [path, va] = viewsA[i];
         const TensorView vb = viewsB.at(path);
-        comparer.compare(path, MapF(va.data, va.rows, va.cols), MapF(vb.data, vb.rows, vb.cols), downLayer(path));
+        comparer.compare(path, MapF(va.data, va.rows, va.cols), MapF(vb.data, vb.rows, vb.cols),
+                         editedDownAt(path));
     }
     report(progress, {long(viewsA.size()), long(viewsA.size()), "compare"});
 

@@ -28,6 +28,12 @@ ValueParams romeValueParams();
 
 struct RomeParams {
     int layer = -1;  // required (>= 0)
+    // In a sparse layer, the expert whose down projection is edited; -1: the one the
+    // subject's token (the fact token of the bare prompt) is routed to with the largest
+    // weight. Its keys are its expert_in, its C its keys' over the tokens routed to it
+    // (keySecondMoments), and the update is divided by its mixing weight at the bare
+    // prompt, so that the layer's output there still changes by δ.
+    int expert = -1;
     FactToken factToken = FactToken::SubjectLast;
     KeyMode keyMode = KeyMode::Consistent;
     KeyContext keyContext = KeyContext::Subject;  // the paper's x_j + s (value_optimization.h)
@@ -39,6 +45,10 @@ struct RomeParams {
 
 struct RomeResult {
     int layer = -1;
+    int expert = -1;           // the edited expert; -1: the layer's MLP
+    double mixingWeight = 1.0; // the expert's weight at the bare prompt's fact token
+    std::vector<int> routedExperts;    // the experts that token is routed to there, by weight
+    std::vector<float> routedWeights;
     Vector left;   // [dModel]  ΔW = left · rightᵀ (docs/file-format.md naming)
     Vector right;  // [dFf]     = C⁻¹k* / ||C⁻¹k*||
     Vector keyStar;   // [dFf] k*, averaged over the context templates
@@ -59,13 +69,16 @@ inline const Vector& updatedKey(const RomeResult& r, KeyMode mode) {
 }
 
 // Computes the update (does not change the model). `secondMoment` is C of the
-// layer's keys, [dFf x dFf]. Throws InvalidInput for a subject not in the prompt, an
-// empty target, a layer out of range, a prompt without "{}".
+// layer's keys, [dFf x dFf] (an expert's: [dExpert x dExpert], of the expert the
+// result names; resolve params.expert first when it is -1: subjectExperts). Throws InvalidInput for a
+// subject not in the prompt, an empty target, a layer out of range, a prompt without
+// "{}", an expert the subject's token is not routed to.
 RomeResult computeRome(const Model& model, const EditRequest& request, const RomeParams& params,
                        MatrixD secondMoment, const ProgressFn& progress = {});
 
-// W += left · rightᵀ on mlp/down of `layer` (without a record; see edit_history.h).
-void applyRankOne(Model& model, int layer, const Vector& left, const Vector& right);
+// W += left · rightᵀ on mlp/down of `layer`, or on the down projection of `expert`
+// (without a record; see edit_history.h).
+void applyRankOne(Model& model, int layer, const Vector& left, const Vector& right, int expert = -1);
 
 nlohmann::json toJson(const RomeResult& r);
 

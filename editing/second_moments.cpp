@@ -74,9 +74,11 @@ std::filesystem::path cacheDirFor(const Model& model, const SecondMomentOptions&
     return userCacheDir();
 }
 
-std::filesystem::path cacheFile(const std::filesystem::path& dir, int layer, uint64_t key) {
+std::filesystem::path cacheFile(const std::filesystem::path& dir, const KeySite& site, uint64_t key) {
     std::ostringstream name;
-    name << "mom2-layer" << layer << "-" << std::hex << key << ".bin";
+    name << "mom2-layer" << site.layer;
+    if (site.expert >= 0) name << "-expert" << site.expert;
+    name << "-" << std::hex << key << ".bin";
     return dir / name.str();
 }
 
@@ -160,11 +162,12 @@ uint64_t keyFingerprint(const Model& model, int layer) {
                            std::to_string(c.nLayers) + " layers)");
     Hasher h;
     const std::string limit = "/blocks/" + std::to_string(layer) + "/";
-    const std::string down = limit + "mlp/down/";
     forEachTensor(c, model.weights, [&](const std::string& path, const auto& t) {
         if (path.rfind("/blocks/", 0) == 0) {
+            // The layer's down projections (mlp/down, each expert's, the shared expert's)
+            // are what edits change; its keys and routing are computed before them.
             const int block = std::stoi(path.substr(8));
-            if (block > layer || path.rfind(down, 0) == 0) return;
+            if (block > layer || (block == layer && path.find("/down/") != std::string::npos)) return;
         } else if (path.rfind("/embed/", 0) != 0) {
             return;  // final norm and head do not shape the keys
         }
@@ -178,7 +181,7 @@ uint64_t keyFingerprint(const Model& model, int layer) {
     for (const double v : {double(c.headDim), double(c.rotaryDim), double(c.parallelResidual),
                            double(c.slidingWindow), double(c.slidingLayers), double(c.attnSoftcap),
                            double(c.queryPreAttnScalar), double(c.qkvBias), c.ropeScaling.factor - 1.0,
-                           double(c.ropeTheta) - 10000.0})
+                           double(c.ropeTheta) - 10000.0, double(c.nExpertsPerToken), double(c.normTopK)})
         if (v != 0.0) {
             uint64_t bits;
             std::memcpy(&bits, &v, sizeof bits);
@@ -245,91 +248,125 @@ void addLower(cluster::ByteReader& in, MatrixD& sum) {
 
 }  // namespace
 
-std::map<int, SecondMoment> secondMoments(const Model& model, const std::vector<int>& layers,
-                                          const std::string& corpusText, const SecondMomentOptions& o,
-                                          const ProgressFn& progress, const cluster::ShardRun& run) {
-    requireDenseModel(model.config, "second-moment statistics of MLP keys");
+std::map<KeySite, SecondMoment> keySecondMoments(const Model& model, const std::vector<KeySite>& sites,
+                                                 const std::string& corpusText, const SecondMomentOptions& o,
+                                                 const ProgressFn& progress, const cluster::ShardRun& run) {
     const auto& c = model.config;
+    for (const KeySite& site : sites)
+        if (const std::string problem = editTargetProblem(c, site.layer, site.expert); !problem.empty())
+            throw InvalidInput(problem);
     if (o.maxTokens < 1) throw InvalidInput("the number of tokens for the statistics must be positive");
     if (o.shardTokens < 1) throw InvalidInput("the tokens per shard of the statistics must be positive");
     const cluster::Communicator& comm = run.communicator();
-    std::map<int, SecondMoment> result;
-    std::map<int, uint64_t> keys;
+    std::map<KeySite, SecondMoment> result;
+    std::map<KeySite, uint64_t> keys;
     const auto dir = o.useCache ? cacheDirFor(model, o) : std::filesystem::path();
-    for (int layer : layers) keys[layer] = optionsFingerprint(keyFingerprint(model, layer), corpusText, o);
-    // Rank 0 alone reads the cache; every rank learns which layers remain to compute.
+    for (const KeySite& site : sites)
+        keys[site] = optionsFingerprint(keyFingerprint(model, site.layer), corpusText, o);
+    // Rank 0 alone reads the cache; every rank learns which sites remain to compute.
     const std::string todoBytes = cluster::agreedBroadcast(comm, [&] {
-        std::vector<int> todo;
-        for (int layer : layers) {
+        std::vector<int> todo;  // layer, expert, layer, expert, ...
+        for (const KeySite& site : sites) {
             SecondMoment m;
-            m.layer = layer;
-            if (o.useCache && readCache(cacheFile(dir, layer, keys[layer]), m, c.dFf))
-                result[layer] = std::move(m);
-            else if (!result.count(layer) && std::find(todo.begin(), todo.end(), layer) == todo.end())
-                todo.push_back(layer);
+            m.layer = site.layer;
+            m.expert = site.expert;
+            if (o.useCache && readCache(cacheFile(dir, site, keys[site]), m, editedKeyWidth(c, site.expert)))
+                result[site] = std::move(m);
+            else if (!result.count(site)) {
+                bool listed = false;
+                for (size_t i = 0; i < todo.size(); i += 2) listed |= todo[i] == site.layer && todo[i + 1] == site.expert;
+                if (!listed) todo.insert(todo.end(), {site.layer, site.expert});
+            }
         }
         cluster::ByteWriter w;
         w.put(todo);
         return w.take();
     });
-    const std::vector<int> todo = cluster::ByteReader(todoBytes, "the layers to compute").getVector<int>();
+    const std::vector<int> todoPairs = cluster::ByteReader(todoBytes, "the layers to compute").getVector<int>();
+    std::vector<KeySite> todo;
+    for (size_t i = 0; i + 1 < todoPairs.size(); i += 2) todo.push_back({todoPairs[i], todoPairs[i + 1]});
     if (todo.empty()) return result;
 
     const CorpusPlan plan = planCorpus(model, corpusText, o);
     const Transformer transformer(model, nullptr, WeightPacking::Once);
     Hooks hooks;
-    for (int layer : todo) hooks.captures.push_back({HookSite::MlpIn, layer});
-    const int toLayer = *std::max_element(todo.begin(), todo.end()) + 1;  // later layers are not needed
+    int toLayer = 0;  // later layers are not needed
+    for (const KeySite& site : todo) {
+        hooks.captures.push_back({site.expert < 0 ? HookSite::MlpIn : HookSite::ExpertIn, site.layer, site.expert});
+        toLayer = std::max(toLayer, site.layer + 1);
+    }
     // Each shard's sums start from zero and rank 0 adds them in shard order, so the
     // result is the same for any number of ranks (docs/cluster.md). Only the lower
     // triangle is accumulated (Kᵀ K is symmetric); in double, straight from the keys,
     // so that no d_ff x d_ff temporary exists besides the sums (a 7B model's d_ff of
     // 11008 makes each such matrix a gigabyte).
-    std::map<int, MatrixD> sums;
-    // With float products the keys of consecutive chunks are stacked, up to a block of
-    // rows that keeps the stacks of all layers within 256 MB, and multiplied once per
+    std::map<KeySite, MatrixD> sums;
+    std::map<KeySite, long> counts;
+    // With float products the MLP keys of consecutive chunks are stacked, up to a block
+    // of rows that keeps the stacks of all layers within 256 MB, and multiplied once per
     // block: a chunk's few dozen rows make Kᵀ K a memory-bound rank update of a
-    // d_ff x d_ff matrix, a block of hundreds a compute-bound product.
+    // d_ff x d_ff matrix, a block of hundreds a compute-bound product. An expert's keys
+    // (the rows routed to it) are always added in double.
     const long blockRows = std::clamp<long>((256L << 20) / (long(sizeof(float)) * c.dFf * long(todo.size())), 64, 4096);
     const auto computeShard = [&](int shard) {
-        std::map<int, MatrixD> partial;
-        std::map<int, Matrix> stack;  // [dFf x blockRows]: keys as columns, rows contiguous
+        std::map<KeySite, MatrixD> partial;
+        std::map<KeySite, long> routed;
+        std::map<KeySite, Matrix> stack;  // [dFf x blockRows]: keys as columns, rows contiguous
         long stacked = 0;
-        for (int layer : todo) {
-            partial[layer] = MatrixD::Zero(c.dFf, c.dFf);
-            if (o.floatProducts) stack[layer].resize(c.dFf, blockRows);
+        const auto stacks = [&](const KeySite& site) { return o.floatProducts && site.expert < 0; };
+        for (const KeySite& site : todo) {
+            const int width = editedKeyWidth(c, site.expert);
+            partial[site] = MatrixD::Zero(width, width);
+            routed[site] = 0;
+            if (stacks(site)) stack[site].resize(c.dFf, blockRows);
         }
         // partial += kt ktᵀ for keys as the columns of kt ([dFf x n], rows contiguous).
-        const auto addProduct = [&](int layer, const Matrix& kt) {
+        const auto addProduct = [&](const KeySite& site, const Matrix& kt) {
             Matrix product(c.dFf, c.dFf);
             matmulTransposed(kt.data(), kt.cols(), kt.data(), kt.cols(), product.data(), c.dFf, int(c.dFf),
                              int(c.dFf), int(kt.cols()));
-            partial[layer] += product.cast<double>();
+            partial[site] += product.cast<double>();
         };
         const auto flush = [&] {
             if (stacked > 0)
-                for (int layer : todo) addProduct(layer, stack[layer].leftCols(stacked));
+                for (const KeySite& site : todo)
+                    if (stacks(site)) addProduct(site, stack[site].leftCols(stacked));
             stacked = 0;
         };
         for (size_t i = plan.shardBegin[size_t(shard)]; i < plan.shardBegin[size_t(shard) + 1]; ++i) {
             const RunState s = transformer.run(plan.chunks[i], hooks, LogitsMode::None, toLayer);
-            const long rows = s.captured.at({HookSite::MlpIn, todo.front()}).rows();
+            const long rows = s.nTokens;
             if (o.floatProducts && stacked + rows > blockRows) flush();
-            for (int layer : todo) {
-                const Matrix& keys = s.captured.at({HookSite::MlpIn, layer});
+            for (const KeySite& site : todo) {
+                if (site.expert >= 0) {  // the rows of the tokens routed to the expert
+                    const Matrix& all = s.capturedExperts.at({HookSite::ExpertIn, site.layer, site.expert});
+                    const auto& chosen = s.routing[size_t(site.layer)].experts;
+                    std::vector<int> at;
+                    for (int t = 0; t < rows; ++t)
+                        if ((chosen.row(t).head(c.nExpertsPerToken).array() == site.expert).any()) at.push_back(t);
+                    if (at.empty()) continue;
+                    partial[site].selfadjointView<Eigen::Lower>().rankUpdate(all(at, Eigen::all).transpose().cast<double>());
+                    routed[site] += long(at.size());
+                    continue;
+                }
+                const Matrix& keys = s.captured.at({HookSite::MlpIn, site.layer});
+                routed[site] += rows;
                 if (o.floatProducts && rows <= blockRows) {
-                    stack[layer].middleCols(stacked, rows) = keys.transpose();
+                    stack[site].middleCols(stacked, rows) = keys.transpose();
                 } else if (o.floatProducts) {  // a chunk longer than a block: on its own
-                    addProduct(layer, keys.transpose());
+                    addProduct(site, keys.transpose());
                 } else {
-                    partial[layer].selfadjointView<Eigen::Lower>().rankUpdate(keys.transpose().cast<double>());
+                    partial[site].selfadjointView<Eigen::Lower>().rankUpdate(keys.transpose().cast<double>());
                 }
             }
             if (o.floatProducts && rows <= blockRows) stacked += rows;
         }
         if (o.floatProducts) flush();
         cluster::ByteWriter w;
-        for (int layer : todo) putLower(w, partial[layer]);
+        for (const KeySite& site : todo) {
+            w.put(int64_t(routed[site]));
+            putLower(w, partial[site]);
+        }
         return w.take();
     };
     cluster::ShardJob job;
@@ -339,32 +376,53 @@ std::map<int, SecondMoment> secondMoments(const Model& model, const std::vector<
     job.compute = computeShard;
     job.consume = [&](int shard, std::string_view bytes) {
         cluster::ByteReader in(bytes, "shard " + std::to_string(shard) + " of the statistics");
-        for (int layer : todo) {
-            if (!sums.count(layer)) sums[layer] = MatrixD::Zero(c.dFf, c.dFf);
-            addLower(in, sums[layer]);
+        for (const KeySite& site : todo) {
+            const int width = editedKeyWidth(c, site.expert);
+            if (!sums.count(site)) sums[site] = MatrixD::Zero(width, width);
+            counts[site] += long(in.get<int64_t>());
+            addLower(in, sums[site]);
         }
     };
+    std::vector<int> layers;
+    for (const KeySite& site : todo) layers.push_back(site.layer);
     nlohmann::json identity = {{"job", "second moments"}, {"model", cluster::fileIdentity(model.path)},
-                               {"layers", todo}, {"tokens", plan.tokens}, {"shard_tokens", o.shardTokens},
-                               {"shards", job.shards}};
-    for (int layer : todo) identity["key_layer" + std::to_string(layer)] = keys[layer];
+                               {"layers", layers}, {"tokens", plan.tokens}, {"shard_tokens", o.shardTokens},
+                               {"shards", job.shards}, {"shard_format", "count and lower triangle per site"}};
+    for (const KeySite& site : todo)
+        identity["key_layer" + std::to_string(site.layer) +
+                 (site.expert >= 0 ? "_expert" + std::to_string(site.expert) : std::string())] = keys[site];
     cluster::runShards(comm, job, progress, {run.checkpoint, identity});
     if (!comm.isRoot()) return {};
-    for (int layer : todo) {
+    for (const KeySite& site : todo) {
+        if (counts[site] == 0)
+            throw InvalidInput("expert " + std::to_string(site.expert) + " of layer " + std::to_string(site.layer) +
+                               " received none of the " + std::to_string(plan.tokens) +
+                               " tokens of the statistics' corpus, so its keys have no statistics");
         SecondMoment m;
-        m.layer = layer;
-        m.tokens = plan.tokens;
-        MatrixD& sum = sums[layer];
+        m.layer = site.layer;
+        m.expert = site.expert;
+        m.tokens = counts[site];
+        MatrixD& sum = sums[site];
         sum.triangularView<Eigen::StrictlyUpper>() = sum.transpose();  // reads only the lower part
-        sum /= static_cast<double>(plan.tokens);
+        sum /= static_cast<double>(m.tokens);
         m.moment = std::move(sum);
         if (o.useCache) {
-            writeCache(cacheFile(dir, layer, keys[layer]), m);
-            pruneCache(cacheFile(dir, layer, keys[layer]), o.maxCacheBytes);
+            writeCache(cacheFile(dir, site, keys[site]), m);
+            pruneCache(cacheFile(dir, site, keys[site]), o.maxCacheBytes);
         }
-        result[layer] = std::move(m);
+        result[site] = std::move(m);
     }
     return result;
+}
+
+std::map<int, SecondMoment> secondMoments(const Model& model, const std::vector<int>& layers,
+                                          const std::string& corpusText, const SecondMomentOptions& o,
+                                          const ProgressFn& progress, const cluster::ShardRun& run) {
+    std::vector<KeySite> sites;
+    for (int layer : layers) sites.push_back({layer, -1});
+    std::map<int, SecondMoment> out;
+    for (auto& [site, m] : keySecondMoments(model, sites, corpusText, o, progress, run)) out[site.layer] = std::move(m);
+    return out;
 }
 
 void linkCachedStatistics(const std::filesystem::path& sourceModel, const std::filesystem::path& writtenModel) {

@@ -40,16 +40,27 @@ struct SecondMomentOptions {
     uintmax_t maxCacheBytes = uintmax_t(2) << 30;
 };
 
+// Where keys are read: the MLP of a dense layer (expert -1), mlp_in; or one expert of a
+// sparse layer, expert_in, over the tokens routed to it (docs/mixture-of-experts.md,
+// "Editing experts").
+struct KeySite {
+    int layer = -1;
+    int expert = -1;
+    auto operator<=>(const KeySite&) const = default;
+};
+
 struct SecondMoment {
     int layer = -1;
-    long tokens = 0;  // keys averaged
-    MatrixD moment;   // [dFf x dFf], E[k kᵀ]
+    int expert = -1;
+    long tokens = 0;  // keys averaged (an expert's: the tokens routed to it)
+    MatrixD moment;   // [width x width], E[k kᵀ] (width: d_ff, or d_expert)
     bool fromCache = false;
 };
 
 // A 64-bit fingerprint of everything that determines the keys of `layer`: the
 // embeddings, every block below it, the layer's attention, norms and mlp/up (and
-// gate) — but not its mlp/down, which an edit of that layer changes.
+// gate; in a sparse layer the router and every expert's up and gate) — but not its
+// down projections, which an edit of that layer changes.
 uint64_t keyFingerprint(const Model& model, int layer);
 
 // Statistics of several layers from one pass over the corpus (documents: one per
@@ -80,6 +91,16 @@ double outputChange(const Matrix& w, const MatrixD& left, const MatrixD& right, 
 // file finds the statistics its unedited layers still share. Does nothing where the
 // source has none or the link cannot be made (another file system); never throws.
 void linkCachedStatistics(const std::filesystem::path& sourceModel, const std::filesystem::path& writtenModel);
+
+// The same for any key sites, MLPs and experts together. An expert's keys are its
+// expert_in rows at the tokens routed to it (whatever their mixing weight): the keys its
+// down projection sees. Throws InvalidInput for a site the model does not have
+// (editTargetProblem) and for an expert the corpus never routes a token to.
+std::map<KeySite, SecondMoment> keySecondMoments(const Model& model, const std::vector<KeySite>& sites,
+                                                 const std::string& corpusText,
+                                                 const SecondMomentOptions& options = {},
+                                                 const ProgressFn& progress = {},
+                                                 const cluster::ShardRun& run = {});
 
 SecondMoment secondMoment(const Model& model, int layer, const std::string& corpusText,
                           const SecondMomentOptions& options = {}, const ProgressFn& progress = {});

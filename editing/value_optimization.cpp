@@ -164,27 +164,73 @@ PlacedRequest keyPlacement(const Model& model, const EditRequest& request,
 }
 
 RequestKeys requestKeys(const Model& model, const PlacedRequest& placed, int layer,
-                        const std::vector<double>& weights) {
-    requireDenseModel(model.config, "editing (ROME, MEMIT, AlphaEdit)");
+                        const std::vector<double>& weights, int expert) {
+    if (const std::string problem = editTargetProblem(model.config, layer, expert); !problem.empty())
+        throw InvalidInput(problem);
     if (!weights.empty() && weights.size() != placed.ids.size())
         throw InvalidInput("one key weight per context template is needed");
     const Transformer transformer(model);
+    const HookSite keySite = expert < 0 ? HookSite::MlpIn : HookSite::ExpertIn;
     Hooks capture;
-    capture.captures = {{HookSite::MlpIn, layer}, {HookSite::MlpOut, layer}};
+    capture.captures = {{keySite, layer, expert}, {HookSite::MlpOut, layer}};
     RequestKeys k;
-    k.keyStar = Vector::Zero(model.config.dFf);
+    k.keyStar = Vector::Zero(editedKeyWidth(model.config, expert));
     for (size_t j = 0; j < placed.ids.size(); ++j) {
-        const RunState s = transformer.run(placed.ids[j], capture, LogitsMode::None, layer + 1);
         const int idx = placed.lookup[j];
-        const Vector key = s.captured.at({HookSite::MlpIn, layer}).row(idx).transpose();
+        // An expert's key where the router sends the token elsewhere is still the key
+        // its down projection would see: the token is routed to the expert (its logit
+        // raised above the others) for the capture, which changes nothing below it.
+        Hooks hooks = capture;
+        if (expert >= 0) {
+            hooks.wants = [](HookSite site, int) { return site == HookSite::RouterLogits; };
+            hooks.callback = [&](const HookPoint& at, Eigen::Ref<Matrix> rows) {
+                const int r = idx - at.firstPos;
+                if (at.site != HookSite::RouterLogits || at.layer != layer || r < 0 || r >= rows.rows()) return;
+                const float top = rows.row(r).maxCoeff();
+                rows(r, expert) = top + std::max(1.0f, std::abs(top));  // above the others even for large logits
+            };
+        }
+        const RunState s = transformer.run(placed.ids[j], hooks, LogitsMode::None, layer + 1);
+        const Vector key = expert < 0 ? Vector(s.captured.at({keySite, layer}).row(idx).transpose())
+                                      : Vector(s.capturedExperts.at({keySite, layer, expert}).row(idx).transpose());
         k.keyStar += key * static_cast<float>(weights.empty() ? 1.0 / placed.ids.size() : weights[j]);
-        if (j == 0) {
-            k.keyBare = key;
-            k.mlpOutBare = s.captured.at({HookSite::MlpOut, layer}).row(idx).transpose();
-            k.residBare = s.resid[layer + 1].row(idx).transpose();
+        if (j > 0) continue;
+        k.keyBare = key;
+        std::optional<RunState> unforced;
+        if (expert >= 0) unforced = transformer.run(placed.ids[0], capture, LogitsMode::None, layer + 1);
+        const RunState& bare = unforced ? *unforced : s;
+        k.mlpOutBare = bare.captured.at({HookSite::MlpOut, layer}).row(idx).transpose();
+        if (expert < 0) continue;
+        const LayerRouting& routing = bare.routing[size_t(layer)];
+        k.mixingWeightBare = 0.0;
+        for (int i = 0; i < model.config.nExpertsPerToken; ++i) {
+            k.routedBare.push_back(routing.experts(idx, i));
+            k.routedWeightsBare.push_back(routing.weights(idx, i));
+            if (routing.experts(idx, i) == expert) k.mixingWeightBare = routing.weights(idx, i);
         }
     }
     return k;
+}
+
+std::map<int, std::vector<int>> subjectExperts(const Model& model, const std::vector<EditRequest>& requests,
+                                             const std::vector<int>& layers, FactToken factToken) {
+    std::map<int, std::vector<int>> out;
+    for (const EditRequest& r : requests) {
+        const PlacedRequest bare = placeRequest(model, r, {"{}"}, factToken);
+        const RunState s = Transformer(model).run(bare.ids[0], {}, LogitsMode::None);
+        for (int l : layers)
+            if (l >= 0 && l < model.config.nLayers && model.config.moeLayer(l))
+                out[l].push_back(s.routing[size_t(l)].experts(bare.lookup[0], 0));
+    }
+    return out;
+}
+
+Vector residualAtLookup(const Model& model, const PlacedRequest& placed, int layer) {
+    if (layer < 0 || layer >= model.config.nLayers)
+        throw InvalidInput("layer " + std::to_string(layer) + " is out of range (the model has " +
+                           std::to_string(model.config.nLayers) + " layers)");
+    const RunState s = Transformer(model).run(placed.ids.at(0), {}, LogitsMode::None, layer + 1);
+    return s.resid[size_t(layer) + 1].row(placed.lookup.at(0)).transpose();
 }
 
 ValueTarget optimizeValue(const Model& model, const EditRequest& request, const PlacedRequest& placed,

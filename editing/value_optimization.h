@@ -6,6 +6,7 @@
 //             + wd · ||δ|| / ||v_init||²,   with ||δ|| <= clamp · ||v_init||.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -105,11 +106,27 @@ struct RequestKeys {
     Vector keyStar;    // [dFf] mlp_in at the lookup, averaged over the templates (weighted)
     Vector keyBare;    // [dFf] the same in the bare prompt
     Vector mlpOutBare; // [dModel] mlp_out at the lookup of the bare prompt
-    Vector residBare;  // [dModel] resid_post at the lookup of the bare prompt
+    // An expert's keys: [dExpert] expert_in in place of mlp_in; the expert's mixing
+    // weight at the bare prompt's lookup (0 where the token is not routed to it) and the
+    // experts the token is routed to there, in order of weight, with their weights.
+    double mixingWeightBare = 1.0;
+    std::vector<int> routedBare;
+    std::vector<float> routedWeightsBare;
 };
 // `weights`: per template, its share of k* (keyWeights); empty: the plain mean.
+// `expert` >= 0: the keys of that expert of a sparse layer, read as if the token were
+// routed to it (in templates where the router sends it elsewhere, too). Throws
+// InvalidInput where (layer, expert) is not in the model (editTargetProblem).
 RequestKeys requestKeys(const Model& model, const PlacedRequest& placed, int layer,
-                        const std::vector<double>& weights = {});
+                        const std::vector<double>& weights = {}, int expert = -1);
+
+// For every sparse layer of `layers`, per request, the expert the bare prompt's fact
+// token is routed to with the largest weight: the expert ROME and MEMIT edit there.
+std::map<int, std::vector<int>> subjectExperts(const Model& model, const std::vector<EditRequest>& requests,
+                                               const std::vector<int>& layers, FactToken factToken);
+
+// [dModel] resid_post of `layer` at the lookup of the bare prompt (placed.ids[0]).
+Vector residualAtLookup(const Model& model, const PlacedRequest& placed, int layer);
 
 struct ValueTarget {
     Vector delta;  // [dModel], added to the output of `layer` at the lookup token

@@ -4,6 +4,10 @@
 // Layout of /edits/{n} (docs/file-format.md, "Edit records"):
 //   attributes  method, subject, prompt, target_new, target_true, created: strings;
 //               layer: int when the edit changes one layer, else layers: int array [L].
+//               expert (with layer) or experts (with layers, -1 for an MLP): the expert
+//               of a sparse layer whose down projection the entry changes; absent: the
+//               layers' mlp/down. An expert's right factor has d_expert rows, and a
+//               record's entries are all MLPs' or all experts'.
 //   datasets    one layer, rank one:  left [d_model],        right [d_ff]
 //               one layer, rank r:    left [d_model, r],     right [d_ff, r]
 //               L layers (MEMIT):     left [L, d_model, r],  right [L, d_ff, r]
@@ -85,6 +89,20 @@ EditRecord Reader::readEdit(const ModelConfig& c, int index) {
     } else {
         fail(path, "has neither attribute 'layer' nor 'layers'");
     }
+    if (hasAttribute(group, "expert")) {
+        if (e.layers.size() != 1) fail(path, "has attribute 'expert' but not one layer (use 'experts')");
+        e.experts = {int(readInt(group, path, "expert", 0, std::max(0, c.nExperts - 1)))};
+    } else if (hasAttribute(group, "experts")) {
+        for (int64_t expert : readIntArray(group, path, "experts", maxEditLayers(c))) e.experts.push_back(int(expert));
+        if (e.experts.size() != e.layers.size())
+            fail(path, "has " + std::to_string(e.experts.size()) + " experts for " + std::to_string(e.layers.size()) +
+                           " layers");
+    }
+    for (size_t j = 0; j < e.layers.size(); ++j)
+        if (const std::string problem = editTargetProblem(c, e.layers[j], e.expertAt(j)); !problem.empty())
+            fail(path, "does not fit the model: " + problem);
+    for (size_t j = 1; j < e.layers.size(); ++j)
+        if ((e.expertAt(j) < 0) != (e.expertAt(0) < 0)) fail(path, "mixes edits of experts and of MLPs");
     e.subject = readString(group, path, "subject");
     e.prompt = readString(group, path, "prompt");
     e.targetNew = readString(group, path, "target_new");
@@ -92,21 +110,22 @@ EditRecord Reader::readEdit(const ModelConfig& c, int index) {
     e.created = readString(group, path, "created");
     const int64_t nLayers = int64_t(e.layers.size());
     readFactors(path + "/left", nLayers, c.dModel, maxEditRank(c), e.left);
-    readFactors(path + "/right", nLayers, c.dFf, maxEditRank(c), e.right);
+    const int64_t width = editedKeyWidth(c, e.expertAt(0));
+    readFactors(path + "/right", nLayers, width, maxEditRank(c), e.right);
     if (hasPerLayerGroup(path + "/before", nLayers)) {
         e.before.resize(nLayers);
         for (int64_t j = 0; j < nLayers; ++j)
-            readTensor(path + "/before/" + std::to_string(j), e.before[j], c.dModel, c.dFf);
+            readTensor(path + "/before/" + std::to_string(j), e.before[j], c.dModel, width);
     }
     if (hasPerLayerGroup(path + "/keys", nLayers)) {
         e.keys.resize(nLayers);
         for (int64_t j = 0; j < nLayers; ++j) {
             const std::string keyPath = path + "/keys/" + std::to_string(j);
             const Dims dims = datasetDims(openDataset(keyPath), keyPath);
-            if (dims.size() != 2 || dims[0] != hsize_t(c.dFf) || dims[1] < 1 || dims[1] > hsize_t(maxEditRank(c)))
-                fail(keyPath, "has shape " + dimsText(dims) + ", expected [" + std::to_string(c.dFf) +
+            if (dims.size() != 2 || dims[0] != hsize_t(width) || dims[1] < 1 || dims[1] > hsize_t(maxEditRank(c)))
+                fail(keyPath, "has shape " + dimsText(dims) + ", expected [" + std::to_string(width) +
                                   ", n] with 1 <= n <= " + std::to_string(maxEditRank(c)));
-            readTensor(keyPath, e.keys[j], c.dFf, long(dims[1]));
+            readTensor(keyPath, e.keys[j], width, long(dims[1]));
         }
     }
     if (auto problem = editProblem(e, c, index)) fail(problem->path, problem->text);
@@ -138,6 +157,10 @@ void Writer::writeEdit(const EditRecord& e, const ModelConfig& c, int index,
     } else {
         writeIntArray(group, path, "layers", std::vector<int64_t>(e.layers.begin(), e.layers.end()));
     }
+    if (!e.experts.empty()) {
+        if (e.layers.size() == 1) writeInt(group, path, "expert", e.experts[0]);
+        else writeIntArray(group, path, "experts", std::vector<int64_t>(e.experts.begin(), e.experts.end()));
+    }
     writeString(group, path, "subject", e.subject);
     writeString(group, path, "prompt", e.prompt);
     writeString(group, path, "target_new", e.targetNew);
@@ -157,13 +180,13 @@ void Writer::writeEdit(const EditRecord& e, const ModelConfig& c, int index,
         writeFloats(path + "/" + name, padded.data(), dims, StorageType::Float32);
     };
     write("left", e.left, hsize_t(c.dModel));
-    write("right", e.right, hsize_t(c.dFf));
+    const hsize_t width = hsize_t(editedKeyWidth(c, e.expertAt(0)));
+    write("right", e.right, width);
     for (size_t j = 0; j < e.before.size(); ++j)
-        writeFloats(path + "/before/" + std::to_string(j), e.before[j].data(),
-                    {hsize_t(c.dModel), hsize_t(c.dFf)}, storage);
+        writeFloats(path + "/before/" + std::to_string(j), e.before[j].data(), {hsize_t(c.dModel), width}, storage);
     for (size_t j = 0; j < e.keys.size(); ++j)
-        writeFloats(path + "/keys/" + std::to_string(j), e.keys[j].data(),
-                    {hsize_t(c.dFf), hsize_t(e.keys[j].cols())}, StorageType::Float32);
+        writeFloats(path + "/keys/" + std::to_string(j), e.keys[j].data(), {width, hsize_t(e.keys[j].cols())},
+                    StorageType::Float32);
 }
 
 }  // namespace mwb::hdf5

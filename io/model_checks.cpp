@@ -137,7 +137,15 @@ std::optional<ModelProblem> editProblem(const EditRecord& e, const ModelConfig& 
         if (e.layers[j] < 0 || e.layers[j] >= c.nLayers)
             return ModelProblem{path, "names layer " + str(e.layers[j]) + ", outside 0 .. " +
                                           str(c.nLayers - 1)};
+        if (const std::string problem = editTargetProblem(c, e.layers[j], e.expertAt(j)); !problem.empty())
+            return ModelProblem{path, "does not fit the model: " + problem};
     }
+    if (!e.experts.empty() && e.experts.size() != e.layers.size())
+        return ModelProblem{path, "has " + str(e.experts.size()) + " experts for " + str(e.layers.size()) + " layers"};
+    for (size_t j = 1; j < e.layers.size(); ++j)
+        if ((e.expertAt(j) < 0) != (e.expertAt(0) < 0)) return ModelProblem{path, "mixes edits of experts and of MLPs"};
+    // The width of the keys: d_ff, or d_expert for an edit of experts.
+    const int width = editedKeyWidth(c, e.expertAt(0));
     if (e.left.size() != e.layers.size() || e.right.size() != e.layers.size())
         return ModelProblem{path, "has " + str(e.left.size()) + " left and " +
                                       str(e.right.size()) + " right factors for " +
@@ -146,12 +154,12 @@ std::optional<ModelProblem> editProblem(const EditRecord& e, const ModelConfig& 
         const Matrix& l = e.left[j];
         const Matrix& r = e.right[j];
         const std::string where = " (layer " + str(e.layers[j]) + ")";
-        if (l.rows() != c.dModel || r.rows() != c.dFf || l.cols() != r.cols() || l.cols() < 1 ||
+        if (l.rows() != c.dModel || r.rows() != width || l.cols() != r.cols() || l.cols() < 1 ||
             l.cols() > maxEditRank(c))
             return ModelProblem{path, "has factors left " + shapeText(std::vector<int64_t>{l.rows(), l.cols()}) +
                                           " and right " + shapeText(std::vector<int64_t>{r.rows(), r.cols()}) +
                                           where + ", expected [" + str(c.dModel) + ", r] and [" +
-                                          str(c.dFf) + ", r] with 1 <= r <= " + str(maxEditRank(c))};
+                                          str(width) + ", r] with 1 <= r <= " + str(maxEditRank(c))};
         if (auto bad = nonFiniteProblem(l.data(), std::vector<int64_t>{l.rows(), l.cols()}))
             return ModelProblem{path + "/left", *bad + where};
         if (auto bad = nonFiniteProblem(r.data(), std::vector<int64_t>{r.rows(), r.cols()}))
@@ -164,9 +172,9 @@ std::optional<ModelProblem> editProblem(const EditRecord& e, const ModelConfig& 
         const Matrix& b = e.before[j];
         const std::string where = path + "/before/" + str(j);
         const std::vector<int64_t> shape{b.rows(), b.cols()};
-        if (b.rows() != c.dModel || b.cols() != c.dFf)
+        if (b.rows() != c.dModel || b.cols() != width)
             return ModelProblem{where, "has shape " + shapeText(shape) + ", expected " +
-                                           shapeText(std::vector<int64_t>{c.dModel, c.dFf})};
+                                           shapeText(std::vector<int64_t>{c.dModel, width})};
         if (auto bad = nonFiniteProblem(b.data(), shape)) return ModelProblem{where, *bad};
     }
     if (!e.keys.empty() && e.keys.size() != e.layers.size())
@@ -176,8 +184,8 @@ std::optional<ModelProblem> editProblem(const EditRecord& e, const ModelConfig& 
         const Matrix& k = e.keys[j];
         const std::string where = path + "/keys/" + str(j);
         const std::vector<int64_t> shape{k.rows(), k.cols()};
-        if (k.rows() != c.dFf || k.cols() < 1 || k.cols() > maxEditRank(c))
-            return ModelProblem{where, "has shape " + shapeText(shape) + ", expected [" + str(c.dFf) +
+        if (k.rows() != width || k.cols() < 1 || k.cols() > maxEditRank(c))
+            return ModelProblem{where, "has shape " + shapeText(shape) + ", expected [" + str(width) +
                                            ", n] with 1 <= n <= " + str(maxEditRank(c))};
         if (auto bad = nonFiniteProblem(k.data(), shape)) return ModelProblem{where, *bad};
     }

@@ -3,6 +3,8 @@
 // refuses to save, with InvalidInput, a model it could not read back).
 #pragma once
 
+#include <algorithm>
+
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -47,7 +49,8 @@ std::optional<ModelProblem> editProblem(const EditRecord& e, const ModelConfig& 
 // dModel + dFf columns are accepted so that unreduced MEMIT factors still load.
 inline int64_t maxEditRank(const ModelConfig& c) { return int64_t(c.dModel) + c.dFf; }
 
-// An edit names at most this many layers (a layer may appear more than once).
-inline size_t maxEditLayers(const ModelConfig& c) { return 4 * size_t(c.nLayers); }
+// An edit names at most this many layers (a layer may appear more than once: a MEMIT
+// edit of experts has one entry per edited expert).
+inline size_t maxEditLayers(const ModelConfig& c) { return 4 * size_t(c.nLayers) * size_t(std::max(1, c.nExperts)); }
 
 }  // namespace mwb

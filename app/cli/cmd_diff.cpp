@@ -5,6 +5,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
+#include "editing/edit_history.h"
 #include "editing/model_diff.h"
 #include "tensor/errors.h"
 
@@ -15,9 +16,7 @@ namespace {
 constexpr int kExitDifferent = 3;
 
 std::string editSummary(const EditRecord& e) {
-    std::string layers;
-    for (int l : e.layers) layers += (layers.empty() ? "" : ",") + std::to_string(l);
-    return e.method + " at layer " + layers + ": \"" + e.subject + "\" -> \"" + e.targetNew + "\"";
+    return e.method + " at " + editedPlaces(e) + ": \"" + e.subject + "\" -> \"" + e.targetNew + "\"";
 }
 
 void printText(const ModelDiff& d, const Model& a, const Model& b, const std::string& nameA,

@@ -1,9 +1,11 @@
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
 #include "editing/edit_guard.h"
+#include "editing/routing_change.h"
 #include "app/cli/edit_support.h"
 #include "editing/second_moments.h"
 #include "tensor/errors.h"
@@ -33,6 +35,23 @@ void printSideBySide(const nlohmann::json& before, const nlohmann::json& after) 
         std::snprintf(r, sizeof r, "%-20s %6.2f%%", after[i]["token"].dump().c_str(), 100 * after[i]["prob"].get<double>());
         std::printf("%-32s %s\n", l, r);
     }
+}
+
+// Where the edit changed which experts a token of the prompt is routed to.
+void printRoutingChange(const Model& m, const RoutingChange& change) {
+    const PromptRoutingChange& p = change.prompts.at(0);
+    std::printf("routing: the edit changed the experts of %zu of the prompt's %ld (layer, token) places\n",
+                p.changes.size(), p.places);
+    const std::vector<int> ids = m.tokenizer.encodeIds(p.prompt);
+    auto list = [](const std::vector<int>& experts) {
+        std::string s;
+        for (int e : experts) s += (s.empty() ? "" : ",") + std::to_string(e);
+        return s;
+    };
+    for (const RoutingChangeAt& at : p.changes)
+        std::printf("  layer %d, token %d %s: experts %s -> %s\n", at.layer, at.position,
+                    nlohmann::json(m.tokenizer.tokenDisplay(ids.at(size_t(at.position)))).dump().c_str(),
+                    list(at.before).c_str(), list(at.after).c_str());
 }
 
 }  // namespace
@@ -83,26 +102,37 @@ void registerEdit(CLI::App& app) {
         const EditSpec spec = editSpec(m, requests, o->edit, o->json);
         const std::string shown = fillTemplate(requests[0].prompt, requests[0].subject);
         const auto before = topTokens(m, shown, 5);
+        std::optional<RoutingSnapshot> routingBefore;
+        if (m.config.moe()) routingBefore = routingSnapshot(m, {shown});
         const std::string sample = o->edit.guardTokens > 0 ? guardSample() : std::string();
         const auto [run, guard] = runGuardedEdit(m, requests, spec, corpus, sample,
                                                  o->edit.guardTokens, o->json ? ProgressFn{} : progressBar());
         const auto after = topTokens(m, shown, 5);
+        std::optional<RoutingChange> routing;
+        if (routingBefore) routing = routingChange(*routingBefore, routingSnapshot(m, {shown}), m.config);
         saveModel(m, dest, StorageType::Float32, o->inPlace || o->force);
         linkCachedStatistics(o->model, dest);
         if (o->json) {
             printJson({{"prompt", shown}, {"before", before}, {"after", after}, {"layers", run.record.layers},
                        {"method", o->edit.method}, {"edit", run.details}, {"guard", toJson(guard)},
-                       {"out", dest}, {"edits_recorded", m.edits.size()}});
+                       {"out", dest}, {"edits_recorded", m.edits.size()},
+                       {"experts", run.record.experts},
+                       {"routing_change", routing ? toJson(*routing) : nlohmann::json(nullptr)}});
         } else {
             std::printf("%s\n", shown.c_str());
             printSideBySide(before, after);
             std::printf("\n%s at layer(s)", o->edit.method.c_str());
             for (int l : run.record.layers) std::printf(" %d", l);
+            if (run.details.contains("expert"))
+                std::printf(", expert %d (mixing weight %.3f at the subject's token)", run.details["expert"].get<int>(),
+                            run.details["mixing_weight"].get<double>());
             std::printf("; ||ΔW||/||W|| = %.4f; output change on ordinary text %.4f", guard.weightChange,
                         guard.outputChange);
             if (guard.perplexityBefore > 0)  // 0: no held-out sample (--guard-tokens 0)
                 std::printf("; held-out perplexity %.3f -> %.3f", guard.perplexityBefore, guard.perplexityAfter);
-            std::printf("\nwrote %s (%zu edit(s) recorded)\n", dest.c_str(), m.edits.size());
+            std::printf("\n");
+            if (routing) printRoutingChange(m, *routing);
+            std::printf("wrote %s (%zu edit(s) recorded)\n", dest.c_str(), m.edits.size());
         }
         if (guard.destructive) std::cerr << "warning: " << guard.warning << "\n";
     });

@@ -109,9 +109,14 @@ void runEval(EvalOpts& o, const std::string& options, const cluster::Communicato
     }
     nlohmann::json perCase = nlohmann::json::array();
     for (size_t i = 0; i < cases.size(); ++i)
+    {
         perCase.push_back({{"case_id", cases[i].caseId}, {"layers", outcomes[i].layers},
                            {"unedited", toJson(unedited[i])}, {"edited", toJson(edited[i])}});
+        if (outcomes[i].routing) perCase.back()["routing"] = toJson(*outcomes[i].routing);
+    }
     j["cases"] = perCase;
+    const std::optional<CaseRouting> routing = totalRouting(outcomes);
+    if (routing) j["routing"] = toJson(*routing);
     j["method"] = o.edit.method;
     j["neighborhood_prompts_left_out"] = dropped;
     if (!o.out.empty()) writeOutput(o.out, j.dump(1) + "\n");
@@ -122,6 +127,14 @@ void runEval(EvalOpts& o, const std::string& options, const cluster::Communicato
     printMetrics("unedited", aggregate(unedited));
     printMetrics("edited", aggregate(edited));
     if (final) printMetrics("final", *final);
+    if (routing)
+        std::printf("routing: the edits changed the experts at %.1f%% of the rewrite prompts' (layer, token) places "
+                    "(%d sparse layers at the subject's token in %zu cases) and at %.1f%% of the neighbourhood "
+                    "prompts' (%d of %d prompts route differently somewhere)\n",
+                    100.0 * double(routing->rewriteChanged) / double(std::max(1L, routing->rewritePlaces)),
+                    routing->subjectLayersChanged, cases.size(),
+                    100.0 * double(routing->neighbourChanged) / double(std::max(1L, routing->neighbourPlaces)),
+                    routing->neighbourPromptsChanged, routing->neighbourPrompts);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/common.h"
+#include "editing/edit_history.h"
 
 namespace mwb::cli {
 
@@ -22,7 +23,7 @@ void registerInfo(CLI::App& app) {
         const auto& t = m.tokenizer.spec();
         nlohmann::json edits = nlohmann::json::array();
         for (const auto& e : m.edits)
-            edits.push_back({{"method", e.method}, {"layers", e.layers}, {"subject", e.subject},
+            edits.push_back({{"method", e.method}, {"layers", e.layers}, {"experts", e.experts}, {"subject", e.subject},
                              {"prompt", e.prompt}, {"target_new", e.targetNew},
                              {"target_true", e.targetTrue}, {"created", e.created}});
         const std::string kind = t.kind == TokenizerKind::ByteBpe ? "byte_bpe" : "sentencepiece_bpe";
@@ -68,7 +69,7 @@ void registerInfo(CLI::App& app) {
                   << "  edits         " << m.edits.size() << "\n";
         for (size_t i = 0; i < m.edits.size(); ++i) {
             const auto& e = m.edits[i];
-            std::cout << "    " << i << ": " << e.method << " \"" << e.subject << "\": " << e.targetTrue
+            std::cout << "    " << i << ": " << e.method << " at " << editedPlaces(e) << " \"" << e.subject << "\": " << e.targetTrue
                       << " -> " << e.targetNew << " (" << e.created << ")\n";
         }
     });

@@ -51,6 +51,9 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
     cmd->add_option("--method", o.method, "rome or memit")->capture_default_str();
     cmd->add_option("--layer", o.layer, "Layer to edit, or auto (the causal-trace peak)")->capture_default_str();
     cmd->add_option("--layers", o.layers, "MEMIT's layers, e.g. 2,3,4 (default: the auto layer and two below)");
+    cmd->add_option("--expert", o.expert,
+                    "ROME in a mixture-of-experts layer: the expert to edit (default: the one the subject's token "
+                    "is routed to with the largest weight)");
     cmd->add_option("--fact-token", o.factToken, "subject_last, subject_first or last")->capture_default_str();
     cmd->add_option("--key", o.keyMode, "consistent (r-ROME) or original (the reference code's)")->capture_default_str();
     cmd->add_option("--key-context", o.keyContext,
@@ -156,7 +159,17 @@ EditSpec specWithoutLayers(const EditOptions& o) {
 
 void checkEditOptions(const EditOptions& o, const ModelConfig& config) {
     checkEditLayers(o, config);
-    specWithoutLayers(o);
+    const EditSpec spec = specWithoutLayers(o);
+    if (o.expert >= 0) {
+        if (spec.method != EditMethod::Rome) throw InvalidInput("--expert is for ROME (--method rome)");
+        if (!config.moe()) throw InvalidInput("--expert is for a model with experts; this one has none");
+        if (o.layer != "auto")
+            if (const std::string problem = editTargetProblem(config, std::stoi(o.layer), o.expert); !problem.empty())
+                throw InvalidInput("--expert " + std::to_string(o.expert) + ": " + problem);
+        if (o.expert >= config.nExperts)
+            throw InvalidInput("--expert " + std::to_string(o.expert) + ": the model has experts 0 to " +
+                               std::to_string(config.nExperts - 1));
+    }
 }
 
 EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, const EditOptions& o,
@@ -181,8 +194,10 @@ EditSpec editSpec(const Model& model, const std::vector<EditRequest>& requests, 
             layer = std::stoi(o.layer);  // checked by checkEditLayers
         }
     }
-    if (spec.method == EditMethod::Rome)
+    if (spec.method == EditMethod::Rome) {
         spec.layers = {layer};
+        spec.expert = o.expert;
+    }
     else if (!o.layers.empty())
         spec.layers = parseLayers(o.layers, "--layers", model.config);
     else  // three layers ending at the trace's peak, shifted up when the peak is below layer 2

@@ -18,6 +18,7 @@ struct EditOptions {
     std::string method = "rome";
     std::string layer = "auto";  // a number, or "auto": where causal tracing of the MLP peaks
     std::string layers;          // MEMIT: "a,b,c"; default: the auto layer and the two below
+    int expert = -1;             // ROME in a sparse layer; -1: the subject's top expert
     std::string factToken = "subject_last";
     std::string keyMode = "consistent";
     std::string contextJoin = "auto";

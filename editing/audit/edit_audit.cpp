@@ -188,6 +188,7 @@ std::vector<AuditFinding> judgeLayers(const std::vector<Matrix>& down, const std
 
 AuditResult auditModel(const Model& model, const AuditOptions& o, const ProgressFn& progress) {
     const ModelConfig& c = model.config;
+    requireDenseModel(c, "the audit");
     if (o.statsTokens < 1) throw InvalidInput("the number of tokens for the audit's statistics must be positive");
     if (splitDocuments(o.corpusText).empty()) throw InvalidInput("the corpus for the audit's statistics is empty");
     AuditResult r;

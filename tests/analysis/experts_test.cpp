@@ -23,14 +23,7 @@ namespace mwb {
 namespace {
 
 Model moeModel(bool normTopK, uint64_t seed = 5) {
-    TinyModelOptions o;
-    o.nLayers = 3;
-    o.weightStd = 0.3f;
-    o.nExperts = 5;
-    o.nExpertsPerToken = 2;
-    o.dExpert = 8;
-    o.normTopK = normTopK;
-    return makeTinyModel(Architecture::Llama, seed, o);
+    return makeTinyModel(Architecture::Llama, seed, tinyMoeOptions(normTopK));
 }
 
 std::vector<int> promptIds(const Model& m) { return m.tokenizer.encodeIds("The cat sat on a mat by the door"); }

@@ -177,13 +177,7 @@ private slots:
         m_window->workspace()->setModel(std::make_shared<const Model>(planted::plantedTinyGpt2()), QString());
         QVERIFY(!panel->expertsField()->isEnabled());
 
-        TinyModelOptions o;
-        o.nLayers = 3;
-        o.weightStd = 0.3f;
-        o.nExperts = 5;
-        o.dExpert = 8;
-        o.normTopK = true;
-        Model m = makeTinyModel(Architecture::Llama, 5, o);
+        Model m = makeTinyModel(Architecture::Llama, 5, tinyMoeOptions(true));
         m.weights.blocks[0].moe.experts[2].down.weight.row(3).setConstant(4000.0f);
         m_window->workspace()->setModel(std::make_shared<const Model>(std::move(m)), QString());
         m_window->workspace()->setPrompt(QStringLiteral("The cat sat on a mat"));

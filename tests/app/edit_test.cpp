@@ -24,6 +24,7 @@
 #include "app/plots/figure_render.h"
 #include "app/gui/workspace.h"
 #include "tests/app/app_test_util.h"
+#include "tests/support/test_models.h"
 #include "io/hdf5_model_file.h"
 #include "model/transformer.h"
 
@@ -93,7 +94,8 @@ private slots:
             QCOMPARE(p.answerAfter.id, int(argAfter));
             QCOMPARE(p.answerAfter.prob, double(softmax(after)[argAfter]));
         }
-        QCOMPARE(panel->probabilities()->columnCount(), 8);
+        QCOMPARE(panel->probabilities()->columnCount(), 9);
+        QVERIFY(panel->probabilities()->isColumnHidden(8));  // "experts moved": for a model with experts
         const auto& neighbour = panel->lastMeasurement()->prompts.back();
         QCOMPARE(panel->probabilities()->item(3, 6)->text(),
                  QStringLiteral("'%1' %2 %").arg(QString::fromStdString(neighbour.answerBefore.token))
@@ -144,6 +146,51 @@ private slots:
         QVERIFY(!m_window->windowTitle().contains(QLatin1Char('*')));
         QVERIFY(!m_window->undoModelAction()->isEnabled());
         QVERIFY(!panel->figure()->hasFigure());
+    }
+
+    // A model with experts: ROME edits the expert the subject's token is routed to with
+    // the largest weight, the list names it, and the table says where the routing moved.
+    void romeEditsTheSubjectsExpert() {
+        auto model = std::make_shared<const Model>(makeTinyModel(Architecture::Llama, 5, tinyMoeOptions(false)));
+        m_window->workspace()->setModel(model, m_dir.filePath(QStringLiteral("tiny-moe.h5")));
+        auto* panel = m_window->panel<EditPanel>();
+        fillForm(panel);
+        panel->layerBox()->setValue(1);
+        QVERIFY(panel->expertBox()->isEnabled());
+        QCOMPARE(panel->expertBox()->maximum(), 4);
+        QVERIFY2(panel->planLabel()->text().contains(QStringLiteral("top expert")), qPrintable(panel->planLabel()->text()));
+        QSignalSpy done(panel, &ToolPanel::actionFinished);
+        m_window->tabs()->setCurrentWidget(panel);
+        m_window->runCurrentTab();
+        QVERIFY(waitFor(done));
+        QVERIFY2(done.front().front().toBool(), qPrintable(m_window->findChild<JobStatus*>()->currentText()));
+
+        const auto edited = m_window->workspace()->model();
+        QCOMPARE(edited->edits.size(), size_t(1));
+        const auto ids = model->tokenizer.encodeIds("cat is in");
+        const RunState s = Transformer(*model).run(ids, {}, LogitsMode::None);
+        const int subjectLast = int(model->tokenizer.encodeIds("cat").size()) - 1;  // the fact token
+        const int top = s.routing[1].experts(subjectLast, 0);
+        QCOMPARE(edited->edits[0].experts, std::vector<int>{top});
+        QVERIFY(panel->editList()->item(0)->text().contains(QStringLiteral("expert %1").arg(top)));
+        QVERIFY(!panel->promptTable()->isColumnHidden(8));
+        const PromptProbs& rewrite = panel->lastMeasurement()->prompts.front();
+        QCOMPARE(rewrite.routingPlaces, long(3 * ids.size()));  // every layer is sparse
+        QCOMPARE(panel->promptTable()->item(0, 8)->text(),
+                 QStringLiteral("%1 of %2").arg(rewrite.routingChanged).arg(rewrite.routingPlaces));
+        // Only that expert's down projection changed (whether a random tiny model can be
+        // steered is the library tests' business).
+        for (int e = 0; e < 5; ++e)
+            QCOMPARE(editedDown(edited->weights, 1, e) == editedDown(model->weights, 1, e), e != top);
+
+        // MEMIT edits experts too; the expert is each subject's own.
+        panel->layerBox()->setValue(2);
+        panel->methodBox()->setCurrentIndex(1);
+        QVERIFY(panel->applyButton()->isEnabled());
+        QVERIFY(!panel->expertBox()->isEnabled());
+        QVERIFY2(panel->planLabel()->text().contains(QStringLiteral("the expert the subject is routed to")),
+                 qPrintable(panel->planLabel()->text()));
+        panel->methodBox()->setCurrentIndex(0);
     }
 
     // At 1024 x 700 the prompts' table fits without scrolling sideways; another model

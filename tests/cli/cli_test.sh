@@ -280,6 +280,29 @@ expect_sentence 1 "has no experts" -- "$MWB" ablate "$FIX" --expert 0:0 --prompt
   || { echo "FAIL: superexperts --json: $(head -c 300 "$TMP/out") $(cat "$TMP/err")"; fails=$((fails+1)); }
 expect_sentence 1 "has no experts" -- "$MWB" superexperts "$FIX" --text "$SRC/resources/data/heldout.txt"
 
+# Editing experts (layer 0: the tiny model's last layer cannot carry a fact from the
+# subject to the prompt's end): ROME on a sparse layer edits the expert the subject's token goes to
+# first, the JSON and the record name it with the routing report, and diff explains that
+# expert's down projection by the record; MEMIT writes one entry per edited expert; bad
+# experts get one sentence.
+"$MWB" edit "$TMP/olmoe.h5" --prompt "{} sat on the" --subject "The cat" --target " mat" --layer 0 --steps 3 \
+  --stats-tokens 3000 --guard-tokens 0 --out "$TMP/olmoe_edit.h5" --json > "$TMP/out" 2>"$TMP/err" \
+  && jq -e '(.experts | length) == 1 and .edit.expert == .experts[0] and .edit.mixing_weight > 0
+            and .edit.routed_experts[0] == .experts[0] and .routing_change.places > 0' "$TMP/out" >/dev/null \
+  || { echo "FAIL: edit of an expert: $(head -c 300 "$TMP/out") $(cat "$TMP/err")"; fails=$((fails+1)); }
+expert=$(jq -r '.experts[0]' "$TMP/out")
+"$MWB" diff "$TMP/olmoe.h5" "$TMP/olmoe_edit.h5" --json > "$TMP/out" 2>"$TMP/err"
+[ $? -eq 3 ] && jq -e --arg p "/blocks/0/moe/experts/$expert/down/weight" \
+  '(.tensors | length) == 1 and .tensors[0].path == $p and .tensors[0].explained' "$TMP/out" >/dev/null \
+  || { echo "FAIL: diff of an expert edit: $(head -c 300 "$TMP/out") $(cat "$TMP/err")"; fails=$((fails+1)); }
+"$MWB" edit "$TMP/olmoe.h5" --method memit --layers 0,1 --prompt "{} sat on the" --subject "The cat" --target " mat" \
+  --steps 3 --stats-tokens 3000 --guard-tokens 0 --out "$TMP/olmoe_memit.h5" --json > "$TMP/out" 2>"$TMP/err" \
+  && jq -e '.layers == [0, 1] and (.experts | length) == 2' "$TMP/out" >/dev/null \
+  || { echo "FAIL: memit of experts: $(head -c 300 "$TMP/out") $(cat "$TMP/err")"; fails=$((fails+1)); }
+expect_sentence 1 "has experts 0 to" -- "$MWB" edit "$TMP/olmoe.h5" --prompt "{} is" --subject cat --target x --layer 1 --expert 99 --out "$TMP/x.h5"
+expect_sentence 1 "for a model with experts" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --layer 0 --expert 1 --out "$TMP/x.h5"
+expect_sentence 1 "is for ROME" -- "$MWB" edit "$TMP/olmoe.h5" --method memit --prompt "{} is" --subject cat --target x --expert 1 --out "$TMP/x.h5"
+
 # mwb bench: every documented key, the measured figures positive; bad sizes refused.
 expect_ok "$MWB" bench "$FIX" --prompt-tokens 8 --decode-tokens 4 --repeat 2 --json
 for key in prefill_seconds prefill_gflops decode_tokens_per_second threads; do

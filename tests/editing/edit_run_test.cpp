@@ -131,11 +131,11 @@ TEST(EditRun, WeightsBeforeEditsUndoEveryRecord) {
     const auto before = weightsBeforeEdits(m);
     ASSERT_EQ(before.size(), 2u);
     for (int l : {0, 1}) {
-        EXPECT_TRUE(before.at(l) == original.weights.blocks[l].down.weight) << l;
+        EXPECT_TRUE(before.at({l, -1}) == original.weights.blocks[l].down.weight) << l;
         EXPECT_FALSE(m.weights.blocks[l].down.weight == original.weights.blocks[l].down.weight) << l;
     }
     for (auto& e : m.edits) e.before.clear();
-    const Matrix fromFactors = weightsBeforeEdits(m).at(0);
+    const Matrix fromFactors = weightsBeforeEdits(m).at({0, -1});
     const Matrix& w0 = original.weights.blocks[0].down.weight;
     EXPECT_LT((fromFactors - w0).cwiseAbs().maxCoeff(), 1e-5 * (1 + w0.cwiseAbs().maxCoeff()));
 }

@@ -183,23 +183,23 @@ TEST(Memit, EarlierEditKeysAreKeptBySequentialNullSpaceEdits) {
     const MemitResult r1 = applyMemit(first, {{"{} is in ", "cat", "d", ""}}, p, mom);
     const MatrixD kp = r1.updates[0].keys;
     ASSERT_EQ(kp.cols(), 1);
-    auto secondDelta = [&](const std::map<int, MatrixD>& previous) {
+    auto secondDelta = [&](const std::map<KeySite, MatrixD>& previous) {
         Model m = first;
         MemitParams q = p;
         q.previousKeys = previous;
         applyMemit(m, {{"{} sat on ", "mat", "a", ""}}, q, mom);
         return MatrixD((m.weights.blocks[0].down.weight - first.weights.blocks[0].down.weight).cast<double>());
     };
-    const MatrixD without = secondDelta({}), with = secondDelta({{0, kp}});
+    const MatrixD without = secondDelta({}), with = secondDelta({{{0, -1}, kp}});
     EXPECT_GT(with.norm(), 1e-3);
     const double moveWithout = (without * kp).norm(), moveWith = (with * kp).norm();
     EXPECT_LT(moveWith, 0.9 * moveWithout) << moveWith << " vs " << moveWithout;
     // The term weighs ||ΔW K_p||² against ||ΔW||²; these tiny keys are short, so the
     // pull is moderate. Repeating the key 900 times (as 30 k_p) makes it dominate.
-    const MatrixD heavy = secondDelta({{0, 30.0 * kp}});
+    const MatrixD heavy = secondDelta({{{0, -1}, 30.0 * kp}});
     EXPECT_LT((heavy * kp).norm(), 0.05 * moveWithout);
     EXPECT_GT(heavy.norm(), 1e-3);
-    EXPECT_THROW(secondDelta({{0, MatrixD::Ones(3, 1)}}), InvalidInput);  // wrong key size
+    EXPECT_THROW(secondDelta({{{0, -1}, MatrixD::Ones(3, 1)}}), InvalidInput);  // wrong key size
 }
 
 // The update is solved through the Woodbury identity; it must equal eq. 9 written out
@@ -211,11 +211,11 @@ TEST(Memit, NullSpaceUpdateEqualsAlphaEditsDenseFormula) {
     p.nullSpace = true;
     p.nullSpaceThreshold = 0.05;
     Model first = original;
-    p.previousKeys = {{0, applyMemit(first, {{"{} is in ", "cat", "d", ""}}, p, mom).updates[0].keys}};
+    p.previousKeys = {{{0, -1}, applyMemit(first, {{"{} is in ", "cat", "d", ""}}, p, mom).updates[0].keys}};
     Model m = first;
     const MemitResult r = applyMemit(m, {{"{} sat on ", "mat", "a", ""}, {"{} is on ", "dog", "x", ""}}, p, mom);
     const MatrixD& k = r.updates[0].keys;
-    const MatrixD& kp = p.previousKeys.at(0);
+    const MatrixD& kp = p.previousKeys.at({0, -1});
 
     const Eigen::SelfAdjointEigenSolver<MatrixD> eig(mom.at(0));
     const double top = eig.eigenvalues().maxCoeff();

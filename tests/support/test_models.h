@@ -96,6 +96,19 @@ struct TinyModelOptions {
     std::vector<int> denseLayers{};
 };
 
+// The tests' tiny mixture of experts: three sparse layers of five experts of width 8,
+// two per token, weights large enough that the routing is decided (N(0, 0.3²)).
+inline TinyModelOptions tinyMoeOptions(bool normTopK) {
+    TinyModelOptions o;
+    o.nLayers = 3;
+    o.weightStd = 0.3f;
+    o.nExperts = 5;
+    o.nExpertsPerToken = 2;
+    o.dExpert = 8;
+    o.normTopK = normTopK;
+    return o;
+}
+
 // What the tiny models of the newer architectures exercise, on top of the shape: partial
 // rotary (GPT-J, GPT-NeoX, Phi-3), parallel residual (GPT-NeoX), head_dim != d_model /
 // n_head (Qwen 3, Gemma 2), soft-capping and a sliding window shorter than the test

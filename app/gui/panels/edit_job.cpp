@@ -2,9 +2,11 @@
 #include "app/gui/panels/edit_job.h"
 
 #include <cmath>
+#include <optional>
 
 #include "editing/edit_history.h"
 #include "editing/evaluation.h"
+#include "editing/routing_change.h"
 #include "data/datasets.h"
 #include "tensor/errors.h"
 #include "model/transformer.h"
@@ -36,12 +38,14 @@ EditOutcomeData applyEditJob(std::shared_ptr<const Model> model, const EditSetti
         spec.nullSpace = s.nullSpace;
     }
     spec.keyContext = s.keyContext;
+    if (s.method == EditMethod::Rome) spec.expert = s.expert;
     const std::string corpus = readTextFile(s.corpusFile);
     const std::string sample = s.guardFile.empty() ? std::string() : readTextFile(s.guardFile);
     auto copy = std::make_shared<Model>(*model);
     const GuardedEdit edit = runGuardedEdit(*copy, {s.request}, spec, corpus, sample, 4000, progress);
     EditOutcomeData out;
     out.layers = edit.run.record.layers;
+    out.experts = edit.run.record.experts;
     out.guard = edit.guard;
     out.measurement = measureEdit(*model, *copy, s);
     out.edited = std::move(copy);
@@ -67,8 +71,15 @@ EditMeasurement measureEdit(const Model& before, const Model& after, const EditS
     const std::string& other = q.targetTrue.empty() ? q.targetNew : q.targetTrue;
     const auto nllBefore = targetNlls(Transformer(before), prompts, q.targetNew, other);
     const auto nllAfter = targetNlls(Transformer(after), prompts, q.targetNew, other);
+    std::optional<RoutingChange> routing;
+    if (before.config.moe())
+        routing = routingChange(routingSnapshot(before, prompts), routingSnapshot(after, prompts), before.config);
     for (size_t i = 0; i < prompts.size(); ++i) {
         PromptProbs p;
+        if (routing) {
+            p.routingPlaces = routing->prompts[i].places;
+            p.routingChanged = long(routing->prompts[i].changes.size());
+        }
         p.prompt = prompts[i];
         p.kind = kinds[i];
         p.newBefore = std::exp(-nllBefore[i].first);
@@ -94,6 +105,11 @@ nlohmann::json toJson(const std::vector<PromptProbs>& prompts) {
                        {"p_true_after", number(p.trueAfter)},
                        {"answer_before", toJson(p.answerBefore)},
                        {"answer_after", toJson(p.answerAfter)}});
+    for (size_t i = 0; i < prompts.size(); ++i)
+        if (prompts[i].routingPlaces >= 0) {
+            out[i]["routing_places"] = prompts[i].routingPlaces;
+            out[i]["routing_changed"] = prompts[i].routingChanged;
+        }
     return out;
 }
 

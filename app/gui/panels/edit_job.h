@@ -21,6 +21,7 @@ struct EditSettings {
     EditRequest request;
     EditMethod method = EditMethod::Rome;
     int layer = 0;        // ROME's layer; MEMIT's last layer
+    int expert = -1;      // ROME in a sparse layer; -1: the subject's top expert
     int memitLayers = 3;  // MEMIT edits layers [layer - memitLayers + 1, layer]
     std::string corpusFile;  // text for the second-moment statistics (cached beside the model)
     long statsTokens = 100000;
@@ -41,6 +42,9 @@ struct PromptProbs {
     // The model's own next token before and after: what a neighbour that does not share
     // the true target (or any prompt) answered, and whether the edit changed it.
     TokenProb answerBefore, answerAfter;
+    // A model with experts: the prompt's (sparse layer, token) places, and those whose
+    // chosen experts the edit changed (editing/routing_change.h); -1 for a dense model.
+    long routingPlaces = -1, routingChanged = -1;
 };
 
 struct EditMeasurement {
@@ -55,6 +59,7 @@ nlohmann::json toJson(const std::vector<PromptProbs>& prompts);
 struct EditOutcomeData {
     std::shared_ptr<const Model> edited;
     std::vector<int> layers;
+    std::vector<int> experts;  // per layer, the edited expert (EditRecord::experts)
     EditGuard guard;  // weight change, perplexity change, and whether the edit looks destructive
     EditMeasurement measurement;
 };

@@ -26,6 +26,7 @@
 #include "app/gui/resources.h"
 #include "app/gui/widgets/figure_view.h"
 #include "app/plots/prediction_figure.h"
+#include "editing/edit_history.h"
 #include "editing/value_optimization.h"
 #include "tensor/errors.h"
 
@@ -47,12 +48,15 @@ QString answerText(const TokenProb& t) {
     return QStringLiteral("'%1' %2").arg(QString::fromStdString(t.token), probText(t.prob));
 }
 
+// "3 of 88": the prompt's places whose experts the edit changed.
+QString routingText(const PromptProbs& p) {
+    return p.routingPlaces < 0 ? QString() : QStringLiteral("%1 of %2").arg(p.routingChanged).arg(p.routingPlaces);
+}
+
 QString describe(const EditRecord& e, int index) {
-    QStringList layers;
-    for (int l : e.layers) layers << QString::number(l);
-    return QStringLiteral("%1. %2, layer %3: %4 \u2014 \u201c%5\u201d %6\u2192 %7")
+    return QStringLiteral("%1. %2, %3: %4 \u2014 \u201c%5\u201d %6\u2192 %7")
         .arg(index + 1)
-        .arg(QString::fromStdString(e.method).toUpper(), layers.join(QLatin1Char(',')),
+        .arg(QString::fromStdString(e.method).toUpper(), QString::fromStdString(editedPlaces(e)),
              QString::fromStdString(e.subject), QString::fromStdString(e.prompt),
              e.targetTrue.empty() ? QString() : QString::fromStdString(e.targetTrue) + QLatin1Char(' '),
              QString::fromStdString(e.targetNew));
@@ -70,6 +74,7 @@ EditPanel::EditPanel(Workspace* workspace, QWidget* parent)
       m_method(new QComboBox(this)),
       m_layer(new QSpinBox(this)),
       m_memitLayers(new QSpinBox(this)),
+      m_expert(new QSpinBox(this)),
       m_corpus(new QLineEdit(resourceFile(QStringLiteral("data/corpus.txt")), this)),
       m_statsTokens(new QSpinBox(this)),
       m_steps(new QSpinBox(this)),
@@ -89,7 +94,7 @@ EditPanel::EditPanel(Workspace* workspace, QWidget* parent)
       m_undoButton(new QPushButton(tr("Undo last model edit"), this)),
       m_edits(new QListWidget(this)),
       m_figure(new FigureView(tr("Apply an edit to compare the predictions before and after."), this)),
-      m_table(new QTableWidget(0, 8, this)),
+      m_table(new QTableWidget(0, 9, this)),
       m_edit(this),
       m_undo(this),
       m_load(this) {
@@ -97,7 +102,8 @@ EditPanel::EditPanel(Workspace* workspace, QWidget* parent)
     // window without scrolling sideways.
     m_table->setHorizontalHeaderLabels({tr("Prompt"), tr("Kind"), tr("p(new)\nbefore"), tr("p(new)\nafter"),
                                         tr("p(true)\nbefore"), tr("p(true)\nafter"), tr("answer\nbefore"),
-                                        tr("answer\nafter")});
+                                        tr("answer\nafter"), tr("experts\nmoved")});
+    m_table->setColumnHidden(8, true);  // shown for a model with experts
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_table->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
     m_table->horizontalHeader()->setMinimumSectionSize(40);
@@ -108,7 +114,8 @@ EditPanel::EditPanel(Workspace* workspace, QWidget* parent)
     m_table->setWordWrap(false);
     m_table->setToolTip(tr("p(new), p(true): per-token geometric-mean probability of the edit's new and true "
                            "targets after each prompt; answer: the model's most likely next token (bold where "
-                           "the edit changed it)"));
+                           "the edit changed it); experts moved: of the prompt's (layer, token) places in a "
+                           "model with experts, those whose chosen experts the edit changed"));
 
     auto* editsBox = new QGroupBox(tr("Applied edits"), this);
     auto* el = new QHBoxLayout(editsBox);
@@ -144,6 +151,7 @@ EditPanel::EditPanel(Workspace* workspace, QWidget* parent)
     connect(m_undoButton, &QPushButton::clicked, this, &EditPanel::undo);
     connect(m_layer, &QSpinBox::valueChanged, this, [this] { m_layerChosen = m_layer->hasFocus() || m_layerChosen; });
     connect(m_layer, &QSpinBox::valueChanged, this, &EditPanel::updatePlan);
+    connect(m_expert, &QSpinBox::valueChanged, this, &EditPanel::updatePlan);
     connect(m_memitLayers, &QSpinBox::valueChanged, this, &EditPanel::updatePlan);
     connect(m_method, &QComboBox::currentIndexChanged, this, &EditPanel::updatePlan);
     connect(m_cases, &QComboBox::activated, this, &EditPanel::useCase);
@@ -216,6 +224,12 @@ QWidget* EditPanel::buildForm() {
     mf->addRow(tr("Method"), m_method);
     mf->addRow(tr("Layer"), m_layer);
     mf->addRow(tr("MEMIT layers"), m_memitLayers);
+    m_expert->setRange(-1, 0);
+    m_expert->setSpecialValueText(tr("auto"));
+    m_expert->setValue(-1);
+    m_expert->setToolTip(tr("In a mixture-of-experts layer, ROME edits one expert's down projection: by default "
+                            "the one the subject's token is routed to with the largest weight"));
+    mf->addRow(tr("Expert"), m_expert);
     mf->addRow(tr("Corpus"), m_corpus);
     mf->addRow(tr("Statistics tokens"), m_statsTokens);
 
@@ -330,6 +344,7 @@ void EditPanel::modelChanged() {
         m_layer->setValue(nLayers / 2);
         m_layerChosen = false;
     }
+    m_expert->setRange(-1, model && model->config.moe() ? model->config.nExperts - 1 : -1);
     m_edits->clear();
     if (model)
         for (int i = 0; i < static_cast<int>(model->edits.size()); ++i) m_edits->addItem(describe(model->edits[i], i));
@@ -356,12 +371,21 @@ std::vector<int> EditPanel::plannedLayers() const {
 void EditPanel::updatePlan() {
     const bool memit = m_method->currentIndex() == 1;
     m_memitLayers->setEnabled(memit);
+    const auto model = m_workspace->model();
+    const bool sparse = model && model->config.moeLayer(std::min(m_layer->value(), model->config.nLayers - 1));
+    m_expert->setEnabled(sparse && !memit);
     try {
         const std::vector<int> layers = plannedLayers();
         QStringList names;
         for (int l : layers) names << QString::number(l);
-        m_plan->setText(memit ? tr("Will edit layers %1 (MEMIT)").arg(names.join(QStringLiteral(", ")))
-                              : tr("Will edit layer %1 (ROME)").arg(names.front()));
+        const QString expert = m_expert->value() < 0 ? tr("the subject's top expert")
+                                                     : tr("expert %1").arg(m_expert->value());
+        m_plan->setText(memit && sparse
+                            ? tr("Will edit layers %1 (MEMIT), in each the expert the subject is routed to")
+                                  .arg(names.join(QStringLiteral(", ")))
+                        : memit  ? tr("Will edit layers %1 (MEMIT)").arg(names.join(QStringLiteral(", ")))
+                        : sparse ? tr("Will edit layer %1, %2 (ROME)").arg(names.front(), expert)
+                                 : tr("Will edit layer %1 (ROME)").arg(names.front()));
         m_plan->setStyleSheet({});
         m_apply->setEnabled(true);
     } catch (const std::exception& e) {
@@ -411,6 +435,7 @@ EditSettings EditPanel::settings() const {
                  m_targetNew->text().trimmed().toStdString(), m_targetTrue->text().trimmed().toStdString()};
     s.method = m_method->currentIndex() == 1 ? EditMethod::Memit : EditMethod::Rome;
     s.layer = m_layer->value();
+    s.expert = m_expert->value();
     s.memitLayers = m_memitLayers->value();
     s.corpusFile = m_corpus->text().trimmed().toStdString();
     s.statsTokens = m_statsTokens->value();
@@ -464,10 +489,12 @@ void EditPanel::editFinished() {
     m_ownModelChange = false;
     showMeasurement(r.measurement);
     const auto& rewrite = r.measurement.prompts.front();
-    emit statusMessage(tr("Edited: p(%1) %2 \u2192 %3, ||\u0394W||/||W|| %4, output change on ordinary text %5")
+    const QString expert = r.experts.empty() ? QString() : tr(" (expert %1)").arg(r.experts.front());
+    emit statusMessage(tr("Edited%6: p(%1) %2 \u2192 %3, ||\u0394W||/||W|| %4, output change on ordinary text %5")
                            .arg(m_targetNew->text(), probText(rewrite.newBefore), probText(rewrite.newAfter))
                            .arg(r.guard.weightChange, 0, 'g', 3)
-                           .arg(r.guard.outputChange, 0, 'g', 3));
+                           .arg(r.guard.outputChange, 0, 'g', 3)
+                           .arg(expert));
     // Shown in red in the status bar: the edit is kept (it can be undone).
     if (r.guard.destructive) emit errorMessage(tr("Warning: %1.").arg(QString::fromStdString(r.guard.warning)));
     emit actionFinished(true);
@@ -481,25 +508,30 @@ void EditPanel::showMeasurement(const EditMeasurement& m) {
     // The exported figure carries the prompts' table: it is the evidence for the bars.
     plots::TableSpec table;
     table.title = "Target probabilities and answers before and after the edit";
+    const bool routing = !m.prompts.empty() && m.prompts.front().routingPlaces >= 0;
     table.header = {"prompt", "kind", "p(new) before", "p(new) after", "p(true) before", "p(true) after",
                     "answer before", "answer after"};
+    if (routing) table.header.push_back("experts moved");
     for (const PromptProbs& p : m.prompts) {
         table.rows.push_back({p.prompt, p.kind, probCell(p.newBefore), probCell(p.newAfter), probCell(p.trueBefore),
                               probCell(p.trueAfter), answerText(p.answerBefore).toStdString(),
                               answerText(p.answerAfter).toStdString()});
-        std::vector<bool> bold(8, false);
+        if (routing) table.rows.back().push_back(routingText(p).toStdString());
+        std::vector<bool> bold(table.header.size(), false);
         bold[7] = p.answerAfter.id != p.answerBefore.id;
         table.bold.push_back(bold);
     }
     figure.table = std::move(table);
     showFigure(m_figure, std::move(figure), QStringLiteral("edit"));
+    m_table->setColumnHidden(8, !routing);
     m_table->setRowCount(static_cast<int>(m.prompts.size()));
     for (int i = 0; i < static_cast<int>(m.prompts.size()); ++i) {
         const PromptProbs& p = m.prompts[i];
         const QString cells[] = {QString::fromStdString(p.prompt), QString::fromStdString(p.kind),
                                  probText(p.newBefore), probText(p.newAfter), probText(p.trueBefore),
-                                 probText(p.trueAfter), answerText(p.answerBefore), answerText(p.answerAfter)};
-        for (int c = 0; c < 8; ++c) {
+                                 probText(p.trueAfter), answerText(p.answerBefore), answerText(p.answerAfter),
+                                 routingText(p)};
+        for (int c = 0; c < 9; ++c) {
             auto* item = new QTableWidgetItem(cells[c]);
             if (c >= 2) item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
             if (c == 7 && p.answerAfter.id != p.answerBefore.id) {

@@ -63,6 +63,9 @@ public:
     QComboBox* methodBox() const { return m_method; }
     QComboBox* caseBox() const { return m_cases; }
     QSpinBox* memitLayersBox() const { return m_memitLayers; }
+    // ROME in a mixture-of-experts layer: the expert (-1, shown "auto": the subject's top one).
+    QSpinBox* expertBox() const { return m_expert; }
+    QTableWidget* promptTable() const { return m_table; }
     QPushButton* applyButton() const { return m_apply; }
     QPushButton* undoButton() const { return m_undoButton; }
     // "Will edit layer 3 (ROME)", or in red why the layers cannot be edited.
@@ -95,6 +98,7 @@ private:
     QComboBox* m_method;
     QSpinBox* m_layer;
     QSpinBox* m_memitLayers;
+    QSpinBox* m_expert;
     QLineEdit* m_corpus;
     QSpinBox* m_statsTokens;
     QSpinBox* m_steps;
