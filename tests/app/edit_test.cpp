@@ -176,6 +176,7 @@ private slots:
         QVERIFY(!panel->promptTable()->isColumnHidden(8));
         const PromptProbs& rewrite = panel->lastMeasurement()->prompts.front();
         QCOMPARE(rewrite.routingPlaces, long(3 * ids.size()));  // every layer is sparse
+        QCOMPARE(panel->promptTable()->item(0, 0)->toolTip(), QStringLiteral("cat is in"));  // elided when narrow
         QCOMPARE(panel->promptTable()->item(0, 8)->text(),
                  QStringLiteral("%1 of %2").arg(rewrite.routingChanged).arg(rewrite.routingPlaces));
         // Only that expert's down projection changed (whether a random tiny model can be

@@ -533,6 +533,7 @@ void EditPanel::showMeasurement(const EditMeasurement& m) {
                                  routingText(p)};
         for (int c = 0; c < 9; ++c) {
             auto* item = new QTableWidgetItem(cells[c]);
+            if (c == 0) item->setToolTip(cells[c]);  // the prompt, elided in a narrow window
             if (c >= 2) item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
             if (c == 7 && p.answerAfter.id != p.answerBefore.id) {
                 QFont bold = item->font();
