@@ -16,12 +16,16 @@ void registerStats(CLI::App& app) {
     struct Opts {
         std::string model, layers, corpus, checkpoint;
         long tokens = 100000, shardTokens = SecondMomentOptions{}.shardTokens;
+        int expert = -1;
         bool json = false;
     };
     auto o = std::make_shared<Opts>();
-    auto* cmd = app.add_subcommand("stats", "Second moments E[k kᵀ] of MLP keys (cached beside the model)");
+    auto* cmd = app.add_subcommand("stats", "Second moments E[k kᵀ] of MLP keys, or of each expert's (cached beside the model)");
     cmd->add_option("model", o->model, "Model file (.h5)")->required();
     cmd->add_option("--layers", o->layers, "Layers, e.g. 3,4 (default: all)");
+    cmd->add_option("--expert", o->expert,
+                    "In a mixture-of-experts layer, only this expert's keys (default: every expert's, each over "
+                    "the tokens routed to it)");
     cmd->add_option("--corpus", o->corpus, "Text file (default: the bundled corpus)");
     cmd->add_option("--tokens", o->tokens, "Tokens to average over")->capture_default_str();
     cmd->add_option("--shard-tokens", o->shardTokens,
@@ -43,15 +47,32 @@ void registerStats(CLI::App& app) {
             SecondMomentOptions so;
             so.maxTokens = o->tokens;
             so.shardTokens = o->shardTokens;
-            const auto moments = secondMoments(m, layers, readOnRoot(comm, path), so, progressBar(),
-                                               {.comm = &comm, .checkpoint = o->checkpoint});
+            // A sparse layer's keys are its experts' (docs/mixture-of-experts.md, "Editing experts").
+            if (o->expert >= 0 && !m.config.moe())
+                throw InvalidInput("--expert is for a model with experts; this one has none");
+            std::vector<KeySite> sites;
+            for (int l : layers) {
+                if (!m.config.moeLayer(l)) {
+                    sites.push_back({l, -1});
+                    continue;
+                }
+                for (int e = 0; e < m.config.nExperts; ++e)
+                    if (o->expert < 0 || e == o->expert) sites.push_back({l, e});
+                if (o->expert >= m.config.nExperts)
+                    throw InvalidInput("--expert " + std::to_string(o->expert) + ": the model has experts 0 to " +
+                                       std::to_string(m.config.nExperts - 1));
+            }
+            const auto moments = keySecondMoments(m, sites, readOnRoot(comm, path), so, progressBar(),
+                                                  {.comm = &comm, .checkpoint = o->checkpoint});
             if (!comm.isRoot()) return;
             nlohmann::json out = nlohmann::json::array();
-            for (const auto& [layer, s] : moments) {
-                out.push_back({{"layer", layer}, {"tokens", s.tokens}, {"from_cache", s.fromCache},
+            for (const auto& [site, s] : moments) {
+                out.push_back({{"layer", site.layer}, {"tokens", s.tokens}, {"from_cache", s.fromCache},
                                {"trace", s.moment.trace()}});
+                if (site.expert >= 0) out.back()["expert"] = site.expert;
                 if (!o->json)
-                    std::printf("layer %d: %ld tokens%s, trace %.4g\n", layer, s.tokens,
+                    std::printf("layer %d%s: %ld tokens%s, trace %.4g\n", site.layer,
+                                site.expert >= 0 ? (", expert " + std::to_string(site.expert)).c_str() : "", s.tokens,
                                 s.fromCache ? " (cached)" : "", s.moment.trace());
             }
             if (o->json) printJson(out);

@@ -299,6 +299,12 @@ expert=$(jq -r '.experts[0]' "$TMP/out")
   --steps 3 --stats-tokens 3000 --guard-tokens 0 --out "$TMP/olmoe_memit.h5" --json > "$TMP/out" 2>"$TMP/err" \
   && jq -e '.layers == [0, 1] and (.experts | length) == 2' "$TMP/out" >/dev/null \
   || { echo "FAIL: memit of experts: $(head -c 300 "$TMP/out") $(cat "$TMP/err")"; fails=$((fails+1)); }
+# mwb stats of one expert: its keys over the tokens routed to it (this random model
+# sends every token of layer 0 to experts 2 and 3, so each of them gets all 300).
+"$MWB" stats "$TMP/olmoe.h5" --layers 0 --expert 2 --tokens 300 --json > "$TMP/out" 2>"$TMP/err" \
+  && jq -e '. == [.[0]] and .[0].expert == 2 and .[0].layer == 0 and .[0].tokens == 300' "$TMP/out" >/dev/null \
+  || { echo "FAIL: stats --expert: $(head -c 300 "$TMP/out") $(cat "$TMP/err")"; fails=$((fails+1)); }
+expect_sentence 1 "received none of the" -- "$MWB" stats "$TMP/olmoe.h5" --layers 0 --expert 0 --tokens 300
 expect_sentence 1 "has experts 0 to" -- "$MWB" edit "$TMP/olmoe.h5" --prompt "{} is" --subject cat --target x --layer 1 --expert 99 --out "$TMP/x.h5"
 expect_sentence 1 "for a model with experts" -- "$MWB" edit "$FIX" --prompt "{} is" --subject cat --target x --layer 0 --expert 1 --out "$TMP/x.h5"
 expect_sentence 1 "is for ROME" -- "$MWB" edit "$TMP/olmoe.h5" --method memit --prompt "{} is" --subject cat --target x --expert 1 --out "$TMP/x.h5"
