@@ -251,10 +251,11 @@ MemitResult applyMemit(Model& model, const std::vector<EditRequest>& requests, c
                 for (Eigen::Index j = 0; j < m; ++j) {
                     const int i = which[size_t(j)];
                     keys.col(j) = requestKeys(model, keyPlaced[i], layer, weights, expert).keyStar.cast<double>();
-                    // An expert's output enters the layer's output times its mixing weight g:
-                    // it is asked for R / g (where the token no longer goes to it, g = 0, the
-                    // update cannot reach the request and R is left as it is).
-                    const double g = expert < 0 ? 1.0 : requestKeys(model, placed[i], layer, {}, expert).mixingWeightBare;
+                    // An expert's output enters the layer's output times its mixing weight g
+                    // at the bare prompt: it is asked for R / g (where the token no longer goes
+                    // to it, g = 0, the update cannot reach the request and R is left as it is).
+                    const PlacedRequest bare{{placed[i].ids[0]}, {placed[i].lookup[0]}};
+                    const double g = expert < 0 ? 1.0 : requestKeys(model, bare, layer, {}, expert).mixingWeightBare;
                     r.col(j) = residual.col(i) / (g > 0 ? g : 1.0);
                 }
                 // ΔW = R · (A⁻¹ K)ᵀ: factors left = R [dModel x m], right = A⁻¹K [width x m].

@@ -94,15 +94,8 @@ EditRecord Reader::readEdit(const ModelConfig& c, int index) {
         e.experts = {int(readInt(group, path, "expert", 0, std::max(0, c.nExperts - 1)))};
     } else if (hasAttribute(group, "experts")) {
         for (int64_t expert : readIntArray(group, path, "experts", maxEditLayers(c))) e.experts.push_back(int(expert));
-        if (e.experts.size() != e.layers.size())
-            fail(path, "has " + std::to_string(e.experts.size()) + " experts for " + std::to_string(e.layers.size()) +
-                           " layers");
     }
-    for (size_t j = 0; j < e.layers.size(); ++j)
-        if (const std::string problem = editTargetProblem(c, e.layers[j], e.expertAt(j)); !problem.empty())
-            fail(path, "does not fit the model: " + problem);
-    for (size_t j = 1; j < e.layers.size(); ++j)
-        if ((e.expertAt(j) < 0) != (e.expertAt(0) < 0)) fail(path, "mixes edits of experts and of MLPs");
+    if (auto problem = editPlacesProblem(e, c, index)) fail(problem->path, problem->text);
     e.subject = readString(group, path, "subject");
     e.prompt = readString(group, path, "prompt");
     e.targetNew = readString(group, path, "target_new");

@@ -127,12 +127,14 @@ std::optional<ModelProblem> tokenizerProblem(const TokenizerSpec& spec, int voca
     return std::nullopt;
 }
 
-std::optional<ModelProblem> editProblem(const EditRecord& e, const ModelConfig& c, int index) {
+std::optional<ModelProblem> editPlacesProblem(const EditRecord& e, const ModelConfig& c, int index) {
     const std::string path = "/edits/" + str(index);
     if (e.layers.empty()) return ModelProblem{path, "names no layer"};
     if (e.layers.size() > maxEditLayers(c))
         return ModelProblem{path, "names " + str(e.layers.size()) + " layers, more than the limit " +
                                       str(maxEditLayers(c))};
+    if (!e.experts.empty() && e.experts.size() != e.layers.size())
+        return ModelProblem{path, "has " + str(e.experts.size()) + " experts for " + str(e.layers.size()) + " layers"};
     for (size_t j = 0; j < e.layers.size(); ++j) {
         if (e.layers[j] < 0 || e.layers[j] >= c.nLayers)
             return ModelProblem{path, "names layer " + str(e.layers[j]) + ", outside 0 .. " +
@@ -140,10 +142,14 @@ std::optional<ModelProblem> editProblem(const EditRecord& e, const ModelConfig& 
         if (const std::string problem = editTargetProblem(c, e.layers[j], e.expertAt(j)); !problem.empty())
             return ModelProblem{path, "does not fit the model: " + problem};
     }
-    if (!e.experts.empty() && e.experts.size() != e.layers.size())
-        return ModelProblem{path, "has " + str(e.experts.size()) + " experts for " + str(e.layers.size()) + " layers"};
     for (size_t j = 1; j < e.layers.size(); ++j)
         if ((e.expertAt(j) < 0) != (e.expertAt(0) < 0)) return ModelProblem{path, "mixes edits of experts and of MLPs"};
+    return std::nullopt;
+}
+
+std::optional<ModelProblem> editProblem(const EditRecord& e, const ModelConfig& c, int index) {
+    if (auto problem = editPlacesProblem(e, c, index)) return problem;
+    const std::string path = "/edits/" + str(index);
     // The width of the keys: d_ff, or d_expert for an edit of experts.
     const int width = editedKeyWidth(c, e.expertAt(0));
     if (e.left.size() != e.layers.size() || e.right.size() != e.layers.size())

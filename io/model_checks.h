@@ -4,7 +4,6 @@
 #pragma once
 
 #include <algorithm>
-
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -39,11 +38,14 @@ std::optional<ModelProblem> weightsProblem(const ModelConfig& c, const Weights& 
 // of BOS and EOS, add_bos, scores for sentencepiece_bpe.
 std::optional<ModelProblem> tokenizerProblem(const TokenizerSpec& spec, int vocabSize);
 
-// Edit number `index` names valid layers and has one factor pair left [dModel x r],
-// right [dFf x r] (1 <= r <= maxEditRank(c)) per layer, and either no `before`
-// weights or one [dModel x dFf] matrix per layer, and either no keys or one
-// [dFf x n] matrix per layer; all finite.
+// Edit number `index` names valid layers (and experts) and has one factor pair left
+// [dModel x r], right [dFf x r] (1 <= r <= maxEditRank(c)) per layer, and either no
+// `before` weights or one [dModel x dFf] matrix per layer, and either no keys or one
+// [dFf x n] matrix per layer; all finite. In an edit of experts d_expert stands for dFf.
 std::optional<ModelProblem> editProblem(const EditRecord& e, const ModelConfig& c, int index);
+// The part of editProblem about where the record's entries are (layers and experts),
+// which decides the shapes its factors must have: readers check it before the factors.
+std::optional<ModelProblem> editPlacesProblem(const EditRecord& e, const ModelConfig& c, int index);
 
 // Any weight change of mlp/down has rank <= min(dModel, dFf); factors up to
 // dModel + dFf columns are accepted so that unreduced MEMIT factors still load.

@@ -45,7 +45,7 @@ void printRoutingChange(const Model& m, const RoutingChange& change) {
     const std::vector<int> ids = m.tokenizer.encodeIds(p.prompt);
     auto list = [](const std::vector<int>& experts) {
         std::string s;
-        for (int e : experts) s += (s.empty() ? "" : ",") + std::to_string(e);
+        for (int e : experts) s += (s.empty() ? std::string() : std::string(",")) + std::to_string(e);  // not "" + (GCC 12 -Wrestrict)
         return s;
     };
     for (const RoutingChangeAt& at : p.changes)

@@ -48,7 +48,7 @@ std::vector<CaseOutcome> evaluateSequence(Model& m, const std::vector<CounterFac
         for (size_t i = start; i < end; ++i)
             requests.push_back({cases[i].prompt, cases[i].subject, cases[i].targetNew, cases[i].targetTrue});
         const std::vector<int> layers = edit(m, requests);
-        for (size_t i = start; i < end; ++i) outcomes[i] = {unedited[i], evaluateCase(m, cases[i], eo), layers};
+        for (size_t i = start; i < end; ++i) outcomes[i] = {unedited[i], evaluateCase(m, cases[i], eo), layers, std::nullopt};
     }
     report(progress, {static_cast<long>(cases.size()), static_cast<long>(cases.size()), "edit and evaluate"});
     return outcomes;
@@ -108,8 +108,7 @@ void runEval(EvalOpts& o, const std::string& options, const cluster::Communicato
         j["final"] = toJson(*final);
     }
     nlohmann::json perCase = nlohmann::json::array();
-    for (size_t i = 0; i < cases.size(); ++i)
-    {
+    for (size_t i = 0; i < cases.size(); ++i) {
         perCase.push_back({{"case_id", cases[i].caseId}, {"layers", outcomes[i].layers},
                            {"unedited", toJson(unedited[i])}, {"edited", toJson(edited[i])}});
         if (outcomes[i].routing) perCase.back()["routing"] = toJson(*outcomes[i].routing);

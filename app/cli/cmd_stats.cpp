@@ -48,8 +48,7 @@ void registerStats(CLI::App& app) {
             so.maxTokens = o->tokens;
             so.shardTokens = o->shardTokens;
             // A sparse layer's keys are its experts' (docs/mixture-of-experts.md, "Editing experts").
-            if (o->expert >= 0 && !m.config.moe())
-                throw InvalidInput("--expert is for a model with experts; this one has none");
+            checkExpertOption(o->expert, m.config);
             std::vector<KeySite> sites;
             for (int l : layers) {
                 if (!m.config.moeLayer(l)) {
@@ -58,9 +57,6 @@ void registerStats(CLI::App& app) {
                 }
                 for (int e = 0; e < m.config.nExperts; ++e)
                     if (o->expert < 0 || e == o->expert) sites.push_back({l, e});
-                if (o->expert >= m.config.nExperts)
-                    throw InvalidInput("--expert " + std::to_string(o->expert) + ": the model has experts 0 to " +
-                                       std::to_string(m.config.nExperts - 1));
             }
             const auto moments = keySecondMoments(m, sites, readOnRoot(comm, path), so, progressBar(),
                                                   {.comm = &comm, .checkpoint = o->checkpoint});

@@ -157,18 +157,23 @@ EditSpec specWithoutLayers(const EditOptions& o) {
 
 }  // namespace
 
+void checkExpertOption(int expert, const ModelConfig& config) {
+    if (expert < 0) return;
+    if (!config.moe()) throw InvalidInput("--expert is for a model with experts; this one has none");
+    if (expert >= config.nExperts)
+        throw InvalidInput("--expert " + std::to_string(expert) + ": the model has experts 0 to " +
+                           std::to_string(config.nExperts - 1));
+}
+
 void checkEditOptions(const EditOptions& o, const ModelConfig& config) {
     checkEditLayers(o, config);
     const EditSpec spec = specWithoutLayers(o);
     if (o.expert >= 0) {
         if (spec.method != EditMethod::Rome) throw InvalidInput("--expert is for ROME (--method rome)");
-        if (!config.moe()) throw InvalidInput("--expert is for a model with experts; this one has none");
+        checkExpertOption(o.expert, config);
         if (o.layer != "auto")
             if (const std::string problem = editTargetProblem(config, std::stoi(o.layer), o.expert); !problem.empty())
                 throw InvalidInput("--expert " + std::to_string(o.expert) + ": " + problem);
-        if (o.expert >= config.nExperts)
-            throw InvalidInput("--expert " + std::to_string(o.expert) + ": the model has experts 0 to " +
-                               std::to_string(config.nExperts - 1));
     }
 }
 

@@ -48,6 +48,8 @@ std::string bundledResource(const std::string& relative);
 
 // Throws InvalidInput unless --layer and --layers name layers of a model of this shape.
 void checkEditLayers(const EditOptions& o, const ModelConfig& config);
+// Throws InvalidInput unless --expert `expert` (-1: not given) names an expert of this model.
+void checkExpertOption(int expert, const ModelConfig& config);
 // checkEditLayers and every other editing option (method, stop rule, clamp, ...):
 // commands call it right after reading the model's configuration, before any work.
 void checkEditOptions(const EditOptions& o, const ModelConfig& config);

@@ -32,14 +32,9 @@ struct MoeCase {
 void PrintTo(const MoeCase& k, std::ostream* os) { *os << k.name; }
 
 Model moeModel(const MoeCase& k, uint64_t seed = 5) {
-    TinyModelOptions o;
-    o.nLayers = 3;
-    o.weightStd = 0.3f;
+    TinyModelOptions o = tinyMoeOptions(k.normTopK);
     o.nExperts = 4;
-    o.nExpertsPerToken = 2;
-    o.dExpert = 8;
     o.dSharedExpert = k.sharedExpert;
-    o.normTopK = k.normTopK;
     o.denseLayers = k.denseLayers;
     o.qkvBias = k.sharedExpert > 0;
     return makeTinyModel(k.architecture, seed, o);

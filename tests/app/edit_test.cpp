@@ -62,11 +62,8 @@ private slots:
         m_window->workspace()->setModel(model, m_dir.filePath(QStringLiteral("tiny.h5")));
         auto* panel = m_window->panel<EditPanel>();
         fillForm(panel);
-        QSignalSpy done(panel, &ToolPanel::actionFinished);
-        m_window->tabs()->setCurrentWidget(panel);
-        m_window->runCurrentTab();
-        QVERIFY(waitFor(done));
-        QVERIFY2(done.front().front().toBool(), qPrintable(m_window->findChild<JobStatus*>()->currentText()));
+        runEditTab(panel);
+        if (QTest::currentTestFailed()) return;
 
         const auto edited = m_window->workspace()->model();
         QVERIFY(edited != model);
@@ -159,11 +156,8 @@ private slots:
         QVERIFY(panel->expertBox()->isEnabled());
         QCOMPARE(panel->expertBox()->maximum(), 4);
         QVERIFY2(panel->planLabel()->text().contains(QStringLiteral("top expert")), qPrintable(panel->planLabel()->text()));
-        QSignalSpy done(panel, &ToolPanel::actionFinished);
-        m_window->tabs()->setCurrentWidget(panel);
-        m_window->runCurrentTab();
-        QVERIFY(waitFor(done));
-        QVERIFY2(done.front().front().toBool(), qPrintable(m_window->findChild<JobStatus*>()->currentText()));
+        runEditTab(panel);
+        if (QTest::currentTestFailed()) return;
 
         const auto edited = m_window->workspace()->model();
         QCOMPARE(edited->edits.size(), size_t(1));
@@ -173,11 +167,11 @@ private slots:
         const int top = s.routing[1].experts(subjectLast, 0);
         QCOMPARE(edited->edits[0].experts, std::vector<int>{top});
         QVERIFY(panel->editList()->item(0)->text().contains(QStringLiteral("expert %1").arg(top)));
-        QVERIFY(!panel->promptTable()->isColumnHidden(8));
+        QVERIFY(!panel->probabilities()->isColumnHidden(8));
         const PromptProbs& rewrite = panel->lastMeasurement()->prompts.front();
         QCOMPARE(rewrite.routingPlaces, long(3 * ids.size()));  // every layer is sparse
-        QCOMPARE(panel->promptTable()->item(0, 0)->toolTip(), QStringLiteral("cat is in"));  // elided when narrow
-        QCOMPARE(panel->promptTable()->item(0, 8)->text(),
+        QCOMPARE(panel->probabilities()->item(0, 0)->toolTip(), QStringLiteral("cat is in"));  // elided when narrow
+        QCOMPARE(panel->probabilities()->item(0, 8)->text(),
                  QStringLiteral("%1 of %2").arg(rewrite.routingChanged).arg(rewrite.routingPlaces));
         // Only that expert's down projection changed (whether a random tiny model can be
         // steered is the library tests' business).
@@ -387,6 +381,15 @@ private slots:
     }
 
 private:
+    // Runs the Edit tab from the Run menu and waits until it has succeeded (else the test fails).
+    void runEditTab(EditPanel* panel) {
+        QSignalSpy done(panel, &ToolPanel::actionFinished);
+        m_window->tabs()->setCurrentWidget(panel);
+        m_window->runCurrentTab();
+        QVERIFY(waitFor(done));
+        QVERIFY2(done.front().front().toBool(), qPrintable(m_window->findChild<JobStatus*>()->currentText()));
+    }
+
     QString fixture() const { return m_dir.filePath(QStringLiteral("golden_gpt2_untied.h5")); }
 
     void fillForm(EditPanel* panel) {

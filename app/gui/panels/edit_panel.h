@@ -65,7 +65,6 @@ public:
     QSpinBox* memitLayersBox() const { return m_memitLayers; }
     // ROME in a mixture-of-experts layer: the expert (-1, shown "auto": the subject's top one).
     QSpinBox* expertBox() const { return m_expert; }
-    QTableWidget* promptTable() const { return m_table; }
     QPushButton* applyButton() const { return m_apply; }
     QPushButton* undoButton() const { return m_undoButton; }
     // "Will edit layer 3 (ROME)", or in red why the layers cannot be edited.
